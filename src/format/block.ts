@@ -1,0 +1,286 @@
+/**
+ * Blocks: the unit of compression, checksumming and seeking. One block holds rows of one (symbol, kind).
+ *
+ *   fixed header (42 bytes) | symbol (UTF-8) | stored body | CRC32C (4 bytes)
+ *
+ * The stored body is the codec's output for the raw body: a column directory followed by the column data.
+ */
+import { ByteReader, ByteWriter, utf8 } from "./bytes.js";
+import { CODEC_ID, type Codec, compressBody, decompressBody } from "./codecs.js";
+import {
+  COLUMN_FLAG_PRESENCE,
+  type Column,
+  decodeColumn,
+  encodeBytesColumn,
+  encodeIntColumn,
+  encodeStringColumn,
+  encodeU8Column,
+} from "./columns.js";
+import { crc32c } from "./crc32c.js";
+import { TapeError } from "./errors.js";
+import { KIND_BY_ID, KIND_ID, type Kind } from "./records.js";
+import { type ColumnSpec, SCHEMAS } from "./schema.js";
+
+/** "TBLK": marks the start of every block, so that a forward scan can find blocks without the footer. */
+export const BLOCK_MAGIC = 0x4b4c4254;
+export const BLOCK_FIXED_HEADER = 42;
+export const MAX_SYMBOL_BYTES = 256;
+export const MAX_BLOCK_ROWS = 1 << 20;
+export const MAX_BLOCK_RAW_BYTES = 64 * 1024 * 1024;
+/** Stored bytes may exceed raw bytes a little for incompressible data. */
+export const MAX_BLOCK_BYTES = MAX_BLOCK_RAW_BYTES + (1 << 20);
+const MAX_COLUMNS = 64;
+
+export interface BlockHeader {
+  /** File offset of the block. */
+  offset: number;
+  /** Total bytes, header to CRC inclusive. */
+  length: number;
+  /** Null for a kind id this reader does not know (a later minor version): skip the block. */
+  kind: Kind | null;
+  kindId: number;
+  codecId: number;
+  flags: number;
+  symbolId: number;
+  symbol: string;
+  rowCount: number;
+  rawLength: number;
+  minTs: bigint;
+  maxTs: bigint;
+  /** Bytes of the fixed header plus the symbol. */
+  headerLength: number;
+}
+
+export interface DecodedBlock {
+  header: BlockHeader;
+  /** Columns by name (see schema.ts); unknown column ids are skipped. */
+  columns: Record<string, Column>;
+}
+
+export interface BlockInput {
+  kind: Kind;
+  symbolId: number;
+  symbol: string;
+  rowCount: number;
+  minTs: bigint;
+  maxTs: bigint;
+  columns: Record<string, Column>;
+}
+
+/** Encodes a block; `scratch` is reused between calls to avoid reallocating the raw body. */
+export function encodeBlock(input: BlockInput, codec: Codec, scratch = new ByteWriter(1 << 16), zstdLevel?: number): Uint8Array {
+  const schema = SCHEMAS[input.kind];
+  const rows = input.rowCount;
+  if (rows <= 0 || rows > MAX_BLOCK_ROWS) throw new TapeError("E_TAPE_LIMIT", `block of ${rows} rows`);
+  const symbolBytes = utf8(input.symbol);
+  if (symbolBytes.length > MAX_SYMBOL_BYTES) throw new TapeError("E_TAPE_LIMIT", "symbol too long", { field: "symbol" });
+
+  // Column data first (into scratch), then the directory that describes it.
+  scratch.pos = 0;
+  const dir: { id: number; encoding: number; flags: number; scale: number; length: number }[] = [];
+  for (const spec of schema) {
+    const col = input.columns[spec.name];
+    if (col === undefined) throw new TapeError("E_TAPE_STATE", `missing column ${spec.name}`);
+    const start = scratch.pos;
+    let encoding: number;
+    switch (col.type) {
+      case "int":
+        encoding = encodeIntColumn(scratch, col, rows, spec.layout);
+        break;
+      case "u8":
+        encoding = encodeU8Column(scratch, col, rows);
+        break;
+      case "string":
+        encoding = encodeStringColumn(scratch, col, rows);
+        break;
+      case "bytes":
+        encoding = encodeBytesColumn(scratch, col, rows);
+        break;
+    }
+    const flags = col.valid !== null ? COLUMN_FLAG_PRESENCE : 0;
+    dir.push({ id: spec.id, encoding, flags, scale: col.type === "int" ? col.scale : 0, length: scratch.pos - start });
+  }
+  const data = scratch.finish();
+  const raw = new ByteWriter(dir.length * 8 + data.length + 8);
+  raw.varint(dir.length);
+  for (const d of dir) {
+    raw.u8(d.id);
+    raw.u8(d.encoding);
+    raw.u8(d.flags);
+    raw.u8(d.scale);
+    raw.varint(d.length);
+  }
+  raw.bytes(data);
+  const rawBody = raw.finish();
+  if (rawBody.length > MAX_BLOCK_RAW_BYTES) throw new TapeError("E_TAPE_LIMIT", `block body of ${rawBody.length} bytes`);
+  const stored = compressBody(codec, rawBody, zstdLevel);
+
+  const length = BLOCK_FIXED_HEADER + symbolBytes.length + stored.length + 4;
+  const out = new ByteWriter(length);
+  out.u32(BLOCK_MAGIC);
+  out.u32(length);
+  out.u8(KIND_ID[input.kind]);
+  out.u8(CODEC_ID[codec]);
+  out.u16(0);
+  out.u32(input.symbolId);
+  out.u32(rows);
+  out.u32(rawBody.length);
+  out.i64(input.minTs);
+  out.i64(input.maxTs);
+  out.u16(symbolBytes.length);
+  out.bytes(symbolBytes);
+  out.bytes(stored);
+  out.u32(crc32c(out.buf.subarray(0, out.pos)));
+  return out.finish();
+}
+
+/**
+ * Parses a block header from `buf` (which must hold at least the fixed header and the symbol).
+ * `fileOffset` is where `buf[at]` sits in the file; `fileSize` bounds the block length.
+ */
+export function decodeBlockHeader(buf: Uint8Array, at: number, fileOffset: number, fileSize: number): BlockHeader {
+  const r = new ByteReader(buf, at, buf.length, fileOffset - at);
+  if (r.remaining < BLOCK_FIXED_HEADER) {
+    throw new TapeError("E_TAPE_TRUNCATED", "block header cut short", { offset: fileOffset, field: "block" });
+  }
+  if (r.u32("block.magic") !== BLOCK_MAGIC) {
+    throw new TapeError("E_TAPE_CORRUPT", "no block magic", { offset: fileOffset, field: "block.magic" });
+  }
+  const length = r.u32("block.length");
+  const kindId = r.u8("block.kind");
+  const codecId = r.u8("block.codec");
+  const flags = r.u16("block.flags");
+  const symbolId = r.u32("block.symbolId");
+  const rowCount = r.u32("block.rowCount");
+  const rawLength = r.u32("block.rawLength");
+  const minTs = r.i64("block.minTs");
+  const maxTs = r.i64("block.maxTs");
+  const symbolLength = r.u16("block.symbolLength");
+  const headerLength = BLOCK_FIXED_HEADER + symbolLength;
+  const where = { offset: fileOffset, field: "block.length" };
+  if (symbolLength > MAX_SYMBOL_BYTES) throw new TapeError("E_TAPE_LIMIT", `symbol of ${symbolLength} bytes`, where);
+  if (length < headerLength + 4 || length > MAX_BLOCK_BYTES) {
+    throw new TapeError("E_TAPE_CORRUPT", `implausible block length ${length}`, where);
+  }
+  if (fileOffset + length > fileSize) {
+    throw new TapeError("E_TAPE_TRUNCATED", `block of ${length} bytes runs past the end of the file`, where);
+  }
+  if (rowCount === 0 || rowCount > MAX_BLOCK_ROWS || rawLength > MAX_BLOCK_RAW_BYTES) {
+    throw new TapeError("E_TAPE_LIMIT", `block claims ${rowCount} rows, ${rawLength} bytes`, {
+      offset: fileOffset,
+      field: "block.rowCount",
+    });
+  }
+  const symbol = r.remaining >= symbolLength ? r.text(symbolLength, "block.symbol") : "";
+  return {
+    offset: fileOffset,
+    length,
+    kind: KIND_BY_ID.get(kindId) ?? null,
+    kindId,
+    codecId,
+    flags,
+    symbolId,
+    symbol,
+    rowCount,
+    rawLength,
+    minTs,
+    maxTs,
+    headerLength,
+  };
+}
+
+/** Checks the CRC of a whole block held in `bytes` (exactly `header.length` bytes). */
+export function checkBlockCrc(bytes: Uint8Array, header: BlockHeader): void {
+  const stored = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 4, 4).getUint32(0, true);
+  const actual = crc32c(bytes.subarray(0, bytes.length - 4));
+  if (stored !== actual) {
+    throw new TapeError(
+      "E_TAPE_CRC",
+      `block CRC32C mismatch (stored ${hex(stored)}, computed ${hex(actual)})`,
+      { offset: header.offset, field: "block.crc" },
+    );
+  }
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16).padStart(8, "0")}`;
+}
+
+/** Verifies and decodes a whole block (`bytes` = exactly the block). Never returns rows of a bad block. */
+export function decodeBlock(bytes: Uint8Array, header: BlockHeader): DecodedBlock {
+  if (bytes.length !== header.length) {
+    throw new TapeError("E_TAPE_TRUNCATED", "block bytes cut short", { offset: header.offset, field: "block" });
+  }
+  checkBlockCrc(bytes, header);
+  if (header.kind === null) {
+    throw new TapeError("E_TAPE_VERSION", `unknown block kind ${header.kindId}`, {
+      offset: header.offset,
+      field: "block.kind",
+    });
+  }
+  const bodyOffset = header.offset + header.headerLength;
+  const raw = decompressBody(
+    header.codecId,
+    bytes.subarray(header.headerLength, bytes.length - 4),
+    header.rawLength,
+    bodyOffset,
+  );
+  // Offsets inside the raw body are reported relative to the body start in the file.
+  const r = new ByteReader(raw, 0, raw.length, bodyOffset);
+  const count = r.bounded("columns.count", MAX_COLUMNS);
+  const dir: { id: number; encoding: number; flags: number; scale: number; length: number }[] = [];
+  for (let i = 0; i < count; i++) {
+    dir.push({
+      id: r.u8("column.id"),
+      encoding: r.u8("column.encoding"),
+      flags: r.u8("column.flags"),
+      scale: r.u8("column.scale"),
+      length: r.bounded("column.length", raw.length),
+    });
+  }
+  const schema = SCHEMAS[header.kind];
+  const columns: Record<string, Column> = {};
+  for (const d of dir) {
+    const start = r.pos;
+    r.need(d.length, "column.data");
+    const spec = schema.find((s) => s.id === d.id);
+    if (spec !== undefined) {
+      const field = `${header.kind}.${spec.name}`;
+      const sub = new ByteReader(raw, start, start + d.length, bodyOffset);
+      const col = decodeColumn(sub, d.encoding, d.flags, d.scale, header.rowCount, field);
+      if (sub.pos !== sub.end) sub.fail(`${sub.end - sub.pos} unread bytes`, field);
+      checkColumnType(col, spec, header, field);
+      columns[spec.name] = col;
+    }
+    r.pos = start + d.length;
+  }
+  if (r.pos !== raw.length) r.fail("bytes after the last column", "columns");
+  for (const spec of schema) {
+    if (columns[spec.name] === undefined) {
+      throw new TapeError("E_TAPE_CORRUPT", `block lacks column ${spec.name}`, {
+        offset: header.offset,
+        field: `${header.kind}.${spec.name}`,
+      });
+    }
+  }
+  return { header, columns };
+}
+
+function checkColumnType(col: Column, spec: ColumnSpec, header: BlockHeader, field: string): void {
+  const type = spec.type;
+  const ok =
+    type === "id"
+      ? col.type === "int" || col.type === "string"
+      : type === "decimal"
+        ? col.type === "int"
+        : col.type === type;
+  if (!ok || (col.valid !== null && !spec.nullable)) {
+    throw new TapeError("E_TAPE_CORRUPT", `column has type ${col.type}, expected ${type}`, {
+      offset: header.offset,
+      field,
+    });
+  }
+  if (col.type === "int" && (type !== "decimal" ? col.scale !== 0 : col.scale > 18)) {
+    throw new TapeError("E_TAPE_CORRUPT", `bad decimal scale ${col.scale}`, { offset: header.offset, field });
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Block codecs. The codec id is stored in every block header; every codec stays readable forever.
+ * - 0 `none`: the body as is.
+ * - 1 `lz4`: u32 LE uncompressed length, then one LZ4 block (the LZ4 block format, no frame).
+ * - 2 `zstd`: one Zstandard frame (RFC 8878) whose header carries the content size.
+ * Before decompressing, the size a payload claims is checked against the block header, so a corrupt or
+ * hostile block cannot make the reader allocate more than the block header's limit.
+ */
+import { compressSync as lz4Compress, uncompressSync as lz4Uncompress } from "lz4-napi";
+import { compress as zstdCompress, decompress as zstdDecompress } from "zstd-napi";
+import { TapeError } from "./errors.js";
+
+export const CODECS = ["none", "lz4", "zstd"] as const;
+export type Codec = (typeof CODECS)[number];
+export const CODEC_ID: Record<Codec, number> = { none: 0, lz4: 1, zstd: 2 };
+/** The zstd level the writer uses: measured (docs/benchmarks.md) as the best size for the encode speed. */
+export const DEFAULT_ZSTD_LEVEL = 3;
+
+export function compressBody(codec: Codec, body: Uint8Array, zstdLevel = DEFAULT_ZSTD_LEVEL): Uint8Array {
+  switch (codec) {
+    case "none":
+      return body;
+    case "lz4":
+      return lz4Compress(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    case "zstd":
+      return zstdCompress(body, { compressionLevel: zstdLevel });
+  }
+}
+
+function corrupt(message: string, offset: number): never {
+  throw new TapeError("E_TAPE_CORRUPT", message, { offset, field: "body" });
+}
+
+/** Frame_Content_Size of a zstd frame, or -1 when the frame does not carry it. */
+function zstdContentSize(b: Uint8Array, offset: number): number {
+  if (b.length < 6) corrupt("zstd frame too short", offset);
+  const magic = b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24);
+  if (magic >>> 0 !== 0xfd2fb528) corrupt("not a zstd frame", offset);
+  const fhd = b[4]!;
+  const fcsFlag = fhd >>> 6;
+  const singleSegment = (fhd >>> 5) & 1;
+  const dictIdFlag = fhd & 3;
+  let p = 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][dictIdFlag]!;
+  const fcsSize = fcsFlag === 0 ? (singleSegment ? 1 : 0) : [0, 2, 4, 8][fcsFlag]!;
+  if (fcsSize === 0) return -1;
+  if (b.length < p + fcsSize) corrupt("zstd frame header truncated", offset);
+  let size = 0;
+  let mul = 1;
+  for (let i = 0; i < fcsSize; i++, mul *= 256) size += b[p++]! * mul;
+  return fcsSize === 2 ? size + 256 : size;
+}
+
+/** Decompresses a stored body that must expand to exactly `rawLength` bytes. */
+export function decompressBody(codecId: number, stored: Uint8Array, rawLength: number, offset: number): Uint8Array {
+  let out: Uint8Array;
+  try {
+    switch (codecId) {
+      case 0:
+        out = stored;
+        break;
+      case 1: {
+        if (stored.length < 4) corrupt("lz4 payload too short", offset);
+        const claimed = (stored[0]! | (stored[1]! << 8) | (stored[2]! << 16) | (stored[3]! << 24)) >>> 0;
+        if (claimed !== rawLength) corrupt(`lz4 payload claims ${claimed} bytes, header says ${rawLength}`, offset);
+        out = lz4Uncompress(Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength));
+        break;
+      }
+      case 2: {
+        const claimed = zstdContentSize(stored, offset);
+        if (claimed !== rawLength) corrupt(`zstd frame claims ${claimed} bytes, header says ${rawLength}`, offset);
+        out = zstdDecompress(stored);
+        break;
+      }
+      default:
+        throw new TapeError("E_TAPE_CORRUPT", `unknown codec id ${codecId}`, { offset, field: "codec" });
+    }
+  } catch (err) {
+    if (err instanceof TapeError) throw err;
+    throw new TapeError("E_TAPE_CORRUPT", `cannot decompress: ${(err as Error).message}`, {
+      offset,
+      field: "body",
+      cause: err,
+    });
+  }
+  if (out.length !== rawLength) corrupt(`body expands to ${out.length} bytes, header says ${rawLength}`, offset);
+  return out;
+}

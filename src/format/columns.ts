@@ -1,0 +1,264 @@
+/**
+ * Column values in memory and their encodings on disk.
+ *
+ * Integers (timestamps, ids, sequence numbers, decimal mantissas) live as a bigint `base` plus exact
+ * `offsets` in a Float64Array (`value = base + offsets[i]`, every offset a safe integer), so that hot loops
+ * run on doubles and never allocate a BigInt per value. The writer keeps every block within that range.
+ */
+import { type ByteReader, type ByteWriter, unzigzagBig, utf8, zigzag, zigzagBig } from "./bytes.js";
+import { TapeError } from "./errors.js";
+
+export interface IntColumn {
+  type: "int";
+  base: bigint;
+  offsets: Float64Array;
+  /** Decimal scale (`value / 10^scale`); 0 for plain integers. */
+  scale: number;
+  /** 1 where a value is present; null when every row has one. Absent rows have offset 0. */
+  valid: Uint8Array | null;
+}
+export interface U8Column {
+  type: "u8";
+  values: Uint8Array;
+  valid: null;
+}
+export interface StringColumn {
+  type: "string";
+  /** "" where absent. */
+  values: string[];
+  valid: Uint8Array | null;
+}
+export interface BytesColumn {
+  type: "bytes";
+  values: Uint8Array[];
+  valid: null;
+}
+export type Column = IntColumn | U8Column | StringColumn | BytesColumn;
+
+/** Column encoding ids as stored in the column directory. */
+export const ENCODING = { intDelta: 1, intFor: 2, u8: 3, string: 4, bytes: 5 } as const;
+export const COLUMN_FLAG_PRESENCE = 1;
+
+/** Longest string or byte value in a column (a raw exchange message fits easily). */
+export const MAX_VALUE_BYTES = 16 * 1024 * 1024;
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) {
+    const t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+function writePresence(out: ByteWriter, valid: Uint8Array, rows: number): void {
+  const nbytes = (rows + 7) >>> 3;
+  out.ensure(nbytes);
+  const buf = out.buf;
+  const start = out.pos;
+  buf.fill(0, start, start + nbytes);
+  for (let i = 0; i < rows; i++) if (valid[i]) buf[start + (i >>> 3)]! |= 1 << (i & 7);
+  out.pos += nbytes;
+}
+
+function readPresence(r: ByteReader, rows: number, field: string): { valid: Uint8Array; present: number } {
+  const bits = r.bytes((rows + 7) >>> 3, field);
+  const valid = new Uint8Array(rows);
+  let present = 0;
+  for (let i = 0; i < rows; i++) {
+    const v = (bits[i >>> 3]! >>> (i & 7)) & 1;
+    valid[i] = v;
+    present += v;
+  }
+  return { valid, present };
+}
+
+/** Writes zigzag varints of `values[i] / unit` for the listed rows; values are safe integers. */
+function writeVarints(out: ByteWriter, values: Float64Array, rows: number, unit: number): void {
+  out.ensure(rows * 8);
+  const buf = out.buf;
+  let p = out.pos;
+  for (let i = 0; i < rows; i++) {
+    let z = zigzag(values[i]! / unit);
+    if (z < 0x80) {
+      buf[p++] = z;
+      continue;
+    }
+    while (z >= 0x80) {
+      buf[p++] = (z % 0x80) | 0x80;
+      z = Math.floor(z / 0x80);
+    }
+    buf[p++] = z;
+  }
+  out.pos = p;
+}
+
+/** Gathers the present rows' offsets (a copy when there are absent rows). */
+function presentOffsets(col: IntColumn, rows: number): Float64Array {
+  if (col.valid === null) return col.offsets.subarray(0, rows);
+  const out = new Float64Array(rows);
+  let m = 0;
+  for (let i = 0; i < rows; i++) if (col.valid[i]) out[m++] = col.offsets[i]!;
+  return out.subarray(0, m);
+}
+
+/** Encodes an integer column; returns the encoding id. */
+export function encodeIntColumn(out: ByteWriter, col: IntColumn, rows: number, layout: "delta" | "for"): number {
+  if (col.valid !== null) writePresence(out, col.valid, rows);
+  const values = presentOffsets(col, rows);
+  const m = values.length;
+  if (layout === "delta") {
+    const first = m > 0 ? values[0]! : 0;
+    const deltas = new Float64Array(Math.max(0, m - 1));
+    let unit = 0;
+    for (let i = 1; i < m; i++) {
+      const d = values[i]! - values[i - 1]!;
+      deltas[i - 1] = d;
+      if (unit !== 1 && d !== 0) unit = gcd(Math.abs(d), unit);
+    }
+    if (unit === 0) unit = 1;
+    out.varintBig(zigzagBig(col.base + BigInt(first)));
+    out.varint(unit);
+    writeVarints(out, deltas, m - 1 > 0 ? m - 1 : 0, unit);
+    return ENCODING.intDelta;
+  }
+  let unit = 0;
+  for (let i = 0; i < m && unit !== 1; i++) {
+    const v = values[i]!;
+    if (v !== 0) unit = gcd(Math.abs(v), unit);
+  }
+  if (unit === 0) unit = 1;
+  out.varintBig(zigzagBig(col.base));
+  out.varint(unit);
+  writeVarints(out, values, m, unit);
+  return ENCODING.intFor;
+}
+
+export function encodeU8Column(out: ByteWriter, col: U8Column, rows: number): number {
+  out.bytes(col.values.subarray(0, rows));
+  return ENCODING.u8;
+}
+
+export function encodeStringColumn(out: ByteWriter, col: StringColumn, rows: number): number {
+  if (col.valid !== null) writePresence(out, col.valid, rows);
+  for (let i = 0; i < rows; i++) {
+    if (col.valid !== null && !col.valid[i]) continue;
+    const b = utf8(col.values[i]!);
+    out.varint(b.length);
+    out.bytes(b);
+  }
+  return ENCODING.string;
+}
+
+export function encodeBytesColumn(out: ByteWriter, col: BytesColumn, rows: number): number {
+  for (let i = 0; i < rows; i++) {
+    const b = col.values[i]!;
+    out.varint(b.length);
+    out.bytes(b);
+  }
+  return ENCODING.bytes;
+}
+
+/**
+ * Reads `count` zigzag varints into `target` at the rows where `valid` is set (all rows when null), as
+ * running sums (`delta`) or plain values, each multiplied by `unit`. The hot loop of every read.
+ */
+function readVarints(
+  r: ByteReader,
+  target: Float64Array,
+  valid: Uint8Array | null,
+  count: number,
+  unit: number,
+  delta: boolean,
+  startIndex: number,
+  field: string,
+): void {
+  const buf = r.buf;
+  const end = r.end;
+  let p = r.pos;
+  let acc = 0;
+  let row = startIndex;
+  let bad = false;
+  for (let k = 0; k < count; k++) {
+    let b = buf[p++]!;
+    let z: number;
+    if (b < 0x80) z = b;
+    else {
+      z = b & 0x7f;
+      let mul = 0x80;
+      do {
+        b = buf[p++]!;
+        z += (b & 0x7f) * mul;
+        mul *= 0x80;
+      } while (b >= 0x80 && mul < 0x100000000000000);
+      if (b >= 0x80) bad = true;
+    }
+    const v = (z & 1 ? -(z + 1) / 2 : z / 2) * unit;
+    if (valid !== null) while (valid[row] === 0) row++;
+    if (delta) {
+      acc += v;
+      target[row++] = acc;
+    } else target[row++] = v;
+  }
+  if (bad || p > end) r.fail("varint runs past the column or exceeds 2^56", field);
+  r.pos = p;
+}
+
+export function decodeColumn(
+  r: ByteReader,
+  encoding: number,
+  flags: number,
+  scale: number,
+  rows: number,
+  field: string,
+): Column {
+  const hasPresence = (flags & COLUMN_FLAG_PRESENCE) !== 0;
+  switch (encoding) {
+    case ENCODING.intDelta:
+    case ENCODING.intFor: {
+      let valid: Uint8Array | null = null;
+      let present = rows;
+      if (hasPresence) ({ valid, present } = readPresence(r, rows, field));
+      const base = unzigzagBig(r.varintBig(field));
+      const unit = r.varint(field);
+      if (unit === 0) r.fail("unit 0", field);
+      const offsets = new Float64Array(rows);
+      if (encoding === ENCODING.intDelta) {
+        if (present > 0) {
+          let first = 0;
+          if (valid !== null) while (valid[first] === 0) first++;
+          // offsets[first] is 0: the first present value is the base.
+          readVarints(r, offsets, valid, present - 1, unit, true, first + 1, field);
+        }
+      } else readVarints(r, offsets, valid, present, unit, false, 0, field);
+      return { type: "int", base, offsets, scale, valid };
+    }
+    case ENCODING.u8:
+      return { type: "u8", values: r.bytes(rows, field).slice(), valid: null };
+    case ENCODING.string: {
+      let valid: Uint8Array | null = null;
+      if (hasPresence) valid = readPresence(r, rows, field).valid;
+      const values = new Array<string>(rows);
+      for (let i = 0; i < rows; i++) {
+        if (valid !== null && !valid[i]) {
+          values[i] = "";
+          continue;
+        }
+        const n = r.bounded(field, MAX_VALUE_BYTES);
+        values[i] = r.text(n, field);
+      }
+      return { type: "string", values, valid };
+    }
+    case ENCODING.bytes: {
+      const values = new Array<Uint8Array>(rows);
+      for (let i = 0; i < rows; i++) values[i] = r.bytes(r.bounded(field, MAX_VALUE_BYTES), field).slice();
+      return { type: "bytes", values, valid: null };
+    }
+    default:
+      throw new TapeError("E_TAPE_CORRUPT", `unknown column encoding ${encoding}`, {
+        offset: r.baseOffset + r.pos,
+        field,
+      });
+  }
+}
+

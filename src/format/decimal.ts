@@ -1,0 +1,100 @@
+/**
+ * Exact decimals: a value is an integer mantissa and a decimal scale, `value = mantissa / 10^scale`.
+ * The canonical text of a value has no exponent, no leading zeros, no trailing fractional zeros and no
+ * "-0": parsing then formatting gives back the canonical text of what was parsed, digit for digit.
+ */
+import { TapeValueError } from "./errors.js";
+
+/** Most significant digits a mantissa may have (so it always fits in a signed 64-bit integer). */
+export const MAX_DECIMAL_DIGITS = 18;
+/** Largest decimal scale (10^18 is still exactly representable as a double). */
+export const MAX_DECIMAL_SCALE = 18;
+
+/** A mantissa is a number when it is a safe integer, else a bigint. */
+export type Mantissa = number | bigint;
+
+export interface Decimal {
+  mantissa: Mantissa;
+  scale: number;
+}
+
+const DECIMAL_TEXT = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d{1,4}))?$/;
+
+/** Parses a decimal string (or a finite number, through its shortest round-trip text) exactly. */
+export function parseDecimal(input: string | number, field: string): Decimal {
+  let text: string;
+  if (typeof input === "number") {
+    if (!Number.isFinite(input)) throw new TapeValueError(`${input} is not a finite number`, field);
+    text = String(input);
+  } else if (typeof input === "string") {
+    text = input;
+  } else {
+    throw new TapeValueError(`expected a decimal string or number, got ${typeof input}`, field);
+  }
+  const m = DECIMAL_TEXT.exec(text);
+  if (m === null) throw new TapeValueError(`malformed decimal ${JSON.stringify(text.slice(0, 40))}`, field);
+  const negative = m[1] === "-";
+  let digits = m[2]! + (m[3] ?? "");
+  let scale = (m[3] ?? "").length - (m[4] === undefined ? 0 : Number(m[4]));
+  // Canonical: drop trailing zeros of the fraction, then leading zeros.
+  while (scale > 0 && digits.length > 1 && digits.endsWith("0")) {
+    digits = digits.slice(0, -1);
+    scale--;
+  }
+  if (scale > 0 && /^0+$/.test(digits)) scale = 0;
+  digits = digits.replace(/^0+(?=\d)/, "");
+  if (scale < 0) {
+    if (digits !== "0") digits += "0".repeat(Math.min(-scale, 64));
+    scale = 0;
+  }
+  if (scale > MAX_DECIMAL_SCALE) {
+    throw new TapeValueError(`${text} has ${scale} decimals, more than ${MAX_DECIMAL_SCALE}`, field);
+  }
+  if (digits.length > MAX_DECIMAL_DIGITS) {
+    throw new TapeValueError(`${text} has more than ${MAX_DECIMAL_DIGITS} significant digits`, field);
+  }
+  if (digits === "0") return { mantissa: 0, scale: 0 };
+  if (digits.length <= 15) {
+    const n = Number(digits);
+    return { mantissa: negative ? -n : n, scale };
+  }
+  const big = BigInt(digits);
+  const signed = negative ? -big : big;
+  return { mantissa: toMantissa(signed), scale };
+}
+
+/** A bigint as a number when that is exact. */
+export function toMantissa(v: bigint): Mantissa {
+  return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
+}
+
+/** Canonical text of mantissa / 10^scale. */
+export function formatDecimal(mantissa: Mantissa, scale: number): string {
+  if (mantissa === 0 || mantissa === 0n) return "0";
+  const negative = mantissa < 0;
+  let digits = (negative ? -mantissa : mantissa).toString();
+  if (scale === 0) return negative ? `-${digits}` : digits;
+  let s = scale;
+  while (s > 0 && digits.endsWith("0")) {
+    digits = digits.slice(0, -1);
+    s--;
+  }
+  let text: string;
+  if (s === 0) text = digits;
+  else {
+    const padded = digits.padStart(s + 1, "0");
+    text = `${padded.slice(0, padded.length - s)}.${padded.slice(padded.length - s)}`;
+  }
+  return negative ? `-${text}` : text;
+}
+
+const POW10: number[] = Array.from({ length: MAX_DECIMAL_SCALE + 1 }, (_, i) => 10 ** i);
+const POW10_BIG: bigint[] = Array.from({ length: MAX_DECIMAL_SCALE + 1 }, (_, i) => 10n ** BigInt(i));
+
+/** 10^n as a double (exact for n <= 22). */
+export function pow10(n: number): number {
+  return POW10[n] ?? 10 ** n;
+}
+export function pow10Big(n: number): bigint {
+  return POW10_BIG[n] ?? 10n ** BigInt(n);
+}

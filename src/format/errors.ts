@@ -1,0 +1,69 @@
+/**
+ * Typed errors of the tape format. Every error has a stable `code` that callers can switch on, and its message
+ * names the file, the byte offset and the field where that is known.
+ */
+export type TapeErrorCode =
+  | "E_TAPE_NOT_A_TAPE"
+  | "E_TAPE_VERSION"
+  | "E_TAPE_CRC"
+  | "E_TAPE_TRUNCATED"
+  | "E_TAPE_CORRUPT"
+  | "E_TAPE_LIMIT"
+  | "E_TAPE_DIGEST"
+  | "E_TAPE_NO_TRAILER"
+  | "E_TAPE_VALUE"
+  | "E_TAPE_STATE"
+  | "E_TAPE_IO";
+
+export interface TapeErrorDetails {
+  file?: string | undefined;
+  offset?: number | undefined;
+  field?: string | undefined;
+  cause?: unknown;
+}
+
+export class TapeError extends Error {
+  override readonly name: string = "TapeError";
+  readonly code: TapeErrorCode;
+  readonly file: string | undefined;
+  readonly offset: number | undefined;
+  readonly field: string | undefined;
+  /** The message without the location prefix. */
+  readonly reason: string;
+
+  constructor(code: TapeErrorCode, message: string, details: TapeErrorDetails = {}) {
+    super(TapeError.describe(message, details), details.cause === undefined ? {} : { cause: details.cause });
+    this.code = code;
+    this.reason = message;
+    this.file = details.file;
+    this.offset = details.offset;
+    this.field = details.field;
+  }
+
+  private static describe(message: string, d: TapeErrorDetails): string {
+    const where: string[] = [];
+    if (d.file !== undefined) where.push(d.file);
+    if (d.offset !== undefined) where.push(`offset ${d.offset}`);
+    if (d.field !== undefined) where.push(`field ${d.field}`);
+    return where.length > 0 ? `${where.join(", ")}: ${message}` : message;
+  }
+
+  /** The same error located in a file (decoders work on bytes and do not know the file name). */
+  inFile(file: string, baseOffset = 0): TapeError {
+    if (this.file !== undefined) return this;
+    return new TapeError(this.code, this.reason, {
+      file,
+      offset: this.offset === undefined ? undefined : this.offset + baseOffset,
+      field: this.field,
+      cause: this.cause,
+    });
+  }
+}
+
+/** A value handed to the writer cannot be stored exactly. */
+export class TapeValueError extends TapeError {
+  override readonly name = "TapeValueError";
+  constructor(message: string, field: string) {
+    super("E_TAPE_VALUE", message, { field });
+  }
+}

@@ -1,0 +1,252 @@
+/** Turning decoded blocks into row objects (fast, numbers) or exact records (bigint, decimal strings). */
+import type { DecodedBlock } from "./block.js";
+import type { BytesColumn, Column, IntColumn, StringColumn, U8Column } from "./columns.js";
+import { formatDecimal, pow10, toMantissa } from "./decimal.js";
+import { TapeError } from "./errors.js";
+import {
+  BOOK_SIDES,
+  type BookSide,
+  EVENT_TYPES,
+  type EventType,
+  type Row,
+  TRADE_SIDES,
+  type TapeRecord,
+  type TradeSide,
+} from "./records.js";
+import { BOOK_FLAG_SNAPSHOT } from "./schema.js";
+
+function int(block: DecodedBlock, name: string): IntColumn {
+  return block.columns[name] as IntColumn;
+}
+function u8(block: DecodedBlock, name: string): Uint8Array {
+  return (block.columns[name] as U8Column).values;
+}
+
+/** Reads an enumerated u8 column, rejecting values outside the enumeration. */
+function enumValues<T extends string>(block: DecodedBlock, name: string, names: readonly T[]): T[] {
+  const raw = u8(block, name);
+  const out = new Array<T>(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const v = names[raw[i]!];
+    if (v === undefined) {
+      throw new TapeError("E_TAPE_CORRUPT", `value ${raw[i]} out of range in row ${i}`, {
+        offset: block.header.offset,
+        field: `${block.header.kind}.${name}`,
+      });
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+/** value(i) as a double: integers exact up to 2^53, decimals the double nearest the decimal. */
+function numberReader(col: IntColumn): (i: number) => number | null {
+  const base = Number(col.base);
+  const offsets = col.offsets;
+  const valid = col.valid;
+  if (col.scale === 0) return valid === null ? (i) => base + offsets[i]! : (i) => (valid[i] ? base + offsets[i]! : null);
+  const div = pow10(col.scale);
+  return valid === null
+    ? (i) => (base + offsets[i]!) / div
+    : (i) => (valid[i] ? (base + offsets[i]!) / div : null);
+}
+
+/** Row objects with number fields. */
+export function blockRows(block: DecodedBlock): Row[] {
+  const h = block.header;
+  const n = h.rowCount;
+  const symbol = h.symbol;
+  const tsCol = int(block, "ts");
+  const tsBase = Number(tsCol.base);
+  const tsOff = tsCol.offsets;
+  const recv = numberReader(int(block, "recvTs"));
+  const rows = new Array<Row>(n);
+  switch (h.kind) {
+    case "trade": {
+      const price = int(block, "price");
+      const size = int(block, "size");
+      const pBase = Number(price.base);
+      const pOff = price.offsets;
+      const pDiv = pow10(price.scale);
+      const sBase = Number(size.base);
+      const sOff = size.offsets;
+      const sDiv = pow10(size.scale);
+      const sides = enumValues<TradeSide>(block, "side", TRADE_SIDES);
+      const idCol = block.columns["tradeId"]!;
+      const id: (i: number) => number | string | null =
+        idCol.type === "int" ? numberReader(idCol) : stringReader(idCol as StringColumn);
+      for (let i = 0; i < n; i++) {
+        rows[i] = {
+          kind: "trade",
+          symbol,
+          ts: tsBase + tsOff[i]!,
+          recvTs: recv(i),
+          price: (pBase + pOff[i]!) / pDiv,
+          size: (sBase + sOff[i]!) / sDiv,
+          side: sides[i]!,
+          tradeId: id(i),
+        };
+      }
+      return rows;
+    }
+    case "book": {
+      const price = int(block, "price");
+      const size = int(block, "size");
+      const pBase = Number(price.base);
+      const pOff = price.offsets;
+      const pDiv = pow10(price.scale);
+      const sBase = Number(size.base);
+      const sOff = size.offsets;
+      const sDiv = pow10(size.scale);
+      const sides = enumValues<BookSide>(block, "side", BOOK_SIDES);
+      const flags = u8(block, "flags");
+      const seq = numberReader(int(block, "seq"));
+      for (let i = 0; i < n; i++) {
+        rows[i] = {
+          kind: "book",
+          symbol,
+          ts: tsBase + tsOff[i]!,
+          recvTs: recv(i),
+          side: sides[i]!,
+          price: (pBase + pOff[i]!) / pDiv,
+          size: (sBase + sOff[i]!) / sDiv,
+          snapshot: (flags[i]! & BOOK_FLAG_SNAPSHOT) !== 0,
+          seq: seq(i),
+        };
+      }
+      return rows;
+    }
+    case "bbo": {
+      const bp = numberReader(int(block, "bidPrice"));
+      const bs = numberReader(int(block, "bidSize"));
+      const ap = numberReader(int(block, "askPrice"));
+      const as = numberReader(int(block, "askSize"));
+      for (let i = 0; i < n; i++) {
+        rows[i] = {
+          kind: "bbo",
+          symbol,
+          ts: tsBase + tsOff[i]!,
+          recvTs: recv(i),
+          bidPrice: bp(i),
+          bidSize: bs(i),
+          askPrice: ap(i),
+          askSize: as(i),
+        };
+      }
+      return rows;
+    }
+    case "event": {
+      const types = enumValues<EventType>(block, "type", EVENT_TYPES);
+      const before = numberReader(int(block, "seqBefore"));
+      const after = numberReader(int(block, "seqAfter"));
+      const message = (block.columns["message"] as StringColumn).values;
+      for (let i = 0; i < n; i++) {
+        rows[i] = {
+          kind: "event",
+          symbol,
+          ts: tsBase + tsOff[i]!,
+          recvTs: recv(i),
+          type: types[i]!,
+          seqBefore: before(i),
+          seqAfter: after(i),
+          message: message[i]!,
+        };
+      }
+      return rows;
+    }
+    case "raw": {
+      const data = (block.columns["data"] as BytesColumn).values;
+      for (let i = 0; i < n; i++) {
+        rows[i] = { kind: "raw", symbol, ts: tsBase + tsOff[i]!, recvTs: recv(i), data: data[i]! };
+      }
+      return rows;
+    }
+    default:
+      throw new TapeError("E_TAPE_VERSION", `unknown block kind ${h.kindId}`, { offset: h.offset });
+  }
+}
+
+function stringReader(col: StringColumn): (i: number) => string | null {
+  const valid = col.valid;
+  return valid === null ? (i) => col.values[i]! : (i) => (valid[i] ? col.values[i]! : null);
+}
+
+/** Exact value of row i: bigint, or undefined when absent. */
+function bigAt(col: IntColumn, i: number): bigint | undefined {
+  if (col.valid !== null && !col.valid[i]) return undefined;
+  return col.base + BigInt(col.offsets[i]!);
+}
+function decimalAt(col: Column | undefined, i: number): string | undefined {
+  const c = col as IntColumn;
+  const v = bigAt(c, i);
+  return v === undefined ? undefined : formatDecimal(toMantissa(v), c.scale);
+}
+
+/** Exact records: bigint ns timestamps and canonical decimal strings; absent fields are omitted. */
+export function blockRecords(block: DecodedBlock): TapeRecord[] {
+  const h = block.header;
+  const out: TapeRecord[] = [];
+  const ts = int(block, "ts");
+  const recv = int(block, "recvTs");
+  const c = block.columns;
+  const sides = h.kind === "trade" ? enumValues(block, "side", TRADE_SIDES) : null;
+  const bookSides = h.kind === "book" ? enumValues(block, "side", BOOK_SIDES) : null;
+  const types = h.kind === "event" ? enumValues(block, "type", EVENT_TYPES) : null;
+  for (let i = 0; i < h.rowCount; i++) {
+    const base = { symbol: h.symbol, ts: bigAt(ts, i)! };
+    const recvTs = bigAt(recv, i);
+    if (recvTs !== undefined) Object.assign(base, { recvTs });
+    let r: TapeRecord;
+    switch (h.kind) {
+      case "trade": {
+        r = { kind: "trade", ...base, price: decimalAt(c["price"], i)!, size: decimalAt(c["size"], i)!, side: sides![i]! };
+        const idCol = c["tradeId"]!;
+        const id =
+          idCol.type === "int"
+            ? bigAt(idCol, i)?.toString()
+            : idCol.type === "string" && (idCol.valid === null || idCol.valid[i])
+              ? idCol.values[i]
+              : undefined;
+        if (id !== undefined) r.tradeId = id;
+        break;
+      }
+      case "book": {
+        const flags = u8(block, "flags")[i]!;
+        r = {
+          kind: "book",
+          ...base,
+          side: bookSides![i]!,
+          price: decimalAt(c["price"], i)!,
+          size: decimalAt(c["size"], i)!,
+          snapshot: (flags & BOOK_FLAG_SNAPSHOT) !== 0,
+        };
+        const seq = bigAt(int(block, "seq"), i);
+        if (seq !== undefined) r.seq = seq;
+        break;
+      }
+      case "bbo": {
+        r = { kind: "bbo", ...base };
+        for (const name of ["bidPrice", "bidSize", "askPrice", "askSize"] as const) {
+          const v = decimalAt(c[name], i);
+          if (v !== undefined) r[name] = v;
+        }
+        break;
+      }
+      case "event": {
+        r = { kind: "event", ...base, type: types![i]!, message: (c["message"] as StringColumn).values[i]! };
+        const before = bigAt(int(block, "seqBefore"), i);
+        const after = bigAt(int(block, "seqAfter"), i);
+        if (before !== undefined) r.seqBefore = before;
+        if (after !== undefined) r.seqAfter = after;
+        break;
+      }
+      case "raw":
+        r = { kind: "raw", ...base, data: (c["data"] as BytesColumn).values[i]! };
+        break;
+      default:
+        throw new TapeError("E_TAPE_VERSION", `unknown block kind ${h.kindId}`, { offset: h.offset });
+    }
+    out.push(r);
+  }
+  return out;
+}

@@ -1,0 +1,61 @@
+/**
+ * The columns of each record kind. A column id is stored with every column, so readers find columns by id,
+ * skip ids they do not know (added by a later minor version) and reject blocks that lack a required one.
+ */
+import type { Kind } from "./records.js";
+
+/** How a column's values are typed. `id` columns are integers or strings, chosen per block from the values. */
+export type ColumnType = "int" | "decimal" | "u8" | "string" | "bytes" | "id";
+
+export interface ColumnSpec {
+  id: number;
+  name: string;
+  type: ColumnType;
+  /** Absent values allowed (stored with a presence bitmap). */
+  nullable: boolean;
+  /** Integer layout: delta between neighbours (ordered values) or frame of reference (unordered values). */
+  layout: "delta" | "for";
+}
+
+const ts: ColumnSpec = { id: 1, name: "ts", type: "int", nullable: false, layout: "delta" };
+const recvTs: ColumnSpec = { id: 2, name: "recvTs", type: "int", nullable: true, layout: "delta" };
+
+export const SCHEMAS: Record<Kind, readonly ColumnSpec[]> = {
+  trade: [
+    ts,
+    recvTs,
+    { id: 10, name: "price", type: "decimal", nullable: false, layout: "delta" },
+    { id: 11, name: "size", type: "decimal", nullable: false, layout: "for" },
+    { id: 12, name: "side", type: "u8", nullable: false, layout: "for" },
+    { id: 13, name: "tradeId", type: "id", nullable: true, layout: "delta" },
+  ],
+  book: [
+    ts,
+    recvTs,
+    { id: 20, name: "side", type: "u8", nullable: false, layout: "for" },
+    { id: 21, name: "price", type: "decimal", nullable: false, layout: "delta" },
+    { id: 22, name: "size", type: "decimal", nullable: false, layout: "for" },
+    { id: 23, name: "flags", type: "u8", nullable: false, layout: "for" },
+    { id: 24, name: "seq", type: "int", nullable: true, layout: "delta" },
+  ],
+  bbo: [
+    ts,
+    recvTs,
+    { id: 30, name: "bidPrice", type: "decimal", nullable: true, layout: "delta" },
+    { id: 31, name: "bidSize", type: "decimal", nullable: true, layout: "for" },
+    { id: 32, name: "askPrice", type: "decimal", nullable: true, layout: "delta" },
+    { id: 33, name: "askSize", type: "decimal", nullable: true, layout: "for" },
+  ],
+  event: [
+    ts,
+    recvTs,
+    { id: 40, name: "type", type: "u8", nullable: false, layout: "for" },
+    { id: 41, name: "seqBefore", type: "int", nullable: true, layout: "delta" },
+    { id: 42, name: "seqAfter", type: "int", nullable: true, layout: "delta" },
+    { id: 43, name: "message", type: "string", nullable: false, layout: "for" },
+  ],
+  raw: [ts, recvTs, { id: 50, name: "data", type: "bytes", nullable: false, layout: "for" }],
+};
+
+/** Book row flag bits. */
+export const BOOK_FLAG_SNAPSHOT = 1;

@@ -1,0 +1,67 @@
+/** Random-access byte sources: a local file, or bytes in memory. (S3 objects implement the same interface.) */
+import { type FileHandle, open } from "node:fs/promises";
+import { TapeError } from "./errors.js";
+
+export interface RangeSource {
+  /** For error messages: a path or URL. */
+  readonly name: string;
+  readonly size: number;
+  /** Exactly `length` bytes at `offset` (throws E_TAPE_TRUNCATED when the source is shorter). */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+export class FileSource implements RangeSource {
+  private constructor(
+    readonly name: string,
+    readonly size: number,
+    private readonly fh: FileHandle,
+  ) {}
+
+  static async open(path: string): Promise<FileSource> {
+    try {
+      const fh = await open(path, "r");
+      const { size } = await fh.stat();
+      return new FileSource(path, size, fh);
+    } catch (err) {
+      throw new TapeError("E_TAPE_IO", `cannot open: ${(err as Error).message}`, { file: path, cause: err });
+    }
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    const buf = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.fh.read(buf, done, length - done, offset + done);
+      if (bytesRead === 0) {
+        throw new TapeError("E_TAPE_TRUNCATED", `file ends before ${offset + length}`, {
+          file: this.name,
+          offset: offset + done,
+        });
+      }
+      done += bytesRead;
+    }
+    return buf;
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+}
+
+export class BytesSource implements RangeSource {
+  readonly size: number;
+  constructor(
+    private readonly bytes: Uint8Array,
+    readonly name = "<memory>",
+  ) {
+    this.size = bytes.length;
+  }
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    if (offset < 0 || offset + length > this.size) {
+      throw new TapeError("E_TAPE_TRUNCATED", `source ends before ${offset + length}`, { file: this.name, offset });
+    }
+    return this.bytes.subarray(offset, offset + length);
+  }
+  async close(): Promise<void> {}
+}

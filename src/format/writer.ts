@@ -1,0 +1,389 @@
+/**
+ * TapeWriter: appends records, buffers them per (symbol, kind), emits blocks by the block policy, and seals the
+ * file (footer, trailer, fsync, atomic rename of `NAME.tape.open` to `NAME.tape`).
+ */
+import { createHash, type Hash } from "node:crypto";
+import { type FileHandle, open, rename } from "node:fs/promises";
+import { dirname } from "node:path";
+import { type BlockHeader, encodeBlock, BLOCK_FIXED_HEADER } from "./block.js";
+import { ByteWriter, utf8 } from "./bytes.js";
+import { CODEC_ID, type Codec, DEFAULT_ZSTD_LEVEL } from "./codecs.js";
+import { crc32c } from "./crc32c.js";
+import { TapeError } from "./errors.js";
+import { encodeFooter, encodeTrailer, statsOf, TRAILER_BYTES } from "./footer.js";
+import { encodeHeader, type HeaderInput } from "./header.js";
+import { type BookBatch, KindBuffer, type TradeBatch, toTimestamp } from "./kind-buffer.js";
+import { KIND_ID, type Kind, type RecordInput } from "./records.js";
+
+/** When a buffered (symbol, kind) becomes a block. */
+export interface BlockPolicy {
+  /** A block closes at this many rows. */
+  maxRows: number;
+  /** ... or when its string/byte columns hold about this many bytes. */
+  maxBytes: number;
+  /**
+   * Every buffer is written out when record time has advanced this far (ns) since the last flush, so no
+   * record waits in memory longer than this: the most a crash of the writing process can lose.
+   */
+  flushIntervalNs: number;
+}
+
+export const DEFAULT_BLOCK_POLICY: Readonly<BlockPolicy> = Object.freeze({
+  maxRows: 32_768,
+  maxBytes: 4 * 1024 * 1024,
+  flushIntervalNs: 60e9,
+});
+export const DEFAULT_CODEC: Codec = "zstd";
+
+export interface TapeWriterOptions {
+  exchange?: string;
+  captureId?: string;
+  periodStart?: bigint;
+  periodEnd?: bigint;
+  meta?: Record<string, string>;
+  codec?: Codec;
+  zstdLevel?: number;
+  policy?: Partial<BlockPolicy>;
+}
+
+export interface SealSummary {
+  path: string;
+  bytes: number;
+  blocks: number;
+  rows: number;
+}
+
+/**
+ * The I/O-free core of the writer: records in, file bytes out (through `sink`). TapeWriter wraps it with a file;
+ * tests and fixtures use it directly to build files in memory.
+ */
+export class TapeEncoder {
+  readonly policy: BlockPolicy;
+  readonly codec: Codec;
+  private readonly zstdLevel: number;
+  private readonly buffers = new Map<string, KindBuffer>();
+  private readonly symbolIds = new Map<string, number>();
+  readonly symbols: string[] = [];
+  readonly blocks: BlockHeader[] = [];
+  private readonly hash: Hash = createHash("sha256");
+  private readonly scratch = new ByteWriter(1 << 20);
+  /** Bytes emitted so far (the next block's offset). */
+  offset: number;
+  rows = 0;
+  private lastFlushTs: bigint | null = null;
+  private sealed = false;
+
+  constructor(
+    header: HeaderInput,
+    private readonly sink: (bytes: Uint8Array) => void,
+    options: { codec?: Codec; zstdLevel?: number; policy?: Partial<BlockPolicy> } = {},
+  ) {
+    this.policy = { ...DEFAULT_BLOCK_POLICY, ...options.policy };
+    if (!(this.policy.maxRows >= 1 && this.policy.maxRows <= 1 << 20)) {
+      throw new TapeError("E_TAPE_VALUE", "policy.maxRows must be in [1, 2^20]", { field: "policy.maxRows" });
+    }
+    this.codec = options.codec ?? DEFAULT_CODEC;
+    if (CODEC_ID[this.codec] === undefined) {
+      throw new TapeError("E_TAPE_VALUE", `unknown codec ${this.codec}`, { field: "codec" });
+    }
+    this.zstdLevel = options.zstdLevel ?? DEFAULT_ZSTD_LEVEL;
+    const bytes = encodeHeader(header);
+    this.offset = 0;
+    this.emit(bytes);
+  }
+
+  private emit(bytes: Uint8Array): void {
+    this.hash.update(bytes);
+    this.offset += bytes.length;
+    this.sink(bytes);
+  }
+
+  private buffer(kind: Kind, symbol: string): KindBuffer {
+    const key = `${KIND_ID[kind]}\u0000${symbol}`;
+    let b = this.buffers.get(key);
+    if (b === undefined) {
+      if (utf8(symbol).length > 256) throw new TapeError("E_TAPE_VALUE", "symbol longer than 256 bytes", { field: "symbol" });
+      let id = this.symbolIds.get(symbol);
+      if (id === undefined) {
+        id = this.symbols.length;
+        this.symbols.push(symbol);
+        this.symbolIds.set(symbol, id);
+      }
+      b = new KindBuffer(kind, symbol, id);
+      this.buffers.set(key, b);
+    }
+    return b;
+  }
+
+  private checkOpen(): void {
+    if (this.sealed) throw new TapeError("E_TAPE_STATE", "the file is sealed");
+  }
+
+  /** Adds one record. Invalid values throw TapeValueError and leave everything buffered untouched. */
+  append(rec: RecordInput): void {
+    this.checkOpen();
+    if (typeof rec !== "object" || rec === null) throw new TapeError("E_TAPE_VALUE", "expected a record object");
+    if (typeof rec.symbol !== "string") throw new TapeError("E_TAPE_VALUE", "expected a string", { field: "symbol" });
+    const b = this.buffer(rec.kind, rec.symbol);
+    if (!b.add(rec)) {
+      this.emitBlock(b);
+      if (!b.add(rec)) throw new TapeError("E_TAPE_VALUE", "record does not fit in an empty block", { field: "kind" });
+    }
+    this.rows++;
+    this.afterAdd(b, toTimestamp(rec.ts, "ts"));
+  }
+
+  /** Adds a batch of trades or book rows given as columns (the fast path for bulk conversion). */
+  appendBatch(kind: "trade" | "book", symbol: string, batch: TradeBatch | BookBatch, count: number): void {
+    this.checkOpen();
+    const b = this.buffer(kind, symbol);
+    const ts = batch.ts.offsets;
+    let from = 0;
+    let chunkLimit = Number.POSITIVE_INFINITY;
+    while (from < count) {
+      let n = Math.min(count - from, this.policy.maxRows - b.rows, chunkLimit);
+      // Stop at the row whose time reaches the next flush.
+      if (this.lastFlushTs === null) this.lastFlushTs = batch.ts.base + BigInt(ts[from]!);
+      const limit = Number(this.lastFlushTs - batch.ts.base) + this.policy.flushIntervalNs;
+      for (let i = from; i < from + n; i++) {
+        if (ts[i]! >= limit) {
+          n = Math.max(1, i - from);
+          break;
+        }
+      }
+      if (!b.addBatch(batch, from, n)) {
+        if (b.rows > 0) this.emitBlock(b);
+        else if (n === 1) throw new TapeError("E_TAPE_VALUE", "row does not fit in an empty block", { field: kind });
+        // Values too far apart for one block: retry with fewer rows.
+        else chunkLimit = Math.ceil(n / 2);
+        continue;
+      }
+      from += n;
+      this.rows += n;
+      this.afterAdd(b, batch.ts.base + BigInt(ts[from - 1]!));
+    }
+  }
+
+  private afterAdd(b: KindBuffer, ts: bigint): void {
+    if (b.rows >= this.policy.maxRows || b.variableBytes >= this.policy.maxBytes) this.emitBlock(b);
+    if (this.lastFlushTs === null) this.lastFlushTs = ts;
+    else if (ts - this.lastFlushTs >= BigInt(this.policy.flushIntervalNs)) {
+      this.flushBuffers();
+      this.lastFlushTs = ts;
+    }
+  }
+
+  private emitBlock(b: KindBuffer): void {
+    if (b.rows === 0) return;
+    const input = b.blockInput();
+    const bytes = encodeBlock(input, this.codec, this.scratch, this.zstdLevel);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.blocks.push({
+      offset: this.offset,
+      length: bytes.length,
+      kind: input.kind,
+      kindId: KIND_ID[input.kind],
+      codecId: CODEC_ID[this.codec],
+      flags: 0,
+      symbolId: input.symbolId,
+      symbol: input.symbol,
+      rowCount: input.rowCount,
+      rawLength: dv.getUint32(20, true),
+      minTs: input.minTs,
+      maxTs: input.maxTs,
+      headerLength: BLOCK_FIXED_HEADER + utf8(input.symbol).length,
+    });
+    this.emit(bytes);
+    b.reset();
+  }
+
+  /** Turns every non-empty buffer into a block, in a stable order (kind, then first use of the symbol). */
+  flushBuffers(): void {
+    for (const b of this.buffers.values()) this.emitBlock(b);
+  }
+
+  /** Flushes and emits footer and trailer; returns the total file length. */
+  seal(): number {
+    this.checkOpen();
+    this.flushBuffers();
+    this.sealed = true;
+    const footerOffset = this.offset;
+    const digest = new Uint8Array(this.hash.digest());
+    const footer = encodeFooter({ symbols: this.symbols, blocks: this.blocks, stats: statsOf(this.blocks), digest });
+    const fileLength = footerOffset + footer.length + TRAILER_BYTES;
+    this.sink(footer);
+    this.sink(
+      encodeTrailer({ footerOffset, footerLength: footer.length, footerCrc: crc32c(footer), fileLength }),
+    );
+    this.offset = fileLength;
+    return fileLength;
+  }
+}
+
+/** Encodes records into the bytes of a sealed file, in memory. */
+export function encodeTape(
+  records: Iterable<RecordInput>,
+  header: Partial<HeaderInput> = {},
+  options: { codec?: Codec; zstdLevel?: number; policy?: Partial<BlockPolicy> } = {},
+): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  const enc = new TapeEncoder(fullHeader(header), (b) => chunks.push(b.slice()), options);
+  for (const r of records) enc.append(r);
+  enc.seal();
+  return Buffer.concat(chunks);
+}
+
+function fullHeader(h: Partial<HeaderInput>): HeaderInput {
+  return {
+    exchange: h.exchange ?? "",
+    captureId: h.captureId ?? "",
+    periodStart: h.periodStart ?? 0n,
+    periodEnd: h.periodEnd ?? 0n,
+    meta: h.meta ?? {},
+  };
+}
+
+const WRITE_CHUNK = 4 * 1024 * 1024;
+
+/** A tape file being written: `path + ".open"` until `seal()` renames it to `path`. */
+export class TapeWriter {
+  private readonly encoder: TapeEncoder;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private writing: Promise<void> = Promise.resolve();
+  private failure: unknown = null;
+  private position = 0;
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    readonly openPath: string,
+    private readonly fh: FileHandle,
+    options: TapeWriterOptions,
+  ) {
+    this.encoder = new TapeEncoder(
+      fullHeader(options),
+      (b) => {
+        this.pending.push(b);
+        this.pendingBytes += b.length;
+      },
+      options,
+    );
+  }
+
+  /** Creates `path + ".open"` (failing if it exists) and writes the header. `path` should end in `.tape`. */
+  static async create(path: string, options: TapeWriterOptions = {}): Promise<TapeWriter> {
+    const openPath = `${path}.open`;
+    let fh: FileHandle;
+    try {
+      fh = await open(openPath, "wx");
+    } catch (err) {
+      throw new TapeError("E_TAPE_IO", `cannot create: ${(err as Error).message}`, { file: openPath, cause: err });
+    }
+    const w = new TapeWriter(path, openPath, fh, options);
+    await w.flush();
+    return w;
+  }
+
+  get policy(): BlockPolicy {
+    return this.encoder.policy;
+  }
+  get rows(): number {
+    return this.encoder.rows;
+  }
+  get blocks(): readonly BlockHeader[] {
+    return this.encoder.blocks;
+  }
+
+  private check(): void {
+    if (this.failure !== null) {
+      throw new TapeError("E_TAPE_IO", `an earlier write failed: ${(this.failure as Error).message}`, {
+        file: this.openPath,
+        cause: this.failure,
+      });
+    }
+    if (this.closed) throw new TapeError("E_TAPE_STATE", "the writer is closed", { file: this.openPath });
+  }
+
+  /** Buffers one record; blocks are written in the background as they fill. Bad values throw TapeValueError. */
+  append(rec: RecordInput): void {
+    this.check();
+    this.encoder.append(rec);
+    if (this.pendingBytes >= WRITE_CHUNK) this.startWrite();
+  }
+
+  appendBatch(kind: "trade" | "book", symbol: string, batch: TradeBatch | BookBatch, count: number): void {
+    this.check();
+    this.encoder.appendBatch(kind, symbol, batch, count);
+    if (this.pendingBytes >= WRITE_CHUNK) this.startWrite();
+  }
+
+  private startWrite(): void {
+    if (this.pending.length === 0) return;
+    const data = Buffer.concat(this.pending);
+    this.pending = [];
+    this.pendingBytes = 0;
+    const at = this.position;
+    this.position += data.length;
+    this.writing = this.writing.then(async () => {
+      if (this.failure !== null) return;
+      try {
+        let done = 0;
+        while (done < data.length) {
+          const { bytesWritten } = await this.fh.write(data, done, data.length - done, at + done);
+          done += bytesWritten;
+        }
+      } catch (err) {
+        this.failure = err;
+      }
+    });
+  }
+
+  /**
+   * Writes every buffered record as blocks (small blocks if buffers are part full) and waits for the writes;
+   * with `sync`, also fsyncs. After it resolves, a crash loses nothing appended before the call.
+   */
+  async flush(options: { sync?: boolean } = {}): Promise<void> {
+    this.check();
+    this.encoder.flushBuffers();
+    this.startWrite();
+    await this.writing;
+    this.check();
+    if (options.sync) await this.fh.sync();
+  }
+
+  /** Writes footer and trailer, fsyncs, renames `NAME.tape.open` to `NAME.tape` and fsyncs the directory. */
+  async seal(): Promise<SealSummary> {
+    this.check();
+    const bytes = this.encoder.seal();
+    this.startWrite();
+    await this.writing;
+    this.check();
+    await this.fh.sync();
+    await this.fh.close();
+    this.closed = true;
+    await rename(this.openPath, this.path);
+    await syncDirectory(dirname(this.path));
+    return { path: this.path, bytes, blocks: this.encoder.blocks.length, rows: this.encoder.rows };
+  }
+
+  /** Writes what is buffered and closes without sealing: the `.open` file stays, readable by recovery. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush({ sync: true });
+    await this.fh.close();
+    this.closed = true;
+  }
+}
+
+export async function syncDirectory(dir: string): Promise<void> {
+  let fh: FileHandle | null = null;
+  try {
+    fh = await open(dir, "r");
+    await fh.sync();
+  } catch {
+    // Some file systems do not support fsync on directories; the rename itself is still atomic.
+  } finally {
+    await fh?.close();
+  }
+}

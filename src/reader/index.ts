@@ -1,0 +1,2 @@
+// The reader subsystem's public surface; it grows with the reader's own work.
+export {};
