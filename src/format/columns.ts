@@ -73,17 +73,31 @@ function readPresence(r: ByteReader, rows: number, field: string): { valid: Uint
   return { valid, present };
 }
 
-/** Writes zigzag varints of `values[i] / unit` for the listed rows; values are safe integers. */
-function writeVarints(out: ByteWriter, values: Float64Array, rows: number, unit: number): void {
+/**
+ * Writes zigzag varints of `values[i] / unit`; values are safe integers. Returns false, having written nothing
+ * that counts, when some value is not a multiple of `unit` (the caller then retries with the exact gcd).
+ */
+function writeVarints(out: ByteWriter, values: Float64Array, rows: number, unit: number): boolean {
   out.ensure(rows * 8);
   const buf = out.buf;
   let p = out.pos;
   for (let i = 0; i < rows; i++) {
-    let z = zigzag(values[i]! / unit);
+    const q = values[i]! / unit;
+    let z = q >= 0 ? q * 2 : -q * 2 - 1;
     if (z < 0x80) {
       buf[p++] = z;
       continue;
     }
+    if (z < 0x10000000) {
+      // Up to 28 bits: integer shifts.
+      do {
+        buf[p++] = (z & 0x7f) | 0x80;
+        z >>>= 7;
+      } while (z >= 0x80);
+      buf[p++] = z;
+      continue;
+    }
+    if (z !== Math.floor(z)) return false;
     while (z >= 0x80) {
       buf[p++] = (z % 0x80) | 0x80;
       z = Math.floor(z / 0x80);
@@ -91,6 +105,52 @@ function writeVarints(out: ByteWriter, values: Float64Array, rows: number, unit:
     buf[p++] = z;
   }
   out.pos = p;
+  return true;
+}
+
+/** The gcd of the first non-zero values: the likely unit of the whole column (checked while writing). */
+function guessUnit(values: Float64Array, from: number, to: number): number {
+  let unit = 0;
+  let seen = 0;
+  for (let i = from; i < to && seen < 64 && unit !== 1; i++) {
+    const v = values[i]!;
+    if (v === 0) continue;
+    unit = unit === 0 ? Math.abs(v) : gcd(Math.abs(v), unit);
+    seen++;
+  }
+  return unit === 0 ? 1 : unit;
+}
+
+function exactUnit(values: Float64Array, from: number, to: number): number {
+  let unit = 0;
+  for (let i = from; i < to && unit !== 1; i++) {
+    const v = values[i]!;
+    if (v !== 0) unit = unit === 0 ? Math.abs(v) : gcd(Math.abs(v), unit);
+  }
+  return unit === 0 ? 1 : unit;
+}
+
+/** Writes varint unit, then the values divided by it (fractional quotients show the guess was wrong). */
+function writeWithUnit(out: ByteWriter, values: Float64Array): void {
+  const start = out.pos;
+  let unit = guessUnit(values, 0, values.length);
+  out.varint(unit);
+  if (!allMultiples(values, unit) || !writeVarints(out, values, values.length, unit)) {
+    out.pos = start;
+    unit = exactUnit(values, 0, values.length);
+    out.varint(unit);
+    writeVarints(out, values, values.length, unit);
+  }
+}
+
+/** Small quotients are written by integer shifts without a fractional check, so check those values here. */
+function allMultiples(values: Float64Array, unit: number): boolean {
+  if (unit === 1) return true;
+  for (let i = 0; i < values.length; i++) {
+    const q = values[i]! / unit;
+    if (q !== Math.floor(q)) return false;
+  }
+  return true;
 }
 
 /** Gathers the present rows' offsets (a copy when there are absent rows). */
@@ -102,6 +162,9 @@ function presentOffsets(col: IntColumn, rows: number): Float64Array {
   return out.subarray(0, m);
 }
 
+/** Reused between calls: encoding is synchronous, so one scratch array serves every column. */
+let deltaScratch = new Float64Array(1 << 15);
+
 /** Encodes an integer column; returns the encoding id. */
 export function encodeIntColumn(out: ByteWriter, col: IntColumn, rows: number, layout: "delta" | "for"): number {
   if (col.valid !== null) writePresence(out, col.valid, rows);
@@ -109,28 +172,15 @@ export function encodeIntColumn(out: ByteWriter, col: IntColumn, rows: number, l
   const m = values.length;
   if (layout === "delta") {
     const first = m > 0 ? values[0]! : 0;
-    const deltas = new Float64Array(Math.max(0, m - 1));
-    let unit = 0;
-    for (let i = 1; i < m; i++) {
-      const d = values[i]! - values[i - 1]!;
-      deltas[i - 1] = d;
-      if (unit !== 1 && d !== 0) unit = gcd(Math.abs(d), unit);
-    }
-    if (unit === 0) unit = 1;
+    if (deltaScratch.length < m) deltaScratch = new Float64Array(Math.max(m, 2 * deltaScratch.length));
+    const deltas = deltaScratch.subarray(0, Math.max(0, m - 1));
+    for (let i = 1; i < m; i++) deltas[i - 1] = values[i]! - values[i - 1]!;
     out.varintBig(zigzagBig(col.base + BigInt(first)));
-    out.varint(unit);
-    writeVarints(out, deltas, m - 1 > 0 ? m - 1 : 0, unit);
+    writeWithUnit(out, deltas);
     return ENCODING.intDelta;
   }
-  let unit = 0;
-  for (let i = 0; i < m && unit !== 1; i++) {
-    const v = values[i]!;
-    if (v !== 0) unit = gcd(Math.abs(v), unit);
-  }
-  if (unit === 0) unit = 1;
   out.varintBig(zigzagBig(col.base));
-  out.varint(unit);
-  writeVarints(out, values, m, unit);
+  writeWithUnit(out, values);
   return ENCODING.intFor;
 }
 
@@ -161,7 +211,8 @@ export function encodeBytesColumn(out: ByteWriter, col: BytesColumn, rows: numbe
 
 /**
  * Reads `count` zigzag varints into `target` at the rows where `valid` is set (all rows when null), as
- * running sums (`delta`) or plain values, each multiplied by `unit`. The hot loop of every read.
+ * running sums (`delta`) or plain values, each multiplied by `unit`. The hot loop of every read: the common
+ * case (no absent rows) has a loop of its own.
  */
 function readVarints(
   r: ByteReader,
@@ -174,33 +225,57 @@ function readVarints(
   field: string,
 ): void {
   const buf = r.buf;
-  const end = r.end;
   let p = r.pos;
-  let acc = 0;
-  let row = startIndex;
   let bad = false;
-  for (let k = 0; k < count; k++) {
-    let b = buf[p++]!;
-    let z: number;
-    if (b < 0x80) z = b;
-    else {
-      z = b & 0x7f;
-      let mul = 0x80;
-      do {
-        b = buf[p++]!;
-        z += (b & 0x7f) * mul;
-        mul *= 0x80;
-      } while (b >= 0x80 && mul < 0x100000000000000);
-      if (b >= 0x80) bad = true;
+  if (valid === null) {
+    let acc = 0;
+    const end = startIndex + count;
+    for (let row = startIndex; row < end; row++) {
+      let b = buf[p++]!;
+      let z: number;
+      if (b < 0x80) z = b;
+      else {
+        z = b & 0x7f;
+        let mul = 0x80;
+        do {
+          b = buf[p++]!;
+          z += (b & 0x7f) * mul;
+          mul *= 0x80;
+        } while (b >= 0x80 && mul < 0x100000000000000);
+        if (b >= 0x80) bad = true;
+      }
+      const v = (z & 1 ? -(z + 1) / 2 : z / 2) * unit;
+      if (delta) {
+        acc += v;
+        target[row] = acc;
+      } else target[row] = v;
     }
-    const v = (z & 1 ? -(z + 1) / 2 : z / 2) * unit;
-    if (valid !== null) while (valid[row] === 0) row++;
-    if (delta) {
-      acc += v;
-      target[row++] = acc;
-    } else target[row++] = v;
+  } else {
+    let acc = 0;
+    let row = startIndex;
+    for (let k = 0; k < count; k++) {
+      let b = buf[p++]!;
+      let z: number;
+      if (b < 0x80) z = b;
+      else {
+        z = b & 0x7f;
+        let mul = 0x80;
+        do {
+          b = buf[p++]!;
+          z += (b & 0x7f) * mul;
+          mul *= 0x80;
+        } while (b >= 0x80 && mul < 0x100000000000000);
+        if (b >= 0x80) bad = true;
+      }
+      const v = (z & 1 ? -(z + 1) / 2 : z / 2) * unit;
+      while (valid[row] === 0) row++;
+      if (delta) {
+        acc += v;
+        target[row++] = acc;
+      } else target[row++] = v;
+    }
   }
-  if (bad || p > end) r.fail("varint runs past the column or exceeds 2^56", field);
+  if (bad || p > r.end) r.fail("varint runs past the column or exceeds 2^56", field);
   r.pos = p;
 }
 

@@ -19,7 +19,9 @@ export {
 } from "./reader.js";
 export * from "./records.js";
 export { type RepairResult, repairedPath, repairTape } from "./repair.js";
+export { type JsonRecord, recordFromJson, recordToJson } from "./json.js";
 export { blockRecords, blockRows } from "./rows.js";
+export { type KindSummary, type SymbolSummary, summarize, type TapeSummary } from "./summary.js";
 export { BytesSource, FileSource, type RangeSource } from "./source.js";
 export {
   type BlockPolicy,

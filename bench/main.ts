@@ -1,0 +1,250 @@
+/**
+ * `npm run bench` — size and speed of the tape format against its peers, measured in one run on this machine,
+ * on a seeded synthetic workload and on the real Binance tables. Prints a table (or `--json`: one object) and
+ * writes docs/benchmarks.md.
+ */
+import { writeFile } from "node:fs/promises";
+import { cpus, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command } from "commander";
+import { type Codec, DEFAULT_BLOCK_POLICY, DEFAULT_CODEC, DEFAULT_ZSTD_LEVEL } from "../src/index.js";
+import { allPeers } from "./peers/index.js";
+import type { PeerResult } from "./peers/peer.js";
+import { loadRealTables, realDataDefaultDir } from "./real-tables.js";
+import { syntheticWorkload } from "./synthetic.js";
+import { measureTicktape, type TicktapeResult } from "./ticktape.js";
+import type { Workload } from "./workload.js";
+
+interface Options {
+  trades: number;
+  book: number;
+  seed: number;
+  real: string;
+  json?: boolean;
+  write: boolean;
+  peers: boolean;
+}
+
+const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const perSec = (rows: number, seconds: number) => rows / seconds;
+const fmtRate = (r: number) => `${(r / 1e6).toFixed(1)}M/s`;
+
+interface Line {
+  name: string;
+  bytesPerTrade: number;
+  bytesPerBookUpdate: number;
+  encodeRowsPerSec: number;
+  decodeColumnsRowsPerSec: number;
+  decodeObjectsRowsPerSec: number;
+}
+
+function ticktapeLine(r: TicktapeResult): Line {
+  const rows = r.trades.rows + r.book.rows;
+  return {
+    name: `ticktape ${r.codec}${r.codec === DEFAULT_CODEC ? " (default)" : ""}`,
+    bytesPerTrade: r.trades.bytes / r.trades.rows,
+    bytesPerBookUpdate: r.book.bytes / r.book.rows,
+    encodeRowsPerSec: perSec(rows, r.trades.encodeSeconds + r.book.encodeSeconds),
+    decodeColumnsRowsPerSec: perSec(rows, r.trades.decodeColumnsSeconds + r.book.decodeColumnsSeconds),
+    decodeObjectsRowsPerSec: perSec(rows, r.trades.decodeObjectsSeconds + r.book.decodeObjectsSeconds),
+  };
+}
+
+function peerLine(p: PeerResult, w: Workload): Line {
+  const rows = w.trades.count + w.book.count;
+  return {
+    name: p.name,
+    bytesPerTrade: p.tradeBytes / w.trades.count,
+    bytesPerBookUpdate: p.bookBytes / w.book.count,
+    encodeRowsPerSec: perSec(rows, p.encodeSeconds),
+    decodeColumnsRowsPerSec: perSec(rows, p.decodeColumnsSeconds),
+    decodeObjectsRowsPerSec: perSec(rows, p.decodeObjectsSeconds),
+  };
+}
+
+function renderTable(lines: Line[]): string {
+  const head = "| format | B/trade | B/book update | encode rows/s | decode → columns rows/s | decode → objects rows/s |";
+  const sep = "|---|---:|---:|---:|---:|---:|";
+  const body = lines.map(
+    (l) =>
+      `| ${l.name} | ${l.bytesPerTrade.toFixed(2)} | ${l.bytesPerBookUpdate.toFixed(2)} | ${fmtRate(l.encodeRowsPerSec)} | ${fmtRate(l.decodeColumnsRowsPerSec)} | ${fmtRate(l.decodeObjectsRowsPerSec)} |`,
+  );
+  return [head, sep, ...body].join("\n");
+}
+
+async function run(o: Options): Promise<void> {
+  const started = Date.now();
+  log(`generating the synthetic workload: ${o.trades} trades, ${o.book} book updates, seed ${o.seed}`);
+  const synth = syntheticWorkload({ trades: o.trades, bookUpdates: o.book, seed: o.seed });
+  const codecs: Codec[] = [DEFAULT_CODEC, ...(["zstd", "lz4"] as Codec[]).filter((c) => c !== DEFAULT_CODEC)];
+  const tt: TicktapeResult[] = [];
+  for (const codec of codecs) {
+    log(`ticktape ${codec}: encode and decode`);
+    tt.push(await measureTicktape(synth, codec));
+  }
+  const peers: { name: string; line: Line; result: PeerResult }[] = [];
+  if (o.peers) {
+    for (const peer of allPeers) {
+      log(`peer ${peer.name}`);
+      const result = await peer.run(synth);
+      peers.push({ name: peer.name, line: peerLine(result, synth), result });
+    }
+  }
+  const def = tt[0]!;
+  const parquet = peers.find((p) => /parquet/i.test(p.name));
+  const ttBytes = def.trades.bytes + def.book.bytes;
+
+  log(`real data: ${o.real}`);
+  const real = await loadRealTables(o.real);
+  let realFigures: Record<string, number | string> | null = null;
+  if (real === null) {
+    log(`no real data at ${o.real} (pass --real DIR); the real-data figures are left out`);
+  } else {
+    const rt = await measureTicktape(real, DEFAULT_CODEC);
+    const parquetPeer = allPeers.find((p) => /parquet/i.test(p.name));
+    const rp = parquetPeer !== undefined && o.peers ? await parquetPeer.run(real) : null;
+    realFigures = {
+      realTrades: real.trades.count,
+      realBookUpdates: real.book.count,
+      realBytesPerTrade: rt.trades.bytes / real.trades.count,
+      realBytesPerBookUpdate: rt.book.bytes / real.book.count,
+      ...(rp === null
+        ? {}
+        : {
+            realParquetBytesPerTrade: rp.tradeBytes / real.trades.count,
+            realParquetBytesPerBookUpdate: rp.bookBytes / real.book.count,
+          }),
+    };
+  }
+
+  const trades = def.trades;
+  const result = {
+    date: new Date().toISOString(),
+    machine: machine(),
+    workload: { trades: synth.trades.count, bookUpdates: synth.book.count, seed: o.seed, symbols: synth.symbols.map((s) => s.name) },
+    policy: { ...DEFAULT_BLOCK_POLICY, codec: DEFAULT_CODEC, zstdLevel: DEFAULT_ZSTD_LEVEL },
+    bytesPerTrade: trades.bytes / trades.rows,
+    bytesPerBookUpdate: def.book.bytes / def.book.rows,
+    // Speeds on trades, the unit of the targets; book speeds are under `ticktape`.
+    encodeRowsPerSec: perSec(trades.rows, trades.encodeSeconds),
+    decodeColumnsRowsPerSec: perSec(trades.rows, trades.decodeColumnsSeconds),
+    decodeObjectsRowsPerSec: perSec(trades.rows, trades.decodeObjectsSeconds),
+    parquetBytesPerTrade: parquet ? parquet.result.tradeBytes / synth.trades.count : null,
+    ratioVsParquet: parquet ? (parquet.result.tradeBytes + parquet.result.bookBytes) / ttBytes : null,
+    ...realFigures,
+    ticktape: tt,
+    table: [...tt.map(ticktapeLine), ...peers.map((p) => p.line)],
+    seconds: (Date.now() - started) / 1000,
+  };
+
+  const targets = [
+    ["≤ 3.0 bytes per trade", result.bytesPerTrade <= 3.0, result.bytesPerTrade.toFixed(2)],
+    ["≤ 4.0 bytes per book update", result.bytesPerBookUpdate <= 4.0, result.bytesPerBookUpdate.toFixed(2)],
+    ["≥ 1.3x smaller than Parquet", result.ratioVsParquet !== null && result.ratioVsParquet >= 1.3, result.ratioVsParquet?.toFixed(2) ?? "not measured"],
+    ["decode → columns ≥ 25M trades/s", result.decodeColumnsRowsPerSec >= 25e6, fmtRate(result.decodeColumnsRowsPerSec)],
+    ["decode → objects ≥ 5M trades/s", result.decodeObjectsRowsPerSec >= 5e6, fmtRate(result.decodeObjectsRowsPerSec)],
+    ["encode ≥ 15M trades/s", result.encodeRowsPerSec >= 15e6, fmtRate(result.encodeRowsPerSec)],
+    ...(realFigures === null
+      ? []
+      : [
+          ["real data ≤ 2.6 bytes per trade", (realFigures["realBytesPerTrade"] as number) <= 2.6, (realFigures["realBytesPerTrade"] as number).toFixed(2)],
+          ["real data ≤ 3.2 bytes per L2 update", (realFigures["realBytesPerBookUpdate"] as number) <= 3.2, (realFigures["realBytesPerBookUpdate"] as number).toFixed(2)],
+        ]),
+  ] as [string, boolean, string][];
+
+  const md = renderMarkdown(result, targets, realFigures);
+  if (o.write) {
+    const out = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "docs", "benchmarks.md");
+    await writeFile(out, md);
+    log(`wrote ${out}`);
+  }
+  if (o.json) process.stdout.write(`${JSON.stringify(result, (_k, v) => (typeof v === "bigint" ? v.toString() : v))}\n`);
+  else process.stdout.write(md);
+}
+
+function machine(): { cpu: string; cores: number; memoryGiB: number; node: string; platform: string } {
+  const c = cpus();
+  return {
+    cpu: c[0]?.model ?? "unknown",
+    cores: c.length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+  };
+}
+
+function renderMarkdown(
+  r: {
+    date: string;
+    machine: ReturnType<typeof machine>;
+    workload: { trades: number; bookUpdates: number; seed: number; symbols: string[] };
+    policy: object;
+    table: Line[];
+    seconds: number;
+  },
+  targets: [string, boolean, string][],
+  real: Record<string, number | string> | null,
+): string {
+  const m = r.machine;
+  const lines = [
+    "# Benchmarks",
+    "",
+    "Written by `npm run bench` (see `bench/`); every figure below was measured in the same run on the machine named here.",
+    "Re-run it to measure your machine. `npm run bench -- --json` prints the same figures as one JSON object.",
+    "",
+    `- Date: ${r.date}`,
+    `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}`,
+    `- Synthetic workload: ${r.workload.trades.toLocaleString("en-US")} trades + ${r.workload.bookUpdates.toLocaleString("en-US")} L2 book updates, seed ${r.workload.seed}, symbols ${r.workload.symbols.join(", ")}`,
+    `- ticktape block policy (the writer's default, as the recorder uses it): ${JSON.stringify(r.policy)}`,
+    "- One core: encoding and decoding run on the main thread, codecs included. Decode figures are the best of three passes.",
+    "- Sizes are whole files (header, footer and trailer included). Encode rows/s for ticktape include splitting the",
+    "  interleaved input by symbol (8192 rows per step, as a recorder hands rows over); ns timestamps are converted",
+    "  to the writer's base + offset input before timing.",
+    "",
+    "## Synthetic workload (trades + book updates together)",
+    "",
+    renderTable(r.table),
+    "",
+    "## Targets (ticktape, default codec; speeds on trades)",
+    "",
+    "| target | reached | measured |",
+    "|---|---|---:|",
+    ...targets.map(([name, ok, v]) => `| ${name} | ${ok ? "yes" : "**no**"} | ${v} |`),
+    "",
+    "## Real data (`../shared/realdata/tables`: Binance trades and L2 updates, six markets)",
+    "",
+  ];
+  if (real === null) lines.push("Not measured: the folder was absent (`--real DIR`).");
+  else {
+    lines.push("| format | trades | B/trade | L2 updates | B/L2 update |", "|---|---:|---:|---:|---:|");
+    lines.push(
+      `| ticktape ${DEFAULT_CODEC} | ${real["realTrades"]} | ${(real["realBytesPerTrade"] as number).toFixed(2)} | ${real["realBookUpdates"]} | ${(real["realBytesPerBookUpdate"] as number).toFixed(2)} |`,
+    );
+    if (real["realParquetBytesPerTrade"] !== undefined) {
+      lines.push(
+        `| Parquet | ${real["realTrades"]} | ${(real["realParquetBytesPerTrade"] as number).toFixed(2)} | ${real["realBookUpdates"]} | ${(real["realParquetBytesPerBookUpdate"] as number).toFixed(2)} |`,
+      );
+    }
+  }
+  lines.push("", `Run time: ${r.seconds.toFixed(0)} s.`, "");
+  return lines.join("\n");
+}
+
+const program = new Command()
+  .name("npm run bench --")
+  .description("measure the tape format's size and speed against NDJSON, Arrow IPC and Parquet, and write docs/benchmarks.md")
+  .option("--trades <n>", "synthetic trades", (v) => Number.parseInt(v, 10), 10_000_000)
+  .option("--book <n>", "synthetic L2 book updates", (v) => Number.parseInt(v, 10), 10_000_000)
+  .option("--seed <n>", "seed of the synthetic workload", (v) => Number.parseInt(v, 10), 42)
+  .option("--real <dir>", "folder of the real tables (*.csv.zst)", realDataDefaultDir())
+  .option("--no-peers", "measure ticktape only")
+  .option("--no-write", "do not write docs/benchmarks.md")
+  .option("--json", "print one JSON object instead of the table")
+  .addHelpText("after", "\nExamples:\n  npm run bench\n  npm run bench -- --json --trades 1000000 --book 1000000 --no-write")
+  .action((o: Options) => run(o));
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,166 @@
+/**
+ * ticktape's side of the benchmark: encode a Workload's trades and book updates with the writer's default block
+ * policy (in memory, so that disk speed does not enter), then decode every block into columns and into rows.
+ */
+import {
+  type BlockPolicy,
+  type BookBatch,
+  BytesSource,
+  blockRows,
+  type Codec,
+  DEFAULT_BLOCK_POLICY,
+  TapeEncoder,
+  TapeReader,
+  type TradeBatch,
+} from "../src/index.js";
+import type { BookTable, TradeTable, Workload } from "./workload.js";
+
+export interface TicktapeKindResult {
+  rows: number;
+  bytes: number;
+  blocks: number;
+  encodeSeconds: number;
+  decodeColumnsSeconds: number;
+  decodeObjectsSeconds: number;
+}
+export interface TicktapeResult {
+  codec: Codec;
+  policy: BlockPolicy;
+  trades: TicktapeKindResult;
+  book: TicktapeKindResult;
+}
+
+/** Rows handed to the writer per step: a recorder hands over what arrived since its last step, in time order. */
+const STEP_ROWS = 8192;
+
+/** Timestamps as offsets from the first one (the writer's columnar input), prepared outside the timings. */
+function offsetsOf(ts: BigInt64Array): { base: bigint; offsets: Float64Array } {
+  const base = ts.length > 0 ? ts[0]! : 0n;
+  const offsets = new Float64Array(ts.length);
+  for (let i = 0; i < ts.length; i++) offsets[i] = Number(ts[i]! - base);
+  return { base, offsets };
+}
+
+function gather(src: Float64Array, idx: Int32Array, n: number, out: Float64Array): Float64Array {
+  for (let i = 0; i < n; i++) out[i] = src[idx[i]!]!;
+  return out.subarray(0, n);
+}
+function gatherU8(src: Uint8Array, idx: Int32Array, n: number, out: Uint8Array): Uint8Array {
+  for (let i = 0; i < n; i++) out[i] = src[idx[i]!]!;
+  return out.subarray(0, n);
+}
+
+interface Prepared {
+  ts: { base: bigint; offsets: Float64Array };
+  recvTs: { base: bigint; offsets: Float64Array } | null;
+  extra: { base: bigint; offsets: Float64Array } | null;
+}
+
+function prepare(table: TradeTable | BookTable): Prepared {
+  let extra: Prepared["extra"] = null;
+  if ("tradeId" in table) extra = { base: 0n, offsets: table.tradeId };
+  else if (table.seq.some((s) => s >= 0)) extra = { base: 0n, offsets: table.seq };
+  return { ts: offsetsOf(table.ts), recvTs: table.recvTs === null ? null : offsetsOf(table.recvTs), extra };
+}
+
+function encode(w: Workload, kind: "trade" | "book", codec: Codec, p: Prepared): { bytes: Uint8Array; seconds: number } {
+  const table = kind === "trade" ? w.trades : w.book;
+  const chunks: Uint8Array[] = [];
+  const t0 = performance.now();
+  const enc = new TapeEncoder(
+    { exchange: "bench", captureId: "bench", periodStart: 0n, periodEnd: 0n, meta: {} },
+    (b) => chunks.push(b),
+    { codec },
+  );
+  const nsym = w.symbols.length;
+  const idx = Array.from({ length: nsym }, () => new Int32Array(STEP_ROWS));
+  const fill = new Int32Array(nsym);
+  const scratch = Array.from({ length: 6 }, () => new Float64Array(STEP_ROWS));
+  const u8a = new Uint8Array(STEP_ROWS);
+  const u8b = new Uint8Array(STEP_ROWS);
+  for (let start = 0; start < table.count; start += STEP_ROWS) {
+    const end = Math.min(table.count, start + STEP_ROWS);
+    fill.fill(0);
+    for (let i = start; i < end; i++) {
+      const s = table.symbol[i]!;
+      idx[s]![fill[s]!++] = i;
+    }
+    for (let s = 0; s < nsym; s++) {
+      const n = fill[s]!;
+      if (n === 0) continue;
+      const ix = idx[s]!;
+      const sym = w.symbols[s]!;
+      const ts = { base: p.ts.base, offsets: gather(p.ts.offsets, ix, n, scratch[0]!) };
+      const price = { mantissas: gather(table.priceMantissa, ix, n, scratch[2]!), scale: sym.priceScale };
+      const size = { mantissas: gather(table.sizeMantissa, ix, n, scratch[3]!), scale: sym.sizeScale };
+      const side = gatherU8(table.side, ix, n, u8a);
+      const recvTs = p.recvTs === null ? undefined : { base: p.recvTs.base, offsets: gather(p.recvTs.offsets, ix, n, scratch[1]!) };
+      const extra = p.extra === null ? undefined : { base: p.extra.base, offsets: gather(p.extra.offsets, ix, n, scratch[4]!) };
+      if (kind === "trade") {
+        const batch: TradeBatch = { ts, price, size, side };
+        if (recvTs) batch.recvTs = recvTs;
+        if (extra) batch.tradeId = extra;
+        enc.appendBatch("trade", sym.name, batch, n);
+      } else {
+        // The neutral table says 0 = bid, 1 = ask, as the file does.
+        const flags = gatherU8((table as BookTable).snapshot, ix, n, u8b);
+        const batch: BookBatch = { ts, side, price, size, flags };
+        if (recvTs) batch.recvTs = recvTs;
+        if (extra) batch.seq = extra;
+        enc.appendBatch("book", sym.name, batch, n);
+      }
+    }
+  }
+  enc.seal();
+  const seconds = (performance.now() - t0) / 1000;
+  return { bytes: Buffer.concat(chunks), seconds };
+}
+
+async function decode(bytes: Uint8Array, rowsExpected: number): Promise<{ columns: number; objects: number; blocks: number }> {
+  const reader = await TapeReader.open(new BytesSource(bytes));
+  const blocks = reader.blocks;
+  // Best of three passes each (the first pass warms the JIT).
+  let columns = Number.POSITIVE_INFINITY;
+  let objects = Number.POSITIVE_INFINITY;
+  for (let pass = 0; pass < 3; pass++) {
+    let rows = 0;
+    let t0 = performance.now();
+    for (const b of blocks) rows += (await reader.readBlock(b)).header.rowCount;
+    columns = Math.min(columns, (performance.now() - t0) / 1000);
+    if (rows !== rowsExpected) throw new Error(`decoded ${rows} rows, expected ${rowsExpected}`);
+    rows = 0;
+    t0 = performance.now();
+    for (const b of blocks) rows += blockRows(await reader.readBlock(b)).length;
+    objects = Math.min(objects, (performance.now() - t0) / 1000);
+    if (rows !== rowsExpected) throw new Error(`decoded ${rows} row objects, expected ${rowsExpected}`);
+  }
+  return { columns, objects, blocks: blocks.length };
+}
+
+async function measureKind(w: Workload, kind: "trade" | "book", codec: Codec): Promise<TicktapeKindResult> {
+  const table = kind === "trade" ? w.trades : w.book;
+  const p = prepare(table);
+  let best: { bytes: Uint8Array; seconds: number } | null = null;
+  for (let i = 0; i < 2; i++) {
+    const r = encode(w, kind, codec, p);
+    if (best === null || r.seconds < best.seconds) best = r;
+  }
+  const d = await decode(best!.bytes, table.count);
+  return {
+    rows: table.count,
+    bytes: best!.bytes.length,
+    blocks: d.blocks,
+    encodeSeconds: best!.seconds,
+    decodeColumnsSeconds: d.columns,
+    decodeObjectsSeconds: d.objects,
+  };
+}
+
+export async function measureTicktape(w: Workload, codec: Codec): Promise<TicktapeResult> {
+  return {
+    codec,
+    policy: { ...DEFAULT_BLOCK_POLICY },
+    trades: await measureKind(w, "trade", codec),
+    book: await measureKind(w, "book", codec),
+  };
+}

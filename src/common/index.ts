@@ -1,0 +1,2 @@
+/** Plumbing shared by the subsystems and the CLI. */
+export { formatTime, parseTime, TimeParseError } from "./time.js";

@@ -1,0 +1,32 @@
+/** Nanosecond timestamps: parsing command-line times and printing them as ISO 8601 with nanoseconds. */
+
+const ISO = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+export class TimeParseError extends Error {
+  readonly code = "E_TIME_PARSE";
+  constructor(text: string) {
+    super(
+      `cannot read ${JSON.stringify(text)} as a time: use ISO 8601 (2024-11-25T14:37:05.123Z, a date, or no zone = UTC) or integer ns since the epoch`,
+    );
+  }
+}
+
+/** ISO 8601 (UTC unless a zone is given, up to 9 fractional digits) or an integer of ns since the epoch. */
+export function parseTime(text: string): bigint {
+  const t = text.trim();
+  if (/^\d{1,19}$/.test(t)) return BigInt(t);
+  const m = ISO.exec(t);
+  if (m === null) throw new TimeParseError(text);
+  const [, date, hh = "00", mm = "00", ss = "00", frac = "", zone = "Z"] = m;
+  const ms = Date.parse(`${date}T${hh}:${mm}:${ss}${zone === "Z" ? "Z" : zone.replace(/^([+-]\d{2}):?(\d{2})$/, "$1:$2")}`);
+  if (Number.isNaN(ms)) throw new TimeParseError(text);
+  return BigInt(ms) * 1_000_000n + BigInt(frac.padEnd(9, "0"));
+}
+
+/** ISO 8601 UTC with all nine fractional digits. */
+export function formatTime(ns: bigint): string {
+  const ms = ns / 1_000_000n;
+  const sub = ns % 1_000_000_000n;
+  const iso = new Date(Number(ms)).toISOString(); // 2024-11-25T14:37:05.123Z
+  return `${iso.slice(0, 19)}.${sub.toString().padStart(9, "0")}Z`;
+}
