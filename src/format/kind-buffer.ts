@@ -185,9 +185,10 @@ export class KindBuffer {
 
   /** Bytes buffered in string and byte columns (other columns are bounded by the row limit). */
   get variableBytes(): number {
-    let n = 0;
-    for (const b of Object.values(this.cols)) if (b instanceof StringBuilder || b instanceof BytesBuilder) n += b.bytes;
-    return n;
+    const c = this.cols;
+    if (this.kind === "event") return (c.message as StringBuilder).bytes;
+    if (this.kind === "raw") return (c.data as BytesBuilder).bytes;
+    return this.kind === "trade" ? (c.tradeId as TradeIdBuilder).strings.bytes : 0;
   }
 
   /**
