@@ -7,7 +7,9 @@ export function registerCat(program: Command): void {
   addFilterOptions(
     program
       .command("cat")
-      .description("print records as NDJSON (exact: timestamps and ids as strings, decimals as canonical strings)")
+      .description(
+        "print records as NDJSON (exact: timestamps and ids as strings, decimals as canonical strings)",
+      )
       .argument("<file>", "a .tape or .tape.open file"),
   )
     .option("-n, --limit <n>", "stop after n records", (v) => Number.parseInt(v, 10))

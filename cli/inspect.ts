@@ -9,7 +9,10 @@ export function registerInspect(program: Command): void {
     .argument("<file>", "a .tape or .tape.open file")
     .option("--blocks", "also list every block")
     .option("--json", "print one JSON object")
-    .addHelpText("after", "\nExamples:\n  ticktape inspect data/2026-11-24/binance/binance-2026-11-24T14.host-a.tape\n  ticktape inspect --json file.tape | jq .kinds")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  ticktape inspect data/2026-11-24/binance/binance-2026-11-24T14.host-a.tape\n  ticktape inspect --json file.tape | jq .kinds",
+    )
     .action(async (file: string, o: { blocks?: boolean; json?: boolean }) => {
       const reader = await openTape(file);
       try {
@@ -31,24 +34,43 @@ export function registerInspect(program: Command): void {
         }
         const lines: string[] = [];
         lines.push(`file      ${s.file}`);
-        lines.push(`size      ${formatBytes(s.bytes)} (${formatCount(s.bytes)} bytes, ${formatCount(s.overheadBytes)} outside blocks)`);
-        lines.push(`format    tape ${s.version}, ${s.sealed ? "sealed" : "NOT SEALED (read by forward scan)"}`);
+        lines.push(
+          `size      ${formatBytes(s.bytes)} (${formatCount(s.bytes)} bytes, ${formatCount(s.overheadBytes)} outside blocks)`,
+        );
+        lines.push(
+          `format    tape ${s.version}, ${s.sealed ? "sealed" : "NOT SEALED (read by forward scan)"}`,
+        );
         if (s.recovery !== null) {
           lines.push(`recovery  ${s.recovery.reason}`);
-          lines.push(`          valid up to offset ${s.recovery.validEnd}; ${formatCount(s.recovery.droppedBytes)} bytes after it hold no valid block`);
+          lines.push(
+            `          valid up to offset ${s.recovery.validEnd}; ${formatCount(s.recovery.droppedBytes)} bytes after it hold no valid block`,
+          );
         }
         lines.push(`exchange  ${s.exchange || "-"}    capture ${s.captureId || "-"}`);
-        if (s.periodStart !== 0n || s.periodEnd !== 0n) lines.push(`period    ${formatTime(s.periodStart)} → ${formatTime(s.periodEnd)}`);
+        if (s.periodStart !== 0n || s.periodEnd !== 0n)
+          lines.push(`period    ${formatTime(s.periodStart)} → ${formatTime(s.periodEnd)}`);
         for (const [k, v] of Object.entries(s.meta)) lines.push(`meta      ${k} = ${v}`);
         lines.push(
-          `records   ${formatCount(s.rows)} in ${formatCount(s.blocks)} blocks; codecs ${Object.entries(s.codecs).map(([c, n]) => `${c} ×${n}`).join(", ") || "-"}`,
+          `records   ${formatCount(s.rows)} in ${formatCount(s.blocks)} blocks; codecs ${
+            Object.entries(s.codecs)
+              .map(([c, n]) => `${c} ×${n}`)
+              .join(", ") || "-"
+          }`,
         );
-        if (s.minTs !== null && s.maxTs !== null) lines.push(`time      ${formatTime(s.minTs)} → ${formatTime(s.maxTs)}`);
+        if (s.minTs !== null && s.maxTs !== null)
+          lines.push(`time      ${formatTime(s.minTs)} → ${formatTime(s.maxTs)}`);
         lines.push("");
         lines.push(
           table(
             ["kind", "records", "blocks", "stored", "raw", "bytes/record"],
-            s.kinds.map((k) => [k.kind, formatCount(k.rows), formatCount(k.blocks), formatBytes(k.storedBytes), formatBytes(k.rawBytes), k.bytesPerRecord.toFixed(2)]),
+            s.kinds.map((k) => [
+              k.kind,
+              formatCount(k.rows),
+              formatCount(k.blocks),
+              formatBytes(k.storedBytes),
+              formatBytes(k.rawBytes),
+              k.bytesPerRecord.toFixed(2),
+            ]),
           ),
         );
         lines.push("");
@@ -58,7 +80,9 @@ export function registerInspect(program: Command): void {
             s.symbols.map((y) => [
               y.symbol || '""',
               formatCount(y.rows),
-              Object.entries(y.rowsByKind).map(([k, n]) => `${k} ${formatCount(n)}`).join(", "),
+              Object.entries(y.rowsByKind)
+                .map(([k, n]) => `${k} ${formatCount(n)}`)
+                .join(", "),
               formatBytes(y.storedBytes),
               formatTime(y.minTs),
               formatTime(y.maxTs),
@@ -70,7 +94,17 @@ export function registerInspect(program: Command): void {
           lines.push(
             table(
               ["offset", "length", "symbol", "kind", "codec", "rows", "raw", "from", "to"],
-              blocks.map((b) => [String(b.offset), String(b.length), b.symbol, b.kind, b.codec, String(b.rows), String(b.rawBytes), formatTime(b.minTs), formatTime(b.maxTs)]),
+              blocks.map((b) => [
+                String(b.offset),
+                String(b.length),
+                b.symbol,
+                b.kind,
+                b.codec,
+                String(b.rows),
+                String(b.rawBytes),
+                formatTime(b.minTs),
+                formatTime(b.maxTs),
+              ]),
             ),
           );
         }

@@ -14,7 +14,10 @@ const program = new Command()
   .name("ticktape")
   .description("capture crypto market data and keep it forever: the .tape format, replay and tools")
   .version(version)
-  .addHelpText("after", "\nExamples:\n  ticktape inspect file.tape\n  ticktape cat file.tape --symbol BTC-USDT --kind trade | head\n  ticktape verify data/2026-11-24/*/*.tape")
+  .addHelpText(
+    "after",
+    "\nExamples:\n  ticktape inspect file.tape\n  ticktape cat file.tape --symbol BTC-USDT --kind trade | head\n  ticktape verify data/2026-11-24/*/*.tape",
+  )
   .showHelpAfterError();
 
 registerInspect(program);

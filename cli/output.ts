@@ -35,9 +35,15 @@ export function table(header: string[], rows: string[][]): string {
 /** Reports an error on stderr and sets a failing exit code; TapeErrors print their code. */
 export function reportError(err: unknown): void {
   if (err instanceof TapeError) process.stderr.write(`ticktape: ${err.code}: ${err.message}\n`);
-  else if (err instanceof Error && "code" in err && typeof err.code === "string" && err.code.startsWith("E_")) {
+  else if (
+    err instanceof Error &&
+    "code" in err &&
+    typeof err.code === "string" &&
+    err.code.startsWith("E_")
+  ) {
     process.stderr.write(`ticktape: ${err.code}: ${err.message}\n`);
-  } else process.stderr.write(`ticktape: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  } else
+    process.stderr.write(`ticktape: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 2;
 }
 

@@ -1,16 +1,24 @@
 import type { Command } from "commander";
-import { formatBytes, formatCount, toJson, writeOut } from "./output.js";
 import { repairTape } from "../src/index.js";
+import { formatBytes, formatCount, toJson, writeOut } from "./output.js";
 
 export function registerRepair(program: Command): void {
   program
     .command("repair")
-    .description("seal what is valid in an unsealed (.tape.open) or damaged file: every whole block whose CRC holds")
+    .description(
+      "seal what is valid in an unsealed (.tape.open) or damaged file: every whole block whose CRC holds",
+    )
     .argument("<file>", "the file to repair")
     .option("-o, --output <path>", "where to write the sealed file (default: X.tape for X.tape.open)")
-    .option("--keep", "keep the source file (by default it is removed once the sealed copy is safely on disk)")
+    .option(
+      "--keep",
+      "keep the source file (by default it is removed once the sealed copy is safely on disk)",
+    )
     .option("--json", "print the result as JSON")
-    .addHelpText("after", "\nExample:\n  ticktape repair data/2026-11-24/okx/okx-2026-11-24T14.host-a.tape.open")
+    .addHelpText(
+      "after",
+      "\nExample:\n  ticktape repair data/2026-11-24/okx/okx-2026-11-24T14.host-a.tape.open",
+    )
     .action(async (file: string, o: { output?: string; keep?: boolean; json?: boolean }) => {
       const result = await repairTape(file, {
         ...(o.output === undefined ? {} : { output: o.output }),

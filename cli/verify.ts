@@ -5,12 +5,20 @@ import { formatCount, toJson, writeOut } from "./output.js";
 export function registerVerify(program: Command): void {
   program
     .command("verify")
-    .description("check every block CRC, the block layout and the file digest; exit 0 only when all files are intact")
+    .description(
+      "check every block CRC, the block layout and the file digest; exit 0 only when all files are intact",
+    )
     .argument("<files...>", ".tape files")
     .option("--json", "print one JSON array of reports")
-    .addHelpText("after", "\nExit codes: 0 all intact, 1 a file is damaged or not sealed, 2 a file could not be read at all.\n\nExample:\n  ticktape verify data/2026-11-24/*/*.tape")
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 all intact, 1 a file is damaged or not sealed, 2 a file could not be read at all.\n\nExample:\n  ticktape verify data/2026-11-24/*/*.tape",
+    )
     .action(async (files: string[], o: { json?: boolean }) => {
-      const reports: (VerifyReport | { file: string; ok: false; error: { code: string; message: string; offset: number | null } })[] = [];
+      const reports: (
+        | VerifyReport
+        | { file: string; ok: false; error: { code: string; message: string; offset: number | null } }
+      )[] = [];
       let unreadable = false;
       for (const file of files) {
         let report: (typeof reports)[number];
@@ -24,7 +32,11 @@ export function registerVerify(program: Command): void {
         } catch (err) {
           if (!(err instanceof TapeError)) throw err;
           unreadable = true;
-          report = { file, ok: false, error: { code: err.code, message: err.message, offset: err.offset ?? null } };
+          report = {
+            file,
+            ok: false,
+            error: { code: err.code, message: err.message, offset: err.offset ?? null },
+          };
         }
         reports.push(report);
         if (!o.json) await writeOut(`${describe(report)}\n`);
@@ -34,9 +46,12 @@ export function registerVerify(program: Command): void {
     });
 }
 
-function describe(r: VerifyReport | { file: string; ok: false; error: { code: string; message: string } }): string {
+function describe(
+  r: VerifyReport | { file: string; ok: false; error: { code: string; message: string } },
+): string {
   if ("error" in r) return `FAIL ${r.file}: ${r.error.code}: ${r.error.message}`;
-  if (r.ok) return `ok   ${r.file}: ${formatCount(r.blocks)} blocks, ${formatCount(r.rows)} records, digest ok`;
+  if (r.ok)
+    return `ok   ${r.file}: ${formatCount(r.blocks)} blocks, ${formatCount(r.rows)} records, digest ok`;
   const lines = [
     `FAIL ${r.file}: ${r.sealed ? "sealed" : "not sealed"}, ${formatCount(r.blocks)} readable blocks, digest ${r.digest}; first bad offset ${r.firstBadOffset}`,
   ];

@@ -1,2 +1,2 @@
-export * from "./format/index.js";
 export * from "./common/index.js";
+export * from "./format/index.js";

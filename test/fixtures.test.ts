@@ -19,7 +19,13 @@ function streams(records: JsonRecord[]): Map<string, JsonRecord[]> {
 
 describe("golden fixtures", () => {
   it("has the fixtures the spec promises", () => {
-    expect(names.sort()).toEqual(["all-kinds-none", "all-kinds-zstd", "book-lz4", "trades-zstd", "truncated"]);
+    expect(names.sort()).toEqual([
+      "all-kinds-none",
+      "all-kinds-zstd",
+      "book-lz4",
+      "trades-zstd",
+      "truncated",
+    ]);
   });
 
   for (const name of names) {

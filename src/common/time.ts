@@ -18,7 +18,9 @@ export function parseTime(text: string): bigint {
   const m = ISO.exec(t);
   if (m === null) throw new TimeParseError(text);
   const [, date, hh = "00", mm = "00", ss = "00", frac = "", zone = "Z"] = m;
-  const ms = Date.parse(`${date}T${hh}:${mm}:${ss}${zone === "Z" ? "Z" : zone.replace(/^([+-]\d{2}):?(\d{2})$/, "$1:$2")}`);
+  const ms = Date.parse(
+    `${date}T${hh}:${mm}:${ss}${zone === "Z" ? "Z" : zone.replace(/^([+-]\d{2}):?(\d{2})$/, "$1:$2")}`,
+  );
   if (Number.isNaN(ms)) throw new TimeParseError(text);
   return BigInt(ms) * 1_000_000n + BigInt(frac.padEnd(9, "0"));
 }

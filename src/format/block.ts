@@ -68,12 +68,18 @@ export interface BlockInput {
 }
 
 /** Encodes a block; `scratch` is reused between calls to avoid reallocating the raw body. */
-export function encodeBlock(input: BlockInput, codec: Codec, scratch = new ByteWriter(1 << 16), zstdLevel?: number): Uint8Array {
+export function encodeBlock(
+  input: BlockInput,
+  codec: Codec,
+  scratch = new ByteWriter(1 << 16),
+  zstdLevel?: number,
+): Uint8Array {
   const schema = SCHEMAS[input.kind];
   const rows = input.rowCount;
   if (rows <= 0 || rows > MAX_BLOCK_ROWS) throw new TapeError("E_TAPE_LIMIT", `block of ${rows} rows`);
   const symbolBytes = utf8(input.symbol);
-  if (symbolBytes.length > MAX_SYMBOL_BYTES) throw new TapeError("E_TAPE_LIMIT", "symbol too long", { field: "symbol" });
+  if (symbolBytes.length > MAX_SYMBOL_BYTES)
+    throw new TapeError("E_TAPE_LIMIT", "symbol too long", { field: "symbol" });
 
   // Column data first (into scratch), then the directory that describes it.
   scratch.pos = 0;
@@ -98,7 +104,13 @@ export function encodeBlock(input: BlockInput, codec: Codec, scratch = new ByteW
         break;
     }
     const flags = col.valid !== null ? COLUMN_FLAG_PRESENCE : 0;
-    dir.push({ id: spec.id, encoding, flags, scale: col.type === "int" ? col.scale : 0, length: scratch.pos - start });
+    dir.push({
+      id: spec.id,
+      encoding,
+      flags,
+      scale: col.type === "int" ? col.scale : 0,
+      length: scratch.pos - start,
+    });
   }
   const data = scratch.finish();
   const raw = new ByteWriter(dir.length * 8 + data.length + 8);
@@ -112,7 +124,8 @@ export function encodeBlock(input: BlockInput, codec: Codec, scratch = new ByteW
   }
   raw.bytes(data);
   const rawBody = raw.finish();
-  if (rawBody.length > MAX_BLOCK_RAW_BYTES) throw new TapeError("E_TAPE_LIMIT", `block body of ${rawBody.length} bytes`);
+  if (rawBody.length > MAX_BLOCK_RAW_BYTES)
+    throw new TapeError("E_TAPE_LIMIT", `block body of ${rawBody.length} bytes`);
   const stored = compressBody(codec, rawBody, zstdLevel);
 
   const length = BLOCK_FIXED_HEADER + symbolBytes.length + stored.length + 4;
@@ -138,7 +151,12 @@ export function encodeBlock(input: BlockInput, codec: Codec, scratch = new ByteW
  * Parses a block header from `buf` (which must hold at least the fixed header and the symbol).
  * `fileOffset` is where `buf[at]` sits in the file; `fileSize` bounds the block length.
  */
-export function decodeBlockHeader(buf: Uint8Array, at: number, fileOffset: number, fileSize: number): BlockHeader {
+export function decodeBlockHeader(
+  buf: Uint8Array,
+  at: number,
+  fileOffset: number,
+  fileSize: number,
+): BlockHeader {
   const r = new ByteReader(buf, at, buf.length, fileOffset - at);
   if (r.remaining < BLOCK_FIXED_HEADER) {
     throw new TapeError("E_TAPE_TRUNCATED", "block header cut short", { offset: fileOffset, field: "block" });
@@ -158,14 +176,21 @@ export function decodeBlockHeader(buf: Uint8Array, at: number, fileOffset: numbe
   const symbolLength = r.u16("block.symbolLength");
   const headerLength = BLOCK_FIXED_HEADER + symbolLength;
   const where = { offset: fileOffset, field: "block.length" };
-  if (symbolLength > MAX_SYMBOL_BYTES) throw new TapeError("E_TAPE_LIMIT", `symbol of ${symbolLength} bytes`, where);
+  if (symbolLength > MAX_SYMBOL_BYTES)
+    throw new TapeError("E_TAPE_LIMIT", `symbol of ${symbolLength} bytes`, where);
   if (length < headerLength + 4 || length > MAX_BLOCK_BYTES) {
     throw new TapeError("E_TAPE_CORRUPT", `implausible block length ${length}`, where);
   }
   if (fileOffset + length > fileSize) {
     throw new TapeError("E_TAPE_TRUNCATED", `block of ${length} bytes runs past the end of the file`, where);
   }
-  if (rowCount === 0 || rowCount > MAX_BLOCK_ROWS || rawLength > MAX_BLOCK_RAW_BYTES) {
+  // Every row takes at least one byte of the raw body (each kind has a one-byte-per-row column).
+  if (
+    rowCount === 0 ||
+    rowCount > MAX_BLOCK_ROWS ||
+    rawLength > MAX_BLOCK_RAW_BYTES ||
+    rowCount > rawLength
+  ) {
     throw new TapeError("E_TAPE_LIMIT", `block claims ${rowCount} rows, ${rawLength} bytes`, {
       offset: fileOffset,
       field: "block.rowCount",
@@ -209,7 +234,10 @@ function hex(n: number): string {
 /** Verifies and decodes a whole block (`bytes` = exactly the block). Never returns rows of a bad block. */
 export function decodeBlock(bytes: Uint8Array, header: BlockHeader): DecodedBlock {
   if (bytes.length !== header.length) {
-    throw new TapeError("E_TAPE_TRUNCATED", "block bytes cut short", { offset: header.offset, field: "block" });
+    throw new TapeError("E_TAPE_TRUNCATED", "block bytes cut short", {
+      offset: header.offset,
+      field: "block",
+    });
   }
   checkBlockCrc(bytes, header);
   if (header.kind === null) {

@@ -7,9 +7,15 @@
 import type { BytesColumn, IntColumn, StringColumn, U8Column } from "./columns.js";
 import { type Mantissa, pow10, pow10Big } from "./decimal.js";
 
-const MAX_SAFE = Number.MAX_SAFE_INTEGER;
-/** Decimal values (at the block's scale) stay below this, far inside int64. */
+/**
+ * Offsets from a block's base stay within +-2^50, so that the encoder's differences (up to 2^51) and their
+ * zigzag form (up to 2^52) are still exact doubles.
+ */
+export const MAX_OFFSET = 2 ** 50;
+const MAX_OFFSET_BIG = 2n ** 50n;
+/** Decimal values (at the block's scale) stay below 10^18: at most 18 digits, far inside int64. */
 const DECIMAL_LIMIT = 1e18;
+const DECIMAL_LIMIT_BIG = 10n ** 18n;
 
 function grow<T extends Float64Array | Uint8Array>(a: T, need: number): T {
   if (need <= a.length) return a;
@@ -50,14 +56,14 @@ export class IntBuilder {
     }
     if (this.base === null) this.base = v;
     const d = v - this.base;
-    if (d > 9007199254740991n || d < -9007199254740991n) return false;
+    if (d > MAX_OFFSET_BIG || d < -MAX_OFFSET_BIG) return false;
     this.presence.mark(this.count, true);
     this.offsets = grow(this.offsets, this.count + 1);
     this.offsets[this.count++] = Number(d);
     return true;
   }
 
-  /** Adds a present value at base 0 (the caller checked that it is a safe integer). */
+  /** Adds a present value at base 0 (the caller checked that |v| <= MAX_OFFSET). */
   addSafe(v: number): void {
     if (this.base === null) this.base = 0n;
     this.presence.mark(this.count, true);
@@ -67,15 +73,18 @@ export class IntBuilder {
 
   /** Adds offsets relative to `base` in bulk (the columnar path). */
   addOffsets(base: bigint, offsets: Float64Array): boolean {
-    if (this.base === null) this.base = base;
+    if (offsets.length === 0) return true;
+    // An empty builder takes the first value as its base, wherever the caller's base is.
+    if (this.base === null) this.base = base + BigInt(offsets[0]!);
     const shift = base - this.base;
-    if (shift > 9007199254740991n || shift < -9007199254740991n) return false;
+    if (shift > 2n ** 53n || shift < -(2n ** 53n)) return false;
     const s = Number(shift);
-    for (let i = 0; i < offsets.length; i++) if (Math.abs(offsets[i]! + s) > MAX_SAFE) return false;
+    for (let i = 0; i < offsets.length; i++) if (Math.abs(offsets[i]! + s) > MAX_OFFSET) return false;
     this.offsets = grow(this.offsets, this.count + offsets.length);
     if (s === 0) this.offsets.set(offsets, this.count);
     else for (let i = 0; i < offsets.length; i++) this.offsets[this.count + i] = offsets[i]! + s;
-    if (this.presence.valid !== null) for (let i = 0; i < offsets.length; i++) this.presence.mark(this.count + i, true);
+    if (this.presence.valid !== null)
+      for (let i = 0; i < offsets.length; i++) this.presence.mark(this.count + i, true);
     this.count += offsets.length;
     return true;
   }
@@ -120,12 +129,20 @@ export class DecimalBuilder {
     if (this.present === 0) this.scale = d.scale;
     else if (d.scale > this.scale && !this.rescale(d.scale)) return false;
     const up = this.scale - d.scale;
-    const abs = Math.abs(Number(d.mantissa)) * pow10(up);
-    if (abs >= DECIMAL_LIMIT) return false;
-    if (typeof d.mantissa === "number" && abs <= MAX_SAFE && (this.ints.base ?? 0n) === 0n) {
-      // Fast path: a safe integer at base 0 (the product is exact because it is a safe integer).
-      this.ints.addSafe(d.mantissa * pow10(up));
-    } else if (!this.ints.add(BigInt(d.mantissa) * pow10Big(up))) return false;
+    if (typeof d.mantissa === "number") {
+      const v = d.mantissa * pow10(up);
+      const abs = Math.abs(v);
+      if (abs <= MAX_OFFSET && (this.ints.base ?? 0n) === 0n) {
+        // Fast path: a small integer at base 0 (exact: the product of two exact doubles below 2^53).
+        this.ints.addSafe(v);
+        if (abs > this.maxAbs) this.maxAbs = abs;
+        this.present++;
+        return true;
+      }
+    }
+    const v = BigInt(d.mantissa) * pow10Big(up);
+    if ((v < 0n ? -v : v) >= DECIMAL_LIMIT_BIG || !this.ints.add(v)) return false;
+    const abs = Math.abs(Number(v));
     if (abs > this.maxAbs) this.maxAbs = abs;
     this.present++;
     return true;
@@ -138,7 +155,7 @@ export class DecimalBuilder {
     const ints = this.ints;
     const base = ints.base ?? 0n;
     const offs = ints.offsets;
-    for (let i = 0; i < ints.count; i++) if (Math.abs(offs[i]! * factor) > MAX_SAFE) return false;
+    for (let i = 0; i < ints.count; i++) if (Math.abs(offs[i]! * factor) > MAX_OFFSET) return false;
     for (let i = 0; i < ints.count; i++) offs[i] = offs[i]! * factor;
     ints.base = base * pow10Big(scale - this.scale);
     this.maxAbs *= factor;
@@ -156,7 +173,7 @@ export class DecimalBuilder {
       const a = Math.abs(mantissas[i]!) * factor;
       if (a > maxAbs) maxAbs = a;
     }
-    if (maxAbs > MAX_SAFE) return false;
+    if (maxAbs > MAX_OFFSET) return false;
     const scaled = factor === 1 ? mantissas : mantissas.map((m) => m * factor);
     if (!this.ints.addOffsets(0n, scaled)) return false;
     this.maxAbs = maxAbs;
@@ -223,7 +240,11 @@ export class StringBuilder {
   }
   column(): StringColumn {
     const valid = this.presence.valid;
-    return { type: "string", values: this.values, valid: valid === null ? null : valid.subarray(0, this.values.length) };
+    return {
+      type: "string",
+      values: this.values,
+      valid: valid === null ? null : valid.subarray(0, this.values.length),
+    };
   }
   reset(): void {
     this.values = [];

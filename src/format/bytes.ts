@@ -5,8 +5,16 @@
 import { TapeError } from "./errors.js";
 
 const TEXT_ENCODER = new TextEncoder();
-const TEXT_DECODER = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the text, not a marker to drop.
+const TEXT_DECODER = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const TWO_POW_32 = 4294967296;
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** True when the string cannot be encoded as UTF-8 without replacing characters. */
+export function hasLoneSurrogate(v: string): boolean {
+  return LONE_SURROGATE.test(v);
+}
 
 export function utf8(text: string): Uint8Array {
   return TEXT_ENCODER.encode(text);

@@ -51,7 +51,12 @@ function zstdContentSize(b: Uint8Array, offset: number): number {
 }
 
 /** Decompresses a stored body that must expand to exactly `rawLength` bytes. */
-export function decompressBody(codecId: number, stored: Uint8Array, rawLength: number, offset: number): Uint8Array {
+export function decompressBody(
+  codecId: number,
+  stored: Uint8Array,
+  rawLength: number,
+  offset: number,
+): Uint8Array {
   let out: Uint8Array;
   try {
     switch (codecId) {
@@ -61,13 +66,15 @@ export function decompressBody(codecId: number, stored: Uint8Array, rawLength: n
       case 1: {
         if (stored.length < 4) corrupt("lz4 payload too short", offset);
         const claimed = (stored[0]! | (stored[1]! << 8) | (stored[2]! << 16) | (stored[3]! << 24)) >>> 0;
-        if (claimed !== rawLength) corrupt(`lz4 payload claims ${claimed} bytes, header says ${rawLength}`, offset);
+        if (claimed !== rawLength)
+          corrupt(`lz4 payload claims ${claimed} bytes, header says ${rawLength}`, offset);
         out = lz4Uncompress(Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength));
         break;
       }
       case 2: {
         const claimed = zstdContentSize(stored, offset);
-        if (claimed !== rawLength) corrupt(`zstd frame claims ${claimed} bytes, header says ${rawLength}`, offset);
+        if (claimed !== rawLength)
+          corrupt(`zstd frame claims ${claimed} bytes, header says ${rawLength}`, offset);
         out = zstdDecompress(stored);
         break;
       }
@@ -82,6 +89,7 @@ export function decompressBody(codecId: number, stored: Uint8Array, rawLength: n
       cause: err,
     });
   }
-  if (out.length !== rawLength) corrupt(`body expands to ${out.length} bytes, header says ${rawLength}`, offset);
+  if (out.length !== rawLength)
+    corrupt(`body expands to ${out.length} bytes, header says ${rawLength}`, offset);
   return out;
 }

@@ -5,7 +5,7 @@
  * `offsets` in a Float64Array (`value = base + offsets[i]`, every offset a safe integer), so that hot loops
  * run on doubles and never allocate a BigInt per value. The writer keeps every block within that range.
  */
-import { type ByteReader, type ByteWriter, unzigzagBig, utf8, zigzag, zigzagBig } from "./bytes.js";
+import { type ByteReader, type ByteWriter, unzigzagBig, utf8, zigzagBig } from "./bytes.js";
 import { TapeError } from "./errors.js";
 
 export interface IntColumn {
@@ -166,7 +166,12 @@ function presentOffsets(col: IntColumn, rows: number): Float64Array {
 let deltaScratch = new Float64Array(1 << 15);
 
 /** Encodes an integer column; returns the encoding id. */
-export function encodeIntColumn(out: ByteWriter, col: IntColumn, rows: number, layout: "delta" | "for"): number {
+export function encodeIntColumn(
+  out: ByteWriter,
+  col: IntColumn,
+  rows: number,
+  layout: "delta" | "for",
+): number {
   if (col.valid !== null) writePresence(out, col.valid, rows);
   const values = presentOffsets(col, rows);
   const m = values.length;
@@ -309,7 +314,7 @@ export function decodeColumn(
       return { type: "int", base, offsets, scale, valid };
     }
     case ENCODING.u8:
-      return { type: "u8", values: r.bytes(rows, field).slice(), valid: null };
+      return { type: "u8", values: new Uint8Array(r.bytes(rows, field)), valid: null };
     case ENCODING.string: {
       let valid: Uint8Array | null = null;
       if (hasPresence) valid = readPresence(r, rows, field).valid;
@@ -326,7 +331,9 @@ export function decodeColumn(
     }
     case ENCODING.bytes: {
       const values = new Array<Uint8Array>(rows);
-      for (let i = 0; i < rows; i++) values[i] = r.bytes(r.bounded(field, MAX_VALUE_BYTES), field).slice();
+      // Copies: a value must not keep the whole decompressed block alive.
+      for (let i = 0; i < rows; i++)
+        values[i] = new Uint8Array(r.bytes(r.bounded(field, MAX_VALUE_BYTES), field));
       return { type: "bytes", values, valid: null };
     }
     default:
@@ -336,4 +343,3 @@ export function decodeColumn(
       });
   }
 }
-

@@ -32,7 +32,7 @@ export function parseDecimal(input: string | number, field: string): Decimal {
     throw new TapeValueError(`expected a decimal string or number, got ${typeof input}`, field);
   }
   const m = DECIMAL_TEXT.exec(text);
-  if (m === null) throw new TapeValueError(`malformed decimal ${JSON.stringify(text.slice(0, 40))}`, field);
+  if (m === null) throw new TapeValueError(`malformed decimal ${clip(text)}`, field);
   const negative = m[1] === "-";
   let digits = m[2]! + (m[3] ?? "");
   let scale = (m[3] ?? "").length - (m[4] === undefined ? 0 : Number(m[4]));
@@ -48,10 +48,10 @@ export function parseDecimal(input: string | number, field: string): Decimal {
     scale = 0;
   }
   if (scale > MAX_DECIMAL_SCALE) {
-    throw new TapeValueError(`${text} has ${scale} decimals, more than ${MAX_DECIMAL_SCALE}`, field);
+    throw new TapeValueError(`${clip(text)} has ${scale} decimals, more than ${MAX_DECIMAL_SCALE}`, field);
   }
   if (digits.length > MAX_DECIMAL_DIGITS) {
-    throw new TapeValueError(`${text} has more than ${MAX_DECIMAL_DIGITS} significant digits`, field);
+    throw new TapeValueError(`${clip(text)} has more than ${MAX_DECIMAL_DIGITS} significant digits`, field);
   }
   if (digits === "0") return { mantissa: 0, scale: 0 };
   if (digits.length <= 15) {
@@ -61,6 +61,11 @@ export function parseDecimal(input: string | number, field: string): Decimal {
   const big = BigInt(digits);
   const signed = negative ? -big : big;
   return { mantissa: toMantissa(signed), scale };
+}
+
+/** Quoted input for an error message, cut to 40 characters. */
+function clip(text: string): string {
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
 }
 
 /** A bigint as a number when that is exact. */

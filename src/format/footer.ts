@@ -2,8 +2,9 @@
  * The footer (symbol dictionary, block index, stats, file digest) and the fixed 32-byte trailer that locates it.
  * The footer is a sequence of tagged sections; a reader skips tags it does not know (later minor versions).
  */
-import { ByteReader, ByteWriter, utf8 } from "./bytes.js";
+
 import { BLOCK_FIXED_HEADER, type BlockHeader, MAX_SYMBOL_BYTES } from "./block.js";
+import { ByteReader, ByteWriter, utf8 } from "./bytes.js";
 import { crc32c } from "./crc32c.js";
 import { TapeError } from "./errors.js";
 import { KIND_BY_ID, KIND_ID, KINDS, type Kind } from "./records.js";
@@ -41,7 +42,8 @@ export function statsOf(blocks: readonly BlockHeader[]): Partial<Record<Kind, Ki
   const stats: Partial<Record<Kind, KindStats>> = {};
   for (const b of blocks) {
     if (b.kind === null) continue;
-    const s = (stats[b.kind] ??= { rows: 0, blocks: 0, rawBytes: 0, storedBytes: 0 });
+    const s = stats[b.kind] ?? { rows: 0, blocks: 0, rawBytes: 0, storedBytes: 0 };
+    stats[b.kind] = s;
     s.rows += b.rowCount;
     s.blocks += 1;
     s.rawBytes += b.rawLength;
@@ -153,14 +155,15 @@ export function decodeFooter(buf: Uint8Array, trailer: Trailer): Footer {
     if (tag === SECTION.symbols) {
       const n = s.bounded("symbols.count", len);
       symbols = [];
-      for (let i = 0; i < n; i++) symbols.push(s.text(s.bounded("symbol.length", MAX_SYMBOL_BYTES), "symbol"));
+      for (let i = 0; i < n; i++)
+        symbols.push(s.text(s.bounded("symbol.length", MAX_SYMBOL_BYTES), "symbol"));
     } else if (tag === SECTION.blocks) entries = s;
     else if (tag === SECTION.stats) stats = decodeStats(s, len);
     else if (tag === SECTION.digest) {
       const alg = s.u8("digest.algorithm");
       const n = s.u8("digest.length");
       if (alg !== DIGEST_SHA256 || n !== 32) s.fail(`unknown digest algorithm ${alg}/${n}`, "digest");
-      digest = s.bytes(n, "digest").slice();
+      digest = new Uint8Array(s.bytes(n, "digest"));
     }
   }
   if (symbols === null || entries === null || digest === null) {

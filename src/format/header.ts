@@ -1,15 +1,25 @@
 /** The file header: magic, version, and what the file holds (exchange, capture id, period, metadata). */
-import { ByteReader, ByteWriter } from "./bytes.js";
+import { ByteReader, ByteWriter, hasLoneSurrogate, utf8 } from "./bytes.js";
 import { crc32c } from "./crc32c.js";
-import { TapeError } from "./errors.js";
+import { TapeError, TapeValueError } from "./errors.js";
 
 export const FILE_MAGIC = "TICKTAPE";
 export const FORMAT_MAJOR = 1;
 export const FORMAT_MINOR = 0;
 export const HEADER_FIXED = 36;
+/** Fixed part, two empty strings, an empty metadata count and the CRC. */
+const MIN_HEADER = HEADER_FIXED + 2 + 2 + 2 + 4;
 export const MAX_HEADER_BYTES = 64 * 1024;
 const MAX_FIELD = 1024;
 const MAX_META = 256;
+const MAX_META_VALUE = 16 * 1024;
+
+/** The writer enforces the reader's limits, so that it never writes a header it could not read. */
+function checkField(v: unknown, field: string, max: number): void {
+  if (typeof v !== "string") throw new TapeValueError("expected a string", field);
+  if (utf8(v).length > max) throw new TapeValueError(`longer than ${max} bytes`, field);
+  if (hasLoneSurrogate(v)) throw new TapeValueError("not well-formed Unicode (lone surrogate)", field);
+}
 
 export interface FileHeader {
   major: number;
@@ -35,12 +45,17 @@ export function encodeHeader(h: HeaderInput): Uint8Array {
   w.u32(0); // flags
   w.i64(h.periodStart);
   w.i64(h.periodEnd);
+  checkField(h.exchange, "exchange", MAX_FIELD);
+  checkField(h.captureId, "captureId", MAX_FIELD);
   w.string16(h.exchange);
   w.string16(h.captureId);
   const entries = Object.entries(h.meta).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  if (entries.length > MAX_META) throw new TapeError("E_TAPE_LIMIT", `more than ${MAX_META} metadata entries`);
+  if (entries.length > MAX_META)
+    throw new TapeError("E_TAPE_LIMIT", `more than ${MAX_META} metadata entries`);
   w.u16(entries.length);
   for (const [k, v] of entries) {
+    checkField(k, "meta key", MAX_FIELD);
+    checkField(v, `meta.${k}`, MAX_META_VALUE);
     w.string16(k);
     w.string16(v);
   }
@@ -53,7 +68,8 @@ export function encodeHeader(h: HeaderInput): Uint8Array {
 
 /** Checks the magic and version of the first bytes of a file (at least 16 bytes). */
 export function checkPreamble(buf: Uint8Array): { major: number; minor: number; length: number } {
-  if (buf.length < 16) throw new TapeError("E_TAPE_NOT_A_TAPE", "file too short for a tape header", { offset: 0 });
+  if (buf.length < 16)
+    throw new TapeError("E_TAPE_NOT_A_TAPE", "file too short for a tape header", { offset: 0 });
   for (let i = 0; i < 8; i++) {
     if (buf[i] !== FILE_MAGIC.charCodeAt(i)) {
       throw new TapeError("E_TAPE_NOT_A_TAPE", "not a tape file (bad magic)", { offset: 0, field: "magic" });
@@ -70,8 +86,11 @@ export function checkPreamble(buf: Uint8Array): { major: number; minor: number; 
     );
   }
   const length = v.getUint32(12, true);
-  if (length < HEADER_FIXED + 4 || length > MAX_HEADER_BYTES) {
-    throw new TapeError("E_TAPE_CORRUPT", `implausible header length ${length}`, { offset: 12, field: "headerLength" });
+  if (length < MIN_HEADER || length > MAX_HEADER_BYTES) {
+    throw new TapeError("E_TAPE_CORRUPT", `implausible header length ${length}`, {
+      offset: 12,
+      field: "headerLength",
+    });
   }
   return { major, minor, length };
 }
@@ -79,7 +98,8 @@ export function checkPreamble(buf: Uint8Array): { major: number; minor: number; 
 /** Decodes the header from the first `length` bytes of the file (see checkPreamble). */
 export function decodeHeader(buf: Uint8Array): FileHeader {
   const { major, minor, length } = checkPreamble(buf);
-  if (buf.length < length) throw new TapeError("E_TAPE_TRUNCATED", "header cut short", { offset: 0, field: "header" });
+  if (buf.length < length)
+    throw new TapeError("E_TAPE_TRUNCATED", "header cut short", { offset: 0, field: "header" });
   const stored = new DataView(buf.buffer, buf.byteOffset + length - 4, 4).getUint32(0, true);
   if (crc32c(buf.subarray(0, length - 4)) !== stored) {
     throw new TapeError("E_TAPE_CRC", "header CRC32C mismatch", { offset: length - 4, field: "header.crc" });
@@ -94,7 +114,7 @@ export function decodeHeader(buf: Uint8Array): FileHeader {
   const meta: Record<string, string> = {};
   for (let i = 0; i < count; i++) {
     const k = r.string16("meta.key", MAX_FIELD);
-    meta[k] = r.string16("meta.value", MAX_FIELD * 16);
+    meta[k] = r.string16("meta.value", MAX_META_VALUE);
   }
   // A later minor version may append fields before the CRC: they are skipped.
   return { major, minor, exchange, captureId, periodStart, periodEnd, meta, length };

@@ -7,7 +7,8 @@ export { crc32c } from "./crc32c.js";
 export { type Decimal, formatDecimal, type Mantissa, parseDecimal } from "./decimal.js";
 export { TapeError, type TapeErrorCode, TapeValueError } from "./errors.js";
 export type { Footer, KindStats } from "./footer.js";
-export { FORMAT_MAJOR, FORMAT_MINOR, type FileHeader } from "./header.js";
+export { type FileHeader, FORMAT_MAJOR, FORMAT_MINOR } from "./header.js";
+export { type JsonRecord, recordFromJson, recordToJson } from "./json.js";
 export type { BookBatch, MantissasInput, OffsetsInput, TradeBatch } from "./kind-buffer.js";
 export {
   type OpenOptions,
@@ -19,10 +20,9 @@ export {
 } from "./reader.js";
 export * from "./records.js";
 export { type RepairResult, repairedPath, repairTape } from "./repair.js";
-export { type JsonRecord, recordFromJson, recordToJson } from "./json.js";
 export { blockRecords, blockRows } from "./rows.js";
-export { type KindSummary, type SymbolSummary, summarize, type TapeSummary } from "./summary.js";
 export { BytesSource, FileSource, type RangeSource } from "./source.js";
+export { type KindSummary, type SymbolSummary, summarize, type TapeSummary } from "./summary.js";
 export {
   type BlockPolicy,
   DEFAULT_BLOCK_POLICY,

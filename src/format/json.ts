@@ -9,7 +9,7 @@ import type { RawRecord, TapeRecord } from "./records.js";
 
 export type JsonRecord = Record<string, string | boolean>;
 
-const UTF8 = new TextDecoder("utf-8", { fatal: true });
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const BIGINT_FIELDS = new Set(["ts", "recvTs", "seq", "seqBefore", "seqAfter"]);
 
 export function recordToJson(rec: TapeRecord): JsonRecord {
@@ -31,7 +31,8 @@ export function recordFromJson(json: JsonRecord): TapeRecord {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(json)) {
     if (BIGINT_FIELDS.has(k)) {
-      if (typeof v !== "string" || !/^-?\d+$/.test(v)) throw new TapeValueError("expected an integer string", k);
+      if (typeof v !== "string" || !/^-?\d+$/.test(v))
+        throw new TapeValueError("expected an integer string", k);
       out[k] = BigInt(v);
     } else if (k === "data") out["data"] = new TextEncoder().encode(String(v));
     else if (k === "dataBase64") out["data"] = new Uint8Array(Buffer.from(String(v), "base64"));

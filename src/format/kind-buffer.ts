@@ -1,6 +1,7 @@
 /** The writer's buffer for one (symbol, kind): validates and converts records into column builders. */
 import type { BlockInput } from "./block.js";
 import { BytesBuilder, DecimalBuilder, IntBuilder, StringBuilder, U8Builder } from "./builders.js";
+import { hasLoneSurrogate } from "./bytes.js";
 import type { Column } from "./columns.js";
 import { type Decimal, parseDecimal } from "./decimal.js";
 import { TapeValueError } from "./errors.js";
@@ -9,8 +10,8 @@ import {
   EVENT_TYPES,
   type Kind,
   type RecordInput,
-  TRADE_SIDES,
   type TimestampInput,
+  TRADE_SIDES,
 } from "./records.js";
 import { BOOK_FLAG_SNAPSHOT } from "./schema.js";
 
@@ -25,11 +26,18 @@ export function toTimestamp(v: TimestampInput | undefined, field: string): bigin
   if (typeof v === "bigint") t = v;
   else if (typeof v === "number") {
     if (!Number.isSafeInteger(v)) {
-      throw new TapeValueError(`${v} is not an exact integer (pass ns timestamps as bigint or string)`, field);
+      throw new TapeValueError(
+        `${v} is not an exact integer (pass ns timestamps as bigint or string)`,
+        field,
+      );
     }
     t = BigInt(v);
   } else if (typeof v === "string" && /^\d{1,19}$/.test(v)) t = BigInt(v);
-  else throw new TapeValueError(`expected ns since the epoch, got ${JSON.stringify(String(v)).slice(0, 40)}`, field);
+  else
+    throw new TapeValueError(
+      `expected ns since the epoch, got ${JSON.stringify(String(v)).slice(0, 40)}`,
+      field,
+    );
   if (t < 0n || t > MAX_TS) throw new TapeValueError(`timestamp ${t} out of range [0, 2^63)`, field);
   return t;
 }
@@ -62,6 +70,7 @@ function enumIndex(names: readonly string[], v: unknown, field: string): number 
 function checkText(v: unknown, field: string, max: number): string {
   if (typeof v !== "string") throw new TapeValueError(`expected a string, got ${typeof v}`, field);
   if (v.length > max) throw new TapeValueError(`longer than ${max} characters`, field);
+  if (hasLoneSurrogate(v)) throw new TapeValueError("not well-formed Unicode (lone surrogate)", field);
   return v;
 }
 
@@ -85,12 +94,14 @@ class TradeIdBuilder {
     this.strings.add(id);
   }
   addInts(base: bigint, offsets: Float64Array): boolean {
-    return this.ints !== null && this.ints.addOffsets(base, offsets);
+    return this.ints?.addOffsets(base, offsets) === true;
   }
   private toStrings(): void {
     const col = this.ints!.column();
     for (let i = 0; i < col.offsets.length; i++) {
-      this.strings.add(col.valid === null || col.valid[i] ? (col.base + BigInt(col.offsets[i]!)).toString() : undefined);
+      this.strings.add(
+        col.valid === null || col.valid[i] ? (col.base + BigInt(col.offsets[i]!)).toString() : undefined,
+      );
     }
     this.ints = null;
   }
@@ -151,11 +162,15 @@ export class KindBuffer {
   constructor(
     readonly kind: Kind,
     readonly symbol: string,
-    readonly symbolId: number,
   ) {
     switch (kind) {
       case "trade":
-        this.cols = { price: new DecimalBuilder(), size: new DecimalBuilder(), side: new U8Builder(), tradeId: new TradeIdBuilder() };
+        this.cols = {
+          price: new DecimalBuilder(),
+          size: new DecimalBuilder(),
+          side: new U8Builder(),
+          tradeId: new TradeIdBuilder(),
+        };
         break;
       case "book":
         this.cols = {
@@ -175,7 +190,12 @@ export class KindBuffer {
         };
         break;
       case "event":
-        this.cols = { type: new U8Builder(), seqBefore: new IntBuilder(), seqAfter: new IntBuilder(), message: new StringBuilder() };
+        this.cols = {
+          type: new U8Builder(),
+          seqBefore: new IntBuilder(),
+          seqAfter: new IntBuilder(),
+          message: new StringBuilder(),
+        };
         break;
       case "raw":
         this.cols = { data: new BytesBuilder() };
@@ -223,7 +243,8 @@ export class KindBuffer {
         const side = enumIndex(TRADE_SIDES, rec.side, "side");
         const id = rec.tradeId === undefined ? undefined : checkText(rec.tradeId, "tradeId", MAX_ID_BYTES);
         return () => {
-          if (!common() || !(c.price as DecimalBuilder).add(price) || !(c.size as DecimalBuilder).add(size)) return false;
+          if (!common() || !(c.price as DecimalBuilder).add(price) || !(c.size as DecimalBuilder).add(size))
+            return false;
           (c.side as U8Builder).add(side);
           (c.tradeId as TradeIdBuilder).add(id);
           return true;
@@ -236,7 +257,8 @@ export class KindBuffer {
         if (typeof rec.snapshot !== "boolean") throw new TapeValueError("expected true or false", "snapshot");
         const seq = optionalInt(rec.seq, "seq");
         return () => {
-          if (!common() || !(c.price as DecimalBuilder).add(price) || !(c.size as DecimalBuilder).add(size)) return false;
+          if (!common() || !(c.price as DecimalBuilder).add(price) || !(c.size as DecimalBuilder).add(size))
+            return false;
           (c.side as U8Builder).add(side);
           (c.flags as U8Builder).add(rec.snapshot ? BOOK_FLAG_SNAPSHOT : 0);
           return (c.seq as IntBuilder).add(seq);
@@ -262,7 +284,8 @@ export class KindBuffer {
         const after = optionalInt(rec.seqAfter, "seqAfter");
         const message = checkText(rec.message, "message", MAX_MESSAGE_BYTES);
         return () => {
-          if (!common() || !(c.seqBefore as IntBuilder).add(before) || !(c.seqAfter as IntBuilder).add(after)) return false;
+          if (!common() || !(c.seqBefore as IntBuilder).add(before) || !(c.seqAfter as IntBuilder).add(after))
+            return false;
           (c.type as U8Builder).add(type);
           (c.message as StringBuilder).add(message);
           return true;
@@ -297,8 +320,10 @@ export class KindBuffer {
       const c = this.cols;
       const price = c.price as DecimalBuilder;
       const size = c.size as DecimalBuilder;
-      if (!price.addMantissas(batch.price.mantissas.subarray(from, from + count), batch.price.scale)) return false;
-      if (!size.addMantissas(batch.size.mantissas.subarray(from, from + count), batch.size.scale)) return false;
+      if (!price.addMantissas(batch.price.mantissas.subarray(from, from + count), batch.price.scale))
+        return false;
+      if (!size.addMantissas(batch.size.mantissas.subarray(from, from + count), batch.size.scale))
+        return false;
       (c.side as U8Builder).addAll(batch.side.subarray(from, from + count));
       if (this.kind === "trade") {
         const t = batch as TradeBatch;
@@ -344,12 +369,12 @@ export class KindBuffer {
     for (const b of Object.values(this.cols)) b.truncate(n);
   }
 
-  blockInput(): BlockInput {
+  blockInput(symbolId: number): BlockInput {
     const columns: Record<string, Column> = { ts: this.ts.column(), recvTs: this.recvTs.column() };
     for (const [name, b] of Object.entries(this.cols)) columns[name] = b.column();
     return {
       kind: this.kind,
-      symbolId: this.symbolId,
+      symbolId,
       symbol: this.symbol,
       rowCount: this.rows,
       minTs: this.minTs,

@@ -13,7 +13,7 @@ import {
   MAX_SYMBOL_BYTES,
 } from "./block.js";
 import { TapeError } from "./errors.js";
-import { decodeFooter, decodeTrailer, type Footer, FOOTER_MAGIC, TRAILER_BYTES } from "./footer.js";
+import { decodeFooter, decodeTrailer, FOOTER_MAGIC, type Footer, TRAILER_BYTES } from "./footer.js";
 import { checkPreamble, decodeHeader, type FileHeader, MAX_HEADER_BYTES } from "./header.js";
 import type { Kind, Row, TapeRecord } from "./records.js";
 import { blockRecords, blockRows } from "./rows.js";
@@ -106,7 +106,10 @@ export class TapeReader {
     const first = await source.read(0, Math.min(source.size, 16));
     const pre = checkPreamble(first);
     if (source.size < pre.length) {
-      throw new TapeError("E_TAPE_TRUNCATED", `header needs ${pre.length} bytes`, { offset: 0, field: "header" });
+      throw new TapeError("E_TAPE_TRUNCATED", `header needs ${pre.length} bytes`, {
+        offset: 0,
+        field: "header",
+      });
     }
     const header = decodeHeader(await source.read(0, Math.min(pre.length, MAX_HEADER_BYTES)));
     let reason: TapeError;
@@ -188,12 +191,18 @@ export class TapeReader {
       const e = err instanceof TapeError ? err : new TapeError("E_TAPE_CORRUPT", String(err), { offset });
       issues.push({ offset: e.offset ?? offset, code: e.code, message: e.message });
     };
-    if (this.recovery !== null) note(this.recovery.reason, this.recovery.reason.offset ?? this.recovery.validEnd);
+    if (this.recovery !== null)
+      note(this.recovery.reason, this.recovery.reason.offset ?? this.recovery.validEnd);
     let expected = this.header.length;
     let rows = 0;
     for (const b of this.blocks) {
       if (b.offset !== expected) {
-        note(new TapeError("E_TAPE_CORRUPT", `block at ${b.offset}, expected one at ${expected}`, { offset: expected }), expected);
+        note(
+          new TapeError("E_TAPE_CORRUPT", `block at ${b.offset}, expected one at ${expected}`, {
+            offset: expected,
+          }),
+          expected,
+        );
       }
       expected = b.offset + b.length;
       if (b.kind === null) continue;
@@ -207,12 +216,23 @@ export class TapeReader {
     let digest: VerifyReport["digest"] = "absent";
     if (this.footer !== null) {
       if (expected !== this.footerOffset) {
-        note(new TapeError("E_TAPE_CORRUPT", "bytes between the last block and the footer", { offset: expected }), expected);
+        note(
+          new TapeError("E_TAPE_CORRUPT", "bytes between the last block and the footer", {
+            offset: expected,
+          }),
+          expected,
+        );
       }
       const actual = await sha256(this.source, this.footerOffset);
       digest = Buffer.compare(actual, this.footer.digest) === 0 ? "ok" : "mismatch";
       if (digest === "mismatch") {
-        note(new TapeError("E_TAPE_DIGEST", "file digest (SHA-256) mismatch", { offset: 0, field: "footer.digest" }), 0);
+        note(
+          new TapeError("E_TAPE_DIGEST", "file digest (SHA-256) mismatch", {
+            offset: 0,
+            field: "footer.digest",
+          }),
+          0,
+        );
       }
     } else if (this.recovery?.stop) note(this.recovery.stop, this.recovery.validEnd);
     issues.sort((a, b) => a.offset - b.offset);
@@ -262,7 +282,11 @@ function timeMask(block: DecodedBlock, filter: TapeFilter): ((i: number) => bool
   const rel = (t: bigint | undefined, dflt: number) => {
     if (t === undefined) return dflt;
     const d = t - ts.base;
-    return d > 9007199254740991n ? Number.POSITIVE_INFINITY : d < -9007199254740991n ? Number.NEGATIVE_INFINITY : Number(d);
+    return d > 9007199254740991n
+      ? Number.POSITIVE_INFINITY
+      : d < -9007199254740991n
+        ? Number.NEGATIVE_INFINITY
+        : Number(d);
   };
   const lo = rel(from, Number.NEGATIVE_INFINITY);
   const hi = rel(to, Number.POSITIVE_INFINITY);
@@ -270,19 +294,33 @@ function timeMask(block: DecodedBlock, filter: TapeFilter): ((i: number) => bool
   return (i) => off[i]! >= lo && off[i]! < hi;
 }
 
-async function readFooter(source: RangeSource, headerLength: number): Promise<{ footer: Footer; footerOffset: number }> {
+async function readFooter(
+  source: RangeSource,
+  headerLength: number,
+): Promise<{ footer: Footer; footerOffset: number }> {
   if (source.size < headerLength + TRAILER_BYTES) {
-    throw new TapeError("E_TAPE_NO_TRAILER", "file too short for a trailer", { offset: source.size, field: "trailer" });
+    throw new TapeError("E_TAPE_NO_TRAILER", "file too short for a trailer", {
+      offset: source.size,
+      field: "trailer",
+    });
   }
-  const trailer = decodeTrailer(await source.read(source.size - TRAILER_BYTES, TRAILER_BYTES), source.size, headerLength);
+  const trailer = decodeTrailer(
+    await source.read(source.size - TRAILER_BYTES, TRAILER_BYTES),
+    source.size,
+    headerLength,
+  );
   const footer = decodeFooter(await source.read(trailer.footerOffset, trailer.footerLength), trailer);
   let expected = headerLength;
   for (const b of footer.blocks) {
     if (b.offset < expected || b.offset + b.length > trailer.footerOffset) {
-      throw new TapeError("E_TAPE_CORRUPT", `footer lists a block at ${b.offset}+${b.length} outside the body`, {
-        offset: trailer.footerOffset,
-        field: "footer.blocks",
-      });
+      throw new TapeError(
+        "E_TAPE_CORRUPT",
+        `footer lists a block at ${b.offset}+${b.length} outside the body`,
+        {
+          offset: trailer.footerOffset,
+          field: "footer.blocks",
+        },
+      );
     }
     expected = b.offset + b.length;
   }
@@ -300,13 +338,19 @@ async function scanBlocks(
   while (pos < source.size) {
     try {
       const head = await source.read(pos, Math.min(SCAN_HEADER_BYTES, source.size - pos));
-      if (head.length >= 4 && new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true) === FOOTER_MAGIC) {
+      if (
+        head.length >= 4 &&
+        new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true) === FOOTER_MAGIC
+      ) {
         throw new TapeError("E_TAPE_NO_TRAILER", "reached a footer that could not be used", { offset: pos });
       }
       const h = decodeBlockHeader(head, 0, pos, source.size);
       const known = symbolOf.get(h.symbolId);
       if (known !== undefined && known !== h.symbol) {
-        throw new TapeError("E_TAPE_CORRUPT", `symbol id ${h.symbolId} names two symbols`, { offset: pos, field: "block.symbolId" });
+        throw new TapeError("E_TAPE_CORRUPT", `symbol id ${h.symbolId} names two symbols`, {
+          offset: pos,
+          field: "block.symbolId",
+        });
       }
       checkBlockCrc(await source.read(pos, h.length), h);
       symbolOf.set(h.symbolId, h.symbol);

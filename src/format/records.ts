@@ -20,7 +20,10 @@ export type TradeSide = (typeof TRADE_SIDES)[number];
 /** Side of a book level. Stored as 0 bid, 1 ask. */
 export const BOOK_SIDES = ["bid", "ask"] as const;
 export type BookSide = (typeof BOOK_SIDES)[number];
-/** Event types, stored as their index. New types are appended, never renumbered. */
+/**
+ * Event types, stored as their index; never renumbered. A reader rejects an index it does not know, so a new
+ * type is a format change (docs/FORMAT.md, versioning).
+ */
 export const EVENT_TYPES = [
   "info",
   "connect",

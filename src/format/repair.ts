@@ -1,15 +1,17 @@
 /**
- * Sealing what is valid in an unsealed (`.open`) or damaged file: the header and every whole block with a valid
- * CRC are copied, a new footer and trailer are written, and the result is renamed into place atomically.
+ * Sealing what is valid in an unsealed (`.open`) or damaged file: the header and every block that reads back
+ * whole (CRC, codec, columns) are copied, a new footer and trailer are written, and the result is renamed into
+ * place atomically. The source is removed only once the sealed copy is on disk (unless kept).
  */
 import { createHash } from "node:crypto";
 import { open, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
+import type { BlockHeader } from "./block.js";
 import { crc32c } from "./crc32c.js";
 import { TapeError } from "./errors.js";
 import { encodeFooter, encodeTrailer, statsOf, TRAILER_BYTES } from "./footer.js";
 import { TapeReader } from "./reader.js";
-import { syncDirectory } from "./writer.js";
+import { exists, syncDirectory } from "./writer.js";
 
 export interface RepairResult {
   source: string;
@@ -17,15 +19,19 @@ export interface RepairResult {
   output: string | null;
   blocks: number;
   rows: number;
-  /** Bytes of the source that held no valid block and were not copied. */
+  /** Bytes of the source's body that held no valid block and were not copied. */
   droppedBytes: number;
-  /** Why the scan stopped, if it stopped before the end. */
+  /** Blocks that were damaged and left out. */
+  droppedBlocks: number;
+  /** Why reading stopped early or what was damaged, if anything. */
   stop: string | null;
 }
 
 /** Default output for `X.tape.open` is `X.tape`; for any other name, `NAME.repaired.tape`. */
 export function repairedPath(path: string): string {
-  return path.endsWith(".tape.open") ? path.slice(0, -".open".length) : `${path.replace(/\.tape$/, "")}.repaired.tape`;
+  return path.endsWith(".tape.open")
+    ? path.slice(0, -".open".length)
+    : `${path.replace(/\.tape$/, "")}.repaired.tape`;
 }
 
 export async function repairTape(
@@ -34,61 +40,92 @@ export async function repairTape(
 ): Promise<RepairResult> {
   const reader = await TapeReader.open(path);
   try {
-    const rows = reader.blocks.reduce((n, b) => n + b.rowCount, 0);
-    if (reader.recovery === null) {
-      return { source: path, output: null, blocks: reader.blocks.length, rows, droppedBytes: 0, stop: null };
+    const report = await reader.verify();
+    if (report.ok) {
+      return {
+        source: path,
+        output: null,
+        blocks: reader.blocks.length,
+        rows: report.rows,
+        droppedBytes: 0,
+        droppedBlocks: 0,
+        stop: null,
+      };
+    }
+    const good: BlockHeader[] = [];
+    for (const b of reader.blocks) {
+      try {
+        await reader.readBlock(b);
+        good.push(b);
+      } catch (err) {
+        if (!(err instanceof TapeError)) throw err;
+      }
     }
     const output = options.output ?? repairedPath(path);
+    if (output !== path && (await exists(output))) {
+      throw new TapeError("E_TAPE_IO", "the repaired file exists already; remove it or pass another output", {
+        file: output,
+      });
+    }
     const tmp = `${output}.repair-${process.pid}`;
     const fh = await open(tmp, "wx");
+    const kept: BlockHeader[] = [];
+    let at = 0;
     try {
       const hash = createHash("sha256");
-      let at = 0;
       const put = async (bytes: Uint8Array) => {
+        hash.update(bytes);
         await fh.write(bytes, 0, bytes.length, at);
         at += bytes.length;
       };
-      // The body is copied verbatim: blocks keep their offsets, so the index stays as scanned.
-      const bodyEnd = reader.recovery.validEnd;
-      for (let pos = 0; pos < bodyEnd; pos += 8 << 20) {
-        const chunk = await reader.source.read(pos, Math.min(8 << 20, bodyEnd - pos));
-        hash.update(chunk);
-        await put(chunk);
+      await put(await reader.source.read(0, reader.header.length));
+      // Blocks are self-contained: each is copied verbatim and indexed at its new offset.
+      for (const b of good) {
+        kept.push({ ...b, offset: at });
+        await put(await reader.source.read(b.offset, b.length));
       }
       const symbols: string[] = [];
-      for (const b of reader.blocks) symbols[b.symbolId] = b.symbol;
+      for (const b of kept) symbols[b.symbolId] = b.symbol;
       const footer = encodeFooter({
         symbols: Array.from(symbols, (s) => s ?? ""),
-        blocks: reader.blocks,
-        stats: statsOf(reader.blocks),
+        blocks: kept,
+        stats: statsOf(kept),
         digest: new Uint8Array(hash.digest()),
       });
-      await put(footer);
-      await put(
-        encodeTrailer({
-          footerOffset: bodyEnd,
-          footerLength: footer.length,
-          footerCrc: crc32c(footer),
-          fileLength: bodyEnd + footer.length + TRAILER_BYTES,
-        }),
-      );
+      const footerOffset = at;
+      await fh.write(footer, 0, footer.length, at);
+      at += footer.length;
+      const trailer = encodeTrailer({
+        footerOffset,
+        footerLength: footer.length,
+        footerCrc: crc32c(footer),
+        fileLength: at + TRAILER_BYTES,
+      });
+      await fh.write(trailer, 0, trailer.length, at);
       await fh.sync();
     } catch (err) {
       await fh.close();
       await rm(tmp, { force: true });
-      throw new TapeError("E_TAPE_IO", `repair failed: ${(err as Error).message}`, { file: path, cause: err });
+      throw new TapeError("E_TAPE_IO", `repair failed: ${(err as Error).message}`, {
+        file: path,
+        cause: err,
+      });
     }
     await fh.close();
     await rename(tmp, output);
     await syncDirectory(dirname(output));
     if (!options.keepSource && output !== path) await rm(path);
+    const bodyEnd = reader.recovery === null ? reader.footerOffset : reader.size;
+    const keptBytes = kept.reduce((n, b) => n + b.length, 0);
     return {
       source: path,
       output,
-      blocks: reader.blocks.length,
-      rows,
-      droppedBytes: reader.recovery.droppedBytes,
-      stop: reader.recovery.stop?.message ?? null,
+      blocks: kept.length,
+      rows: kept.reduce((n, b) => n + b.rowCount, 0),
+      droppedBytes: bodyEnd - reader.header.length - keptBytes,
+      droppedBlocks: reader.blocks.length - good.length,
+      // A missing trailer is what a .open file is; report only real damage.
+      stop: report.issues.find((i) => i.code !== "E_TAPE_NO_TRAILER")?.message ?? null,
     };
   } finally {
     await reader.close();

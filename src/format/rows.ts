@@ -9,8 +9,8 @@ import {
   EVENT_TYPES,
   type EventType,
   type Row,
-  TRADE_SIDES,
   type TapeRecord,
+  TRADE_SIDES,
   type TradeSide,
 } from "./records.js";
 import { BOOK_FLAG_SNAPSHOT } from "./schema.js";
@@ -39,16 +39,48 @@ function enumValues<T extends string>(block: DecodedBlock, name: string, names: 
   return out;
 }
 
-/** value(i) as a double: integers exact up to 2^53, decimals the double nearest the decimal. */
+const SAFE = 2 ** 53;
+
+/** Whether base + offset is exact in doubles for every offset (offsets stay within +-2^51 by construction). */
+function smallBase(col: IntColumn): boolean {
+  return col.base >= -(2n ** 52n) && col.base <= 2n ** 52n;
+}
+
+/**
+ * value(i) as the double nearest the exact value. Integers: a large base is split into a double and an exact
+ * remainder, so that `hi + (lo + offset)` rounds once. Decimals beyond 2^53 go through their exact text.
+ */
 function numberReader(col: IntColumn): (i: number) => number | null {
-  const base = Number(col.base);
   const offsets = col.offsets;
   const valid = col.valid;
-  if (col.scale === 0) return valid === null ? (i) => base + offsets[i]! : (i) => (valid[i] ? base + offsets[i]! : null);
-  const div = pow10(col.scale);
-  return valid === null
-    ? (i) => (base + offsets[i]!) / div
-    : (i) => (valid[i] ? (base + offsets[i]!) / div : null);
+  let value: (i: number) => number;
+  if (col.scale === 0) {
+    const hi = Number(col.base);
+    const lo = Number(col.base - BigInt(hi));
+    value = (i) => hi + (lo + offsets[i]!);
+  } else if (smallBase(col)) {
+    const base = Number(col.base);
+    const div = pow10(col.scale);
+    value = (i) => {
+      const m = base + offsets[i]!;
+      return Math.abs(m) <= SAFE ? m / div : Number(formatDecimal(col.base + BigInt(offsets[i]!), col.scale));
+    };
+  } else value = (i) => Number(formatDecimal(col.base + BigInt(offsets[i]!), col.scale));
+  return valid === null ? value : (i) => (valid[i] ? value(i) : null);
+}
+
+/** A non-null decimal column's reader, with the common case (small mantissas) inline. */
+function decimalReader(col: IntColumn): (i: number) => number {
+  if (col.valid === null && smallBase(col)) {
+    const base = Number(col.base);
+    const offsets = col.offsets;
+    const div = pow10(col.scale);
+    let fits = true;
+    for (let i = 0; i < offsets.length && fits; i++) fits = Math.abs(base + offsets[i]!) <= SAFE;
+    if (fits) return (i) => (base + offsets[i]!) / div;
+  }
+  const read = numberReader(col);
+  return (i) => read(i) ?? 0;
 }
 
 /** Row objects with number fields. */
@@ -57,20 +89,16 @@ export function blockRows(block: DecodedBlock): Row[] {
   const n = h.rowCount;
   const symbol = h.symbol;
   const tsCol = int(block, "ts");
-  const tsBase = Number(tsCol.base);
+  // ts = tsHi + (tsLo + offset): one rounding, to the double nearest the exact ns value.
+  const tsHi = Number(tsCol.base);
+  const tsLo = Number(tsCol.base - BigInt(tsHi));
   const tsOff = tsCol.offsets;
   const recv = numberReader(int(block, "recvTs"));
   const rows = new Array<Row>(n);
   switch (h.kind) {
     case "trade": {
-      const price = int(block, "price");
-      const size = int(block, "size");
-      const pBase = Number(price.base);
-      const pOff = price.offsets;
-      const pDiv = pow10(price.scale);
-      const sBase = Number(size.base);
-      const sOff = size.offsets;
-      const sDiv = pow10(size.scale);
+      const price = decimalReader(int(block, "price"));
+      const size = decimalReader(int(block, "size"));
       const sides = enumValues<TradeSide>(block, "side", TRADE_SIDES);
       const idCol = block.columns["tradeId"]!;
       const id: (i: number) => number | string | null =
@@ -79,10 +107,10 @@ export function blockRows(block: DecodedBlock): Row[] {
         rows[i] = {
           kind: "trade",
           symbol,
-          ts: tsBase + tsOff[i]!,
+          ts: tsHi + (tsLo + tsOff[i]!),
           recvTs: recv(i),
-          price: (pBase + pOff[i]!) / pDiv,
-          size: (sBase + sOff[i]!) / sDiv,
+          price: price(i),
+          size: size(i),
           side: sides[i]!,
           tradeId: id(i),
         };
@@ -90,14 +118,8 @@ export function blockRows(block: DecodedBlock): Row[] {
       return rows;
     }
     case "book": {
-      const price = int(block, "price");
-      const size = int(block, "size");
-      const pBase = Number(price.base);
-      const pOff = price.offsets;
-      const pDiv = pow10(price.scale);
-      const sBase = Number(size.base);
-      const sOff = size.offsets;
-      const sDiv = pow10(size.scale);
+      const price = decimalReader(int(block, "price"));
+      const size = decimalReader(int(block, "size"));
       const sides = enumValues<BookSide>(block, "side", BOOK_SIDES);
       const flags = u8(block, "flags");
       const seq = numberReader(int(block, "seq"));
@@ -105,11 +127,11 @@ export function blockRows(block: DecodedBlock): Row[] {
         rows[i] = {
           kind: "book",
           symbol,
-          ts: tsBase + tsOff[i]!,
+          ts: tsHi + (tsLo + tsOff[i]!),
           recvTs: recv(i),
           side: sides[i]!,
-          price: (pBase + pOff[i]!) / pDiv,
-          size: (sBase + sOff[i]!) / sDiv,
+          price: price(i),
+          size: size(i),
           snapshot: (flags[i]! & BOOK_FLAG_SNAPSHOT) !== 0,
           seq: seq(i),
         };
@@ -125,7 +147,7 @@ export function blockRows(block: DecodedBlock): Row[] {
         rows[i] = {
           kind: "bbo",
           symbol,
-          ts: tsBase + tsOff[i]!,
+          ts: tsHi + (tsLo + tsOff[i]!),
           recvTs: recv(i),
           bidPrice: bp(i),
           bidSize: bs(i),
@@ -144,7 +166,7 @@ export function blockRows(block: DecodedBlock): Row[] {
         rows[i] = {
           kind: "event",
           symbol,
-          ts: tsBase + tsOff[i]!,
+          ts: tsHi + (tsLo + tsOff[i]!),
           recvTs: recv(i),
           type: types[i]!,
           seqBefore: before(i),
@@ -157,7 +179,7 @@ export function blockRows(block: DecodedBlock): Row[] {
     case "raw": {
       const data = (block.columns["data"] as BytesColumn).values;
       for (let i = 0; i < n; i++) {
-        rows[i] = { kind: "raw", symbol, ts: tsBase + tsOff[i]!, recvTs: recv(i), data: data[i]! };
+        rows[i] = { kind: "raw", symbol, ts: tsHi + (tsLo + tsOff[i]!), recvTs: recv(i), data: data[i]! };
       }
       return rows;
     }
@@ -199,7 +221,13 @@ export function blockRecords(block: DecodedBlock): TapeRecord[] {
     let r: TapeRecord;
     switch (h.kind) {
       case "trade": {
-        r = { kind: "trade", ...base, price: decimalAt(c["price"], i)!, size: decimalAt(c["size"], i)!, side: sides![i]! };
+        r = {
+          kind: "trade",
+          ...base,
+          price: decimalAt(c["price"], i)!,
+          size: decimalAt(c["size"], i)!,
+          side: sides![i]!,
+        };
         const idCol = c["tradeId"]!;
         const id =
           idCol.type === "int"

@@ -59,7 +59,10 @@ export class BytesSource implements RangeSource {
   }
   async read(offset: number, length: number): Promise<Uint8Array> {
     if (offset < 0 || offset + length > this.size) {
-      throw new TapeError("E_TAPE_TRUNCATED", `source ends before ${offset + length}`, { file: this.name, offset });
+      throw new TapeError("E_TAPE_TRUNCATED", `source ends before ${offset + length}`, {
+        file: this.name,
+        offset,
+      });
     }
     return this.bytes.subarray(offset, offset + length);
   }

@@ -1,8 +1,8 @@
 /** What `inspect` shows: a summary of a tape computed from its header and block index alone (no block reads). */
 import type { BlockHeader } from "./block.js";
 import { CODECS } from "./codecs.js";
-import type { Kind } from "./records.js";
 import type { TapeReader } from "./reader.js";
+import type { Kind } from "./records.js";
 
 export interface KindSummary {
   kind: Kind;
@@ -60,7 +60,14 @@ export function summarize(reader: TapeReader): TapeSummary {
     codecs[codec] = (codecs[codec] ?? 0) + 1;
     if (minTs === null || b.minTs < minTs) minTs = b.minTs;
     if (maxTs === null || b.maxTs > maxTs) maxTs = b.maxTs;
-    const k = kinds.get(b.kind) ?? { kind: b.kind, rows: 0, blocks: 0, storedBytes: 0, rawBytes: 0, bytesPerRecord: 0 };
+    const k = kinds.get(b.kind) ?? {
+      kind: b.kind,
+      rows: 0,
+      blocks: 0,
+      storedBytes: 0,
+      rawBytes: 0,
+      bytesPerRecord: 0,
+    };
     k.rows += b.rowCount;
     k.blocks += 1;
     k.storedBytes += b.length;
@@ -94,7 +101,8 @@ export function summarize(reader: TapeReader): TapeSummary {
     periodEnd: h.periodEnd,
     meta: h.meta,
     sealed: reader.sealed,
-    recovery: r === null ? null : { reason: r.reason.message, validEnd: r.validEnd, droppedBytes: r.droppedBytes },
+    recovery:
+      r === null ? null : { reason: r.reason.message, validEnd: r.validEnd, droppedBytes: r.droppedBytes },
     rows,
     blocks: blocks.length,
     minTs,

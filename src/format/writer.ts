@@ -3,17 +3,17 @@
  * file (footer, trailer, fsync, atomic rename of `NAME.tape.open` to `NAME.tape`).
  */
 import { createHash, type Hash } from "node:crypto";
-import { type FileHandle, open, rename } from "node:fs/promises";
+import { type FileHandle, open, rename, stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import { type BlockHeader, encodeBlock, BLOCK_FIXED_HEADER } from "./block.js";
-import { ByteWriter, utf8 } from "./bytes.js";
+import { BLOCK_FIXED_HEADER, type BlockHeader, encodeBlock, MAX_SYMBOL_BYTES } from "./block.js";
+import { ByteWriter, hasLoneSurrogate, utf8 } from "./bytes.js";
 import { CODEC_ID, type Codec, DEFAULT_ZSTD_LEVEL } from "./codecs.js";
 import { crc32c } from "./crc32c.js";
-import { TapeError } from "./errors.js";
+import { TapeError, TapeValueError } from "./errors.js";
 import { encodeFooter, encodeTrailer, statsOf, TRAILER_BYTES } from "./footer.js";
 import { encodeHeader, type HeaderInput } from "./header.js";
 import { type BookBatch, KindBuffer, type TradeBatch, toTimestamp } from "./kind-buffer.js";
-import { KIND_ID, type Kind, type RecordInput } from "./records.js";
+import { KIND_ID, KINDS, type Kind, type RecordInput } from "./records.js";
 
 /** When a buffered (symbol, kind) becomes a block. */
 export interface BlockPolicy {
@@ -34,6 +34,8 @@ export const DEFAULT_BLOCK_POLICY: Readonly<BlockPolicy> = Object.freeze({
   flushIntervalNs: 60e9,
 });
 export const DEFAULT_CODEC: Codec = "zstd";
+/** Largest `policy.maxBytes`: a block's string/byte columns stay well inside the 64 MiB body limit. */
+const MAX_POLICY_BYTES = 16 * 1024 * 1024;
 
 export interface TapeWriterOptions {
   exchange?: string;
@@ -71,6 +73,8 @@ export class TapeEncoder {
   offset: number;
   rows = 0;
   private lastFlushTs: bigint | null = null;
+  /** Null: never flush on time. */
+  private readonly flushInterval: bigint | null;
   private sealed = false;
 
   constructor(
@@ -79,9 +83,32 @@ export class TapeEncoder {
     options: { codec?: Codec; zstdLevel?: number; policy?: Partial<BlockPolicy> } = {},
   ) {
     this.policy = { ...DEFAULT_BLOCK_POLICY, ...options.policy };
-    if (!(this.policy.maxRows >= 1 && this.policy.maxRows <= 1 << 20)) {
-      throw new TapeError("E_TAPE_VALUE", "policy.maxRows must be in [1, 2^20]", { field: "policy.maxRows" });
+    const { maxRows, maxBytes, flushIntervalNs } = this.policy;
+    if (!Number.isInteger(maxRows) || maxRows < 1 || maxRows > 1 << 20) {
+      throw new TapeError("E_TAPE_VALUE", "policy.maxRows must be an integer in [1, 2^20]", {
+        field: "policy.maxRows",
+      });
     }
+    if (!(maxBytes >= 1 && maxBytes <= MAX_POLICY_BYTES)) {
+      throw new TapeError("E_TAPE_VALUE", `policy.maxBytes must be in [1, ${MAX_POLICY_BYTES}]`, {
+        field: "policy.maxBytes",
+      });
+    }
+    if (
+      !(
+        flushIntervalNs === Number.POSITIVE_INFINITY ||
+        (Number.isInteger(flushIntervalNs) && flushIntervalNs > 0)
+      )
+    ) {
+      throw new TapeError(
+        "E_TAPE_VALUE",
+        "policy.flushIntervalNs must be a positive integer or Infinity (never)",
+        {
+          field: "policy.flushIntervalNs",
+        },
+      );
+    }
+    this.flushInterval = flushIntervalNs === Number.POSITIVE_INFINITY ? null : BigInt(flushIntervalNs);
     this.codec = options.codec ?? DEFAULT_CODEC;
     if (CODEC_ID[this.codec] === undefined) {
       throw new TapeError("E_TAPE_VALUE", `unknown codec ${this.codec}`, { field: "codec" });
@@ -102,17 +129,22 @@ export class TapeEncoder {
     const key = `${KIND_ID[kind]}\u0000${symbol}`;
     let b = this.buffers.get(key);
     if (b === undefined) {
-      if (utf8(symbol).length > 256) throw new TapeError("E_TAPE_VALUE", "symbol longer than 256 bytes", { field: "symbol" });
-      let id = this.symbolIds.get(symbol);
-      if (id === undefined) {
-        id = this.symbols.length;
-        this.symbols.push(symbol);
-        this.symbolIds.set(symbol, id);
-      }
-      b = new KindBuffer(kind, symbol, id);
+      checkSymbol(symbol);
+      b = new KindBuffer(kind, symbol);
       this.buffers.set(key, b);
     }
     return b;
+  }
+
+  /** Symbol ids are given when a symbol's first block is written, so a rejected record leaves no trace. */
+  private symbolId(symbol: string): number {
+    let id = this.symbolIds.get(symbol);
+    if (id === undefined) {
+      id = this.symbols.length;
+      this.symbols.push(symbol);
+      this.symbolIds.set(symbol, id);
+    }
+    return id;
   }
 
   private checkOpen(): void {
@@ -122,12 +154,19 @@ export class TapeEncoder {
   /** Adds one record. Invalid values throw TapeValueError and leave everything buffered untouched. */
   append(rec: RecordInput): void {
     this.checkOpen();
-    if (typeof rec !== "object" || rec === null) throw new TapeError("E_TAPE_VALUE", "expected a record object");
-    if (typeof rec.symbol !== "string") throw new TapeError("E_TAPE_VALUE", "expected a string", { field: "symbol" });
+    if (typeof rec !== "object" || rec === null)
+      throw new TapeValueError("expected a record object", "record");
+    if (!(KINDS as readonly unknown[]).includes(rec.kind)) {
+      throw new TapeValueError(
+        `unknown kind ${JSON.stringify(rec.kind)} (kinds: ${KINDS.join(", ")})`,
+        "kind",
+      );
+    }
     const b = this.buffer(rec.kind, rec.symbol);
     if (!b.add(rec)) {
       this.emitBlock(b);
-      if (!b.add(rec)) throw new TapeError("E_TAPE_VALUE", "record does not fit in an empty block", { field: "kind" });
+      if (!b.add(rec))
+        throw new TapeError("E_TAPE_VALUE", "record does not fit in an empty block", { field: "kind" });
     }
     this.rows++;
     this.afterAdd(b, toTimestamp(rec.ts, "ts"));
@@ -153,7 +192,8 @@ export class TapeEncoder {
       }
       if (!b.addBatch(batch, from, n)) {
         if (b.rows > 0) this.emitBlock(b);
-        else if (n === 1) throw new TapeError("E_TAPE_VALUE", "row does not fit in an empty block", { field: kind });
+        else if (n === 1)
+          throw new TapeError("E_TAPE_VALUE", "row does not fit in an empty block", { field: kind });
         // Values too far apart for one block: retry with fewer rows.
         else chunkLimit = Math.ceil(n / 2);
         continue;
@@ -167,7 +207,7 @@ export class TapeEncoder {
   private afterAdd(b: KindBuffer, ts: bigint): void {
     if (b.rows >= this.policy.maxRows || b.variableBytes >= this.policy.maxBytes) this.emitBlock(b);
     if (this.lastFlushTs === null) this.lastFlushTs = ts;
-    else if (ts - this.lastFlushTs >= BigInt(this.policy.flushIntervalNs)) {
+    else if (this.flushInterval !== null && ts - this.lastFlushTs >= this.flushInterval) {
       this.flushBuffers();
       this.lastFlushTs = ts;
     }
@@ -175,7 +215,7 @@ export class TapeEncoder {
 
   private emitBlock(b: KindBuffer): void {
     if (b.rows === 0) return;
-    const input = b.blockInput();
+    const input = b.blockInput(this.symbolId(b.symbol));
     const bytes = encodeBlock(input, this.codec, this.scratch, this.zstdLevel);
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.blocks.push({
@@ -197,7 +237,7 @@ export class TapeEncoder {
     b.reset();
   }
 
-  /** Turns every non-empty buffer into a block, in a stable order (kind, then first use of the symbol). */
+  /** Turns every non-empty buffer into a block, in a stable order: first use of each (kind, symbol). */
   flushBuffers(): void {
     for (const b of this.buffers.values()) this.emitBlock(b);
   }
@@ -209,7 +249,12 @@ export class TapeEncoder {
     this.sealed = true;
     const footerOffset = this.offset;
     const digest = new Uint8Array(this.hash.digest());
-    const footer = encodeFooter({ symbols: this.symbols, blocks: this.blocks, stats: statsOf(this.blocks), digest });
+    const footer = encodeFooter({
+      symbols: this.symbols,
+      blocks: this.blocks,
+      stats: statsOf(this.blocks),
+      digest,
+    });
     const fileLength = footerOffset + footer.length + TRAILER_BYTES;
     this.sink(footer);
     this.sink(
@@ -218,6 +263,14 @@ export class TapeEncoder {
     this.offset = fileLength;
     return fileLength;
   }
+}
+
+function checkSymbol(symbol: unknown): void {
+  if (typeof symbol !== "string") throw new TapeValueError("expected a string", "symbol");
+  if (utf8(symbol).length > MAX_SYMBOL_BYTES)
+    throw new TapeValueError(`longer than ${MAX_SYMBOL_BYTES} bytes`, "symbol");
+  if (hasLoneSurrogate(symbol))
+    throw new TapeValueError("not well-formed Unicode (lone surrogate)", "symbol");
 }
 
 /** Encodes records into the bytes of a sealed file, in memory. */
@@ -274,11 +327,17 @@ export class TapeWriter {
   /** Creates `path + ".open"` (failing if it exists) and writes the header. `path` should end in `.tape`. */
   static async create(path: string, options: TapeWriterOptions = {}): Promise<TapeWriter> {
     const openPath = `${path}.open`;
+    if (await exists(path)) {
+      throw new TapeError("E_TAPE_IO", "a sealed file of this name exists already", { file: path });
+    }
     let fh: FileHandle;
     try {
       fh = await open(openPath, "wx");
     } catch (err) {
-      throw new TapeError("E_TAPE_IO", `cannot create: ${(err as Error).message}`, { file: openPath, cause: err });
+      throw new TapeError("E_TAPE_IO", `cannot create: ${(err as Error).message}`, {
+        file: openPath,
+        cause: err,
+      });
     }
     const w = new TapeWriter(path, openPath, fh, options);
     await w.flush();
@@ -373,6 +432,15 @@ export class TapeWriter {
     await this.flush({ sync: true });
     await this.fh.close();
     this.closed = true;
+  }
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 

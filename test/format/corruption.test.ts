@@ -1,0 +1,402 @@
+import fc from "fast-check";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  type BlockHeader,
+  BytesSource,
+  blockRecords,
+  type Codec,
+  encodeTape,
+  type TapeError,
+  TapeReader,
+} from "../../src/index.js";
+import {
+  assemble,
+  BLOCK,
+  bodyOf,
+  copy,
+  disassemble,
+  drainRecords,
+  expectTapeError,
+  fixBlockCrc,
+  fixFooterCrc,
+  fixHeaderCrc,
+  footerRange,
+  recordKey,
+  sampleRecords,
+  sectionBody,
+  setU32,
+  thrown,
+  view,
+  withBody,
+} from "./helpers.js";
+
+interface Sample {
+  codec: Codec;
+  bytes: Uint8Array;
+  headerLength: number;
+  blocks: readonly BlockHeader[];
+  /** Record keys of each original block, by block offset. */
+  byOffset: Map<number, string[]>;
+}
+
+async function sample(codec: Codec): Promise<Sample> {
+  const bytes = copy(
+    encodeTape(sampleRecords(), { exchange: "x", meta: { k: "v" } }, { codec, policy: { maxRows: 3 } }),
+  );
+  const reader = await TapeReader.open(new BytesSource(bytes));
+  const byOffset = new Map<number, string[]>();
+  for (const b of reader.blocks)
+    byOffset.set(b.offset, blockRecords(await reader.readBlock(b)).map(recordKey));
+  return { codec, bytes, headerLength: reader.header.length, blocks: reader.blocks, byOffset };
+}
+
+const samples: Sample[] = [];
+beforeAll(async () => {
+  for (const codec of ["none", "lz4", "zstd"] as const) samples.push(await sample(codec));
+});
+
+/** The record keys a reader should yield for its block list: the original blocks' records, in file order. */
+function expectedFor(s: Sample, blocks: readonly BlockHeader[]): string[] {
+  const out: string[] = [];
+  for (const b of blocks) {
+    if (b.kind === null) continue;
+    const recs = s.byOffset.get(b.offset);
+    // A block the original file does not have: reading it must fail before anything of it is returned.
+    out.push(...(recs ?? [`<no original block at ${b.offset}>`]));
+  }
+  return out;
+}
+
+type Outcome = "open failed" | "read failed" | "recovered" | "read all";
+
+/** Opens and reads a damaged copy; checks that nothing wrong is returned; reports what happened. */
+async function readDamaged(
+  s: Sample,
+  bad: Uint8Array,
+  damagedAt: number,
+): Promise<{ outcome: Outcome; ok: boolean }> {
+  let reader: TapeReader;
+  try {
+    reader = await TapeReader.open(new BytesSource(bad));
+  } catch (err) {
+    const e = expectTapeError(err);
+    expect(typeof e.offset).toBe("number");
+    return { outcome: "open failed", ok: false };
+  }
+  const { records, error } = await drainRecords(reader);
+  if (error !== null) expect(typeof expectTapeError(error).offset).toBe("number");
+  const got = records.map(recordKey);
+  const expected = expectedFor(s, reader.blocks);
+  expect(got).toEqual(expected.slice(0, got.length));
+  if (error === null) expect(got.length).toBe(expected.length);
+  for (const b of reader.blocks) {
+    const original = s.blocks.find((o) => o.offset === b.offset);
+    if (original !== undefined && error === null) expect(b.rowCount).toBe(original.rowCount);
+  }
+  const report = await reader.verify();
+  if (!report.ok) {
+    expect(report.issues.length).toBeGreaterThan(0);
+    for (const i of report.issues) expect(i.code).toMatch(/^E_TAPE_/);
+    expect(report.firstBadOffset).not.toBeNull();
+    expect(report.firstBadOffset!).toBeLessThanOrEqual(damagedAt);
+  }
+  await reader.close();
+  const outcome = error !== null ? "read failed" : reader.sealed ? "read all" : "recovered";
+  return { outcome, ok: report.ok };
+}
+
+describe("single-byte corruption", () => {
+  it("the samples are valid, have several blocks, and verify", async () => {
+    for (const s of samples) {
+      expect(s.blocks.length).toBeGreaterThanOrEqual(10);
+      const reader = await TapeReader.open(new BytesSource(s.bytes));
+      expect((await reader.verify()).ok).toBe(true);
+      expect((await drainRecords(reader)).records.length).toBe(36);
+    }
+  });
+
+  it("flipping any byte never yields a wrong record, and verify() reports every flip", {
+    timeout: 60_000,
+  }, async () => {
+    const missed: string[] = [];
+    const outcomes = new Map<Outcome, number>();
+    for (const s of samples) {
+      for (let offset = 0; offset < s.bytes.length; offset++) {
+        const bad = s.bytes.slice();
+        bad[offset]! ^= ((offset * 37) % 255) + 1;
+        const { outcome, ok } = await readDamaged(s, bad, offset);
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+        if (ok) missed.push(`${s.codec}@${offset}`);
+      }
+    }
+    expect(missed).toEqual([]);
+    // Header flips fail at open, block flips while reading, footer and trailer flips fall back to the scan:
+    // no flip goes unnoticed by a plain read.
+    for (const o of ["open failed", "read failed", "recovered"] as const)
+      expect(outcomes.get(o), o).toBeGreaterThan(0);
+    expect(outcomes.get("read all")).toBeUndefined();
+  });
+
+  it("any offset, any xor mask (property)", { timeout: 60_000 }, async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(0, 1, 2),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        async (which, at, mask) => {
+          const s = samples[which]!;
+          const offset = at % s.bytes.length;
+          const bad = s.bytes.slice();
+          bad[offset]! ^= mask;
+          const { ok } = await readDamaged(s, bad, offset);
+          expect(ok).toBe(false);
+        },
+      ),
+      { numRuns: 1500 },
+    );
+  });
+
+  it("a flipped block byte makes reading throw E_TAPE_CRC at that block", async () => {
+    for (const s of samples) {
+      const b = s.blocks[4]!;
+      const bad = s.bytes.slice();
+      bad[b.offset + b.headerLength + 1]! ^= 0x10;
+      const reader = await TapeReader.open(new BytesSource(bad));
+      expect(reader.sealed).toBe(true);
+      const { records, error } = await drainRecords(reader);
+      const e = expectTapeError(error, ["E_TAPE_CRC"]);
+      expect(e.offset).toBe(b.offset);
+      expect(records.map(recordKey)).toEqual(expectedFor(s, s.blocks.slice(0, 4)));
+      const report = await reader.verify();
+      expect(report.ok).toBe(false);
+      expect(report.issues.map((i) => i.code).sort()).toEqual(["E_TAPE_CRC", "E_TAPE_DIGEST"]);
+    }
+  });
+
+  it("a flipped footer byte falls back to the scan, which returns every block", async () => {
+    for (const s of samples) {
+      const bad = s.bytes.slice();
+      const { offset } = footerRange(bad);
+      bad[offset + 20]! ^= 1;
+      const reader = await TapeReader.open(new BytesSource(bad));
+      expect(reader.sealed).toBe(false);
+      expect(reader.recovery?.reason.code).toBe("E_TAPE_CRC");
+      expect(reader.recovery?.stop?.code).toBe("E_TAPE_NO_TRAILER");
+      expect(reader.blocks.length).toBe(s.blocks.length);
+      expect((await drainRecords(reader)).records.map(recordKey)).toEqual(expectedFor(s, s.blocks));
+      await expect(TapeReader.open(new BytesSource(bad), { recover: false })).rejects.toMatchObject({
+        code: "E_TAPE_CRC",
+      });
+    }
+  });
+});
+
+describe("truncation", () => {
+  it("cutting at any offset either fails with a typed error or recovers exactly the whole blocks before the cut", {
+    timeout: 60_000,
+  }, async () => {
+    for (const s of samples) {
+      for (let cut = 0; cut < s.bytes.length; cut++) {
+        const bytes = s.bytes.slice(0, cut);
+        let reader: TapeReader;
+        try {
+          reader = await TapeReader.open(new BytesSource(bytes));
+        } catch (err) {
+          expectTapeError(err, ["E_TAPE_NOT_A_TAPE", "E_TAPE_TRUNCATED"]);
+          expect(cut, `cut at ${cut} (${s.codec})`).toBeLessThan(s.headerLength);
+          continue;
+        }
+        expect(cut).toBeGreaterThanOrEqual(s.headerLength);
+        const whole = s.blocks.filter((b) => b.offset + b.length <= cut);
+        const validEnd = whole.length === 0 ? s.headerLength : whole.at(-1)!.offset + whole.at(-1)!.length;
+        expect(reader.sealed).toBe(false);
+        expect(reader.blocks.map((b) => b.offset)).toEqual(whole.map((b) => b.offset));
+        expect(reader.recovery).toMatchObject({ validEnd, droppedBytes: cut - validEnd });
+        const { records, error } = await drainRecords(reader);
+        expect(error).toBeNull();
+        expect(records.map(recordKey)).toEqual(expectedFor(s, whole));
+        expect((await reader.verify()).ok).toBe(false);
+      }
+    }
+  });
+});
+
+describe("hostile lengths and counts", () => {
+  const none = () => samples[0]!;
+  /** Reads everything; returns the error (typed) or null. */
+  async function readError(bytes: Uint8Array, recover = true): Promise<TapeError | null> {
+    let reader: TapeReader;
+    try {
+      reader = await TapeReader.open(new BytesSource(bytes), { recover });
+    } catch (err) {
+      return expectTapeError(err);
+    }
+    const { error } = await drainRecords(reader);
+    return error === null ? null : expectTapeError(error);
+  }
+  const BAD = ["E_TAPE_LIMIT", "E_TAPE_CORRUPT", "E_TAPE_TRUNCATED"];
+
+  /** A sealed file whose block `i` is changed by `patch` and whose CRCs, index, digest and trailer all agree. */
+  function withBlock(
+    i: number,
+    patch: (block: Uint8Array) => Uint8Array | undefined,
+    s = none(),
+  ): Uint8Array {
+    const parts = disassemble(s.bytes);
+    const b = parts.blocks[i]!;
+    parts.blocks[i] = patch(b) ?? b;
+    fixBlockCrc(parts.blocks[i]!);
+    return assemble(parts);
+  }
+
+  it.each([
+    ["rowCount 2^21", BLOCK.rowCount, 2 ** 21, "E_TAPE_LIMIT"],
+    ["rowCount 2^32-1", BLOCK.rowCount, 2 ** 32 - 1, "E_TAPE_LIMIT"],
+    ["rowCount 0", BLOCK.rowCount, 0, "E_TAPE_LIMIT"],
+    ["rawLength 2^32-1", BLOCK.rawLength, 2 ** 32 - 1, "E_TAPE_LIMIT"],
+    ["rawLength 64 MiB + 1", BLOCK.rawLength, 64 * 1024 * 1024 + 1, "E_TAPE_LIMIT"],
+    ["length 2^32-1", BLOCK.length, 2 ** 32 - 1, "E_TAPE_CORRUPT"],
+    ["length 65 MiB", BLOCK.length, 65 * 1024 * 1024, "E_TAPE_TRUNCATED"],
+    ["length 10", BLOCK.length, 10, "E_TAPE_CORRUPT"],
+  ] as const)(
+    "a block header claiming %s (CRC, index and digest consistent) is rejected",
+    async (_n, at, value, code) => {
+      const bytes = withBlock(3, (b) => {
+        setU32(b, at, value);
+        return undefined;
+      });
+      const e = await readError(bytes);
+      expect(e?.code).toBe(code);
+      // The same block met by the forward scan (trailer removed): the scan stops before it.
+      const open = bytes.slice(0, footerRange(bytes).offset);
+      const reader = await TapeReader.open(new BytesSource(open));
+      expect(reader.blocks.length).toBe(3);
+      expect(reader.recovery?.stop?.code).toBe(code);
+    },
+  );
+
+  it("a block claiming 2^20 rows with a few bytes of data fails quickly as corrupt", async () => {
+    for (const s of samples) {
+      const started = performance.now();
+      const e = await readError(withBlock(3, (b) => void setU32(b, BLOCK.rowCount, 2 ** 20), s));
+      expect(e?.code).toMatch(/^E_TAPE_(CORRUPT|LIMIT)$/);
+      expect(performance.now() - started).toBeLessThan(2000);
+    }
+  });
+
+  it("a compressed payload claiming more than the header's raw length is rejected before decompressing", async () => {
+    const lz4 = samples[1]!;
+    // lz4 bodies start with the u32 uncompressed length.
+    const e = await readError(withBlock(2, (b) => void setU32(bodyOf(b), 0, 2 ** 31), lz4));
+    expect(e?.code).toBe("E_TAPE_CORRUPT");
+    expect(e?.field).toBe("body");
+    const zstd = samples[2]!;
+    // zstd frame header byte: Frame_Content_Size_flag 3 (8-byte size) claiming 2^40 bytes.
+    const z = withBlock(
+      2,
+      (b) => {
+        const body = bodyOf(b);
+        const frame = new Uint8Array(body.length + 16);
+        frame.set([0x28, 0xb5, 0x2f, 0xfd, 0xc0, 0, 0, 0, 0, 0, 1, 0, 0]);
+        return withBody(b, frame);
+      },
+      zstd,
+    );
+    const ez = await readError(z);
+    expect(ez?.code).toBe("E_TAPE_CORRUPT");
+  });
+
+  it("a column directory claiming 127 columns, or a column longer than the body, is rejected", async () => {
+    // Codec none: the stored body is the raw body, which starts with the varint column count.
+    const many = withBlock(0, (b) => {
+      bodyOf(b)[0] = 0x7f;
+      return undefined;
+    });
+    expect((await readError(many))?.code).toBe("E_TAPE_LIMIT");
+    const long = withBlock(0, (b) => {
+      // count, then id, encoding, flags, scale, varint length of the first column
+      bodyOf(b)[5] = 0x7f;
+      return undefined;
+    });
+    expect(BAD).toContain((await readError(long))?.code);
+  });
+
+  it("a string length running past its column is rejected", async () => {
+    const s = none();
+    const parts = disassemble(s.bytes);
+    const i = parts.blocks.findIndex((b) => b[BLOCK.kind] === 4);
+    const block = parts.blocks[i]!;
+    const body = bodyOf(block);
+    // Find the message column (id 43) in the directory and make its first string claim 127 bytes.
+    let at = 1;
+    let dataAt = 0;
+    const dir: { id: number; length: number }[] = [];
+    for (let c = 0; c < body[0]!; c++) {
+      dir.push({ id: body[at]!, length: body[at + 4]! });
+      at += 5;
+    }
+    dataAt = at;
+    for (const d of dir) {
+      if (d.id === 43) break;
+      dataAt += d.length;
+    }
+    expect(body[dataAt]).toBe("gap 3".length);
+    body[dataAt] = 0x7f;
+    fixBlockCrc(block);
+    const e = await readError(assemble(parts));
+    expect(e?.code).toBe("E_TAPE_CORRUPT");
+    expect(e?.field).toBe("event.message");
+  });
+
+  it("footer counts beyond the footer's size are limits, and the scan still recovers every block", async () => {
+    for (const [tag, name] of [
+      [1, "symbols"],
+      [2, "blocks"],
+      [3, "stats"],
+    ] as const) {
+      const bytes = none().bytes.slice();
+      bytes[sectionBody(bytes, tag)] = 0x7f;
+      fixFooterCrc(bytes);
+      const strict = await thrown(() => TapeReader.open(new BytesSource(bytes), { recover: false }));
+      const e = expectTapeError(strict, ["E_TAPE_LIMIT", "E_TAPE_CORRUPT"]);
+      expect(e.field?.startsWith(`${name}.`)).toBe(true);
+      const reader = await TapeReader.open(new BytesSource(bytes));
+      expect(reader.recovery?.reason.code).toBe(e.code);
+      expect(reader.blocks.length).toBe(none().blocks.length);
+    }
+  });
+
+  it("a footer entry pointing outside the body is rejected", async () => {
+    const bytes = none().bytes.slice();
+    const entries = sectionBody(bytes, 2) + 1;
+    // First entry: u64 offset, then u32 length.
+    setU32(bytes, entries + 8, 2 ** 31);
+    fixFooterCrc(bytes);
+    const e = expectTapeError(
+      await thrown(() => TapeReader.open(new BytesSource(bytes), { recover: false })),
+    );
+    expect(e.code).toBe("E_TAPE_CORRUPT");
+    expect(e.field).toBe("footer.blocks");
+  });
+
+  it("header length and string claims are bounded", async () => {
+    const s = none();
+    const huge = s.bytes.slice();
+    setU32(huge, 12, 2 ** 32 - 1);
+    expect((await readError(huge))?.code).toBe("E_TAPE_CORRUPT");
+    const max = s.bytes.slice();
+    setU32(max, 12, 64 * 1024);
+    expect((await readError(max))?.code).toMatch(/^E_TAPE_(TRUNCATED|CRC)$/);
+    // exchange: u16 length at 36; claim 65535 bytes with a valid header CRC
+    const parts = disassemble(s.bytes);
+    view(parts.header).setUint16(36, 0xffff, true);
+    fixHeaderCrc(parts.header);
+    expect((await readError(assemble(parts)))?.code).toBe("E_TAPE_LIMIT");
+    // meta count beyond 256 (after "x" exchange and an empty capture id: 36 + 2 + 1 + 2)
+    const meta = disassemble(s.bytes);
+    expect(view(meta.header).getUint16(41, true)).toBe(1);
+    view(meta.header).setUint16(41, 0xffff, true);
+    fixHeaderCrc(meta.header);
+    expect((await readError(assemble(meta)))?.code).toBe("E_TAPE_LIMIT");
+  });
+});

@@ -1,0 +1,266 @@
+import { access, appendFile, copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  encodeTape,
+  repairedPath,
+  repairTape,
+  TapeReader,
+  type TapeRecord,
+  TapeWriter,
+  type TapeWriterOptions,
+} from "../../src/index.js";
+import { drainRecords, expectTapeError, recordKey, sampleRecords, streams, thrown } from "./helpers.js";
+
+let dir = "";
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "ticktape-writer-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const exists = async (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
+
+async function readFileRecords(path: string): Promise<{ reader: TapeReader; records: TapeRecord[] }> {
+  const reader = await TapeReader.open(path);
+  const { records, error } = await drainRecords(reader);
+  if (error !== null) throw error;
+  return { reader, records };
+}
+
+async function write(
+  path: string,
+  records: TapeRecord[],
+  options: TapeWriterOptions = {},
+): Promise<TapeWriter> {
+  const w = await TapeWriter.create(path, options);
+  for (const r of records) w.append(r);
+  return w;
+}
+
+describe("TapeWriter with files", () => {
+  it("create() makes NAME.tape.open and seal() renames it to NAME.tape", async () => {
+    const path = join(dir, "a.tape");
+    const w = await TapeWriter.create(path, { exchange: "test", codec: "lz4" });
+    expect(w.openPath).toBe(`${path}.open`);
+    expect(await exists(`${path}.open`)).toBe(true);
+    expect(await exists(path)).toBe(false);
+    for (const r of sampleRecords()) w.append(r);
+    const summary = await w.seal();
+    expect(summary.path).toBe(path);
+    expect(summary.rows).toBe(36);
+    expect(await exists(`${path}.open`)).toBe(false);
+    expect((await stat(path)).size).toBe(summary.bytes);
+    const { reader, records } = await readFileRecords(path);
+    expect(reader.sealed).toBe(true);
+    expect(reader.header.exchange).toBe("test");
+    expect(reader.blocks.length).toBe(summary.blocks);
+    expect(streams(records)).toEqual(streams(sampleRecords()));
+    expect(await reader.verify()).toMatchObject({ ok: true, rows: 36, digest: "ok" });
+    await reader.close();
+  });
+
+  it("writes the same bytes as encodeTape", async () => {
+    const path = join(dir, "same.tape");
+    const options = {
+      exchange: "x",
+      captureId: "c",
+      meta: { a: "b" },
+      codec: "zstd",
+      policy: { maxRows: 5 },
+    } as const;
+    await (await write(path, sampleRecords(), options)).seal();
+    const expected = encodeTape(sampleRecords(), options, options);
+    expect(Buffer.compare(await readFile(path), expected)).toBe(0);
+  });
+
+  it("create() refuses when NAME.tape.open exists, and leaves it alone", async () => {
+    const path = join(dir, "b.tape");
+    const first = await write(path, sampleRecords(10));
+    await first.flush();
+    const before = await readFile(`${path}.open`);
+    const e = expectTapeError(await thrown(() => TapeWriter.create(path)), ["E_TAPE_IO"]);
+    expect(e.file).toBe(`${path}.open`);
+    expect(Buffer.compare(await readFile(`${path}.open`), before)).toBe(0);
+    await first.seal();
+    expect((await readFileRecords(path)).records.length).toBe(10);
+  });
+
+  it("after seal() the writer refuses appends and close() is a no-op", async () => {
+    const path = join(dir, "c.tape");
+    const w = await write(path, sampleRecords(3));
+    await w.seal();
+    expect(() => w.append(sampleRecords(1)[0]!)).toThrow(expect.objectContaining({ code: "E_TAPE_STATE" }));
+    await expect(w.seal()).rejects.toMatchObject({ code: "E_TAPE_STATE" });
+    await w.close();
+    expect((await readFileRecords(path)).records.length).toBe(3);
+  });
+
+  it("close() without seal() leaves NAME.tape.open, readable by recovery with every record", async () => {
+    const path = join(dir, "d.tape");
+    const w = await write(path, sampleRecords(), { policy: { maxRows: 4 } });
+    await w.close();
+    expect(await exists(path)).toBe(false);
+    const size = (await stat(`${path}.open`)).size;
+    const { reader, records } = await readFileRecords(`${path}.open`);
+    expect(reader.sealed).toBe(false);
+    expect(reader.recovery).not.toBeNull();
+    expect(reader.recovery!.reason.code).toBe("E_TAPE_NO_TRAILER");
+    expect(reader.recovery).toMatchObject({ stop: null, validEnd: size, droppedBytes: 0 });
+    expect(streams(records)).toEqual(streams(sampleRecords()));
+    const report = await reader.verify();
+    expect(report).toMatchObject({ ok: false, sealed: false, rows: 36 });
+    await reader.close();
+    await expect(TapeReader.open(`${path}.open`, { recover: false })).rejects.toMatchObject({
+      code: "E_TAPE_NO_TRAILER",
+    });
+  });
+
+  it("flush() makes every record appended before it durable; later ones are not yet in the file", async () => {
+    const path = join(dir, "e.tape");
+    const recs = sampleRecords(20);
+    const w = await write(path, recs.slice(0, 12));
+    await w.flush({ sync: true });
+    for (const r of recs.slice(12)) w.append(r);
+    // A crash now: copy what is on disk.
+    const crashed = join(dir, "crashed.tape.open");
+    await copyFile(`${path}.open`, crashed);
+    const { records } = await readFileRecords(crashed);
+    expect(streams(records)).toEqual(streams(recs.slice(0, 12)));
+    await w.close();
+    expect(streams((await readFileRecords(`${path}.open`)).records)).toEqual(streams(recs));
+  });
+
+  it("a writer created and closed at once leaves a header-only file that recovers with no blocks", async () => {
+    const path = join(dir, "empty.tape");
+    const w = await TapeWriter.create(path);
+    await w.close();
+    const { reader, records } = await readFileRecords(`${path}.open`);
+    expect(records).toEqual([]);
+    expect(reader.blocks).toEqual([]);
+    expect(reader.recovery).toMatchObject({ droppedBytes: 0, stop: null });
+  });
+});
+
+describe("repairTape", () => {
+  async function unsealed(name: string, records = sampleRecords()): Promise<string> {
+    const path = join(dir, name);
+    await (await write(path, records, { policy: { maxRows: 4 }, codec: "zstd" })).close();
+    return `${path}.open`;
+  }
+
+  it("seals a NAME.tape.open into NAME.tape with the same records, and removes the source", async () => {
+    const open = await unsealed("f.tape");
+    const size = (await stat(open)).size;
+    const result = await repairTape(open);
+    expect(result.output).toBe(join(dir, "f.tape"));
+    expect(repairedPath(open)).toBe(result.output);
+    expect(result).toMatchObject({ source: open, rows: 36, droppedBytes: 0, stop: null });
+    expect(await exists(open)).toBe(false);
+    const { reader, records } = await readFileRecords(result.output!);
+    expect(reader.sealed).toBe(true);
+    expect(reader.blocks.length).toBe(result.blocks);
+    expect(reader.footerOffset).toBe(size);
+    expect(streams(records)).toEqual(streams(sampleRecords()));
+    expect(reader.symbols).toEqual(["BTC-USDT", "ÉTH/€", ""]);
+    const report = await reader.verify();
+    expect(report.issues).toEqual([]);
+    expect(report).toMatchObject({ ok: true, digest: "ok", rows: 36 });
+  });
+
+  it("keepSource keeps the .open file; an explicit output is honoured", async () => {
+    const open = await unsealed("g.tape");
+    const output = join(dir, "elsewhere.tape");
+    const result = await repairTape(open, { output, keepSource: true });
+    expect(result.output).toBe(output);
+    expect(await exists(open)).toBe(true);
+    expect((await readFileRecords(output)).records.length).toBe(36);
+  });
+
+  it("drops garbage after the last block: droppedBytes is its length", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 120 }), async (garbage) => {
+        // Garbage that starts with a block or footer magic is a different case (a torn block).
+        fc.pre(garbage[0] !== 0x54);
+        const open = await unsealed(`h-${Math.random().toString(36).slice(2)}.tape`);
+        const validEnd = (await stat(open)).size;
+        await appendFile(open, garbage);
+        const reader = await TapeReader.open(open);
+        expect(reader.recovery).toMatchObject({ validEnd, droppedBytes: garbage.length });
+        expect(reader.recovery!.stop?.code).toMatch(/^E_TAPE_(CORRUPT|TRUNCATED)$/);
+        await reader.close();
+        const result = await repairTape(open);
+        expect(result.droppedBytes).toBe(garbage.length);
+        expect(result.stop).not.toBeNull();
+        const { reader: fixed, records } = await readFileRecords(result.output!);
+        expect(fixed.footerOffset).toBe(validEnd);
+        expect(streams(records)).toEqual(streams(sampleRecords()));
+        expect((await fixed.verify()).ok).toBe(true);
+        await fixed.close();
+        await rm(result.output!);
+      }),
+      { numRuns: 15 },
+    );
+  });
+
+  it("drops a torn last block (a crash mid-write) and keeps every whole block", async () => {
+    const full = await unsealed("torn-src.tape");
+    const bytes = await readFile(full);
+    const { reader, records: all } = await readFileRecords(full);
+    const blocks = reader.blocks;
+    await reader.close();
+    const last = blocks.at(-1)!;
+    const kept = all.slice(0, all.length - last.rowCount).map(recordKey);
+    for (const keep of [1, 4, 41, 42, 60, last.length - 1]) {
+      const open = join(dir, `torn-${keep}.tape.open`);
+      await writeFile(open, bytes.subarray(0, last.offset + keep));
+      const result = await repairTape(open);
+      expect(result).toMatchObject({ droppedBytes: keep, blocks: blocks.length - 1 });
+      const { reader: fixed, records } = await readFileRecords(result.output!);
+      expect(records.map(recordKey)).toEqual(kept);
+      expect((await fixed.verify()).ok).toBe(true);
+      await fixed.close();
+    }
+  });
+
+  it("leaves an intact sealed file alone", async () => {
+    const path = join(dir, "i.tape");
+    await (await write(path, sampleRecords())).seal();
+    const before = await readFile(path);
+    const result = await repairTape(path);
+    expect(result).toMatchObject({ output: null, rows: 36, droppedBytes: 0, stop: null });
+    expect(Buffer.compare(await readFile(path), before)).toBe(0);
+    expect(await exists(repairedPath(path))).toBe(false);
+  });
+
+  it("does not call a sealed file with a corrupt block intact", async () => {
+    const path = join(dir, "j.tape");
+    await (await write(path, sampleRecords(), { policy: { maxRows: 4 } })).seal();
+    const bytes = await readFile(path);
+    const reader = await TapeReader.open(path);
+    const victim = reader.blocks[3]!;
+    await reader.close();
+    bytes[victim.offset + victim.headerLength]! ^= 0xff;
+    await writeFile(path, bytes);
+    const result = await repairTape(path, { keepSource: true });
+    const check = await TapeReader.open(result.output ?? path);
+    expect((await check.verify()).ok).toBe(true);
+    await check.close();
+  });
+
+  it("records of the repaired file equal those read from the .open file", async () => {
+    const recs = sampleRecords(50);
+    const open = await unsealed("k.tape", recs);
+    const before = (await readFileRecords(open)).records.map(recordKey);
+    const result = await repairTape(open);
+    const after = (await readFileRecords(result.output!)).records.map(recordKey);
+    expect(after).toEqual(before);
+  });
+});
