@@ -26,7 +26,8 @@ interface Options {
   peers: boolean;
 }
 
-const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const log = (msg: string) =>
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const perSec = (rows: number, seconds: number) => rows / seconds;
 const fmtRate = (r: number) => `${(r / 1e6).toFixed(1)}M/s`;
 
@@ -64,7 +65,8 @@ function peerLine(p: PeerResult, w: Workload): Line {
 }
 
 function renderTable(lines: Line[]): string {
-  const head = "| format | B/trade | B/book update | encode rows/s | decode → columns rows/s | decode → objects rows/s |";
+  const head =
+    "| format | B/trade | B/book update | encode rows/s | decode → columns rows/s | decode → objects rows/s |";
   const sep = "|---|---:|---:|---:|---:|---:|";
   const body = lines.map(
     (l) =>
@@ -122,7 +124,12 @@ async function run(o: Options): Promise<void> {
   const result = {
     date: new Date().toISOString(),
     machine: machine(),
-    workload: { trades: synth.trades.count, bookUpdates: synth.book.count, seed: o.seed, symbols: synth.symbols.map((s) => s.name) },
+    workload: {
+      trades: synth.trades.count,
+      bookUpdates: synth.book.count,
+      seed: o.seed,
+      symbols: synth.symbols.map((s) => s.name),
+    },
     policy: { ...DEFAULT_BLOCK_POLICY, codec: DEFAULT_CODEC, zstdLevel: DEFAULT_ZSTD_LEVEL },
     bytesPerTrade: trades.bytes / trades.rows,
     bytesPerBookUpdate: def.book.bytes / def.book.rows,
@@ -141,15 +148,35 @@ async function run(o: Options): Promise<void> {
   const targets = [
     ["≤ 3.0 bytes per trade", result.bytesPerTrade <= 3.0, result.bytesPerTrade.toFixed(2)],
     ["≤ 4.0 bytes per book update", result.bytesPerBookUpdate <= 4.0, result.bytesPerBookUpdate.toFixed(2)],
-    ["≥ 1.3x smaller than Parquet", result.ratioVsParquet !== null && result.ratioVsParquet >= 1.3, result.ratioVsParquet?.toFixed(2) ?? "not measured"],
-    ["decode → columns ≥ 25M trades/s", result.decodeColumnsRowsPerSec >= 25e6, fmtRate(result.decodeColumnsRowsPerSec)],
-    ["decode → objects ≥ 5M trades/s", result.decodeObjectsRowsPerSec >= 5e6, fmtRate(result.decodeObjectsRowsPerSec)],
+    [
+      "≥ 1.3x smaller than Parquet",
+      result.ratioVsParquet !== null && result.ratioVsParquet >= 1.3,
+      result.ratioVsParquet?.toFixed(2) ?? "not measured",
+    ],
+    [
+      "decode → columns ≥ 25M trades/s",
+      result.decodeColumnsRowsPerSec >= 25e6,
+      fmtRate(result.decodeColumnsRowsPerSec),
+    ],
+    [
+      "decode → objects ≥ 5M trades/s",
+      result.decodeObjectsRowsPerSec >= 5e6,
+      fmtRate(result.decodeObjectsRowsPerSec),
+    ],
     ["encode ≥ 15M trades/s", result.encodeRowsPerSec >= 15e6, fmtRate(result.encodeRowsPerSec)],
     ...(realFigures === null
       ? []
       : [
-          ["real data ≤ 2.6 bytes per trade", (realFigures["realBytesPerTrade"] as number) <= 2.6, (realFigures["realBytesPerTrade"] as number).toFixed(2)],
-          ["real data ≤ 3.2 bytes per L2 update", (realFigures["realBytesPerBookUpdate"] as number) <= 3.2, (realFigures["realBytesPerBookUpdate"] as number).toFixed(2)],
+          [
+            "real data ≤ 2.6 bytes per trade",
+            (realFigures["realBytesPerTrade"] as number) <= 2.6,
+            (realFigures["realBytesPerTrade"] as number).toFixed(2),
+          ],
+          [
+            "real data ≤ 3.2 bytes per L2 update",
+            (realFigures["realBytesPerBookUpdate"] as number) <= 3.2,
+            (realFigures["realBytesPerBookUpdate"] as number).toFixed(2),
+          ],
         ]),
   ] as [string, boolean, string][];
 
@@ -159,7 +186,10 @@ async function run(o: Options): Promise<void> {
     await writeFile(out, md);
     log(`wrote ${out}`);
   }
-  if (o.json) process.stdout.write(`${JSON.stringify(result, (_k, v) => (typeof v === "bigint" ? v.toString() : v))}\n`);
+  if (o.json)
+    process.stdout.write(
+      `${JSON.stringify(result, (_k, v) => (typeof v === "bigint" ? v.toString() : v))}\n`,
+    );
   else process.stdout.write(md);
 }
 
@@ -233,7 +263,9 @@ function renderMarkdown(
 
 const program = new Command()
   .name("npm run bench --")
-  .description("measure the tape format's size and speed against NDJSON, Arrow IPC and Parquet, and write docs/benchmarks.md")
+  .description(
+    "measure the tape format's size and speed against NDJSON, Arrow IPC and Parquet, and write docs/benchmarks.md",
+  )
   .option("--trades <n>", "synthetic trades", (v) => Number.parseInt(v, 10), 10_000_000)
   .option("--book <n>", "synthetic L2 book updates", (v) => Number.parseInt(v, 10), 10_000_000)
   .option("--seed <n>", "seed of the synthetic workload", (v) => Number.parseInt(v, 10), 42)
@@ -241,7 +273,10 @@ const program = new Command()
   .option("--no-peers", "measure ticktape only")
   .option("--no-write", "do not write docs/benchmarks.md")
   .option("--json", "print one JSON object instead of the table")
-  .addHelpText("after", "\nExamples:\n  npm run bench\n  npm run bench -- --json --trades 1000000 --book 1000000 --no-write")
+  .addHelpText(
+    "after",
+    "\nExamples:\n  npm run bench\n  npm run bench -- --json --trades 1000000 --book 1000000 --no-write",
+  )
   .action((o: Options) => run(o));
 
 program.parseAsync(process.argv).catch((err: unknown) => {

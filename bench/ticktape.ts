@@ -33,12 +33,50 @@ export interface TicktapeResult {
 /** Rows handed to the writer per step: a recorder hands over what arrived since its last step, in time order. */
 const STEP_ROWS = 8192;
 
-/** Timestamps as offsets from the first one (the writer's columnar input), prepared outside the timings. */
-function offsetsOf(ts: BigInt64Array): { base: bigint; offsets: Float64Array } {
-  const base = ts.length > 0 ? ts[0]! : 0n;
+/**
+ * The input cut into steps of at most STEP_ROWS rows, and the timestamps as the writer's columnar input, per
+ * step a base (its first value) and exact offsets from it. Steps also end where a table jumps between sessions
+ * (the real tables concatenate recordings months apart). Prepared outside the timings.
+ */
+const MAX_STEP_SPAN = 2 ** 50;
+
+interface StepOffsets {
+  bases: bigint[];
+  offsets: Float64Array;
+}
+
+function stepsOf(tables: (BigInt64Array | null)[], count: number): number[] {
+  const starts: number[] = [];
+  let start = 0;
+  while (start < count) {
+    starts.push(start);
+    let end = Math.min(count, start + STEP_ROWS);
+    for (const ts of tables) {
+      if (ts === null) continue;
+      const base = ts[start]!;
+      for (let i = start + 1; i < end; i++) {
+        const d = ts[i]! - base;
+        if (d > MAX_STEP_SPAN || -d > MAX_STEP_SPAN) {
+          end = i;
+          break;
+        }
+      }
+    }
+    start = end;
+  }
+  return starts;
+}
+
+function offsetsOf(ts: BigInt64Array, starts: number[]): StepOffsets {
+  const bases: bigint[] = [];
   const offsets = new Float64Array(ts.length);
-  for (let i = 0; i < ts.length; i++) offsets[i] = Number(ts[i]! - base);
-  return { base, offsets };
+  starts.forEach((start, k) => {
+    const base = ts[start]!;
+    bases.push(base);
+    const end = starts[k + 1] ?? ts.length;
+    for (let i = start; i < end; i++) offsets[i] = Number(ts[i]! - base);
+  });
+  return { bases, offsets };
 }
 
 function gather(src: Float64Array, idx: Int32Array, n: number, out: Float64Array): Float64Array {
@@ -51,19 +89,32 @@ function gatherU8(src: Uint8Array, idx: Int32Array, n: number, out: Uint8Array):
 }
 
 interface Prepared {
-  ts: { base: bigint; offsets: Float64Array };
-  recvTs: { base: bigint; offsets: Float64Array } | null;
-  extra: { base: bigint; offsets: Float64Array } | null;
+  starts: number[];
+  ts: StepOffsets;
+  recvTs: StepOffsets | null;
+  /** Trade ids or sequence ids: safe integers already. */
+  extra: Float64Array | null;
 }
 
-function prepare(table: TradeTable | BookTable): Prepared {
+export function prepare(table: TradeTable | BookTable): Prepared {
   let extra: Prepared["extra"] = null;
-  if ("tradeId" in table) extra = { base: 0n, offsets: table.tradeId };
-  else if (table.seq.some((s) => s >= 0)) extra = { base: 0n, offsets: table.seq };
-  return { ts: offsetsOf(table.ts), recvTs: table.recvTs === null ? null : offsetsOf(table.recvTs), extra };
+  if ("tradeId" in table) extra = table.tradeId;
+  else if (table.seq.some((s) => s >= 0)) extra = table.seq;
+  const starts = stepsOf([table.ts, table.recvTs], table.count);
+  return {
+    starts,
+    ts: offsetsOf(table.ts, starts),
+    recvTs: table.recvTs === null ? null : offsetsOf(table.recvTs, starts),
+    extra,
+  };
 }
 
-function encode(w: Workload, kind: "trade" | "book", codec: Codec, p: Prepared): { bytes: Uint8Array; seconds: number } {
+export function encode(
+  w: Workload,
+  kind: "trade" | "book",
+  codec: Codec,
+  p: Prepared,
+): { bytes: Uint8Array; seconds: number } {
   const table = kind === "trade" ? w.trades : w.book;
   const chunks: Uint8Array[] = [];
   const t0 = performance.now();
@@ -78,8 +129,9 @@ function encode(w: Workload, kind: "trade" | "book", codec: Codec, p: Prepared):
   const scratch = Array.from({ length: 6 }, () => new Float64Array(STEP_ROWS));
   const u8a = new Uint8Array(STEP_ROWS);
   const u8b = new Uint8Array(STEP_ROWS);
-  for (let start = 0; start < table.count; start += STEP_ROWS) {
-    const end = Math.min(table.count, start + STEP_ROWS);
+  for (let step = 0; step < p.starts.length; step++) {
+    const start = p.starts[step]!;
+    const end = p.starts[step + 1] ?? table.count;
     fill.fill(0);
     for (let i = start; i < end; i++) {
       const s = table.symbol[i]!;
@@ -90,12 +142,15 @@ function encode(w: Workload, kind: "trade" | "book", codec: Codec, p: Prepared):
       if (n === 0) continue;
       const ix = idx[s]!;
       const sym = w.symbols[s]!;
-      const ts = { base: p.ts.base, offsets: gather(p.ts.offsets, ix, n, scratch[0]!) };
+      const ts = { base: p.ts.bases[step]!, offsets: gather(p.ts.offsets, ix, n, scratch[0]!) };
       const price = { mantissas: gather(table.priceMantissa, ix, n, scratch[2]!), scale: sym.priceScale };
       const size = { mantissas: gather(table.sizeMantissa, ix, n, scratch[3]!), scale: sym.sizeScale };
       const side = gatherU8(table.side, ix, n, u8a);
-      const recvTs = p.recvTs === null ? undefined : { base: p.recvTs.base, offsets: gather(p.recvTs.offsets, ix, n, scratch[1]!) };
-      const extra = p.extra === null ? undefined : { base: p.extra.base, offsets: gather(p.extra.offsets, ix, n, scratch[4]!) };
+      const recvTs =
+        p.recvTs === null
+          ? undefined
+          : { base: p.recvTs.bases[step]!, offsets: gather(p.recvTs.offsets, ix, n, scratch[1]!) };
+      const extra = p.extra === null ? undefined : { base: 0n, offsets: gather(p.extra, ix, n, scratch[4]!) };
       if (kind === "trade") {
         const batch: TradeBatch = { ts, price, size, side };
         if (recvTs) batch.recvTs = recvTs;
@@ -116,7 +171,10 @@ function encode(w: Workload, kind: "trade" | "book", codec: Codec, p: Prepared):
   return { bytes: Buffer.concat(chunks), seconds };
 }
 
-async function decode(bytes: Uint8Array, rowsExpected: number): Promise<{ columns: number; objects: number; blocks: number }> {
+async function decode(
+  bytes: Uint8Array,
+  rowsExpected: number,
+): Promise<{ columns: number; objects: number; blocks: number }> {
   const reader = await TapeReader.open(new BytesSource(bytes));
   const blocks = reader.blocks;
   // Best of three passes each (the first pass warms the JIT).

@@ -5,7 +5,8 @@
  * starts a new one, so that no value is ever rejected for the company it keeps.
  */
 import type { BytesColumn, IntColumn, StringColumn, U8Column } from "./columns.js";
-import { type Mantissa, pow10, pow10Big } from "./decimal.js";
+import { MAX_DECIMAL_SCALE, type Mantissa, pow10, pow10Big } from "./decimal.js";
+import { TapeValueError } from "./errors.js";
 
 /**
  * Offsets from a block's base stay within +-2^50, so that the encoder's differences (up to 2^51) and their
@@ -74,6 +75,11 @@ export class IntBuilder {
   /** Adds offsets relative to `base` in bulk (the columnar path). */
   addOffsets(base: bigint, offsets: Float64Array): boolean {
     if (offsets.length === 0) return true;
+    for (let i = 0; i < offsets.length; i++) {
+      const v = offsets[i]!;
+      if (!Number.isSafeInteger(v))
+        throw new TapeValueError(`offset ${v} at row ${i} is not a safe integer`, "offsets");
+    }
     // An empty builder takes the first value as its base, wherever the caller's base is.
     if (this.base === null) this.base = base + BigInt(offsets[0]!);
     const shift = base - this.base;
@@ -165,6 +171,9 @@ export class DecimalBuilder {
 
   /** Bulk add of mantissas (safe integers) at one scale. */
   addMantissas(mantissas: Float64Array, scale: number): boolean {
+    if (!Number.isInteger(scale) || scale < 0 || scale > MAX_DECIMAL_SCALE) {
+      throw new TapeValueError(`scale ${scale} is not an integer in [0, ${MAX_DECIMAL_SCALE}]`, "scale");
+    }
     if (this.present === 0) this.scale = scale;
     if (scale > this.scale && !this.rescale(scale)) return false;
     const factor = pow10(this.scale - scale);

@@ -237,17 +237,28 @@ function readVarints(
     const end = startIndex + count;
     for (let row = startIndex; row < end; row++) {
       let b = buf[p++]!;
-      let z: number;
-      if (b < 0x80) z = b;
-      else {
-        z = b & 0x7f;
-        let mul = 0x80;
-        do {
+      let z = b & 0x7f;
+      if (b >= 0x80) {
+        // Up to four bytes with integer shifts (28 bits), longer ones with multiplications.
+        b = buf[p++]!;
+        z |= (b & 0x7f) << 7;
+        if (b >= 0x80) {
           b = buf[p++]!;
-          z += (b & 0x7f) * mul;
-          mul *= 0x80;
-        } while (b >= 0x80 && mul < 0x100000000000000);
-        if (b >= 0x80) bad = true;
+          z |= (b & 0x7f) << 14;
+          if (b >= 0x80) {
+            b = buf[p++]!;
+            z |= (b & 0x7f) << 21;
+            if (b >= 0x80) {
+              let mul = 0x10000000;
+              do {
+                b = buf[p++]!;
+                z += (b & 0x7f) * mul;
+                mul *= 0x80;
+              } while (b >= 0x80 && mul < 0x100000000000000);
+              if (b >= 0x80) bad = true;
+            }
+          }
+        }
       }
       const v = (z & 1 ? -(z + 1) / 2 : z / 2) * unit;
       if (delta) {
@@ -260,17 +271,28 @@ function readVarints(
     let row = startIndex;
     for (let k = 0; k < count; k++) {
       let b = buf[p++]!;
-      let z: number;
-      if (b < 0x80) z = b;
-      else {
-        z = b & 0x7f;
-        let mul = 0x80;
-        do {
+      let z = b & 0x7f;
+      if (b >= 0x80) {
+        // Up to four bytes with integer shifts (28 bits), longer ones with multiplications.
+        b = buf[p++]!;
+        z |= (b & 0x7f) << 7;
+        if (b >= 0x80) {
           b = buf[p++]!;
-          z += (b & 0x7f) * mul;
-          mul *= 0x80;
-        } while (b >= 0x80 && mul < 0x100000000000000);
-        if (b >= 0x80) bad = true;
+          z |= (b & 0x7f) << 14;
+          if (b >= 0x80) {
+            b = buf[p++]!;
+            z |= (b & 0x7f) << 21;
+            if (b >= 0x80) {
+              let mul = 0x10000000;
+              do {
+                b = buf[p++]!;
+                z += (b & 0x7f) * mul;
+                mul *= 0x80;
+              } while (b >= 0x80 && mul < 0x100000000000000);
+              if (b >= 0x80) bad = true;
+            }
+          }
+        }
       }
       const v = (z & 1 ? -(z + 1) / 2 : z / 2) * unit;
       while (valid[row] === 0) row++;
