@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { repairTape } from "../src/index.js";
 import { formatBytes, formatCount, toJson, writeOut } from "./output.js";
+import { progress } from "./progress.js";
 
 export function registerRepair(program: Command): void {
   program
@@ -20,10 +21,12 @@ export function registerRepair(program: Command): void {
       "\nExample:\n  ticktape repair data/2026-11-24/okx/okx-2026-11-24T14.host-a.tape.open",
     )
     .action(async (file: string, o: { output?: string; keep?: boolean; json?: boolean }) => {
+      const bar = progress(`check ${file}`);
       const result = await repairTape(file, {
         ...(o.output === undefined ? {} : { output: o.output }),
         keepSource: o.keep === true,
-      });
+        onProgress: bar.update,
+      }).finally(() => bar.finish());
       if (o.json) await writeOut(`${toJson(result, 2)}\n`);
       else if (result.output === null) await writeOut(`${file}: already sealed and intact, nothing to do\n`);
       else {

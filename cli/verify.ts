@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { openTape, TapeError, type VerifyReport } from "../src/index.js";
 import { formatCount, toJson, writeOut } from "./output.js";
+import { progress } from "./progress.js";
 
 export function registerVerify(program: Command): void {
   program
@@ -25,7 +26,12 @@ export function registerVerify(program: Command): void {
         try {
           const reader = await openTape(file);
           try {
-            report = await reader.verify();
+            const bar = progress(`verify ${file}`);
+            try {
+              report = await reader.verify({ onProgress: bar.update });
+            } finally {
+              bar.finish();
+            }
           } finally {
             await reader.close();
           }

@@ -184,8 +184,13 @@ export class TapeReader {
     }
   }
 
-  /** Checks every block (CRC, codec, columns), the block tiling, and the file digest. */
-  async verify(): Promise<VerifyReport> {
+  /**
+   * Checks every block (CRC, codec, columns), the block tiling, and the file digest. `onProgress` is called
+   * with bytes checked so far and the total (the blocks, then the digest pass over the same bytes).
+   */
+  async verify(options: { onProgress?: (done: number, total: number) => void } = {}): Promise<VerifyReport> {
+    const total = this.footerOffset * (this.footer === null ? 1 : 2);
+    const report = options.onProgress ?? (() => {});
     const issues: VerifyIssue[] = [];
     const note = (err: unknown, offset: number) => {
       const e = err instanceof TapeError ? err : new TapeError("E_TAPE_CORRUPT", String(err), { offset });
@@ -212,6 +217,7 @@ export class TapeReader {
       } catch (err) {
         note(err, b.offset);
       }
+      report(expected, total);
     }
     let digest: VerifyReport["digest"] = "absent";
     if (this.footer !== null) {
@@ -223,7 +229,9 @@ export class TapeReader {
           expected,
         );
       }
-      const actual = await sha256(this.source, this.footerOffset);
+      const actual = await sha256(this.source, this.footerOffset, (done) =>
+        report(this.footerOffset + done, total),
+      );
       digest = Buffer.compare(actual, this.footer.digest) === 0 ? "ok" : "mismatch";
       if (digest === "mismatch") {
         note(
@@ -364,9 +372,12 @@ async function scanBlocks(
   return { blocks, end: pos, stop: null };
 }
 
-async function sha256(source: RangeSource, end: number): Promise<Buffer> {
+async function sha256(source: RangeSource, end: number, onProgress: (done: number) => void): Promise<Buffer> {
   const hash = createHash("sha256");
   const chunk = 8 * 1024 * 1024;
-  for (let at = 0; at < end; at += chunk) hash.update(await source.read(at, Math.min(chunk, end - at)));
+  for (let at = 0; at < end; at += chunk) {
+    hash.update(await source.read(at, Math.min(chunk, end - at)));
+    onProgress(Math.min(end, at + chunk));
+  }
   return hash.digest();
 }

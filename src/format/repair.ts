@@ -36,11 +36,13 @@ export function repairedPath(path: string): string {
 
 export async function repairTape(
   path: string,
-  options: { output?: string; keepSource?: boolean } = {},
+  options: { output?: string; keepSource?: boolean; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<RepairResult> {
   const reader = await TapeReader.open(path);
   try {
-    const report = await reader.verify();
+    const report = await reader.verify(
+      options.onProgress === undefined ? {} : { onProgress: options.onProgress },
+    );
     if (report.ok) {
       return {
         source: path,

@@ -1,0 +1,130 @@
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+// The built command (npm test builds first), run as a user would run it: a real child process.
+const root = join(import.meta.dirname, "..");
+const cli = join(root, "dist", "cli", "main.js");
+const fixture = (name: string) => join(root, "fixtures", name);
+
+function run(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "ticktape-cli-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("ticktape CLI", () => {
+  it("--help of every command shows an example", () => {
+    for (const cmd of ["inspect", "cat", "verify", "repair"]) {
+      const r = run(cmd, "--help");
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/Examples?:\n\s+ticktape /);
+    }
+  });
+
+  it("inspect --json reports kinds, symbols and sizes from the index", () => {
+    const r = run("inspect", "--json", fixture("all-kinds-zstd.tape"));
+    expect(r.status).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s.sealed).toBe(true);
+    expect(s.exchange).toBe("binance");
+    expect(s.kinds.map((k: { kind: string }) => k.kind).sort()).toEqual([
+      "bbo",
+      "book",
+      "event",
+      "raw",
+      "trade",
+    ]);
+    expect(s.rows).toBe(JSON.parse(readFileSync(fixture("all-kinds-zstd.json"), "utf8")).records.length);
+    expect(s.codecs).toEqual({ zstd: s.blocks });
+  });
+
+  it("inspect on a torn file says it is not sealed and where the valid data ends", () => {
+    const r = run("inspect", fixture("truncated.tape.open"));
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("NOT SEALED");
+    expect(r.stdout).toMatch(/valid up to offset \d+/);
+  });
+
+  it("cat filters by symbol, kind and time and prints exact NDJSON", () => {
+    const r = run(
+      "cat",
+      fixture("trades-zstd.tape"),
+      "--symbol",
+      "BTCUSDT",
+      "--kind",
+      "trade",
+      "--from",
+      "1732500000007000000",
+      "--to",
+      "2024-11-25T02:00:00.050Z",
+    );
+    expect(r.status).toBe(0);
+    const rows = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) {
+      expect(row.symbol).toBe("BTCUSDT");
+      expect(BigInt(row.ts) >= 1732500000007000000n && BigInt(row.ts) < 1732500000050000000n).toBe(true);
+      expect(typeof row.price).toBe("string");
+    }
+    const all = run("cat", fixture("trades-zstd.tape")).stdout.trim().split("\n");
+    expect(all.length).toBeGreaterThan(rows.length);
+  });
+
+  it("cat rejects an unknown kind and a malformed time with a clear message", () => {
+    const bad = run("cat", fixture("trades-zstd.tape"), "--kind", "quote");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("unknown kind");
+    const badTime = run("cat", fixture("trades-zstd.tape"), "--from", "yesterday");
+    expect(badTime.status).toBe(2);
+    expect(badTime.stderr).toContain("E_TIME_PARSE");
+  });
+
+  it("verify: 0 when intact, 1 with the first bad offset when a byte is flipped, 2 when not a tape", async () => {
+    expect(run("verify", fixture("trades-zstd.tape"), fixture("book-lz4.tape")).status).toBe(0);
+    const bytes = new Uint8Array(await readFile(fixture("trades-zstd.tape")));
+    bytes[200] = (bytes[200] ?? 0) ^ 0x40;
+    const damaged = join(dir, "damaged.tape");
+    await writeFile(damaged, bytes);
+    const r = run("verify", "--json", damaged);
+    expect(r.status).toBe(1);
+    const [report] = JSON.parse(r.stdout);
+    expect(report.ok).toBe(false);
+    expect(report.firstBadOffset).toBeLessThanOrEqual(200);
+    const notTape = join(dir, "x.tape");
+    await writeFile(notTape, '{"not":"a tape"}');
+    const n = run("verify", notTape);
+    expect(n.status).toBe(2);
+    expect(n.stdout).toContain("E_TAPE_NOT_A_TAPE");
+  });
+
+  it("repair seals the whole blocks of a torn .open file, and verify then passes", async () => {
+    const open = join(dir, "torn.tape.open");
+    await copyFile(fixture("truncated.tape.open"), open);
+    const r = run("repair", "--json", open);
+    expect(r.status).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.output).toBe(join(dir, "torn.tape"));
+    expect(result.droppedBytes).toBeGreaterThan(0);
+    expect(run("verify", result.output).status).toBe(0);
+    const expected = JSON.parse(readFileSync(fixture("truncated.json"), "utf8")).expectedRecords;
+    const rows = run("cat", result.output)
+      .stdout.trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(rows).toEqual(expected);
+  });
+});
