@@ -216,8 +216,8 @@ export function encodeBytesColumn(out: ByteWriter, col: BytesColumn, rows: numbe
 
 /**
  * Reads `count` zigzag varints into `target` at the rows where `valid` is set (all rows when null), as
- * running sums (`delta`) or plain values, each multiplied by `unit`. The hot loop of every read: the common
- * case (no absent rows) has a loop of its own.
+ * running sums (`delta`) or plain values, each multiplied by `unit`. The hot loop of every read: varints are
+ * decoded first (with integer operations up to 28 bits), then scaled and summed in a second, simple pass.
  */
 function readVarints(
   r: ByteReader,
@@ -232,78 +232,48 @@ function readVarints(
   const buf = r.buf;
   let p = r.pos;
   let bad = false;
-  if (valid === null) {
-    let acc = 0;
-    const end = startIndex + count;
-    for (let row = startIndex; row < end; row++) {
-      let b = buf[p++]!;
-      let z = b & 0x7f;
+  let row = startIndex;
+  for (let k = 0; k < count; k++) {
+    if (valid !== null) while (valid[row] === 0) row++;
+    let b = buf[p++]!;
+    let z = b & 0x7f;
+    if (b >= 0x80) {
+      b = buf[p++]!;
+      z |= (b & 0x7f) << 7;
       if (b >= 0x80) {
-        // Up to four bytes with integer shifts (28 bits), longer ones with multiplications.
         b = buf[p++]!;
-        z |= (b & 0x7f) << 7;
+        z |= (b & 0x7f) << 14;
         if (b >= 0x80) {
           b = buf[p++]!;
-          z |= (b & 0x7f) << 14;
+          z |= (b & 0x7f) << 21;
           if (b >= 0x80) {
-            b = buf[p++]!;
-            z |= (b & 0x7f) << 21;
-            if (b >= 0x80) {
-              let mul = 0x10000000;
-              do {
-                b = buf[p++]!;
-                z += (b & 0x7f) * mul;
-                mul *= 0x80;
-              } while (b >= 0x80 && mul < 0x100000000000000);
-              if (b >= 0x80) bad = true;
-            }
+            // Beyond 28 bits: doubles (exact below 2^53).
+            let mul = 0x10000000;
+            do {
+              b = buf[p++]!;
+              z += (b & 0x7f) * mul;
+              mul *= 0x80;
+            } while (b >= 0x80 && mul < 0x100000000000000);
+            if (b >= 0x80) bad = true;
+            target[row++] = z % 2 === 1 ? -(z + 1) / 2 : z / 2;
+            continue;
           }
         }
       }
-      const v = (z & 1 ? -(z + 1) / 2 : z / 2) * unit;
-      if (delta) {
-        acc += v;
-        target[row] = acc;
-      } else target[row] = v;
     }
-  } else {
-    let acc = 0;
-    let row = startIndex;
-    for (let k = 0; k < count; k++) {
-      let b = buf[p++]!;
-      let z = b & 0x7f;
-      if (b >= 0x80) {
-        // Up to four bytes with integer shifts (28 bits), longer ones with multiplications.
-        b = buf[p++]!;
-        z |= (b & 0x7f) << 7;
-        if (b >= 0x80) {
-          b = buf[p++]!;
-          z |= (b & 0x7f) << 14;
-          if (b >= 0x80) {
-            b = buf[p++]!;
-            z |= (b & 0x7f) << 21;
-            if (b >= 0x80) {
-              let mul = 0x10000000;
-              do {
-                b = buf[p++]!;
-                z += (b & 0x7f) * mul;
-                mul *= 0x80;
-              } while (b >= 0x80 && mul < 0x100000000000000);
-              if (b >= 0x80) bad = true;
-            }
-          }
-        }
-      }
-      const v = (z & 1 ? -(z + 1) / 2 : z / 2) * unit;
-      while (valid[row] === 0) row++;
-      if (delta) {
-        acc += v;
-        target[row++] = acc;
-      } else target[row++] = v;
-    }
+    target[row++] = (z >>> 1) ^ -(z & 1);
   }
   if (bad || p > r.end) r.fail("varint runs past the column or exceeds 2^56", field);
   r.pos = p;
+  const end = row;
+  if (delta) {
+    let acc = 0;
+    for (let i = startIndex; i < end; i++) {
+      if (valid !== null && valid[i] === 0) continue;
+      acc += target[i]! * unit;
+      target[i] = acc;
+    }
+  } else if (unit !== 1) for (let i = startIndex; i < end; i++) target[i] = target[i]! * unit;
 }
 
 export function decodeColumn(
