@@ -44,7 +44,12 @@ export class FileSource implements RangeSource {
     return buf;
   }
 
+  private closed = false;
+
+  /** Idempotent. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.fh.close();
   }
 }

@@ -28,8 +28,15 @@ const exists = async (p: string) =>
     () => false,
   );
 
+/** Readers handed to tests, closed after each test (closing twice is harmless). */
+const openReaders: TapeReader[] = [];
+afterEach(async () => {
+  await Promise.all(openReaders.splice(0).map((r) => r.close()));
+});
+
 async function readFileRecords(path: string): Promise<{ reader: TapeReader; records: TapeRecord[] }> {
   const reader = await TapeReader.open(path);
+  openReaders.push(reader);
   const { records, error } = await drainRecords(reader);
   if (error !== null) throw error;
   return { reader, records };
