@@ -116,6 +116,7 @@ async function run(o: Options): Promise<void> {
         : {
             realParquetBytesPerTrade: rp.tradeBytes / real.trades.count,
             realParquetBytesPerBookUpdate: rp.bookBytes / real.book.count,
+            realRatioVsParquet: (rp.tradeBytes + rp.bookBytes) / (rt.trades.bytes + rt.book.bytes),
           }),
     };
   }
@@ -193,6 +194,19 @@ async function run(o: Options): Promise<void> {
   else process.stdout.write(md);
 }
 
+function columnTable(t: TicktapeResult): string[] {
+  const row = (label: string, r: TicktapeResult["trades"]) =>
+    `| ${label} | ${Object.entries(r.columnBytesPerRow)
+      .map(([c, v]) => `${c} ${v.toFixed(2)}`)
+      .join(", ")} | ${(r.bytes / r.rows).toFixed(2)} |`;
+  return [
+    "| kind | B/row per column | B/row, file |",
+    "|---|---|---:|",
+    row("trade", t.trades),
+    row("book", t.book),
+  ];
+}
+
 function machine(): { cpu: string; cores: number; memoryGiB: number; node: string; platform: string } {
   const c = cpus();
   return {
@@ -211,6 +225,7 @@ function renderMarkdown(
     workload: { trades: number; bookUpdates: number; seed: number; symbols: string[] };
     policy: object;
     table: Line[];
+    ticktape: TicktapeResult[];
     seconds: number;
   },
   targets: [string, boolean, string][],
@@ -242,6 +257,13 @@ function renderMarkdown(
     "|---|---|---:|",
     ...targets.map(([name, ok, v]) => `| ${name} | ${ok ? "yes" : "**no**"} | ${v} |`),
     "",
+    "## Where the bytes go (ticktape, default codec, synthetic workload)",
+    "",
+    "Bytes per row of each column when it is compressed on its own, block by block (an attribution: the file",
+    "compresses all columns of a block together).",
+    "",
+    ...columnTable(r.ticktape[0]!),
+    "",
     "## Real data (`../shared/realdata/tables`: Binance trades and L2 updates, six markets)",
     "",
   ];
@@ -254,6 +276,8 @@ function renderMarkdown(
     if (real["realParquetBytesPerTrade"] !== undefined) {
       lines.push(
         `| Parquet | ${real["realTrades"]} | ${(real["realParquetBytesPerTrade"] as number).toFixed(2)} | ${real["realBookUpdates"]} | ${(real["realParquetBytesPerBookUpdate"] as number).toFixed(2)} |`,
+        "",
+        `Parquet / ticktape, all rows: ${(real["realRatioVsParquet"] as number).toFixed(2)}x.`,
       );
     }
   }

@@ -2,6 +2,11 @@
  * ticktape's side of the benchmark: encode a Workload's trades and book updates with the writer's default block
  * policy (in memory, so that disk speed does not enter), then decode every block into columns and into rows.
  */
+
+import { ByteWriter } from "../src/format/bytes.js";
+import { compressBody } from "../src/format/codecs.js";
+import { encodeIntColumn, encodeU8Column } from "../src/format/columns.js";
+import { SCHEMAS } from "../src/format/schema.js";
 import {
   type BlockPolicy,
   type BookBatch,
@@ -22,6 +27,8 @@ export interface TicktapeKindResult {
   encodeSeconds: number;
   decodeColumnsSeconds: number;
   decodeObjectsSeconds: number;
+  /** Bytes per row of each column, each compressed on its own with the block codec (an attribution, not a sum). */
+  columnBytesPerRow: Record<string, number>;
 }
 export interface TicktapeResult {
   codec: Codec;
@@ -195,6 +202,31 @@ async function decode(
   return { columns, objects, blocks: blocks.length };
 }
 
+/** Where the bytes go: every column of every block encoded and compressed on its own. */
+async function columnBreakdown(
+  bytes: Uint8Array,
+  kind: "trade" | "book",
+  codec: Codec,
+  rows: number,
+): Promise<Record<string, number>> {
+  const reader = await TapeReader.open(new BytesSource(bytes));
+  const totals: Record<string, number> = {};
+  const scratch = new ByteWriter(1 << 16);
+  for (const b of reader.blocks) {
+    const block = await reader.readBlock(b);
+    for (const spec of SCHEMAS[kind]) {
+      const col = block.columns[spec.name];
+      if (col === undefined) continue;
+      scratch.pos = 0;
+      if (col.type === "int") encodeIntColumn(scratch, col, b.rowCount, spec.layout);
+      else if (col.type === "u8") encodeU8Column(scratch, col, b.rowCount);
+      else continue;
+      totals[spec.name] = (totals[spec.name] ?? 0) + compressBody(codec, scratch.finish().slice()).length;
+    }
+  }
+  return Object.fromEntries(Object.entries(totals).map(([k, v]) => [k, v / rows]));
+}
+
 async function measureKind(w: Workload, kind: "trade" | "book", codec: Codec): Promise<TicktapeKindResult> {
   const table = kind === "trade" ? w.trades : w.book;
   const p = prepare(table);
@@ -204,7 +236,9 @@ async function measureKind(w: Workload, kind: "trade" | "book", codec: Codec): P
     if (best === null || r.seconds < best.seconds) best = r;
   }
   const d = await decode(best!.bytes, table.count);
+  const columnBytesPerRow = await columnBreakdown(best!.bytes, kind, codec, table.count);
   return {
+    columnBytesPerRow,
     rows: table.count,
     bytes: best!.bytes.length,
     blocks: d.blocks,
