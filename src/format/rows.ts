@@ -63,7 +63,7 @@ function numberReader(col: IntColumn): (i: number) => number | null {
     const div = pow10(col.scale);
     value = (i) => {
       const m = base + offsets[i]!;
-      return Math.abs(m) <= SAFE ? m / div : Number(formatDecimal(col.base + BigInt(offsets[i]!), col.scale));
+      return Math.abs(m) < SAFE ? m / div : Number(formatDecimal(col.base + BigInt(offsets[i]!), col.scale));
     };
   } else value = (i) => Number(formatDecimal(col.base + BigInt(offsets[i]!), col.scale));
   return valid === null ? value : (i) => (valid[i] ? value(i) : null);
@@ -76,7 +76,7 @@ function decimalReader(col: IntColumn): (i: number) => number {
     const offsets = col.offsets;
     const div = pow10(col.scale);
     let fits = true;
-    for (let i = 0; i < offsets.length && fits; i++) fits = Math.abs(base + offsets[i]!) <= SAFE;
+    for (let i = 0; i < offsets.length && fits; i++) fits = Math.abs(base + offsets[i]!) < SAFE;
     if (fits) return (i) => (base + offsets[i]!) / div;
   }
   const read = numberReader(col);
