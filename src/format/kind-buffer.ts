@@ -217,13 +217,21 @@ export class KindBuffer {
    */
   add(rec: RecordInput): boolean {
     const add = this.prepare(rec);
+    if (!this.undoOnFailure(add)) return false;
+    this.rows++;
+    return true;
+  }
+
+  /** Runs a change to the builders; if it refuses or throws, every builder is put back as it was. */
+  private undoOnFailure(change: () => boolean): boolean {
     const n = this.rows;
-    if (add()) {
-      this.rows++;
-      return true;
+    let ok = false;
+    try {
+      ok = change();
+    } finally {
+      if (!ok) this.truncate(n);
     }
-    this.truncate(n);
-    return false;
+    return ok;
   }
 
   private prepare(rec: RecordInput): () => boolean {
@@ -310,7 +318,7 @@ export class KindBuffer {
   addBatch(batch: TradeBatch | BookBatch, from: number, count: number): boolean {
     const n = this.rows;
     const slice = (o: OffsetsInput) => ({ base: o.base, offsets: o.offsets.subarray(from, from + count) });
-    const ok = ((): boolean => {
+    const ok = this.undoOnFailure((): boolean => {
       const ts = slice(batch.ts);
       if (!this.ts.addOffsets(ts.base, ts.offsets)) return false;
       if (batch.recvTs !== undefined) {
@@ -342,11 +350,8 @@ export class KindBuffer {
         } else for (let i = 0; i < count; i++) seq.add(undefined);
       }
       return true;
-    })();
-    if (!ok) {
-      this.truncate(n);
-      return false;
-    }
+    });
+    if (!ok) return false;
     const ts = batch.ts;
     let lo = Number.POSITIVE_INFINITY;
     let hi = Number.NEGATIVE_INFINITY;

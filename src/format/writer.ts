@@ -13,7 +13,7 @@ import { TapeError, TapeValueError } from "./errors.js";
 import { encodeFooter, encodeTrailer, statsOf, TRAILER_BYTES } from "./footer.js";
 import { encodeHeader, type HeaderInput } from "./header.js";
 import { type BookBatch, KindBuffer, type TradeBatch, toTimestamp } from "./kind-buffer.js";
-import { KIND_ID, KINDS, type Kind, type RecordInput } from "./records.js";
+import { BOOK_SIDES, KIND_ID, KINDS, type Kind, type RecordInput, TRADE_SIDES } from "./records.js";
 
 /** When a buffered (symbol, kind) becomes a block. */
 export interface BlockPolicy {
@@ -175,6 +175,9 @@ export class TapeEncoder {
   /** Adds a batch of trades or book rows given as columns (the fast path for bulk conversion). */
   appendBatch(kind: "trade" | "book", symbol: string, batch: TradeBatch | BookBatch, count: number): void {
     this.checkOpen();
+    if (kind !== "trade" && kind !== "book")
+      throw new TapeValueError(`batches hold trades or book rows, not ${kind}`, "kind");
+    checkBatch(kind, batch, count);
     const b = this.buffer(kind, symbol);
     const ts = batch.ts.offsets;
     let from = 0;
@@ -262,6 +265,38 @@ export class TapeEncoder {
     );
     this.offset = fileLength;
     return fileLength;
+  }
+}
+
+/**
+ * Every column of a batch must hold at least `count` rows, and enumerations must be in range (a file with
+ * an out-of-range side would be unreadable).
+ */
+function checkBatch(kind: "trade" | "book", batch: TradeBatch | BookBatch, count: number): void {
+  if (kind === "book" && !((batch as BookBatch).flags instanceof Uint8Array)) {
+    throw new TapeValueError("a book batch needs flags", "flags");
+  }
+  if (!Number.isSafeInteger(count) || count < 0)
+    throw new TapeValueError(`count ${count} is not a row count`, "count");
+  const columns: [string, { length: number } | undefined][] = [
+    ["ts", batch.ts.offsets],
+    ["recvTs", batch.recvTs?.offsets],
+    ["price", batch.price.mantissas],
+    ["size", batch.size.mantissas],
+    ["side", batch.side],
+    ["tradeId", "tradeId" in batch ? batch.tradeId?.offsets : undefined],
+    ["flags", "flags" in batch ? batch.flags : undefined],
+    ["seq", "seq" in batch ? batch.seq?.offsets : undefined],
+  ];
+  for (const [name, col] of columns) {
+    if (col !== undefined && col.length < count) {
+      throw new TapeValueError(`holds ${col.length} rows, fewer than ${count}`, name);
+    }
+  }
+  const maxSide = kind === "trade" ? TRADE_SIDES.length - 1 : BOOK_SIDES.length - 1;
+  for (let i = 0; i < count; i++) {
+    if (batch.side[i]! > maxSide)
+      throw new TapeValueError(`side ${batch.side[i]} in row ${i} is out of range`, "side");
   }
 }
 
