@@ -242,7 +242,12 @@ export class TapeReader {
           0,
         );
       }
-    } else if (this.recovery?.stop) note(this.recovery.stop, this.recovery.validEnd);
+    } else if (this.recovery?.stop) {
+      // Reported where the valid data ends (the start of the block that failed), not where inside that
+      // block's header the check failed: everything before it is intact.
+      const stop = this.recovery.stop;
+      issues.push({ offset: this.recovery.validEnd, code: stop.code, message: stop.message });
+    }
     issues.sort((a, b) => a.offset - b.offset);
     return {
       file: this.name,
