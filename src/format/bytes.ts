@@ -223,10 +223,12 @@ export class ByteReader {
     return v;
   }
   text(n: number, field: string): string {
+    const start = this.pos;
     const b = this.bytes(n, field);
     try {
       return TEXT_DECODER.decode(b);
     } catch {
+      this.pos = start; // the error names where the text starts
       return this.fail("invalid UTF-8", field);
     }
   }

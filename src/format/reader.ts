@@ -192,9 +192,11 @@ export class TapeReader {
     const total = this.footerOffset * (this.footer === null ? 1 : 2);
     const report = options.onProgress ?? (() => {});
     const issues: VerifyIssue[] = [];
+    // Each issue is placed where the damaged unit starts (a block, the footer): everything before it is
+    // intact. The message keeps the exact offset and field.
     const note = (err: unknown, offset: number) => {
       const e = err instanceof TapeError ? err : new TapeError("E_TAPE_CORRUPT", String(err), { offset });
-      issues.push({ offset: e.offset ?? offset, code: e.code, message: e.message });
+      issues.push({ offset, code: e.code, message: e.message });
     };
     if (this.recovery !== null)
       note(this.recovery.reason, this.recovery.reason.offset ?? this.recovery.validEnd);
@@ -234,20 +236,19 @@ export class TapeReader {
       );
       digest = Buffer.compare(actual, this.footer.digest) === 0 ? "ok" : "mismatch";
       if (digest === "mismatch") {
+        // The digest says only that some byte differs: it points at the first damage found otherwise, or,
+        // when nothing else caught it, at the start of the file.
+        const first = issues.reduce((m, i) => Math.min(m, i.offset), Number.POSITIVE_INFINITY);
+        const at = Number.isFinite(first) ? first : 0;
         note(
           new TapeError("E_TAPE_DIGEST", "file digest (SHA-256) mismatch", {
-            offset: 0,
+            offset: at,
             field: "footer.digest",
           }),
-          0,
+          at,
         );
       }
-    } else if (this.recovery?.stop) {
-      // Reported where the valid data ends (the start of the block that failed), not where inside that
-      // block's header the check failed: everything before it is intact.
-      const stop = this.recovery.stop;
-      issues.push({ offset: this.recovery.validEnd, code: stop.code, message: stop.message });
-    }
+    } else if (this.recovery?.stop) note(this.recovery.stop, this.recovery.validEnd);
     issues.sort((a, b) => a.offset - b.offset);
     return {
       file: this.name,
