@@ -243,6 +243,7 @@ function renderMarkdown(
     `- Synthetic workload: ${r.workload.trades.toLocaleString("en-US")} trades + ${r.workload.bookUpdates.toLocaleString("en-US")} L2 book updates, seed ${r.workload.seed}, symbols ${r.workload.symbols.join(", ")}`,
     `- ticktape block policy (the writer's default, as the recorder uses it): ${JSON.stringify(r.policy)}`,
     "- One core: encoding and decoding run on the main thread, codecs included. Decode figures are the best of three passes.",
+    "- Arrow IPC's decode to columns makes views into the IPC buffer: nothing is decoded, so its figure is not comparable.",
     "- Sizes are whole files (header, footer and trailer included). Encode rows/s for ticktape include splitting the",
     "  interleaved input by symbol (8192 rows per step, as a recorder hands rows over); ns timestamps are converted",
     "  to the writer's base + offset input before timing.",
