@@ -218,6 +218,10 @@ export class KindBuffer {
   add(rec: RecordInput): boolean {
     const add = this.prepare(rec);
     if (!this.undoOnFailure(add)) return false;
+    // The time range grows only with records that were added.
+    const ts = this.ts.base! + BigInt(this.ts.offsets[this.rows]!);
+    if (this.rows === 0 || ts < this.minTs) this.minTs = ts;
+    if (this.rows === 0 || ts > this.maxTs) this.maxTs = ts;
     this.rows++;
     return true;
   }
@@ -238,12 +242,7 @@ export class KindBuffer {
     const ts = toTimestamp(rec.ts, "ts");
     const recvTs = rec.recvTs === undefined ? undefined : toTimestamp(rec.recvTs, "recvTs");
     const c = this.cols;
-    const common = (): boolean => {
-      if (!this.ts.add(ts) || !this.recvTs.add(recvTs)) return false;
-      if (this.rows === 0 || ts < this.minTs) this.minTs = ts;
-      if (this.rows === 0 || ts > this.maxTs) this.maxTs = ts;
-      return true;
-    };
+    const common = (): boolean => this.ts.add(ts) && this.recvTs.add(recvTs);
     switch (rec.kind) {
       case "trade": {
         const price = decimal(rec.price, "price");

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import {
   type BookBatch,
   BytesSource,
+  encodeTape,
+  type RecordInput,
   TapeEncoder,
   TapeReader,
   type TapeRecord,
@@ -17,6 +19,10 @@ function encodeBatches(append: (enc: TapeEncoder) => void, maxRows = 3): Uint8Ar
   append(enc);
   enc.seal();
   return Buffer.concat(chunks);
+}
+
+function encodeTapeRecords(records: RecordInput[]): Uint8Array {
+  return encodeTape(records, HEADER);
 }
 
 async function records(bytes: Uint8Array): Promise<TapeRecord[]> {
@@ -135,5 +141,21 @@ describe("appendBatch: the columnar path", () => {
     expect(got.slice(5).map((r) => (r.kind === "trade" ? r.size : null))).toEqual(
       got.slice(0, 5).map((r) => (r.kind === "trade" ? r.size : null)),
     );
+  });
+});
+
+describe("block time ranges", () => {
+  it("a record that starts a new block does not widen the previous block's range", async () => {
+    const bytes = encodeTapeRecords([
+      { kind: "trade", symbol: "S", ts: 1000n, price: "123456789012345678", size: "1", side: "buy" },
+      { kind: "trade", symbol: "S", ts: 2000n, price: "123456789012345679", size: "1", side: "buy" },
+      // 0.5 needs scale 1: the buffered 18-digit values cannot be rescaled, so this row starts a block.
+      { kind: "trade", symbol: "S", ts: 3000n, price: "0.5", size: "1", side: "buy" },
+    ]);
+    const reader = await TapeReader.open(new BytesSource(bytes));
+    expect(reader.blocks.map((b) => [b.rowCount, b.minTs, b.maxTs])).toEqual([
+      [2, 1000n, 2000n],
+      [1, 3000n, 3000n],
+    ]);
   });
 });
