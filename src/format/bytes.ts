@@ -104,12 +104,6 @@ export class ByteWriter {
   }
 }
 
-export function zigzag(v: number): number {
-  return v >= 0 ? v * 2 : -v * 2 - 1;
-}
-export function unzigzag(z: number): number {
-  return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
-}
 export function zigzagBig(v: bigint): bigint {
   return v >= 0n ? v << 1n : (-v << 1n) - 1n;
 }
@@ -237,8 +231,4 @@ export class ByteReader {
     if (n > max) this.fail(`length ${n} exceeds the limit ${max}`, field, "E_TAPE_LIMIT");
     return this.text(n, field);
   }
-}
-
-export function decodeUtf8(b: Uint8Array): string {
-  return TEXT_DECODER.decode(b);
 }

@@ -73,11 +73,9 @@ function readPresence(r: ByteReader, rows: number, field: string): { valid: Uint
   return { valid, present };
 }
 
-/**
- * Writes zigzag varints of `values[i] / unit`; values are safe integers. Returns false, having written nothing
- * that counts, when some value is not a multiple of `unit` (the caller then retries with the exact gcd).
- */
-function writeVarints(out: ByteWriter, values: Float64Array, rows: number, unit: number): boolean {
+/** Writes zigzag varints of `values[i] / unit`; every value is a safe integer and a multiple of `unit`. */
+function writeVarints(out: ByteWriter, values: Float64Array, unit: number): void {
+  const rows = values.length;
   out.ensure(rows * 8);
   const buf = out.buf;
   let p = out.pos;
@@ -97,7 +95,6 @@ function writeVarints(out: ByteWriter, values: Float64Array, rows: number, unit:
       buf[p++] = z;
       continue;
     }
-    if (z !== Math.floor(z)) return false;
     while (z >= 0x80) {
       buf[p++] = (z % 0x80) | 0x80;
       z = Math.floor(z / 0x80);
@@ -105,14 +102,13 @@ function writeVarints(out: ByteWriter, values: Float64Array, rows: number, unit:
     buf[p++] = z;
   }
   out.pos = p;
-  return true;
 }
 
-/** The gcd of the first non-zero values: the likely unit of the whole column (checked while writing). */
-function guessUnit(values: Float64Array, from: number, to: number): number {
+/** The gcd of the first `limit` non-zero values (1 when there are none). */
+function gcdOf(values: Float64Array, limit: number): number {
   let unit = 0;
   let seen = 0;
-  for (let i = from; i < to && seen < 64 && unit !== 1; i++) {
+  for (let i = 0; i < values.length && seen < limit && unit !== 1; i++) {
     const v = values[i]!;
     if (v === 0) continue;
     unit = unit === 0 ? Math.abs(v) : gcd(Math.abs(v), unit);
@@ -121,29 +117,18 @@ function guessUnit(values: Float64Array, from: number, to: number): number {
   return unit === 0 ? 1 : unit;
 }
 
-function exactUnit(values: Float64Array, from: number, to: number): number {
-  let unit = 0;
-  for (let i = from; i < to && unit !== 1; i++) {
-    const v = values[i]!;
-    if (v !== 0) unit = unit === 0 ? Math.abs(v) : gcd(Math.abs(v), unit);
-  }
-  return unit === 0 ? 1 : unit;
-}
-
-/** Writes varint unit, then the values divided by it (fractional quotients show the guess was wrong). */
+/**
+ * Writes varint unit, then the values divided by it. The unit is guessed from the first values (cheap) and
+ * checked against all of them; when the guess fails, the exact gcd of every value is used.
+ */
 function writeWithUnit(out: ByteWriter, values: Float64Array): void {
-  const start = out.pos;
-  let unit = guessUnit(values, 0, values.length);
+  let unit = gcdOf(values, 64);
+  if (!allMultiples(values, unit)) unit = gcdOf(values, values.length);
   out.varint(unit);
-  if (!allMultiples(values, unit) || !writeVarints(out, values, values.length, unit)) {
-    out.pos = start;
-    unit = exactUnit(values, 0, values.length);
-    out.varint(unit);
-    writeVarints(out, values, values.length, unit);
-  }
+  writeVarints(out, values, unit);
 }
 
-/** Small quotients are written by integer shifts without a fractional check, so check those values here. */
+/** Whether every value is a multiple of `unit` (writeVarints relies on it). */
 function allMultiples(values: Float64Array, unit: number): boolean {
   if (unit === 1) return true;
   for (let i = 0; i < values.length; i++) {

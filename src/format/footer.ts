@@ -169,12 +169,8 @@ export function decodeFooter(buf: Uint8Array, trailer: Trailer): Footer {
   if (symbols === null || entries === null || digest === null) {
     throw new TapeError("E_TAPE_CORRUPT", "footer lacks a required section", { offset: at, field: "footer" });
   }
-  const blocks = decodeBlockEntries(entries, symbols, len(entries));
+  const blocks = decodeBlockEntries(entries, symbols, entries.remaining);
   return { symbols, blocks, stats, digest };
-}
-
-function len(r: ByteReader): number {
-  return r.end - r.pos;
 }
 
 function decodeStats(s: ByteReader, len: number): Partial<Record<Kind, KindStats>> {
