@@ -155,6 +155,8 @@ export class KindBuffer {
   rows = 0;
   minTs = 0n;
   maxTs = 0n;
+  /** Exchange timestamp of the record `add` accepted last. */
+  lastTs = 0n;
   private readonly ts = new IntBuilder();
   private readonly recvTs = new IntBuilder();
   private readonly cols: Record<string, Builder>;
@@ -220,6 +222,7 @@ export class KindBuffer {
     if (!this.undoOnFailure(add)) return false;
     // The time range grows only with records that were added.
     const ts = this.ts.base! + BigInt(this.ts.offsets[this.rows]!);
+    this.lastTs = ts;
     if (this.rows === 0 || ts < this.minTs) this.minTs = ts;
     if (this.rows === 0 || ts > this.maxTs) this.maxTs = ts;
     this.rows++;

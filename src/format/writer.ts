@@ -12,7 +12,7 @@ import { crc32c } from "./crc32c.js";
 import { TapeError, TapeValueError } from "./errors.js";
 import { encodeFooter, encodeTrailer, statsOf, TRAILER_BYTES } from "./footer.js";
 import { encodeHeader, type HeaderInput } from "./header.js";
-import { type BookBatch, KindBuffer, type TradeBatch, toTimestamp } from "./kind-buffer.js";
+import { type BookBatch, KindBuffer, type TradeBatch } from "./kind-buffer.js";
 import { BOOK_SIDES, KIND_ID, KINDS, type Kind, type RecordInput, TRADE_SIDES } from "./records.js";
 
 /** When a buffered (symbol, kind) becomes a block. */
@@ -169,7 +169,7 @@ export class TapeEncoder {
         throw new TapeError("E_TAPE_VALUE", "record does not fit in an empty block", { field: "kind" });
     }
     this.rows++;
-    this.afterAdd(b, toTimestamp(rec.ts, "ts"));
+    this.afterAdd(b, b.lastTs);
   }
 
   /** Adds a batch of trades or book rows given as columns (the fast path for bulk conversion). */

@@ -21,8 +21,8 @@ function encodeBatches(append: (enc: TapeEncoder) => void, maxRows = 3): Uint8Ar
   return Buffer.concat(chunks);
 }
 
-function encodeTapeRecords(records: RecordInput[]): Uint8Array {
-  return encodeTape(records, HEADER);
+function encodeTapeRecords(records: RecordInput[], policy = {}): Uint8Array {
+  return encodeTape(records, HEADER, { policy });
 }
 
 async function records(bytes: Uint8Array): Promise<TapeRecord[]> {
@@ -156,6 +156,30 @@ describe("block time ranges", () => {
     expect(reader.blocks.map((b) => [b.rowCount, b.minTs, b.maxTs])).toEqual([
       [2, 1000n, 2000n],
       [1, 3000n, 3000n],
+    ]);
+  });
+
+  it("records reaching the flush interval write every buffer out, each block within its own interval", async () => {
+    const s = 1_000_000_000n;
+    const trade = (symbol: string, ts: bigint): RecordInput => ({
+      kind: "trade",
+      symbol,
+      ts,
+      price: "1",
+      size: "1",
+      side: "buy",
+    });
+    const bytes = encodeTapeRecords(
+      [trade("A", 0n), trade("B", 30n * s), trade("A", 61n * s), trade("B", 70n * s), trade("A", 125n * s)],
+      { flushIntervalNs: 60e9 },
+    );
+    const reader = await TapeReader.open(new BytesSource(bytes));
+    expect(reader.blocks.map((b) => [b.symbol, b.rowCount, b.minTs / s, b.maxTs / s])).toEqual([
+      ["A", 2, 0n, 61n], // A's 61 s record reaches the interval: A and B are written
+      ["B", 1, 30n, 30n],
+      // A's 125 s record reaches the next interval: every buffer is written, in first-use order.
+      ["A", 1, 125n, 125n],
+      ["B", 1, 70n, 70n],
     ]);
   });
 });
