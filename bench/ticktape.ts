@@ -121,6 +121,7 @@ export function encode(
   kind: "trade" | "book",
   codec: Codec,
   p: Prepared,
+  zstdLevel?: number,
 ): { bytes: Uint8Array; seconds: number } {
   const table = kind === "trade" ? w.trades : w.book;
   const chunks: Uint8Array[] = [];
@@ -128,7 +129,7 @@ export function encode(
   const enc = new TapeEncoder(
     { exchange: "bench", captureId: "bench", periodStart: 0n, periodEnd: 0n, meta: {} },
     (b) => chunks.push(b),
-    { codec },
+    zstdLevel === undefined ? { codec } : { codec, zstdLevel },
   );
   const nsym = w.symbols.length;
   const idx = Array.from({ length: nsym }, () => new Int32Array(STEP_ROWS));
@@ -203,7 +204,7 @@ async function decode(
 }
 
 /** Where the bytes go: every column of every block encoded and compressed on its own. */
-async function columnBreakdown(
+export async function columnBreakdown(
   bytes: Uint8Array,
   kind: "trade" | "book",
   codec: Codec,

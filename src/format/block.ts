@@ -81,8 +81,12 @@ export function encodeBlock(
   if (symbolBytes.length > MAX_SYMBOL_BYTES)
     throw new TapeError("E_TAPE_LIMIT", "symbol too long", { field: "symbol" });
 
-  // Column data first (into scratch), then the directory that describes it.
+  // Column data first (into scratch, after room for the largest directory), then the directory that
+  // describes it, written just before the data so that the raw body is one slice of scratch, never copied.
+  const room = 5 + schema.length * 9;
   scratch.pos = 0;
+  scratch.ensure(room);
+  scratch.pos = room;
   const dir: { id: number; encoding: number; flags: number; scale: number; length: number }[] = [];
   for (const spec of schema) {
     const col = input.columns[spec.name];
@@ -112,18 +116,19 @@ export function encodeBlock(
       length: scratch.pos - start,
     });
   }
-  const data = scratch.finish();
-  const raw = new ByteWriter(dir.length * 8 + data.length + 8);
-  raw.varint(dir.length);
+  const head = new ByteWriter(room);
+  head.varint(dir.length);
   for (const d of dir) {
-    raw.u8(d.id);
-    raw.u8(d.encoding);
-    raw.u8(d.flags);
-    raw.u8(d.scale);
-    raw.varint(d.length);
+    head.u8(d.id);
+    head.u8(d.encoding);
+    head.u8(d.flags);
+    head.u8(d.scale);
+    head.varint(d.length);
   }
-  raw.bytes(data);
-  const rawBody = raw.finish();
+  const dirBytes = head.finish();
+  const bodyStart = room - dirBytes.length;
+  scratch.buf.set(dirBytes, bodyStart);
+  const rawBody = scratch.buf.subarray(bodyStart, scratch.pos);
   if (rawBody.length > MAX_BLOCK_RAW_BYTES)
     throw new TapeError("E_TAPE_LIMIT", `block body of ${rawBody.length} bytes`);
   const stored = compressBody(codec, rawBody, zstdLevel);

@@ -74,24 +74,32 @@ export class IntBuilder {
 
   /** Adds offsets relative to `base` in bulk (the columnar path). */
   addOffsets(base: bigint, offsets: Float64Array): boolean {
-    if (offsets.length === 0) return true;
-    for (let i = 0; i < offsets.length; i++) {
-      const v = offsets[i]!;
-      if (!Number.isSafeInteger(v))
-        throw new TapeValueError(`offset ${v} at row ${i} is not a safe integer`, "offsets");
-    }
+    const n = offsets.length;
+    if (n === 0) return true;
     // An empty builder takes the first value as its base, wherever the caller's base is.
-    if (this.base === null) this.base = base + BigInt(offsets[0]!);
+    if (this.base === null) {
+      if (!Number.isSafeInteger(offsets[0]!))
+        throw new TapeValueError(`offset ${offsets[0]} at row 0 is not a safe integer`, "offsets");
+      this.base = base + BigInt(offsets[0]!);
+    }
     const shift = base - this.base;
     if (shift > 2n ** 53n || shift < -(2n ** 53n)) return false;
     const s = Number(shift);
-    for (let i = 0; i < offsets.length; i++) if (Math.abs(offsets[i]! + s) > MAX_OFFSET) return false;
-    this.offsets = grow(this.offsets, this.count + offsets.length);
-    if (s === 0) this.offsets.set(offsets, this.count);
-    else for (let i = 0; i < offsets.length; i++) this.offsets[this.count + i] = offsets[i]! + s;
-    if (this.presence.valid !== null)
-      for (let i = 0; i < offsets.length; i++) this.presence.mark(this.count + i, true);
-    this.count += offsets.length;
+    this.offsets = grow(this.offsets, this.count + n);
+    const out = this.offsets;
+    const at = this.count;
+    // One pass: check, shift and copy. A value that fails leaves `count` as it was, so nothing is added.
+    for (let i = 0; i < n; i++) {
+      const v = offsets[i]!;
+      // Safe integers only: the test is written so that NaN fails it too.
+      if (!(Math.abs(v) <= Number.MAX_SAFE_INTEGER && Math.floor(v) === v))
+        throw new TapeValueError(`offset ${v} at row ${i} is not a safe integer`, "offsets");
+      const shifted = v + s;
+      if (Math.abs(shifted) > MAX_OFFSET) return false;
+      out[at + i] = shifted;
+    }
+    if (this.presence.valid !== null) for (let i = 0; i < n; i++) this.presence.mark(at + i, true);
+    this.count += n;
     return true;
   }
 
@@ -177,15 +185,17 @@ export class DecimalBuilder {
     if (this.present === 0) this.scale = scale;
     if (scale > this.scale && !this.rescale(scale)) return false;
     const factor = pow10(this.scale - scale);
-    let maxAbs = this.maxAbs;
+    let maxAbs = 0;
     for (let i = 0; i < mantissas.length; i++) {
-      const a = Math.abs(mantissas[i]!) * factor;
+      const a = Math.abs(mantissas[i]!);
       if (a > maxAbs) maxAbs = a;
     }
-    if (maxAbs > MAX_OFFSET) return false;
-    const scaled = factor === 1 ? mantissas : mantissas.map((m) => m * factor);
-    if (!this.ints.addOffsets(0n, scaled)) return false;
-    this.maxAbs = maxAbs;
+    // Below 2^50 / factor, every product is an exact double within the block's offset range.
+    if (maxAbs * factor > MAX_OFFSET) return false;
+    if (factor === 1) {
+      if (!this.ints.addOffsets(0n, mantissas)) return false;
+    } else if (!this.ints.addOffsets(0n, scaleBy(mantissas, factor))) return false;
+    if (maxAbs * factor > this.maxAbs) this.maxAbs = maxAbs * factor;
     this.present += mantissas.length;
     return true;
   }
@@ -208,6 +218,15 @@ export class DecimalBuilder {
     this.maxAbs = 0;
     this.present = 0;
   }
+}
+
+/** Reused by addMantissas: a block's batch is scaled, added and dropped before the next one. */
+let scaleScratch = new Float64Array(1024);
+function scaleBy(values: Float64Array, factor: number): Float64Array {
+  if (scaleScratch.length < values.length) scaleScratch = new Float64Array(2 * values.length);
+  const out = scaleScratch.subarray(0, values.length);
+  for (let i = 0; i < values.length; i++) out[i] = values[i]! * factor;
+  return out;
 }
 
 export class U8Builder {

@@ -76,7 +76,9 @@ function checkText(v: unknown, field: string, max: number): string {
 
 /** Trade ids: integers while every id of the block is a canonical integer, else strings. */
 class TradeIdBuilder {
-  ints: IntBuilder | null = new IntBuilder();
+  /** Kept between blocks, so that its arrays keep their grown size. */
+  private readonly intBuilder = new IntBuilder();
+  ints: IntBuilder | null = this.intBuilder;
   strings = new StringBuilder();
 
   add(id: string | undefined): void {
@@ -114,7 +116,8 @@ class TradeIdBuilder {
     return this.ints !== null ? this.ints.column() : this.strings.column();
   }
   reset(): void {
-    this.ints = new IntBuilder();
+    this.intBuilder.reset();
+    this.ints = this.intBuilder;
     this.strings.reset();
   }
 }
