@@ -20,7 +20,7 @@ export {
 } from "./reader.js";
 export * from "./records.js";
 export { type RepairResult, repairedPath, repairTape } from "./repair.js";
-export { blockRecords, blockRows } from "./rows.js";
+export { blockRecords, blockRows, recordReader, rowReader } from "./rows.js";
 export { BytesSource, FileSource, type RangeSource } from "./source.js";
 export { type KindSummary, type SymbolSummary, summarize, type TapeSummary } from "./summary.js";
 export {

@@ -8,6 +8,7 @@ import {
   type BookSide,
   EVENT_TYPES,
   type EventType,
+  KIND_BY_ID,
   type Row,
   type TapeRecord,
   TRADE_SIDES,
@@ -85,8 +86,19 @@ function decimalReader(col: IntColumn): (i: number) => number {
 
 /** Row objects with number fields. */
 export function blockRows(block: DecodedBlock): Row[] {
+  const read = rowReader(block);
+  const n = block.header.rowCount;
+  const rows = new Array<Row>(n);
+  for (let i = 0; i < n; i++) rows[i] = read(i);
+  return rows;
+}
+
+/**
+ * A function that makes the row object of row i of a block: what a merge uses to materialise only the rows
+ * it emits. Enumerations are checked here, once per block.
+ */
+export function rowReader(block: DecodedBlock): (i: number) => Row {
   const h = block.header;
-  const n = h.rowCount;
   const symbol = h.symbol;
   const tsCol = int(block, "ts");
   // ts = tsHi + (tsLo + offset): one rounding, to the double nearest the exact ns value.
@@ -94,7 +106,6 @@ export function blockRows(block: DecodedBlock): Row[] {
   const tsLo = Number(tsCol.base - BigInt(tsHi));
   const tsOff = tsCol.offsets;
   const recv = numberReader(int(block, "recvTs"));
-  const rows = new Array<Row>(n);
   switch (h.kind) {
     case "trade": {
       const price = decimalReader(int(block, "price"));
@@ -103,19 +114,16 @@ export function blockRows(block: DecodedBlock): Row[] {
       const idCol = block.columns["tradeId"]!;
       const id: (i: number) => number | string | null =
         idCol.type === "int" ? numberReader(idCol) : stringReader(idCol as StringColumn);
-      for (let i = 0; i < n; i++) {
-        rows[i] = {
-          kind: "trade",
-          symbol,
-          ts: tsHi + (tsLo + tsOff[i]!),
-          recvTs: recv(i),
-          price: price(i),
-          size: size(i),
-          side: sides[i]!,
-          tradeId: id(i),
-        };
-      }
-      return rows;
+      return (i) => ({
+        kind: "trade",
+        symbol,
+        ts: tsHi + (tsLo + tsOff[i]!),
+        recvTs: recv(i),
+        price: price(i),
+        size: size(i),
+        side: sides[i]!,
+        tradeId: id(i),
+      });
     }
     case "book": {
       const price = decimalReader(int(block, "price"));
@@ -123,65 +131,59 @@ export function blockRows(block: DecodedBlock): Row[] {
       const sides = enumValues<BookSide>(block, "side", BOOK_SIDES);
       const flags = u8(block, "flags");
       const seq = numberReader(int(block, "seq"));
-      for (let i = 0; i < n; i++) {
-        rows[i] = {
-          kind: "book",
-          symbol,
-          ts: tsHi + (tsLo + tsOff[i]!),
-          recvTs: recv(i),
-          side: sides[i]!,
-          price: price(i),
-          size: size(i),
-          snapshot: (flags[i]! & BOOK_FLAG_SNAPSHOT) !== 0,
-          seq: seq(i),
-        };
-      }
-      return rows;
+      return (i) => ({
+        kind: "book",
+        symbol,
+        ts: tsHi + (tsLo + tsOff[i]!),
+        recvTs: recv(i),
+        side: sides[i]!,
+        price: price(i),
+        size: size(i),
+        snapshot: (flags[i]! & BOOK_FLAG_SNAPSHOT) !== 0,
+        seq: seq(i),
+      });
     }
     case "bbo": {
       const bp = numberReader(int(block, "bidPrice"));
       const bs = numberReader(int(block, "bidSize"));
       const ap = numberReader(int(block, "askPrice"));
       const as = numberReader(int(block, "askSize"));
-      for (let i = 0; i < n; i++) {
-        rows[i] = {
-          kind: "bbo",
-          symbol,
-          ts: tsHi + (tsLo + tsOff[i]!),
-          recvTs: recv(i),
-          bidPrice: bp(i),
-          bidSize: bs(i),
-          askPrice: ap(i),
-          askSize: as(i),
-        };
-      }
-      return rows;
+      return (i) => ({
+        kind: "bbo",
+        symbol,
+        ts: tsHi + (tsLo + tsOff[i]!),
+        recvTs: recv(i),
+        bidPrice: bp(i),
+        bidSize: bs(i),
+        askPrice: ap(i),
+        askSize: as(i),
+      });
     }
     case "event": {
       const types = enumValues<EventType>(block, "type", EVENT_TYPES);
       const before = numberReader(int(block, "seqBefore"));
       const after = numberReader(int(block, "seqAfter"));
       const message = (block.columns["message"] as StringColumn).values;
-      for (let i = 0; i < n; i++) {
-        rows[i] = {
-          kind: "event",
-          symbol,
-          ts: tsHi + (tsLo + tsOff[i]!),
-          recvTs: recv(i),
-          type: types[i]!,
-          seqBefore: before(i),
-          seqAfter: after(i),
-          message: message[i]!,
-        };
-      }
-      return rows;
+      return (i) => ({
+        kind: "event",
+        symbol,
+        ts: tsHi + (tsLo + tsOff[i]!),
+        recvTs: recv(i),
+        type: types[i]!,
+        seqBefore: before(i),
+        seqAfter: after(i),
+        message: message[i]!,
+      });
     }
     case "raw": {
       const data = (block.columns["data"] as BytesColumn).values;
-      for (let i = 0; i < n; i++) {
-        rows[i] = { kind: "raw", symbol, ts: tsHi + (tsLo + tsOff[i]!), recvTs: recv(i), data: data[i]! };
-      }
-      return rows;
+      return (i) => ({
+        kind: "raw",
+        symbol,
+        ts: tsHi + (tsLo + tsOff[i]!),
+        recvTs: recv(i),
+        data: data[i]!,
+      });
     }
     default:
       throw new TapeError("E_TAPE_VERSION", `unknown block kind ${h.kindId}`, { offset: h.offset });
@@ -206,15 +208,24 @@ function decimalAt(col: Column | undefined, i: number): string | undefined {
 
 /** Exact records: bigint ns timestamps and canonical decimal strings; absent fields are omitted. */
 export function blockRecords(block: DecodedBlock): TapeRecord[] {
+  const read = recordReader(block);
+  const out = new Array<TapeRecord>(block.header.rowCount);
+  for (let i = 0; i < out.length; i++) out[i] = read(i);
+  return out;
+}
+
+/** A function that makes the exact record of row i of a block (see `rowReader`). */
+export function recordReader(block: DecodedBlock): (i: number) => TapeRecord {
   const h = block.header;
-  const out: TapeRecord[] = [];
   const ts = int(block, "ts");
   const recv = int(block, "recvTs");
   const c = block.columns;
   const sides = h.kind === "trade" ? enumValues(block, "side", TRADE_SIDES) : null;
   const bookSides = h.kind === "book" ? enumValues(block, "side", BOOK_SIDES) : null;
   const types = h.kind === "event" ? enumValues(block, "type", EVENT_TYPES) : null;
-  for (let i = 0; i < h.rowCount; i++) {
+  if (KIND_BY_ID.get(h.kindId) === undefined)
+    throw new TapeError("E_TAPE_VERSION", `unknown block kind ${h.kindId}`, { offset: h.offset });
+  return (i) => {
     const base = { symbol: h.symbol, ts: bigAt(ts, i)! };
     const recvTs = bigAt(recv, i);
     if (recvTs !== undefined) Object.assign(base, { recvTs });
@@ -274,7 +285,6 @@ export function blockRecords(block: DecodedBlock): TapeRecord[] {
       default:
         throw new TapeError("E_TAPE_VERSION", `unknown block kind ${h.kindId}`, { offset: h.offset });
     }
-    out.push(r);
-  }
-  return out;
+    return r;
+  };
 }
