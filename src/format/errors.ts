@@ -13,7 +13,11 @@ export type TapeErrorCode =
   | "E_TAPE_NO_TRAILER"
   | "E_TAPE_VALUE"
   | "E_TAPE_STATE"
-  | "E_TAPE_IO";
+  | "E_TAPE_IO"
+  /** A dataset has no file for an hour of the range (reader). */
+  | "E_TAPE_MISSING"
+  /** A file holds records too far before its hour for an ordered replay (reader). */
+  | "E_TAPE_ORDER";
 
 export interface TapeErrorDetails {
   file?: string | undefined;

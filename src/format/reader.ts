@@ -169,7 +169,7 @@ export class TapeReader {
   /** Row objects (number fields), block by block in file order, rows within the time range. */
   async *rows(filter: TapeFilter = {}): AsyncGenerator<Row> {
     for await (const block of this.decodedBlocks(filter)) {
-      const rows = blockRows(block);
+      const rows = blockRows(block, this.header.exchange);
       const keep = timeMask(block, filter);
       for (let i = 0; i < rows.length; i++) if (keep === null || keep(i)) yield rows[i]!;
     }

@@ -101,6 +101,8 @@ export type RecordInput =
   | Loosen<RawRecord>;
 
 interface RowBase {
+  /** The exchange of the file the row comes from (its header's `exchange`). */
+  exchange: string;
   symbol: string;
   /** Exchange timestamp, ns since the epoch, as the nearest double (exact values: `readRecords`). */
   ts: number;

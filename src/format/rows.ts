@@ -84,9 +84,9 @@ function decimalReader(col: IntColumn): (i: number) => number {
   return (i) => read(i) ?? 0;
 }
 
-/** Row objects with number fields. */
-export function blockRows(block: DecodedBlock): Row[] {
-  const read = rowReader(block);
+/** Row objects with number fields; `exchange` is the file header's (blocks do not know it). */
+export function blockRows(block: DecodedBlock, exchange = ""): Row[] {
+  const read = rowReader(block, exchange);
   const n = block.header.rowCount;
   const rows = new Array<Row>(n);
   for (let i = 0; i < n; i++) rows[i] = read(i);
@@ -97,7 +97,7 @@ export function blockRows(block: DecodedBlock): Row[] {
  * A function that makes the row object of row i of a block: what a merge uses to materialise only the rows
  * it emits. Enumerations are checked here, once per block.
  */
-export function rowReader(block: DecodedBlock): (i: number) => Row {
+export function rowReader(block: DecodedBlock, exchange = ""): (i: number) => Row {
   const h = block.header;
   const symbol = h.symbol;
   const tsCol = int(block, "ts");
@@ -115,6 +115,7 @@ export function rowReader(block: DecodedBlock): (i: number) => Row {
       const id: (i: number) => number | string | null =
         idCol.type === "int" ? numberReader(idCol) : stringReader(idCol as StringColumn);
       return (i) => ({
+        exchange,
         kind: "trade",
         symbol,
         ts: tsHi + (tsLo + tsOff[i]!),
@@ -132,6 +133,7 @@ export function rowReader(block: DecodedBlock): (i: number) => Row {
       const flags = u8(block, "flags");
       const seq = numberReader(int(block, "seq"));
       return (i) => ({
+        exchange,
         kind: "book",
         symbol,
         ts: tsHi + (tsLo + tsOff[i]!),
@@ -149,6 +151,7 @@ export function rowReader(block: DecodedBlock): (i: number) => Row {
       const ap = numberReader(int(block, "askPrice"));
       const as = numberReader(int(block, "askSize"));
       return (i) => ({
+        exchange,
         kind: "bbo",
         symbol,
         ts: tsHi + (tsLo + tsOff[i]!),
@@ -165,6 +168,7 @@ export function rowReader(block: DecodedBlock): (i: number) => Row {
       const after = numberReader(int(block, "seqAfter"));
       const message = (block.columns["message"] as StringColumn).values;
       return (i) => ({
+        exchange,
         kind: "event",
         symbol,
         ts: tsHi + (tsLo + tsOff[i]!),
@@ -178,6 +182,7 @@ export function rowReader(block: DecodedBlock): (i: number) => Row {
     case "raw": {
       const data = (block.columns["data"] as BytesColumn).values;
       return (i) => ({
+        exchange,
         kind: "raw",
         symbol,
         ts: tsHi + (tsLo + tsOff[i]!),

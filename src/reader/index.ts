@@ -1,2 +1,16 @@
-// The reader subsystem's public surface; it grows with the reader's own work.
-export {};
+/** The reader subsystem: datasets, the ordered replay, columnar scans and order books. */
+export { type Batch, withinRange } from "./batches.js";
+export { type BookSnapshotOptions, parseDuration } from "./books.js";
+export {
+  Dataset,
+  type DatasetFile,
+  type DatasetOptions,
+  datasetOfFiles,
+  FILE_LEAD_NS,
+  type MissingHour,
+  openDataset,
+  type TimeInput,
+} from "./dataset.js";
+export { parseTapeName, type TapeName, tapeName, tapeRelativePath } from "./layout.js";
+export { type Level, OrderBook } from "./order-book.js";
+export type { ReplayOptions, ReplayRecord, ReplayRow } from "./replay.js";

@@ -1,0 +1,157 @@
+/**
+ * The columnar scan: selected blocks as typed-array columns, no row objects, in order of their first exchange
+ * time (then file, then offset). Rows outside the time range are cut from the blocks at the range's edges.
+ */
+import {
+  type BlockHeader,
+  type Column,
+  type DecodedBlock,
+  type IntColumn,
+  TapeError,
+  type TapeFilter,
+  TapeReader,
+} from "../format/index.js";
+import { splitTime } from "./cursor.js";
+import { type Dataset, type DatasetFile, FILE_LEAD_NS } from "./dataset.js";
+import { Heap } from "./heap.js";
+import { narrow, type ReplayOptions } from "./replay.js";
+
+export type Batch =
+  | { file: DatasetFile; exchange: string; block: DecodedBlock; lost: null }
+  /** With `onCorrupt: "skip"`: a block that could not be read, and why. */
+  | { file: DatasetFile; exchange: string; block: null; header: BlockHeader; lost: TapeError };
+
+interface Pending {
+  ms: number;
+  rem: number;
+  file: number;
+  offset: number;
+  dsFile: DatasetFile;
+  open: { reader: TapeReader; left: number } | null;
+  header: BlockHeader | null;
+}
+
+function less(a: Pending, b: Pending): boolean {
+  if (a.ms !== b.ms) return a.ms < b.ms;
+  if (a.rem !== b.rem) return a.rem < b.rem;
+  // Files open before the blocks of the same time.
+  if ((a.header === null) !== (b.header === null)) return a.header === null;
+  if (a.file !== b.file) return a.file < b.file;
+  return a.offset < b.offset;
+}
+
+export function batches(
+  dataset: Dataset,
+  options: Omit<ReplayOptions, "exact" | "speed">,
+): AsyncIterable<Batch> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      const filter = narrow(dataset, options);
+      const skip = options.onCorrupt === "skip";
+      const heap = new Heap<Pending>(less);
+      const readers = new Set<TapeReader>();
+      for (const f of dataset.files) {
+        const t =
+          f.hour === null ? { ms: Number.NEGATIVE_INFINITY, rem: 0 } : splitTime(f.hour - FILE_LEAD_NS);
+        heap.push({ ...t, file: f.index, offset: 0, dsFile: f, open: null, header: null });
+      }
+      try {
+        for (let p = heap.pop(); p !== undefined; p = heap.pop()) {
+          if (p.header === null) {
+            const reader = await TapeReader.open(p.dsFile.path);
+            readers.add(reader);
+            const r = reader.recovery;
+            if (r !== null && (!p.dsFile.open || r.stop !== null) && !skip)
+              throw new TapeError(
+                p.dsFile.open ? "E_TAPE_TRUNCATED" : (r.stop ?? r.reason).code,
+                "no valid block after this offset (torn or unsealed file)",
+                { file: p.dsFile.path, offset: r.validEnd },
+              );
+            const blocks = reader.selectBlocks(filter);
+            const open = { reader, left: blocks.length };
+            for (const h of blocks)
+              heap.push({
+                ...splitTime(h.minTs),
+                file: p.file,
+                offset: h.offset,
+                dsFile: p.dsFile,
+                open,
+                header: h,
+              });
+            if (blocks.length === 0) {
+              readers.delete(reader);
+              await reader.close();
+            }
+            continue;
+          }
+          const open = p.open!;
+          const exchange = open.reader.header.exchange;
+          let block: DecodedBlock;
+          try {
+            block = await open.reader.readBlock(p.header);
+          } catch (err) {
+            if (!skip || !(err instanceof TapeError) || err.code === "E_TAPE_IO") throw err;
+            yield { file: p.dsFile, exchange, block: null, header: p.header, lost: err };
+            continue;
+          } finally {
+            if (--open.left === 0) {
+              readers.delete(open.reader);
+              await open.reader.close();
+            }
+          }
+          const cut = withinRange(block, filter);
+          if (cut.header.rowCount > 0) yield { file: p.dsFile, exchange, block: cut, lost: null };
+        }
+      } finally {
+        await Promise.all([...readers].map((r) => r.close()));
+      }
+    },
+  };
+}
+
+/** The block itself when every row is in [from, to); else a copy holding only the rows that are. */
+export function withinRange(block: DecodedBlock, filter: TapeFilter): DecodedBlock {
+  const h = block.header;
+  const { from, to } = filter;
+  if ((from === undefined || h.minTs >= from) && (to === undefined || h.maxTs < to)) return block;
+  const ts = block.columns["ts"] as IntColumn;
+  const keep: number[] = [];
+  // Exact comparison on offsets from the block's base (bounds far outside clamp to +-Infinity).
+  const rel = (t: bigint | undefined, dflt: number) => {
+    if (t === undefined) return dflt;
+    const d = t - ts.base;
+    return d > 2n ** 53n ? Number.POSITIVE_INFINITY : d < -(2n ** 53n) ? Number.NEGATIVE_INFINITY : Number(d);
+  };
+  const lo = rel(from, Number.NEGATIVE_INFINITY);
+  const hi = rel(to, Number.POSITIVE_INFINITY);
+  for (let i = 0; i < h.rowCount; i++) if (ts.offsets[i]! >= lo && ts.offsets[i]! < hi) keep.push(i);
+  const columns: Record<string, Column> = {};
+  for (const [name, col] of Object.entries(block.columns)) columns[name] = pick(col, keep);
+  let minTs = 0n;
+  let maxTs = 0n;
+  if (keep.length > 0) {
+    let mn = Number.POSITIVE_INFINITY;
+    let mx = Number.NEGATIVE_INFINITY;
+    for (const i of keep) {
+      mn = Math.min(mn, ts.offsets[i]!);
+      mx = Math.max(mx, ts.offsets[i]!);
+    }
+    minTs = ts.base + BigInt(mn);
+    maxTs = ts.base + BigInt(mx);
+  }
+  return { ...block, header: { ...h, rowCount: keep.length, minTs, maxTs }, columns };
+}
+
+function pick(col: Column, keep: number[]): Column {
+  const validOf = (v: Uint8Array | null) => (v === null ? null : Uint8Array.from(keep, (i) => v[i]!));
+  switch (col.type) {
+    case "int":
+      return { ...col, offsets: Float64Array.from(keep, (i) => col.offsets[i]!), valid: validOf(col.valid) };
+    case "u8":
+      return { ...col, values: Uint8Array.from(keep, (i) => col.values[i]!) };
+    case "string":
+      return { ...col, values: keep.map((i) => col.values[i]!), valid: validOf(col.valid) };
+    case "bytes":
+      return { ...col, values: keep.map((i) => col.values[i]!) };
+  }
+}

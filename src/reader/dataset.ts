@@ -1,0 +1,248 @@
+/**
+ * Datasets: the `.tape` files of a directory tree laid out by day, exchange, hour and capture
+ * (docs/REPLAY.md), or an explicit list of files. Opening a dataset lists only the day folders of its time
+ * range (and only the exchange folders asked for); file footers are read when a replay reaches them.
+ */
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { parseTime } from "../common/time.js";
+import { KINDS, type Kind, TapeError } from "../format/index.js";
+import { type Batch, batches } from "./batches.js";
+import { type BookSnapshotOptions, bookSnapshots } from "./books.js";
+import { dayFolder, dayFoldersBetween, HOUR_NS, parseTapeName } from "./layout.js";
+import type { OrderBook } from "./order-book.js";
+import { type ReplayOptions, type ReplayRecord, type ReplayRow, replay } from "./replay.js";
+
+/** A time: ns since the epoch (bigint), ISO 8601 text (UTC unless a zone is given) or integer ns text, or a Date. */
+export type TimeInput = bigint | string | Date;
+
+export interface DatasetOptions {
+  /** Inclusive start (exchange time). */
+  from?: TimeInput;
+  /** Exclusive end (exchange time). */
+  to?: TimeInput;
+  exchanges?: readonly string[];
+  symbols?: readonly string[];
+  kinds?: readonly Kind[];
+  /** Capture ids to read (default: every capture, so two captures of one feed are both replayed). */
+  captures?: readonly string[];
+  /** Also read `.tape.open` files (a live hour, or one left by a crash) through the recovery scan. */
+  includeOpen?: boolean;
+}
+
+export interface DatasetFile {
+  path: string;
+  /** From the file name; null for an explicitly listed file whose name does not follow the layout. */
+  exchange: string | null;
+  /** Start of the hour the name gives, ns; null when the name does not follow the layout. */
+  hour: bigint | null;
+  captureId: string | null;
+  open: boolean;
+  /** Position in `Dataset.files`: the file part of the replay order. */
+  index: number;
+}
+
+/** An hour of the range for which a capture of an exchange has no file. */
+export interface MissingHour {
+  exchange: string;
+  captureId: string;
+  hour: bigint;
+  /** Where the file was expected. */
+  path: string;
+}
+
+/** The dataset's selection with times as exact ns. */
+export interface Selection {
+  from: bigint | undefined;
+  to: bigint | undefined;
+  symbols: readonly string[] | undefined;
+  kinds: readonly Kind[] | undefined;
+}
+
+export function toNs(t: TimeInput | undefined, field: string): bigint | undefined {
+  if (t === undefined) return undefined;
+  if (typeof t === "bigint") return t;
+  if (t instanceof Date) {
+    const ms = t.getTime();
+    if (Number.isNaN(ms)) throw new TapeError("E_TAPE_VALUE", "invalid Date", { field });
+    return BigInt(ms) * 1_000_000n;
+  }
+  try {
+    return parseTime(t);
+  } catch (err) {
+    throw new TapeError("E_TAPE_VALUE", (err as Error).message, { field, cause: err });
+  }
+}
+
+export class Dataset {
+  constructor(
+    /** The root directory, or null for a list of files. */
+    readonly root: string | null,
+    /** Files in replay order: by hour, exchange, capture id, then path. */
+    readonly files: readonly DatasetFile[],
+    readonly selection: Selection,
+    /** Hours of the range with no file for a capture that has files in the range (root datasets only). */
+    readonly missing: readonly MissingHour[],
+  ) {}
+
+  /** Capture ids present, sorted. */
+  get captures(): string[] {
+    return [...new Set(this.files.map((f) => f.captureId).filter((c): c is string => c !== null))].sort();
+  }
+
+  /**
+   * Every selected record of every file, merged in exact time order (docs/REPLAY.md: by exchange time, then
+   * receive time, then file, then position). Rows have number fields; `exact: true` gives exact records.
+   */
+  replay(options: ReplayOptions & { exact: true }): AsyncIterable<ReplayRecord>;
+  replay(options?: ReplayOptions & { exact?: false }): AsyncIterable<ReplayRow>;
+  replay(options: ReplayOptions = {}): AsyncIterable<ReplayRow | ReplayRecord> {
+    return replay(this, options);
+  }
+
+  /** The selected blocks as typed-array columns (no row objects), by first timestamp; rows limited to the range. */
+  batches(options: Omit<ReplayOptions, "exact" | "speed"> = {}): AsyncIterable<Batch> {
+    return batches(this, options);
+  }
+
+  /** Order books of one symbol: at one instant, or on a time grid (docs/REPLAY.md). */
+  books(options: BookSnapshotOptions): AsyncIterable<{ at: bigint; book: OrderBook }> {
+    return bookSnapshots(this, options);
+  }
+}
+
+/** Opens the dataset under `root` (a local directory or an EFS mount). */
+export async function openDataset(root: string, options: DatasetOptions = {}): Promise<Dataset> {
+  const selection = selectionOf(options);
+  const { from, to } = selection;
+  let days: string[];
+  if (from !== undefined && to !== undefined) {
+    if (to <= from) throw new TapeError("E_TAPE_VALUE", "`to` must be after `from`", { field: "to" });
+    days = dayFoldersBetween(from - HOUR_NS - FILE_LEAD_NS, to + FILE_LEAD_NS);
+  } else {
+    const all = (await list(root)).filter((d) => /^\d{4}-\d{2}-\d{2}$/.test(d)).sort();
+    const lo = from === undefined ? null : dayFolder(from - HOUR_NS - FILE_LEAD_NS);
+    const hi = to === undefined ? null : dayFolder(to + FILE_LEAD_NS);
+    days = all.filter((d) => (lo === null || d >= lo) && (hi === null || d <= hi));
+  }
+  const found: Omit<DatasetFile, "index">[] = [];
+  for (const day of days) {
+    const exchanges = options.exchanges ?? (await list(join(root, day))).sort();
+    for (const exchange of exchanges) {
+      for (const name of (await list(join(root, day, exchange))).sort()) {
+        const parsed = parseTapeName(name);
+        if (parsed === null || parsed.exchange !== exchange) continue;
+        if (parsed.open && !options.includeOpen) continue;
+        if (options.captures !== undefined && !options.captures.includes(parsed.captureId)) continue;
+        if (!mayHold(parsed.hour, from, to)) continue;
+        found.push({
+          path: join(root, day, exchange, name),
+          exchange,
+          hour: parsed.hour,
+          captureId: parsed.captureId,
+          open: parsed.open,
+        });
+      }
+    }
+  }
+  const files = order(found);
+  return new Dataset(root, files, selection, missingHours(root, files, selection));
+}
+
+/** A dataset of explicit files (any names); they are replayed together like a directory's. */
+export function datasetOfFiles(paths: readonly string[], options: DatasetOptions = {}): Dataset {
+  const found = paths.map((path) => {
+    const parsed = parseTapeName(path.split(/[\\/]/).pop() ?? path);
+    return {
+      path,
+      exchange: parsed?.exchange ?? null,
+      hour: parsed?.hour ?? null,
+      captureId: parsed?.captureId ?? null,
+      open: parsed?.open ?? path.endsWith(".open"),
+    };
+  });
+  return new Dataset(null, order(found), selectionOf(options), []);
+}
+
+/**
+ * How far outside its own hour a file may hold exchange times. A recorder names files by receive time;
+ * exchange time runs behind it by the network latency (ms, or seconds in a burst) and ahead of it by clock
+ * skew; an hour is far beyond both. A replay that meets an earlier record than this allows stops with
+ * E_TAPE_ORDER rather than misorder it.
+ */
+export const FILE_LEAD_NS = HOUR_NS;
+
+/**
+ * Whether the file of an hour can hold exchange times in [from, to): its times lie within FILE_LEAD_NS of
+ * the hour (latency behind it, clock skew ahead of it).
+ */
+function mayHold(hour: bigint, from: bigint | undefined, to: bigint | undefined): boolean {
+  return (
+    (to === undefined || hour - FILE_LEAD_NS < to) &&
+    (from === undefined || hour + HOUR_NS + FILE_LEAD_NS > from)
+  );
+}
+
+function selectionOf(o: DatasetOptions): Selection {
+  for (const k of o.kinds ?? []) {
+    if (!(KINDS as readonly string[]).includes(k))
+      throw new TapeError("E_TAPE_VALUE", `unknown kind ${JSON.stringify(k)} (kinds: ${KINDS.join(", ")})`, {
+        field: "kinds",
+      });
+  }
+  return { from: toNs(o.from, "from"), to: toNs(o.to, "to"), symbols: o.symbols, kinds: o.kinds };
+}
+
+function order(found: Omit<DatasetFile, "index">[]): DatasetFile[] {
+  const key = (f: Omit<DatasetFile, "index">) =>
+    [f.hour ?? -1n, f.exchange ?? "", f.captureId ?? "", f.path] as const;
+  return [...found]
+    .sort((a, b) => {
+      const ka = key(a);
+      const kb = key(b);
+      if (ka[0] !== kb[0]) return ka[0] < kb[0] ? -1 : 1;
+      for (let i = 1; i < 4; i++) if (ka[i] !== kb[i]) return (ka[i] as string) < (kb[i] as string) ? -1 : 1;
+      return 0;
+    })
+    .map((f, index) => ({ ...f, index }));
+}
+
+/** For each (exchange, capture) with a file for an hour of a bounded range, the hours of the range with none. */
+function missingHours(root: string, files: readonly DatasetFile[], s: Selection): MissingHour[] {
+  if (s.from === undefined || s.to === undefined) return [];
+  const first = s.from - (((s.from % HOUR_NS) + HOUR_NS) % HOUR_NS);
+  const have = new Map<string, Set<bigint>>();
+  for (const f of files) {
+    // Files read only for their lead (an hour outside the range) do not make a capture expected in it.
+    if (f.exchange === null || f.captureId === null || f.hour === null || f.hour < first || f.hour >= s.to)
+      continue;
+    const k = `${f.exchange}\u0000${f.captureId}`;
+    if (!have.has(k)) have.set(k, new Set());
+    have.get(k)!.add(f.hour);
+  }
+  const out: MissingHour[] = [];
+  for (const [k, hours] of have) {
+    const [exchange, captureId] = k.split("\u0000") as [string, string];
+    for (let h = first; h < s.to; h += HOUR_NS) {
+      if (hours.has(h)) continue;
+      const rel = `${dayFoldersBetween(h, h + 1n)[0]}/${exchange}`;
+      const iso = new Date(Number(h / 1_000_000n)).toISOString();
+      out.push({
+        exchange,
+        captureId,
+        hour: h,
+        path: join(root, rel, `${exchange}-${iso.slice(0, 10)}T${iso.slice(11, 13)}.${captureId}.tape`),
+      });
+    }
+  }
+  return out.sort((a, b) => (a.hour < b.hour ? -1 : a.hour > b.hour ? 1 : a.path < b.path ? -1 : 1));
+}
+
+async function list(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw new TapeError("E_TAPE_IO", `cannot list: ${(err as Error).message}`, { file: dir, cause: err });
+  }
+}
