@@ -50,17 +50,15 @@ const fileArb = fc
     maxRows: fc.integer({ min: 1, max: 6 }),
   })
   .chain(({ exchange, h, captureId, maxRows }) =>
-    fc
-      .array(recordArb(DAY0 + BigInt(h) * HOUR), { maxLength: 30 })
-      .map(
-        (records): FileSpec => ({
-          exchange,
-          hour: DAY0 + BigInt(h) * HOUR,
-          captureId,
-          records,
-          policy: { maxRows },
-        }),
-      ),
+    fc.array(recordArb(DAY0 + BigInt(h) * HOUR), { maxLength: 30 }).map(
+      (records): FileSpec => ({
+        exchange,
+        hour: DAY0 + BigInt(h) * HOUR,
+        captureId,
+        records,
+        policy: { maxRows },
+      }),
+    ),
   );
 
 const filesArb = fc.uniqueArray(fileArb, {
