@@ -1,0 +1,162 @@
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  BytesSource,
+  encodeTape,
+  openDataset,
+  TapeError,
+  TapeReader,
+  type TapeRecord,
+} from "../../src/index.js";
+import { collect, DAY0, HOUR, tempDir, writeDataset } from "./helpers.js";
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+const trades = (hour: bigint, n: number, symbol = "BTC-USDT"): TapeRecord[] =>
+  Array.from({ length: n }, (_, i) => ({
+    kind: "trade",
+    symbol,
+    ts: hour + BigInt(i) * 1_000_000_000n,
+    price: `${100 + i}`,
+    size: "1",
+    side: "buy",
+  }));
+
+/** Flips a byte inside the stored body of block `k` (so that its CRC fails). */
+async function damageBlock(bytes: Uint8Array, k: number): Promise<Uint8Array> {
+  const reader = await TapeReader.open(new BytesSource(bytes));
+  const b = reader.blocks[k]!;
+  const out = bytes.slice();
+  out[b.offset + b.headerLength + 3]! ^= 0xff;
+  return out;
+}
+
+async function dataset(files: Parameters<typeof writeDataset>[1], options = {}) {
+  const { dir, remove } = await tempDir();
+  cleanups.push(remove);
+  const paths = await writeDataset(dir, files);
+  return { ds: await openDataset(dir, options), paths };
+}
+
+async function rejection(p: Promise<unknown>): Promise<TapeError> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(TapeError);
+  return err as TapeError;
+}
+
+describe("replay of damaged or incomplete data", () => {
+  it("a corrupt block in the middle: a typed error naming file and offset, or with skip an event saying what was lost", async () => {
+    const bytes = encodeTape(trades(DAY0, 30), {}, { policy: { maxRows: 10 } });
+    const bad = await damageBlock(bytes, 1);
+    const reader = await TapeReader.open(new BytesSource(bad));
+    const lost = reader.blocks[1]!;
+    const { ds, paths } = await dataset([
+      {
+        exchange: "okx",
+        hour: DAY0,
+        captureId: "a",
+        records: trades(DAY0, 30),
+        policy: { maxRows: 10 },
+        damage: () => bad,
+      },
+    ]);
+    const err = await rejection(collect(ds.replay()));
+    expect(err.code).toBe("E_TAPE_CRC");
+    expect(err.file).toBe(paths[0]);
+    expect(err.offset).toBeGreaterThanOrEqual(lost.offset);
+
+    const rows = await collect(ds.replay({ onCorrupt: "skip" }));
+    expect(rows.filter((r) => r.kind === "trade").length).toBe(20);
+    const events = rows.filter((r) => r.kind === "event");
+    expect(events.length).toBe(1);
+    const e = events[0]!;
+    expect(e.kind === "event" && e.type).toBe("gap");
+    expect(e.kind === "event" && e.message).toContain(`offset ${lost.offset}`);
+    expect(e.kind === "event" && e.message).toContain(paths[0]!);
+    expect(e.kind === "event" && e.message).toContain("10 trade rows of BTC-USDT");
+    // The event sits where the loss starts: after the first block's rows, before the third's.
+    expect(rows.indexOf(e)).toBe(10);
+
+    const batches = await collect(ds.batches({ onCorrupt: "skip" }));
+    expect(batches.filter((b) => b.lost !== null).length).toBe(1);
+    await expect(collect(ds.batches())).rejects.toMatchObject({ code: "E_TAPE_CRC" });
+  });
+
+  it("a torn .open file: an error by default, with skip the whole blocks and an event", async () => {
+    // Two whole blocks and half of the third, as a crash mid-write leaves it.
+    const full = encodeTape(trades(DAY0, 30), {}, { policy: { maxRows: 10 } });
+    const third = (await TapeReader.open(new BytesSource(full))).blocks[2]!;
+    const torn = full.slice(0, third.offset + Math.floor(third.length / 2));
+    const { ds, paths } = await dataset(
+      [{ exchange: "okx", hour: DAY0, captureId: "a", records: [], open: true, damage: () => torn }],
+      { includeOpen: true },
+    );
+
+    const err = await rejection(collect(ds.replay()));
+    expect(err.code).toBe("E_TAPE_TRUNCATED");
+    expect(err.file).toBe(paths[0]);
+    expect(err.offset).toBe(third.offset);
+
+    const rows = await collect(ds.replay({ onCorrupt: "skip" }));
+    expect(rows.filter((r) => r.kind === "trade").length).toBe(20);
+    const events = rows.filter((r) => r.kind === "event");
+    expect(events.length).toBe(1);
+    expect(events[0]!.kind === "event" && events[0]!.message).toContain(`after offset ${third.offset}`);
+    // Sealed files only, by default: the .open file is not even listed.
+    expect((await openDataset(ds.root!)).files.length).toBe(0);
+  });
+
+  it("a missing hour in the range: an error naming the expected file, or an event at the hour", async () => {
+    const { ds } = await dataset(
+      [
+        { exchange: "okx", hour: DAY0, captureId: "a", records: trades(DAY0, 3) },
+        { exchange: "okx", hour: DAY0 + 2n * HOUR, captureId: "a", records: trades(DAY0 + 2n * HOUR, 3) },
+      ],
+      { from: DAY0, to: DAY0 + 3n * HOUR },
+    );
+    expect(ds.missing.map((m) => m.hour)).toEqual([DAY0 + HOUR]);
+    const err = await rejection(collect(ds.replay()));
+    expect(err.code).toBe("E_TAPE_MISSING");
+    expect(err.file).toContain("okx-2024-08-08T01.a.tape");
+    const rows = await collect(ds.replay({ onCorrupt: "skip", exact: true }));
+    expect(rows.length).toBe(7);
+    expect(rows[3]).toMatchObject({ kind: "event", type: "gap", ts: DAY0 + HOUR, exchange: "okx" });
+    // A range that avoids the hole is fine.
+    expect((await collect(ds.replay({ to: DAY0 + HOUR }))).length).toBe(3);
+  });
+
+  it("a file holding records long before its hour stops the replay instead of misordering it", async () => {
+    const at = (ns: bigint, symbol = "BTC-USDT"): TapeRecord => ({ ...trades(ns, 1, symbol)[0]! });
+    const minute = 60_000_000_000n;
+    const { ds, paths } = await dataset([
+      { exchange: "okx", hour: DAY0, captureId: "a", records: [at(DAY0), at(DAY0 + 50n * minute)] },
+      // Named for 02:00, holding a record of 00:10: it is opened (at 01:00) after 00:50 was replayed.
+      {
+        exchange: "okx",
+        hour: DAY0 + 2n * HOUR,
+        captureId: "a",
+        records: [at(DAY0 + 10n * minute, "ETH-USDT")],
+      },
+    ]);
+    const err = await rejection(collect(ds.replay()));
+    expect(err.code).toBe("E_TAPE_ORDER");
+    expect(err.file).toBe(paths[1]);
+  });
+
+  it("rejects bad options with typed errors", async () => {
+    const { ds } = await dataset([{ exchange: "okx", hour: DAY0, captureId: "a", records: trades(DAY0, 1) }]);
+    await expect(collect(ds.replay({ speed: 0 }))).rejects.toMatchObject({ code: "E_TAPE_VALUE" });
+    await expect(collect(ds.replay({ from: "yesterday" }))).rejects.toMatchObject({ code: "E_TAPE_VALUE" });
+    await expect(openDataset(ds.root!, { kinds: ["quote" as "trade"] })).rejects.toMatchObject({
+      code: "E_TAPE_VALUE",
+    });
+    await expect(openDataset(ds.root!, { from: DAY0, to: DAY0 })).rejects.toMatchObject({
+      code: "E_TAPE_VALUE",
+    });
+  });
+});
