@@ -2,10 +2,13 @@
 /** The `ticktape` command: thin commands over the library. */
 import { createRequire } from "node:module";
 import { Command } from "commander";
+import { registerBook } from "./book.js";
 import { registerCat } from "./cat.js";
+import { registerHead } from "./head.js";
 import { registerInspect } from "./inspect.js";
 import { reportError } from "./output.js";
 import { registerRepair } from "./repair.js";
+import { registerReplay } from "./replay.js";
 import { registerVerify } from "./verify.js";
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
@@ -16,12 +19,15 @@ const program = new Command()
   .version(version)
   .addHelpText(
     "after",
-    "\nExamples:\n  ticktape inspect file.tape\n  ticktape cat file.tape --symbol BTC-USDT --kind trade | head\n  ticktape verify data/2026-11-24/*/*.tape",
+    "\nExamples:\n  ticktape inspect file.tape\n  ticktape cat file.tape --symbol BTC-USDT --kind trade | head\n  ticktape replay --root /efs/ticks --from 2026-11-24T14:00 --to +10m --symbol BTC-USDT\n  ticktape book --root /efs/ticks --exchange okx --symbol BTC-USDT --at 2026-11-24T14:37:05\n  ticktape verify data/2026-11-24/*/*.tape",
   )
   .showHelpAfterError();
 
 registerInspect(program);
 registerCat(program);
+registerHead(program);
+registerReplay(program);
+registerBook(program);
 registerVerify(program);
 registerRepair(program);
 

@@ -9,7 +9,12 @@ export interface Progress {
   finish(): void;
 }
 
-export function progress(label: string, stream: NodeJS.WriteStream = process.stderr): Progress {
+export function progress(
+  label: string,
+  stream: NodeJS.WriteStream = process.stderr,
+  /** What follows the percentage (default: bytes done of total). */
+  describe: (done: number, total: number) => string = (d, t) => `${formatBytes(d)} / ${formatBytes(t)}`,
+): Progress {
   const started = Date.now();
   let lastDraw = 0;
   let drawn = false;
@@ -20,7 +25,7 @@ export function progress(label: string, stream: NodeJS.WriteStream = process.std
       if (now - started < 1000 || now - lastDraw < (tty ? 100 : 5000)) return;
       lastDraw = now;
       const pct = total > 0 ? Math.min(100, (100 * done) / total) : 100;
-      const text = `${label} ${pct.toFixed(0).padStart(3)}% ${formatBytes(done)} / ${formatBytes(total)}`;
+      const text = `${label} ${pct.toFixed(0).padStart(3)}% ${describe(done, total)}`;
       if (tty) {
         const width = 30;
         const fill = Math.round((width * pct) / 100);

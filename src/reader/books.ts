@@ -3,7 +3,7 @@
  * replaying the symbol's `book` and `event` rows from the start of the range, so the range must include a
  * snapshot before the first instant asked for (until then the book is invalid, with the reason).
  */
-import { TapeError } from "../format/index.js";
+import { type Row, TapeError } from "../format/index.js";
 import type { Dataset, TimeInput } from "./dataset.js";
 import { toNs } from "./dataset.js";
 import { OrderBook } from "./order-book.js";
@@ -50,10 +50,14 @@ export function parseDuration(v: bigint | string, field: string): bigint {
   return ns;
 }
 
-export function bookSnapshots(
-  dataset: Dataset,
-  o: BookSnapshotOptions,
-): AsyncIterable<{ at: bigint; book: OrderBook }> {
+/** A book at an instant; `lastUpdate` is the exact exchange time of the last row that changed it. */
+export interface BookSnapshot {
+  at: bigint;
+  book: OrderBook;
+  lastUpdate: bigint | null;
+}
+
+export function bookSnapshots(dataset: Dataset, o: BookSnapshotOptions): AsyncIterable<BookSnapshot> {
   return {
     async *[Symbol.asyncIterator]() {
       if ((o.at === undefined) === (o.every === undefined))
@@ -74,26 +78,24 @@ export function bookSnapshots(
       const book = new OrderBook(o.symbol, o.exchange ?? "");
       // The next grid point: the first multiple of the step at or after `from`.
       let next = step === null ? null : ceilTo(from!, step);
+      let lastUpdate: bigint | null = null;
       try {
         for (;;) {
           const r = await merge.next();
           if (r.done) break;
-          if (next !== null) {
-            const t = merge.lastTime();
-            // Grid points before this row's time see the book as it was.
-            while (next < to! && less(next, t)) {
-              yield { at: next, book: book.clone() };
-              next += step!;
-            }
+          const t = merge.lastTime();
+          // Grid points before this row's time see the book as it was.
+          while (next !== null && next < to! && less(next, t)) {
+            yield { at: next, book: book.clone(), lastUpdate };
+            next += step!;
           }
-          book.apply(r.value as Parameters<OrderBook["apply"]>[0]);
+          if (book.apply(r.value as Row)) lastUpdate = BigInt(t.ms) * 1_000_000n + BigInt(t.rem);
         }
-        if (at !== undefined) yield { at, book };
-        else
-          while (next! < to!) {
-            yield { at: next!, book: book.clone() };
-            next! += step!;
-          }
+        if (at !== undefined) yield { at, book, lastUpdate };
+        while (next !== null && next < to!) {
+          yield { at: next, book: book.clone(), lastUpdate };
+          next += step!;
+        }
       } finally {
         await merge.close();
       }

@@ -8,9 +8,8 @@ import { join } from "node:path";
 import { parseTime } from "../common/time.js";
 import { KINDS, type Kind, TapeError } from "../format/index.js";
 import { type Batch, batches } from "./batches.js";
-import { type BookSnapshotOptions, bookSnapshots } from "./books.js";
+import { type BookSnapshot, type BookSnapshotOptions, bookSnapshots } from "./books.js";
 import { dayFolder, dayFoldersBetween, HOUR_NS, parseTapeName } from "./layout.js";
-import type { OrderBook } from "./order-book.js";
 import { type ReplayOptions, type ReplayRecord, type ReplayRow, replay } from "./replay.js";
 
 /** A time: ns since the epoch (bigint), ISO 8601 text (UTC unless a zone is given) or integer ns text, or a Date. */
@@ -106,7 +105,7 @@ export class Dataset {
   }
 
   /** Order books of one symbol: at one instant, or on a time grid (docs/REPLAY.md). */
-  books(options: BookSnapshotOptions): AsyncIterable<{ at: bigint; book: OrderBook }> {
+  books(options: BookSnapshotOptions): AsyncIterable<BookSnapshot> {
     return bookSnapshots(this, options);
   }
 }

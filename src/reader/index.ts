@@ -1,6 +1,6 @@
 /** The reader subsystem: datasets, the ordered replay, columnar scans and order books. */
 export { type Batch, withinRange } from "./batches.js";
-export { type BookSnapshotOptions, parseDuration } from "./books.js";
+export { type BookSnapshot, type BookSnapshotOptions, parseDuration } from "./books.js";
 export {
   Dataset,
   type DatasetFile,

@@ -108,17 +108,23 @@ export class OrderBook {
   /**
    * Applies a `book` row (a snapshot row starts a new book unless it continues the snapshot being applied) or
    * an `event` row (invalidating types mark the book invalid). Other kinds and other symbols are ignored.
+   * Returns whether the row changed the book or its validity.
    */
-  apply(row: Row): void {
-    if (this.exchange !== "" && row.exchange !== this.exchange) return;
+  apply(row: Row): boolean {
+    if (this.exchange !== "" && row.exchange !== this.exchange) return false;
     // Events without a symbol (a missing hour, a lost tail) concern every symbol of the exchange.
-    if (row.symbol !== this.symbol && !(row.kind === "event" && row.symbol === "")) return;
-    if (row.kind === "book") this.applyBook(row);
-    else if (row.kind === "event" && INVALIDATING.has(row.type)) {
-      this.valid = false;
-      this.invalidReason = `${row.type} at ${row.ts}: ${row.message}`;
-      this.snapshotId = null;
+    if (row.symbol !== this.symbol && !(row.kind === "event" && row.symbol === "")) return false;
+    if (row.kind === "book") {
+      this.applyBook(row);
+      return true;
     }
+    if (row.kind === "event" && INVALIDATING.has(row.type)) {
+      this.valid = false;
+      this.invalidReason = `${row.type}: ${row.message}`;
+      this.snapshotId = null;
+      return true;
+    }
+    return false;
   }
 
   private applyBook(row: BookRow): void {

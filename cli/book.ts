@@ -1,0 +1,109 @@
+import type { Command } from "commander";
+import { formatTime, parseTime } from "../src/index.js";
+import { addDatasetOptions, type DatasetCliOptions, openCliDataset, timeRange } from "./dataset-options.js";
+import { toJson, writeOut } from "./output.js";
+
+interface BookCliOptions extends DatasetCliOptions {
+  at: string;
+  depth: string;
+  json?: boolean;
+}
+
+export function registerBook(program: Command): void {
+  addDatasetOptions(
+    program
+      .command("book")
+      .description("the order book of a symbol at an instant, rebuilt from its snapshot and updates")
+      .argument("[paths...]", ".tape files (or use --root)"),
+  )
+    .requiredOption(
+      "--at <time>",
+      "the instant: ISO 8601, ns, or +OFFSET from the start (rows at exactly this time count)",
+    )
+    .option("--depth <n>", "levels per side", "10")
+    .option("--json", "print the book as JSON")
+    .addHelpText(
+      "after",
+      `
+The book is rebuilt from --from (default: the start of the hour of --at) to --at: that span must hold a
+snapshot of the symbol, else the book is reported invalid ("no snapshot yet"). A gap or checksum failure
+recorded after the snapshot also makes it invalid, with the reason.
+
+Examples:
+  ticktape book --root /efs/ticks --exchange okx --symbol BTC-USDT --at 2026-11-24T14:37:05
+  ticktape book data/2026-11-24/binance/binance-2026-11-24T14.host-a.tape --symbol BTCUSDT --at +37m --depth 20 --json`,
+    )
+    .action(async (paths: string[], o: BookCliOptions) => {
+      if (o.symbol?.length !== 1) throw Object.assign(new Error("give one --symbol"), { code: "E_USAGE" });
+      const depth = Number(o.depth);
+      if (!Number.isInteger(depth) || depth <= 0)
+        throw Object.assign(new Error("--depth must be a positive integer"), { code: "E_USAGE" });
+      const symbol = o.symbol[0]!;
+      // --at may be an offset from the start of the first file's hour, like --from.
+      const { from: fromText, to: _to, ...rest } = o;
+      const ds0 = await openCliDataset(paths, rest);
+      const start = ds0.files.reduce<bigint | null>(
+        (m, f) => (f.hour !== null && (m === null || f.hour < m) ? f.hour : m),
+        null,
+      );
+      const at = o.at.startsWith("+") ? timeRange({ from: o.at }, start).from! : parseTime(o.at);
+      const hour = at - (at % 3_600_000_000_000n);
+      const from = fromText === undefined ? hour : timeRange({ from: fromText }, start).from!;
+      const ds = await openCliDataset(paths, { ...rest, from: String(from), to: String(at + 1n) });
+      const exchange = o.exchange?.length === 1 ? o.exchange[0]! : undefined;
+      const options = {
+        symbol,
+        at,
+        onCorrupt: o.onCorrupt as "error" | "skip",
+        ...(exchange === undefined ? {} : { exchange }),
+      };
+      for await (const { book, lastUpdate } of ds.books(options)) {
+        const top = book.top(depth);
+        if (o.json) {
+          await writeOut(
+            `${toJson(
+              {
+                exchange: book.exchange || null,
+                symbol,
+                at,
+                valid: book.valid,
+                invalidReason: book.invalidReason,
+                lastUpdate,
+                seq: book.seq,
+                bestBid: book.bestBid(),
+                bestAsk: book.bestAsk(),
+                mid: book.mid(),
+                spread: book.spread(),
+                bidLevels: book.bidLevels,
+                askLevels: book.askLevels,
+                ...top,
+              },
+              2,
+            )}\n`,
+          );
+          continue;
+        }
+        const lines = [
+          `${exchange ?? ""}${exchange ? " " : ""}${symbol} at ${formatTime(at)}: ${book.valid ? "valid" : `INVALID (${book.invalidReason})`}`,
+          `levels: ${book.bidLevels} bids, ${book.askLevels} asks${lastUpdate === null ? "" : `; last update ${formatTime(lastUpdate)}`}${book.seq === null ? "" : `, seq ${book.seq}`}`,
+          "",
+          `${"bid size".padStart(14)}  ${"bid".padStart(14)}  |  ${"ask".padEnd(14)}  ${"ask size".padEnd(14)}`,
+        ];
+        for (let i = 0; i < Math.max(top.bids.length, top.asks.length); i++) {
+          const b = top.bids[i];
+          const a = top.asks[i];
+          lines.push(
+            `${(b ? String(b.size) : "").padStart(14)}  ${(b ? String(b.price) : "").padStart(14)}  |  ${(a ? String(a.price) : "").padEnd(14)}  ${a ? String(a.size) : ""}`,
+          );
+        }
+        const mid = book.mid();
+        // Differences of doubles: print them without binary noise.
+        if (mid !== null) lines.push("", `mid ${round(mid)}, spread ${round(book.spread()!)}`);
+        await writeOut(`${lines.join("\n")}\n`);
+      }
+    });
+}
+
+function round(x: number): number {
+  return Number(x.toPrecision(12));
+}

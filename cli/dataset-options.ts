@@ -1,0 +1,94 @@
+/**
+ * What the dataset commands (replay, head, book) share: files given as paths or a --root with the dataset
+ * layout, the selection options, and times given as ISO 8601, ns, or an offset (+10m) from the start.
+ */
+import type { Command } from "commander";
+import {
+  type Dataset,
+  type DatasetOptions,
+  datasetOfFiles,
+  KINDS,
+  type Kind,
+  openDataset,
+  parseDuration,
+  parseTapeName,
+  parseTime,
+} from "../src/index.js";
+
+export interface DatasetCliOptions {
+  root?: string;
+  symbol?: string[];
+  kind?: string[];
+  exchange?: string[];
+  capture?: string[];
+  includeOpen?: boolean;
+  from?: string;
+  to?: string;
+  onCorrupt?: string;
+}
+
+export function addDatasetOptions(cmd: Command): Command {
+  return cmd
+    .option("--root <dir>", "dataset root (<root>/<YYYY-MM-DD>/<exchange>/…); instead of file paths")
+    .option("-s, --symbol <symbol...>", "only these symbols")
+    .option("-k, --kind <kind...>", `only these kinds (${KINDS.join(", ")})`)
+    .option("-e, --exchange <exchange...>", "only these exchanges (with --root)")
+    .option("--capture <id...>", "only these capture ids (default: every capture)")
+    .option("--include-open", "also read .tape.open files (a live hour), through the recovery scan")
+    .option(
+      "--from <time>",
+      "from this exchange time, inclusive: ISO 8601 (UTC unless a zone is given), ns, or +OFFSET (e.g. +30m) from the start of the first file's hour",
+    )
+    .option("--to <time>", "up to this time, exclusive: as --from, or +OFFSET (e.g. +10m) from --from")
+    .option(
+      "--on-corrupt <mode>",
+      "error (default): stop at a damaged block, torn or missing file; skip: go on and print a gap event",
+      "error",
+    );
+}
+
+function usage(message: string): Error {
+  return Object.assign(new Error(message), { code: "E_USAGE" });
+}
+
+/** Parses --from/--to: absolute times, or +offsets (from `start` for --from, from --from for --to). */
+export function timeRange(o: DatasetCliOptions, start: bigint | null): { from?: bigint; to?: bigint } {
+  const out: { from?: bigint; to?: bigint } = {};
+  const offset = (text: string, base: bigint | null | undefined, what: string): bigint => {
+    if (base === null || base === undefined)
+      throw usage(`${what} ${text} is an offset, but there is no time to count from`);
+    return base + parseDuration(text.slice(1), what);
+  };
+  if (o.from !== undefined)
+    out.from = o.from.startsWith("+") ? offset(o.from, start, "--from") : parseTime(o.from);
+  if (o.to !== undefined)
+    out.to = o.to.startsWith("+") ? offset(o.to, out.from ?? start, "--to") : parseTime(o.to);
+  return out;
+}
+
+/** Opens the dataset the options name (file paths, or --root). */
+export async function openCliDataset(paths: string[], o: DatasetCliOptions): Promise<Dataset> {
+  if ((o.root === undefined) === (paths.length === 0))
+    throw usage("give file paths or --root DIR (one of them)");
+  if (o.onCorrupt !== "error" && o.onCorrupt !== "skip") throw usage("--on-corrupt is error or skip");
+  for (const k of o.kind ?? []) {
+    if (!(KINDS as readonly string[]).includes(k))
+      throw usage(`unknown kind ${JSON.stringify(k)} (kinds: ${KINDS.join(", ")})`);
+  }
+  // Offsets count from the start of the first file's hour (by name); with --root, --from must then be absolute.
+  const hours = paths
+    .map((p) => parseTapeName(p.split(/[\\/]/).pop() ?? p)?.hour)
+    .filter((h): h is bigint => h !== undefined);
+  const start = hours.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))[0] ?? null;
+  const range = timeRange(o, start);
+  const options: DatasetOptions = { ...range };
+  if (o.symbol !== undefined) options.symbols = o.symbol;
+  if (o.kind !== undefined) options.kinds = o.kind as Kind[];
+  if (o.exchange !== undefined) options.exchanges = o.exchange;
+  if (o.capture !== undefined) options.captures = o.capture;
+  if (o.includeOpen) options.includeOpen = true;
+  if (o.root !== undefined) return openDataset(o.root, options);
+  if (o.exchange !== undefined)
+    throw usage("--exchange selects folders of --root; give the files of that exchange instead");
+  return datasetOfFiles(paths, options);
+}
