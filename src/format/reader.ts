@@ -146,8 +146,21 @@ export class TapeReader {
 
   /** Reads, checks (CRC) and decodes one block. */
   async readBlock(block: BlockHeader): Promise<DecodedBlock> {
+    return this.decodeFetched(block, await this.fetchBlock(block));
+  }
+
+  /** The stored bytes of a block, unchecked (to read ahead; `decodeFetched` checks and decodes them). */
+  async fetchBlock(block: BlockHeader): Promise<Uint8Array> {
     try {
-      const bytes = await this.source.read(block.offset, block.length);
+      return await this.source.read(block.offset, block.length);
+    } catch (err) {
+      throw locate(err, this.name);
+    }
+  }
+
+  /** Checks (header against the index, CRC) and decodes the bytes `fetchBlock` returned. */
+  decodeFetched(block: BlockHeader, bytes: Uint8Array): DecodedBlock {
+    try {
       const inFile = decodeBlockHeader(bytes, 0, block.offset, this.source.size);
       if (!sameBlock(inFile, block)) {
         throw new TapeError("E_TAPE_CORRUPT", "block header disagrees with the footer index", {

@@ -22,21 +22,31 @@ export function splitTime(t: bigint): { ms: number; rem: number } {
   return { ms: Number(ms), rem: Number(rem) };
 }
 
-/** Splits base + offsets[i] into (ms, ns remainder), both exact doubles, for every row. */
-function splitTimes(col: IntColumn, rows: number): { ms: Float64Array; rem: Float64Array } {
-  const ms = new Float64Array(rows);
-  const rem = new Float64Array(rows);
-  // base = baseMs * 1e6 + baseRem with 0 <= baseRem < 1e6; offsets stay within 2^50, so t is exact.
-  const { ms: bm, rem: br } = splitTime(col.base);
-  const off = col.offsets;
-  const valid = col.valid;
-  for (let i = 0; i < rows; i++) {
-    if (valid !== null && valid[i] === 0) {
-      ms[i] = Number.NEGATIVE_INFINITY;
-      rem[i] = 0;
-      continue;
+/** One time column, read as (ms, remainder) pairs: base split once, offsets (exact, below 2^50) added per row. */
+class TimeColumn {
+  private readonly baseMs: number;
+  private readonly baseRem: number;
+  private readonly offsets: Float64Array;
+  private readonly valid: Uint8Array | null;
+  /** Results of the last `at`. */
+  ms = 0;
+  rem = 0;
+
+  constructor(col: IntColumn) {
+    const b = splitTime(col.base);
+    this.baseMs = b.ms;
+    this.baseRem = b.rem;
+    this.offsets = col.offsets;
+    this.valid = col.valid;
+  }
+
+  at(i: number): void {
+    if (this.valid !== null && this.valid[i] === 0) {
+      this.ms = Number.NEGATIVE_INFINITY;
+      this.rem = 0;
+      return;
     }
-    const t = br + off[i]!;
+    const t = this.baseRem + this.offsets[i]!;
     let q = Math.floor(t / MS);
     let r = t - q * MS;
     // The quotient is rounded before the floor: put a remainder that fell outside [0, 1e6) back.
@@ -47,10 +57,9 @@ function splitTimes(col: IntColumn, rows: number): { ms: Float64Array; rem: Floa
       q += 1;
       r -= MS;
     }
-    ms[i] = bm + q;
-    rem[i] = r;
+    this.ms = this.baseMs + q;
+    this.rem = r;
   }
-  return { ms, rem };
 }
 
 export class BlockCursor {
@@ -66,36 +75,35 @@ export class BlockCursor {
   recvMs = 0;
   recvRem = 0;
 
-  private readonly tsMsAll: Float64Array;
-  private readonly tsRemAll: Float64Array;
-  private readonly recvMsAll: Float64Array;
-  private readonly recvRemAll: Float64Array;
+  private readonly ts: TimeColumn;
+  private readonly recv: TimeColumn;
+  private readonly tsBase: bigint;
+  private readonly tsOffsets: Float64Array;
+  private readonly recvOffsets: Float64Array;
+  private readonly recvValid: Uint8Array | null;
   /** Rows in replay order when the block is not already sorted by (ts, recvTs); else null. */
   private readonly order: Int32Array | null;
 
   constructor(
     readonly block: DecodedBlock,
-    /** Index of the file in the dataset: the third part of the key. */
-    readonly file: number,
     from: bigint | undefined,
     to: bigint | undefined,
   ) {
     const rows = block.header.rowCount;
-    const ts = splitTimes(block.columns["ts"] as IntColumn, rows);
-    const recv = splitTimes(block.columns["recvTs"] as IntColumn, rows);
-    this.tsMsAll = ts.ms;
-    this.tsRemAll = ts.rem;
-    this.recvMsAll = recv.ms;
-    this.recvRemAll = recv.rem;
+    const ts = block.columns["ts"] as IntColumn;
+    const recv = block.columns["recvTs"] as IntColumn;
+    this.ts = new TimeColumn(ts);
+    this.recv = new TimeColumn(recv);
+    this.tsBase = ts.base;
+    this.tsOffsets = ts.offsets;
+    this.recvOffsets = recv.offsets;
+    this.recvValid = recv.valid;
     this.order = this.sortedOrder(rows);
     this.pos = from === undefined ? 0 : this.lowerBound(from, rows);
     this.end = to === undefined ? rows : this.lowerBound(to, rows);
     if (this.pos < this.end) this.load();
   }
 
-  get offset(): number {
-    return this.block.header.offset;
-  }
   get done(): boolean {
     return this.pos >= this.end;
   }
@@ -107,35 +115,31 @@ export class BlockCursor {
     return true;
   }
 
-  /** Rows still to replay, in file order (the current one first). */
-  remainingRows(): Int32Array {
-    const out = new Int32Array(Math.max(0, this.end - this.pos));
-    for (let k = 0; k < out.length; k++) out[k] = this.rowAt(this.pos + k);
-    return out;
-  }
-
   private load(): void {
-    const i = this.rowAt(this.pos);
+    const i = this.order === null ? this.pos : this.order[this.pos]!;
     this.row = i;
-    this.tsMs = this.tsMsAll[i]!;
-    this.tsRem = this.tsRemAll[i]!;
-    this.recvMs = this.recvMsAll[i]!;
-    this.recvRem = this.recvRemAll[i]!;
+    this.ts.at(i);
+    this.tsMs = this.ts.ms;
+    this.tsRem = this.ts.rem;
+    this.recv.at(i);
+    this.recvMs = this.recv.ms;
+    this.recvRem = this.recv.rem;
   }
 
-  private rowAt(k: number): number {
-    return this.order === null ? k : this.order[k]!;
-  }
-
-  /** Compares rows i and j of this block by (ts, recvTs, row). */
+  /**
+   * Compares rows i and j of this block by (ts, recvTs, row). Within a block a column's values share one base,
+   * so their offsets compare exactly as they are.
+   */
   private compareRows(i: number, j: number): number {
-    return (
-      this.tsMsAll[i]! - this.tsMsAll[j]! ||
-      this.tsRemAll[i]! - this.tsRemAll[j]! ||
-      compareNumbers(this.recvMsAll[i]!, this.recvMsAll[j]!) ||
-      this.recvRemAll[i]! - this.recvRemAll[j]! ||
-      i - j
-    );
+    const ts = this.tsOffsets;
+    if (ts[i] !== ts[j]) return ts[i]! < ts[j]! ? -1 : 1;
+    const valid = this.recvValid;
+    const ri = valid === null || valid[i] === 1;
+    const rj = valid === null || valid[j] === 1;
+    if (ri !== rj) return ri ? 1 : -1;
+    const recv = this.recvOffsets;
+    if (ri && recv[i] !== recv[j]) return recv[i]! < recv[j]! ? -1 : 1;
+    return i - j;
   }
 
   private sortedOrder(rows: number): Int32Array | null {
@@ -150,21 +154,18 @@ export class BlockCursor {
 
   /** First position (replay order) whose exchange time is >= t. */
   private lowerBound(t: bigint, rows: number): number {
-    const { ms: m, rem: r } = splitTime(t);
+    // t as an offset from the column's base; far outside the block it clamps (every offset is below 2^51).
+    const d = t - this.tsBase;
+    const limit = 2n ** 52n;
+    const rel = d > limit ? Number.POSITIVE_INFINITY : d < -limit ? Number.NEGATIVE_INFINITY : Number(d);
+    const ts = this.tsOffsets;
     let lo = 0;
     let hi = rows;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const i = this.rowAt(mid);
-      const ms = this.tsMsAll[i]!;
-      if (ms < m || (ms === m && this.tsRemAll[i]! < r)) lo = mid + 1;
+      if (ts[this.order === null ? mid : this.order[mid]!]! < rel) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
-}
-
-/** a - b for numbers that may be -Infinity (absent receive times), without producing NaN. */
-function compareNumbers(a: number, b: number): number {
-  return a === b ? 0 : a < b ? -1 : 1;
 }

@@ -20,6 +20,7 @@ import {
 import { BlockCursor, splitTime } from "./cursor.js";
 import { type Dataset, type DatasetFile, FILE_LEAD_NS, type TimeInput, toNs } from "./dataset.js";
 import { Heap } from "./heap.js";
+import { HOUR_NS } from "./layout.js";
 
 export interface ReplayOptions {
   /** Inclusive start (exchange time); narrows the dataset's range. */
@@ -79,74 +80,58 @@ interface OpenFile {
   outstanding: number;
 }
 
-// Heap items. Every item has the key fields; rank 0 (something to open or an event) sorts before the rows
-// of the same exchange time, so that a block is open before any row it could precede is emitted.
-class PendingFile {
-  readonly rank = 0;
-  readonly recvMs = 0;
-  readonly recvRem = 0;
-  readonly offset = 0;
-  readonly row = 0;
-  readonly tsMs: number;
-  readonly tsRem: number;
-  readonly file: number;
-  constructor(readonly dsFile: DatasetFile) {
-    const { ms, rem } =
-      dsFile.hour === null ? { ms: Number.NEGATIVE_INFINITY, rem: 0 } : splitTime(dsFile.hour - FILE_LEAD_NS);
-    this.tsMs = ms;
-    this.tsRem = rem;
-    this.file = dsFile.index;
-  }
-}
-class PendingBlock {
-  readonly rank = 0;
-  readonly recvMs = 0;
-  readonly recvRem = 0;
-  readonly row = 0;
-  readonly tsMs: number;
-  readonly tsRem: number;
-  readonly file: number;
-  readonly offset: number;
+const FILE = 0;
+const BLOCK = 1;
+const EVENT = 2;
+const ROWS = 3;
+
+/**
+ * Everything the heap holds, in one shape (so that comparing keys stays monomorphic): a file to open, a block
+ * to read, an event to emit, or a cursor over a decoded block. Rank 0 (something to open, an event) sorts
+ * before rows of the same exchange time, so that a block is open before any row it could precede is emitted.
+ */
+class Item {
+  tsMs = 0;
+  tsRem = 0;
+  rank = 0;
+  recvMs = 0;
+  recvRem = 0;
+  file = 0;
+  offset = 0;
+  row = 0;
+  dsFile: DatasetFile | null = null;
+  open: OpenFile | null = null;
+  header: BlockHeader | null = null;
+  /** A block's bytes, when read ahead. */
+  bytes: Promise<Uint8Array> | null = null;
+  /** Set once the block was taken off the main heap (read-ahead skips it then). */
+  taken = false;
+  out: Out | null = null;
+  cursor: BlockCursor | null = null;
+  read: ((i: number) => Out) | null = null;
+
   constructor(
-    readonly open: OpenFile,
-    readonly header: BlockHeader,
+    readonly type: number,
+    ts: bigint | null,
   ) {
-    const { ms, rem } = splitTime(header.minTs);
-    this.tsMs = ms;
-    this.tsRem = rem;
-    this.file = open.file.index;
-    this.offset = header.offset;
+    if (ts === null) this.tsMs = Number.NEGATIVE_INFINITY;
+    else {
+      const { ms, rem } = splitTime(ts);
+      this.tsMs = ms;
+      this.tsRem = rem;
+    }
+  }
+
+  /** Copies the cursor's current key. */
+  sync(): void {
+    const c = this.cursor!;
+    this.tsMs = c.tsMs;
+    this.tsRem = c.tsRem;
+    this.recvMs = c.recvMs;
+    this.recvRem = c.recvRem;
+    this.row = c.row;
   }
 }
-class PendingEvent {
-  readonly rank = 0;
-  readonly recvMs = 0;
-  readonly recvRem = 0;
-  readonly row = 0;
-  readonly tsMs: number;
-  readonly tsRem: number;
-  constructor(
-    readonly out: Out,
-    ts: bigint,
-    readonly file: number,
-    readonly offset: number,
-  ) {
-    const { ms, rem } = splitTime(ts);
-    this.tsMs = ms;
-    this.tsRem = rem;
-  }
-}
-class ReplayCursor extends BlockCursor {
-  readonly rank = 1;
-  constructor(
-    readonly open: OpenFile,
-    cursor: ConstructorParameters<typeof BlockCursor>,
-    readonly read: (i: number) => Out,
-  ) {
-    super(...cursor);
-  }
-}
-type Item = PendingFile | PendingBlock | PendingEvent | ReplayCursor;
 
 function less(a: Item, b: Item): boolean {
   if (a.tsMs !== b.tsMs) return a.tsMs < b.tsMs;
@@ -161,9 +146,19 @@ function less(a: Item, b: Item): boolean {
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
+/** How many blocks, and bytes, may be read ahead of the merge. */
+const READ_AHEAD_BLOCKS = 16;
+const READ_AHEAD_BYTES = 64 * 1024 * 1024;
+
 /** The merge behind `Dataset.replay`; iterated by hand (not an async generator) so that most rows cost no await. */
 export class Merge {
   private readonly heap = new Heap<Item>(less);
+  /** Blocks not yet read, by key: the read-ahead takes them from here. */
+  private readonly ahead = new Heap<Item>(less);
+  private aheadBlocks = 0;
+  /** Reads started by the read-ahead and not yet done. */
+  private readonly reading = new Set<Promise<Uint8Array>>();
+  private aheadBytes = 0;
   private readonly filter: TapeFilter;
   private readonly exact: boolean;
   private readonly skip: boolean;
@@ -195,34 +190,32 @@ export class Merge {
   next(): Promise<IteratorResult<Out>> {
     try {
       if (!this.started) this.start();
-      for (;;) {
-        const top = this.heap.peek();
-        if (top === undefined) {
-          return this.close().then(() => DONE);
+      const top = this.heap.peek();
+      if (top === undefined) return this.close().then(() => DONE);
+      if (top.type === ROWS) {
+        const out = top.read!(top.row);
+        this.lastMs = top.tsMs;
+        this.lastRem = top.tsRem;
+        if (top.cursor!.next()) {
+          top.sync();
+          this.heap.siftDown();
+        } else {
+          this.heap.pop();
+          this.finished(top.open!);
         }
-        if (top instanceof ReplayCursor) {
-          const out = top.read(top.row);
-          this.lastMs = top.tsMs;
-          this.lastRem = top.tsRem;
-          if (top.next()) this.heap.siftDown();
-          else {
-            this.heap.pop();
-            this.finished(top.open);
-          }
-          return this.pace(out);
-        }
-        this.heap.pop();
-        if (top instanceof PendingEvent) {
-          this.lastMs = top.tsMs;
-          this.lastRem = top.tsRem;
-          return this.pace(top.out);
-        }
-        const opening = top instanceof PendingFile ? this.openFile(top.dsFile) : this.openBlock(top);
-        return opening.then(
-          () => this.next(),
-          (err) => this.fail(err),
-        );
+        return this.pace(out);
       }
+      this.heap.pop();
+      if (top.type === EVENT) {
+        this.lastMs = top.tsMs;
+        this.lastRem = top.tsRem;
+        return this.pace(top.out!);
+      }
+      const opening = top.type === FILE ? this.openFile(top.dsFile!) : this.openBlock(top);
+      return opening.then(
+        () => this.next(),
+        (err) => this.fail(err),
+      );
     } catch (err) {
       return this.fail(err);
     }
@@ -238,6 +231,8 @@ export class Merge {
     this.closed = true;
     const files = [...this.openFiles];
     this.openFiles.clear();
+    // Reads still in flight finish before their files close.
+    await Promise.allSettled(this.reading);
     await Promise.all(files.map((f) => f.reader.close()));
   }
 
@@ -249,13 +244,20 @@ export class Merge {
     this.started = true;
     const { from, to } = this.filter;
     for (const m of this.dataset.missing) {
-      if ((to !== undefined && m.hour >= to) || (from !== undefined && m.hour + 3_600_000_000_000n <= from))
-        continue;
+      if ((to !== undefined && m.hour >= to) || (from !== undefined && m.hour + HOUR_NS <= from)) continue;
       const message = `no file for ${m.exchange} capture ${m.captureId} hour ${new Date(Number(m.hour / 1_000_000n)).toISOString().slice(0, 13)}h: ${m.path}`;
       if (!this.skip) throw new TapeError("E_TAPE_MISSING", message, { file: m.path });
-      this.heap.push(new PendingEvent(this.lossEvent(m.exchange, "", m.hour, message), m.hour, -1, 0));
+      const e = new Item(EVENT, m.hour);
+      e.out = this.lossEvent(m.exchange, "", m.hour, message);
+      e.file = -1;
+      this.heap.push(e);
     }
-    for (const f of this.dataset.files) this.heap.push(new PendingFile(f));
+    for (const f of this.dataset.files) {
+      const item = new Item(FILE, f.hour === null ? null : f.hour - FILE_LEAD_NS);
+      item.dsFile = f;
+      item.file = f.index;
+      this.heap.push(item);
+    }
   }
 
   private async openFile(f: DatasetFile): Promise<void> {
@@ -277,52 +279,96 @@ export class Merge {
       // The loss is after the last valid block: report it at that block's last time (or the file's hour).
       const at = reader.blocks.reduce<bigint>((m, b) => max(m, b.maxTs)!, f.hour ?? 0n);
       const clamped = this.filter.from !== undefined && at < this.filter.from ? this.filter.from : at;
-      if (this.filter.to === undefined || clamped < this.filter.to)
-        this.push(
-          new PendingEvent(
-            this.lossEvent(open.exchange, "", clamped, `${f.path}: ${message}`),
-            clamped,
-            f.index,
-            r.validEnd,
-          ),
-        );
+      if (this.filter.to === undefined || clamped < this.filter.to) {
+        const e = new Item(EVENT, clamped);
+        e.out = this.lossEvent(open.exchange, "", clamped, `${f.path}: ${message}`);
+        e.file = f.index;
+        e.offset = r.validEnd;
+        this.push(e);
+      }
     }
-    for (const b of blocks) this.push(new PendingBlock(open, b));
+    for (const b of blocks) {
+      const item = new Item(BLOCK, b.minTs);
+      item.open = open;
+      item.header = b;
+      item.file = f.index;
+      item.offset = b.offset;
+      this.push(item);
+      this.ahead.push(item);
+    }
     open.outstanding = blocks.length;
     if (open.outstanding === 0) await this.closeFile(open);
+    this.readAhead();
   }
 
-  private async openBlock(p: PendingBlock): Promise<void> {
-    const open = p.open;
+  /** Starts reading the next blocks (by key) while the read-ahead has room. */
+  private readAhead(): void {
+    while (this.aheadBlocks < READ_AHEAD_BLOCKS && this.aheadBytes < READ_AHEAD_BYTES) {
+      const item = this.ahead.pop();
+      if (item === undefined) return;
+      if (item.taken) continue;
+      this.aheadBlocks++;
+      this.aheadBytes += item.header!.length;
+      const bytes = item.open!.reader.fetchBlock(item.header!);
+      item.bytes = bytes;
+      this.reading.add(bytes);
+      // Failures surface when the block is opened.
+      bytes.then(
+        () => this.reading.delete(bytes),
+        () => this.reading.delete(bytes),
+      );
+    }
+  }
+
+  private async openBlock(p: Item): Promise<void> {
+    const open = p.open!;
+    const h = p.header!;
+    p.taken = true;
     let block: Awaited<ReturnType<TapeReader["readBlock"]>>;
     try {
-      block = await open.reader.readBlock(p.header);
+      let bytes: Uint8Array;
+      if (p.bytes !== null) {
+        this.aheadBlocks--;
+        this.aheadBytes -= h.length;
+        bytes = await p.bytes;
+      } else bytes = await open.reader.fetchBlock(h);
+      this.readAhead();
+      block = open.reader.decodeFetched(h, bytes);
     } catch (err) {
       if (!this.skip || !(err instanceof TapeError) || err.code === "E_TAPE_IO") throw err;
-      const h = p.header;
       const at = this.filter.from !== undefined && h.minTs < this.filter.from ? this.filter.from : h.minTs;
       const message = `${open.file.path}: lost block at offset ${h.offset}: ${h.rowCount} ${h.kind} rows of ${h.symbol}, exchange time ${h.minTs} to ${h.maxTs} ns (${err.code}: ${err.reason})`;
-      this.heap.push(
-        new PendingEvent(this.lossEvent(open.exchange, h.symbol, at, message), at, p.file, h.offset),
-      );
+      const e = new Item(EVENT, at);
+      e.out = this.lossEvent(open.exchange, h.symbol, at, message);
+      e.file = p.file;
+      e.offset = h.offset;
+      this.heap.push(e);
       this.finished(open);
       return;
     }
-    const read = this.exact ? exactReader(block, open.exchange) : rowReader(block, open.exchange);
-    const cursor = new ReplayCursor(open, [block, open.file.index, this.filter.from, this.filter.to], read);
-    if (cursor.done) this.finished(open);
-    else this.push(cursor);
+    const cursor = new BlockCursor(block, this.filter.from, this.filter.to);
+    if (cursor.done) {
+      this.finished(open);
+      return;
+    }
+    const item = new Item(ROWS, null);
+    item.rank = 1;
+    item.open = open;
+    item.file = p.file;
+    item.offset = h.offset;
+    item.cursor = cursor;
+    item.read = this.exact ? exactReader(block, open.exchange) : rowReader(block, open.exchange);
+    item.sync();
+    this.push(item);
   }
 
   /** Pushes an item, refusing one that starts before what was already emitted (see FILE_LEAD_NS). */
   private push(item: Item): void {
     if (item.tsMs < this.lastMs || (item.tsMs === this.lastMs && item.tsRem < this.lastRem)) {
-      const where = item instanceof PendingBlock ? item.header.offset : 0;
-      const path = item instanceof PendingBlock ? item.open.file.path : undefined;
       throw new TapeError(
         "E_TAPE_ORDER",
         "a block starts more than an hour before its file's hour, after later records were replayed; name files by the hour of their records",
-        { file: path, offset: where },
+        { file: item.open?.file.path, offset: item.offset },
       );
     }
     this.heap.push(item);
