@@ -10,7 +10,7 @@ import { KINDS, type Kind, TapeError } from "../format/index.js";
 import { type Batch, batches } from "./batches.js";
 import { type BookSnapshot, type BookSnapshotOptions, bookSnapshots } from "./books.js";
 import { dayFolder, dayFoldersBetween, HOUR_NS, parseTapeName } from "./layout.js";
-import { type ReplayOptions, type ReplayRecord, type ReplayRow, replay } from "./replay.js";
+import { type ReplayOptions, type ReplayRecord, type ReplayRow, replay, replayChunks } from "./replay.js";
 
 /** A time: ns since the epoch (bigint), ISO 8601 text (UTC unless a zone is given) or integer ns text, or a Date. */
 export type TimeInput = bigint | string | Date;
@@ -97,6 +97,25 @@ export class Dataset {
   replay(options?: ReplayOptions & { exact?: false }): AsyncIterable<ReplayRow>;
   replay(options: ReplayOptions = {}): AsyncIterable<ReplayRow | ReplayRecord> {
     return replay(this, options);
+  }
+
+  /**
+   * The replay handed over in arrays of up to `chunkRows` records, in the same order: far fewer awaits than
+   * one per record, for the fastest row-by-row processing. (No `speed`: pacing is per record.)
+   */
+  replayChunks(
+    options: Omit<ReplayOptions, "speed"> & { exact: true },
+    chunkRows?: number,
+  ): AsyncIterable<ReplayRecord[]>;
+  replayChunks(
+    options?: Omit<ReplayOptions, "speed"> & { exact?: false },
+    chunkRows?: number,
+  ): AsyncIterable<ReplayRow[]>;
+  replayChunks(
+    options: Omit<ReplayOptions, "speed"> = {},
+    chunkRows?: number,
+  ): AsyncIterable<(ReplayRow | ReplayRecord)[]> {
+    return replayChunks(this, options, chunkRows);
   }
 
   /** The selected blocks as typed-array columns (no row objects), by first timestamp; rows limited to the range. */

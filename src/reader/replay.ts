@@ -170,6 +170,8 @@ export class Merge {
   private started = false;
   private closed = false;
   private paceStart: { wall: number; ms: number } | null = null;
+  /** A file or block being opened that the merge must wait for before its next step. */
+  private opening: Promise<void> | null = null;
 
   constructor(
     private readonly dataset: Dataset,
@@ -189,36 +191,76 @@ export class Merge {
 
   next(): Promise<IteratorResult<Out>> {
     try {
-      if (!this.started) this.start();
-      const top = this.heap.peek();
-      if (top === undefined) return this.close().then(() => DONE);
-      if (top.type === ROWS) {
-        const out = top.read!(top.row);
-        this.lastMs = top.tsMs;
-        this.lastRem = top.tsRem;
-        if (top.cursor!.next()) {
-          top.sync();
-          this.heap.siftDown();
-        } else {
-          this.heap.pop();
-          this.finished(top.open!);
-        }
-        return this.pace(out);
-      }
-      this.heap.pop();
-      if (top.type === EVENT) {
-        this.lastMs = top.tsMs;
-        this.lastRem = top.tsRem;
-        return this.pace(top.out!);
-      }
-      const opening = top.type === FILE ? this.openFile(top.dsFile!) : this.openBlock(top);
-      return opening.then(
-        () => this.next(),
-        (err) => this.fail(err),
-      );
+      const step = this.step();
+      if (step === null) return this.close().then(() => DONE);
+      if (step instanceof Promise)
+        return step.then(
+          () => this.next(),
+          (err) => this.fail(err),
+        );
+      return this.pace(step);
     } catch (err) {
       return this.fail(err);
     }
+  }
+
+  /** Up to `max` records in replay order; an empty array at the end. */
+  nextChunk(max: number): Promise<Out[]> {
+    const out: Out[] = [];
+    const fill = (): Promise<Out[]> => {
+      try {
+        while (out.length < max) {
+          const step = this.step();
+          if (step === null) return this.close().then(() => out);
+          if (step instanceof Promise) {
+            // Hand over what is ready; the next call waits for the read before it steps again.
+            if (out.length > 0) {
+              this.opening = step;
+              return Promise.resolve(out);
+            }
+            return step.then(fill, (err) => this.fail(err));
+          }
+          out.push(step);
+        }
+        return Promise.resolve(out);
+      } catch (err) {
+        return this.fail(err);
+      }
+    };
+    const opening = this.opening;
+    if (opening === null) return fill();
+    this.opening = null;
+    return opening.then(fill, (err) => this.fail(err));
+  }
+
+  /**
+   * One step of the merge: the next record, or a promise to wait for (a file or block being opened; step
+   * again after it), or null at the end.
+   */
+  private step(): Out | Promise<void> | null {
+    if (!this.started) this.start();
+    const top = this.heap.peek();
+    if (top === undefined) return null;
+    if (top.type === ROWS) {
+      const out = top.read!(top.row);
+      this.lastMs = top.tsMs;
+      this.lastRem = top.tsRem;
+      if (top.cursor!.next()) {
+        top.sync();
+        this.heap.siftDown();
+      } else {
+        this.heap.pop();
+        this.finished(top.open!);
+      }
+      return out;
+    }
+    this.heap.pop();
+    if (top.type === EVENT) {
+      this.lastMs = top.tsMs;
+      this.lastRem = top.tsRem;
+      return top.out!;
+    }
+    return top.type === FILE ? this.openFile(top.dsFile!) : this.openBlock(top);
   }
 
   /** Exchange time of the record returned last, exact as (whole ms, ns remainder). */
@@ -417,6 +459,30 @@ function exactReader(
 ): (i: number) => ReplayRecord {
   const read = recordReader(block);
   return (i) => ({ exchange, ...read(i) });
+}
+
+/** `Dataset.replayChunks`: the same merge, handed over as arrays of records (fewer awaits, faster). */
+export function replayChunks(
+  dataset: Dataset,
+  options: Omit<ReplayOptions, "speed">,
+  chunkRows = 4096,
+): AsyncIterable<Out[]> {
+  if (!(Number.isInteger(chunkRows) && chunkRows > 0))
+    throw new TapeError("E_TAPE_VALUE", `chunkRows must be a positive integer, got ${chunkRows}`, {
+      field: "chunkRows",
+    });
+  return {
+    [Symbol.asyncIterator]() {
+      const merge = new Merge(dataset, options);
+      return {
+        next: () =>
+          merge
+            .nextChunk(chunkRows)
+            .then((rows) => (rows.length === 0 ? DONE : { done: false, value: rows })),
+        return: () => merge.close().then(() => DONE),
+      };
+    },
+  };
 }
 
 /** `Dataset.replay`: an AsyncIterable whose iterators each run their own merge. */

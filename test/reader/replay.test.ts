@@ -87,6 +87,10 @@ describe("replay", () => {
         const { ds, expected } = await setUp(files);
         const got = (await collect(ds.replay({ exact: true }))).map(keyOf);
         expect(got).toEqual(expected);
+        // In chunks, the same records in the same order.
+        const chunks = await collect(ds.replayChunks({ exact: true }, 3));
+        expect(chunks.every((c) => c.length > 0 && c.length <= 3)).toBe(true);
+        expect(chunks.flat().map(keyOf)).toEqual(expected);
         // The same order on every run, and with number rows too.
         const rows = await collect(ds.replay());
         expect(rows.length).toBe(expected.length);
