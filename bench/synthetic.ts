@@ -1,7 +1,8 @@
 /**
  * A deterministic synthetic workload shaped like a multi-symbol crypto recording: random-walk prices in
  * ticks, lot-rounded heavy-tailed sizes, bursty trades sharing millisecond timestamps, L2 messages of
- * several level changes near the touch, and receive times with ns jitter. Rows of both tables are in
+ * several level changes near the touch (and deletes of the levels the touch moved through, so that a book
+ * rebuilt from them never crosses), and receive times with ns jitter. Rows of both tables are in
  * receive order across symbols, as a recorder would write them.
  */
 import type { BookTable, SymbolInfo, TradeTable, Workload } from "./workload.js";
@@ -223,9 +224,12 @@ export function syntheticWorkload(opts: { trades: number; bookUpdates: number; s
   };
   const msOf = (time: number): number => Math.floor(time / 1_000_000) * 1_000_000;
 
-  // Order-book message scratch: side, price of each level change.
-  const mSide = new Uint8Array(Math.max(MAX_MESSAGE_LEVELS, 2 * SNAPSHOT_LEVELS));
+  // Order-book message scratch: side, price and size of each level change.
+  const mSide = new Uint8Array(4096);
   const mPrice = new Float64Array(mSide.length);
+  const mSize = new Float64Array(mSide.length);
+  // Resting levels of each symbol's book (bids, asks), so that messages delete what the touch moved through.
+  const resting = SPECS.map(() => [new RestingSide(true), new RestingSide(false)]);
 
   let ti = 0;
   let bi = 0;
@@ -259,11 +263,13 @@ export function syntheticWorkload(opts: { trades: number; bookUpdates: number; s
     let p = bid[s]!;
     for (let l = 0; l < SNAPSHOT_LEVELS && bi < nBook; l++) {
       writeBookRow(s, ts, recv, 0, p, drawSize(s, 4 * SPECS[s]!.tradeNotional, 1.6, BOOK_SIZE_DIGITS), 1);
+      resting[s]![0]!.add(p);
       p -= 1 + rng.geom(0.6);
     }
     p = bid[s]! + spread[s]!;
     for (let l = 0; l < SNAPSHOT_LEVELS && bi < nBook; l++) {
       writeBookRow(s, ts, recv, 1, p, drawSize(s, 4 * SPECS[s]!.tradeNotional, 1.6, BOOK_SIZE_DIGITS), 1);
+      resting[s]![1]!.add(p);
       p += 1 + rng.geom(0.6);
     }
   }
@@ -327,47 +333,107 @@ export function syntheticWorkload(opts: { trades: number; bookUpdates: number; s
       // The sweep moved the touch.
       bid[s] = side === 1 ? Math.max(bid[s]!, price - spread[s]!) : Math.min(bid[s]!, price);
     } else {
-      // One depth message: a few level changes, geometric in distance from the touch.
-      let n = 1 + rng.geom(1 / MEAN_MESSAGE);
-      n = Math.min(n, MAX_MESSAGE_LEVELS, remBook);
-      for (let k = 0; k < n; k++) {
+      // One depth message: first the deletes of the levels the touch moved through (they traded or were
+      // pulled), then a few level changes, geometric in distance from the touch.
+      let n = 0;
+      const ask = bid[s]! + spread[s]!;
+      const [restBid, restAsk] = resting[s]!;
+      for (const p of restBid!.crossed(bid[s]!)) if (n < mSide.length - MAX_MESSAGE_LEVELS) add(0, p, 0);
+      for (const p of restAsk!.crossed(ask)) if (n < mSide.length - MAX_MESSAGE_LEVELS) add(1, p, 0);
+      const changes = Math.min(1 + rng.geom(1 / MEAN_MESSAGE), MAX_MESSAGE_LEVELS);
+      for (let k = 0; k < changes; k++) {
         const side = rng.next() < 0.5 ? 0 : 1;
+        const rest = side === 0 ? restBid! : restAsk!;
         let dist = rng.geom(0.3);
         let price = 0;
         for (;;) {
-          price = side === 0 ? bid[s]! - dist : bid[s]! + spread[s]! + dist;
+          price = side === 0 ? bid[s]! - dist : ask + dist;
           let dup = false;
-          for (let j = 0; j < k; j++) if (mSide[j] === side && mPrice[j] === price) dup = true;
+          for (let j = 0; j < n; j++) if (mSide[j] === side && mPrice[j] === price) dup = true;
           if (!dup) break;
           dist++;
         }
-        mSide[k] = side;
-        mPrice[k] = price;
+        // A delete only removes a level that rests; otherwise the change sets a size.
+        const remove = rest.has(price) && rng.next() < 0.15;
+        add(side, price, remove ? 0 : drawSize(s, 4 * spec.tradeNotional, 1.8, BOOK_SIZE_DIGITS));
       }
       // Venues list bids (best first) and then asks (best first).
       for (let k = 1; k < n; k++) {
         const sd = mSide[k]!;
         const pr = mPrice[k]!;
+        const sz = mSize[k]!;
         let j = k - 1;
         while (j >= 0 && levelAfter(mSide[j]!, mPrice[j]!, sd, pr)) {
           mSide[j + 1] = mSide[j]!;
           mPrice[j + 1] = mPrice[j]!;
+          mSize[j + 1] = mSize[j]!;
           j--;
         }
         mSide[j + 1] = sd;
         mPrice[j + 1] = pr;
+        mSize[j + 1] = sz;
       }
       seq[s] = seq[s]! + 1 + Math.floor(rng.expo(2));
       const ts = msOf(t);
       const recv = receive();
+      n = Math.min(n, remBook);
       for (let k = 0; k < n; k++) {
-        const size = rng.next() < 0.15 ? 0 : drawSize(s, 4 * spec.tradeNotional, 1.8, BOOK_SIZE_DIGITS);
-        writeBookRow(s, ts, recv, mSide[k]!, mPrice[k]!, size, 0);
+        const side = mSide[k]!;
+        const rest = side === 0 ? restBid! : restAsk!;
+        if (mSize[k] === 0) rest.remove(mPrice[k]!);
+        else rest.add(mPrice[k]!);
+        writeBookRow(s, ts, recv, side, mPrice[k]!, mSize[k]!, 0);
+      }
+      function add(side: number, price: number, size: number): void {
+        mSide[n] = side;
+        mPrice[n] = price;
+        mSize[n] = size;
+        n++;
       }
     }
   }
 
   return { label: `synthetic (seed ${opts.seed})`, symbols, trades, book };
+}
+
+/** The resting price levels of one side of a book, best last (bids ascending, asks descending). */
+class RestingSide {
+  private readonly prices: number[] = [];
+  constructor(private readonly isBid: boolean) {}
+
+  /** Index of `price`, or -(insertion point) - 1. */
+  private find(price: number): number {
+    const a = this.prices;
+    let lo = 0;
+    let hi = a.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = a[mid]!;
+      if (v === price) return mid;
+      if (this.isBid ? v < price : v > price) lo = mid + 1;
+      else hi = mid;
+    }
+    return -lo - 1;
+  }
+  has(price: number): boolean {
+    return this.find(price) >= 0;
+  }
+  add(price: number): void {
+    const i = this.find(price);
+    if (i < 0) this.prices.splice(-i - 1, 0, price);
+  }
+  remove(price: number): void {
+    const i = this.find(price);
+    if (i >= 0) this.prices.splice(i, 1);
+  }
+  /** Removes and returns the levels beyond the touch: bids above it, asks below it. */
+  crossed(touch: number): number[] {
+    const out: number[] = [];
+    const a = this.prices;
+    while (a.length > 0 && (this.isBid ? a[a.length - 1]! > touch : a[a.length - 1]! < touch))
+      out.push(a.pop()!);
+    return out;
+  }
 }
 
 function pickSymbol(cumWeight: Float64Array, x: number): number {

@@ -97,13 +97,18 @@ Examples:
           );
         }
         const mid = book.mid();
-        // Differences of doubles: print them without binary noise.
-        if (mid !== null) lines.push("", `mid ${round(mid)}, spread ${round(book.spread()!)}`);
+        // Sums and differences of doubles: print them at the prices' own decimals (mid: one more).
+        if (mid !== null) {
+          const d = Math.max(decimals(book.bestBid()!.price), decimals(book.bestAsk()!.price));
+          lines.push("", `mid ${Number(mid.toFixed(d + 1))}, spread ${Number(book.spread()!.toFixed(d))}`);
+        }
         await writeOut(`${lines.join("\n")}\n`);
       }
     });
 }
 
-function round(x: number): number {
-  return Number(x.toPrecision(12));
+function decimals(x: number): number {
+  const text = String(x);
+  const dot = text.indexOf(".");
+  return dot < 0 || text.includes("e") ? 0 : text.length - dot - 1;
 }
