@@ -22,6 +22,7 @@ describe("golden fixtures", () => {
     expect(names.sort()).toEqual([
       "all-kinds-none",
       "all-kinds-zstd",
+      "book-checkpoints-zstd",
       "book-lz4",
       "trades-zstd",
       "truncated",

@@ -19,7 +19,7 @@ import {
 import { crc32c } from "./crc32c.js";
 import { TapeError } from "./errors.js";
 import { KIND_BY_ID, KIND_ID, type Kind } from "./records.js";
-import { type ColumnSpec, SCHEMAS } from "./schema.js";
+import { CHECKPOINT_KIND_ID, CHECKPOINT_SCHEMA, type ColumnSpec, SCHEMAS } from "./schema.js";
 
 /** "TBLK": marks the start of every block, so that a forward scan can find blocks without the footer. */
 export const BLOCK_MAGIC = 0x4b4c4254;
@@ -58,7 +58,8 @@ export interface DecodedBlock {
 }
 
 export interface BlockInput {
-  kind: Kind;
+  /** A record kind, or a book checkpoint (format 1.1). */
+  kind: Kind | "checkpoint";
   symbolId: number;
   symbol: string;
   rowCount: number;
@@ -74,7 +75,7 @@ export function encodeBlock(
   scratch = new ByteWriter(1 << 16),
   zstdLevel?: number,
 ): Uint8Array {
-  const schema = SCHEMAS[input.kind];
+  const schema = input.kind === "checkpoint" ? CHECKPOINT_SCHEMA : SCHEMAS[input.kind];
   const rows = input.rowCount;
   if (rows <= 0 || rows > MAX_BLOCK_ROWS) throw new TapeError("E_TAPE_LIMIT", `block of ${rows} rows`);
   const symbolBytes = utf8(input.symbol);
@@ -137,7 +138,7 @@ export function encodeBlock(
   const out = new ByteWriter(length);
   out.u32(BLOCK_MAGIC);
   out.u32(length);
-  out.u8(KIND_ID[input.kind]);
+  out.u8(input.kind === "checkpoint" ? CHECKPOINT_KIND_ID : KIND_ID[input.kind]);
   out.u8(CODEC_ID[codec]);
   out.u16(0);
   out.u32(input.symbolId);
@@ -245,7 +246,8 @@ export function decodeBlock(bytes: Uint8Array, header: BlockHeader): DecodedBloc
     });
   }
   checkBlockCrc(bytes, header);
-  if (header.kind === null) {
+  const checkpoint = header.kind === null && header.kindId === CHECKPOINT_KIND_ID;
+  if (header.kind === null && !checkpoint) {
     throw new TapeError("E_TAPE_VERSION", `unknown block kind ${header.kindId}`, {
       offset: header.offset,
       field: "block.kind",
@@ -271,14 +273,15 @@ export function decodeBlock(bytes: Uint8Array, header: BlockHeader): DecodedBloc
       length: r.bounded("column.length", raw.length),
     });
   }
-  const schema = SCHEMAS[header.kind];
+  const schema = checkpoint ? CHECKPOINT_SCHEMA : SCHEMAS[header.kind!];
+  const kindName = header.kind ?? "checkpoint";
   const columns: Record<string, Column> = {};
   for (const d of dir) {
     const start = r.pos;
     r.need(d.length, "column.data");
     const spec = schema.find((s) => s.id === d.id);
     if (spec !== undefined) {
-      const field = `${header.kind}.${spec.name}`;
+      const field = `${kindName}.${spec.name}`;
       const sub = new ByteReader(raw, start, start + d.length, bodyOffset);
       const col = decodeColumn(sub, d.encoding, d.flags, d.scale, header.rowCount, field);
       if (sub.pos !== sub.end) sub.fail(`${sub.end - sub.pos} unread bytes`, field);
@@ -292,7 +295,7 @@ export function decodeBlock(bytes: Uint8Array, header: BlockHeader): DecodedBloc
     if (columns[spec.name] === undefined) {
       throw new TapeError("E_TAPE_CORRUPT", `block lacks column ${spec.name}`, {
         offset: header.offset,
-        field: `${header.kind}.${spec.name}`,
+        field: `${kindName}.${spec.name}`,
       });
     }
   }

@@ -5,7 +5,8 @@ import { TapeError, TapeValueError } from "./errors.js";
 
 export const FILE_MAGIC = "TICKTAPE";
 export const FORMAT_MAJOR = 1;
-export const FORMAT_MINOR = 0;
+/** The newest minor version this library reads and writes (1.1 adds book checkpoints). */
+export const FORMAT_MINOR = 1;
 export const HEADER_FIXED = 36;
 /** Fixed part, two empty strings, an empty metadata count and the CRC. */
 const MIN_HEADER = HEADER_FIXED + 2 + 2 + 2 + 4;
@@ -36,11 +37,12 @@ export interface FileHeader {
 
 export type HeaderInput = Omit<FileHeader, "major" | "minor" | "length">;
 
-export function encodeHeader(h: HeaderInput): Uint8Array {
+/** `minor`: the minor version of the features the file uses (§11 of docs/FORMAT.md). */
+export function encodeHeader(h: HeaderInput, minor = FORMAT_MINOR): Uint8Array {
   const w = new ByteWriter(256);
   for (let i = 0; i < 8; i++) w.u8(FILE_MAGIC.charCodeAt(i));
   w.u16(FORMAT_MAJOR);
-  w.u16(FORMAT_MINOR);
+  w.u16(minor);
   w.u32(0); // header length, patched below
   w.u32(0); // flags
   w.i64(h.periodStart);

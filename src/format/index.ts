@@ -1,6 +1,7 @@
 /** The `.tape` format: bytes in, records and columns out, with thin file wrappers. */
 export type { BlockHeader, DecodedBlock } from "./block.js";
 export { MAX_BLOCK_ROWS } from "./block.js";
+export { type Checkpoint, type CheckpointLevel, decodeCheckpoint } from "./checkpoint.js";
 export { CODECS, type Codec, DEFAULT_ZSTD_LEVEL } from "./codecs.js";
 export type { BytesColumn, Column, IntColumn, StringColumn, U8Column } from "./columns.js";
 export { crc32c } from "./crc32c.js";
@@ -21,6 +22,7 @@ export {
 export * from "./records.js";
 export { type RepairResult, repairedPath, repairTape } from "./repair.js";
 export { blockRecords, blockRows, recordReader, rowReader } from "./rows.js";
+export { CHECKPOINT_KIND_ID } from "./schema.js";
 export { BytesSource, FileSource, type RangeSource } from "./source.js";
 export { type KindSummary, type SymbolSummary, summarize, type TapeSummary } from "./summary.js";
 export {

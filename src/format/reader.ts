@@ -12,11 +12,13 @@ import {
   decodeBlockHeader,
   MAX_SYMBOL_BYTES,
 } from "./block.js";
+import { type Checkpoint, decodeCheckpoint } from "./checkpoint.js";
 import { TapeError } from "./errors.js";
 import { decodeFooter, decodeTrailer, FOOTER_MAGIC, type Footer, TRAILER_BYTES } from "./footer.js";
 import { checkPreamble, decodeHeader, type FileHeader, MAX_HEADER_BYTES } from "./header.js";
 import type { Kind, Row, TapeRecord } from "./records.js";
 import { blockRecords, blockRows } from "./rows.js";
+import { CHECKPOINT_KIND_ID } from "./schema.js";
 import { FileSource, type RangeSource } from "./source.js";
 
 export interface TapeFilter {
@@ -144,6 +146,22 @@ export class TapeReader {
     );
   }
 
+  /** The book checkpoint blocks (format 1.1) of a symbol, or of every symbol, in file order. */
+  checkpointBlocks(symbol?: string): BlockHeader[] {
+    return this.blocks.filter(
+      (b) => b.kindId === CHECKPOINT_KIND_ID && (symbol === undefined || b.symbol === symbol),
+    );
+  }
+
+  /** Reads, checks and decodes a checkpoint block. */
+  async readCheckpoint(block: BlockHeader): Promise<Checkpoint> {
+    try {
+      return decodeCheckpoint(await this.readBlock(block));
+    } catch (err) {
+      throw locate(err, this.name);
+    }
+  }
+
   /** Reads, checks (CRC) and decodes one block. */
   async readBlock(block: BlockHeader): Promise<DecodedBlock> {
     return this.decodeFetched(block, await this.fetchBlock(block));
@@ -225,10 +243,14 @@ export class TapeReader {
         );
       }
       expected = b.offset + b.length;
-      if (b.kind === null) continue;
+      const checkpoint = b.kindId === CHECKPOINT_KIND_ID;
+      if (b.kind === null && !checkpoint) continue;
       try {
-        await this.readBlock(b);
-        rows += b.rowCount;
+        if (checkpoint) await this.readCheckpoint(b);
+        else {
+          await this.readBlock(b);
+          rows += b.rowCount;
+        }
       } catch (err) {
         note(err, b.offset);
       }

@@ -59,3 +59,21 @@ export const SCHEMAS: Record<Kind, readonly ColumnSpec[]> = {
 
 /** Book row flag bits. */
 export const BOOK_FLAG_SNAPSHOT = 1;
+
+/**
+ * Block kind id of order-book checkpoints (format 1.1). Not a record kind: record readers skip these blocks
+ * (as v1.0 readers do); `readCheckpoint` decodes them. One block holds one symbol's book at one moment of the
+ * file's book stream: its levels (one row each, bids then asks, best first) and, repeated on every row, where in
+ * the stream it was taken (docs/FORMAT.md §6.5).
+ */
+export const CHECKPOINT_KIND_ID = 6;
+export const CHECKPOINT_SCHEMA: readonly ColumnSpec[] = [
+  ts,
+  { id: 60, name: "side", type: "u8", nullable: false, layout: "for" },
+  { id: 61, name: "price", type: "decimal", nullable: false, layout: "delta" },
+  { id: 62, name: "size", type: "decimal", nullable: false, layout: "for" },
+  { id: 63, name: "bookRows", type: "int", nullable: false, layout: "for" },
+  { id: 64, name: "eventRows", type: "int", nullable: false, layout: "for" },
+  { id: 65, name: "since", type: "int", nullable: false, layout: "for" },
+  { id: 66, name: "lastChange", type: "int", nullable: false, layout: "for" },
+];

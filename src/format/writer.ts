@@ -5,15 +5,24 @@
 import { createHash, type Hash } from "node:crypto";
 import { type FileHandle, open, rename, stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import { BLOCK_FIXED_HEADER, type BlockHeader, encodeBlock, MAX_SYMBOL_BYTES } from "./block.js";
+import {
+  BLOCK_FIXED_HEADER,
+  type BlockHeader,
+  type BlockInput,
+  encodeBlock,
+  MAX_SYMBOL_BYTES,
+} from "./block.js";
+import { BookState } from "./book-state.js";
 import { ByteWriter, hasLoneSurrogate, utf8 } from "./bytes.js";
 import { CODEC_ID, type Codec, DEFAULT_ZSTD_LEVEL } from "./codecs.js";
 import { crc32c } from "./crc32c.js";
+import { type Decimal, parseDecimal } from "./decimal.js";
 import { TapeError, TapeValueError } from "./errors.js";
 import { encodeFooter, encodeTrailer, statsOf, TRAILER_BYTES } from "./footer.js";
-import { encodeHeader, type HeaderInput } from "./header.js";
+import { encodeHeader, FORMAT_MINOR, type HeaderInput } from "./header.js";
 import { type BookBatch, KindBuffer, type TradeBatch } from "./kind-buffer.js";
 import { BOOK_SIDES, KIND_ID, KINDS, type Kind, type RecordInput, TRADE_SIDES } from "./records.js";
+import { BOOK_FLAG_SNAPSHOT, CHECKPOINT_KIND_ID } from "./schema.js";
 
 /** When a buffered (symbol, kind) becomes a block. */
 export interface BlockPolicy {
@@ -26,12 +35,19 @@ export interface BlockPolicy {
    * record waits in memory longer than this: the most a crash of the writing process can lose.
    */
   flushIntervalNs: number;
+  /**
+   * A checkpoint of each symbol's order book (format 1.1) is written when record time has advanced this far
+   * (ns) since the last one, so that a reader finds the book at any instant without replaying the hour. 0: none
+   * (the file is then a 1.0 file).
+   */
+  checkpointIntervalNs: number;
 }
 
 export const DEFAULT_BLOCK_POLICY: Readonly<BlockPolicy> = Object.freeze({
   maxRows: 32_768,
   maxBytes: 4 * 1024 * 1024,
   flushIntervalNs: 60e9,
+  checkpointIntervalNs: 60e9,
 });
 export const DEFAULT_CODEC: Codec = "zstd";
 /** Largest `policy.maxBytes`: a block's string/byte columns stay well inside the 64 MiB body limit. */
@@ -76,6 +92,9 @@ export class TapeEncoder {
   /** Null: never flush on time. */
   private readonly flushInterval: bigint | null;
   private sealed = false;
+  /** Each symbol's book, for checkpoints; null when the policy writes none. */
+  private readonly books: Map<string, BookState> | null;
+  private readonly checkpointInterval: bigint;
 
   constructor(
     header: HeaderInput,
@@ -109,12 +128,21 @@ export class TapeEncoder {
       );
     }
     this.flushInterval = flushIntervalNs === Number.POSITIVE_INFINITY ? null : BigInt(flushIntervalNs);
+    const { checkpointIntervalNs } = this.policy;
+    if (!(Number.isSafeInteger(checkpointIntervalNs) && checkpointIntervalNs >= 0)) {
+      throw new TapeError("E_TAPE_VALUE", "policy.checkpointIntervalNs must be an integer >= 0 (0: none)", {
+        field: "policy.checkpointIntervalNs",
+      });
+    }
+    this.checkpointInterval = BigInt(checkpointIntervalNs);
+    this.books = checkpointIntervalNs > 0 ? new Map() : null;
     this.codec = options.codec ?? DEFAULT_CODEC;
     if (CODEC_ID[this.codec] === undefined) {
       throw new TapeError("E_TAPE_VALUE", `unknown codec ${this.codec}`, { field: "codec" });
     }
     this.zstdLevel = options.zstdLevel ?? DEFAULT_ZSTD_LEVEL;
-    const bytes = encodeHeader(header);
+    // A writer that writes no checkpoints writes a 1.0 file.
+    const bytes = encodeHeader(header, this.books === null ? 0 : FORMAT_MINOR);
     this.offset = 0;
     this.emit(bytes);
   }
@@ -169,7 +197,50 @@ export class TapeEncoder {
         throw new TapeError("E_TAPE_VALUE", "record does not fit in an empty block", { field: "kind" });
     }
     this.rows++;
+    if (this.books !== null) {
+      // The record is valid (the buffer took it): its values parse.
+      if (rec.kind === "book") {
+        const seq = rec.seq === undefined ? undefined : BigInt(rec.seq);
+        const side = rec.side === "bid" ? 0 : 1;
+        this.applyBook(
+          rec.symbol,
+          b.lastTs,
+          seq,
+          side,
+          parseDecimal(rec.price, "price"),
+          parseDecimal(rec.size, "size"),
+          rec.snapshot,
+        );
+      } else if (rec.kind === "event") this.bookOf(rec.symbol).applyEvent(b.lastTs, rec.type);
+    }
     this.afterAdd(b, b.lastTs);
+  }
+
+  private bookOf(symbol: string): BookState {
+    let state = this.books!.get(symbol);
+    if (state === undefined) {
+      state = new BookState();
+      this.books!.set(symbol, state);
+    }
+    return state;
+  }
+
+  /** Applies a book row to the symbol's book, writing a checkpoint first when one is due. */
+  private applyBook(
+    symbol: string,
+    ts: bigint,
+    seq: bigint | undefined,
+    side: number,
+    price: Decimal,
+    size: Decimal,
+    snapshot: boolean,
+  ): void {
+    const state = this.bookOf(symbol);
+    if (state.due(ts, this.checkpointInterval)) {
+      const input = state.checkpoint(symbol, this.symbolId(symbol));
+      if (input !== null) this.writeBlock(input);
+    }
+    state.applyBook(ts, seq, side, price, size, snapshot);
   }
 
   /** Adds a batch of trades or book rows given as columns (the fast path for bulk conversion). */
@@ -201,9 +272,25 @@ export class TapeEncoder {
         else chunkLimit = Math.ceil(n / 2);
         continue;
       }
+      if (this.books !== null && kind === "book") this.applyBookBatch(symbol, batch as BookBatch, from, n);
       from += n;
       this.rows += n;
       this.afterAdd(b, batch.ts.base + BigInt(ts[from - 1]!));
+    }
+  }
+
+  private applyBookBatch(symbol: string, batch: BookBatch, from: number, n: number): void {
+    const { ts, price, size, side, flags, seq } = batch;
+    for (let i = from; i < from + n; i++) {
+      this.applyBook(
+        symbol,
+        ts.base + BigInt(ts.offsets[i]!),
+        seq === undefined ? undefined : seq.base + BigInt(seq.offsets[i]!),
+        side[i]!,
+        { mantissa: price.mantissas[i]!, scale: price.scale },
+        { mantissa: size.mantissas[i]!, scale: size.scale },
+        (flags[i]! & BOOK_FLAG_SNAPSHOT) !== 0,
+      );
     }
   }
 
@@ -218,14 +305,18 @@ export class TapeEncoder {
 
   private emitBlock(b: KindBuffer): void {
     if (b.rows === 0) return;
-    const input = b.blockInput(this.symbolId(b.symbol));
+    this.writeBlock(b.blockInput(this.symbolId(b.symbol)));
+    b.reset();
+  }
+
+  private writeBlock(input: BlockInput): void {
     const bytes = encodeBlock(input, this.codec, this.scratch, this.zstdLevel);
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.blocks.push({
       offset: this.offset,
       length: bytes.length,
-      kind: input.kind,
-      kindId: KIND_ID[input.kind],
+      kind: input.kind === "checkpoint" ? null : input.kind,
+      kindId: input.kind === "checkpoint" ? CHECKPOINT_KIND_ID : KIND_ID[input.kind],
       codecId: CODEC_ID[this.codec],
       flags: 0,
       symbolId: input.symbolId,
@@ -237,7 +328,6 @@ export class TapeEncoder {
       headerLength: BLOCK_FIXED_HEADER + utf8(input.symbol).length,
     });
     this.emit(bytes);
-    b.reset();
   }
 
   /** Turns every non-empty buffer into a block, in a stable order: first use of each (kind, symbol). */

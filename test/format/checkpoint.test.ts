@@ -1,0 +1,255 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  type BookBatch,
+  BytesSource,
+  type Checkpoint,
+  encodeTape,
+  recordFromJson,
+  TapeEncoder,
+  TapeReader,
+  type TapeRecord,
+} from "../../src/index.js";
+import { expectTapeError, thrown } from "./helpers.js";
+
+/** A naive book per symbol: the records in append order, up to a checkpoint's positions. */
+function naiveAt(records: TapeRecord[], symbol: string, bookRows: number, eventRows: number) {
+  const sides = { bid: new Map<string, string>(), ask: new Map<string, string>() };
+  let snap: string | null = null;
+  let since = 0n;
+  let maxTs = 0n;
+  let lastChange = 0n;
+  let b = 0;
+  let e = 0;
+  for (const r of records) {
+    if (r.symbol !== symbol) continue;
+    if (r.kind === "book" && b < bookRows) {
+      b++;
+      if (r.snapshot) {
+        const id = `${r.ts}/${r.seq}`;
+        if (id !== snap) {
+          sides.bid.clear();
+          sides.ask.clear();
+          snap = id;
+          since = r.ts;
+        }
+      } else snap = null;
+      if (Number(r.size) === 0) sides[r.side].delete(String(Number(r.price)));
+      else sides[r.side].set(String(Number(r.price)), String(Number(r.size)));
+      lastChange = r.ts;
+    } else if (r.kind === "event" && e < eventRows) {
+      e++;
+      if (r.type === "gap" || r.type === "checksum_failure" || r.type === "disconnect") lastChange = r.ts;
+    } else continue;
+    if (r.ts > maxTs) maxTs = r.ts;
+  }
+  const levels = (side: "bid" | "ask") =>
+    [...sides[side].entries()]
+      .sort(([a], [c]) => (side === "bid" ? Number(c) - Number(a) : Number(a) - Number(c)))
+      .map(([price, size]) => ({ side, price, size }));
+  return { ts: maxTs, since, lastChange, levels: [...levels("bid"), ...levels("ask")] };
+}
+
+async function checkpointsOf(bytes: Uint8Array): Promise<Checkpoint[]> {
+  const reader = await TapeReader.open(new BytesSource(bytes));
+  const out: Checkpoint[] = [];
+  for (const b of reader.checkpointBlocks()) out.push(await reader.readCheckpoint(b));
+  return out;
+}
+
+function expectMatches(records: TapeRecord[], cps: Checkpoint[]): void {
+  for (const cp of cps) {
+    const want = naiveAt(records, cp.symbol, cp.bookRows, cp.eventRows);
+    expect({ ...cp, levels: cp.levels.map((l) => ({ ...l, price: String(Number(l.price)) })) }).toMatchObject(
+      want,
+    );
+    // A clean cut in time: every later row of the symbol is newer.
+    let b = 0;
+    let e = 0;
+    for (const r of records) {
+      if (r.symbol !== cp.symbol || (r.kind !== "book" && r.kind !== "event")) continue;
+      const later = r.kind === "book" ? b++ >= cp.bookRows : e++ >= cp.eventRows;
+      if (later) expect(r.ts > cp.ts).toBe(true);
+    }
+  }
+}
+
+const MS = 1_000_000n;
+const T0 = 1_732_500_000_000_000_000n;
+
+const streamArb = fc
+  .array(
+    fc.record({
+      dt: fc.constantFrom(0n, 0n, 1n, 3n * MS, 7n * MS),
+      symbol: fc.constantFrom("A", "B"),
+      op: fc.constantFrom("snap", "upd", "upd", "upd", "del", "gap", "info"),
+      p: fc.integer({ min: 0, max: 8 }),
+      s: fc.integer({ min: 1, max: 99 }),
+    }),
+    { maxLength: 120 },
+  )
+  .map((ops) => {
+    let t = T0;
+    const out: TapeRecord[] = [];
+    let seq = 0n;
+    for (const o of ops) {
+      t += o.dt;
+      seq++;
+      const side = o.p % 2 === 0 ? "bid" : "ask";
+      const price = side === "bid" ? `${100 - o.p}.5` : `${101 + o.p}.25`;
+      if (o.op === "gap" || o.op === "info")
+        out.push({ kind: "event", symbol: o.symbol, ts: t, type: o.op, message: o.op });
+      else
+        out.push({
+          kind: "book",
+          symbol: o.symbol,
+          ts: t,
+          side,
+          price,
+          size: o.op === "del" ? "0" : `0.${o.s}`,
+          snapshot: o.op === "snap",
+          seq,
+        });
+    }
+    return out;
+  });
+
+describe("book checkpoints (format 1.1)", () => {
+  it("the golden fixture's checkpoints hold the book its records build, at clean cuts in time", async () => {
+    const dir = join(import.meta.dirname, "..", "..", "fixtures");
+    const spec = JSON.parse(await readFile(join(dir, "book-checkpoints-zstd.json"), "utf8"));
+    const bytes = await readFile(join(dir, "book-checkpoints-zstd.tape"));
+    const reader = await TapeReader.open(new BytesSource(bytes));
+    expect(reader.header.minor).toBe(1);
+    const cps = await checkpointsOf(bytes);
+    expect(cps.length).toBeGreaterThan(4);
+    expect(new Set(cps.map((c) => c.symbol))).toEqual(new Set(["BTC-USDT", "ETH-USDT"]));
+    expectMatches(spec.records.map(recordFromJson), cps);
+    // None while BTC-USDT's book is invalid (the gap at 31 ms, the snapshot at 45 ms).
+    const btc = cps.filter((c) => c.symbol === "BTC-USDT").map((c) => Number((c.ts - T0) / MS));
+    expect(btc.some((ms) => ms >= 31 && ms < 45)).toBe(false);
+    // Record readers do not see them; verify checks them.
+    expect(reader.selectBlocks().some((b) => b.kindId === 6)).toBe(false);
+    expect(await reader.verify()).toMatchObject({ ok: true, rows: spec.records.length });
+  });
+
+  it("any stream: every checkpoint equals the naive book at its position", async () => {
+    await fc.assert(
+      fc.asyncProperty(streamArb, fc.constantFrom(1n, 5n * MS, 20n * MS), async (records, interval) => {
+        const bytes = encodeTape(
+          records,
+          {},
+          { policy: { maxRows: 7, checkpointIntervalNs: Number(interval) } },
+        );
+        const cps = await checkpointsOf(bytes);
+        expectMatches(records, cps);
+        for (const sym of ["A", "B"]) {
+          const times = cps.filter((c) => c.symbol === sym).map((c) => c.ts);
+          for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]! >= interval).toBe(true);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("column batches write the same checkpoints as records", async () => {
+    const records: TapeRecord[] = [];
+    for (let i = 0; i < 200; i++)
+      records.push({
+        kind: "book",
+        symbol: "X",
+        ts: T0 + BigInt(i) * 2n * MS,
+        side: i % 2 === 0 ? "bid" : "ask",
+        price: String(i % 2 === 0 ? 100 - (i % 7) : 101 + (i % 5)),
+        size: i % 9 === 0 ? "0" : `${(i % 13) + 1}.5`,
+        snapshot: i < 10,
+        seq: 7n,
+      });
+    const policy = { checkpointIntervalNs: 50_000_000 };
+    const n = records.length;
+    const batch: BookBatch = {
+      ts: { base: T0, offsets: Float64Array.from(records, (r) => Number(r.ts - T0)) },
+      side: Uint8Array.from(records, (r) => ((r as { side: string }).side === "bid" ? 0 : 1)),
+      price: {
+        mantissas: Float64Array.from(records, (r) => Number((r as { price: string }).price) * 10),
+        scale: 1,
+      },
+      size: {
+        mantissas: Float64Array.from(records, (r) => Number((r as { size: string }).size) * 10),
+        scale: 1,
+      },
+      flags: Uint8Array.from(records, (r) => ((r as { snapshot: boolean }).snapshot ? 1 : 0)),
+      seq: { base: 0n, offsets: new Float64Array(n).fill(7) },
+    };
+    const chunks: Uint8Array[] = [];
+    const enc = new TapeEncoder(
+      { exchange: "", captureId: "", periodStart: 0n, periodEnd: 0n, meta: {} },
+      (b) => chunks.push(b.slice()),
+      { policy },
+    );
+    enc.appendBatch("book", "X", batch, 77);
+    const rest = (o: Float64Array | Uint8Array) => o.subarray(77);
+    enc.appendBatch(
+      "book",
+      "X",
+      {
+        ts: { base: T0, offsets: rest(batch.ts.offsets) as Float64Array },
+        side: rest(batch.side) as Uint8Array,
+        price: { mantissas: rest(batch.price.mantissas) as Float64Array, scale: 1 },
+        size: { mantissas: rest(batch.size.mantissas) as Float64Array, scale: 1 },
+        flags: rest(batch.flags) as Uint8Array,
+        seq: { base: 0n, offsets: rest(batch.seq!.offsets) as Float64Array },
+      },
+      n - 77,
+    );
+    enc.seal();
+    const fromBatches = await checkpointsOf(Buffer.concat(chunks));
+    const fromRecords = await checkpointsOf(encodeTape(records, {}, { policy }));
+    expect(fromBatches.length).toBeGreaterThan(3);
+    expect(fromBatches.map(({ offset: _o, ...c }) => c)).toEqual(
+      fromRecords.map(({ offset: _o, ...c }) => c),
+    );
+  });
+
+  it("checkpointIntervalNs 0 writes a 1.0 file without checkpoints; a bad interval is refused", async () => {
+    const rec: TapeRecord = {
+      kind: "book",
+      symbol: "X",
+      ts: T0,
+      side: "bid",
+      price: "1",
+      size: "1",
+      snapshot: true,
+    };
+    const bytes = encodeTape(
+      [rec, { ...rec, ts: T0 + 10n ** 12n, snapshot: false }],
+      {},
+      { policy: { checkpointIntervalNs: 0 } },
+    );
+    const reader = await TapeReader.open(new BytesSource(bytes));
+    expect(reader.header.minor).toBe(0);
+    expect(reader.checkpointBlocks()).toEqual([]);
+    for (const bad of [-1, 0.5, Number.NaN])
+      expectTapeError(await thrown(() => encodeTape([], {}, { policy: { checkpointIntervalNs: bad } })), [
+        "E_TAPE_VALUE",
+      ]);
+  });
+
+  it("a damaged checkpoint is reported by verify and by readCheckpoint, and records still read", async () => {
+    const dir = join(import.meta.dirname, "..", "..", "fixtures");
+    const bytes = new Uint8Array(await readFile(join(dir, "book-checkpoints-zstd.tape")));
+    const reader0 = await TapeReader.open(new BytesSource(bytes));
+    const cp = reader0.checkpointBlocks()[0]!;
+    bytes[cp.offset + cp.headerLength + 2]! ^= 0x40;
+    const reader = await TapeReader.open(new BytesSource(bytes));
+    const report = await reader.verify();
+    expect(report.ok).toBe(false);
+    expect(report.issues[0]).toMatchObject({ offset: cp.offset, code: "E_TAPE_CRC" });
+    expectTapeError(await thrown(() => reader.readCheckpoint(cp)), ["E_TAPE_CRC"]);
+    let n = 0;
+    for await (const _ of reader.records()) n++;
+    expect(n).toBe(report.rows);
+  });
+});
