@@ -25,9 +25,11 @@ export function registerBook(program: Command): void {
     .addHelpText(
       "after",
       `
-The book is rebuilt from --from (default: the start of the hour of --at) to --at: that span must hold a
+The book starts from the latest book checkpoint (written every minute by default) at or before --at, or,
+without one, is rebuilt from --from (default: the start of the hour of --at), which must then hold a
 snapshot of the symbol, else the book is reported invalid ("no snapshot yet"). A gap or checksum failure
-recorded after the snapshot also makes it invalid, with the reason.
+recorded after the snapshot also makes it invalid, with the reason. One feed: give --exchange and --capture
+when the data holds several.
 
 Examples:
   ticktape book --root /efs/ticks --exchange okx --symbol BTC-USDT --at 2026-11-24T14:37:05
@@ -51,13 +53,15 @@ Examples:
       const from = fromText === undefined ? hour : timeRange({ from: fromText }, start).from!;
       const ds = await openCliDataset(paths, { ...rest, from: String(from), to: String(at + 1n) });
       const exchange = o.exchange?.length === 1 ? o.exchange[0]! : undefined;
+      const capture = o.capture?.length === 1 ? o.capture[0]! : undefined;
       const options = {
         symbol,
         at,
         onCorrupt: o.onCorrupt as "error" | "skip",
         ...(exchange === undefined ? {} : { exchange }),
+        ...(capture === undefined ? {} : { capture }),
       };
-      for await (const { book, lastUpdate } of ds.books(options)) {
+      for await (const { book, lastUpdate, checkpoint } of ds.books(options)) {
         const top = book.top(depth);
         if (o.json) {
           await writeOut(
@@ -69,6 +73,7 @@ Examples:
                 valid: book.valid,
                 invalidReason: book.invalidReason,
                 lastUpdate,
+                checkpoint,
                 seq: book.seq,
                 bestBid: book.bestBid(),
                 bestAsk: book.bestAsk(),
@@ -86,6 +91,9 @@ Examples:
         const lines = [
           `${exchange ?? ""}${exchange ? " " : ""}${symbol} at ${formatTime(at)}: ${book.valid ? "valid" : `INVALID (${book.invalidReason})`}`,
           `levels: ${book.bidLevels} bids, ${book.askLevels} asks${lastUpdate === null ? "" : `; last update ${formatTime(lastUpdate)}`}${book.seq === null ? "" : `, seq ${book.seq}`}`,
+          checkpoint === null
+            ? "rebuilt from the start of the range"
+            : `rebuilt from the checkpoint of ${formatTime(checkpoint.ts)} (${checkpoint.file}, offset ${checkpoint.offset})`,
           "",
           `${"bid size".padStart(14)}  ${"bid".padStart(14)}  |  ${"ask".padEnd(14)}  ${"ask size".padEnd(14)}`,
         ];

@@ -1,9 +1,11 @@
 /**
- * Order books of one symbol from a dataset: at one instant, or on a time grid. The book is rebuilt by
- * replaying the symbol's `book` and `event` rows from the start of the range, so the range must include a
- * snapshot before the first instant asked for (until then the book is invalid, with the reason).
+ * Order books of one symbol of one feed (exchange and capture) from a dataset: at one instant, or on a time
+ * grid. The book starts from the latest usable book checkpoint (format 1.1) at or before the first instant and
+ * replays the symbol's `book` and `event` rows from there; without one it replays from the start of the range,
+ * which must then hold a snapshot (until one, the book is invalid, with the reason).
  */
 import { type Row, TapeError } from "../format/index.js";
+import { findBookStart } from "./book-start.js";
 import type { Dataset, TimeInput } from "./dataset.js";
 import { toNs } from "./dataset.js";
 import { OrderBook } from "./order-book.js";
@@ -11,8 +13,10 @@ import { Merge, type ReplayOptions } from "./replay.js";
 
 export interface BookSnapshotOptions {
   symbol: string;
-  /** The exchange, when the dataset holds the symbol on several. */
+  /** The exchange (required when the dataset holds several). */
   exchange?: string;
+  /** The capture id (required when the dataset holds several captures of the exchange). */
+  capture?: string;
   /** One book: after every row with exchange time <= at. */
   at?: TimeInput;
   /** A grid: the book at every multiple of this step (ns, or "500ms", "1s", "5m", "1h") within [from, to). */
@@ -55,6 +59,8 @@ export interface BookSnapshot {
   at: bigint;
   book: OrderBook;
   lastUpdate: bigint | null;
+  /** The checkpoint the rebuild started from (null: from the start of the range). */
+  checkpoint: { file: string; offset: number; ts: bigint } | null;
 }
 
 export function bookSnapshots(dataset: Dataset, o: BookSnapshotOptions): AsyncIterable<BookSnapshot> {
@@ -70,15 +76,45 @@ export function bookSnapshots(dataset: Dataset, o: BookSnapshotOptions): AsyncIt
         throw new TapeError("E_TAPE_VALUE", "a grid needs `from` and `to` (here or on the dataset)", {
           field: "every",
         });
-      const replay: ReplayOptions = { symbols: [o.symbol], kinds: ["book", "event"] };
-      if (from !== undefined) replay.from = from;
-      if (to !== undefined) replay.to = to;
-      if (o.onCorrupt !== undefined) replay.onCorrupt = o.onCorrupt;
-      const merge = new Merge(dataset, replay);
+      // One feed: rows of two exchanges or two captures of the symbol would make one meaningless book.
+      const feed = dataset.subset(
+        (f) =>
+          (o.exchange === undefined || f.exchange === o.exchange) &&
+          (o.capture === undefined || f.captureId === o.capture),
+      );
+      for (const [what, values] of [
+        ["exchange", new Set(feed.files.map((f) => f.exchange))],
+        ["capture", new Set(feed.files.map((f) => f.captureId))],
+      ] as const) {
+        if (values.size > 1)
+          throw new TapeError(
+            "E_TAPE_VALUE",
+            `the dataset holds several: ${[...values].join(", ")}; choose one`,
+            {
+              field: what,
+            },
+          );
+      }
       const book = new OrderBook(o.symbol, o.exchange ?? "");
       // The next grid point: the first multiple of the step at or after `from`.
       let next = step === null ? null : ceilTo(from!, step);
-      let lastUpdate: bigint | null = null;
+      const start = await findBookStart(feed.files, o.symbol, at ?? next!);
+      const replay: ReplayOptions = { symbols: [o.symbol], kinds: ["book", "event"] };
+      let checkpoint: BookSnapshot["checkpoint"] = null;
+      if (start !== null) {
+        const cp = start.checkpoint;
+        book.restore(cp.levels.map((l) => ({ side: l.side, price: Number(l.price), size: Number(l.size) })));
+        checkpoint = { file: start.file.path, offset: cp.offset, ts: cp.ts };
+        replay.from = cp.ts + 1n;
+      } else if (from !== undefined) replay.from = from;
+      if (to !== undefined) replay.to = to;
+      if (o.onCorrupt !== undefined) replay.onCorrupt = o.onCorrupt;
+      // The rebuild starts where it starts, even before the dataset's own range.
+      const merge = new Merge(
+        feed.subset(() => true, { from: undefined }),
+        replay,
+      );
+      let lastUpdate: bigint | null = start === null ? null : start.checkpoint.lastChange;
       try {
         for (;;) {
           const r = await merge.next();
@@ -86,14 +122,14 @@ export function bookSnapshots(dataset: Dataset, o: BookSnapshotOptions): AsyncIt
           const t = merge.lastTime();
           // Grid points before this row's time see the book as it was.
           while (next !== null && next < to! && less(next, t)) {
-            yield { at: next, book: book.clone(), lastUpdate };
+            yield { at: next, book: book.clone(), lastUpdate, checkpoint };
             next += step!;
           }
           if (book.apply(r.value as Row)) lastUpdate = BigInt(t.ms) * 1_000_000n + BigInt(t.rem);
         }
-        if (at !== undefined) yield { at, book, lastUpdate };
+        if (at !== undefined) yield { at, book, lastUpdate, checkpoint };
         while (next !== null && next < to!) {
-          yield { at: next, book: book.clone(), lastUpdate };
+          yield { at: next, book: book.clone(), lastUpdate, checkpoint };
           next += step!;
         }
       } finally {

@@ -84,6 +84,17 @@ export class Dataset {
     readonly missing: readonly MissingHour[],
   ) {}
 
+  /**
+   * The same dataset limited to some of its files (numbered again, in the same order), and with parts of its
+   * selection replaced.
+   */
+  subset(keep: (f: DatasetFile) => boolean, selection: Partial<Selection> = {}): Dataset {
+    const files = this.files.filter(keep).map((f, index) => ({ ...f, index }));
+    const feeds = new Set(files.map((f) => `${f.exchange}\u0000${f.captureId}`));
+    const missing = this.missing.filter((m) => feeds.has(`${m.exchange}\u0000${m.captureId}`));
+    return new Dataset(this.root, files, { ...this.selection, ...selection }, missing);
+  }
+
   /** Capture ids present, sorted. */
   get captures(): string[] {
     return [...new Set(this.files.map((f) => f.captureId).filter((c): c is string => c !== null))].sort();

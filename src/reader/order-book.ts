@@ -143,6 +143,16 @@ export class OrderBook {
     if (row.seq !== null) this.seq = row.seq;
   }
 
+  /** Replaces the book with these levels (a checkpoint's) and marks it valid. */
+  restore(levels: readonly (Level & { side: "bid" | "ask" })[]): void {
+    this.bidSide.clear();
+    this.askSide.clear();
+    for (const l of levels) (l.side === "bid" ? this.bidSide : this.askSide).set(l.price, l.size);
+    this.valid = true;
+    this.invalidReason = null;
+    this.snapshotId = null;
+  }
+
   bestBid(): Level | null {
     return this.bidSide.best();
   }

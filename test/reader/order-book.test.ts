@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { type BookRow, type EventRow, OrderBook, openDataset, type TapeRecord } from "../../src/index.js";
-import { collect, DAY0, tempDir, writeDataset } from "./helpers.js";
+import { collect, DAY0, HOUR, tempDir, writeDataset } from "./helpers.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -149,7 +149,7 @@ const bookRecordsArb = fc
       },
       { weight: 1, arbitrary: fc.record({ t: fc.constant("gap" as const) }) },
     ),
-    { maxLength: 60 },
+    { minLength: 15, maxLength: 60, size: "max" },
   )
   .map((ops) => {
     const out: TapeRecord[] = [];
@@ -208,31 +208,135 @@ const bookRecordsArb = fc
 
 describe("books from a dataset", () => {
   it("the book at t equals the book built by applying every record up to t; the grid agrees too", async () => {
+    let fromCheckpoint = 0;
     await fc.assert(
-      fc.asyncProperty(bookRecordsArb, fc.integer({ min: 0, max: 70 }), async (records, k) => {
-        const { dir, remove } = await tempDir();
-        try {
-          await writeDataset(dir, [
-            { exchange: "okx", hour: DAY0, captureId: "a", records, policy: { maxRows: 7 } },
-          ]);
-          const ds = await openDataset(dir);
-          const at = DAY0 + BigInt(k) * step;
-          const [snap] = await collect(ds.books({ symbol: "BTC", at }));
-          const want = naive(records, at);
-          expect(snap!.at).toBe(at);
-          expect({ valid: snap!.book.valid, ...snap!.book.top(1000) }).toEqual(want);
-          const grid = await collect(
-            ds.books({ symbol: "BTC", every: 3_000_000n, from: DAY0, to: DAY0 + 64n * step }),
-          );
-          expect(grid.length).toBe(22);
-          for (const g of grid)
-            expect({ valid: g.book.valid, ...g.book.top(1000) }).toEqual(naive(records, g.at));
-        } finally {
-          await remove();
-        }
-      }),
-      { numRuns: 60 },
+      fc.asyncProperty(
+        bookRecordsArb,
+        fc.integer({ min: 0, max: 70 }),
+        fc.constantFrom(0, 1_000_000, 4_000_000),
+        fc.integer({ min: 1, max: 59 }),
+        async (records, k, checkpointIntervalNs, split) => {
+          const { dir, remove } = await tempDir();
+          try {
+            // Two files of one feed (the next hour's holds the later rows), checkpoints every few ms or none.
+            const cut = DAY0 + BigInt(split) * step;
+            const policy = { maxRows: 7, checkpointIntervalNs };
+            await writeDataset(dir, [
+              {
+                exchange: "okx",
+                hour: DAY0,
+                captureId: "a",
+                records: records.filter((r) => r.ts < cut),
+                policy,
+              },
+              {
+                exchange: "okx",
+                hour: DAY0 + HOUR,
+                captureId: "a",
+                records: records.filter((r) => r.ts >= cut),
+                policy,
+              },
+            ]);
+            const ds = await openDataset(dir);
+            const at = DAY0 + BigInt(k) * step;
+            const [snap] = await collect(ds.books({ symbol: "BTC", at }));
+            expect(snap!.at).toBe(at);
+            expect({ valid: snap!.book.valid, ...snap!.book.top(1000) }).toEqual(naive(records, at));
+            if (snap!.checkpoint !== null) fromCheckpoint++;
+            const grid = await collect(
+              ds.books({ symbol: "BTC", every: 3_000_000n, from: DAY0, to: DAY0 + 64n * step }),
+            );
+            expect(grid.length).toBe(22);
+            for (const g of grid)
+              expect({ valid: g.book.valid, ...g.book.top(1000) }).toEqual(naive(records, g.at));
+          } finally {
+            await remove();
+          }
+        },
+      ),
+      { numRuns: 80 },
     );
+    // The checkpoints were used, not only the full rebuild.
+    expect(fromCheckpoint).toBeGreaterThan(5);
+  });
+
+  it("a checkpoint that another file of the feed contradicts is not used", async () => {
+    const { dir, remove } = await tempDir();
+    cleanups.push(remove);
+    const lvl = (ms: bigint, side: "bid" | "ask", price: string, snapshot = false): TapeRecord => ({
+      kind: "book",
+      symbol: "BTC",
+      ts: DAY0 + ms * step,
+      side,
+      price,
+      size: "1",
+      snapshot,
+      seq: 1n,
+    });
+    const first = [lvl(0n, "bid", "100", true), lvl(0n, "ask", "101", true)];
+    for (let i = 1n; i <= 30n; i++) first.push(lvl(i, "ask", `${101 + Number(i % 3n)}`));
+    // The next hour's file holds a late row from 10 ms: inside what the checkpoints of the first file cover.
+    const late = { ...lvl(10n, "bid", "99.5") };
+    await writeDataset(dir, [
+      {
+        exchange: "okx",
+        hour: DAY0,
+        captureId: "a",
+        records: first,
+        policy: { checkpointIntervalNs: 2_000_000 },
+      },
+      { exchange: "okx", hour: DAY0 + HOUR, captureId: "a", records: [late] },
+    ]);
+    const ds = await openDataset(dir);
+    const at = DAY0 + 20n * step;
+    const [snap] = await collect(ds.books({ symbol: "BTC", at }));
+    expect(snap!.checkpoint).toBeNull();
+    expect({ valid: snap!.book.valid, ...snap!.book.top(100) }).toEqual(
+      naive(
+        [...first, late].sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0)),
+        at,
+      ),
+    );
+    expect(snap!.book.depthAt("bid", 99.5)).toBe(1);
+    // Without the late row, the same question is answered from a checkpoint.
+    const { dir: dir2, remove: remove2 } = await tempDir();
+    cleanups.push(remove2);
+    await writeDataset(dir2, [
+      {
+        exchange: "okx",
+        hour: DAY0,
+        captureId: "a",
+        records: first,
+        policy: { checkpointIntervalNs: 2_000_000 },
+      },
+    ]);
+    const [snap2] = await collect((await openDataset(dir2)).books({ symbol: "BTC", at }));
+    expect(snap2!.checkpoint?.ts).toBe(at);
+  });
+
+  it("needs one feed: several exchanges or captures must be narrowed", async () => {
+    const { dir, remove } = await tempDir();
+    cleanups.push(remove);
+    const r: TapeRecord = {
+      kind: "book",
+      symbol: "BTC",
+      ts: DAY0,
+      side: "bid",
+      price: "1",
+      size: "1",
+      snapshot: true,
+    };
+    await writeDataset(dir, [
+      { exchange: "okx", hour: DAY0, captureId: "a", records: [r] },
+      { exchange: "okx", hour: DAY0, captureId: "b", records: [r] },
+    ]);
+    const ds = await openDataset(dir);
+    await expect(collect(ds.books({ symbol: "BTC", at: DAY0 }))).rejects.toMatchObject({
+      code: "E_TAPE_VALUE",
+      field: "capture",
+    });
+    const [one] = await collect(ds.books({ symbol: "BTC", at: DAY0, capture: "b" }));
+    expect(one!.book.bestBid()).toEqual({ price: 1, size: 1 });
   });
 
   it("asks for either an instant or a grid", async () => {
