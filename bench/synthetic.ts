@@ -33,8 +33,11 @@ const SPEC_ROWS: readonly [string, number, number, number, number, number, numbe
   ["DOGE-USDT", 0.16, 5, 3, 1000, 0.08, 1, 150],
   ["AVAX-USDT", 35, 3, 4, 100, 0.07, 3, 150],
   ["LINK-USDT", 14, 3, 6, 10000, 0.07, 2, 120],
+  // Used when more than eight symbols are asked for.
+  ["ADA-USDT", 0.35, 4, 1, 1, 0.05, 1, 100],
+  ["LTC-USDT", 70, 2, 5, 100, 0.05, 1, 100],
 ];
-const SPECS: readonly SymbolSpec[] = SPEC_ROWS.map(
+const ALL_SPECS: readonly SymbolSpec[] = SPEC_ROWS.map(
   ([name, price, priceScale, sizeScale, lotUnits, weight, spreadTicks, tradeNotional]) => ({
     name,
     price,
@@ -128,7 +131,22 @@ class NsColumn {
   }
 }
 
-export function syntheticWorkload(opts: { trades: number; bookUpdates: number; seed: number }): Workload {
+export interface SyntheticOptions {
+  trades: number;
+  bookUpdates: number;
+  seed: number;
+  /** How many symbols (1–10, default 8), the busiest first. */
+  symbols?: number;
+  /**
+   * Multiplies the time between events (default 1): below 1 packs the same rows into less time, for a busier
+   * market.
+   */
+  timeScale?: number;
+}
+
+export function syntheticWorkload(opts: SyntheticOptions): Workload {
+  const SPECS = ALL_SPECS.slice(0, Math.max(1, Math.min(ALL_SPECS.length, opts.symbols ?? 8)));
+  const scale = opts.timeScale ?? 1;
   const nTrades = opts.trades;
   const nBook = opts.bookUpdates;
   const rng = new Rng(opts.seed);
@@ -256,7 +274,7 @@ export function syntheticWorkload(opts: { trades: number; bookUpdates: number; s
 
   // Each book starts with a snapshot: levels spread out from the touch with small random gaps.
   for (let s = 0; s < nSym && bi < nBook; s++) {
-    t += rng.expo(3_000_000);
+    t += rng.expo(3_000_000 * scale);
     lastT[s] = t;
     const ts = msOf(t);
     const recv = receive();
@@ -278,10 +296,10 @@ export function syntheticWorkload(opts: { trades: number; bookUpdates: number; s
   while (ti < nTrades || bi < nBook) {
     // Bursty arrivals: a mix of short gaps inside a cluster (often on the same symbol) and longer pauses.
     if (rng.next() < 0.6) {
-      t += rng.expo(500_000);
+      t += rng.expo(500_000 * scale);
       if (rng.next() >= 0.7) sym = pickSymbol(cumWeight, rng.next() * acc);
     } else {
-      t += rng.expo(15_000_000);
+      t += rng.expo(15_000_000 * scale);
       sym = pickSymbol(cumWeight, rng.next() * acc);
     }
     const s = sym;
@@ -313,7 +331,7 @@ export function syntheticWorkload(opts: { trades: number; bookUpdates: number; s
         if (k > 0) {
           if (rng.next() < 0.3) price += dir * (1 + rng.geom(0.7));
           if (rng.next() < 0.12) {
-            t += rng.expo(700_000);
+            t += rng.expo(700_000 * scale);
             ts = msOf(t);
             recv = receive();
           }

@@ -98,7 +98,7 @@ function gatherU8(src: Uint8Array, idx: Int32Array, n: number, out: Uint8Array):
   return out.subarray(0, n);
 }
 
-interface Prepared {
+export interface Prepared {
   starts: number[];
   ts: StepOffsets;
   recvTs: StepOffsets | null;
@@ -187,36 +187,52 @@ export function encodeGrouped(
   p: Prepared,
   zstdLevel?: number,
 ): { bytes: Uint8Array; seconds: number } {
-  const g = p.grouped;
   const chunks: Uint8Array[] = [];
   const t0 = performance.now();
   const enc = newEncoder(codec, chunks, zstdLevel);
-  for (const run of g.runs) {
-    const a = run.start;
-    const b = a + run.count;
-    const sym = w.symbols[run.symbol]!;
-    const ts = { base: p.ts.bases[run.step]!, offsets: g.ts.subarray(a, b) };
-    const price = { mantissas: g.price.subarray(a, b), scale: sym.priceScale };
-    const size = { mantissas: g.size.subarray(a, b), scale: sym.sizeScale };
-    const side = g.side.subarray(a, b);
-    const recvTs =
-      g.recvTs === null ? undefined : { base: p.recvTs!.bases[run.step]!, offsets: g.recvTs.subarray(a, b) };
-    const extra = g.extra === null ? undefined : { base: 0n, offsets: g.extra.subarray(a, b) };
-    if (kind === "trade") {
-      const batch: TradeBatch = { ts, price, size, side };
-      if (recvTs) batch.recvTs = recvTs;
-      if (extra) batch.tradeId = extra;
-      enc.appendBatch("trade", sym.name, batch, run.count);
-    } else {
-      const batch: BookBatch = { ts, side, price, size, flags: g.flags!.subarray(a, b) };
-      if (recvTs) batch.recvTs = recvTs;
-      if (extra) batch.seq = extra;
-      enc.appendBatch("book", sym.name, batch, run.count);
-    }
-  }
+  for (const run of p.grouped.runs) appendRun(enc, w, kind, p, run);
   enc.seal();
   const seconds = (performance.now() - t0) / 1000;
   return { bytes: Buffer.concat(chunks), seconds };
+}
+
+export type Run = Grouped["runs"][number];
+
+/** Hands one run (one symbol's rows of one step) to an encoder as a batch of column subarrays. */
+export function appendRun(
+  enc: TapeEncoder,
+  w: Workload,
+  kind: "trade" | "book",
+  p: Prepared,
+  run: Run,
+): void {
+  const g = p.grouped;
+  const a = run.start;
+  const b = a + run.count;
+  const sym = w.symbols[run.symbol]!;
+  const ts = { base: p.ts.bases[run.step]!, offsets: g.ts.subarray(a, b) };
+  const price = { mantissas: g.price.subarray(a, b), scale: sym.priceScale };
+  const size = { mantissas: g.size.subarray(a, b), scale: sym.sizeScale };
+  const side = g.side.subarray(a, b);
+  const recvTs =
+    g.recvTs === null ? undefined : { base: p.recvTs!.bases[run.step]!, offsets: g.recvTs.subarray(a, b) };
+  const extra = g.extra === null ? undefined : { base: 0n, offsets: g.extra.subarray(a, b) };
+  if (kind === "trade") {
+    const batch: TradeBatch = { ts, price, size, side };
+    if (recvTs) batch.recvTs = recvTs;
+    if (extra) batch.tradeId = extra;
+    enc.appendBatch("trade", sym.name, batch, run.count);
+  } else {
+    const batch: BookBatch = { ts, side, price, size, flags: g.flags!.subarray(a, b) };
+    if (recvTs) batch.recvTs = recvTs;
+    if (extra) batch.seq = extra;
+    enc.appendBatch("book", sym.name, batch, run.count);
+  }
+}
+
+/** Exact exchange time of a run's first row. */
+export function runStart(p: Prepared, run: Run): bigint {
+  return p.ts.bases[run.step]! + BigInt(p.grouped.ts[run.start]!);
 }
 
 /** Encodes from the interleaved table: each step's rows are split by symbol (gathered), then appended. */

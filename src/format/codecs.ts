@@ -6,8 +6,10 @@
  * Before decompressing, the size a payload claims is checked against the block header, so a corrupt or
  * hostile block cannot make the reader allocate more than the block header's limit.
  */
+
+import { createRequire } from "node:module";
 import { compressSync as lz4Compress, uncompressSync as lz4Uncompress } from "lz4-napi";
-import { compress as zstdCompress, decompress as zstdDecompress } from "zstd-napi";
+import { compress as zstdCompress } from "zstd-napi";
 import { TapeError } from "./errors.js";
 
 export const CODECS = ["none", "lz4", "zstd"] as const;
@@ -50,7 +52,22 @@ function zstdContentSize(b: Uint8Array, offset: number): number {
   return fcsSize === 2 ? size + 256 : size;
 }
 
-/** Decompresses a stored body that must expand to exactly `rawLength` bytes. */
+/**
+ * One decompression context and one output buffer, reused by every block: a fresh buffer per block costs a
+ * page fault per 4 KiB on first touch, as much as the decompression itself. Decoding is synchronous and copies
+ * what it keeps, so one buffer serves every call.
+ */
+// The native binding is CommonJS without named exports for ESM: loaded through require.
+const { DCtx } = createRequire(import.meta.url)(
+  "zstd-napi/binding.js",
+) as typeof import("zstd-napi/binding.js");
+const dctx = new DCtx();
+let zstdOut = Buffer.allocUnsafe(1 << 20);
+
+/**
+ * Decompresses a stored body that must expand to exactly `rawLength` bytes. The result is valid until the next
+ * call (it may be a shared buffer): callers copy what they keep.
+ */
 export function decompressBody(
   codecId: number,
   stored: Uint8Array,
@@ -75,7 +92,9 @@ export function decompressBody(
         const claimed = zstdContentSize(stored, offset);
         if (claimed !== rawLength)
           corrupt(`zstd frame claims ${claimed} bytes, header says ${rawLength}`, offset);
-        out = zstdDecompress(stored);
+        if (zstdOut.length < rawLength) zstdOut = Buffer.allocUnsafe(Math.max(rawLength, 2 * zstdOut.length));
+        const n = dctx.decompress(zstdOut, stored);
+        out = zstdOut.subarray(0, n);
         break;
       }
       default:

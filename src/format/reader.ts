@@ -176,6 +176,16 @@ export class TapeReader {
     }
   }
 
+  /** Bytes of the file into `target`, unchecked (several neighbouring blocks in one read). */
+  async fetchRange(offset: number, length: number, target: Uint8Array): Promise<void> {
+    try {
+      if (this.source.readInto !== undefined) await this.source.readInto(offset, length, target);
+      else target.set(await this.source.read(offset, length));
+    } catch (err) {
+      throw locate(err, this.name);
+    }
+  }
+
   /** Checks (header against the index, CRC) and decodes the bytes `fetchBlock` returned. */
   decodeFetched(block: BlockHeader, bytes: Uint8Array): DecodedBlock {
     try {

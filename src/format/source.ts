@@ -8,6 +8,8 @@ export interface RangeSource {
   readonly size: number;
   /** Exactly `length` bytes at `offset` (throws E_TAPE_TRUNCATED when the source is shorter). */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /** The same into `target` (its first `length` bytes), when the source can avoid a new buffer. */
+  readInto?(offset: number, length: number, target: Uint8Array): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -30,6 +32,11 @@ export class FileSource implements RangeSource {
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     const buf = Buffer.allocUnsafe(length);
+    await this.readInto(offset, length, buf);
+    return buf;
+  }
+
+  async readInto(offset: number, length: number, buf: Uint8Array): Promise<void> {
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.fh.read(buf, done, length - done, offset + done);
@@ -41,7 +48,6 @@ export class FileSource implements RangeSource {
       }
       done += bytesRead;
     }
-    return buf;
   }
 
   private closed = false;

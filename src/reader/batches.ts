@@ -14,6 +14,7 @@ import {
 import { splitTime } from "./cursor.js";
 import { type Dataset, type DatasetFile, FILE_LEAD_NS } from "./dataset.js";
 import { Heap } from "./heap.js";
+import { type AheadBlock, ReadAhead } from "./read-ahead.js";
 import { narrow, type ReplayOptions } from "./replay.js";
 
 export type Batch =
@@ -29,6 +30,7 @@ interface Pending {
   dsFile: DatasetFile;
   open: { reader: TapeReader; left: number } | null;
   header: BlockHeader | null;
+  ahead: AheadBlock | null;
 }
 
 function less(a: Pending, b: Pending): boolean {
@@ -50,10 +52,11 @@ export function batches(
       const skip = options.onCorrupt === "skip";
       const heap = new Heap<Pending>(less);
       const readers = new Set<TapeReader>();
+      const ahead = new ReadAhead();
       for (const f of dataset.files) {
         const t =
           f.hour === null ? { ms: Number.NEGATIVE_INFINITY, rem: 0 } : splitTime(f.hour - FILE_LEAD_NS);
-        heap.push({ ...t, file: f.index, offset: 0, dsFile: f, open: null, header: null });
+        heap.push({ ...t, file: f.index, offset: 0, dsFile: f, open: null, header: null, ahead: null });
       }
       try {
         for (let p = heap.pop(); p !== undefined; p = heap.pop()) {
@@ -77,7 +80,9 @@ export function batches(
                 dsFile: p.dsFile,
                 open,
                 header: h,
+                ahead: ahead.add(reader, h, p.file),
               });
+            ahead.refill();
             if (blocks.length === 0) {
               readers.delete(reader);
               await reader.close();
@@ -88,7 +93,7 @@ export function batches(
           const exchange = open.reader.header.exchange;
           let block: DecodedBlock;
           try {
-            block = await open.reader.readBlock(p.header);
+            block = open.reader.decodeFetched(p.header, await ahead.take(p.ahead!));
           } catch (err) {
             if (!skip || !(err instanceof TapeError) || err.code === "E_TAPE_IO") throw err;
             yield { file: p.dsFile, exchange, block: null, header: p.header, lost: err };
@@ -96,6 +101,7 @@ export function batches(
           } finally {
             if (--open.left === 0) {
               readers.delete(open.reader);
+              ahead.drop(open.reader);
               await open.reader.close();
             }
           }
@@ -103,6 +109,7 @@ export function batches(
           if (cut.header.rowCount > 0) yield { file: p.dsFile, exchange, block: cut, lost: null };
         }
       } finally {
+        await ahead.settle();
         await Promise.all([...readers].map((r) => r.close()));
       }
     },

@@ -21,6 +21,7 @@ import { BlockCursor, splitTime } from "./cursor.js";
 import { type Dataset, type DatasetFile, FILE_LEAD_NS, type TimeInput, toNs } from "./dataset.js";
 import { Heap } from "./heap.js";
 import { HOUR_NS } from "./layout.js";
+import { type AheadBlock, ReadAhead } from "./read-ahead.js";
 
 export interface ReplayOptions {
   /** Inclusive start (exchange time); narrows the dataset's range. */
@@ -102,10 +103,8 @@ class Item {
   dsFile: DatasetFile | null = null;
   open: OpenFile | null = null;
   header: BlockHeader | null = null;
-  /** A block's bytes, when read ahead. */
-  bytes: Promise<Uint8Array> | null = null;
-  /** Set once the block was taken off the main heap (read-ahead skips it then). */
-  taken = false;
+  /** A block's place in the read-ahead. */
+  ahead: AheadBlock | null = null;
   out: Out | null = null;
   cursor: BlockCursor | null = null;
   read: ((i: number) => Out) | null = null;
@@ -146,19 +145,10 @@ function less(a: Item, b: Item): boolean {
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
-/** How many blocks, and bytes, may be read ahead of the merge. */
-const READ_AHEAD_BLOCKS = 16;
-const READ_AHEAD_BYTES = 64 * 1024 * 1024;
-
 /** The merge behind `Dataset.replay`; iterated by hand (not an async generator) so that most rows cost no await. */
 export class Merge {
   private readonly heap = new Heap<Item>(less);
-  /** Blocks not yet read, by key: the read-ahead takes them from here. */
-  private readonly ahead = new Heap<Item>(less);
-  private aheadBlocks = 0;
-  /** Reads started by the read-ahead and not yet done. */
-  private readonly reading = new Set<Promise<Uint8Array>>();
-  private aheadBytes = 0;
+  private readonly ahead = new ReadAhead();
   private readonly filter: TapeFilter;
   private readonly exact: boolean;
   private readonly skip: boolean;
@@ -274,7 +264,7 @@ export class Merge {
     const files = [...this.openFiles];
     this.openFiles.clear();
     // Reads still in flight finish before their files close.
-    await Promise.allSettled(this.reading);
+    await this.ahead.settle();
     await Promise.all(files.map((f) => f.reader.close()));
   }
 
@@ -335,47 +325,20 @@ export class Merge {
       item.header = b;
       item.file = f.index;
       item.offset = b.offset;
+      item.ahead = this.ahead.add(reader, b, f.index);
       this.push(item);
-      this.ahead.push(item);
     }
     open.outstanding = blocks.length;
     if (open.outstanding === 0) await this.closeFile(open);
-    this.readAhead();
-  }
-
-  /** Starts reading the next blocks (by key) while the read-ahead has room. */
-  private readAhead(): void {
-    while (this.aheadBlocks < READ_AHEAD_BLOCKS && this.aheadBytes < READ_AHEAD_BYTES) {
-      const item = this.ahead.pop();
-      if (item === undefined) return;
-      if (item.taken) continue;
-      this.aheadBlocks++;
-      this.aheadBytes += item.header!.length;
-      const bytes = item.open!.reader.fetchBlock(item.header!);
-      item.bytes = bytes;
-      this.reading.add(bytes);
-      // Failures surface when the block is opened.
-      bytes.then(
-        () => this.reading.delete(bytes),
-        () => this.reading.delete(bytes),
-      );
-    }
+    this.ahead.refill();
   }
 
   private async openBlock(p: Item): Promise<void> {
     const open = p.open!;
     const h = p.header!;
-    p.taken = true;
     let block: Awaited<ReturnType<TapeReader["readBlock"]>>;
     try {
-      let bytes: Uint8Array;
-      if (p.bytes !== null) {
-        this.aheadBlocks--;
-        this.aheadBytes -= h.length;
-        bytes = await p.bytes;
-      } else bytes = await open.reader.fetchBlock(h);
-      this.readAhead();
-      block = open.reader.decodeFetched(h, bytes);
+      block = open.reader.decodeFetched(h, await this.ahead.take(p.ahead!));
     } catch (err) {
       if (!this.skip || !(err instanceof TapeError) || err.code === "E_TAPE_IO") throw err;
       const at = this.filter.from !== undefined && h.minTs < this.filter.from ? this.filter.from : h.minTs;
@@ -422,6 +385,7 @@ export class Merge {
 
   private async closeFile(open: OpenFile): Promise<void> {
     if (!this.openFiles.delete(open)) return;
+    this.ahead.drop(open.reader);
     await open.reader.close();
   }
 
