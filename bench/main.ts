@@ -12,6 +12,7 @@ import { type Codec, DEFAULT_BLOCK_POLICY, DEFAULT_CODEC, DEFAULT_ZSTD_LEVEL } f
 import { allPeers } from "./peers/index.js";
 import type { PeerResult } from "./peers/peer.js";
 import { loadRealTables, realDataDefaultDir } from "./real-tables.js";
+import { measureReplay, type ReplayFigures, replayKeys, replayMarkdown, replayTargets } from "./replay.js";
 import { syntheticWorkload } from "./synthetic.js";
 import { measureTicktape, type TicktapeResult } from "./ticktape.js";
 import type { Workload } from "./workload.js";
@@ -24,6 +25,7 @@ interface Options {
   json?: boolean;
   write: boolean;
   peers: boolean;
+  replay: boolean;
 }
 
 const log = (msg: string) =>
@@ -121,6 +123,9 @@ async function run(o: Options): Promise<void> {
     };
   }
 
+  let replay: ReplayFigures | null = null;
+  if (o.replay) replay = await measureReplay(log, o.seed);
+
   const trades = def.trades;
   const result = {
     date: new Date().toISOString(),
@@ -142,6 +147,7 @@ async function run(o: Options): Promise<void> {
     parquetBytesPerTrade: parquet ? parquet.result.tradeBytes / synth.trades.count : null,
     ratioVsParquet: parquet ? (parquet.result.tradeBytes + parquet.result.bookBytes) / ttBytes : null,
     ...realFigures,
+    ...(replay === null ? {} : { replay, ...replayKeys(replay) }),
     ticktape: tt,
     table: [...tt.map(ticktapeLine), ...peers.map((p) => p.line)],
     seconds: (Date.now() - started) / 1000,
@@ -185,9 +191,10 @@ async function run(o: Options): Promise<void> {
             (realFigures["realBytesPerBookUpdate"] as number).toFixed(2),
           ],
         ]),
+    ...(replay === null ? [] : replayTargets(replay)),
   ] as [string, boolean, string][];
 
-  const md = renderMarkdown(result, targets, realFigures);
+  const md = renderMarkdown(result, targets, realFigures, replay);
   if (o.write) {
     const out = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "docs", "benchmarks.md");
     await writeFile(out, md);
@@ -236,6 +243,7 @@ function renderMarkdown(
   },
   targets: [string, boolean, string][],
   real: Record<string, number | string> | null,
+  replay: ReplayFigures | null,
 ): string {
   const m = r.machine;
   const lines = [
@@ -290,7 +298,7 @@ function renderMarkdown(
       );
     }
   }
-  lines.push("", `Run time: ${r.seconds.toFixed(0)} s.`, "");
+  lines.push("", ...replayMarkdown(replay), "", `Run time: ${r.seconds.toFixed(0)} s.`, "");
   return lines.join("\n");
 }
 
@@ -304,6 +312,7 @@ const program = new Command()
   .option("--seed <n>", "seed of the synthetic workload", (v) => Number.parseInt(v, 10), 42)
   .option("--real <dir>", "folder of the real tables (*.csv.zst)", realDataDefaultDir())
   .option("--no-peers", "measure ticktape only")
+  .option("--no-replay", "leave out the replay figures (merged replay, scan, seek, book at an instant)")
   .option("--no-write", "do not write docs/benchmarks.md")
   .option("--json", "print one JSON object instead of the table")
   .addHelpText(

@@ -273,3 +273,53 @@ export async function measureReplay(log: (m: string) => void, seed: number): Pro
     await rm(root, { recursive: true, force: true });
   }
 }
+
+const rate = (r: number) => `${(r / 1e6).toFixed(1)}M/s`;
+
+/** The keys the issue names, at the top level of the JSON object. */
+export function replayKeys(r: ReplayFigures): Record<string, number> {
+  return {
+    replayRowsPerSec: r.replayRowsPerSec,
+    scanRowsPerSec: r.scanRowsPerSec,
+    seekBlocksRead: r.seekBlocksRead,
+    bookAtMs: r.bookAtMs,
+  };
+}
+
+export function replayTargets(r: ReplayFigures): [string, boolean, string][] {
+  return [
+    [
+      "merged replay → row objects ≥ 4M records/s (one core)",
+      r.replayRowsPerSec >= 4e6,
+      rate(r.replayRowsPerSec),
+    ],
+    ["columnar scan ≥ 20M records/s", r.scanRowsPerSec >= 20e6, rate(r.scanRowsPerSec)],
+    ["seek to a random minute ≤ 2 block reads", r.seekBlocksRead <= 2, r.seekBlocksRead.toFixed(2)],
+    ["book at a random instant ≤ 50 ms", r.bookAtMs <= 50, `${r.bookAtMs.toFixed(1)} ms`],
+  ];
+}
+
+export function replayMarkdown(r: ReplayFigures | null): string[] {
+  const lines = ["## Replay (files on local disk, the writer's default policy)", ""];
+  if (r === null) return [...lines, "Not measured (`--no-replay`)."];
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}x`;
+  return [
+    ...lines,
+    `Merged replay: ${r.files} files × ${r.symbols} symbols, ${r.rows.toLocaleString("en-US")} trades and book updates; one core.`,
+    "",
+    "| what | ticktape | naive peer | naive | ratio |",
+    "|---|---:|---:|---:|---:|",
+    `| merged replay → row objects, \`for await\` per record | ${rate(r.replayRowsPerSec)} | every file's rows read, concatenated and sorted | ${rate(r.naiveReplayRowsPerSec)} | ${ratio(r.replayRowsPerSec, r.naiveReplayRowsPerSec)} |`,
+    `| merged replay → row objects, in chunks (\`replayChunks\`) | ${rate(r.replayChunksRowsPerSec)} | same | ${rate(r.naiveReplayRowsPerSec)} | ${ratio(r.replayChunksRowsPerSec, r.naiveReplayRowsPerSec)} |`,
+    `| columnar scan (\`batches\`: typed arrays) | ${rate(r.scanRowsPerSec)} | every file's rows as objects, unmerged | ${rate(r.naiveScanRowsPerSec)} | ${ratio(r.scanRowsPerSec, r.naiveScanRowsPerSec)} |`,
+    "",
+    `Seek: a 1-hour file of ${r.symbols} symbols (${(r.seekFileBytes / 2 ** 20).toFixed(1)} MiB, ${r.seekFileBlocks} blocks), 200 random minutes:`,
+    `the first record of one (symbol, kind) at the minute costs one footer read and ${r.seekBlocksRead.toFixed(2)} block reads on average;`,
+    `a 1-minute window of every symbol and kind reads ${r.windowBlocksRead.toFixed(1)} blocks, ${(r.windowBytesRead / 1024).toFixed(0)} KiB`,
+    `(${((100 * r.windowBytesRead) / r.seekFileBytes).toFixed(1)}% of the file; a full scan reads all ${r.seekFileBlocks} blocks: ${ratio(r.seekFileBlocks, r.windowBlocksRead)} more).`,
+    "",
+    `Book at an instant: one symbol's hour with ${r.bookUpdatesInHour.toLocaleString("en-US")} book updates (${r.bookLevelsMean.toFixed(0)} levels on average),`,
+    `20 random instants: ${r.bookAtMs.toFixed(1)} ms each from the book checkpoints (every 60 s, the default); rebuilt from the`,
+    `start of the hour without checkpoints: ${r.naiveBookAtMs.toFixed(0)} ms (${ratio(r.naiveBookAtMs, r.bookAtMs)}).`,
+  ];
+}

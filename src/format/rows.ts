@@ -98,6 +98,8 @@ export function blockRows(block: DecodedBlock, exchange = ""): Row[] {
  * it emits. Enumerations are checked here, once per block.
  */
 export function rowReader(block: DecodedBlock, exchange = ""): (i: number) => Row {
+  const fast = fastRowReader(block, exchange);
+  if (fast !== null) return fast;
   const h = block.header;
   const symbol = h.symbol;
   const tsCol = int(block, "ts");
@@ -193,6 +195,78 @@ export function rowReader(block: DecodedBlock, exchange = ""): (i: number) => Ro
     default:
       throw new TapeError("E_TAPE_VERSION", `unknown block kind ${h.kindId}`, { offset: h.offset });
   }
+}
+
+/** Integers with every value present, as `hi + (lo + offset)`: one rounding to the nearest double. */
+function plainInt(col: Column | undefined): { hi: number; lo: number; off: Float64Array } | null {
+  if (col === undefined || col.type !== "int" || col.valid !== null || col.scale !== 0) return null;
+  const hi = Number(col.base);
+  return { hi, lo: Number(col.base - BigInt(hi)), off: col.offsets };
+}
+
+/** Decimals with every value present and every mantissa below 2^53: `(base + offset) / 10^scale`. */
+function plainDecimal(col: Column | undefined): { base: number; div: number; off: Float64Array } | null {
+  if (col === undefined || col.type !== "int" || col.valid !== null || !smallBase(col)) return null;
+  const base = Number(col.base);
+  const off = col.offsets;
+  for (let i = 0; i < off.length; i++) if (Math.abs(base + off[i]!) >= SAFE) return null;
+  return { base, div: pow10(col.scale), off };
+}
+
+/**
+ * The row reader of the common trade and book blocks (every value present, small numbers), with every field
+ * read inline: no call per field. Null when a block needs the general reader. Same values as the general one.
+ */
+function fastRowReader(block: DecodedBlock, exchange: string): ((i: number) => Row) | null {
+  const h = block.header;
+  const c = block.columns;
+  const symbol = h.symbol;
+  const ts = plainInt(c["ts"]);
+  const recv = plainInt(c["recvTs"]);
+  const price = plainDecimal(c["price"]);
+  const size = plainDecimal(c["size"]);
+  if (ts === null || recv === null || price === null || size === null) return null;
+  const { hi: tHi, lo: tLo, off: tOff } = ts;
+  const { hi: rHi, lo: rLo, off: rOff } = recv;
+  const { base: pBase, div: pDiv, off: pOff } = price;
+  const { base: sBase, div: sDiv, off: sOff } = size;
+  if (h.kind === "trade") {
+    const id = plainInt(c["tradeId"]);
+    if (id === null) return null;
+    const { hi: iHi, lo: iLo, off: iOff } = id;
+    const sides = enumValues<TradeSide>(block, "side", TRADE_SIDES);
+    return (i) => ({
+      exchange,
+      kind: "trade",
+      symbol,
+      ts: tHi + (tLo + tOff[i]!),
+      recvTs: rHi + (rLo + rOff[i]!),
+      price: (pBase + pOff[i]!) / pDiv,
+      size: (sBase + sOff[i]!) / sDiv,
+      side: sides[i]!,
+      tradeId: iHi + (iLo + iOff[i]!),
+    });
+  }
+  if (h.kind === "book") {
+    const seq = plainInt(c["seq"]);
+    if (seq === null) return null;
+    const { hi: qHi, lo: qLo, off: qOff } = seq;
+    const sides = enumValues<BookSide>(block, "side", BOOK_SIDES);
+    const flags = u8(block, "flags");
+    return (i) => ({
+      exchange,
+      kind: "book",
+      symbol,
+      ts: tHi + (tLo + tOff[i]!),
+      recvTs: rHi + (rLo + rOff[i]!),
+      side: sides[i]!,
+      price: (pBase + pOff[i]!) / pDiv,
+      size: (sBase + sOff[i]!) / sDiv,
+      snapshot: (flags[i]! & BOOK_FLAG_SNAPSHOT) !== 0,
+      seq: qHi + (qLo + qOff[i]!),
+    });
+  }
+  return null;
 }
 
 function stringReader(col: StringColumn): (i: number) => string | null {

@@ -180,6 +180,15 @@ export class Merge {
   }
 
   next(): Promise<IteratorResult<Out>> {
+    // The common case first: a row of a block being replayed, no pacing.
+    const top = this.heap.peek();
+    if (top !== undefined && top.type === ROWS && this.speed === null) {
+      try {
+        return Promise.resolve({ done: false, value: this.emitRow(top) });
+      } catch (err) {
+        return this.fail(err);
+      }
+    }
     try {
       const step = this.step();
       if (step === null) return this.close().then(() => DONE);
@@ -231,19 +240,7 @@ export class Merge {
     if (!this.started) this.start();
     const top = this.heap.peek();
     if (top === undefined) return null;
-    if (top.type === ROWS) {
-      const out = top.read!(top.row);
-      this.lastMs = top.tsMs;
-      this.lastRem = top.tsRem;
-      if (top.cursor!.next()) {
-        top.sync();
-        this.heap.siftDown();
-      } else {
-        this.heap.pop();
-        this.finished(top.open!);
-      }
-      return out;
-    }
+    if (top.type === ROWS) return this.emitRow(top);
     this.heap.pop();
     if (top.type === EVENT) {
       this.lastMs = top.tsMs;
@@ -251,6 +248,21 @@ export class Merge {
       return top.out!;
     }
     return top.type === FILE ? this.openFile(top.dsFile!) : this.openBlock(top);
+  }
+
+  /** The current row of the top cursor, which then moves on. */
+  private emitRow(top: Item): Out {
+    const out = top.read!(top.row);
+    this.lastMs = top.tsMs;
+    this.lastRem = top.tsRem;
+    if (top.cursor!.next()) {
+      top.sync();
+      this.heap.siftDown();
+    } else {
+      this.heap.pop();
+      this.finished(top.open!);
+    }
+    return out;
   }
 
   /** Exchange time of the record returned last, exact as (whole ms, ns remainder). */
