@@ -61,13 +61,14 @@ Examples:
         ...(exchange === undefined ? {} : { exchange }),
         ...(capture === undefined ? {} : { capture }),
       };
+      const feedExchange = exchange ?? ds.files[0]?.exchange ?? null;
       for await (const { book, lastUpdate, checkpoint } of ds.books(options)) {
         const top = book.top(depth);
         if (o.json) {
           await writeOut(
             `${toJson(
               {
-                exchange: book.exchange || null,
+                exchange: feedExchange,
                 symbol,
                 at,
                 valid: book.valid,
@@ -89,7 +90,7 @@ Examples:
           continue;
         }
         const lines = [
-          `${exchange ?? ""}${exchange ? " " : ""}${symbol} at ${formatTime(at)}: ${book.valid ? "valid" : `INVALID (${book.invalidReason})`}`,
+          `${feedExchange === null ? "" : `${feedExchange} `}${symbol} at ${formatTime(at)}: ${book.valid ? "valid" : `INVALID (${book.invalidReason})`}`,
           `levels: ${book.bidLevels} bids, ${book.askLevels} asks${lastUpdate === null ? "" : `; last update ${formatTime(lastUpdate)}`}${book.seq === null ? "" : `, seq ${book.seq}`}`,
           checkpoint === null
             ? "rebuilt from the start of the range"
