@@ -144,6 +144,27 @@ describe("replay", () => {
     );
   });
 
+  it("speed paces the output at that multiple of the recorded time", async () => {
+    const { dir, remove } = await tempDir();
+    cleanups.push(remove);
+    // 300 ms of records: at speed 3 the replay takes at least about 100 ms (pacing only ever waits).
+    const records: TapeRecord[] = Array.from({ length: 31 }, (_, i) => ({
+      kind: "trade",
+      symbol: "BTC",
+      ts: DAY0 + BigInt(i) * 10_000_000n,
+      price: "1",
+      size: "1",
+      side: "buy",
+    }));
+    await writeDataset(dir, [{ exchange: "okx", hour: DAY0, captureId: "a", records }]);
+    const ds = await openDataset(dir);
+    const t0 = performance.now();
+    const paced = await collect(ds.replay({ speed: 3 }));
+    const elapsed = performance.now() - t0;
+    expect(paced.length).toBe(31);
+    expect(elapsed).toBeGreaterThanOrEqual(95);
+  });
+
   it("narrows by symbol and kind, and by capture", async () => {
     const mk = (symbol: string, ts: bigint): TapeRecord => ({
       kind: "trade",
