@@ -19,8 +19,8 @@ import { narrow, type ReplayOptions } from "./replay.js";
 
 export type Batch =
   | { file: DatasetFile; exchange: string; block: DecodedBlock; lost: null }
-  /** With `onCorrupt: "skip"`: a block that could not be read, and why. */
-  | { file: DatasetFile; exchange: string; block: null; header: BlockHeader; lost: TapeError };
+  /** With `onCorrupt: "skip"`: a block that could not be read (or, header null, a file's torn tail), and why. */
+  | { file: DatasetFile; exchange: string; block: null; header: BlockHeader | null; lost: TapeError };
 
 interface Pending {
   ms: number;
@@ -42,10 +42,9 @@ function less(a: Pending, b: Pending): boolean {
   return a.offset < b.offset;
 }
 
-export function batches(
-  dataset: Dataset,
-  options: Omit<ReplayOptions, "exact" | "speed">,
-): AsyncIterable<Batch> {
+export type BatchOptions = Omit<ReplayOptions, "exact" | "speed">;
+
+export function batches(dataset: Dataset, options: BatchOptions): AsyncIterable<Batch> {
   return {
     async *[Symbol.asyncIterator]() {
       const filter = narrow(dataset, options);
@@ -53,6 +52,11 @@ export function batches(
       const heap = new Heap<Pending>(less);
       const readers = new Set<TapeReader>();
       const ahead = new ReadAhead();
+      /** A loss: a batch that says so with `onCorrupt: "skip"`, else the error. */
+      const lost = (file: DatasetFile, exchange: string, header: BlockHeader | null, err: unknown): Batch => {
+        if (!skip || !(err instanceof TapeError) || err.code === "E_TAPE_IO") throw err;
+        return { file, exchange, block: null, header, lost: err };
+      };
       for (const f of dataset.files) {
         const t =
           f.hour === null ? { ms: Number.NEGATIVE_INFINITY, rem: 0 } : splitTime(f.hour - FILE_LEAD_NS);
@@ -64,12 +68,14 @@ export function batches(
             const reader = await TapeReader.open(p.dsFile.path);
             readers.add(reader);
             const r = reader.recovery;
-            if (r !== null && (!p.dsFile.open || r.stop !== null) && !skip)
-              throw new TapeError(
+            if (r !== null && (!p.dsFile.open || r.stop !== null)) {
+              const err = new TapeError(
                 p.dsFile.open ? "E_TAPE_TRUNCATED" : (r.stop ?? r.reason).code,
-                "no valid block after this offset (torn or unsealed file)",
+                `no valid block after this offset (${p.dsFile.open ? "torn" : "unsealed"} file): ${r.droppedBytes} bytes lost`,
                 { file: p.dsFile.path, offset: r.validEnd },
               );
+              yield lost(p.dsFile, reader.header.exchange, null, err);
+            }
             const blocks = reader.selectBlocks(filter);
             const open = { reader, left: blocks.length };
             for (const h of blocks)
@@ -87,26 +93,26 @@ export function batches(
               readers.delete(reader);
               await reader.close();
             }
-            continue;
-          }
-          const open = p.open!;
-          const exchange = open.reader.header.exchange;
-          let block: DecodedBlock;
-          try {
-            block = open.reader.decodeFetched(p.header, await ahead.take(p.ahead!));
-          } catch (err) {
-            if (!skip || !(err instanceof TapeError) || err.code === "E_TAPE_IO") throw err;
-            yield { file: p.dsFile, exchange, block: null, header: p.header, lost: err };
-            continue;
-          } finally {
-            if (--open.left === 0) {
-              readers.delete(open.reader);
-              ahead.drop(open.reader);
-              await open.reader.close();
+          } else {
+            const open = p.open!;
+            const { dsFile, header } = p;
+            const exchange = open.reader.header.exchange;
+            let batch: Batch | null;
+            try {
+              const block = open.reader.decodeFetched(header, await ahead.take(p.ahead!));
+              const cut = withinRange(block, filter);
+              batch = cut.header.rowCount > 0 ? { file: dsFile, exchange, block: cut, lost: null } : null;
+            } catch (err) {
+              batch = lost(dsFile, exchange, header, err);
+            } finally {
+              if (--open.left === 0) {
+                readers.delete(open.reader);
+                ahead.drop(open.reader);
+                await open.reader.close();
+              }
             }
+            if (batch !== null) yield batch;
           }
-          const cut = withinRange(block, filter);
-          if (cut.header.rowCount > 0) yield { file: p.dsFile, exchange, block: cut, lost: null };
         }
       } finally {
         await ahead.settle();

@@ -7,7 +7,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { parseTime } from "../common/time.js";
 import { KINDS, type Kind, TapeError } from "../format/index.js";
-import { type Batch, batches } from "./batches.js";
+import { type Batch, type BatchOptions, batches } from "./batches.js";
 import { type BookSnapshot, type BookSnapshotOptions, bookSnapshots } from "./books.js";
 import { dayFolder, dayFoldersBetween, HOUR_NS, parseTapeName } from "./layout.js";
 import { type ReplayOptions, type ReplayRecord, type ReplayRow, replay, replayChunks } from "./replay.js";
@@ -130,7 +130,7 @@ export class Dataset {
   }
 
   /** The selected blocks as typed-array columns (no row objects), by first timestamp; rows limited to the range. */
-  batches(options: Omit<ReplayOptions, "exact" | "speed"> = {}): AsyncIterable<Batch> {
+  batches(options: BatchOptions = {}): AsyncIterable<Batch> {
     return batches(this, options);
   }
 

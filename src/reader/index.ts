@@ -1,5 +1,5 @@
 /** The reader subsystem: datasets, the ordered replay, columnar scans and order books. */
-export { type Batch, withinRange } from "./batches.js";
+export { type Batch, type BatchOptions, withinRange } from "./batches.js";
 export { type BookSnapshot, type BookSnapshotOptions, parseDuration } from "./books.js";
 export {
   Dataset,
