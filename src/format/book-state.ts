@@ -17,7 +17,7 @@ interface Level {
 const INVALIDATING = new Set(["gap", "checksum_failure", "disconnect"]);
 
 /** A decimal without trailing zeros in its mantissa: equal values get equal keys whatever their scale. */
-function key(d: Decimal): string {
+function priceKey(d: Decimal): string {
   let m = d.mantissa;
   let s = d.scale;
   if (typeof m === "number") {
@@ -42,6 +42,13 @@ function compare(a: Decimal, b: Decimal): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/** A row's place in replay order within a symbol's rows: exchange time, then receive time (absent first). */
+type Key = readonly [ts: bigint, recv: bigint];
+const NONE: Key = [-1n, -1n];
+function compareKeys(a: Key, b: Key): number {
+  return a[0] !== b[0] ? (a[0] < b[0] ? -1 : 1) : a[1] !== b[1] ? (a[1] < b[1] ? -1 : 1) : 0;
+}
+
 export class BookState {
   private readonly sides = [new Map<string, Level>(), new Map<string, Level>()];
   valid = false;
@@ -58,6 +65,15 @@ export class BookState {
   eventRows = 0;
   /** Exchange time of the last checkpoint written (null: none yet). */
   lastCheckpoint: bigint | null = null;
+  /**
+   * Whether the rows applied since the book's snapshot came in replay order, so that the book built in append
+   * order is the book a reader builds in time order: a stream's rows in (ts, recvTs) order (ties keep their
+   * order), and book and event rows never tied (a tie between two streams is ordered by where their blocks
+   * land in the file, which the writer does not know yet).
+   */
+  private ordered = false;
+  private lastBook: Key = NONE;
+  private lastEvent: Key = NONE;
 
   get levels(): number {
     return this.sides[0]!.size + this.sides[1]!.size;
@@ -65,6 +81,7 @@ export class BookState {
 
   applyBook(
     ts: bigint,
+    recvTs: bigint | undefined,
     seq: bigint | undefined,
     side: number,
     price: Decimal,
@@ -73,6 +90,9 @@ export class BookState {
   ): void {
     this.see(ts);
     this.bookRows++;
+    const key: Key = [ts, recvTs ?? -1n];
+    const inOrder = compareKeys(key, this.lastBook) >= 0 && compareKeys(key, this.lastEvent) > 0;
+    this.lastBook = key;
     if (snapshot) {
       const id = `${ts}/${seq}`;
       if (id !== this.snapshotId) {
@@ -81,18 +101,26 @@ export class BookState {
         this.snapshotId = id;
         this.valid = true;
         this.since = ts;
-      }
-    } else this.snapshotId = null;
+        // A new book: in order if it starts after everything before it.
+        this.ordered = inOrder;
+      } else this.ordered &&= inOrder;
+    } else {
+      this.snapshotId = null;
+      this.ordered &&= inOrder;
+    }
     const levels = this.sides[side]!;
-    const k = key(price);
+    const k = priceKey(price);
     if (size.mantissa === 0 || size.mantissa === 0n) levels.delete(k);
     else levels.set(k, { price, size });
     this.lastChange = ts;
   }
 
-  applyEvent(ts: bigint, type: string): void {
+  applyEvent(ts: bigint, recvTs: bigint | undefined, type: string): void {
     this.see(ts);
     this.eventRows++;
+    const key: Key = [ts, recvTs ?? -1n];
+    this.ordered &&= compareKeys(key, this.lastEvent) >= 0 && compareKeys(key, this.lastBook) > 0;
+    this.lastEvent = key;
     if (INVALIDATING.has(type)) {
       this.valid = false;
       this.snapshotId = null;
@@ -105,12 +133,13 @@ export class BookState {
   }
 
   /**
-   * Whether a checkpoint is due before a row at `ts`: the book is valid and not empty, every row so far is
-   * older than `ts` (so the checkpoint is a clean cut in time), and its time (the latest row's) is `interval`
-   * after the last checkpoint's (or the snapshot's).
+   * Whether a checkpoint is due before a row at `ts`: the book is valid, not empty and was built in replay
+   * order, every row so far is older than `ts` (so the checkpoint is a clean cut in time), and its time (the
+   * latest row's) is `interval` after the last checkpoint's (or the snapshot's).
    */
   due(ts: bigint, interval: bigint): boolean {
-    if (!this.valid || this.maxTs === null || ts <= this.maxTs || this.levels === 0) return false;
+    if (!this.valid || !this.ordered || this.maxTs === null || ts <= this.maxTs || this.levels === 0)
+      return false;
     return this.maxTs - (this.lastCheckpoint ?? this.since) >= interval;
   }
 

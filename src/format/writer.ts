@@ -201,17 +201,22 @@ export class TapeEncoder {
       // The record is valid (the buffer took it): its values parse.
       if (rec.kind === "book") {
         const seq = rec.seq === undefined ? undefined : BigInt(rec.seq);
+        const recvTs = rec.recvTs === undefined ? undefined : BigInt(rec.recvTs);
         const side = rec.side === "bid" ? 0 : 1;
         this.applyBook(
           rec.symbol,
           b.lastTs,
+          recvTs,
           seq,
           side,
           parseDecimal(rec.price, "price"),
           parseDecimal(rec.size, "size"),
           rec.snapshot,
         );
-      } else if (rec.kind === "event") this.bookOf(rec.symbol).applyEvent(b.lastTs, rec.type);
+      } else if (rec.kind === "event") {
+        const recvTs = rec.recvTs === undefined ? undefined : BigInt(rec.recvTs);
+        this.bookOf(rec.symbol).applyEvent(b.lastTs, recvTs, rec.type);
+      }
     }
     this.afterAdd(b, b.lastTs);
   }
@@ -229,6 +234,7 @@ export class TapeEncoder {
   private applyBook(
     symbol: string,
     ts: bigint,
+    recvTs: bigint | undefined,
     seq: bigint | undefined,
     side: number,
     price: Decimal,
@@ -240,7 +246,7 @@ export class TapeEncoder {
       const input = state.checkpoint(symbol, this.symbolId(symbol));
       if (input !== null) this.writeBlock(input);
     }
-    state.applyBook(ts, seq, side, price, size, snapshot);
+    state.applyBook(ts, recvTs, seq, side, price, size, snapshot);
   }
 
   /** Adds a batch of trades or book rows given as columns (the fast path for bulk conversion). */
@@ -280,11 +286,12 @@ export class TapeEncoder {
   }
 
   private applyBookBatch(symbol: string, batch: BookBatch, from: number, n: number): void {
-    const { ts, price, size, side, flags, seq } = batch;
+    const { ts, recvTs, price, size, side, flags, seq } = batch;
     for (let i = from; i < from + n; i++) {
       this.applyBook(
         symbol,
         ts.base + BigInt(ts.offsets[i]!),
+        recvTs === undefined ? undefined : recvTs.base + BigInt(recvTs.offsets[i]!),
         seq === undefined ? undefined : seq.base + BigInt(seq.offsets[i]!),
         side[i]!,
         { mantissa: price.mantissas[i]!, scale: price.scale },

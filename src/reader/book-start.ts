@@ -48,8 +48,9 @@ export async function findBookStart(
 /**
  * A checkpoint stands for every row of the symbol up to its time when (1) in its file, every book and event row
  * of the symbol after its position is newer than it (the writer checks this as it writes; a reader checks
- * again, as the file may have been written by another writer), and (2) no other file of the capture holds rows
- * of the symbol between the snapshot the book descends from and the checkpoint.
+ * again, as the file may have been written by another writer), and the file still holds every row before the
+ * position, and (2) no other file of the capture holds rows of the symbol between the snapshot the book
+ * descends from and the checkpoint.
  */
 async function usable(
   cp: Checkpoint,
@@ -74,17 +75,8 @@ async function usable(
       const ts = (await reader.readBlock(b)).columns["ts"] as IntColumn;
       for (let i = first; i < b.rowCount; i++) if (ts.base + BigInt(ts.offsets[i]!) <= cp.ts) return false;
     }
-    if (before < position) {
-      throw new TapeError(
-        "E_TAPE_CORRUPT",
-        `checkpoint claims ${position} ${kind} rows, the file has ${before}`,
-        {
-          file: file.path,
-          offset: cp.offset,
-          field: `checkpoint.${kind}Rows`,
-        },
-      );
-    }
+    // Fewer rows than the checkpoint counts: blocks were lost (a crash, a repair); do not trust it.
+    if (before < position) return false;
   }
   for (const other of files) {
     if (other === file) continue;
