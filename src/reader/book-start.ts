@@ -3,7 +3,7 @@
  * provably the book that replaying every row would give (see `usable`), so that the rebuild replays minutes,
  * not the day.
  */
-import { type BlockHeader, type Checkpoint, type IntColumn, TapeError, TapeReader } from "../format/index.js";
+import { type BlockHeader, type Checkpoint, type IntColumn, TapeReader } from "../format/index.js";
 import type { DatasetFile } from "./dataset.js";
 import { FILE_LEAD_NS } from "./dataset.js";
 import { HOUR_NS } from "./layout.js";
