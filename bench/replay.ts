@@ -212,7 +212,7 @@ async function seeks(root: string, log: (m: string) => void, seed: number) {
     return {
       symbols: symbols.length,
       seekFileBytes: reader.size,
-      seekFileBlocks: reader.blocks.length,
+      seekFileBlocks: reader.selectBlocks().length,
       seekBlocksRead: firstBlocks / n,
       windowBlocksRead: windowBlocks / n,
       windowBytesRead: windowBytes / n,

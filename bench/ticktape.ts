@@ -300,7 +300,8 @@ async function decode(
   rowsExpected: number,
 ): Promise<{ columns: number; objects: number; blocks: number }> {
   const reader = await TapeReader.open(new BytesSource(bytes));
-  const blocks = reader.blocks;
+  // Record blocks only: checkpoints (format 1.1) are not rows.
+  const blocks = reader.selectBlocks();
   // Best of three passes each (the first pass warms the JIT).
   let columns = Number.POSITIVE_INFINITY;
   let objects = Number.POSITIVE_INFINITY;
@@ -329,7 +330,7 @@ export async function columnBreakdown(
   const reader = await TapeReader.open(new BytesSource(bytes));
   const totals: Record<string, number> = {};
   const scratch = new ByteWriter(1 << 16);
-  for (const b of reader.blocks) {
+  for (const b of reader.selectBlocks()) {
     const block = await reader.readBlock(b);
     for (const spec of SCHEMAS[kind]) {
       const col = block.columns[spec.name];

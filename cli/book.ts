@@ -1,6 +1,12 @@
 import type { Command } from "commander";
 import { formatTime, parseTime } from "../src/index.js";
-import { addDatasetOptions, type DatasetCliOptions, openCliDataset, timeRange } from "./dataset-options.js";
+import {
+  addDatasetOptions,
+  type DatasetCliOptions,
+  offsetBase,
+  openCliDataset,
+  timeRange,
+} from "./dataset-options.js";
 import { toJson, writeOut } from "./output.js";
 
 interface BookCliOptions extends DatasetCliOptions {
@@ -41,13 +47,12 @@ Examples:
       if (!Number.isInteger(depth) || depth <= 0)
         throw Object.assign(new Error("--depth must be a positive integer"), { code: "E_USAGE" });
       const symbol = o.symbol[0]!;
-      // --at may be an offset from the start of the first file's hour, like --from.
+      const usage = (m: string) => Object.assign(new Error(m), { code: "E_USAGE" });
+      if (o.to !== undefined) throw usage("book takes --at (and --from), not --to");
+      if (o.kind !== undefined) throw usage("book reads book and event rows: --kind does not apply");
+      // --at may be an offset from the start of the first file's hour, like --from (not with --root).
       const { from: fromText, to: _to, ...rest } = o;
-      const ds0 = await openCliDataset(paths, rest);
-      const start = ds0.files.reduce<bigint | null>(
-        (m, f) => (f.hour !== null && (m === null || f.hour < m) ? f.hour : m),
-        null,
-      );
+      const start = offsetBase(paths);
       const at = o.at.startsWith("+") ? timeRange({ from: o.at }, start).from! : parseTime(o.at);
       const hour = at - (at % 3_600_000_000_000n);
       const from = fromText === undefined ? hour : timeRange({ from: fromText }, start).from!;

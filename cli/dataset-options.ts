@@ -66,6 +66,17 @@ export function timeRange(o: DatasetCliOptions, start: bigint | null): { from?: 
   return out;
 }
 
+/**
+ * What +offsets count from: the start of the first file's hour (by name). With --root there is no such file,
+ * so times must be absolute.
+ */
+export function offsetBase(paths: string[]): bigint | null {
+  const hours = paths
+    .map((p) => parseTapeName(p.split(/[\\/]/).pop() ?? p)?.hour)
+    .filter((h): h is bigint => h !== undefined);
+  return hours.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))[0] ?? null;
+}
+
 /** Opens the dataset the options name (file paths, or --root). */
 export async function openCliDataset(paths: string[], o: DatasetCliOptions): Promise<Dataset> {
   if ((o.root === undefined) === (paths.length === 0))
@@ -75,12 +86,7 @@ export async function openCliDataset(paths: string[], o: DatasetCliOptions): Pro
     if (!(KINDS as readonly string[]).includes(k))
       throw usage(`unknown kind ${JSON.stringify(k)} (kinds: ${KINDS.join(", ")})`);
   }
-  // Offsets count from the start of the first file's hour (by name); with --root, --from must then be absolute.
-  const hours = paths
-    .map((p) => parseTapeName(p.split(/[\\/]/).pop() ?? p)?.hour)
-    .filter((h): h is bigint => h !== undefined);
-  const start = hours.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))[0] ?? null;
-  const range = timeRange(o, start);
+  const range = timeRange(o, offsetBase(paths));
   const options: DatasetOptions = { ...range };
   if (o.symbol !== undefined) options.symbols = o.symbol;
   if (o.kind !== undefined) options.kinds = o.kind as Kind[];

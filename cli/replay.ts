@@ -36,11 +36,13 @@ Examples:
     .action((paths: string[], o: ReplayCliOptions) => runReplay(paths, o, undefined));
 }
 
-function positive(text: string | undefined, name: string): number | undefined {
+function positive(text: string | undefined, name: string, integer = false): number | undefined {
   if (text === undefined) return undefined;
   const v = Number(text);
-  if (!(v > 0) || !Number.isFinite(v))
-    throw Object.assign(new Error(`${name} must be a positive number`), { code: "E_USAGE" });
+  if (!(v > 0) || !Number.isFinite(v) || (integer && !Number.isInteger(v)))
+    throw Object.assign(new Error(`${name} must be a positive ${integer ? "integer" : "number"}`), {
+      code: "E_USAGE",
+    });
   return v;
 }
 
@@ -51,7 +53,9 @@ export async function runReplay(
   defaultLimit: number | undefined,
 ): Promise<void> {
   const speed = positive(o.speed, "--speed");
-  const limit = positive(o.limit, "--limit") ?? defaultLimit;
+  const limit = positive(o.limit, "--limit", true) ?? defaultLimit;
+  if (o.json && o.table)
+    throw Object.assign(new Error("--json and --table exclude each other"), { code: "E_USAGE" });
   const ds = await openCliDataset(paths, o);
   const asTable = o.table === true || (o.json !== true && process.stdout.isTTY === true);
   const { from, to } = ds.selection;
@@ -73,8 +77,10 @@ export async function runReplay(
   };
   const it = ds.replay(options)[Symbol.asyncIterator]();
   try {
-    for (let r = await it.next(); !r.done; r = await it.next()) {
-      if (limit !== undefined && n >= limit) break;
+    // The limit is checked before asking for a record: the one after the last is never read (nor waited for).
+    while (limit === undefined || n < limit) {
+      const r = await it.next();
+      if (r.done) break;
       const rec = r.value;
       chunk += asTable ? `${tableLine(rec)}\n` : `${toJson(recordToJson(rec))}\n`;
       n++;
@@ -85,8 +91,9 @@ export async function runReplay(
       }
       if (bar !== null && (n & 0xfff) === 0) bar.update(Number((rec.ts - from!) / 1_000_000n), span);
     }
-    await writeOut(chunk);
   } finally {
+    // What was read is printed, also when the replay stops on an error.
+    await writeOut(chunk);
     bar?.finish();
     await it.return?.();
   }

@@ -72,8 +72,9 @@ export class BookState {
    * land in the file, which the writer does not know yet).
    */
   private ordered = false;
-  private lastBook: Key = NONE;
-  private lastEvent: Key = NONE;
+  /** The largest keys of the symbol's book and event rows so far (a row after them is in replay order). */
+  private maxBook: Key = NONE;
+  private maxEvent: Key = NONE;
 
   get levels(): number {
     return this.sides[0]!.size + this.sides[1]!.size;
@@ -91,8 +92,8 @@ export class BookState {
     this.see(ts);
     this.bookRows++;
     const key: Key = [ts, recvTs ?? -1n];
-    const inOrder = compareKeys(key, this.lastBook) >= 0 && compareKeys(key, this.lastEvent) > 0;
-    this.lastBook = key;
+    const inOrder = compareKeys(key, this.maxBook) >= 0 && compareKeys(key, this.maxEvent) > 0;
+    if (compareKeys(key, this.maxBook) > 0) this.maxBook = key;
     if (snapshot) {
       const id = `${ts}/${seq}`;
       if (id !== this.snapshotId) {
@@ -119,8 +120,8 @@ export class BookState {
     this.see(ts);
     this.eventRows++;
     const key: Key = [ts, recvTs ?? -1n];
-    this.ordered &&= compareKeys(key, this.lastEvent) >= 0 && compareKeys(key, this.lastBook) > 0;
-    this.lastEvent = key;
+    this.ordered &&= compareKeys(key, this.maxEvent) >= 0 && compareKeys(key, this.maxBook) > 0;
+    if (compareKeys(key, this.maxEvent) > 0) this.maxEvent = key;
     if (INVALIDATING.has(type)) {
       this.valid = false;
       this.snapshotId = null;
@@ -152,14 +153,19 @@ export class BookState {
     const bid = [...this.sides[0]!.values()].sort((a, b) => compare(b.price, a.price));
     const ask = [...this.sides[1]!.values()].sort((a, b) => compare(a.price, b.price));
     const rows = bid.length + ask.length;
-    if (rows > MAX_BLOCK_ROWS) return null;
+    // A checkpoint that cannot be stored is not tried again before the next interval.
+    const skip = (): null => {
+      this.lastCheckpoint = ts;
+      return null;
+    };
+    if (rows > MAX_BLOCK_ROWS) return skip();
     for (const [s, levels] of [
       [0, bid],
       [1, ask],
     ] as const) {
       for (const l of levels) {
         // Levels too far apart for one block's number ranges: no checkpoint this time.
-        if (!price.add(l.price) || !size.add(l.size)) return null;
+        if (!price.add(l.price) || !size.add(l.size)) return skip();
         side.add(s);
       }
     }

@@ -14,6 +14,7 @@ import {
 import { splitTime } from "./cursor.js";
 import { type Dataset, type DatasetFile, FILE_LEAD_NS } from "./dataset.js";
 import { Heap } from "./heap.js";
+import { HOUR_NS } from "./layout.js";
 import { type AheadBlock, ReadAhead } from "./read-ahead.js";
 import { narrow, type ReplayOptions } from "./replay.js";
 
@@ -57,6 +58,30 @@ export function batches(dataset: Dataset, options: BatchOptions): AsyncIterable<
         if (!skip || !(err instanceof TapeError) || err.code === "E_TAPE_IO") throw err;
         return { file, exchange, block: null, header, lost: err };
       };
+      // Hours without a file come first: a scan that would miss them says so before it starts.
+      for (const m of dataset.missing) {
+        if (
+          (filter.to !== undefined && m.hour >= filter.to) ||
+          (filter.from !== undefined && m.hour + HOUR_NS <= filter.from)
+        )
+          continue;
+        const err = new TapeError(
+          "E_TAPE_MISSING",
+          `no file for ${m.exchange} capture ${m.captureId} at this hour`,
+          {
+            file: m.path,
+          },
+        );
+        const file: DatasetFile = {
+          path: m.path,
+          exchange: m.exchange,
+          hour: m.hour,
+          captureId: m.captureId,
+          open: false,
+          index: -1,
+        };
+        yield lost(file, m.exchange, null, err);
+      }
       for (const f of dataset.files) {
         const t =
           f.hour === null ? { ms: Number.NEGATIVE_INFINITY, rem: 0 } : splitTime(f.hour - FILE_LEAD_NS);

@@ -3,9 +3,8 @@
  * provably the book that replaying every row would give (see `usable`), so that the rebuild replays minutes,
  * not the day.
  */
-import { type BlockHeader, type Checkpoint, type IntColumn, TapeReader } from "../format/index.js";
-import type { DatasetFile } from "./dataset.js";
-import { FILE_LEAD_NS } from "./dataset.js";
+import { type BlockHeader, type Checkpoint, type IntColumn, TapeError, TapeReader } from "../format/index.js";
+import { type Dataset, type DatasetFile, FILE_LEAD_NS, openDataset } from "./dataset.js";
 import { HOUR_NS } from "./layout.js";
 
 /** Files searched back from the instant for a checkpoint. */
@@ -17,29 +16,28 @@ export interface BookStart {
 }
 
 /**
- * The latest usable checkpoint of `symbol` with time <= `at` in `files` (one exchange and capture, in dataset
- * order), or null when there is none (then the book is rebuilt from the start of the range).
+ * The latest usable checkpoint of `symbol` with time <= `at` in the files of one feed (exchange and capture),
+ * or null when there is none (then the book is rebuilt from the start of the range). A checkpoint that cannot
+ * be read or checked is only a shortcut not taken: the rebuild still gives the book, or reports the damage.
  */
-export async function findBookStart(
-  files: readonly DatasetFile[],
-  symbol: string,
-  at: bigint,
-): Promise<BookStart | null> {
-  const candidates = files.filter((f) => f.hour === null || f.hour - FILE_LEAD_NS <= at).reverse();
+export async function findBookStart(feed: Dataset, symbol: string, at: bigint): Promise<BookStart | null> {
+  const candidates = feed.files.filter((f) => f.hour === null || f.hour - FILE_LEAD_NS <= at).reverse();
   for (const file of candidates.slice(0, LOOKBACK_FILES)) {
-    const reader = await TapeReader.open(file.path);
+    let reader: TapeReader | null = null;
     try {
+      reader = await TapeReader.open(file.path);
       let best: BlockHeader | null = null;
       for (const b of reader.checkpointBlocks(symbol)) {
         if (b.maxTs <= at && (best === null || b.maxTs >= best.maxTs)) best = b;
       }
       if (best === null) continue;
       const checkpoint = await reader.readCheckpoint(best);
-      if (await usable(checkpoint, reader, file, files)) return { checkpoint, file };
-      // A checkpoint that is not a clean cut here: the rebuild starts from the range instead.
-      return null;
+      return (await usable(checkpoint, reader, file, feed)) ? { checkpoint, file } : null;
+    } catch (err) {
+      if (err instanceof TapeError) return null;
+      throw err;
     } finally {
-      await reader.close();
+      await reader?.close();
     }
   }
   return null;
@@ -50,13 +48,13 @@ export async function findBookStart(
  * of the symbol after its position is newer than it (the writer checks this as it writes; a reader checks
  * again, as the file may have been written by another writer), and the file still holds every row before the
  * position, and (2) no other file of the capture holds rows of the symbol between the snapshot the book
- * descends from and the checkpoint.
+ * descends from and the checkpoint, and no file of the feed holds an event without a symbol in that time.
  */
 async function usable(
   cp: Checkpoint,
   reader: TapeReader,
   file: DatasetFile,
-  files: readonly DatasetFile[],
+  feed: Dataset,
 ): Promise<boolean> {
   for (const [kind, position] of [
     ["book", cp.bookRows],
@@ -78,22 +76,41 @@ async function usable(
     // Fewer rows than the checkpoint counts: blocks were lost (a crash, a repair); do not trust it.
     if (before < position) return false;
   }
-  for (const other of files) {
-    if (other === file) continue;
-    if (
-      other.hour !== null &&
-      (other.hour - FILE_LEAD_NS > cp.ts || other.hour + HOUR_NS + FILE_LEAD_NS < cp.since)
-    )
-      continue;
+  // Events without a symbol concern every book; one in [since, ts] would have made the book invalid, so it was
+  // appended after the checkpoint while older than it: the rebuild would apply it before the checkpoint's time.
+  const cut = (r: TapeReader) =>
+    r.selectBlocks({ symbols: [""], kinds: ["event"] }).some((b) => b.minTs <= cp.ts && b.maxTs >= cp.since);
+  if (cut(reader)) return false;
+  for (const other of await feedFiles(feed, file, cp)) {
+    if (other.path === file.path) continue;
     const r = await TapeReader.open(other.path);
     try {
       const overlap = r
         .selectBlocks({ symbols: [cp.symbol], kinds: ["book", "event"] })
         .some((b) => b.minTs <= cp.ts && b.maxTs >= cp.since);
-      if (overlap) return false;
+      if (overlap || cut(r)) return false;
     } finally {
       await r.close();
     }
   }
   return true;
+}
+
+/**
+ * The files of the feed that may hold times in [since, ts]: listed again from the dataset's root (the dataset's
+ * own range may leave out a file that matters), or the dataset's files when it is a list of files.
+ */
+async function feedFiles(feed: Dataset, file: DatasetFile, cp: Checkpoint): Promise<readonly DatasetFile[]> {
+  const mayHold = (f: DatasetFile) =>
+    f.hour === null || (f.hour - FILE_LEAD_NS <= cp.ts && f.hour + HOUR_NS + FILE_LEAD_NS >= cp.since);
+  if (feed.root === null || file.exchange === null || file.captureId === null)
+    return feed.files.filter(mayHold);
+  const wide = await openDataset(feed.root, {
+    from: cp.since,
+    to: cp.ts + 1n,
+    exchanges: [file.exchange],
+    captures: [file.captureId],
+    includeOpen: feed.files.some((f) => f.open),
+  });
+  return wide.files.filter(mayHold);
 }

@@ -4,9 +4,9 @@
  * replays the symbol's `book` and `event` rows from there; without one it replays from the start of the range,
  * which must then hold a snapshot (until one, the book is invalid, with the reason).
  */
-import { type Row, TapeError } from "../format/index.js";
+import { type Row, TapeError, TapeReader } from "../format/index.js";
 import { findBookStart } from "./book-start.js";
-import type { Dataset, TimeInput } from "./dataset.js";
+import type { Dataset, DatasetFile, TimeInput } from "./dataset.js";
 import { toNs } from "./dataset.js";
 import { OrderBook } from "./order-book.js";
 import { Merge, type ReplayOptions } from "./replay.js";
@@ -76,34 +76,22 @@ export function bookSnapshots(dataset: Dataset, o: BookSnapshotOptions): AsyncIt
         throw new TapeError("E_TAPE_VALUE", "a grid needs `from` and `to` (here or on the dataset)", {
           field: "every",
         });
-      // One feed: rows of two exchanges or two captures of the symbol would make one meaningless book.
-      const feed = dataset.subset(
-        (f) =>
-          (o.exchange === undefined || f.exchange === o.exchange) &&
-          (o.capture === undefined || f.captureId === o.capture),
-      );
-      for (const [what, values] of [
-        ["exchange", new Set(feed.files.map((f) => f.exchange))],
-        ["capture", new Set(feed.files.map((f) => f.captureId))],
-      ] as const) {
-        if (values.size > 1)
-          throw new TapeError(
-            "E_TAPE_VALUE",
-            `the dataset holds several: ${[...values].join(", ")}; choose one`,
-            {
-              field: what,
-            },
-          );
-      }
+      // One feed: rows of two exchanges or two captures of the symbol would make one meaningless book. The
+      // book's own query decides symbols and kinds, not the dataset's selection.
+      const feed = await feedOf(dataset, o.exchange, o.capture);
       const book = new OrderBook(o.symbol, o.exchange ?? "");
       // The next grid point: the first multiple of the step at or after `from`.
       let next = step === null ? null : ceilTo(from!, step);
-      const start = await findBookStart(feed.files, o.symbol, at ?? next!);
-      const replay: ReplayOptions = { symbols: [o.symbol], kinds: ["book", "event"] };
+      const start = await findBookStart(feed, o.symbol, at ?? next!);
+      // Events without a symbol (a feed-wide disconnect, a lost file) concern every book.
+      const replay: ReplayOptions = { symbols: [o.symbol, ""], kinds: ["book", "event"] };
       let checkpoint: BookSnapshot["checkpoint"] = null;
       if (start !== null) {
         const cp = start.checkpoint;
-        book.restore(cp.levels.map((l) => ({ side: l.side, price: Number(l.price), size: Number(l.size) })));
+        book.restore(
+          cp.levels.map((l) => ({ side: l.side, price: Number(l.price), size: Number(l.size) })),
+          Number(cp.lastChange),
+        );
         checkpoint = { file: start.file.path, offset: cp.offset, ts: cp.ts };
         replay.from = cp.ts + 1n;
       } else if (from !== undefined) replay.from = from;
@@ -111,7 +99,7 @@ export function bookSnapshots(dataset: Dataset, o: BookSnapshotOptions): AsyncIt
       if (o.onCorrupt !== undefined) replay.onCorrupt = o.onCorrupt;
       // The rebuild starts where it starts, even before the dataset's own range.
       const merge = new Merge(
-        feed.subset(() => true, { from: undefined }),
+        feed.subset(() => true, { from: undefined, symbols: undefined, kinds: undefined }),
         replay,
       );
       let lastUpdate: bigint | null = start === null ? null : start.checkpoint.lastChange;
@@ -137,6 +125,51 @@ export function bookSnapshots(dataset: Dataset, o: BookSnapshotOptions): AsyncIt
       }
     },
   };
+}
+
+/**
+ * The dataset's files of one feed. Files whose names do not say their exchange or capture are asked (their
+ * headers). An empty choice, or several feeds left, is an error: a book of no feed or of two means nothing.
+ */
+async function feedOf(
+  dataset: Dataset,
+  exchange: string | undefined,
+  capture: string | undefined,
+): Promise<Dataset> {
+  const named = new Map<string, { exchange: string; captureId: string }>();
+  for (const f of dataset.files) {
+    if (f.exchange !== null && f.captureId !== null) continue;
+    const r = await TapeReader.open(f.path);
+    named.set(f.path, { exchange: r.header.exchange, captureId: r.header.captureId });
+    await r.close();
+  }
+  const exchangeOf = (f: DatasetFile) => f.exchange ?? named.get(f.path)!.exchange;
+  const captureOf = (f: DatasetFile) => f.captureId ?? named.get(f.path)!.captureId;
+  const feed = dataset.subset(
+    (f) =>
+      (exchange === undefined || exchangeOf(f) === exchange) &&
+      (capture === undefined || captureOf(f) === capture),
+  );
+  if (feed.files.length === 0 && dataset.files.length > 0) {
+    const asked = [exchange, capture].filter((x) => x !== undefined).join(", ");
+    throw new TapeError("E_TAPE_VALUE", `no file of ${asked} in the dataset`, {
+      field: exchange !== undefined ? "exchange" : "capture",
+    });
+  }
+  for (const [what, values] of [
+    ["exchange", new Set(feed.files.map(exchangeOf))],
+    ["capture", new Set(feed.files.map(captureOf))],
+  ] as const) {
+    if (values.size > 1)
+      throw new TapeError(
+        "E_TAPE_VALUE",
+        `the dataset holds several: ${[...values].join(", ")}; choose one`,
+        {
+          field: what,
+        },
+      );
+  }
+  return feed;
 }
 
 /** Whether the instant `g` (ns) is before the time (ms, remainder). */

@@ -155,16 +155,17 @@ export async function openDataset(root: string, options: DatasetOptions = {}): P
     days = all.filter((d) => (lo === null || d >= lo) && (hi === null || d <= hi));
   }
   const found: Omit<DatasetFile, "index">[] = [];
+  // Hours being written (only a .tape.open, not asked for): not missing, just not read.
+  const live: Omit<DatasetFile, "index">[] = [];
   for (const day of days) {
     const exchanges = options.exchanges ?? (await list(join(root, day))).sort();
     for (const exchange of exchanges) {
       for (const name of (await list(join(root, day, exchange))).sort()) {
         const parsed = parseTapeName(name);
         if (parsed === null || parsed.exchange !== exchange) continue;
-        if (parsed.open && !options.includeOpen) continue;
         if (options.captures !== undefined && !options.captures.includes(parsed.captureId)) continue;
         if (!mayHold(parsed.hour, from, to)) continue;
-        found.push({
+        (parsed.open && !options.includeOpen ? live : found).push({
           path: join(root, day, exchange, name),
           exchange,
           hour: parsed.hour,
@@ -175,7 +176,7 @@ export async function openDataset(root: string, options: DatasetOptions = {}): P
     }
   }
   const files = order(found);
-  return new Dataset(root, files, selection, missingHours(root, files, selection));
+  return new Dataset(root, files, selection, missingHours(root, [...files, ...order(live)], selection));
 }
 
 /** A dataset of explicit files (any names); they are replayed together like a directory's. */
@@ -271,7 +272,9 @@ async function list(dir: string): Promise<string[]> {
   try {
     return await readdir(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    // Absent, or a stray file where a folder was expected (a README in a day folder): nothing to list.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return [];
     throw new TapeError("E_TAPE_IO", `cannot list: ${(err as Error).message}`, { file: dir, cause: err });
   }
 }

@@ -143,14 +143,19 @@ export class OrderBook {
     if (row.seq !== null) this.seq = row.seq;
   }
 
-  /** Replaces the book with these levels (a checkpoint's) and marks it valid. */
-  restore(levels: readonly (Level & { side: "bid" | "ask" })[]): void {
+  /**
+   * Replaces the book with these levels (a checkpoint's) and marks it valid; `ts` is the time of its last
+   * change. The sequence id is not known then: `seq` stays null until an update brings one.
+   */
+  restore(levels: readonly (Level & { side: "bid" | "ask" })[], ts: number | null = null): void {
     this.bidSide.clear();
     this.askSide.clear();
     for (const l of levels) (l.side === "bid" ? this.bidSide : this.askSide).set(l.price, l.size);
     this.valid = true;
     this.invalidReason = null;
     this.snapshotId = null;
+    this.ts = ts;
+    this.seq = null;
   }
 
   bestBid(): Level | null {

@@ -162,6 +162,8 @@ export class Merge {
   private paceStart: { wall: number; ms: number } | null = null;
   /** A file or block being opened that the merge must wait for before its next step. */
   private opening: Promise<void> | null = null;
+  /** Files being closed (their last block was read). */
+  private readonly closing = new Set<Promise<void>>();
 
   constructor(
     private readonly dataset: Dataset,
@@ -215,6 +217,8 @@ export class Merge {
             // Hand over what is ready; the next call waits for the read before it steps again.
             if (out.length > 0) {
               this.opening = step;
+              // Its failure is raised by the next call; until then it must not count as unhandled.
+              step.catch(() => {});
               return Promise.resolve(out);
             }
             return step.then(fill, (err) => this.fail(err));
@@ -273,11 +277,13 @@ export class Merge {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // A file being opened joins openFiles (or closes itself, seeing `closed`) before the files are closed.
+    await this.opening?.catch(() => {});
     const files = [...this.openFiles];
     this.openFiles.clear();
     // Reads still in flight finish before their files close.
     await this.ahead.settle();
-    await Promise.all(files.map((f) => f.reader.close()));
+    await Promise.allSettled([...files.map((f) => f.reader.close()), ...this.closing]);
   }
 
   private fail(err: unknown): Promise<never> {
@@ -291,8 +297,10 @@ export class Merge {
       if ((to !== undefined && m.hour >= to) || (from !== undefined && m.hour + HOUR_NS <= from)) continue;
       const message = `no file for ${m.exchange} capture ${m.captureId} hour ${new Date(Number(m.hour / 1_000_000n)).toISOString().slice(0, 13)}h: ${m.path}`;
       if (!this.skip) throw new TapeError("E_TAPE_MISSING", message, { file: m.path });
-      const e = new Item(EVENT, m.hour);
-      e.out = this.lossEvent(m.exchange, "", m.hour, message);
+      // Reported where the range starts when the hour starts before it.
+      const at = from !== undefined && m.hour < from ? from : m.hour;
+      const e = new Item(EVENT, at);
+      e.out = this.lossEvent(m.exchange, "", at, message);
       e.file = -1;
       this.heap.push(e);
     }
@@ -305,7 +313,33 @@ export class Merge {
   }
 
   private async openFile(f: DatasetFile): Promise<void> {
-    const reader = await TapeReader.open(f.path);
+    let reader: TapeReader;
+    try {
+      reader = await TapeReader.open(f.path);
+    } catch (err) {
+      // Not a tape at all (an empty .open file left by a crash, a damaged header): nothing of it is readable.
+      if (!this.skip || !(err instanceof TapeError) || err.code === "E_TAPE_IO") throw err;
+      const at =
+        f.hour === null
+          ? null
+          : this.filter.from !== undefined && f.hour < this.filter.from
+            ? this.filter.from
+            : f.hour;
+      const e = new Item(EVENT, at);
+      e.out = this.lossEvent(
+        f.exchange ?? "",
+        "",
+        at ?? 0n,
+        `${f.path}: unreadable, every record of it is lost (${err.code}: ${err.reason})`,
+      );
+      e.file = f.index;
+      this.heap.push(e);
+      return;
+    }
+    if (this.closed) {
+      await reader.close();
+      return;
+    }
     const open: OpenFile = { file: f, reader, exchange: reader.header.exchange, outstanding: 0 };
     this.openFiles.add(open);
     const blocks = reader.selectBlocks(this.filter);
@@ -392,7 +426,10 @@ export class Merge {
   }
 
   private finished(open: OpenFile): void {
-    if (--open.outstanding <= 0) void this.closeFile(open);
+    if (--open.outstanding > 0) return;
+    const closing = this.closeFile(open).catch(() => {});
+    this.closing.add(closing);
+    void closing.then(() => this.closing.delete(closing));
   }
 
   private async closeFile(open: OpenFile): Promise<void> {

@@ -149,6 +149,56 @@ describe("replay of damaged or incomplete data", () => {
     expect(err.file).toBe(paths[1]);
   });
 
+  it("an unreadable file (an empty .tape.open left by a crash) is an error, or with skip a gap event", async () => {
+    const { ds, paths } = await dataset(
+      [
+        { exchange: "okx", hour: DAY0, captureId: "a", records: trades(DAY0, 3) },
+        {
+          exchange: "okx",
+          hour: DAY0 + HOUR,
+          captureId: "a",
+          records: [],
+          open: true,
+          damage: () => new Uint8Array(0),
+        },
+      ],
+      { includeOpen: true },
+    );
+    await expect(collect(ds.replay())).rejects.toMatchObject({ code: "E_TAPE_NOT_A_TAPE", file: paths[1] });
+    const rows = await collect(ds.replay({ onCorrupt: "skip", exact: true }));
+    expect(rows.length).toBe(4);
+    expect(rows[3]).toMatchObject({ kind: "event", type: "gap", ts: DAY0 + HOUR, exchange: "okx" });
+    expect(rows[3]!.kind === "event" && rows[3]!.message).toContain(paths[1]!);
+  });
+
+  it("an hour being written is not missing; a stray file in a day folder is ignored", async () => {
+    const { ds } = await dataset(
+      [
+        { exchange: "okx", hour: DAY0, captureId: "a", records: trades(DAY0, 3) },
+        { exchange: "okx", hour: DAY0 + HOUR, captureId: "a", records: trades(DAY0 + HOUR, 3), open: true },
+      ],
+      { from: DAY0, to: DAY0 + 2n * HOUR },
+    );
+    expect(ds.missing).toEqual([]);
+    expect((await collect(ds.replay())).length).toBe(3);
+    const { writeFile } = await import("node:fs/promises");
+    await writeFile(`${ds.root}/2024-08-08/README`, "notes");
+    expect((await openDataset(ds.root!, { from: DAY0, to: DAY0 + HOUR })).files.length).toBe(1);
+  });
+
+  it("a missing hour: the scan says so too, and the replay's event does not come before the range", async () => {
+    const { ds } = await dataset(
+      [{ exchange: "okx", hour: DAY0 + HOUR, captureId: "a", records: trades(DAY0 + HOUR, 2) }],
+      { from: DAY0 + HOUR / 2n, to: DAY0 + 2n * HOUR },
+    );
+    expect(ds.missing.map((m) => m.hour)).toEqual([DAY0]);
+    await expect(collect(ds.batches())).rejects.toMatchObject({ code: "E_TAPE_MISSING" });
+    const batches = await collect(ds.batches({ onCorrupt: "skip" }));
+    expect(batches[0]).toMatchObject({ block: null, header: null, lost: { code: "E_TAPE_MISSING" } });
+    const rows = await collect(ds.replay({ onCorrupt: "skip", exact: true }));
+    expect(rows[0]).toMatchObject({ kind: "event", type: "gap", ts: DAY0 + HOUR / 2n });
+  });
+
   it("rejects bad options with typed errors", async () => {
     const { ds } = await dataset([{ exchange: "okx", hour: DAY0, captureId: "a", records: trades(DAY0, 1) }]);
     await expect(collect(ds.replay({ speed: 0 }))).rejects.toMatchObject({ code: "E_TAPE_VALUE" });

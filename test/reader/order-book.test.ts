@@ -352,6 +352,106 @@ describe("books from a dataset", () => {
     expect(snap2!.checkpoint?.ts).toBe(at);
   });
 
+  it("the book does not depend on the dataset's selection, honours feed-wide events and survives a damaged checkpoint", async () => {
+    const { dir, remove } = await tempDir();
+    cleanups.push(remove);
+    const lvl = (
+      ms: bigint,
+      side: "bid" | "ask",
+      price: string,
+      size: string,
+      snapshot = false,
+    ): TapeRecord => ({
+      kind: "book",
+      symbol: "BTC",
+      ts: DAY0 + ms * step,
+      side,
+      price,
+      size,
+      snapshot,
+      seq: ms,
+    });
+    const rows = [lvl(0n, "bid", "100", "1", true), lvl(0n, "ask", "101", "1", true)];
+    for (let i = 1n; i <= 40n; i++) rows.push(lvl(i, "bid", "99", `${i}`));
+    // A disconnect of the whole feed (no symbol) at 30 ms: every book is invalid after it.
+    const disconnect: TapeRecord = {
+      kind: "event",
+      symbol: "",
+      ts: DAY0 + 30n * step + 1n,
+      type: "disconnect",
+      message: "socket closed",
+    };
+    const [path] = await writeDataset(dir, [
+      {
+        exchange: "okx",
+        hour: DAY0,
+        captureId: "a",
+        records: [...rows, disconnect],
+        policy: { checkpointIntervalNs: 5_000_000 },
+      },
+    ]);
+    const at = DAY0 + 20n * step;
+    const full = await openDataset(dir);
+    const [ref] = await collect(full.books({ symbol: "BTC", at }));
+    expect(ref!.checkpoint).not.toBeNull();
+    expect(ref!.book.depthAt("bid", 99)).toBe(20);
+    // A dataset opened for trades of another symbol: the book is the same.
+    const narrow = await openDataset(dir, { kinds: ["trade"], symbols: ["ETH"] });
+    const [same] = await collect(narrow.books({ symbol: "BTC", at }));
+    expect(same!.book.top(10)).toEqual(ref!.book.top(10));
+    // After the feed-wide disconnect the book is invalid, with the reason.
+    const [after] = await collect(full.books({ symbol: "BTC", at: DAY0 + 35n * step }));
+    expect(after!.book.valid).toBe(false);
+    expect(after!.book.invalidReason).toContain("disconnect");
+    // A damaged checkpoint is a shortcut not taken: the book is rebuilt, the same.
+    const { readFile, writeFile } = await import("node:fs/promises");
+    const bytes = new Uint8Array(await readFile(path!));
+    const { openTape } = await import("../../src/index.js");
+    const r = await openTape(path!);
+    for (const cp of r.checkpointBlocks()) bytes[cp.offset + cp.headerLength + 1]! ^= 0x55;
+    await r.close();
+    await writeFile(path!, bytes);
+    const [rebuilt] = await collect((await openDataset(dir)).books({ symbol: "BTC", at }));
+    expect(rebuilt!.checkpoint).toBeNull();
+    expect(rebuilt!.book.top(10)).toEqual(ref!.book.top(10));
+    // A feed that is not there is an error, not an empty book.
+    await expect(collect(full.books({ symbol: "BTC", at, exchange: "okxx" }))).rejects.toMatchObject({
+      code: "E_TAPE_VALUE",
+      field: "exchange",
+    });
+  });
+
+  it("no checkpoint from a book appended out of time order, even when a later snapshot follows", async () => {
+    const { dir, remove } = await tempDir();
+    cleanups.push(remove);
+    const lvl = (ms: bigint, price: string, size: string, snapshot = false, seq = ms): TapeRecord => ({
+      kind: "book",
+      symbol: "BTC",
+      ts: DAY0 + ms * step,
+      side: "bid",
+      price,
+      size,
+      snapshot,
+      seq,
+    });
+    // Appended: snapshot at 1, an update at 10, one at 5, a snapshot at 7, updates at 11 and 12. In time order
+    // the update at 10 comes after the snapshot at 7, so it is in the book at 12.
+    const records = [
+      lvl(1n, "100", "1", true),
+      lvl(10n, "50", "9"),
+      lvl(5n, "60", "1"),
+      lvl(7n, "100", "2", true),
+      lvl(11n, "101", "1"),
+      lvl(12n, "102", "1"),
+    ];
+    await writeDataset(dir, [
+      { exchange: "okx", hour: DAY0, captureId: "a", records, policy: { checkpointIntervalNs: 1 } },
+    ]);
+    const [snap] = await collect((await openDataset(dir)).books({ symbol: "BTC", at: DAY0 + 12n * step }));
+    expect(snap!.book.depthAt("bid", 50)).toBe(9);
+    expect(snap!.book.depthAt("bid", 60)).toBe(0);
+  });
+
   it("needs one feed: several exchanges or captures must be narrowed", async () => {
     const { dir, remove } = await tempDir();
     cleanups.push(remove);
