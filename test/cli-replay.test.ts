@@ -154,6 +154,25 @@ describe("ticktape replay, head, book", () => {
     expect(book.lastUpdate).toBe(String(DAY0 + S));
   });
 
+  it("head prints the records it read before a damaged block stops it", async () => {
+    const { readFile, writeFile } = await import("node:fs/promises");
+    const { openTape } = await import("../src/index.js");
+    const copy = `${paths[0]}.copy.tape`;
+    const bytes = new Uint8Array(await readFile(paths[0]!));
+    const r = await openTape(paths[0]!);
+    // Damage the last record block: the records of the blocks before it are printed, then the error.
+    const last = r.selectBlocks().at(-1)!;
+    const before = r.selectBlocks().filter((b) => b.minTs <= last.minTs && b !== last).length;
+    await r.close();
+    bytes[last.offset + last.headerLength + 2]! ^= 0xff;
+    await writeFile(copy, bytes);
+    const h = run("head", copy, "-n", "100", "--json");
+    expect(h.status).toBe(2);
+    expect(h.stderr).toContain("E_TAPE_CRC");
+    expect(h.stdout.trim().split("\n").length).toBeGreaterThanOrEqual(before);
+    expect(run("head", copy, "-n", "1.5").stderr).toContain("E_USAGE");
+  });
+
   it("usage errors and damaged data exit non-zero with a coded message", () => {
     expect(run("replay").stderr).toContain("E_USAGE");
     expect(run("replay", "--root", root, "--kind", "quote").stderr).toContain("E_USAGE");
