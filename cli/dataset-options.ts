@@ -39,7 +39,10 @@ export function addDatasetOptions(cmd: Command): Command {
       "--from <time>",
       "from this exchange time, inclusive: ISO 8601 (UTC unless a zone is given), ns, or +OFFSET (e.g. +30m) from the start of the first file's hour",
     )
-    .option("--to <time>", "up to this time, exclusive: as --from, or +OFFSET (e.g. +10m) from --from")
+    .option(
+      "--to <time>",
+      "up to this time, exclusive: as --from, or +OFFSET (e.g. +10m) from --from (from the first file's hour without --from)",
+    )
     .option(
       "--on-corrupt <mode>",
       "error (default): stop at a damaged block, torn or missing file; skip: go on and print a gap event",

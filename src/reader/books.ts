@@ -99,7 +99,7 @@ export function bookSnapshots(dataset: Dataset, o: BookSnapshotOptions): AsyncIt
       if (o.onCorrupt !== undefined) replay.onCorrupt = o.onCorrupt;
       // The rebuild starts where it starts, even before the dataset's own range.
       const merge = new Merge(
-        feed.subset(() => true, { from: undefined, symbols: undefined, kinds: undefined }),
+        feed.subset(() => true, { from: undefined, to: undefined, symbols: undefined, kinds: undefined }),
         replay,
       );
       let lastUpdate: bigint | null = start === null ? null : start.checkpoint.lastChange;

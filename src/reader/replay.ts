@@ -154,9 +154,12 @@ export class Merge {
   private readonly skip: boolean;
   private readonly speed: number | null;
   private readonly openFiles = new Set<OpenFile>();
-  /** The exchange time last emitted (ms, remainder): nothing later opened may start before it. */
+  /** The exchange time of the record returned last (a row or an event), as (ms, remainder). */
   private lastMs = Number.NEGATIVE_INFINITY;
   private lastRem = 0;
+  /** The exchange time of the last row returned (events aside): nothing opened later may start at or before it. */
+  private rowMs = Number.NEGATIVE_INFINITY;
+  private rowRem = 0;
   private started = false;
   private closed = false;
   private paceStart: { wall: number; ms: number } | null = null;
@@ -259,6 +262,8 @@ export class Merge {
     const out = top.read!(top.row);
     this.lastMs = top.tsMs;
     this.lastRem = top.tsRem;
+    this.rowMs = top.tsMs;
+    this.rowRem = top.tsRem;
     if (top.cursor!.next()) {
       top.sync();
       this.heap.siftDown();
@@ -413,9 +418,12 @@ export class Merge {
     this.push(item);
   }
 
-  /** Pushes an item, refusing one that starts before what was already emitted (see FILE_LEAD_NS). */
+  /**
+   * Pushes an item, refusing one that does not start after what was already emitted (see FILE_LEAD_NS): at an
+   * equal time its rows could belong before rows already returned (by receive time).
+   */
   private push(item: Item): void {
-    if (item.tsMs < this.lastMs || (item.tsMs === this.lastMs && item.tsRem < this.lastRem)) {
+    if (item.tsMs < this.rowMs || (item.tsMs === this.rowMs && item.tsRem <= this.rowRem)) {
       throw new TapeError(
         "E_TAPE_ORDER",
         "a block starts more than an hour before its file's hour, after later records were replayed; name files by the hour of their records",
