@@ -315,14 +315,15 @@ describe("books from a dataset", () => {
     for (let i = 1n; i <= 30n; i++) first.push(lvl(i, "ask", `${101 + Number(i % 3n)}`));
     // The next hour's file holds a late row from 10 ms: inside what the checkpoints of the first file cover.
     const late = { ...lvl(10n, "bid", "99.5") };
+    const firstFile = {
+      exchange: "okx",
+      hour: DAY0,
+      captureId: "a",
+      records: first,
+      policy: { checkpointIntervalNs: 2_000_000 },
+    };
     await writeDataset(dir, [
-      {
-        exchange: "okx",
-        hour: DAY0,
-        captureId: "a",
-        records: first,
-        policy: { checkpointIntervalNs: 2_000_000 },
-      },
+      firstFile,
       { exchange: "okx", hour: DAY0 + HOUR, captureId: "a", records: [late] },
     ]);
     const ds = await openDataset(dir);
@@ -339,15 +340,7 @@ describe("books from a dataset", () => {
     // Without the late row, the same question is answered from a checkpoint.
     const { dir: dir2, remove: remove2 } = await tempDir();
     cleanups.push(remove2);
-    await writeDataset(dir2, [
-      {
-        exchange: "okx",
-        hour: DAY0,
-        captureId: "a",
-        records: first,
-        policy: { checkpointIntervalNs: 2_000_000 },
-      },
-    ]);
+    await writeDataset(dir2, [firstFile]);
     const [snap2] = await collect((await openDataset(dir2)).books({ symbol: "BTC", at }));
     expect(snap2!.checkpoint?.ts).toBe(at);
   });
