@@ -3,97 +3,127 @@
  * can write book checkpoints (format 1.1, docs/FORMAT.md §6.5). Exact: prices and sizes stay decimal mantissas
  * with their scales. The rules are the reader's (OrderBook): rows of a new snapshot replace the book, a gap,
  * checksum failure or disconnect event makes it invalid until the next snapshot.
+ *
+ * It runs for every book row the writer takes, so it works on numbers: times are ns relative to the first time
+ * it saw (exact within 2^53 ns, 104 days; beyond, it stops writing checkpoints), prices key levels as doubles
+ * when they have at most 15 significant digits (distinct decimals, distinct doubles) and as text otherwise.
  */
 import { type BlockInput, MAX_BLOCK_ROWS } from "./block.js";
 import { DecimalBuilder, IntBuilder, U8Builder } from "./builders.js";
 import type { Column } from "./columns.js";
-import type { Decimal } from "./decimal.js";
+import type { Mantissa } from "./decimal.js";
 
 interface Level {
-  price: Decimal;
-  size: Decimal;
+  price: Mantissa;
+  priceScale: number;
+  size: Mantissa;
+  sizeScale: number;
 }
 
 const INVALIDATING = new Set(["gap", "checksum_failure", "disconnect"]);
+const EXACT = 2 ** 53;
+/** Absent receive times sort first. */
+export const NO_RECV = Number.NEGATIVE_INFINITY;
 
-/** A decimal without trailing zeros in its mantissa: equal values get equal keys whatever their scale. */
-function priceKey(d: Decimal): string {
-  let m = d.mantissa;
-  let s = d.scale;
-  if (typeof m === "number") {
-    while (s > 0 && m % 10 === 0 && m !== 0) {
-      m /= 10;
-      s--;
-    }
-  } else {
-    while (s > 0 && m % 10n === 0n && m !== 0n) {
-      m /= 10n;
-      s--;
-    }
+const POW10 = Array.from({ length: 19 }, (_, i) => 10 ** i);
+
+/** A key for a price: equal decimal values get equal keys whatever their scale. */
+function priceKey(m: Mantissa, scale: number): number | string {
+  if (typeof m === "number" && Math.abs(m) < 1e15) return m / POW10[scale]!;
+  let b = BigInt(m);
+  let s = scale;
+  while (s > 0 && b % 10n === 0n && b !== 0n) {
+    b /= 10n;
+    s--;
   }
-  return `${m}e-${s}`;
+  return `${b}e-${s}`;
 }
 
 /** Compares two decimals exactly (a - b). */
-function compare(a: Decimal, b: Decimal): number {
-  const s = Math.max(a.scale, b.scale);
-  const x = BigInt(a.mantissa) * 10n ** BigInt(s - a.scale);
-  const y = BigInt(b.mantissa) * 10n ** BigInt(s - b.scale);
+function compare(am: Mantissa, as: number, bm: Mantissa, bs: number): number {
+  // Same scale, safe integers: plain numbers compare exactly.
+  if (as === bs && typeof am === "number" && typeof bm === "number") return am - bm;
+  const s = Math.max(as, bs);
+  const x = BigInt(am) * 10n ** BigInt(s - as);
+  const y = BigInt(bm) * 10n ** BigInt(s - bs);
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/** A row's place in replay order within a symbol's rows: exchange time, then receive time (absent first). */
-type Key = readonly [ts: bigint, recv: bigint];
-const NONE: Key = [-1n, -1n];
-function compareKeys(a: Key, b: Key): number {
-  return a[0] !== b[0] ? (a[0] < b[0] ? -1 : 1) : a[1] !== b[1] ? (a[1] < b[1] ? -1 : 1) : 0;
-}
-
 export class BookState {
-  private readonly sides = [new Map<string, Level>(), new Map<string, Level>()];
+  private readonly sides = [new Map<number | string, Level>(), new Map<number | string, Level>()];
+  /** The time all others are relative to (the first one seen). */
+  private origin: bigint | null = null;
+  /** A time beyond 2^53 ns of the origin was seen: no checkpoint is exact any more. */
+  private far = false;
   valid = false;
   /** Identity (ts, seq) of the snapshot being applied: rows of one snapshot share it. */
   private snapshotId: string | null = null;
-  /** Exchange time of the snapshot the book descends from. */
-  since = 0n;
-  /** Latest exchange time among the rows applied (book and event). */
-  maxTs: bigint | null = null;
-  /** Exchange time of the last row that changed the book or its validity. */
-  lastChange = 0n;
+  /** Exchange time of the snapshot the book descends from (relative). */
+  private since = 0;
+  /** Latest exchange time among the rows applied, book and event (relative; -Infinity before any). */
+  private maxTs = Number.NEGATIVE_INFINITY;
+  /** Exchange time of the last row that changed the book or its validity (relative). */
+  private lastChange = 0;
   /** Rows of the symbol's book and event streams applied so far (their positions in the file). */
-  bookRows = 0;
-  eventRows = 0;
-  /** Exchange time of the last checkpoint written (null: none yet). */
-  lastCheckpoint: bigint | null = null;
+  private bookRows = 0;
+  private eventRows = 0;
+  /** Exchange time of the last checkpoint written or tried (relative; null: none yet). */
+  private lastCheckpoint: number | null = null;
   /**
    * Whether the rows applied since the book's snapshot came in replay order, so that the book built in append
    * order is the book a reader builds in time order: a stream's rows in (ts, recvTs) order (ties keep their
-   * order), and book and event rows never tied (a tie between two streams is ordered by where their blocks
+   * order), and book and event rows never tied (a tie between the two streams is ordered by where their blocks
    * land in the file, which the writer does not know yet).
    */
   private ordered = false;
-  /** The largest keys of the symbol's book and event rows so far (a row after them is in replay order). */
-  private maxBook: Key = NONE;
-  private maxEvent: Key = NONE;
+  /** The largest (ts, recvTs) keys of the symbol's book rows and event rows so far. */
+  private maxBookTs = Number.NEGATIVE_INFINITY;
+  private maxBookRecv = Number.NEGATIVE_INFINITY;
+  private maxEventTs = Number.NEGATIVE_INFINITY;
+  private maxEventRecv = Number.NEGATIVE_INFINITY;
 
   get levels(): number {
     return this.sides[0]!.size + this.sides[1]!.size;
   }
 
+  /** `t` relative to the origin, as a number (the difference `shift` adds to offsets of a batch). */
+  relative(t: bigint): number {
+    if (this.origin === null) this.origin = t;
+    const d = t - this.origin;
+    if (d >= BigInt(EXACT) || d <= -BigInt(EXACT)) this.far = true;
+    return Number(d);
+  }
+
+  /** A time relative to the origin; marks the state far when it is not exact. */
+  checkExact(t: number): number {
+    if (!(Math.abs(t) < EXACT)) this.far = true;
+    return t;
+  }
+
+  /**
+   * Applies a book row. `ts` and `recv` are relative (`recv` NO_RECV when absent); `seq` matters only for
+   * snapshot rows (their identity): callers may leave it out for the others.
+   */
   applyBook(
-    ts: bigint,
-    recvTs: bigint | undefined,
+    ts: number,
+    recv: number,
     seq: bigint | undefined,
     side: number,
-    price: Decimal,
-    size: Decimal,
+    price: Mantissa,
+    priceScale: number,
+    size: Mantissa,
+    sizeScale: number,
     snapshot: boolean,
   ): void {
-    this.see(ts);
+    if (ts > this.maxTs) this.maxTs = ts;
     this.bookRows++;
-    const key: Key = [ts, recvTs ?? -1n];
-    const inOrder = compareKeys(key, this.maxBook) >= 0 && compareKeys(key, this.maxEvent) > 0;
-    if (compareKeys(key, this.maxBook) > 0) this.maxBook = key;
+    const afterBooks = ts > this.maxBookTs || (ts === this.maxBookTs && recv >= this.maxBookRecv);
+    const afterEvents = ts > this.maxEventTs || (ts === this.maxEventTs && recv > this.maxEventRecv);
+    if (ts > this.maxBookTs || (ts === this.maxBookTs && recv > this.maxBookRecv)) {
+      this.maxBookTs = ts;
+      this.maxBookRecv = recv;
+    }
+    const inOrder = afterBooks && afterEvents;
     if (snapshot) {
       const id = `${ts}/${seq}`;
       if (id !== this.snapshotId) {
@@ -110,18 +140,29 @@ export class BookState {
       this.ordered &&= inOrder;
     }
     const levels = this.sides[side]!;
-    const k = priceKey(price);
-    if (size.mantissa === 0 || size.mantissa === 0n) levels.delete(k);
-    else levels.set(k, { price, size });
+    const key = priceKey(price, priceScale);
+    if (size === 0 || size === 0n) levels.delete(key);
+    else {
+      const level = levels.get(key);
+      if (level === undefined) levels.set(key, { price, priceScale, size, sizeScale });
+      else {
+        level.size = size;
+        level.sizeScale = sizeScale;
+      }
+    }
     this.lastChange = ts;
   }
 
-  applyEvent(ts: bigint, recvTs: bigint | undefined, type: string): void {
-    this.see(ts);
+  applyEvent(ts: number, recv: number, type: string): void {
+    if (ts > this.maxTs) this.maxTs = ts;
     this.eventRows++;
-    const key: Key = [ts, recvTs ?? -1n];
-    this.ordered &&= compareKeys(key, this.maxEvent) >= 0 && compareKeys(key, this.maxBook) > 0;
-    if (compareKeys(key, this.maxEvent) > 0) this.maxEvent = key;
+    const afterEvents = ts > this.maxEventTs || (ts === this.maxEventTs && recv >= this.maxEventRecv);
+    const afterBooks = ts > this.maxBookTs || (ts === this.maxBookTs && recv > this.maxBookRecv);
+    this.ordered &&= afterEvents && afterBooks;
+    if (ts > this.maxEventTs || (ts === this.maxEventTs && recv > this.maxEventRecv)) {
+      this.maxEventTs = ts;
+      this.maxEventRecv = recv;
+    }
     if (INVALIDATING.has(type)) {
       this.valid = false;
       this.snapshotId = null;
@@ -129,43 +170,38 @@ export class BookState {
     }
   }
 
-  private see(ts: bigint): void {
-    if (this.maxTs === null || ts > this.maxTs) this.maxTs = ts;
-  }
-
   /**
-   * Whether a checkpoint is due before a row at `ts`: the book is valid, not empty and was built in replay
-   * order, every row so far is older than `ts` (so the checkpoint is a clean cut in time), and its time (the
-   * latest row's) is `interval` after the last checkpoint's (or the snapshot's).
+   * Whether a checkpoint is due before a row at `ts` (relative): the book is valid, not empty and was built in
+   * replay order, every row so far is older than `ts` (so the checkpoint is a clean cut in time), and its time
+   * (the latest row's) is `interval` after the last checkpoint's (or the snapshot's).
    */
-  due(ts: bigint, interval: bigint): boolean {
-    if (!this.valid || !this.ordered || this.maxTs === null || ts <= this.maxTs || this.levels === 0)
-      return false;
+  due(ts: number, interval: number): boolean {
+    if (!this.valid || !this.ordered || this.far || ts <= this.maxTs || this.levels === 0) return false;
     return this.maxTs - (this.lastCheckpoint ?? this.since) >= interval;
   }
 
   /** The checkpoint block of the current state (bids then asks, best first), or null if it cannot be stored. */
   checkpoint(symbol: string, symbolId: number): BlockInput | null {
-    const ts = this.maxTs!;
+    const origin = this.origin!;
+    const ts = origin + BigInt(this.maxTs);
+    // A checkpoint that cannot be stored is not tried again before the next interval.
+    this.lastCheckpoint = this.maxTs;
+    const byPrice = (a: Level, b: Level) => compare(a.price, a.priceScale, b.price, b.priceScale);
+    const bid = [...this.sides[0]!.values()].sort((a, b) => byPrice(b, a));
+    const ask = [...this.sides[1]!.values()].sort(byPrice);
+    const rows = bid.length + ask.length;
+    if (rows > MAX_BLOCK_ROWS) return null;
     const side = new U8Builder();
     const price = new DecimalBuilder();
     const size = new DecimalBuilder();
-    const bid = [...this.sides[0]!.values()].sort((a, b) => compare(b.price, a.price));
-    const ask = [...this.sides[1]!.values()].sort((a, b) => compare(a.price, b.price));
-    const rows = bid.length + ask.length;
-    // A checkpoint that cannot be stored is not tried again before the next interval.
-    const skip = (): null => {
-      this.lastCheckpoint = ts;
-      return null;
-    };
-    if (rows > MAX_BLOCK_ROWS) return skip();
     for (const [s, levels] of [
       [0, bid],
       [1, ask],
     ] as const) {
       for (const l of levels) {
         // Levels too far apart for one block's number ranges: no checkpoint this time.
-        if (!price.add(l.price) || !size.add(l.size)) return skip();
+        if (!price.add({ mantissa: l.price, scale: l.priceScale })) return null;
+        if (!size.add({ mantissa: l.size, scale: l.sizeScale })) return null;
         side.add(s);
       }
     }
@@ -174,7 +210,6 @@ export class BookState {
       for (let i = 0; i < rows; i++) b.add(v);
       return b.column();
     };
-    this.lastCheckpoint = ts;
     return {
       kind: "checkpoint",
       symbolId,
@@ -189,8 +224,8 @@ export class BookState {
         size: size.column(),
         bookRows: constant(BigInt(this.bookRows)),
         eventRows: constant(BigInt(this.eventRows)),
-        since: constant(this.since),
-        lastChange: constant(this.lastChange),
+        since: constant(origin + BigInt(this.since)),
+        lastChange: constant(origin + BigInt(this.lastChange)),
       },
     };
   }

@@ -12,7 +12,7 @@ import {
   encodeBlock,
   MAX_SYMBOL_BYTES,
 } from "./block.js";
-import { BookState } from "./book-state.js";
+import { BookState, NO_RECV } from "./book-state.js";
 import { ByteWriter, hasLoneSurrogate, utf8 } from "./bytes.js";
 import { CODEC_ID, type Codec, DEFAULT_ZSTD_LEVEL } from "./codecs.js";
 import { crc32c } from "./crc32c.js";
@@ -94,7 +94,7 @@ export class TapeEncoder {
   private sealed = false;
   /** Each symbol's book, for checkpoints; null when the policy writes none. */
   private readonly books: Map<string, BookState> | null;
-  private readonly checkpointInterval: bigint;
+  private readonly checkpointInterval: number;
 
   constructor(
     header: HeaderInput,
@@ -134,7 +134,7 @@ export class TapeEncoder {
         field: "policy.checkpointIntervalNs",
       });
     }
-    this.checkpointInterval = BigInt(checkpointIntervalNs);
+    this.checkpointInterval = checkpointIntervalNs;
     this.books = checkpointIntervalNs > 0 ? new Map() : null;
     this.codec = options.codec ?? DEFAULT_CODEC;
     if (CODEC_ID[this.codec] === undefined) {
@@ -200,22 +200,24 @@ export class TapeEncoder {
     if (this.books !== null) {
       // The record is valid (the buffer took it): its values parse.
       if (rec.kind === "book") {
-        const seq = rec.seq === undefined ? undefined : BigInt(rec.seq);
-        const recvTs = rec.recvTs === undefined ? undefined : BigInt(rec.recvTs);
-        const side = rec.side === "bid" ? 0 : 1;
+        const state = this.bookOf(rec.symbol);
+        const price = parseDecimal(rec.price, "price");
+        const size = parseDecimal(rec.size, "size");
         this.applyBook(
           rec.symbol,
-          b.lastTs,
-          recvTs,
-          seq,
-          side,
-          parseDecimal(rec.price, "price"),
-          parseDecimal(rec.size, "size"),
+          state,
+          state.relative(b.lastTs),
+          rec.recvTs === undefined ? NO_RECV : state.relative(BigInt(rec.recvTs)),
+          rec.seq === undefined ? undefined : BigInt(rec.seq),
+          rec.side === "bid" ? 0 : 1,
+          price,
+          size,
           rec.snapshot,
         );
       } else if (rec.kind === "event") {
-        const recvTs = rec.recvTs === undefined ? undefined : BigInt(rec.recvTs);
-        this.bookOf(rec.symbol).applyEvent(b.lastTs, recvTs, rec.type);
+        const state = this.bookOf(rec.symbol);
+        const recv = rec.recvTs === undefined ? NO_RECV : state.relative(BigInt(rec.recvTs));
+        state.applyEvent(state.relative(b.lastTs), recv, rec.type);
       }
     }
     this.afterAdd(b, b.lastTs);
@@ -230,23 +232,23 @@ export class TapeEncoder {
     return state;
   }
 
-  /** Applies a book row to the symbol's book, writing a checkpoint first when one is due. */
+  /** Applies a book row to the symbol's book, writing a checkpoint first when one is due (times relative). */
   private applyBook(
     symbol: string,
-    ts: bigint,
-    recvTs: bigint | undefined,
+    state: BookState,
+    ts: number,
+    recv: number,
     seq: bigint | undefined,
     side: number,
     price: Decimal,
     size: Decimal,
     snapshot: boolean,
   ): void {
-    const state = this.bookOf(symbol);
     if (state.due(ts, this.checkpointInterval)) {
       const input = state.checkpoint(symbol, this.symbolId(symbol));
       if (input !== null) this.writeBlock(input);
     }
-    state.applyBook(ts, recvTs, seq, side, price, size, snapshot);
+    state.applyBook(ts, recv, seq, side, price.mantissa, price.scale, size.mantissa, size.scale, snapshot);
   }
 
   /** Adds a batch of trades or book rows given as columns (the fast path for bulk conversion). */
@@ -287,16 +289,31 @@ export class TapeEncoder {
 
   private applyBookBatch(symbol: string, batch: BookBatch, from: number, n: number): void {
     const { ts, recvTs, price, size, side, flags, seq } = batch;
+    const state = this.bookOf(symbol);
+    // Offsets are exact within the batch: one shift per batch puts them on the state's origin.
+    const tsShift = state.relative(ts.base);
+    const recvShift = recvTs === undefined ? 0 : state.relative(recvTs.base);
+    const interval = this.checkpointInterval;
     for (let i = from; i < from + n; i++) {
-      this.applyBook(
-        symbol,
-        ts.base + BigInt(ts.offsets[i]!),
-        recvTs === undefined ? undefined : recvTs.base + BigInt(recvTs.offsets[i]!),
-        seq === undefined ? undefined : seq.base + BigInt(seq.offsets[i]!),
+      const t = state.checkExact(tsShift + ts.offsets[i]!);
+      const r = recvTs === undefined ? NO_RECV : state.checkExact(recvShift + recvTs.offsets[i]!);
+      if (state.due(t, interval)) {
+        const input = state.checkpoint(symbol, this.symbolId(symbol));
+        if (input !== null) this.writeBlock(input);
+      }
+      const snapshot = (flags[i]! & BOOK_FLAG_SNAPSHOT) !== 0;
+      // The sequence id is needed only for snapshot rows (their identity).
+      const seqId = snapshot && seq !== undefined ? seq.base + BigInt(seq.offsets[i]!) : undefined;
+      state.applyBook(
+        t,
+        r,
+        seqId,
         side[i]!,
-        { mantissa: price.mantissas[i]!, scale: price.scale },
-        { mantissa: size.mantissas[i]!, scale: size.scale },
-        (flags[i]! & BOOK_FLAG_SNAPSHOT) !== 0,
+        price.mantissas[i]!,
+        price.scale,
+        size.mantissas[i]!,
+        size.scale,
+        snapshot,
       );
     }
   }
