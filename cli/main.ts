@@ -5,6 +5,7 @@ import { Command } from "commander";
 import { registerBook } from "./book.js";
 import { registerCat } from "./cat.js";
 import { registerHead } from "./head.js";
+import { registerIngest } from "./ingest.js";
 import { registerInspect } from "./inspect.js";
 import { reportError } from "./output.js";
 import { registerRepair } from "./repair.js";
@@ -19,7 +20,7 @@ const program = new Command()
   .version(version)
   .addHelpText(
     "after",
-    "\nExamples:\n  ticktape inspect file.tape\n  ticktape cat file.tape --symbol BTC-USDT --kind trade | head\n  ticktape replay --root /efs/ticks --from 2026-11-24T14:00 --to +10m --symbol BTC-USDT\n  ticktape book --root /efs/ticks --exchange okx --symbol BTC-USDT --at 2026-11-24T14:37:05\n  ticktape verify data/2026-11-24/*/*.tape",
+    "\nExamples:\n  ticktape inspect file.tape\n  ticktape cat file.tape --symbol BTC-USDT --kind trade | head\n  ticktape replay --root /efs/ticks --from 2026-11-24T14:00 --to +10m --symbol BTC-USDT\n  ticktape book --root /efs/ticks --exchange okx --symbol BTC-USDT --at 2026-11-24T14:37:05\n  ticktape verify data/2026-11-24/*/*.tape\n  ticktape ingest --venue okx session.jsonl --out ./data",
   )
   .showHelpAfterError();
 
@@ -30,6 +31,7 @@ registerReplay(program);
 registerBook(program);
 registerVerify(program);
 registerRepair(program);
+registerIngest(program);
 
 process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);

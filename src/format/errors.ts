@@ -17,7 +17,13 @@ export type TapeErrorCode =
   /** A dataset has no file for an hour of the range (reader). */
   | "E_TAPE_MISSING"
   /** A file holds records too far before its hour for an ordered replay (reader). */
-  | "E_TAPE_ORDER";
+  | "E_TAPE_ORDER"
+  /** An exchange message that is not valid JSON or lacks a field of the right type (recorder). */
+  | "E_TAPE_FRAME"
+  /** A line of a capture file that is not one of the capture forms (recorder). */
+  | "E_TAPE_CAPTURE"
+  /** A recorder configuration that names an unknown key or holds a bad value. */
+  | "E_TAPE_CONFIG";
 
 export interface TapeErrorDetails {
   file?: string | undefined;

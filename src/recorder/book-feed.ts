@@ -1,0 +1,148 @@
+/**
+ * One symbol's book as a connector keeps it: whether it is in sync with the venue, the last sequence id applied,
+ * the levels (for checksums and the crossed-book check), and the `book` rows and `event`s that go to the file.
+ * Connectors decide *when* a book is in sync (each venue has its own chain rule); this class makes the outcome
+ * uniform: snapshot rows carry the snapshot flag, an update is written only while in sync, and every loss of sync
+ * is one `event` with the sequence ids on both sides.
+ */
+import type { EventType, RecordInput } from "../format/records.js";
+import type { FeedContext } from "./connector.js";
+import { LevelBook } from "./level-book.js";
+
+/** A level as the venue sent it: price and new size, as decimal text ("0" deletes). */
+export type LevelChange = readonly [price: string, size: string];
+
+/** Why a book lost sync. */
+export type SyncLoss = Extract<EventType, "gap" | "checksum_failure" | "crossed_book" | "disconnect">;
+
+export interface Stamp {
+  /** Exchange time, ns. */
+  ts: bigint;
+  /** Receive time, ns, when known. */
+  recvNs: bigint | null;
+}
+
+export class BookFeed {
+  readonly book = new LevelBook();
+  /** True between a snapshot and the next loss of sync: only then are updates applied and written. */
+  synced = false;
+  /** The sequence id of the last snapshot or update applied (the venue's own id), null when none. */
+  lastSeq: bigint | null = null;
+  /** A snapshot after a loss of sync is a resync (counted, and announced by a `resync` event). */
+  private lost = false;
+
+  constructor(readonly symbol: string) {}
+
+  /** Replaces the book with a snapshot and writes its rows. */
+  snapshot(
+    ctx: FeedContext,
+    bids: readonly LevelChange[],
+    asks: readonly LevelChange[],
+    seq: bigint | null,
+    at: Stamp,
+  ): void {
+    if (this.lost) {
+      ctx.counters.resyncs++;
+      this.event(
+        ctx,
+        "resync",
+        `book resynchronised from a snapshot${seq === null ? "" : ` at ${seq}`}`,
+        this.lastSeq,
+        seq,
+        at,
+      );
+      this.lost = false;
+    }
+    this.book.clear();
+    this.apply(ctx, bids, asks, seq, at, true);
+    this.synced = true;
+    this.lastSeq = seq;
+  }
+
+  /** Applies an update that the connector found in sequence, and writes its rows. */
+  update(
+    ctx: FeedContext,
+    bids: readonly LevelChange[],
+    asks: readonly LevelChange[],
+    seq: bigint | null,
+    at: Stamp,
+  ): void {
+    this.apply(ctx, bids, asks, seq, at, false);
+    if (seq !== null) this.lastSeq = seq;
+  }
+
+  /** Marks the book out of sync and writes the event that says why; nothing is applied until a snapshot. */
+  lose(ctx: FeedContext, type: SyncLoss, message: string, seqAfter: bigint | null, at: Stamp): void {
+    if (type === "gap") ctx.counters.gaps++;
+    if (type === "checksum_failure") ctx.counters.checksumFailures++;
+    if (type === "crossed_book") ctx.counters.crossed++;
+    this.event(ctx, type, message, this.lastSeq, seqAfter, at);
+    this.synced = false;
+    this.lost = true;
+  }
+
+  private apply(
+    ctx: FeedContext,
+    bids: readonly LevelChange[],
+    asks: readonly LevelChange[],
+    seq: bigint | null,
+    at: Stamp,
+    snapshot: boolean,
+  ): void {
+    this.side(ctx, "bid", bids, seq, at, snapshot);
+    this.side(ctx, "ask", asks, seq, at, snapshot);
+  }
+
+  private side(
+    ctx: FeedContext,
+    side: "bid" | "ask",
+    levels: readonly LevelChange[],
+    seq: bigint | null,
+    at: Stamp,
+    snapshot: boolean,
+  ): void {
+    const book = this.book.side(side);
+    for (const [price, size] of levels) {
+      book.set(price, size);
+      const rec: Extract<RecordInput, { kind: "book" }> = {
+        kind: "book",
+        symbol: this.symbol,
+        ts: at.ts,
+        side,
+        price,
+        size,
+        snapshot,
+      };
+      if (at.recvNs !== null) rec.recvTs = at.recvNs;
+      if (seq !== null) rec.seq = seq;
+      ctx.record(rec);
+    }
+  }
+
+  private event(
+    ctx: FeedContext,
+    type: EventType,
+    message: string,
+    seqBefore: bigint | null,
+    seqAfter: bigint | null,
+    at: Stamp,
+  ): void {
+    ctx.record(eventRecord(this.symbol, type, message, at, seqBefore, seqAfter));
+  }
+}
+
+/** An `event` record. */
+export function eventRecord(
+  symbol: string,
+  type: EventType,
+  message: string,
+  at: Stamp,
+  seqBefore: bigint | null = null,
+  seqAfter: bigint | null = null,
+): RecordInput {
+  const rec: Extract<RecordInput, { kind: "event" }> = { kind: "event", symbol, ts: at.ts, type, message };
+  if (at.recvNs !== null) rec.recvTs = at.recvNs;
+  if (seqBefore !== null) rec.seqBefore = seqBefore;
+  if (seqAfter !== null) rec.seqAfter = seqAfter;
+  return rec;
+}

@@ -1,0 +1,305 @@
+/**
+ * Binance spot (venue id `binance`). Trades from `<sym>@trade` (and `aggTrade` in recordings made by other
+ * tools), BBO from `<sym>@bookTicker`, the L2 book from `<sym>@depth@100ms` diffs continued from a REST snapshot
+ * (`/api/v3/depth`). The sequence rule, from Binance's "how to manage a local order book":
+ * buffer the stream while the snapshot is fetched; drop events with `u <= lastUpdateId`; the first applied event
+ * has `U <= lastUpdateId + 1 <= u`; then each event's `U` is the previous `u + 1`. Anything else is a gap: an
+ * `event`, a fresh snapshot, and nothing applied across it. Streams come through the combined endpoint
+ * (`/stream?streams=…`), whose `{"stream","data"}` envelope is optional in recordings.
+ */
+import type { RecordInput } from "../../format/records.js";
+import { BookFeed, type LevelChange, type Stamp } from "../book-feed.js";
+import type {
+  ConnectionPlan,
+  Connector,
+  FeedContext,
+  FeedSelection,
+  Heartbeat,
+  VenueUrls,
+} from "../connector.js";
+import {
+  arrayOf,
+  booleanOf,
+  decimalOf,
+  frameError,
+  integerOf,
+  millisOf,
+  objectOf,
+  stringOf,
+} from "../frame-fields.js";
+import { isObject, type JsonObject, type JsonValue, parseJsonText } from "../json-text.js";
+
+export const BINANCE_URLS: VenueUrls = {
+  ws: "wss://stream.binance.com:9443",
+  rest: "https://api.binance.com",
+};
+
+/** Binance allows 1024 streams per connection. */
+const STREAMS_PER_CONNECTION = 1024;
+/** Updates kept while a snapshot is awaited; older ones are dropped (the snapshot is newer than them). */
+const MAX_BUFFERED_UPDATES = 10_000;
+export const BINANCE_SNAPSHOT_LIMIT = 5000;
+
+interface DepthUpdate {
+  first: bigint;
+  last: bigint;
+  bids: LevelChange[];
+  asks: LevelChange[];
+  at: Stamp;
+}
+
+class SymbolState {
+  readonly feed: BookFeed;
+  /** Updates received while no snapshot has been applied. */
+  buffer: DepthUpdate[] = [];
+  /** A snapshot has been requested and not yet received. */
+  awaiting = false;
+  /** The `lastUpdateId` of the snapshot applied last: stream events up to it are already in the book. */
+  snapshotId = -1n;
+  /** No update applied since the snapshot: the first one may straddle it (`U <= lastUpdateId + 1 <= u`). */
+  fresh = false;
+  constructor(symbol: string) {
+    this.feed = new BookFeed(symbol);
+  }
+}
+
+export function levelsOf(v: JsonValue | undefined, field: string): LevelChange[] {
+  const out: LevelChange[] = [];
+  for (const level of arrayOf(v, field)) {
+    const pair = arrayOf(level, field);
+    out.push([decimalOf(pair[0], `${field}.price`), decimalOf(pair[1], `${field}.size`)]);
+  }
+  return out;
+}
+
+export class BinanceConnector implements Connector {
+  readonly venue = "binance";
+  readonly sendsPerSecond = 5;
+  readonly heartbeat: Heartbeat = { idleMs: 30_000, ping: null, isPong: () => false };
+  private readonly states = new Map<string, SymbolState>();
+  /** The latest exchange time seen, for messages that carry none (bookTicker, REST snapshots). */
+  private lastTs = 0n;
+
+  constructor(
+    private readonly selection: FeedSelection,
+    private readonly urls: VenueUrls = BINANCE_URLS,
+  ) {
+    for (const s of selection.symbols) this.states.set(s.toUpperCase(), new SymbolState(s.toUpperCase()));
+  }
+
+  connections(): ConnectionPlan[] {
+    const streams: { stream: string; symbol: string }[] = [];
+    for (const s of this.selection.symbols) {
+      const lower = s.toLowerCase();
+      if (this.selection.trades) streams.push({ stream: `${lower}@trade`, symbol: s.toUpperCase() });
+      if (this.selection.book) streams.push({ stream: `${lower}@depth@100ms`, symbol: s.toUpperCase() });
+      if (this.selection.bbo) streams.push({ stream: `${lower}@bookTicker`, symbol: s.toUpperCase() });
+    }
+    const plans: ConnectionPlan[] = [];
+    for (let i = 0; i < streams.length; i += STREAMS_PER_CONNECTION) {
+      const part = streams.slice(i, i + STREAMS_PER_CONNECTION);
+      plans.push({
+        url: `${this.urls.ws.replace(/\/+$/, "")}/stream?streams=${part.map((p) => p.stream).join("/")}`,
+        subscribe: [],
+        symbols: [...new Set(part.map((p) => p.symbol))],
+      });
+    }
+    return plans;
+  }
+
+  onOpen(plan: ConnectionPlan, _recvNs: bigint | null, ctx: FeedContext): void {
+    if (!this.selection.book) return;
+    for (const s of plan.symbols) {
+      const st = this.states.get(s);
+      if (st !== undefined && !st.feed.synced) this.requestSnapshot(st, ctx);
+    }
+  }
+
+  onClose(plan: ConnectionPlan, recvNs: bigint | null, reason: string, ctx: FeedContext): void {
+    for (const s of plan.symbols) {
+      const st = this.states.get(s);
+      if (st === undefined || !st.feed.synced) continue;
+      st.feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, this.stamp(null, recvNs));
+      st.buffer = [];
+      st.awaiting = false;
+    }
+  }
+
+  snapshotPath(symbol: string): string {
+    return `/api/v3/depth?symbol=${symbol}&limit=${BINANCE_SNAPSHOT_LIMIT}`;
+  }
+
+  private requestSnapshot(st: SymbolState, ctx: FeedContext): void {
+    if (st.awaiting) return;
+    st.awaiting = true;
+    ctx.requestRest(this.snapshotPath(st.feed.symbol));
+  }
+
+  private stamp(ts: bigint | null, recvNs: bigint | null): Stamp {
+    if (ts !== null && ts > this.lastTs) this.lastTs = ts;
+    return { ts: ts ?? recvNs ?? this.lastTs, recvNs };
+  }
+
+  /** A symbol's state; with an empty selection (ingest) every symbol met is taken. */
+  private state(symbol: string): SymbolState | undefined {
+    let st = this.states.get(symbol);
+    if (st === undefined && this.selection.symbols.length === 0 && symbol !== "") {
+      st = new SymbolState(symbol);
+      this.states.set(symbol, st);
+    }
+    return st;
+  }
+
+  bookOf(symbol: string): BookFeed | undefined {
+    return this.states.get(symbol)?.feed;
+  }
+
+  onFrame(text: string, recvNs: bigint | null, ctx: FeedContext): string {
+    const top = objectOf(parseJsonText(text), "frame");
+    const msg = isObject(top.data) && typeof top.stream === "string" ? top.data : top;
+    const e = msg.e;
+    if (e === "depthUpdate") return this.onDepth(msg, recvNs, ctx);
+    if (e === "trade" || e === "aggTrade") return this.onTrade(msg, recvNs, ctx);
+    if (e === undefined && msg.u !== undefined && msg.b !== undefined && msg.A !== undefined) {
+      return this.onBookTicker(msg, recvNs, ctx);
+    }
+    ctx.counters.ignoredFrames++;
+    return typeof msg.s === "string" ? msg.s : "";
+  }
+
+  private onTrade(m: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
+    const symbol = stringOf(m.s, "s");
+    const at = this.stamp(millisOf(m.T, "T"), recvNs);
+    const rec: RecordInput = {
+      kind: "trade",
+      symbol,
+      ts: at.ts,
+      price: decimalOf(m.p, "p"),
+      size: decimalOf(m.q, "q"),
+      // `m`: the buyer is the maker, so the taker sold.
+      side: booleanOf(m.m, "m") ? "sell" : "buy",
+      tradeId: integerOf(m.e === "aggTrade" ? m.a : m.t, m.e === "aggTrade" ? "a" : "t").toString(),
+    };
+    if (recvNs !== null) rec.recvTs = recvNs;
+    ctx.record(rec);
+    return symbol;
+  }
+
+  private onBookTicker(m: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
+    const symbol = stringOf(m.s, "s");
+    const exchangeTs = m.T !== undefined ? millisOf(m.T, "T") : m.E !== undefined ? millisOf(m.E, "E") : null;
+    const at = this.stamp(exchangeTs, recvNs);
+    const rec: RecordInput = {
+      kind: "bbo",
+      symbol,
+      ts: at.ts,
+      bidPrice: decimalOf(m.b, "b"),
+      bidSize: decimalOf(m.B, "B"),
+      askPrice: decimalOf(m.a, "a"),
+      askSize: decimalOf(m.A, "A"),
+    };
+    if (recvNs !== null) rec.recvTs = recvNs;
+    ctx.record(rec);
+    return symbol;
+  }
+
+  private onDepth(m: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
+    const symbol = stringOf(m.s, "s");
+    const update: DepthUpdate = {
+      first: integerOf(m.U, "U"),
+      last: integerOf(m.u, "u"),
+      bids: levelsOf(m.b, "b"),
+      asks: levelsOf(m.a, "a"),
+      at: this.stamp(millisOf(m.E, "E"), recvNs),
+    };
+    if (update.first > update.last)
+      throw frameError("U", `first update id ${update.first} after last ${update.last}`);
+    const st = this.state(symbol);
+    if (st === undefined) {
+      ctx.counters.ignoredFrames++;
+      return symbol;
+    }
+    if (st.feed.synced) this.continueChain(st, update, ctx);
+    else this.bufferUpdate(st, update, ctx);
+    return symbol;
+  }
+
+  private bufferUpdate(st: SymbolState, update: DepthUpdate, ctx: FeedContext): void {
+    st.buffer.push(update);
+    if (st.buffer.length > MAX_BUFFERED_UPDATES) st.buffer.shift();
+    this.requestSnapshot(st, ctx);
+  }
+
+  /** Applies an update to a book in sync, or records the gap it reveals. */
+  private continueChain(st: SymbolState, u: DepthUpdate, ctx: FeedContext): void {
+    const last = st.feed.lastSeq ?? -1n;
+    if (u.last <= last) {
+      // At or before the snapshot: Binance says drop it. After: the stream sent it twice.
+      if (u.last <= st.snapshotId) ctx.counters.ignoredFrames++;
+      else ctx.counters.duplicates++;
+      return;
+    }
+    // After the first update, ids follow on exactly: an overlap means the stream is not what it claims.
+    if (st.fresh ? u.first > last + 1n : u.first !== last + 1n) {
+      const what = u.first > last + 1n ? `ids ${last + 1n}..${u.first - 1n} missing` : "overlapping ids";
+      st.feed.lose(ctx, "gap", `update ${u.first}..${u.last} after ${last}: ${what}`, u.first, u.at);
+      this.bufferUpdate(st, u, ctx);
+      return;
+    }
+    st.feed.update(ctx, u.bids, u.asks, u.last, u.at);
+    st.fresh = false;
+    if (st.feed.book.crossed()) {
+      st.feed.lose(
+        ctx,
+        "crossed_book",
+        `best bid at or above best ask after update ${u.first}..${u.last}`,
+        u.last,
+        u.at,
+      );
+      this.requestSnapshot(st, ctx);
+    }
+  }
+
+  onRest(path: string, body: string, recvNs: bigint | null, ctx: FeedContext): string {
+    const query = new URLSearchParams(path.split("?")[1] ?? "");
+    const symbol = (query.get("symbol") ?? "").toUpperCase();
+    const st = this.state(symbol);
+    if (!path.startsWith("/api/v3/depth") || st === undefined) {
+      ctx.counters.ignoredFrames++;
+      return symbol;
+    }
+    st.awaiting = false;
+    if (st.feed.synced) {
+      // The stream already continues an earlier snapshot; a second one adds nothing.
+      ctx.counters.ignoredFrames++;
+      return symbol;
+    }
+    const snap = objectOf(parseJsonText(body, "REST body"), "body");
+    const lastUpdateId = integerOf(snap.lastUpdateId, "lastUpdateId");
+    const at = this.stamp(snap.E !== undefined ? millisOf(snap.E, "E") : null, recvNs);
+    st.feed.snapshot(ctx, levelsOf(snap.bids, "bids"), levelsOf(snap.asks, "asks"), lastUpdateId, at);
+    st.snapshotId = lastUpdateId;
+    st.fresh = true;
+    const buffered = st.buffer.filter((u) => u.last > lastUpdateId);
+    st.buffer = [];
+    const first = buffered[0];
+    if (first !== undefined && first.first > lastUpdateId + 1n) {
+      // The stream had moved on past what the snapshot holds: the updates between are lost.
+      st.feed.lose(
+        ctx,
+        "gap",
+        `snapshot ${lastUpdateId} is older than the buffered stream (first update ${first.first})`,
+        first.first,
+        first.at,
+      );
+      st.buffer = buffered;
+      this.requestSnapshot(st, ctx);
+      return symbol;
+    }
+    for (const u of buffered) {
+      if (st.feed.synced) this.continueChain(st, u, ctx);
+      else st.buffer.push(u);
+    }
+    return symbol;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Typed access to the fields of a parsed exchange message. A missing field or a value of the wrong type throws
+ * TapeError `E_TAPE_FRAME` naming the field, so a connector states what it expects in one line per field and a
+ * venue sending garbage gets a clear error instead of `undefined` flowing into the book.
+ */
+import { TapeError } from "../format/errors.js";
+import { isObject, JsonNumber, type JsonObject, type JsonValue } from "./json-text.js";
+
+const DECIMAL = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?$/;
+const INTEGER = /^-?(?:0|[1-9][0-9]*)$/;
+
+export function frameError(field: string, message: string): TapeError {
+  return new TapeError("E_TAPE_FRAME", message, { field });
+}
+
+function describe(v: JsonValue | undefined): string {
+  if (v === undefined) return "missing";
+  if (v instanceof JsonNumber) return `the number ${v.text}`;
+  if (Array.isArray(v)) return "an array";
+  if (v === null) return "null";
+  if (typeof v === "object") return "an object";
+  return `${typeof v} ${JSON.stringify(v).slice(0, 40)}`;
+}
+
+export function objectOf(v: JsonValue | undefined, field: string): JsonObject {
+  if (!isObject(v)) throw frameError(field, `expected an object, got ${describe(v)}`);
+  return v;
+}
+
+export function arrayOf(v: JsonValue | undefined, field: string): JsonValue[] {
+  if (!Array.isArray(v)) throw frameError(field, `expected an array, got ${describe(v)}`);
+  return v;
+}
+
+export function stringOf(v: JsonValue | undefined, field: string): string {
+  if (typeof v !== "string") throw frameError(field, `expected a string, got ${describe(v)}`);
+  return v;
+}
+
+export function booleanOf(v: JsonValue | undefined, field: string): boolean {
+  if (typeof v !== "boolean") throw frameError(field, `expected true or false, got ${describe(v)}`);
+  return v;
+}
+
+/** A decimal sent as a string or as a JSON number, as its exact text (exponents are refused, never rounded). */
+export function decimalOf(v: JsonValue | undefined, field: string): string {
+  const text = typeof v === "string" ? v : v instanceof JsonNumber ? v.text : null;
+  if (text === null || !DECIMAL.test(text)) throw frameError(field, `expected a decimal, got ${describe(v)}`);
+  return text;
+}
+
+/** An integer sent as a string or a JSON number, exactly (ids beyond 2^53 stay exact). */
+export function integerOf(v: JsonValue | undefined, field: string): bigint {
+  const text = typeof v === "string" ? v : v instanceof JsonNumber ? v.text : null;
+  if (text === null || !INTEGER.test(text) || text.length > 40) {
+    throw frameError(field, `expected an integer, got ${describe(v)}`);
+  }
+  return BigInt(text);
+}
+
+/** A millisecond timestamp as ns since the epoch. */
+export function millisOf(v: JsonValue | undefined, field: string): bigint {
+  const ms = integerOf(v, field);
+  if (ms < 0n || ms > 1n << 50n) throw frameError(field, `a millisecond time out of range: ${ms}`);
+  return ms * 1_000_000n;
+}

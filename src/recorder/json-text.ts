@@ -1,0 +1,211 @@
+/**
+ * A JSON parser that keeps every number as the text the exchange sent. Exchanges send ids above 2^53 (Kraken's
+ * connection id, Binance's update ids in time) and Kraken v2 sends prices as JSON numbers whose trailing zeros
+ * matter for its checksum: `JSON.parse` would round the first and drop the second. Objects have no prototype, so
+ * a key such as `__proto__` in a frame is just a key.
+ */
+import { TapeError } from "../format/errors.js";
+
+/** A JSON number, exactly as written. */
+export class JsonNumber {
+  constructor(readonly text: string) {}
+}
+
+export type JsonValue = string | boolean | null | JsonNumber | JsonValue[] | JsonObject;
+export interface JsonObject {
+  [key: string]: JsonValue | undefined;
+}
+
+/** Nesting deeper than this is not market data: it is refused before it can exhaust the stack. */
+export const MAX_JSON_DEPTH = 64;
+
+enum Ch {
+  Tab = 9,
+  Newline = 10,
+  Return = 13,
+  Space = 32,
+  Quote = 34,
+  Plus = 43,
+  Comma = 44,
+  Minus = 45,
+  Dot = 46,
+  Zero = 48,
+  Nine = 57,
+  Colon = 58,
+  UpperE = 69,
+  OpenBracket = 91,
+  Backslash = 92,
+  CloseBracket = 93,
+  LowerE = 101,
+  OpenBrace = 123,
+  CloseBrace = 125,
+}
+
+class Parser {
+  pos = 0;
+  constructor(
+    private readonly text: string,
+    private readonly source: string,
+  ) {}
+
+  fail(message: string): never {
+    if (this.pos >= this.text.length && message.startsWith("expected")) message = "unexpected end";
+    throw new TapeError("E_TAPE_FRAME", `not valid JSON: ${message}`, {
+      file: this.source,
+      offset: this.pos,
+    });
+  }
+
+  skipSpace(): void {
+    const t = this.text;
+    let c = t.charCodeAt(this.pos);
+    while (c === Ch.Space || c === Ch.Newline || c === Ch.Return || c === Ch.Tab)
+      c = t.charCodeAt(++this.pos);
+  }
+
+  value(depth: number): JsonValue {
+    this.skipSpace();
+    const c = this.text.charCodeAt(this.pos);
+    if (c === Ch.Quote) return this.string();
+    if (c === Ch.OpenBrace) return this.object(depth + 1);
+    if (c === Ch.OpenBracket) return this.array(depth + 1);
+    if (c === Ch.Minus || (c >= Ch.Zero && c <= Ch.Nine)) return this.number();
+    if (this.text.startsWith("true", this.pos)) {
+      this.pos += 4;
+      return true;
+    }
+    if (this.text.startsWith("false", this.pos)) {
+      this.pos += 5;
+      return false;
+    }
+    if (this.text.startsWith("null", this.pos)) {
+      this.pos += 4;
+      return null;
+    }
+    return this.fail(
+      Number.isNaN(c) ? "unexpected end" : `unexpected character ${JSON.stringify(this.text[this.pos])}`,
+    );
+  }
+
+  string(): string {
+    const t = this.text;
+    const start = ++this.pos;
+    let escaped = false;
+    for (;;) {
+      const c = t.charCodeAt(this.pos);
+      if (c === Ch.Quote) break;
+      if (Number.isNaN(c)) this.fail("unterminated string");
+      if (c < Ch.Space) this.fail("control character in a string");
+      if (c === Ch.Backslash) {
+        escaped = true;
+        this.pos++;
+      }
+      this.pos++;
+    }
+    const end = this.pos++;
+    if (!escaped) return t.slice(start, end);
+    try {
+      return JSON.parse(t.slice(start - 1, end + 1)) as string;
+    } catch {
+      this.pos = start;
+      return this.fail("bad escape in a string");
+    }
+  }
+
+  number(): JsonNumber {
+    const t = this.text;
+    const start = this.pos;
+    if (t.charCodeAt(this.pos) === Ch.Minus) this.pos++;
+    const intStart = this.pos;
+    this.digits();
+    if (this.pos === intStart) this.fail("a number needs digits");
+    if (t.charCodeAt(intStart) === Ch.Zero && this.pos - intStart > 1)
+      this.fail("a number has a leading zero");
+    if (t.charCodeAt(this.pos) === Ch.Dot) {
+      this.pos++;
+      const from = this.pos;
+      this.digits();
+      if (this.pos === from) this.fail("a number needs digits after the point");
+    }
+    const e = t.charCodeAt(this.pos);
+    if (e === Ch.LowerE || e === Ch.UpperE) {
+      this.pos++;
+      const s = t.charCodeAt(this.pos);
+      if (s === Ch.Plus || s === Ch.Minus) this.pos++;
+      const from = this.pos;
+      this.digits();
+      if (this.pos === from) this.fail("a number needs digits in its exponent");
+    }
+    return new JsonNumber(t.slice(start, this.pos));
+  }
+
+  digits(): void {
+    const t = this.text;
+    let c = t.charCodeAt(this.pos);
+    while (c >= Ch.Zero && c <= Ch.Nine) c = t.charCodeAt(++this.pos);
+  }
+
+  array(depth: number): JsonValue[] {
+    if (depth > MAX_JSON_DEPTH) this.fail(`nested deeper than ${MAX_JSON_DEPTH}`);
+    this.pos++;
+    const out: JsonValue[] = [];
+    this.skipSpace();
+    if (this.text.charCodeAt(this.pos) === Ch.CloseBracket) {
+      this.pos++;
+      return out;
+    }
+    for (;;) {
+      out.push(this.value(depth));
+      this.skipSpace();
+      const c = this.text.charCodeAt(this.pos++);
+      if (c === Ch.CloseBracket) return out;
+      if (c !== Ch.Comma) {
+        this.pos--;
+        this.fail("expected , or ] in an array");
+      }
+    }
+  }
+
+  object(depth: number): JsonObject {
+    if (depth > MAX_JSON_DEPTH) this.fail(`nested deeper than ${MAX_JSON_DEPTH}`);
+    this.pos++;
+    const out = Object.create(null) as JsonObject;
+    this.skipSpace();
+    if (this.text.charCodeAt(this.pos) === Ch.CloseBrace) {
+      this.pos++;
+      return out;
+    }
+    for (;;) {
+      this.skipSpace();
+      if (this.text.charCodeAt(this.pos) !== Ch.Quote) this.fail("expected a key");
+      const key = this.string();
+      this.skipSpace();
+      if (this.text.charCodeAt(this.pos) !== Ch.Colon) this.fail("expected : after a key");
+      this.pos++;
+      out[key] = this.value(depth);
+      this.skipSpace();
+      const c = this.text.charCodeAt(this.pos++);
+      if (c === Ch.CloseBrace) return out;
+      if (c !== Ch.Comma) {
+        this.pos--;
+        this.fail("expected , or } in an object");
+      }
+    }
+  }
+}
+
+/**
+ * Parses JSON text with numbers kept as `JsonNumber`s. Throws TapeError `E_TAPE_FRAME` naming `source` and the
+ * offset of the first bad character.
+ */
+export function parseJsonText(text: string, source = "frame"): JsonValue {
+  const p = new Parser(text, source);
+  const v = p.value(0);
+  p.skipSpace();
+  if (p.pos !== text.length) p.fail("text after the value");
+  return v;
+}
+
+export function isObject(v: JsonValue | undefined): v is JsonObject {
+  return typeof v === "object" && v !== null && !(v instanceof JsonNumber) && !Array.isArray(v);
+}

@@ -1,0 +1,77 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  type CapturedMessage,
+  formatCaptureLine,
+  messageOfRaw,
+  parseCaptureLine,
+  rawText,
+  readCapture,
+} from "../../src/recorder/capture.js";
+
+async function collect(file: string, max?: number): Promise<CapturedMessage[]> {
+  const out: CapturedMessage[] = [];
+  for await (const m of readCapture(file, max)) out.push(m);
+  return out;
+}
+
+describe("capture format", () => {
+  it("reads the three line forms", () => {
+    expect(parseCaptureLine('{"e":"trade"}')).toEqual({ kind: "frame", recvNs: null, text: '{"e":"trade"}' });
+    expect(parseCaptureLine("pong")).toEqual({ kind: "frame", recvNs: null, text: "pong" });
+    expect(parseCaptureLine('{"recv_ns":"1723161253937085768","frame":"{\\"a\\":1}"}')).toEqual({
+      kind: "frame",
+      recvNs: 1723161253937085768n,
+      text: '{"a":1}',
+    });
+    expect(parseCaptureLine('{"body":"{}","rest":"/api/v3/depth?symbol=X","recv_ns":"5"}')).toEqual({
+      kind: "rest",
+      recvNs: 5n,
+      path: "/api/v3/depth?symbol=X",
+      body: "{}",
+    });
+  });
+
+  it("round-trips lines and raw records", () => {
+    const msgs: CapturedMessage[] = [
+      { kind: "frame", recvNs: 1n, text: '{"x":"line\\nbreak"}' },
+      { kind: "frame", recvNs: null, text: "pong" },
+      { kind: "rest", recvNs: 2n, path: "/p?q=1", body: '{"lastUpdateId":1}' },
+    ];
+    for (const m of msgs) {
+      expect(parseCaptureLine(formatCaptureLine(m))).toEqual(m);
+      expect(messageOfRaw(rawText(m), m.recvNs)).toEqual(m);
+    }
+  });
+
+  it("rejects malformed wrapper lines with the line number", () => {
+    expect(() => parseCaptureLine('{"recv_ns":123,"frame":"x"}', "c.jsonl", 7)).toThrow(
+      /c\.jsonl: line 7: recv_ns must be a string of decimal digits/,
+    );
+    expect(() => parseCaptureLine('{"recv_ns":"1","frame":"x","extra":1}', "c.jsonl", 2)).toThrow(
+      /nothing else/,
+    );
+    expect(() => parseCaptureLine('{"recv_ns":"1","rest":"api","body":"{}"}')).toThrow(/starting with "\/"/);
+    expect(() => parseCaptureLine('{"recv_ns":"1","frame":5}')).toThrow(/frame must be a string/);
+  });
+
+  it("reads a file across chunk boundaries, CRLF and a last line without newline", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "capture-"));
+    const file = join(dir, "c.jsonl");
+    const long = "x".repeat(3 << 20);
+    await writeFile(file, `a\r\n\n${JSON.stringify({ recv_ns: "9", frame: long })}\nlast`);
+    const msgs = await collect(file);
+    expect(msgs.map((m) => (m.kind === "frame" ? m.text.length : -1))).toEqual([1, long.length, 4]);
+    expect(msgs[1]!.recvNs).toBe(9n);
+  });
+
+  it("refuses a line longer than the limit instead of buffering it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "capture-"));
+    const file = join(dir, "c.jsonl");
+    await writeFile(file, `ok\n${"y".repeat(5000)}\n`);
+    await expect(collect(file, 1000)).rejects.toThrow(/line 2: longer than 1000 bytes/);
+    await expect(collect(join(dir, "missing.jsonl"))).rejects.toMatchObject({ code: "E_TAPE_IO" });
+  });
+});

@@ -1,0 +1,149 @@
+import { spawnSync } from "node:child_process";
+import { readdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { datasetOfFiles, type Kind, openDataset, recordToJson, type TapeRecord } from "../../src/index.js";
+import { okxChecksum } from "../../src/recorder/connectors/okx.js";
+import { ingest } from "../../src/recorder/ingest.js";
+import { LevelBook } from "../../src/recorder/level-book.js";
+import { tempDir } from "../reader/helpers.js";
+
+const OKX = "fixtures/real/okx-v5-20220513.jsonl";
+const cli = join(import.meta.dirname, "..", "..", "dist", "cli", "main.js");
+
+async function tapes(root: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (e.isFile() && /\.tape(\.open)?$/.test(e.name)) out.push(join(e.parentPath, e.name));
+  }
+  return out.sort();
+}
+
+async function records(
+  files: string[],
+  kinds: Kind[] = ["trade", "book", "bbo", "event"],
+): Promise<TapeRecord[]> {
+  const out: TapeRecord[] = [];
+  for await (const r of datasetOfFiles(files).replay({ exact: true, kinds })) out.push(r as TapeRecord);
+  return out;
+}
+
+describe("ingest", () => {
+  it("writes sealed hourly files, and ingesting their raw records again gives the same records", async () => {
+    const root = (await tempDir()).dir;
+    const first = await ingest({ venue: "okx", inputs: [OKX], out: join(root, "a") });
+    expect(first.files).toHaveLength(1);
+    expect(first.files[0]!.path).toMatch(/2022-05-13\/okx\/okx-2022-05-13T16\.ingest\.tape$/);
+    expect(first.records.raw).toBe(410);
+    const again = await ingest({ venue: "okx", inputs: await tapes(join(root, "a")), out: join(root, "b") });
+    const { files: _a, ...firstCounts } = first;
+    const { files: _b, inputs: _i, ...againCounts } = again;
+    expect({ ...againCounts, inputs: 1 }).toEqual({ ...firstCounts });
+    const a = (await records(await tapes(join(root, "a")))).map((r) => recordToJson(r));
+    const b = (await records(await tapes(join(root, "b")))).map((r) => recordToJson(r));
+    expect(a.length).toBe(first.records.trade + first.records.book + first.records.bbo);
+    expect(b).toEqual(a);
+  });
+
+  it("writes books that a reader rebuilds to the exchange's own checksum", async () => {
+    const root = (await tempDir()).dir;
+    await ingest({ venue: "okx", inputs: [OKX], out: root, raw: false });
+    // The last checksum OKX sent for each instrument.
+    const lastSum = new Map<string, number>();
+    const text = (await import("node:fs")).readFileSync(OKX, "utf8");
+    for (const line of text.split("\n").filter(Boolean)) {
+      const frame = JSON.parse(JSON.parse(line).frame);
+      if (frame.arg?.channel === "books" && frame.data !== undefined)
+        lastSum.set(frame.arg.instId, frame.data[0].checksum);
+    }
+    const books = new Map<string, LevelBook>();
+    const inSnapshot = new Set<string>();
+    for (const r of await records(await tapes(root), ["book"])) {
+      if (r.kind !== "book") continue;
+      // The first row of a snapshot starts a new book.
+      if (r.snapshot && !inSnapshot.has(r.symbol)) books.set(r.symbol, new LevelBook());
+      if (r.snapshot) inSnapshot.add(r.symbol);
+      else inSnapshot.delete(r.symbol);
+      books.get(r.symbol)!.side(r.side).set(r.price, r.size);
+    }
+    expect([...books.keys()].sort()).toEqual([...lastSum.keys()].sort());
+    for (const [inst, b] of books) {
+      expect(okxChecksum(b.bids.top(25), b.asks.top(25)), inst).toBe(lastSum.get(inst));
+    }
+  });
+
+  it("counts garbage frames, keeps their bytes, and goes on", async () => {
+    const root = (await tempDir()).dir;
+    const capture = join(root, "garbage.jsonl");
+    const good =
+      '{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"1","px":"1.5","sz":"2","side":"buy","ts":"1700000000000"}]}';
+    const lines = [
+      good,
+      "not json at all",
+      '{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"px":1.5}]}',
+      '{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"2","px":"1e3","sz":"2","side":"buy","ts":"1700000000001"}]}',
+      `{"huge":"${"x".repeat(2 << 20)}"}`,
+      "[".repeat(10_000),
+      good.replace('"tradeId":"1"', '"tradeId":"3"'),
+    ];
+    await writeFile(capture, `${lines.join("\n")}\n`);
+    const bad: string[] = [];
+    const s = await ingest({
+      venue: "okx",
+      inputs: [capture],
+      out: root,
+      onBadFrame: (e) => bad.push(e.message),
+    });
+    expect(s.badFrames).toBe(5);
+    expect(s.records.trade).toBe(2);
+    expect(s.records.raw).toBe(lines.length);
+    expect(bad[0]).toMatch(/offset 0: not valid JSON/);
+    expect(bad[1]).toMatch(/field side: expected a string, got missing/);
+    expect(bad[2]).toMatch(/field px: expected a decimal, got string "1e3"/);
+    expect(bad[3]).toMatch(/field arg: expected an object, got missing/);
+    expect(bad[4]).toMatch(/nested deeper than 64/);
+    const raws = await records(await tapes(root), ["raw"]);
+    expect(raws).toHaveLength(lines.length);
+  });
+
+  it("stops at a malformed capture line with its number, and seals what came before", async () => {
+    const root = (await tempDir()).dir;
+    const capture = join(root, "bad.jsonl");
+    const good = (i: number) =>
+      JSON.stringify({
+        recv_ns: `${1700000000000000000 + i}`,
+        frame: `{"arg":{"channel":"trades","instId":"X-Y"},"data":[{"instId":"X-Y","tradeId":"${i}","px":"1","sz":"1","side":"sell","ts":"1700000000000"}]}`,
+      });
+    await writeFile(capture, `${good(1)}\n${good(2)}\n{"recv_ns":17,"frame":"x"}\n${good(3)}\n`);
+    await expect(ingest({ venue: "okx", inputs: [capture], out: root })).rejects.toThrow(
+      /bad\.jsonl: line 3: recv_ns must be a string/,
+    );
+    const files = await tapes(root);
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatch(/\.tape$/);
+    expect((await records(files, ["trade"])).length).toBe(2);
+  });
+
+  it("is a command with a JSON summary", async () => {
+    const root = (await tempDir()).dir;
+    const r = spawnSync(process.execPath, [cli, "ingest", "--venue", "okx", OKX, "--out", root, "--json"], {
+      encoding: "utf8",
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({
+      venue: "okx",
+      checksumsChecked: 290,
+      checksumFailures: 0,
+      gaps: 0,
+      frames: 410,
+    });
+    const ds = await openDataset(root);
+    expect(ds.files).toHaveLength(1);
+    const bad = spawnSync(process.execPath, [cli, "ingest", "--venue", "nope", OKX, "--out", root], {
+      encoding: "utf8",
+    });
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/choices|nope/);
+  });
+});
