@@ -8,6 +8,7 @@ import { registerHead } from "./head.js";
 import { registerIngest } from "./ingest.js";
 import { registerInspect } from "./inspect.js";
 import { reportError } from "./output.js";
+import { registerRecord } from "./record.js";
 import { registerRepair } from "./repair.js";
 import { registerReplay } from "./replay.js";
 import { registerVerify } from "./verify.js";
@@ -32,6 +33,7 @@ registerBook(program);
 registerVerify(program);
 registerRepair(program);
 registerIngest(program);
+registerRecord(program);
 
 process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);

@@ -62,6 +62,14 @@ export interface TapeWriterOptions {
   codec?: Codec;
   zstdLevel?: number;
   policy?: Partial<BlockPolicy>;
+  /**
+   * Retry a failed write (disk full, I/O error) at the same offset after a growing pause instead of failing the
+   * writer: the bytes stay in memory (see `unwrittenBytes`) until the disk takes them. `onWriteError` hears about
+   * each failure; the default is to fail the writer on the first.
+   */
+  retryWrites?: { onWriteError(error: unknown, attempt: number): void; maxDelayMs?: number };
+  /** Opens the file (default `fs.promises.open`): lets tests inject I/O errors into a real file. */
+  openFile?(path: string, flags: string): Promise<FileHandle>;
 }
 
 export interface SealSummary {
@@ -456,6 +464,9 @@ export class TapeWriter {
   private failure: unknown = null;
   private position = 0;
   private closed = false;
+  /** Bytes handed to a write that has not completed yet. */
+  private inFlight = 0;
+  private readonly retry: TapeWriterOptions["retryWrites"];
 
   private constructor(
     readonly path: string,
@@ -463,6 +474,7 @@ export class TapeWriter {
     private readonly fh: FileHandle,
     options: TapeWriterOptions,
   ) {
+    this.retry = options.retryWrites;
     this.encoder = new TapeEncoder(
       fullHeader(options),
       (b) => {
@@ -481,7 +493,7 @@ export class TapeWriter {
     }
     let fh: FileHandle;
     try {
-      fh = await open(openPath, "wx");
+      fh = await (options.openFile ?? open)(openPath, "wx");
     } catch (err) {
       throw new TapeError("E_TAPE_IO", `cannot create: ${(err as Error).message}`, {
         file: openPath,
@@ -501,6 +513,10 @@ export class TapeWriter {
   }
   get blocks(): readonly BlockHeader[] {
     return this.encoder.blocks;
+  }
+  /** Bytes encoded but not yet on disk (waiting, being written, or being retried). */
+  get unwrittenBytes(): number {
+    return this.pendingBytes + this.inFlight;
   }
 
   private check(): void {
@@ -533,17 +549,25 @@ export class TapeWriter {
     this.pendingBytes = 0;
     const at = this.position;
     this.position += data.length;
+    this.inFlight += data.length;
     this.writing = this.writing.then(async () => {
-      if (this.failure !== null) return;
-      try {
-        let done = 0;
-        while (done < data.length) {
-          const { bytesWritten } = await this.fh.write(data, done, data.length - done, at + done);
-          done += bytesWritten;
+      let done = 0;
+      for (let attempt = 1; this.failure === null; attempt++) {
+        try {
+          while (done < data.length) {
+            const { bytesWritten } = await this.fh.write(data, done, data.length - done, at + done);
+            done += bytesWritten;
+          }
+          break;
+        } catch (err) {
+          if (this.retry === undefined) this.failure = err;
+          else {
+            this.retry.onWriteError(err, attempt);
+            await sleep(Math.min(this.retry.maxDelayMs ?? 5000, 50 * 2 ** Math.min(attempt, 10)));
+          }
         }
-      } catch (err) {
-        this.failure = err;
       }
+      this.inFlight -= data.length;
     });
   }
 
@@ -582,6 +606,10 @@ export class TapeWriter {
     await this.fh.close();
     this.closed = true;
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 export async function exists(path: string): Promise<boolean> {

@@ -93,6 +93,11 @@ export interface Connector {
   onClose(plan: ConnectionPlan, recvNs: bigint | null, reason: string, ctx: FeedContext): void;
   /** One received text frame. Returns the symbol it concerns ("" when none), for its raw record. */
   onFrame(text: string, recvNs: bigint | null, ctx: FeedContext): string;
+  /**
+   * Every book in sync loses it (a `gap` event saying `reason`) and is fetched again: the recorder calls this when
+   * records were lost on their way to disk, so that the files' books are not built across the loss.
+   */
+  resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void;
   /** The connector's copy of a symbol's book (read-only use: tests, the simulator comparison), if it keeps one. */
   bookOf(symbol: string): BookFeed | undefined;
   /** One REST response to `requestRest(path)` (or found in a capture). Returns the symbol it concerns. */

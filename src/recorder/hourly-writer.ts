@@ -1,22 +1,38 @@
 /**
  * Writes one exchange's records into the dataset layout, one file per UTC hour of receive time (exchange time when
  * the receive time is unknown): `<root>/<date>/<exchange>/<exchange>-<date>T<HH>.<capture>.tape`. A file is
- * `.tape.open` while written and sealed (fsync, rename) when a record of a later hour arrives or on `close()`.
- * A record of an hour already sealed (a clock stepping back) goes into the current file: a file may hold records
- * outside its hour, and readers allow for it.
+ * `.tape.open` while written and sealed when a record of a later hour arrives, when its hour is over
+ * (`sealIfOver`), or on `close()`. A record of an hour already sealed (a clock stepping back) goes into the
+ * current file: a file may hold records outside its hour, and readers allow for it.
+ *
+ * Two ways to seal: `direct` (footer and rename: ingest, whose blocks are full) and `reblock` (the recorder, which
+ * flushes small blocks every second: the hour is written again with full blocks, in the background, see
+ * hour-sealer.ts). In `reblock` mode an hour's `.open` file left by an earlier process is set aside as a part
+ * and joined at the seal.
  */
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { TapeValueError } from "../format/errors.js";
 import type { RecordInput } from "../format/records.js";
 import { type SealSummary, TapeWriter, type TapeWriterOptions } from "../format/writer.js";
 import { HOUR_NS, tapeRelativePath } from "../reader/layout.js";
+import { type HourSealReport, sealHour, setAside } from "./hour-sealer.js";
 
 export interface HourlyWriterOptions {
   root: string;
   exchange: string;
   captureId: string;
-  /** Passed to each file's writer (codec, block policy, meta). */
+  /** Passed to each file's writer (codec, block policy, meta, write retries). */
   writer?: Omit<TapeWriterOptions, "exchange" | "captureId" | "periodStart" | "periodEnd">;
+  /** `direct` (default) or `reblock`. */
+  seal?: "direct" | "reblock";
+  /** Told about each sealed hour (reblock mode), or about a seal that failed (the sources stay for the next start). */
+  onSealed?(report: HourSealReport | null, error: unknown, path: string): void;
+  /**
+   * Told about a record the format cannot store (a value beyond its limits); without it such a record throws.
+   * The other records of the batch are written.
+   */
+  onRejected?(record: RecordInput, error: TapeValueError): void;
 }
 
 function timeOf(rec: RecordInput): bigint {
@@ -24,10 +40,18 @@ function timeOf(rec: RecordInput): bigint {
   return typeof t === "bigint" ? t : BigInt(t);
 }
 
+export function hourOf(ns: bigint): bigint {
+  return ns - (((ns % HOUR_NS) + HOUR_NS) % HOUR_NS);
+}
+
 export class HourlyWriter {
   private current: TapeWriter | null = null;
   private hour = -1n;
   readonly sealed: SealSummary[] = [];
+  /** Background seals in progress (reblock mode). */
+  private readonly sealing = new Set<Promise<void>>();
+  /** Hours left unsealed by an earlier process, to seal when they are over. */
+  private readonly adopted = new Set<bigint>();
 
   constructor(readonly options: HourlyWriterOptions) {}
 
@@ -36,41 +60,104 @@ export class HourlyWriter {
     return this.current;
   }
 
+  /** The final path of an hour's file. */
+  pathOf(hour: bigint): string {
+    const o = this.options;
+    return join(o.root, tapeRelativePath(o.exchange, hour, o.captureId));
+  }
+
   /** Appends records in receive order, rotating to a new file at each later hour. */
   async write(records: readonly RecordInput[]): Promise<void> {
     for (const rec of records) {
-      const t = timeOf(rec);
-      const hour = t - (((t % HOUR_NS) + HOUR_NS) % HOUR_NS);
+      const hour = hourOf(timeOf(rec));
       if (this.current === null || hour > this.hour) await this.rotate(hour);
-      this.current!.append(rec);
+      try {
+        this.current!.append(rec);
+      } catch (err) {
+        if (!(err instanceof TapeValueError) || this.options.onRejected === undefined) throw err;
+        this.options.onRejected(rec, err);
+      }
     }
   }
 
   private async rotate(hour: bigint): Promise<void> {
     await this.seal();
-    const o = this.options;
-    const path = join(o.root, tapeRelativePath(o.exchange, hour, o.captureId));
+    const path = this.pathOf(hour);
     await mkdir(dirname(path), { recursive: true });
+    if (this.options.seal === "reblock") await setAside(path);
     this.current = await TapeWriter.create(path, {
-      ...o.writer,
-      exchange: o.exchange,
-      captureId: o.captureId,
+      ...this.options.writer,
+      exchange: this.options.exchange,
+      captureId: this.options.captureId,
       periodStart: hour,
       periodEnd: hour + HOUR_NS,
     });
     this.hour = hour;
   }
 
-  /** Seals the current file, if any. */
+  /** Writes buffered records to the file (small blocks), and fsyncs with `sync`. */
+  async flush(sync: boolean): Promise<void> {
+    await this.current?.flush({ sync });
+  }
+
+  /** Bytes encoded but not yet on disk. */
+  get unwrittenBytes(): number {
+    return this.current?.unwrittenBytes ?? 0;
+  }
+
+  /**
+   * Takes over an hour that an earlier process left unsealed and that is not over yet: its `.open` file is set
+   * aside as a part, and the hour is sealed with its parts when it is over, whether or not records arrive.
+   */
+  async adopt(hour: bigint): Promise<void> {
+    await setAside(this.pathOf(hour));
+    this.adopted.add(hour);
+  }
+
+  /** Seals the current file when `nowNs` is past its hour (a feed that went quiet still gets its file sealed). */
+  async sealIfOver(nowNs: bigint): Promise<void> {
+    if (this.current !== null && nowNs >= this.hour + HOUR_NS) await this.seal();
+    for (const hour of this.adopted) {
+      if (nowNs < hour + HOUR_NS || (this.current !== null && hour === this.hour)) continue;
+      this.adopted.delete(hour);
+      this.track(this.reblock(this.pathOf(hour), undefined));
+    }
+  }
+
+  private track(job: Promise<void>): void {
+    this.sealing.add(job);
+    void job.finally(() => this.sealing.delete(job));
+  }
+
+  /** Seals the current file, if any (in reblock mode: closes it and seals in the background). */
   async seal(): Promise<void> {
     const w = this.current;
     if (w === null) return;
     this.current = null;
-    this.sealed.push(await w.seal());
+    if (this.options.seal !== "reblock") {
+      this.sealed.push(await w.seal());
+      return;
+    }
+    await w.close();
+    this.adopted.delete(this.hour);
+    this.track(this.reblock(w.path, w.policy));
   }
 
+  private async reblock(path: string, policy: TapeWriter["policy"] | undefined): Promise<void> {
+    const { retryWrites: _retry, ...writer } = this.options.writer ?? {};
+    try {
+      const report = await sealHour(path, policy === undefined ? writer : { ...writer, policy });
+      this.sealed.push({ path, bytes: report.bytes, blocks: report.blocks, rows: report.rows });
+      this.options.onSealed?.(report, null, path);
+    } catch (err) {
+      this.options.onSealed?.(null, err, path);
+    }
+  }
+
+  /** Seals the current file and waits for every seal in progress (adopted hours not over stay for the next start). */
   async close(): Promise<SealSummary[]> {
     await this.seal();
+    while (this.sealing.size > 0) await Promise.all([...this.sealing]);
     return this.sealed;
   }
 }

@@ -28,6 +28,7 @@ import {
   stringOf,
 } from "../frame-fields.js";
 import { isObject, type JsonObject, type JsonValue, parseJsonText } from "../json-text.js";
+import { RecentIdsByKey } from "../recent-ids.js";
 
 export const BINANCE_URLS: VenueUrls = {
   ws: "wss://stream.binance.com:9443",
@@ -79,6 +80,14 @@ export class BinanceConnector implements Connector {
   private readonly states = new Map<string, SymbolState>();
   /** The latest exchange time seen, for messages that carry none (bookTicker, REST snapshots). */
   private lastTs = 0n;
+  /** Trade and quote ids seen lately, by stream: what arrives twice is dropped. */
+  private readonly recent = new RecentIdsByKey();
+
+  private repeated(stream: string, id: string, ctx: FeedContext): boolean {
+    if (!this.recent.repeated(stream, id)) return false;
+    ctx.counters.duplicates++;
+    return true;
+  }
 
   constructor(
     private readonly selection: FeedSelection,
@@ -150,6 +159,15 @@ export class BinanceConnector implements Connector {
     return st;
   }
 
+  resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void {
+    for (const st of this.states.values()) {
+      if (!st.feed.synced) continue;
+      st.feed.lose(ctx, "gap", reason, null, this.stamp(null, recvNs));
+      st.buffer = [];
+      this.requestSnapshot(st, ctx);
+    }
+  }
+
   bookOf(symbol: string): BookFeed | undefined {
     return this.states.get(symbol)?.feed;
   }
@@ -170,6 +188,8 @@ export class BinanceConnector implements Connector {
   private onTrade(m: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
     const symbol = stringOf(m.s, "s");
     const at = this.stamp(millisOf(m.T, "T"), recvNs);
+    const id = integerOf(m.e === "aggTrade" ? m.a : m.t, m.e === "aggTrade" ? "a" : "t").toString();
+    if (this.repeated(`${symbol}@${m.e}`, id, ctx)) return symbol;
     const rec: RecordInput = {
       kind: "trade",
       symbol,
@@ -178,7 +198,7 @@ export class BinanceConnector implements Connector {
       size: decimalOf(m.q, "q"),
       // `m`: the buyer is the maker, so the taker sold.
       side: booleanOf(m.m, "m") ? "sell" : "buy",
-      tradeId: integerOf(m.e === "aggTrade" ? m.a : m.t, m.e === "aggTrade" ? "a" : "t").toString(),
+      tradeId: id,
     };
     if (recvNs !== null) rec.recvTs = recvNs;
     ctx.record(rec);
@@ -187,6 +207,7 @@ export class BinanceConnector implements Connector {
 
   private onBookTicker(m: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
     const symbol = stringOf(m.s, "s");
+    if (this.repeated(`${symbol}@bookTicker`, integerOf(m.u, "u").toString(), ctx)) return symbol;
     const exchangeTs = m.T !== undefined ? millisOf(m.T, "T") : m.E !== undefined ? millisOf(m.E, "E") : null;
     const at = this.stamp(exchangeTs, recvNs);
     const rec: RecordInput = {

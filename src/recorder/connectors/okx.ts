@@ -21,6 +21,7 @@ import type {
 import { arrayOf, decimalOf, integerOf, millisOf, objectOf, stringOf } from "../frame-fields.js";
 import { type JsonObject, type JsonValue, parseJsonText } from "../json-text.js";
 import type { TextLevel } from "../level-book.js";
+import { RecentIdsByKey } from "../recent-ids.js";
 
 export const OKX_URLS: VenueUrls = { ws: "wss://ws.okx.com:8443/ws/v5/public", rest: "https://www.okx.com" };
 
@@ -65,6 +66,14 @@ export class OkxConnector implements Connector {
   /** OKX closes a connection that is silent for 30 s; "ping" is answered with "pong". */
   readonly heartbeat: Heartbeat = { idleMs: 20_000, ping: "ping", isPong: (t) => t === "pong" };
   private readonly states = new Map<string, InstrumentState>();
+  /** Trade ids and quote sequence ids seen lately, by channel and instrument: what arrives twice is dropped. */
+  private readonly recent = new RecentIdsByKey();
+
+  private repeated(key: string, id: string, ctx: FeedContext): boolean {
+    if (!this.recent.repeated(key, id)) return false;
+    ctx.counters.duplicates++;
+    return true;
+  }
 
   constructor(
     private readonly selection: FeedSelection,
@@ -114,6 +123,14 @@ export class OkxConnector implements Connector {
     return st;
   }
 
+  resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void {
+    for (const st of this.states.values()) {
+      if (!st.feed.synced) continue;
+      st.feed.lose(ctx, "gap", reason, null, { ts: recvNs ?? 0n, recvNs });
+      this.resubscribe(st.feed.symbol, ctx);
+    }
+  }
+
   bookOf(instId: string): BookFeed | undefined {
     return this.states.get(instId)?.feed;
   }
@@ -150,6 +167,8 @@ export class OkxConnector implements Connector {
 
   private onTrade(d: JsonObject, instId: string, recvNs: bigint | null, ctx: FeedContext): void {
     const side = stringOf(d.side, "side");
+    const tradeId = stringOf(d.tradeId, "tradeId");
+    if (this.repeated(`trades:${instId}`, tradeId, ctx)) return;
     const rec: RecordInput = {
       kind: "trade",
       symbol: instId,
@@ -157,13 +176,15 @@ export class OkxConnector implements Connector {
       price: decimalOf(d.px, "px"),
       size: decimalOf(d.sz, "sz"),
       side: side === "buy" ? "buy" : side === "sell" ? "sell" : "unknown",
-      tradeId: stringOf(d.tradeId, "tradeId"),
+      tradeId,
     };
     if (recvNs !== null) rec.recvTs = recvNs;
     ctx.record(rec);
   }
 
   private onBbo(d: JsonObject, instId: string, recvNs: bigint | null, ctx: FeedContext): void {
+    if (d.seqId !== undefined && this.repeated(`bbo:${instId}`, integerOf(d.seqId, "seqId").toString(), ctx))
+      return;
     const bid = levelsOf(d.bids, "bids")[0];
     const ask = levelsOf(d.asks, "asks")[0];
     const rec: Extract<RecordInput, { kind: "bbo" }> = {

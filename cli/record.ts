@@ -1,0 +1,59 @@
+import type { Command } from "commander";
+import { createLog, loadRecorderConfig, Recorder } from "../src/recorder/index.js";
+import { toJson, writeOut } from "./output.js";
+
+export function registerRecord(program: Command): void {
+  program
+    .command("record")
+    .description("record venues live into the dataset layout, until SIGTERM or SIGINT (then drain and seal)")
+    .requiredOption("--config <file>", "the recorder configuration (YAML, see docs/RECORDER.md)")
+    .option("--check", "only check the configuration and print it as JSON")
+    .addHelpText(
+      "after",
+      "\nLogs are JSON lines on stdout; metrics, /healthz and /readyz on status.port.\n\nExamples:\n  ticktape record --config /etc/ticktape/recorder.yaml\n  ticktape record --config recorder.yaml --check",
+    )
+    .action(async (o: { config: string; check?: boolean }) => {
+      const config = await loadRecorderConfig(o.config);
+      if (o.check) {
+        await writeOut(`${toJson(config, 2)}\n`);
+        return;
+      }
+      const log = createLog({ level: config.logLevel });
+      const recorder = await Recorder.start({
+        root: config.root,
+        captureId: config.captureId,
+        feeds: config.feeds,
+        codec: config.codec,
+        flushIntervalMs: config.flushIntervalMs,
+        sync: config.sync,
+        maxQueuedRecords: config.maxQueuedRecords,
+        ...(config.statusPort === null
+          ? {}
+          : { statusPort: config.statusPort, statusHost: config.statusHost }),
+        log,
+        onFlushed: (venue, ack) =>
+          log.debug("flushed", {
+            venue,
+            records: ack.records,
+            throughRecvNs: ack.throughRecvNs?.toString() ?? null,
+          }),
+      });
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          log.info("stopping", { signal });
+          recorder.stop(config.stopTimeoutSeconds * 1000).then(
+            () => resolve(),
+            (err: Error) => {
+              log.alert("stop timed out: flushed records stay in .open files, sealed at the next start", {
+                error: err.message,
+              });
+              process.exitCode = 1;
+              resolve();
+            },
+          );
+        };
+        process.once("SIGTERM", () => stop("SIGTERM"));
+        process.once("SIGINT", () => stop("SIGINT"));
+      });
+    });
+}

@@ -1,0 +1,206 @@
+/**
+ * The recorder's configuration file (YAML; docs/RECORDER.md has an example). Every key is checked: an unknown key,
+ * a missing one or a bad value is `E_TAPE_CONFIG` naming the key path and its line, so a typo never silently
+ * records the wrong thing.
+ */
+import { readFile } from "node:fs/promises";
+import { type Document, isMap, isSeq, LineCounter, parseDocument } from "yaml";
+import { CODECS, type Codec } from "../format/codecs.js";
+import { TapeError } from "../format/errors.js";
+import { isVenueId, VENUE_IDS } from "./connectors/index.js";
+import type { FeedConfig } from "./live-feed.js";
+
+export interface RecorderConfig {
+  root: string;
+  captureId: string;
+  codec: Codec;
+  flushIntervalMs: number;
+  sync: boolean;
+  maxQueuedRecords: number;
+  statusPort: number | null;
+  statusHost: string;
+  logLevel: string;
+  /** Seconds a stop may take before the process gives up (SIGTERM). */
+  stopTimeoutSeconds: number;
+  feeds: FeedConfig[];
+}
+
+type Path = (string | number)[];
+
+class Checker {
+  readonly lines = new LineCounter();
+  readonly doc: Document;
+  constructor(
+    text: string,
+    readonly file: string,
+  ) {
+    this.doc = parseDocument(text, { lineCounter: this.lines, uniqueKeys: true });
+    const e = this.doc.errors[0];
+    if (e !== undefined) {
+      const at = this.lines.linePos(e.pos[0]);
+      throw new TapeError("E_TAPE_CONFIG", `line ${at.line}: ${e.message.split("\n")[0]}`, { file });
+    }
+  }
+
+  fail(path: Path, message: string): never {
+    const node = this.doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+    let where = "";
+    if (node?.range !== undefined) where = `line ${this.lines.linePos(node.range[0]).line}: `;
+    else if (path.length > 1) {
+      const parent = this.doc.getIn(path.slice(0, -1), true) as
+        | { range?: [number, number, number] }
+        | undefined;
+      if (parent?.range !== undefined) where = `line ${this.lines.linePos(parent.range[0]).line}: `;
+    }
+    const key = path.length === 0 ? "(top level)" : path.join(".");
+    throw new TapeError("E_TAPE_CONFIG", `${where}${key}: ${message}`, { file: this.file, field: key });
+  }
+
+  object(v: unknown, path: Path, keys: readonly string[]): Record<string, unknown> {
+    if (typeof v !== "object" || v === null || Array.isArray(v))
+      this.fail(path, "expected a mapping of keys");
+    for (const k of Object.keys(v)) {
+      if (!keys.includes(k)) this.fail([...path, k], `unknown key (known: ${keys.join(", ")})`);
+    }
+    return v as Record<string, unknown>;
+  }
+
+  string(v: unknown, path: Path, fallback?: string): string {
+    if (v === undefined && fallback !== undefined) return fallback;
+    if (typeof v !== "string" || v === "") this.fail(path, v === undefined ? "required" : "expected a text");
+    return v;
+  }
+
+  number(v: unknown, path: Path, fallback: number, min: number, max: number): number {
+    if (v === undefined) return fallback;
+    if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) {
+      this.fail(path, `expected a number from ${min} to ${max}`);
+    }
+    return v;
+  }
+
+  boolean(v: unknown, path: Path, fallback: boolean): boolean {
+    if (v === undefined) return fallback;
+    if (typeof v !== "boolean") this.fail(path, "expected true or false");
+    return v;
+  }
+}
+
+const TOP = [
+  "root",
+  "captureId",
+  "codec",
+  "flush",
+  "queue",
+  "status",
+  "log",
+  "stopTimeoutSeconds",
+  "feeds",
+] as const;
+const FEED = ["venue", "symbols", "kinds", "raw", "urls", "stallSeconds", "maxConnectionHours"] as const;
+const KINDS = ["trade", "book", "bbo"] as const;
+const ID = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+/** Binance drops connections after 24 h: replace them a little before. */
+const DEFAULT_MAX_CONNECTION_HOURS: Record<string, number> = { binance: 23.5 };
+
+/** Parses and checks configuration text; `env` supplies the default capture id (HOSTNAME). */
+export function parseRecorderConfig(
+  text: string,
+  file = "config",
+  env: Record<string, string | undefined> = process.env,
+): RecorderConfig {
+  const c: Checker = new Checker(text, file);
+  if (!isMap(c.doc.contents)) c.fail([], "expected a mapping of keys");
+  const top = c.object(c.doc.toJS(), [], TOP);
+  const captureId = c.string(top.captureId, ["captureId"], env.HOSTNAME ?? "");
+  if (!ID.test(captureId)) c.fail(["captureId"], "use letters, digits, - and _ (it is part of file names)");
+  const codec = c.string(top.codec, ["codec"], "zstd");
+  if (!(CODECS as readonly string[]).includes(codec))
+    c.fail(["codec"], `expected one of ${CODECS.join(", ")}`);
+  const flush = c.object(top.flush ?? {}, ["flush"], ["intervalMs", "sync"]);
+  const queue = c.object(top.queue ?? {}, ["queue"], ["maxRecords"]);
+  const status = c.object(top.status ?? {}, ["status"], ["port", "host"]);
+  const log = c.object(top.log ?? {}, ["log"], ["level"]);
+  const level = c.string(log.level, ["log", "level"], "info");
+  if (!["trace", "debug", "info", "warn", "error", "fatal"].includes(level)) {
+    c.fail(["log", "level"], "expected trace, debug, info, warn, error or fatal");
+  }
+  if (!isSeq(c.doc.get("feeds", true)) || !Array.isArray(top.feeds) || top.feeds.length === 0) {
+    c.fail(["feeds"], "expected a list of feeds (venue, symbols, …)");
+  }
+  const seen = new Set<string>();
+  const feeds = (top.feeds as unknown[]).map((raw, i): FeedConfig => {
+    const p: Path = ["feeds", i];
+    const f = c.object(raw, p, FEED);
+    const venue = c.string(f.venue, [...p, "venue"]);
+    if (!isVenueId(venue))
+      c.fail([...p, "venue"], `unknown venue ${venue} (venues: ${VENUE_IDS.join(", ")})`);
+    if (seen.has(venue)) c.fail([...p, "venue"], "each venue once (list all its symbols in one feed)");
+    seen.add(venue);
+    if (!Array.isArray(f.symbols) || f.symbols.length === 0)
+      c.fail([...p, "symbols"], "expected a list of symbols");
+    const symbols = f.symbols.map((s, j) => c.string(s, [...p, "symbols", j]));
+    const kinds = f.kinds === undefined ? [...KINDS] : f.kinds;
+    if (!Array.isArray(kinds) || kinds.length === 0)
+      c.fail([...p, "kinds"], `expected a list of ${KINDS.join(", ")}`);
+    kinds.forEach((k, j) => {
+      if (!(KINDS as readonly unknown[]).includes(k))
+        c.fail([...p, "kinds", j], `expected one of ${KINDS.join(", ")}`);
+    });
+    const urls = c.object(f.urls ?? {}, [...p, "urls"], ["ws", "rest"]);
+    const feedUrls: FeedConfig["urls"] = {};
+    for (const key of ["ws", "rest"] as const) {
+      if (urls[key] === undefined) continue;
+      const u = c.string(urls[key], [...p, "urls", key]);
+      const scheme = key === "ws" ? /^wss?:\/\// : /^https?:\/\//;
+      if (!scheme.test(u))
+        c.fail(
+          [...p, "urls", key],
+          `expected a ${key === "ws" ? "ws:// or wss://" : "http:// or https://"} URL`,
+        );
+      feedUrls[key] = u;
+    }
+    return {
+      venue,
+      symbols,
+      trades: kinds.includes("trade"),
+      book: kinds.includes("book"),
+      bbo: kinds.includes("bbo"),
+      raw: c.boolean(f.raw, [...p, "raw"], true),
+      urls: feedUrls,
+      stallMs: c.number(f.stallSeconds, [...p, "stallSeconds"], 30, 1, 3600) * 1000,
+      maxConnectionAgeMs:
+        c.number(
+          f.maxConnectionHours,
+          [...p, "maxConnectionHours"],
+          DEFAULT_MAX_CONNECTION_HOURS[venue] ?? 0,
+          0,
+          720,
+        ) * 3_600_000,
+    };
+  });
+  const port = status.port === undefined ? null : c.number(status.port, ["status", "port"], 0, 0, 65535);
+  return {
+    root: c.string(top.root, ["root"]),
+    captureId,
+    codec: codec as Codec,
+    flushIntervalMs: c.number(flush.intervalMs, ["flush", "intervalMs"], 1000, 10, 60_000),
+    sync: c.boolean(flush.sync, ["flush", "sync"], true),
+    maxQueuedRecords: c.number(queue.maxRecords, ["queue", "maxRecords"], 1_000_000, 1000, 100_000_000),
+    statusPort: port,
+    statusHost: c.string(status.host, ["status", "host"], "0.0.0.0"),
+    logLevel: level,
+    stopTimeoutSeconds: c.number(top.stopTimeoutSeconds, ["stopTimeoutSeconds"], 30, 1, 3600),
+    feeds,
+  };
+}
+
+export async function loadRecorderConfig(file: string): Promise<RecorderConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new TapeError("E_TAPE_CONFIG", `cannot read: ${(err as Error).message}`, { file, cause: err });
+  }
+  return parseRecorderConfig(text, file);
+}

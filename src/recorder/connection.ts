@@ -1,0 +1,204 @@
+/**
+ * One WebSocket connection of a feed, kept alive for as long as the recorder runs: connect, subscribe within the
+ * venue's message rate, heartbeat when idle, reconnect a silent (stalled) connection, reconnect after a drop with
+ * capped exponential backoff and jitter, and replace the connection before the venue's forced disconnect by
+ * opening the new one first and closing the old one only once the new one delivers (the connectors drop what
+ * arrives twice by its sequence or id).
+ */
+import WebSocket from "ws";
+import type { ConnectionPlan, Heartbeat } from "./connector.js";
+
+export interface ConnectionEvents {
+  /** A socket opened and its subscription was sent. */
+  onOpen(socketId: number, replacing: boolean): void;
+  /** A text frame, with its receive time read as early as possible. */
+  onFrame(text: string, socketId: number): void;
+  /** A socket closed: dropped (it reconnects), replaced by its successor, or stopped. */
+  onClose(socketId: number, reason: string, why: "dropped" | "replaced" | "stopped"): void;
+  /** No frame for `stallMs`: the connection is being replaced. */
+  onStall(socketId: number, silentMs: number): void;
+  /** Bad things that do not close the socket (an error event before close, a frame that is not text). */
+  onWarning(message: string): void;
+}
+
+export interface ConnectionOptions {
+  plan: ConnectionPlan;
+  heartbeat: Heartbeat;
+  sendsPerSecond: number;
+  /** Reconnect when nothing arrived for this long (ms). Default 30 s. */
+  stallMs?: number;
+  /** Replace the connection after this long (ms), before the venue drops it (Binance: 24 h). Default: never. */
+  maxAgeMs?: number;
+  /** Backoff after a failed or dropped connection: first delay and cap (ms). Defaults 500 and 30,000. */
+  backoffMs?: { first: number; max: number };
+  /** Largest frame accepted (bytes); a bigger one closes the socket (ws: 1009). Default 64 MiB. */
+  maxFrameBytes?: number;
+  events: ConnectionEvents;
+}
+
+interface Socket {
+  id: number;
+  ws: WebSocket;
+  openedAt: number;
+  lastFrameAt: number;
+  lastPingAt: number;
+  /** Closed on purpose (replaced or stopped): its close is not a drop. */
+  retired: boolean;
+  delivered: boolean;
+}
+
+let nextSocketId = 1;
+
+export class Connection {
+  private current: Socket | null = null;
+  /** The socket that replaces `current` (proactive reconnect), while both are open. */
+  private successor: Socket | null = null;
+  private stopped = false;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private retry: NodeJS.Timeout | null = null;
+  private readonly sendQueue: { socket: Socket; text: string }[] = [];
+  private sending: NodeJS.Timeout | null = null;
+
+  constructor(private readonly o: ConnectionOptions) {}
+
+  start(): void {
+    this.open(false);
+    this.timer = setInterval(() => this.tick(), 250);
+  }
+
+  /** Sends on the current socket, within the venue's message rate. */
+  send(text: string): void {
+    const s = this.current;
+    if (s !== null) this.enqueue(s, text);
+  }
+
+  private enqueue(socket: Socket, text: string): void {
+    this.sendQueue.push({ socket, text });
+    if (this.sending === null) this.pump();
+  }
+
+  private pump(): void {
+    const next = this.sendQueue.shift();
+    if (next === undefined) {
+      this.sending = null;
+      return;
+    }
+    if (next.socket.ws.readyState === WebSocket.OPEN) next.socket.ws.send(next.text);
+    this.sending = setTimeout(() => this.pump(), Math.ceil(1000 / this.o.sendsPerSecond));
+  }
+
+  private open(replacing: boolean): void {
+    const ws = new WebSocket(this.o.plan.url, { maxPayload: this.o.maxFrameBytes ?? 64 * 1024 * 1024 });
+    const now = Date.now();
+    const s: Socket = {
+      id: nextSocketId++,
+      ws,
+      openedAt: now,
+      lastFrameAt: now,
+      lastPingAt: 0,
+      retired: false,
+      delivered: false,
+    };
+    if (replacing) this.successor = s;
+    else this.current = s;
+    ws.on("open", () => {
+      s.lastFrameAt = Date.now();
+      for (const m of this.o.plan.subscribe) this.enqueue(s, m);
+      this.o.events.onOpen(s.id, replacing);
+    });
+    ws.on("message", (data, isBinary) => {
+      s.lastFrameAt = Date.now();
+      if (isBinary) {
+        this.o.events.onWarning(`binary frame of ${(data as Buffer).length} bytes ignored`);
+        return;
+      }
+      const text = data.toString();
+      if (this.o.heartbeat.isPong(text)) return;
+      if (this.successor === s && !s.delivered) this.promote(s);
+      s.delivered = true;
+      this.o.events.onFrame(text, s.id);
+    });
+    ws.on("pong", () => {
+      s.lastFrameAt = Date.now();
+    });
+    ws.on("error", (err) => this.o.events.onWarning(`socket ${s.id}: ${err.message}`));
+    ws.on("close", (code, reason) =>
+      this.closed(s, `code ${code}${reason.length > 0 ? ` ${reason.toString()}` : ""}`),
+    );
+  }
+
+  /** The successor delivers: it becomes the connection, and the old one is closed. */
+  private promote(s: Socket): void {
+    const old = this.current;
+    this.current = s;
+    this.successor = null;
+    if (old !== null) {
+      old.retired = true;
+      old.ws.close(1000, "replaced");
+    }
+  }
+
+  private closed(s: Socket, reason: string): void {
+    this.o.events.onClose(s.id, reason, this.stopped ? "stopped" : s.retired ? "replaced" : "dropped");
+    if (s.retired || this.stopped) return;
+    if (this.successor === s) {
+      this.successor = null;
+      return;
+    }
+    if (this.current !== s) return;
+    this.current = null;
+    // A connection that lived a minute resets the backoff.
+    if (Date.now() - s.openedAt > 60_000) this.attempt = 0;
+    const { first, max } = this.o.backoffMs ?? { first: 500, max: 30_000 };
+    const delay = Math.min(max, first * 2 ** this.attempt) * (0.5 + Math.random() / 2);
+    this.attempt++;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      if (!this.stopped) this.open(false);
+    }, delay);
+  }
+
+  private tick(): void {
+    const s = this.current;
+    if (s === null || s.ws.readyState !== WebSocket.OPEN) return;
+    const now = Date.now();
+    const silent = now - s.lastFrameAt;
+    if (silent >= (this.o.stallMs ?? 30_000)) {
+      this.o.events.onStall(s.id, silent);
+      s.ws.terminate();
+      return;
+    }
+    if (silent >= this.o.heartbeat.idleMs && now - s.lastPingAt >= this.o.heartbeat.idleMs) {
+      s.lastPingAt = now;
+      if (this.o.heartbeat.ping === null) s.ws.ping();
+      else s.ws.send(this.o.heartbeat.ping);
+    }
+    const maxAge = this.o.maxAgeMs;
+    if (maxAge !== undefined && this.successor === null && now - s.openedAt >= maxAge) this.open(true);
+  }
+
+  /** Closes every socket; no reconnect. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    if (this.retry !== null) clearTimeout(this.retry);
+    if (this.sending !== null) clearTimeout(this.sending);
+    const sockets = [this.current, this.successor].filter((s): s is Socket => s !== null);
+    await Promise.all(
+      sockets.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.retired = true;
+            if (s.ws.readyState === WebSocket.CLOSED) return resolve();
+            s.ws.once("close", () => resolve());
+            s.ws.close(1000, "recorder stopping");
+            setTimeout(() => {
+              s.ws.terminate();
+              resolve();
+            }, 2000).unref();
+          }),
+      ),
+    );
+  }
+}

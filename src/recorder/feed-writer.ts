@@ -1,0 +1,262 @@
+/**
+ * Between the sockets and the disk: a bounded queue of records, drained into hourly files by one loop, flushed
+ * (and fsynced) every `flushIntervalMs`. The sockets never wait for the disk: when the disk is slow or failing the
+ * queue grows up to `maxQueuedRecords`, and records beyond it are dropped — counted, logged, and stated in a `gap`
+ * event once the queue takes records again (docs/DURABILITY.md). Failed writes are retried by the file writer
+ * (bytes kept in memory, bounded by `maxUnwrittenBytes`, beyond which the loop stops feeding it).
+ */
+
+import type { TapeValueError } from "../format/errors.js";
+import type { Kind, RecordInput } from "../format/records.js";
+import { eventRecord } from "./book-feed.js";
+import type { Clock } from "./clock.js";
+import type { HourSealReport } from "./hour-sealer.js";
+import { HourlyWriter, type HourlyWriterOptions } from "./hourly-writer.js";
+
+export interface FlushAck {
+  /** Records appended to files and flushed (and fsynced with `sync`), since this writer started. */
+  records: number;
+  /** Receive time of the last of them (ns), or null. */
+  throughRecvNs: bigint | null;
+}
+
+export interface FeedWriterLog {
+  /** Problems that lose nothing yet (a failed write being retried, a record the format refused). */
+  warn(message: string, details?: Record<string, unknown>): void;
+  /** Records lost or a seal failed: someone must look. */
+  alert(message: string, details?: Record<string, unknown>): void;
+  info(message: string, details?: Record<string, unknown>): void;
+}
+
+export interface FeedWriterOptions {
+  hourly: Omit<HourlyWriterOptions, "onSealed" | "onRejected" | "seal">;
+  clock: Clock;
+  log: FeedWriterLog;
+  /** Flush (and fsync) at least this often (ms). Default 1000. */
+  flushIntervalMs?: number;
+  /** fsync at each flush (default true): a flushed record survives the host, not only the process. */
+  sync?: boolean;
+  /** Queue bound (records). Default 1,000,000. */
+  maxQueuedRecords?: number;
+  /** Encoded bytes waiting for the disk beyond which the queue is not drained. Default 256 MiB. */
+  maxUnwrittenBytes?: number;
+  onFlushed?(ack: FlushAck): void;
+  /** Records were dropped: books written to the files have a gap (the caller resynchronises them). */
+  onDropped?(count: number): void;
+  onSealed?(report: HourSealReport): void;
+}
+
+export interface FeedWriterStats {
+  queued: number;
+  written: number;
+  dropped: number;
+  droppedByKind: Record<Kind, number>;
+  rejected: number;
+  writeErrors: number;
+  flushes: number;
+  sealedFiles: number;
+  sealErrors: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class FeedWriter {
+  readonly hourly: HourlyWriter;
+  readonly stats: FeedWriterStats = {
+    queued: 0,
+    written: 0,
+    dropped: 0,
+    droppedByKind: { trade: 0, book: 0, bbo: 0, event: 0, raw: 0 },
+    rejected: 0,
+    writeErrors: 0,
+    flushes: 0,
+    sealedFiles: 0,
+    sealErrors: 0,
+  };
+  private queue: RecordInput[] = [];
+  private wake: (() => void) | null = null;
+  private running: Promise<void> | null = null;
+  private stopping = false;
+  private lastFlushMs = 0;
+  /** Records lost since the last gap event: count and the receive-time span. */
+  private lost: { count: number; from: bigint; to: bigint; kinds: Record<Kind, number> } | null = null;
+  private appended = 0;
+  private lastRecv: bigint | null = null;
+  private readonly flushIntervalMs: number;
+  private readonly maxQueued: number;
+  private readonly maxUnwritten: number;
+
+  constructor(private readonly options: FeedWriterOptions) {
+    this.flushIntervalMs = options.flushIntervalMs ?? 1000;
+    this.maxQueued = options.maxQueuedRecords ?? 1_000_000;
+    this.maxUnwritten = options.maxUnwrittenBytes ?? 256 * 1024 * 1024;
+    const log = options.log;
+    this.hourly = new HourlyWriter({
+      ...options.hourly,
+      seal: "reblock",
+      writer: {
+        ...options.hourly.writer,
+        retryWrites: {
+          onWriteError: (err, attempt) => {
+            this.stats.writeErrors++;
+            // Every failure is counted; the log says it at the first and then every 20th, not 20 times a second.
+            if (attempt === 1 || attempt % 20 === 0) {
+              log.alert("write failed, retrying", { error: (err as Error).message, attempt });
+            }
+          },
+        },
+      },
+      onSealed: (report, error, path) => {
+        if (report !== null) {
+          this.stats.sealedFiles++;
+          log.info("sealed", { path, rows: report.rows, bytes: report.bytes, fromBytes: report.sourceBytes });
+          if (report.unreadable.length > 0)
+            log.alert("unreadable parts kept aside", { files: report.unreadable });
+          options.onSealed?.(report);
+        } else {
+          this.stats.sealErrors++;
+          log.alert("seal failed; the hour's files stay and are sealed at the next start", {
+            path,
+            error: (error as Error).message,
+          });
+        }
+      },
+      onRejected: (rec: RecordInput, err: TapeValueError) => {
+        this.stats.rejected++;
+        log.warn("record refused by the format", { kind: rec.kind, symbol: rec.symbol, error: err.message });
+      },
+    });
+  }
+
+  /** Queues one record; never waits. */
+  push(rec: RecordInput): void {
+    if (this.queue.length >= this.maxQueued) {
+      this.drop(rec);
+      return;
+    }
+    if (this.lost !== null) this.reportLoss();
+    this.queue.push(rec);
+    this.stats.queued = this.queue.length;
+    if (this.wake !== null) {
+      const w = this.wake;
+      this.wake = null;
+      w();
+    }
+  }
+
+  private drop(rec: RecordInput): void {
+    const t = BigInt(rec.recvTs ?? rec.ts);
+    this.stats.dropped++;
+    this.stats.droppedByKind[rec.kind]++;
+    if (this.lost === null) {
+      this.lost = { count: 0, from: t, to: t, kinds: { trade: 0, book: 0, bbo: 0, event: 0, raw: 0 } };
+      this.options.log.alert("writer queue full: dropping records until the disk catches up", {
+        queued: this.queue.length,
+      });
+      this.options.onDropped?.(1);
+    }
+    this.lost.count++;
+    this.lost.to = t;
+    this.lost.kinds[rec.kind]++;
+  }
+
+  /** The gap event for records dropped, queued ahead of the first record taken again. */
+  private reportLoss(): void {
+    const l = this.lost!;
+    this.lost = null;
+    const kinds = Object.entries(l.kinds)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ");
+    const message = `${l.count} records not written (${kinds}), received from ${l.from} to ${l.to} ns: the writer queue was full (disk slow or failing)`;
+    this.options.log.alert("records dropped", {
+      count: l.count,
+      from: l.from.toString(),
+      to: l.to.toString(),
+    });
+    const now = this.options.clock.nowNs();
+    this.queue.push(eventRecord("", "gap", message, { ts: now, recvNs: now }));
+  }
+
+  start(): void {
+    if (this.running !== null) return;
+    this.lastFlushMs = Date.now();
+    this.running = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping || this.queue.length > 0) {
+      const dueMs = this.lastFlushMs + this.flushIntervalMs - Date.now();
+      if (this.queue.length === 0 && dueMs > 0) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          setTimeout(() => {
+            if (this.wake === resolve) this.wake = null;
+            resolve();
+          }, dueMs).unref();
+        });
+      }
+      if (this.hourly.unwrittenBytes > this.maxUnwritten) {
+        // The disk is not taking what it has: leave the records queued (the queue bound decides).
+        await sleep(20);
+        if (Date.now() - this.lastFlushMs < this.flushIntervalMs) continue;
+      } else if (this.queue.length > 0) {
+        await this.writeQueued();
+      }
+      if (
+        Date.now() - this.lastFlushMs >= this.flushIntervalMs ||
+        (this.stopping && this.queue.length === 0)
+      ) {
+        await this.flush();
+      }
+    }
+  }
+
+  private async writeQueued(): Promise<void> {
+    const batch = this.queue;
+    this.queue = [];
+    this.stats.queued = 0;
+    try {
+      await this.hourly.write(batch);
+    } catch (err) {
+      // A file could not be created (disk full, permissions): keep the batch at the front and try again.
+      this.stats.writeErrors++;
+      this.options.log.alert("cannot write to the dataset; retrying", { error: (err as Error).message });
+      this.queue = batch.concat(this.queue);
+      this.stats.queued = this.queue.length;
+      await sleep(500);
+      return;
+    }
+    this.appended += batch.length;
+    this.stats.written += batch.length;
+    // The queue has room again: the loss is stated right after the records queued before it.
+    if (this.lost !== null) this.reportLoss();
+    const last = batch[batch.length - 1]!;
+    if (last.recvTs !== undefined) this.lastRecv = BigInt(last.recvTs);
+  }
+
+  private async flush(): Promise<void> {
+    this.lastFlushMs = Date.now();
+    const records = this.appended;
+    const through = this.lastRecv;
+    try {
+      await this.hourly.flush(this.options.sync ?? true);
+      await this.hourly.sealIfOver(this.options.clock.nowNs());
+    } catch (err) {
+      this.stats.writeErrors++;
+      this.options.log.alert("flush failed; retrying", { error: (err as Error).message });
+      return;
+    }
+    this.stats.flushes++;
+    this.options.onFlushed?.({ records, throughRecvNs: through });
+  }
+
+  /** Writes everything queued, flushes, and seals the current file (waiting for every seal). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.wake !== null) this.wake();
+    this.start();
+    await this.running;
+    await this.hourly.close();
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * One venue recorded live: its connector behind the shared `Feed` pipeline, fed by WebSocket connections and REST
+ * snapshots, writing through a `FeedWriter`. Connection life (connect, drop, stall) is written as `event` records,
+ * so the files say when the recording could have missed something.
+ */
+import { exists } from "../format/writer.js";
+import { eventRecord } from "./book-feed.js";
+import type { Clock } from "./clock.js";
+import { Connection } from "./connection.js";
+import type { ConnectionPlan, Connector } from "./connector.js";
+import { createConnector, VENUES, type VenueId } from "./connectors/index.js";
+import { Feed } from "./feed.js";
+import {
+  type FeedWriter,
+  type FeedWriterOptions,
+  type FlushAck,
+  FeedWriter as Writer,
+} from "./feed-writer.js";
+import { sealHour } from "./hour-sealer.js";
+import { findLeftovers, isPast } from "./leftovers.js";
+import type { RecorderLog } from "./log.js";
+import type { RecorderMetrics } from "./metrics.js";
+import { RestClient } from "./rest-client.js";
+
+export interface FeedConfig {
+  venue: VenueId;
+  /** The venue's own symbols. */
+  symbols: string[];
+  trades: boolean;
+  book: boolean;
+  bbo: boolean;
+  /** Keep every received message as a `raw` record. */
+  raw: boolean;
+  urls: { ws?: string; rest?: string };
+  /** Reconnect a connection silent for this long (ms). */
+  stallMs: number;
+  /** Replace a connection after this long (ms), before the venue's forced disconnect; 0: never. */
+  maxConnectionAgeMs: number;
+}
+
+export interface LiveFeedOptions {
+  feed: FeedConfig;
+  root: string;
+  captureId: string;
+  clock: Clock;
+  log: RecorderLog;
+  metrics: RecorderMetrics;
+  writer: Omit<FeedWriterOptions, "hourly" | "clock" | "log" | "onFlushed" | "onDropped"> & {
+    hourly: Omit<FeedWriterOptions["hourly"], "root" | "exchange" | "captureId">;
+  };
+  onFlushed?(venue: VenueId, ack: FlushAck): void;
+}
+
+export class LiveFeed {
+  readonly connector: Connector;
+  readonly feed: Feed;
+  readonly writer: FeedWriter;
+  private readonly connections: Connection[] = [];
+  private readonly rest: RestClient;
+  /** The connection whose frame is being handled (where a connector's `send` goes). */
+  private sendTo: Connection | null = null;
+  private openSockets = 0;
+  private lastCounted = { gaps: 0, checksumFailures: 0, badFrames: 0 };
+  private countedWriteErrors = 0;
+  /** Receive time of the oldest record not yet flushed, for the receive → disk latency. */
+  private oldestUnflushed: bigint | null = null;
+
+  constructor(private readonly o: LiveFeedOptions) {
+    const f = o.feed;
+    const venue = VENUES[f.venue];
+    const urls = { ...venue.urls, ...f.urls };
+    this.connector = createConnector(
+      f.venue,
+      { symbols: f.symbols, trades: f.trades, book: f.book, bbo: f.bbo },
+      urls,
+    );
+    const log = o.log;
+    const labels = { venue: f.venue };
+    this.rest = new RestClient({
+      base: urls.rest,
+      onRetry: (path, error, attempt) => log.warn("REST request failed, retrying", { path, error, attempt }),
+    });
+    this.writer = new Writer({
+      ...o.writer,
+      hourly: { ...o.writer.hourly, root: o.root, exchange: f.venue, captureId: o.captureId },
+      clock: o.clock,
+      log,
+      onFlushed: (ack) => {
+        const errors = this.writer.stats.writeErrors;
+        if (errors > this.countedWriteErrors)
+          o.metrics.writeErrors.inc(labels, errors - this.countedWriteErrors);
+        this.countedWriteErrors = errors;
+        const now = o.clock.nowNs();
+        if (this.oldestUnflushed !== null)
+          o.metrics.latency.observe(labels, Number(now - this.oldestUnflushed) / 1e9);
+        this.oldestUnflushed = null;
+        o.metrics.queueDepth.set(labels, this.writer.stats.queued);
+        o.onFlushed?.(f.venue, ack);
+      },
+      onDropped: () => {
+        o.metrics.dropped.inc(labels);
+        // The files lost book rows: resynchronise every book so that they are whole again from a snapshot.
+        const now = o.clock.nowNs();
+        this.connector.resync("records were dropped on their way to disk", now, this.feed.context);
+      },
+    });
+    this.feed = new Feed(this.connector, {
+      raw: f.raw,
+      sink: (rec) => {
+        if (this.oldestUnflushed === null && rec.recvTs !== undefined)
+          this.oldestUnflushed = BigInt(rec.recvTs);
+        o.metrics.records.inc(labels);
+        this.writer.push(rec);
+      },
+      requestRest: (path) => void this.fetchSnapshot(path),
+      send: (text) => (this.sendTo ?? this.connections[0])?.send(text),
+      onBadFrame: (err, text) => log.warn("bad frame", { error: err.message, frame: text.slice(0, 200) }),
+    });
+  }
+
+  get venue(): VenueId {
+    return this.o.feed.venue;
+  }
+
+  /** Every connection has a socket open. */
+  get connected(): boolean {
+    return this.openSockets >= this.connections.length && this.connections.length > 0;
+  }
+
+  /** Seals what an earlier process left, then connects. */
+  async start(): Promise<void> {
+    await this.recoverLeftovers();
+    this.writer.start();
+    for (const plan of this.connector.connections()) this.connect(plan);
+  }
+
+  private async recoverLeftovers(): Promise<void> {
+    const now = this.o.clock.nowNs();
+    for (const left of await findLeftovers(this.o.root, this.venue, this.o.captureId, now)) {
+      // A seal cut off after its rename leaves the sealed file and its sources: the sources go first.
+      if ((await exists(left.path)) || isPast(left.hour, now)) {
+        const report = await sealHour(left.path);
+        this.o.log.info("sealed a file left by an earlier process", {
+          path: left.path,
+          rows: report.rows,
+          droppedBytes: report.droppedBytes,
+          alreadySealed: report.alreadySealed,
+        });
+        if (report.unreadable.length > 0)
+          this.o.log.alert("unreadable files kept aside", { files: report.unreadable });
+      }
+      if (!isPast(left.hour, now)) await this.writer.hourly.adopt(left.hour);
+    }
+  }
+
+  private connect(plan: ConnectionPlan): void {
+    const f = this.o.feed;
+    const labels = { venue: f.venue };
+    const m = this.o.metrics;
+    const log = this.o.log;
+    const record = (type: "connect" | "disconnect" | "stall", message: string) => {
+      const now = this.o.clock.nowNs();
+      this.feed.context.record(eventRecord("", type, message, { ts: now, recvNs: now }));
+      return now;
+    };
+    const conn: Connection = new Connection({
+      plan,
+      heartbeat: this.connector.heartbeat,
+      sendsPerSecond: this.connector.sendsPerSecond,
+      stallMs: f.stallMs,
+      ...(f.maxConnectionAgeMs > 0 ? { maxAgeMs: f.maxConnectionAgeMs } : {}),
+      events: {
+        onOpen: (id, replacing) => {
+          this.openSockets++;
+          m.connected.inc(labels);
+          const now = record(
+            "connect",
+            `socket ${id} open: ${plan.url}${replacing ? " (replacing the current one)" : ""}`,
+          );
+          log.info("connected", { url: plan.url, socket: id, replacing });
+          if (!replacing) this.connector.onOpen(plan, now, this.feed.context);
+        },
+        onFrame: (text, _id) => {
+          const recvNs = this.o.clock.nowNs();
+          m.messages.inc(labels);
+          m.messageBytes.inc(labels, text.length);
+          this.sendTo = conn;
+          this.feed.receive({ kind: "frame", recvNs, text });
+          this.sendTo = null;
+          this.countFeedMetrics();
+        },
+        onClose: (id, reason, why) => {
+          this.openSockets--;
+          m.connected.dec(labels);
+          const note =
+            why === "replaced" ? ", replaced by a newer one" : why === "stopped" ? ", recorder stopping" : "";
+          const now = record("disconnect", `socket ${id} closed (${reason})${note}`);
+          if (why === "replaced") return;
+          m.reconnects.inc(labels);
+          log.warn("disconnected", { url: plan.url, socket: id, reason });
+          this.connector.onClose(plan, now, reason, this.feed.context);
+        },
+        onStall: (id, silentMs) => {
+          record("stall", `socket ${id} silent for ${silentMs} ms: reconnecting`);
+          log.warn("stalled", { url: plan.url, socket: id, silentMs });
+        },
+        onWarning: (message) => log.warn(message, { url: plan.url }),
+      },
+    });
+    this.connections.push(conn);
+    conn.start();
+  }
+
+  private countFeedMetrics(): void {
+    const s = this.feed.stats;
+    const labels = { venue: this.venue };
+    const m = this.o.metrics;
+    if (s.gaps > this.lastCounted.gaps) m.gaps.inc(labels, s.gaps - this.lastCounted.gaps);
+    if (s.checksumFailures > this.lastCounted.checksumFailures) {
+      m.checksumFailures.inc(labels, s.checksumFailures - this.lastCounted.checksumFailures);
+    }
+    if (s.badFrames > this.lastCounted.badFrames)
+      m.badFrames.inc(labels, s.badFrames - this.lastCounted.badFrames);
+    this.lastCounted = { gaps: s.gaps, checksumFailures: s.checksumFailures, badFrames: s.badFrames };
+  }
+
+  private async fetchSnapshot(path: string): Promise<void> {
+    const body = await this.rest.get(path);
+    if (body === null) return;
+    this.feed.receive({ kind: "rest", recvNs: this.o.clock.nowNs(), path, body });
+    this.countFeedMetrics();
+  }
+
+  /** Closes the connections, then writes and seals everything received. */
+  async stop(): Promise<void> {
+    this.rest.close();
+    await Promise.all(this.connections.map((c) => c.stop()));
+    await this.writer.stop();
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * The recorder: every configured venue recorded live into the dataset layout (docs/DURABILITY.md), with metrics
+ * and health on HTTP, and a stop that drains and seals within a timeout.
+ */
+import type { Server } from "node:http";
+import type { Codec } from "../format/codecs.js";
+import { type Clock, systemClock } from "./clock.js";
+import type { VenueId } from "./connectors/index.js";
+import type { FlushAck } from "./feed-writer.js";
+import { type FeedConfig, LiveFeed } from "./live-feed.js";
+import { type RecorderLog, silentLog } from "./log.js";
+import { RecorderMetrics } from "./metrics.js";
+import { startStatusServer } from "./status-server.js";
+
+export interface RecorderOptions {
+  /** Dataset root (the EFS mount). */
+  root: string;
+  /** Names this host or pod in file names, so that two recorders of the same feeds never clash. */
+  captureId: string;
+  feeds: FeedConfig[];
+  codec?: Codec;
+  /** Flush (and fsync) every this many ms. Default 1000. */
+  flushIntervalMs?: number;
+  /** fsync at each flush. Default true. */
+  sync?: boolean;
+  /** Writer queue bound per feed (records). Default 1,000,000. */
+  maxQueuedRecords?: number;
+  /** Serve `/metrics`, `/healthz` and `/readyz` on this port (0: any free port; absent: no server). */
+  statusPort?: number;
+  /** Address the status server listens on. Default 0.0.0.0 (probes come from the node). */
+  statusHost?: string;
+  clock?: Clock;
+  log?: RecorderLog;
+  metrics?: RecorderMetrics;
+  /** Told after each flush: what is on disk (tests, crash harnesses). */
+  onFlushed?(venue: VenueId, ack: FlushAck): void;
+}
+
+export class Recorder {
+  readonly feeds: LiveFeed[];
+  readonly metrics: RecorderMetrics;
+  private server: Server | null = null;
+  private stopping: Promise<void> | null = null;
+  private readonly log: RecorderLog;
+
+  private constructor(readonly options: RecorderOptions) {
+    this.metrics = options.metrics ?? new RecorderMetrics();
+    this.log = options.log ?? silentLog;
+    const clock = options.clock ?? systemClock();
+    this.feeds = options.feeds.map(
+      (feed) =>
+        new LiveFeed({
+          feed,
+          root: options.root,
+          captureId: options.captureId,
+          clock,
+          log: this.log.child({ venue: feed.venue }),
+          metrics: this.metrics,
+          writer: {
+            hourly: { writer: options.codec === undefined ? {} : { codec: options.codec } },
+            ...(options.flushIntervalMs === undefined ? {} : { flushIntervalMs: options.flushIntervalMs }),
+            ...(options.sync === undefined ? {} : { sync: options.sync }),
+            ...(options.maxQueuedRecords === undefined ? {} : { maxQueuedRecords: options.maxQueuedRecords }),
+          },
+          ...(options.onFlushed === undefined ? {} : { onFlushed: options.onFlushed }),
+        }),
+    );
+  }
+
+  /** Seals what earlier processes left, connects every feed, and starts the status server. */
+  static async start(options: RecorderOptions): Promise<Recorder> {
+    const r = new Recorder(options);
+    if (options.statusPort !== undefined) {
+      r.server = await startStatusServer({
+        port: options.statusPort,
+        host: options.statusHost ?? "0.0.0.0",
+        metrics: r.metrics,
+        healthy: () => r.stopping === null,
+        ready: () => r.ready,
+      });
+    }
+    for (const f of r.feeds) await f.start();
+    r.log.info("recording", {
+      root: options.root,
+      captureId: options.captureId,
+      feeds: options.feeds.map((f) => `${f.venue}: ${f.symbols.join(",")}`),
+      statusPort: r.statusPort,
+    });
+    return r;
+  }
+
+  /** Every feed has its connections open. */
+  get ready(): boolean {
+    return this.stopping === null && this.feeds.every((f) => f.connected);
+  }
+
+  get statusPort(): number | null {
+    const a = this.server?.address();
+    return a !== null && typeof a === "object" ? a.port : null;
+  }
+
+  /**
+   * Closes the connections, writes and seals everything received. Resolves when done, or rejects after
+   * `timeoutMs` (what is flushed stays on disk as `.open` files, sealed by the next start).
+   */
+  stop(timeoutMs = 30_000): Promise<void> {
+    if (this.stopping === null) {
+      this.stopping = (async () => {
+        let timer: NodeJS.Timeout | null = null;
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`stop did not finish within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+        });
+        try {
+          await Promise.race([Promise.all(this.feeds.map((f) => f.stop())), timeout]);
+          this.log.info("stopped: everything received is written and sealed");
+        } finally {
+          if (timer !== null) clearTimeout(timer);
+          await new Promise<void>((resolve) =>
+            this.server === null ? resolve() : this.server.close(() => resolve()),
+          );
+        }
+      })();
+    }
+    return this.stopping;
+  }
+}
