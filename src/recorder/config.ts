@@ -52,8 +52,8 @@ class Checker {
         | undefined;
       if (parent?.range !== undefined) where = `line ${this.lines.linePos(parent.range[0]).line}: `;
     }
-    const key = path.length === 0 ? "(top level)" : path.join(".");
-    throw new TapeError("E_TAPE_CONFIG", `${where}${key}: ${message}`, { file: this.file, field: key });
+    const key = path.length === 0 ? undefined : path.join(".");
+    throw new TapeError("E_TAPE_CONFIG", `${where}${message}`, { file: this.file, field: key });
   }
 
   object(v: unknown, path: Path, keys: readonly string[]): Record<string, unknown> {

@@ -1,0 +1,103 @@
+import { describe, expect, it } from "vitest";
+import { TapeError } from "../../src/format/errors.js";
+import { parseRecorderConfig } from "../../src/recorder/config.js";
+
+const GOOD = `
+root: /efs/ticks
+captureId: pod-a
+flush:
+  intervalMs: 500
+status:
+  port: 9464
+feeds:
+  - venue: binance
+    symbols: [BTCUSDT, ETHUSDT]
+    urls:
+      ws: ws://127.0.0.1:9001
+      rest: http://127.0.0.1:9001
+  - venue: okx
+    symbols: [BTC-USDT]
+    kinds: [trade, book]
+    raw: false
+`;
+
+function configError(text: string): TapeError {
+  try {
+    parseRecorderConfig(text, "rec.yaml", {});
+  } catch (err) {
+    expect(err).toBeInstanceOf(TapeError);
+    expect((err as TapeError).code).toBe("E_TAPE_CONFIG");
+    return err as TapeError;
+  }
+  throw new Error("accepted");
+}
+
+describe("recorder configuration", () => {
+  it("reads a configuration with defaults filled in", () => {
+    const c = parseRecorderConfig(GOOD, "rec.yaml", {});
+    expect(c).toMatchObject({
+      root: "/efs/ticks",
+      captureId: "pod-a",
+      codec: "zstd",
+      flushIntervalMs: 500,
+      sync: true,
+    });
+    expect(c.statusPort).toBe(9464);
+    expect(c.feeds[0]).toMatchObject({
+      venue: "binance",
+      symbols: ["BTCUSDT", "ETHUSDT"],
+      trades: true,
+      book: true,
+      bbo: true,
+      raw: true,
+      urls: { ws: "ws://127.0.0.1:9001", rest: "http://127.0.0.1:9001" },
+      stallMs: 30_000,
+      maxConnectionAgeMs: 23.5 * 3_600_000,
+    });
+    expect(c.feeds[1]).toMatchObject({
+      venue: "okx",
+      trades: true,
+      book: true,
+      bbo: false,
+      raw: false,
+      maxConnectionAgeMs: 0,
+    });
+  });
+
+  it("takes the capture id from HOSTNAME when absent", () => {
+    const c = parseRecorderConfig(GOOD.replace("captureId: pod-a\n", ""), "rec.yaml", {
+      HOSTNAME: "recorder-0",
+    });
+    expect(c.captureId).toBe("recorder-0");
+  });
+
+  it("names the key and the line of each mistake", () => {
+    expect(configError(GOOD.replace("intervalMs: 500", "intervalMS: 500")).message).toBe(
+      "rec.yaml, field flush.intervalMS: line 5: unknown key (known: intervalMs, sync)",
+    );
+    expect(configError(GOOD.replace("venue: okx", "venue: kraken-x")).message).toMatch(
+      /field feeds\.1\.venue: line 14: unknown venue kraken-x/,
+    );
+    expect(configError(GOOD.replace("[trade, book]", "[trade, quotes]")).message).toMatch(
+      /field feeds\.1\.kinds\.1: line 16: expected one of trade, book, bbo/,
+    );
+    expect(configError(GOOD.replace("root: /efs/ticks\n", "")).message).toMatch(/field root: required/);
+    expect(configError(GOOD.replace("ws: ws://", "ws: http://")).message).toMatch(
+      /field feeds\.0\.urls\.ws: line 12: expected a ws/,
+    );
+    expect(configError(GOOD.replace("captureId: pod-a", "captureId: pod.a")).message).toMatch(
+      /field captureId: line 3: use letters/,
+    );
+    expect(configError(GOOD.replace("port: 9464", "port: 99999")).message).toMatch(
+      /field status\.port: line \d+: expected a number from 0 to 65535/,
+    );
+    expect(configError("root: [unclosed").message).toMatch(/^rec\.yaml: line 1: /);
+    expect(configError(`${GOOD}\nroot: /again`).message).toMatch(/line \d+: Map keys must be unique/);
+    expect(configError(GOOD.replace(/feeds:[\s\S]*/, "feeds: []")).message).toMatch(
+      /field feeds: line \d+: expected a list of feeds/,
+    );
+    expect(configError(`${GOOD}  - venue: binance\n    symbols: [X]\n`).message).toMatch(
+      /field feeds\.2\.venue: line \d+: each venue once/,
+    );
+  });
+});
