@@ -28,6 +28,8 @@ export class BookFeed {
   synced = false;
   /** The sequence id of the last snapshot or update applied (the venue's own id), null when none. */
   lastSeq: bigint | null = null;
+  /** Exchange time of the last snapshot or update applied: the time of the book's current state. */
+  lastTs: bigint | null = null;
   /** A snapshot after a loss of sync is a resync (counted, and announced by a `resync` event). */
   private lost = false;
 
@@ -57,6 +59,7 @@ export class BookFeed {
     this.apply(ctx, bids, asks, seq, at, true);
     this.synced = true;
     this.lastSeq = seq;
+    this.lastTs = at.ts;
   }
 
   /** Applies an update that the connector found in sequence, and writes its rows. */
@@ -69,6 +72,24 @@ export class BookFeed {
   ): void {
     this.apply(ctx, bids, asks, seq, at, false);
     if (seq !== null) this.lastSeq = seq;
+    this.lastTs = at.ts;
+  }
+
+  /**
+   * Writes the book as it stands as snapshot rows (after an `info` event that says so), without changing it: at the
+   * start of each hour's file (receive time `recvNs`), so that every file holds a book to start from.
+   */
+  carry(ctx: FeedContext, recvNs: bigint): void {
+    if (!this.synced) return;
+    // Stamped with the time of the state it holds, so that replay by exchange time puts it before what follows.
+    const at: Stamp = { ts: this.lastTs ?? recvNs, recvNs };
+    const seq = this.lastSeq === null ? "" : ` at sequence ${this.lastSeq}`;
+    this.event(ctx, "info", `book carried over from the previous file${seq}`, this.lastSeq, null, at);
+    const rows = (side: "bid" | "ask") => this.book.side(side).top(Number.POSITIVE_INFINITY);
+    const bids = rows("bid").map((l): LevelChange => [l.price, l.size]);
+    const asks = rows("ask").map((l): LevelChange => [l.price, l.size]);
+    this.emitRows(ctx, "bid", bids, this.lastSeq, at, true);
+    this.emitRows(ctx, "ask", asks, this.lastSeq, at, true);
   }
 
   /** Marks the book out of sync and writes the event that says why; nothing is applied until a snapshot. */
@@ -102,8 +123,19 @@ export class BookFeed {
     snapshot: boolean,
   ): void {
     const book = this.book.side(side);
+    for (const [price, size] of levels) book.set(price, size);
+    this.emitRows(ctx, side, levels, seq, at, snapshot);
+  }
+
+  private emitRows(
+    ctx: FeedContext,
+    side: "bid" | "ask",
+    levels: readonly LevelChange[],
+    seq: bigint | null,
+    at: Stamp,
+    snapshot: boolean,
+  ): void {
     for (const [price, size] of levels) {
-      book.set(price, size);
       const rec: Extract<RecordInput, { kind: "book" }> = {
         kind: "book",
         symbol: this.symbol,

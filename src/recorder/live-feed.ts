@@ -17,6 +17,7 @@ import {
   FeedWriter as Writer,
 } from "./feed-writer.js";
 import { sealHour } from "./hour-sealer.js";
+import { hourOf } from "./hourly-writer.js";
 import { findLeftovers, isPast } from "./leftovers.js";
 import type { RecorderLog } from "./log.js";
 import type { RecorderMetrics } from "./metrics.js";
@@ -62,6 +63,9 @@ export class LiveFeed {
   private openSockets = 0;
   private lastCounted = { gaps: 0, checksumFailures: 0, badFrames: 0 };
   private countedWriteErrors = 0;
+  /** The hour of the last message received (files are per hour of receive time). */
+  private hour = -1n;
+  private connects = 0;
   /** Receive time of the oldest record not yet flushed, for the receive → disk latency. */
   private oldestUnflushed: bigint | null = null;
 
@@ -122,6 +126,11 @@ export class LiveFeed {
     return this.o.feed.venue;
   }
 
+  /** Sockets opened so far (reconnects and replacements included). */
+  get connectCount(): number {
+    return this.connects;
+  }
+
   /** Every connection has a socket open. */
   get connected(): boolean {
     return this.openSockets >= this.connections.length && this.connections.length > 0;
@@ -172,6 +181,7 @@ export class LiveFeed {
       events: {
         onOpen: (id, replacing) => {
           this.openSockets++;
+          this.connects++;
           m.connected.inc(labels);
           const now = record(
             "connect",
@@ -182,6 +192,7 @@ export class LiveFeed {
         },
         onFrame: (text, _id) => {
           const recvNs = this.o.clock.nowNs();
+          this.carryBooks(recvNs);
           m.messages.inc(labels);
           m.messageBytes.inc(labels, text.length);
           this.sendTo = conn;
@@ -211,6 +222,19 @@ export class LiveFeed {
     conn.start();
   }
 
+  /**
+   * At the first message of a new hour, every book in sync is written again as snapshot rows, before the message:
+   * each hour's file then holds a book to start from (and the writer's checkpoints have one to build on).
+   */
+  private carryBooks(recvNs: bigint): void {
+    const hour = hourOf(recvNs);
+    if (hour <= this.hour) return;
+    const first = this.hour < 0n;
+    this.hour = hour;
+    if (first) return;
+    for (const symbol of this.o.feed.symbols) this.connector.bookOf(symbol)?.carry(this.feed.context, hour);
+  }
+
   private countFeedMetrics(): void {
     const s = this.feed.stats;
     const labels = { venue: this.venue };
@@ -227,7 +251,9 @@ export class LiveFeed {
   private async fetchSnapshot(path: string): Promise<void> {
     const body = await this.rest.get(path);
     if (body === null) return;
-    this.feed.receive({ kind: "rest", recvNs: this.o.clock.nowNs(), path, body });
+    const recvNs = this.o.clock.nowNs();
+    this.carryBooks(recvNs);
+    this.feed.receive({ kind: "rest", recvNs, path, body });
     this.countFeedMetrics();
   }
 
