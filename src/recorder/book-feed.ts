@@ -35,6 +35,33 @@ export class BookFeed {
 
   constructor(readonly symbol: string) {}
 
+  /** Receive time of the last request for a fresh snapshot (REST or resubscription). */
+  private requestedAt: bigint | null = null;
+  /** Requests since an update was last applied in sync. */
+  private requests = 0;
+
+  /**
+   * Whether a fresh snapshot may be asked for now. The first request after a good update goes at once; each
+   * further one waits `minGapNs`, doubling up to a minute, until an update applies again — so a venue answering
+   * with garbage, or a book failing its checksum on every snapshot, is not asked in a tight loop (venues ban
+   * that). Without a receive time (offline ingest) asking is free.
+   */
+  mayRequest(nowNs: bigint | null, minGapNs: bigint): boolean {
+    if (nowNs === null) return true;
+    if (this.requestedAt !== null && this.requests > 0) {
+      const gap = minGapNs * 2n ** BigInt(Math.min(this.requests - 1, 16));
+      if (nowNs - this.requestedAt < (gap < 60_000_000_000n ? gap : 60_000_000_000n)) return false;
+    }
+    this.requestedAt = nowNs;
+    this.requests++;
+    return true;
+  }
+
+  /** True after a loss of sync, until the snapshot that ends it. */
+  get needsResync(): boolean {
+    return this.lost;
+  }
+
   /** Replaces the book with a snapshot and writes its rows. */
   snapshot(
     ctx: FeedContext,
@@ -73,6 +100,7 @@ export class BookFeed {
     this.apply(ctx, bids, asks, seq, at, false);
     if (seq !== null) this.lastSeq = seq;
     this.lastTs = at.ts;
+    this.requests = 0;
   }
 
   /**

@@ -97,7 +97,16 @@ const TOP = [
   "stopTimeoutSeconds",
   "feeds",
 ] as const;
-const FEED = ["venue", "symbols", "kinds", "raw", "urls", "stallSeconds", "maxConnectionHours"] as const;
+const FEED = [
+  "venue",
+  "symbols",
+  "kinds",
+  "raw",
+  "urls",
+  "stallSeconds",
+  "maxConnectionHours",
+  "maxFrameMiB",
+] as const;
 const KINDS = ["trade", "book", "bbo"] as const;
 const ID = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 /** Binance drops connections after 24 h: replace them a little before. */

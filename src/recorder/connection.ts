@@ -45,6 +45,8 @@ interface Socket {
   /** Closed on purpose (replaced or stopped): its close is not a drop. */
   retired: boolean;
   delivered: boolean;
+  /** The last error the socket reported (it says why a close with code 1006 happened). */
+  lastError: string | null;
 }
 
 let nextSocketId = 1;
@@ -99,6 +101,7 @@ export class Connection {
       lastPingAt: 0,
       retired: false,
       delivered: false,
+      lastError: null,
     };
     if (replacing) this.successor = s;
     else this.current = s;
@@ -122,10 +125,15 @@ export class Connection {
     ws.on("pong", () => {
       s.lastFrameAt = Date.now();
     });
-    ws.on("error", (err) => this.o.events.onWarning(`socket ${s.id}: ${err.message}`));
-    ws.on("close", (code, reason) =>
-      this.closed(s, `code ${code}${reason.length > 0 ? ` ${reason.toString()}` : ""}`),
-    );
+    ws.on("error", (err) => {
+      s.lastError = err.message;
+      this.o.events.onWarning(`socket ${s.id}: ${err.message}`);
+    });
+    ws.on("close", (code, reason) => {
+      const why =
+        reason.length > 0 ? ` ${reason.toString()}` : s.lastError === null ? "" : `: ${s.lastError}`;
+      this.closed(s, `code ${code}${why}`);
+    });
   }
 
   /** The successor delivers: it becomes the connection, and the old one is closed. */

@@ -37,6 +37,8 @@ export interface FeedConfig {
   stallMs: number;
   /** Replace a connection after this long (ms), before the venue's forced disconnect; 0: never. */
   maxConnectionAgeMs: number;
+  /** Largest frame accepted (bytes); a bigger one closes the connection, which reconnects. Default 64 MiB. */
+  maxFrameBytes?: number;
 }
 
 export interface LiveFeedOptions {
@@ -177,6 +179,7 @@ export class LiveFeed {
       heartbeat: this.connector.heartbeat,
       sendsPerSecond: this.connector.sendsPerSecond,
       stallMs: f.stallMs,
+      ...(f.maxFrameBytes === undefined ? {} : { maxFrameBytes: f.maxFrameBytes }),
       ...(f.maxConnectionAgeMs > 0 ? { maxAgeMs: f.maxConnectionAgeMs } : {}),
       events: {
         onOpen: (id, replacing) => {
@@ -203,8 +206,7 @@ export class LiveFeed {
         onClose: (id, reason, why) => {
           this.openSockets--;
           m.connected.dec(labels);
-          const note =
-            why === "replaced" ? ", replaced by a newer one" : why === "stopped" ? ", recorder stopping" : "";
+          const note = why === "replaced" ? ", replaced by a newer one" : "";
           const now = record("disconnect", `socket ${id} closed (${reason})${note}`);
           if (why === "replaced") return;
           m.reconnects.inc(labels);

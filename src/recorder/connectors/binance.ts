@@ -40,6 +40,8 @@ const STREAMS_PER_CONNECTION = 1024;
 /** Updates kept while a snapshot is awaited; older ones are dropped (the snapshot is newer than them). */
 const MAX_BUFFERED_UPDATES = 10_000;
 export const BINANCE_SNAPSHOT_LIMIT = 5000;
+/** A depth snapshot of 5000 levels costs 250 of the 6000 request weight a minute: at most one a second a symbol. */
+const SNAPSHOT_MIN_GAP_NS = 1_000_000_000n;
 
 interface DepthUpdate {
   first: bigint;
@@ -116,11 +118,11 @@ export class BinanceConnector implements Connector {
     return plans;
   }
 
-  onOpen(plan: ConnectionPlan, _recvNs: bigint | null, ctx: FeedContext): void {
+  onOpen(plan: ConnectionPlan, recvNs: bigint | null, ctx: FeedContext): void {
     if (!this.selection.book) return;
     for (const s of plan.symbols) {
       const st = this.states.get(s);
-      if (st !== undefined && !st.feed.synced) this.requestSnapshot(st, ctx);
+      if (st !== undefined && !st.feed.synced) this.requestSnapshot(st, ctx, recvNs);
     }
   }
 
@@ -138,8 +140,8 @@ export class BinanceConnector implements Connector {
     return `/api/v3/depth?symbol=${symbol}&limit=${BINANCE_SNAPSHOT_LIMIT}`;
   }
 
-  private requestSnapshot(st: SymbolState, ctx: FeedContext): void {
-    if (st.awaiting) return;
+  private requestSnapshot(st: SymbolState, ctx: FeedContext, nowNs: bigint | null): void {
+    if (st.awaiting || !st.feed.mayRequest(nowNs, SNAPSHOT_MIN_GAP_NS)) return;
     st.awaiting = true;
     ctx.requestRest(this.snapshotPath(st.feed.symbol));
   }
@@ -164,7 +166,7 @@ export class BinanceConnector implements Connector {
       if (!st.feed.synced) continue;
       st.feed.lose(ctx, "gap", reason, null, this.stamp(null, recvNs));
       st.buffer = [];
-      this.requestSnapshot(st, ctx);
+      this.requestSnapshot(st, ctx, recvNs);
     }
   }
 
@@ -248,7 +250,7 @@ export class BinanceConnector implements Connector {
   private bufferUpdate(st: SymbolState, update: DepthUpdate, ctx: FeedContext): void {
     st.buffer.push(update);
     if (st.buffer.length > MAX_BUFFERED_UPDATES) st.buffer.shift();
-    this.requestSnapshot(st, ctx);
+    this.requestSnapshot(st, ctx, update.at.recvNs);
   }
 
   /** Applies an update to a book in sync, or records the gap it reveals. */
@@ -277,7 +279,7 @@ export class BinanceConnector implements Connector {
         u.last,
         u.at,
       );
-      this.requestSnapshot(st, ctx);
+      this.requestSnapshot(st, ctx, u.at.recvNs);
     }
   }
 
@@ -314,7 +316,7 @@ export class BinanceConnector implements Connector {
         first.at,
       );
       st.buffer = buffered;
-      this.requestSnapshot(st, ctx);
+      this.requestSnapshot(st, ctx, recvNs);
       return symbol;
     }
     for (const u of buffered) {

@@ -28,6 +28,8 @@ export const OKX_URLS: VenueUrls = { ws: "wss://ws.okx.com:8443/ws/v5/public", r
 /** Channel arguments per subscribe message (OKX limits a request to 64 KiB). */
 const ARGS_PER_MESSAGE = 100;
 const CHECKSUM_LEVELS = 25;
+/** OKX allows 480 subscription requests an hour per connection: repeated resubscriptions back off from 2 s. */
+const RESUBSCRIBE_MIN_GAP_NS = 2_000_000_000n;
 
 /** OKX level arrays are `[price, size, "0", orders]`. */
 function levelsOf(v: JsonValue | undefined, field: string): LevelChange[] {
@@ -127,7 +129,7 @@ export class OkxConnector implements Connector {
     for (const st of this.states.values()) {
       if (!st.feed.synced) continue;
       st.feed.lose(ctx, "gap", reason, null, { ts: recvNs ?? 0n, recvNs });
-      this.resubscribe(st.feed.symbol, ctx);
+      this.resubscribe(st, ctx, recvNs);
     }
   }
 
@@ -244,7 +246,9 @@ export class OkxConnector implements Connector {
         st.lastUpdateText = "";
       } else {
         if (!st.feed.synced) {
+          // Updates of a book out of sync are not applied; if the resubscription was held back, ask now.
           ctx.counters.ignoredFrames++;
+          if (st.feed.needsResync) this.resubscribe(st, ctx, recvNs);
           continue;
         }
         const last = st.feed.lastSeq;
@@ -254,7 +258,7 @@ export class OkxConnector implements Connector {
             continue;
           }
           st.feed.lose(ctx, "gap", `prevSeqId ${prevSeqId} does not follow seqId ${last}`, seqId, at);
-          this.resubscribe(instId, ctx);
+          this.resubscribe(st, ctx, recvNs);
           continue;
         }
         if (seqId === null && text === st.lastUpdateText) {
@@ -286,12 +290,13 @@ export class OkxConnector implements Connector {
       seqId,
       at,
     );
-    this.resubscribe(st.feed.symbol, ctx);
+    this.resubscribe(st, ctx, at.recvNs);
   }
 
-  /** A fresh snapshot: unsubscribe and subscribe the instrument's book again. */
-  private resubscribe(instId: string, ctx: FeedContext): void {
-    const args = [{ channel: "books", instId }];
+  /** A fresh snapshot: unsubscribe and subscribe the instrument's book again (not more often than OKX allows). */
+  private resubscribe(st: InstrumentState, ctx: FeedContext, nowNs: bigint | null): void {
+    if (!st.feed.mayRequest(nowNs, RESUBSCRIBE_MIN_GAP_NS)) return;
+    const args = [{ channel: "books", instId: st.feed.symbol }];
     ctx.send(JSON.stringify({ op: "unsubscribe", args }));
     ctx.send(JSON.stringify({ op: "subscribe", args }));
   }

@@ -1,0 +1,138 @@
+/**
+ * A venue that sends garbage, served by a real WebSocket and HTTP server on 127.0.0.1: the recorder counts and
+ * keeps what it cannot read, closes on a frame over its limit and reconnects, and records what is good.
+ */
+
+import { readdir } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { type WebSocket, WebSocketServer } from "ws";
+import { datasetOfFiles, type TapeRecord } from "../../src/index.js";
+import { Recorder } from "../../src/recorder/recorder.js";
+import { tempDir } from "../reader/helpers.js";
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+const trade = (id: number) =>
+  JSON.stringify({
+    stream: "btcusdt@trade",
+    data: {
+      e: "trade",
+      E: 1764000000000 + id,
+      s: "BTCUSDT",
+      t: id,
+      p: "100.5",
+      q: "1",
+      T: 1764000000000 + id,
+      m: false,
+    },
+  });
+
+/** Sends each connection's list of frames; the second connection gets the second list, and so on. */
+async function hostileVenue(
+  sessions: (string | Buffer)[][],
+): Promise<{ url: string; connections: () => number }> {
+  const http: Server = createServer((_req, res) =>
+    res.writeHead(200).end("<html>not a depth snapshot</html>"),
+  );
+  const wss = new WebSocketServer({ server: http });
+  let n = 0;
+  wss.on("connection", (ws: WebSocket) => {
+    const frames = sessions[Math.min(n++, sessions.length - 1)]!;
+    for (const f of frames) ws.send(f);
+  });
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close();
+        http.close(() => resolve());
+      }),
+  );
+  return { url: `127.0.0.1:${(http.address() as AddressInfo).port}`, connections: () => n };
+}
+
+async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("a venue sending garbage", () => {
+  it("is counted and kept, never fatal; an oversized frame costs a reconnect", async () => {
+    const venue = await hostileVenue([
+      [
+        trade(1),
+        "not json at all",
+        '{"stream":"btcusdt@trade","data":{"e":"trade","s":"BTCUSDT","p":1}}',
+        '{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":2,"p":"1e400","q":"1","T":1,"m":false}}',
+        "[".repeat(100_000),
+        Buffer.from([0xde, 0xad, 0xbe, 0xef]),
+        trade(3),
+        "x".repeat(2 * 1024 * 1024),
+        trade(4),
+      ],
+      [trade(4), trade(5)],
+    ]);
+    const root = (await tempDir()).dir;
+    const r = await Recorder.start({
+      root,
+      captureId: "t",
+      feeds: [
+        {
+          venue: "binance",
+          symbols: ["BTCUSDT"],
+          trades: true,
+          book: true,
+          bbo: false,
+          raw: true,
+          urls: { ws: `ws://${venue.url}`, rest: `http://${venue.url}` },
+          stallMs: 10_000,
+          maxConnectionAgeMs: 0,
+          maxFrameBytes: 1024 * 1024,
+        },
+      ],
+      flushIntervalMs: 50,
+      sync: false,
+    });
+    cleanups.push(() => r.stop().catch(() => {}));
+    const feed = r.feeds[0]!;
+    await waitFor(
+      () => venue.connections() >= 2 && feed.feed.stats.records.trade >= 3,
+      "the second connection's trades",
+    );
+    // The snapshot the venue answers with HTML is a bad message too, and the book stays out of sync.
+    await waitFor(() => feed.feed.stats.restResponses >= 1, "the REST answer");
+    expect(feed.feed.stats.badFrames).toBe(4 + feed.feed.stats.restResponses);
+    expect(feed.connector.bookOf("BTCUSDT")?.synced).toBe(false);
+    await r.stop();
+    const files: string[] = [];
+    for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
+      if (e.isFile()) files.push(join(e.parentPath, e.name));
+    }
+    const recs: TapeRecord[] = [];
+    for await (const x of datasetOfFiles(files).replay({ exact: true })) recs.push(x as TapeRecord);
+    const tradeIds = recs.flatMap((x) => (x.kind === "trade" ? [x.tradeId] : []));
+    // Trade 4 came on both connections and is kept once.
+    expect(tradeIds).toEqual(["1", "3", "4", "5"]);
+    const raws = recs
+      .filter((x) => x.kind === "raw")
+      .map((x) => (x.kind === "raw" ? Buffer.from(x.data).toString() : ""));
+    expect(raws).toContain("not json at all");
+    expect(raws.some((t) => t.startsWith('{"rest":"/api/v3/depth?symbol=BTCUSDT&limit=5000"'))).toBe(true);
+    const disconnects = recs.filter((x) => x.kind === "event" && x.type === "disconnect");
+    expect(disconnects.map((x) => (x.kind === "event" ? x.message : ""))).toEqual([
+      "socket 1 closed (code 1006: Max payload size exceeded)",
+      "socket 2 closed (code 1000 recorder stopping)",
+    ]);
+    expect(recs.filter((x) => x.kind === "event" && x.type === "connect").length).toBeGreaterThanOrEqual(2);
+  });
+});
