@@ -11,6 +11,7 @@ import { reportError } from "./output.js";
 import { registerRecord } from "./record.js";
 import { registerRepair } from "./repair.js";
 import { registerReplay } from "./replay.js";
+import { registerSimulate } from "./simulate.js";
 import { registerVerify } from "./verify.js";
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
@@ -34,6 +35,7 @@ registerVerify(program);
 registerRepair(program);
 registerIngest(program);
 registerRecord(program);
+registerSimulate(program);
 
 process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);

@@ -128,6 +128,8 @@ export class BookFeed {
     this.event(ctx, type, message, this.lastSeq, seqAfter, at);
     this.synced = false;
     this.lost = true;
+    // A new connection asks at once: the reconnect backoff already paces a venue that keeps dropping us.
+    if (type === "disconnect") this.requests = 0;
   }
 
   private apply(

@@ -1,0 +1,36 @@
+/** Exchange simulators: real servers on 127.0.0.1 that speak a venue's protocol, for tests and local runs. */
+import type { VenueId } from "../connectors/index.js";
+import { BinanceSimulator } from "./binance.js";
+import { OkxSimulator } from "./okx.js";
+import type { Simulator, SimulatorOptions } from "./simulator.js";
+
+export {
+  FAULT_KINDS,
+  type FaultKind,
+  type FaultRequest,
+  type InjectedFault,
+  isFaultKind,
+  parseFault,
+  type ScheduledFault,
+} from "./faults.js";
+export { DEFAULT_SYMBOLS, type InstrumentSpec, instrumentOf } from "./instruments.js";
+export {
+  type LevelText,
+  Market,
+  type MarketBook,
+  type MarketOptions,
+  type MarketTick,
+  type MarketTrade,
+} from "./market.js";
+export type { SimBook, Simulator, SimulatorOptions, SimulatorStats } from "./simulator.js";
+
+/** Starts a simulator of `venue` and resolves once it listens. */
+export async function startSimulator(venue: VenueId, options: SimulatorOptions = {}): Promise<Simulator> {
+  const sim = venue === "binance" ? new BinanceSimulator(options) : new OkxSimulator(options);
+  try {
+    return await sim.start();
+  } catch (err) {
+    await sim.close();
+    throw err;
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * The recorder against the venue simulators (real WebSocket and HTTP servers on 127.0.0.1): simulated sessions
+ * into files whose books equal the simulators' own, faults into the right events, the raw frames giving the same
+ * records again through ingest, rotation at the hour.
+ */
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { datasetOfFiles, OrderBook, openTape, type TapeRecord } from "../../src/index.js";
+import { offsetClock } from "../../src/recorder/clock.js";
+import type { VenueId } from "../../src/recorder/connectors/index.js";
+import { ingest } from "../../src/recorder/ingest.js";
+import type { FeedConfig } from "../../src/recorder/live-feed.js";
+import { Recorder } from "../../src/recorder/recorder.js";
+import { type SimBook, type Simulator, startSimulator } from "../../src/recorder/simulators/index.js";
+import { tempDir } from "../reader/helpers.js";
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function sim(venue: VenueId, options: Parameters<typeof startSimulator>[1] = {}): Promise<Simulator> {
+  const s = await startSimulator(venue, { rate: 40, seed: 7, ...options });
+  cleanups.push(() => s.close());
+  return s;
+}
+
+function feedOf(s: Simulator): FeedConfig {
+  return {
+    venue: s.venue,
+    symbols: [...s.symbols],
+    trades: true,
+    book: true,
+    bbo: true,
+    raw: true,
+    urls: s.urls,
+    stallMs: 10_000,
+    maxConnectionAgeMs: 0,
+  };
+}
+
+async function record(
+  sims: Simulator[],
+  root: string,
+  extra: Partial<Parameters<typeof Recorder.start>[0]> = {},
+): Promise<Recorder> {
+  const r = await Recorder.start({
+    root,
+    captureId: "t",
+    feeds: sims.map(feedOf),
+    flushIntervalMs: 50,
+    sync: false,
+    ...extra,
+  });
+  cleanups.push(() => r.stop().catch(() => {}));
+  return r;
+}
+
+async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Pauses the market and waits until the recorder's books hold the simulator's last update. */
+async function settle(s: Simulator, r: Recorder): Promise<void> {
+  s.pause();
+  const feed = r.feeds.find((f) => f.venue === s.venue)!;
+  await waitFor(
+    () =>
+      s.symbols.every(
+        (sym) =>
+          feed.connector.bookOf(sym)?.synced && feed.connector.bookOf(sym)?.lastSeq === s.book(sym)!.lastSeq,
+      ),
+    `${s.venue} books to catch up`,
+  );
+}
+
+async function files(root: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (e.isFile() && /\.tape(\.open)?$/.test(e.name)) out.push(join(e.parentPath, e.name));
+  }
+  return out.sort();
+}
+
+async function records(paths: string[]): Promise<TapeRecord[]> {
+  const out: TapeRecord[] = [];
+  for await (const r of datasetOfFiles(paths).replay({ exact: true })) out.push(r as TapeRecord);
+  return out;
+}
+
+/** The book of `symbol` rebuilt from the files by the reader's `OrderBook` (what a user would do). */
+async function rebuild(
+  paths: string[],
+  symbol: string,
+  to: bigint,
+): Promise<{ bids: number[][]; asks: number[][]; valid: boolean }> {
+  const book = new OrderBook(symbol);
+  for await (const row of datasetOfFiles(paths).replay({ symbols: [symbol], kinds: ["book", "event"], to })) {
+    book.apply(row);
+  }
+  const { bids, asks } = book.top(1e9);
+  return {
+    bids: bids.map((l) => [l.price, l.size]),
+    asks: asks.map((l) => [l.price, l.size]),
+    valid: book.valid,
+  };
+}
+
+const numeric = (b: SimBook) => ({
+  bids: b.bids.map((l) => [Number(l.price), Number(l.size)]),
+  asks: b.asks.map((l) => [Number(l.price), Number(l.size)]),
+  valid: true,
+});
+
+const events = (recs: TapeRecord[], type: string) =>
+  recs.filter((r) => r.kind === "event" && r.type === type);
+
+describe.each(["binance", "okx"] as const)("recording %s from its simulator", (venue) => {
+  it("writes sealed files whose books equal the simulator's, and whose raw frames ingest to the same records", async () => {
+    const s = await sim(venue);
+    const root = (await tempDir()).dir;
+    const r = await record([s], root);
+    await waitFor(() => r.ready, "connections");
+    await new Promise((res) => setTimeout(res, 1200));
+    await settle(s, r);
+    const expected = Object.fromEntries(s.symbols.map((sym) => [sym, numeric(s.book(sym)!)]));
+    const feed = r.feeds[0]!;
+    expect(feed.feed.stats).toMatchObject({ gaps: 0, checksumFailures: 0, badFrames: 0, duplicates: 0 });
+    if (venue === "okx") expect(feed.feed.stats.checksumsChecked).toBeGreaterThan(20);
+    // The stop ends every book (a disconnect event): the books are compared as they were just before it.
+    const stoppedAt = BigInt(Date.now()) * 1_000_000n;
+    await r.stop();
+    const paths = await files(root);
+    expect(paths.every((p) => p.endsWith(".tape"))).toBe(true);
+    for (const p of paths) {
+      const report = await (await openTape(p)).verify();
+      expect(report.ok, p).toBe(true);
+    }
+    const recs = await records(paths);
+    for (const sym of s.symbols) expect(await rebuild(paths, sym, stoppedAt), sym).toEqual(expected[sym]);
+    expect(recs.filter((x) => x.kind === "trade").length).toBeGreaterThan(0);
+    expect(events(recs, "connect")).toHaveLength(1);
+
+    // The raw frames through ingest: the same records, less what only the live runtime knows (sockets).
+    const again = (await tempDir()).dir;
+    await ingest({ venue, inputs: paths, out: again, raw: false });
+    const live = recs.filter(
+      (x) => x.kind !== "raw" && !(x.kind === "event" && ["connect", "disconnect"].includes(x.type)),
+    );
+    const offline = (await records(await files(again))).filter((x) => x.kind !== "raw");
+    expect(offline).toEqual(live.map((x) => ({ ...x })));
+  });
+
+  it("turns each injected fault into the right event and ends with the simulator's book", async () => {
+    const s = await sim(venue);
+    const root = (await tempDir()).dir;
+    const r = await record([s], root);
+    await waitFor(() => r.ready, "connections");
+    const feed = r.feeds[0]!;
+    const sym = s.symbols[0]!;
+    await waitFor(() => feed.connector.bookOf(sym)?.synced === true, "first sync");
+    await s.inject({ kind: "drop", symbol: sym });
+    await waitFor(() => feed.feed.stats.gaps === 1 && feed.feed.stats.resyncs === 1, "gap and resync");
+    await s.inject({ kind: "duplicate", symbol: sym });
+    await waitFor(() => feed.feed.stats.duplicates >= 1, "duplicate dropped");
+    if (venue === "okx") {
+      await s.inject({ kind: "bad-checksum", symbol: sym });
+      await waitFor(
+        () => feed.feed.stats.checksumFailures === 1 && feed.feed.stats.resyncs === 2,
+        "checksum failure and resync",
+      );
+    }
+    await s.inject({ kind: "disconnect" });
+    await waitFor(() => feed.connectCount === 2 && feed.connected, "reconnect");
+    await new Promise((res) => setTimeout(res, 500));
+    await settle(s, r);
+    const expected = numeric(s.book(sym)!);
+    const stoppedAt = BigInt(Date.now()) * 1_000_000n;
+    await r.stop();
+    const paths = await files(root);
+    const recs = await records(paths);
+    expect(await rebuild(paths, sym, stoppedAt)).toEqual(expected);
+    const gaps = events(recs, "gap");
+    expect(gaps.length).toBeGreaterThanOrEqual(1);
+    const drop = s.faults.find((f) => f.kind === "drop")!;
+    expect(gaps[0]).toMatchObject({ symbol: sym });
+    // The event names the ids on both sides of what was dropped: the last applied, and (Binance) the next received.
+    const gap = gaps[0]!;
+    if (venue === "binance") {
+      expect(gap.kind === "event" && [gap.seqBefore, gap.seqAfter]).toEqual([
+        drop.ids[0]! - 1n,
+        drop.ids[1]! + 1n,
+      ]);
+    } else expect(gap.kind === "event" && gap.seqBefore).toBe(drop.ids[0]);
+    if (venue === "okx") expect(events(recs, "checksum_failure")).toHaveLength(1);
+    expect(events(recs, "resync").length).toBeGreaterThanOrEqual(venue === "okx" ? 2 : 1);
+    expect(events(recs, "connect")).toHaveLength(2);
+    expect(events(recs, "disconnect").length).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("the recorder", () => {
+  it("rotates at the hour of receive time and seals the hour that is over", async () => {
+    const s = await sim("okx");
+    const root = (await tempDir()).dir;
+    // 2026-11-27T09:59:59.4Z: the hour changes 0.6 s into the recording.
+    const clock = offsetClock(1_795_773_599_400_000_000n);
+    const r = await record([s], root, { clock });
+    await waitFor(() => r.feeds[0]!.writer.stats.sealedFiles === 1, "the first hour sealed", 8000);
+    await r.stop();
+    const names = (await files(root)).map((p) => p.split("/").pop());
+    expect(names).toEqual(["okx-2026-11-27T09.t.tape", "okx-2026-11-27T10.t.tape"]);
+    // The second file starts with the books carried over: each file's books can be rebuilt alone.
+    const [h9, h10] = await files(root);
+    const second = await records([h10!]);
+    const hourStart = 1_795_773_600_000_000_000n;
+    const carried = second.filter((x) => x.recvTs === hourStart);
+    const info = carried.filter((x) => x.kind === "event" && x.type === "info");
+    expect(info).toHaveLength(s.symbols.length);
+    for (const e of info)
+      expect(e.kind === "event" && e.message).toMatch(
+        /^book carried over from the previous file at sequence \d+$/,
+      );
+    for (const sym of s.symbols) {
+      expect(
+        carried.filter((x) => x.kind === "book" && x.snapshot && x.symbol === sym).length,
+      ).toBeGreaterThan(10);
+    }
+    expect((await records([h9!])).length).toBeGreaterThan(0);
+  });
+
+  it("serves metrics, health and readiness", async () => {
+    const s = await sim("binance");
+    const root = (await tempDir()).dir;
+    const r = await record([s], root, { statusPort: 0, statusHost: "127.0.0.1" });
+    await waitFor(() => r.ready, "connections");
+    const base = `http://127.0.0.1:${r.statusPort}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    await new Promise((res) => setTimeout(res, 300));
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toMatch(/ticktape_messages_total\{venue="binance"\} [1-9]/);
+    expect(text).toMatch(/ticktape_connections_open\{venue="binance"\} 1/);
+    expect(text).toMatch(/ticktape_receive_to_disk_seconds_bucket/);
+    await s.close();
+    await waitFor(() => !r.ready, "not ready after the venue went away");
+    expect((await fetch(`${base}/readyz`)).status).toBe(503);
+  });
+});

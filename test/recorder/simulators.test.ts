@@ -1,0 +1,572 @@
+/**
+ * The exchange simulators as real servers on 127.0.0.1, driven by the real connectors through a `Feed` over real
+ * WebSocket and HTTP clients: books stay in sync and end equal to the simulator's, OKX checksums all match, each
+ * injected fault shows up as the recorder event or counter it must cause, and a capture played back gives what
+ * ingest of the same file gives.
+ */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { pathToFileURL } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
+import type { RecordInput } from "../../src/format/records.js";
+import { readCapture } from "../../src/recorder/capture.js";
+import type { Connector } from "../../src/recorder/connector.js";
+import { createConnector } from "../../src/recorder/connectors/index.js";
+import { okxChecksum } from "../../src/recorder/connectors/okx.js";
+import { Feed } from "../../src/recorder/feed.js";
+import {
+  instrumentOf,
+  Market,
+  type MarketTick,
+  type Simulator,
+  type SimulatorOptions,
+  startSimulator,
+} from "../../src/recorder/simulators/index.js";
+
+const root = join(import.meta.dirname, "..", "..");
+const OKX_CAPTURE = join(root, "fixtures/real/okx-v5-20220513.jsonl");
+const BINANCE_CAPTURE = join(root, "fixtures/real/binance-spot-btcusdt-20240808.jsonl");
+
+const nowNs = () => BigInt(Date.now()) * 1_000_000n;
+
+async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+const running: Simulator[] = [];
+const sockets: WebSocket[] = [];
+afterEach(async () => {
+  for (const ws of sockets.splice(0)) ws.terminate();
+  for (const sim of running.splice(0)) await sim.close();
+});
+
+async function start(venue: "binance" | "okx", options: SimulatorOptions): Promise<Simulator> {
+  const sim = await startSimulator(venue, options);
+  running.push(sim);
+  return sim;
+}
+
+/** A recorder's runtime in miniature: the connector's socket, its REST requests and sends, records in an array. */
+interface Session {
+  connector: Connector;
+  feed: Feed;
+  records: RecordInput[];
+  /** The current connection. */
+  ws: WebSocket;
+  /** Receive times (performance.now()) of the frames. */
+  arrivals: number[];
+  /** Resolves when the current connection closed (the connector has been told). */
+  closed: Promise<number>;
+  /** Opens a new connection, as a recorder reconnects. */
+  reconnect(): Promise<void>;
+  restInFlight(): number;
+  events(type: string): Extract<RecordInput, { kind: "event" }>[];
+}
+
+async function connect(sim: Simulator, symbols: string[]): Promise<Session> {
+  const connector = createConnector(sim.venue, { symbols, trades: true, book: true, bbo: true }, sim.urls);
+  const records: RecordInput[] = [];
+  let inFlight = 0;
+  const plans = connector.connections();
+  expect(plans).toHaveLength(1);
+  const plan = plans[0]!;
+  const session = {
+    connector,
+    records,
+    arrivals: [] as number[],
+    restInFlight: () => inFlight,
+    events: (type: string) =>
+      records.filter(
+        (r): r is Extract<RecordInput, { kind: "event" }> => r.kind === "event" && r.type === type,
+      ),
+    reconnect: async () => {
+      const ws = new WebSocket(plan.url);
+      sockets.push(ws);
+      session.ws = ws;
+      ws.on("message", (data) => {
+        session.arrivals.push(performance.now());
+        feed.receive({ kind: "frame", recvNs: nowNs(), text: String(data) });
+      });
+      session.closed = once(ws, "close").then(([code]) => {
+        connector.onClose(plan, nowNs(), `closed ${code}`, feed.context);
+        return code as number;
+      });
+      await once(ws, "open");
+      for (const text of plan.subscribe) ws.send(text);
+      connector.onOpen(plan, nowNs(), feed.context);
+    },
+  } as Session;
+  const feed: Feed = new Feed(connector, {
+    raw: false,
+    sink: (r) => records.push(r),
+    requestRest: (path) => {
+      inFlight++;
+      fetch(`${sim.restUrl}${path}`)
+        .then(async (res) => {
+          const body = await res.text();
+          feed.receive({ kind: "rest", recvNs: nowNs(), path, body });
+        })
+        .finally(() => inFlight--);
+    },
+    send: (text) => session.ws.send(text),
+  });
+  session.feed = feed;
+  await session.reconnect();
+  return session;
+}
+
+const synced = (s: Session, symbol: string) => s.connector.bookOf(symbol)?.synced === true;
+
+/** Pauses the market, lets the client drain, and checks each book level by level against the simulator's. */
+async function expectSameBooks(sim: Simulator, s: Session): Promise<void> {
+  sim.pause();
+  for (const symbol of sim.symbols) {
+    const feed = s.connector.bookOf(symbol)!;
+    await until(
+      () => feed.synced && feed.lastSeq === sim.book(symbol)!.lastSeq && s.restInFlight() === 0,
+      `${symbol} to catch up with ${sim.book(symbol)!.lastSeq}`,
+    );
+    const want = sim.book(symbol)!;
+    expect(feed.book.bids.top(1e6), `${symbol} bids`).toEqual(want.bids);
+    expect(feed.book.asks.top(1e6), `${symbol} asks`).toEqual(want.asks);
+    expect(want.bids.length).toBeGreaterThan(20);
+  }
+}
+
+function expectClean(s: Session): void {
+  const st = s.feed.stats;
+  expect(st.gaps).toBe(0);
+  expect(st.checksumFailures).toBe(0);
+  expect(st.duplicates).toBe(0);
+  expect(st.crossed).toBe(0);
+  expect(st.badFrames).toBe(0);
+  expect(st.resyncs).toBe(0);
+}
+
+describe("market generator", () => {
+  const run = (seed: number, steps: number) => {
+    const market = new Market(
+      ["BTCUSDT", "XRPUSDT"].map((s) => instrumentOf("binance", s)),
+      { seed },
+    );
+    const ticks: MarketTick[] = [];
+    for (let i = 0; i < steps; i++) ticks.push(...market.step(1_700_000_000_000 + i * 100));
+    return { market, ticks };
+  };
+  const json = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x));
+
+  it("is the same market for the same seed, and another for another seed", () => {
+    const a = run(7, 500);
+    const b = run(7, 500);
+    expect(json(a.ticks)).toBe(json(b.ticks));
+    expect(json(a.market.book("BTCUSDT"))).toBe(json(b.market.book("BTCUSDT")));
+    expect(json(run(8, 500).ticks)).not.toBe(json(a.ticks));
+  });
+
+  it("keeps fixed decimals, consecutive ids and increasing trade ids, and never crosses", () => {
+    const { market, ticks } = run(3, 3000);
+    const eight = /^[0-9]+\.[0-9]{8}$/;
+    const lastTrade = new Map<string, bigint>();
+    const lastSeq = new Map<string, bigint>();
+    let deletes = 0;
+    let trades = 0;
+    let quiet = 0;
+    for (const t of ticks) {
+      const changes = [...t.bids, ...t.asks];
+      for (const l of changes) {
+        expect(l.price).toMatch(eight);
+        expect(l.size).toMatch(eight);
+        if (l.size === "0.00000000") deletes++;
+      }
+      if (lastSeq.has(t.symbol)) expect(t.prevSeq).toBe(lastSeq.get(t.symbol));
+      lastSeq.set(t.symbol, t.seq);
+      if (changes.length === 0) {
+        quiet++;
+        expect(t.seq).toBe(t.prevSeq);
+      } else expect(t.seq).toBeGreaterThan(t.prevSeq);
+      for (const tr of t.trades) {
+        trades++;
+        expect(tr.id).toBeGreaterThan(lastTrade.get(t.symbol) ?? 0n);
+        lastTrade.set(t.symbol, tr.id);
+        expect(tr.price).toMatch(eight);
+      }
+    }
+    expect(deletes).toBeGreaterThan(500);
+    expect(trades).toBeGreaterThan(300);
+    expect(quiet).toBeGreaterThan(50);
+    for (const symbol of ["BTCUSDT", "XRPUSDT"]) {
+      const book = market.book(symbol)!;
+      expect(Number(book.bids[0]!.price)).toBeLessThan(Number(book.asks[0]!.price));
+      expect(book.bids.length).toBeGreaterThanOrEqual(37);
+      expect(book.bids.length).toBeLessThanOrEqual(75);
+    }
+    // Never crossed after any step: rebuild the book from the changes.
+    const check = run(3, 3000);
+    const bids = new Map<string, number>();
+    const asks = new Map<string, number>();
+    const start = new Market([instrumentOf("binance", "BTCUSDT")], { seed: 3 }).book("BTCUSDT")!;
+    for (const l of start.bids) bids.set(l.price, Number(l.size));
+    for (const l of start.asks) asks.set(l.price, Number(l.size));
+    for (const t of check.ticks.filter((x) => x.symbol === "BTCUSDT")) {
+      for (const l of t.bids) Number(l.size) === 0 ? bids.delete(l.price) : bids.set(l.price, Number(l.size));
+      for (const l of t.asks) Number(l.size) === 0 ? asks.delete(l.price) : asks.set(l.price, Number(l.size));
+      const bestBid = Math.max(...[...bids.keys()].map(Number));
+      const bestAsk = Math.min(...[...asks.keys()].map(Number));
+      expect(bestBid).toBeLessThan(bestAsk);
+    }
+  });
+
+  it("prints OKX instruments with their own precision", () => {
+    const market = new Market([instrumentOf("okx", "BTC-USDT"), instrumentOf("okx", "BTC-USDT-SWAP")], {
+      seed: 1,
+    });
+    const spot = market.book("BTC-USDT")!;
+    expect(spot.bids[0]!.price).toMatch(/^[0-9]+\.[0-9]$/);
+    expect(spot.bids[0]!.size).toMatch(/^[0-9]+\.[0-9]{8}$/);
+    expect(market.book("BTC-USDT-SWAP")!.asks[0]!.size).toMatch(/^[1-9][0-9]*$/);
+  });
+});
+
+describe("binance simulator", () => {
+  it("a recorder's connector keeps every book in sync and ends with the simulator's books", async () => {
+    const sim = await start("binance", { symbols: ["BTCUSDT", "ETHUSDT"], rate: 50, seed: 11 });
+    expect(sim.urls.ws).toBe(`ws://127.0.0.1:${sim.port}`);
+    const s = await connect(sim, ["BTCUSDT", "ETHUSDT"]);
+    await sleep(1000);
+    expect(synced(s, "BTCUSDT") && synced(s, "ETHUSDT")).toBe(true);
+    await expectSameBooks(sim, s);
+    expectClean(s);
+    const st = s.feed.stats;
+    expect(st.restResponses).toBe(2);
+    expect(st.records.trade).toBeGreaterThan(10);
+    expect(st.records.bbo).toBeGreaterThan(10);
+    expect(s.records.filter((r) => r.kind === "book" && !r.snapshot).length).toBeGreaterThan(100);
+    const trade = s.records.find((r) => r.kind === "trade")!;
+    expect(trade.kind === "trade" && trade.price).toMatch(/^[0-9]+\.[0-9]{8}$/);
+  });
+
+  it("serves REST depth snapshots: best first, at most `limit` levels, at lastUpdateId; errors like Binance", async () => {
+    const sim = await start("binance", { symbols: ["BTCUSDT"], rate: 50 });
+    await sleep(100);
+    sim.pause();
+    const res = await fetch(`${sim.restUrl}/api/v3/depth?symbol=BTCUSDT&limit=5`);
+    expect(res.status).toBe(200);
+    const snap = (await res.json()) as { lastUpdateId: number; bids: string[][]; asks: string[][] };
+    const book = sim.book("BTCUSDT")!;
+    expect(BigInt(snap.lastUpdateId)).toBe(book.lastSeq);
+    expect(snap.bids).toEqual(book.bids.slice(0, 5).map((l) => [l.price, l.size]));
+    expect(snap.asks).toEqual(book.asks.slice(0, 5).map((l) => [l.price, l.size]));
+    const unknown = await fetch(`${sim.restUrl}/api/v3/depth?symbol=NOPE&limit=5`);
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toEqual({ code: -1121, msg: "Invalid symbol." });
+    const missing = await fetch(`${sim.restUrl}/api/v3/depth`);
+    expect(missing.status).toBe(400);
+    expect(((await missing.json()) as { code: number }).code).toBe(-1102);
+  });
+
+  it("drop, duplicate and reorder show as a gap, a duplicate and a gap; the book resyncs and ends equal", async () => {
+    const sim = await start("binance", { symbols: ["BTCUSDT"], rate: 60, seed: 5 });
+    const s = await connect(sim, ["BTCUSDT"]);
+    await until(() => synced(s, "BTCUSDT") && s.feed.stats.records.book > 200, "sync");
+
+    const drop = await sim.inject({ kind: "drop" });
+    expect(drop.ids).toHaveLength(2);
+    await until(() => s.feed.stats.gaps === 1, "the gap");
+    const gap = s.events("gap")[0]!;
+    expect(gap.seqBefore).toBe(drop.ids[0]! - 1n);
+    expect(gap.seqAfter).toBe(drop.ids[1]! + 1n);
+    await until(() => s.feed.stats.resyncs === 1 && synced(s, "BTCUSDT"), "the resync");
+
+    await sim.inject({ kind: "duplicate", symbol: "BTCUSDT" });
+    await until(() => s.feed.stats.duplicates === 1, "the duplicate");
+    expect(s.feed.stats.gaps).toBe(1);
+
+    const reorder = await sim.inject({ kind: "reorder" });
+    expect(reorder.ids).toHaveLength(4);
+    await until(() => s.feed.stats.gaps === 2, "the gap of the reorder");
+    // The second update came first: the gap is seen at its first id.
+    expect(s.events("gap")[1]!.seqAfter).toBe(reorder.ids[2]);
+    await until(() => s.feed.stats.resyncs === 2 && synced(s, "BTCUSDT"), "the second resync");
+
+    await expectSameBooks(sim, s);
+    expect([sim.faultCount("drop"), sim.faultCount("duplicate"), sim.faultCount("reorder")]).toEqual([
+      1, 1, 1,
+    ]);
+    expect(s.feed.stats.checksumFailures + s.feed.stats.crossed + s.feed.stats.badFrames).toBe(0);
+    await expect(sim.inject({ kind: "bad-checksum" })).rejects.toThrow(/not possible on binance/);
+
+    sim.resume();
+    const disconnect = await sim.inject({ kind: "disconnect" });
+    expect(disconnect.detail).toBe("1 connections closed");
+    expect(await s.closed).toBe(1001);
+    expect(s.events("disconnect")).toHaveLength(1);
+    // A new connection: a fresh snapshot, and the book is whole again.
+    await s.reconnect();
+    await until(() => s.feed.stats.resyncs === 3 && synced(s, "BTCUSDT"), "the resync after reconnecting");
+    await expectSameBooks(sim, s);
+  });
+
+  it("stall sends nothing for its time; slow holds messages back and sends them in one burst", async () => {
+    const sim = await start("binance", { symbols: ["BTCUSDT"], rate: 100 });
+    const s = await connect(sim, ["BTCUSDT"]);
+    await until(() => synced(s, "BTCUSDT"), "sync");
+    await sleep(100);
+    const before = s.arrivals.length;
+    const t0 = performance.now();
+    await sim.inject({ kind: "stall", ms: 300 });
+    await until(() => s.arrivals.length > before, "the end of the stall");
+    expect(s.arrivals[before]! - t0).toBeGreaterThan(250);
+
+    await sleep(100);
+    const n = s.arrivals.length;
+    await sim.inject({ kind: "slow", count: 30 });
+    await until(() => s.arrivals.length >= n + 30, "the burst");
+    const burst = s.arrivals.slice(n, n + 30);
+    expect(burst[29]! - burst[0]!).toBeLessThan(50);
+    await expectSameBooks(sim, s);
+    expectClean(s);
+  });
+});
+
+describe("okx simulator", () => {
+  it("a recorder's connector checks every checksum, keeps every book in sync and ends with the simulator's books", async () => {
+    const sim = await start("okx", { symbols: ["BTC-USDT", "ETH-USDT"], rate: 50, seed: 2 });
+    expect(sim.urls.ws).toBe(`ws://127.0.0.1:${sim.port}/ws/v5/public`);
+    const s = await connect(sim, ["BTC-USDT", "ETH-USDT"]);
+    const keepAlives: string[] = [];
+    s.ws.on("message", (d) => {
+      const t = String(d);
+      if (t.includes('"asks":[],"bids":[]')) keepAlives.push(t);
+    });
+    await sleep(1000);
+    await expectSameBooks(sim, s);
+    expectClean(s);
+    const st = s.feed.stats;
+    expect(st.checksumsChecked).toBeGreaterThan(80);
+    expect(st.records.trade).toBeGreaterThan(10);
+    expect(st.records.bbo).toBeGreaterThan(10);
+    expect(keepAlives.length).toBeGreaterThan(0);
+    const k = JSON.parse(keepAlives[0]!) as { data: { prevSeqId: number; seqId: number }[] };
+    expect(k.data[0]!.seqId).toBe(k.data[0]!.prevSeqId);
+  });
+
+  it("speaks the OKX protocol: acks, snapshots with checksums, unsubscribe, ping, errors", async () => {
+    const sim = await start("okx", { symbols: ["BTC-USDT"], rate: 50 });
+    const ws = new WebSocket(sim.wsUrl);
+    sockets.push(ws);
+    const got: string[] = [];
+    ws.on("message", (d) => got.push(String(d)));
+    await once(ws, "open");
+    const next = async (test: (t: string) => boolean, what: string) => {
+      await until(() => got.some(test), what, 2000);
+      const i = got.findIndex(test);
+      return got.splice(0, i + 1).at(-1)!;
+    };
+    ws.send("ping");
+    expect(await next((t) => !t.startsWith("{"), "pong")).toBe("pong");
+    ws.send(JSON.stringify({ op: "login", args: [] }));
+    const err = JSON.parse(await next((t) => t.includes('"error"'), "error")) as {
+      code: string;
+      msg: string;
+    };
+    expect(err.code).toBe("60012");
+    ws.send(JSON.stringify({ op: "subscribe", args: [{ channel: "candle1m", instId: "BTC-USDT" }] }));
+    expect(JSON.parse(await next((t) => t.includes('"error"'), "error")).code).toBe("60018");
+
+    const books = { channel: "books", instId: "BTC-USDT" };
+    ws.send(JSON.stringify({ op: "subscribe", args: [books] }));
+    const ack = JSON.parse(await next((t) => t.includes('"event"'), "ack")) as Record<string, unknown>;
+    expect(ack).toMatchObject({ event: "subscribe", arg: books });
+    expect(ack.connId).toMatch(/^[0-9a-f]{8}$/);
+    const snapText = await next((t) => t.includes('"snapshot"'), "snapshot");
+    const snap = JSON.parse(snapText) as {
+      data: { asks: string[][]; bids: string[][]; checksum: number; prevSeqId: number; seqId: number }[];
+    };
+    const d = snap.data[0]!;
+    expect(d.prevSeqId).toBe(-1);
+    expect(d.asks[0]).toHaveLength(4);
+    const lv = (ls: string[][]) => ls.map(([price, size]) => ({ price: price!, size: size! }));
+    expect(d.checksum).toBe(okxChecksum(lv(d.bids).slice(0, 25), lv(d.asks).slice(0, 25)));
+    // Updates follow on from the snapshot.
+    const update = JSON.parse(await next((t) => t.includes('"update"'), "update")) as typeof snap;
+    expect(update.data[0]!.prevSeqId).toBe(d.seqId);
+
+    ws.send(JSON.stringify({ op: "unsubscribe", args: [books] }));
+    expect(JSON.parse(await next((t) => t.includes('"event"'), "unsubscribe ack")).event).toBe("unsubscribe");
+    await sleep(100);
+    got.length = 0;
+    await sleep(100);
+    expect(got.filter((t) => t.includes('"books"'))).toEqual([]);
+    ws.send(JSON.stringify({ op: "subscribe", args: [books] }));
+    const again = JSON.parse(await next((t) => t.includes('"snapshot"'), "a fresh snapshot")) as typeof snap;
+    expect(again.data[0]!.seqId).toBeGreaterThan(d.seqId);
+  });
+
+  it("drop, duplicate, bad checksum and reorder show as gap, duplicate, checksum_failure, gap; books end equal", async () => {
+    const sim = await start("okx", { symbols: ["BTC-USDT"], rate: 60, seed: 9 });
+    const s = await connect(sim, ["BTC-USDT"]);
+    await until(() => synced(s, "BTC-USDT") && s.feed.stats.checksumsChecked > 10, "sync");
+
+    const drop = await sim.inject({ kind: "drop", symbol: "BTC-USDT" });
+    await until(() => s.feed.stats.gaps === 1, "the gap");
+    // The update after the dropped one names the dropped seqId as its prevSeqId.
+    expect(s.events("gap")[0]!.seqBefore).toBe(drop.ids[0]);
+    await until(() => s.feed.stats.resyncs === 1 && synced(s, "BTC-USDT"), "the resync");
+
+    await sim.inject({ kind: "duplicate" });
+    await until(() => s.feed.stats.duplicates === 1, "the duplicate");
+
+    const bad = await sim.inject({ kind: "bad-checksum" });
+    await until(() => s.feed.stats.checksumFailures === 1, "the checksum failure");
+    expect(s.events("checksum_failure")[0]!.seqAfter).toBe(bad.ids[1]);
+    await until(() => s.feed.stats.resyncs === 2 && synced(s, "BTC-USDT"), "the resync after the failure");
+
+    await sim.inject({ kind: "reorder" });
+    await until(() => s.feed.stats.gaps === 2, "the gap of the reorder");
+    await until(() => s.feed.stats.resyncs === 3 && synced(s, "BTC-USDT"), "the resync after the reorder");
+
+    await expectSameBooks(sim, s);
+    expect(sim.faults.map((f) => f.kind)).toEqual(["drop", "duplicate", "bad-checksum", "reorder"]);
+    expect(s.feed.stats.checksumFailures).toBe(1);
+    expect(s.feed.stats.badFrames).toBe(0);
+
+    sim.resume();
+    await sim.inject({ kind: "disconnect" });
+    expect(await s.closed).toBe(1001);
+    expect(s.events("disconnect")).toHaveLength(1);
+    await s.reconnect();
+    await until(() => s.feed.stats.resyncs === 4 && synced(s, "BTC-USDT"), "the resync after reconnecting");
+    await expectSameBooks(sim, s);
+    expect(s.feed.stats.checksumFailures).toBe(1);
+  });
+});
+
+describe("bounded memory", () => {
+  it("drops a client whose unsent messages pass the cap, and says so", async () => {
+    const logs: string[] = [];
+    const sim = await start("okx", {
+      symbols: ["BTC-USDT"],
+      rate: 200,
+      maxClientBufferBytes: 16 * 1024,
+      onLog: (m) => logs.push(m),
+    });
+    const s = await connect(sim, ["BTC-USDT"]);
+    await until(() => synced(s, "BTC-USDT"), "sync");
+    // Held back by a stall, the messages pile up until the cap.
+    await sim.inject({ kind: "stall", ms: 10_000 });
+    expect(await s.closed).toBe(1006);
+    expect(sim.stats.droppedClients).toBe(1);
+    expect(sim.stats.clients).toBe(0);
+    expect(logs.some((l) => /dropped: \d+ bytes held back/.test(l))).toBe(true);
+    expect(s.events("disconnect")).toHaveLength(1);
+  });
+});
+
+describe("capture playback", () => {
+  const load = async (file: string) => {
+    const frames: bigint[] = [];
+    for await (const m of readCapture(file)) if (m.kind === "frame") frames.push(m.recvNs ?? 0n);
+    return frames;
+  };
+
+  it("plays the 2022 OKX session to the connector: 290 checksums checked, none wrong", async () => {
+    const frames = await load(OKX_CAPTURE);
+    const sim = await start("okx", { replay: OKX_CAPTURE, speed: 0 });
+    const s = await connect(sim, []);
+    await until(() => s.feed.stats.frames === frames.length, "every frame");
+    expect(s.feed.stats.checksumsChecked).toBe(290);
+    expect(s.feed.stats.checksumFailures).toBe(0);
+    expect(s.feed.stats.gaps).toBe(0);
+    expect(s.feed.stats.records.trade).toBe(74);
+    await until(() => sim.stats.playbacksFinished === 1, "the end of the playback");
+    // Still a venue: ping is answered.
+    s.ws.send("ping");
+    await until(() => s.feed.stats.frames === frames.length + 1, "pong");
+  });
+
+  it("paces frames by their receive times, scaled by the speed", async () => {
+    const frames = await load(OKX_CAPTURE);
+    const span = Number(frames.at(-1)! - frames[0]!) / 1e6;
+    const sim = await start("okx", { replay: OKX_CAPTURE, speed: 25 });
+    const s = await connect(sim, []);
+    await until(() => s.feed.stats.frames === frames.length, "every frame");
+    const took = s.arrivals.at(-1)! - s.arrivals[0]!;
+    expect(took).toBeGreaterThan((span / 25) * 0.9);
+    expect(took).toBeLessThan(span / 25 + 1000);
+  });
+
+  it("answers the connector's snapshot request with the capture's REST response for the symbol", async () => {
+    const frames = await load(BINANCE_CAPTURE);
+    const sim = await start("binance", { replay: BINANCE_CAPTURE, speed: 0 });
+    const s = await connect(sim, ["BTCUSDT"]);
+    await until(() => s.feed.stats.frames === frames.length && s.restInFlight() === 0, "every frame");
+    // The connector asks for limit=5000; the capture holds limit=1000, for the same symbol.
+    expect(s.feed.stats.restResponses).toBe(1);
+    expect(synced(s, "BTCUSDT")).toBe(true);
+    expectClean(s);
+    expect(s.records.filter((r) => r.kind === "book" && !r.snapshot).length).toBeGreaterThan(1000);
+    const none = await fetch(`${sim.restUrl}/api/v3/depth?symbol=ETHUSDT&limit=10`);
+    expect(none.status).toBe(404);
+  });
+});
+
+describe("ticktape simulate", () => {
+  it("prints the URLs, serves until SIGTERM, and logs injected faults", async () => {
+    // The command as registered in `ticktape`, run from source in a child process.
+    const entry = `import { Command } from "commander";
+      import { registerSimulate } from ${JSON.stringify(pathToFileURL(join(root, "cli/simulate.ts")).href)};
+      const program = new Command().name("ticktape");
+      registerSimulate(program);
+      await program.parseAsync(process.argv.slice(1), { from: "user" });`;
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "--input-type=module",
+        "-e",
+        entry,
+        "simulate",
+        "okx",
+        "--rate",
+        "50",
+        "--fault",
+        "drop",
+      ],
+      { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => {
+      out += String(d);
+    });
+    child.stderr.on("data", (d) => {
+      err += String(d);
+    });
+    try {
+      await until(() => /ws\s+ws:\/\/127\.0\.0\.1:\d+\/ws\/v5\/public/.test(out), "the URLs", 10_000);
+      const url = /ws\s+(ws:\/\/\S+)/.exec(out)![1]!;
+      const ws = new WebSocket(url);
+      sockets.push(ws);
+      let updates = 0;
+      ws.on("message", (d) => {
+        if (String(d).includes('"update"')) updates++;
+      });
+      await once(ws, "open");
+      ws.send(JSON.stringify({ op: "subscribe", args: [{ channel: "books", instId: "BTC-USDT" }] }));
+      await until(() => updates > 2 && err.includes("fault drop BTC-USDT"), "updates and the drop", 5000);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    const [code] = await once(child, "exit");
+    expect(code).toBe(0);
+    expect(err).toMatch(/stopped: 1 connections/);
+  });
+});
