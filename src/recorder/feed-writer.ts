@@ -109,7 +109,13 @@ export class FeedWriter {
       onSealed: (report, error, path) => {
         if (report !== null) {
           this.stats.sealedFiles++;
-          log.info("sealed", { path, rows: report.rows, bytes: report.bytes, fromBytes: report.sourceBytes });
+          log.info("sealed", {
+            path,
+            rows: report.rows,
+            bytes: report.bytes,
+            fromBytes: report.sourceBytes,
+            reblocked: report.reblocked,
+          });
           if (report.unreadable.length > 0)
             log.alert("unreadable parts kept aside", { files: report.unreadable });
           options.onSealed?.(report);

@@ -28,6 +28,8 @@ export interface HourSealReport {
   droppedBytes: number;
   /** True when the sealed file existed already (an earlier seal was cut off after its rename). */
   alreadySealed: boolean;
+  /** True when the records were written again with full blocks (false: sealed as written). */
+  reblocked: boolean;
 }
 
 const stem = (finalPath: string) => finalPath.replace(/\.tape$/, "");
@@ -89,6 +91,7 @@ export async function sealHour(finalPath: string, writer: TapeWriterOptions = {}
     sourceBytes: 0,
     droppedBytes: 0,
     alreadySealed: false,
+    reblocked: false,
   };
   if (await exists(finalPath)) {
     // An earlier seal renamed its output and was cut off before removing the sources: they are in the file.
@@ -134,6 +137,7 @@ export async function sealHour(finalPath: string, writer: TapeWriterOptions = {}
       for await (const rec of r.records()) out.append(rec);
     }
     const sealed = await out.seal();
+    report.reblocked = true;
     report.rows = sealed.rows;
     report.blocks = sealed.blocks;
     report.bytes = sealed.bytes;

@@ -6,8 +6,8 @@
  * current file: a file may hold records outside its hour, and readers allow for it.
  *
  * Two ways to seal: `direct` (footer and rename: ingest, whose blocks are full) and `reblock` (the recorder, which
- * flushes small blocks every second: the hour is written again with full blocks, in the background, see
- * hour-sealer.ts). In `reblock` mode an hour's `.open` file left by an earlier process is set aside as a part
+ * flushes small blocks every second: unless its blocks are big already, the hour is written again with full
+ * blocks, in the background, see hour-sealer.ts). In `reblock` mode an hour's `.open` file left by an earlier process is set aside as a part
  * and joined at the seal.
  */
 import { mkdir } from "node:fs/promises";
@@ -16,7 +16,14 @@ import { TapeValueError } from "../format/errors.js";
 import type { RecordInput } from "../format/records.js";
 import { type SealSummary, TapeWriter, type TapeWriterOptions } from "../format/writer.js";
 import { HOUR_NS, tapeRelativePath } from "../reader/layout.js";
-import { type HourSealReport, sealHour, setAside } from "./hour-sealer.js";
+import { type HourSealReport, listParts, sealHour, setAside } from "./hour-sealer.js";
+
+/**
+ * Average rows per block from which a recorded hour is sealed as written: measured on simulated Binance
+ * sessions, such a file is within about 1% of one written in one go; below it, flushes every second leave blocks
+ * small enough to cost (1.3x at 33 rows a block), and the hour is written again with full blocks.
+ */
+export const COMPACT_ROWS_PER_BLOCK = 256;
 
 export interface HourlyWriterOptions {
   root: string;
@@ -138,8 +145,32 @@ export class HourlyWriter {
       this.sealed.push(await w.seal());
       return;
     }
-    await w.close();
     this.adopted.delete(this.hour);
+    const recordBlocks = w.blocks.filter((b) => b.kind !== null).length;
+    const compact = recordBlocks === 0 || w.rows / recordBlocks >= COMPACT_ROWS_PER_BLOCK;
+    if (compact && (await listParts(w.path)).length === 0) {
+      // A busy hour's blocks are big already: sealed as written, without a second pass over the hour.
+      const summary = await w.seal();
+      this.sealed.push(summary);
+      this.options.onSealed?.(
+        {
+          path: summary.path,
+          sources: [w.openPath],
+          unreadable: [],
+          rows: summary.rows,
+          blocks: summary.blocks,
+          bytes: summary.bytes,
+          sourceBytes: summary.bytes,
+          droppedBytes: 0,
+          alreadySealed: false,
+          reblocked: false,
+        },
+        null,
+        summary.path,
+      );
+      return;
+    }
+    await w.close();
     this.track(this.reblock(w.path, w.policy));
   }
 
