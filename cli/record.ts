@@ -47,8 +47,8 @@ export function registerRecord(program: Command): void {
               log.alert("stop timed out: flushed records stay in .open files, sealed at the next start", {
                 error: err.message,
               });
-              process.exitCode = 1;
-              resolve();
+              // Retry timers (a failing disk) would keep the process alive: it ends here, as documented.
+              process.exit(1);
             },
           );
         };

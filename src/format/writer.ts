@@ -466,6 +466,12 @@ export class TapeWriter {
   private closed = false;
   /** Bytes handed to a write that has not completed yet. */
   private inFlight = 0;
+  /**
+   * With write retries: the chunks written since the last successful fsync. After a failed fsync the kernel may
+   * have dropped those pages and forgotten the error, so they are written again before the fsync is retried.
+   */
+  private unsynced: { at: number; data: Buffer }[] = [];
+  private unsyncedBytes = 0;
   private readonly retry: TapeWriterOptions["retryWrites"];
 
   private constructor(
@@ -516,7 +522,7 @@ export class TapeWriter {
   }
   /** Bytes encoded but not yet on disk (waiting, being written, or being retried). */
   get unwrittenBytes(): number {
-    return this.pendingBytes + this.inFlight;
+    return this.pendingBytes + this.inFlight + this.unsyncedBytes;
   }
 
   private check(): void {
@@ -558,6 +564,10 @@ export class TapeWriter {
             const { bytesWritten } = await this.fh.write(data, done, data.length - done, at + done);
             done += bytesWritten;
           }
+          if (this.retry !== undefined) {
+            this.unsynced.push({ at, data });
+            this.unsyncedBytes += data.length;
+          }
           break;
         } catch (err) {
           if (this.retry === undefined) this.failure = err;
@@ -581,7 +591,34 @@ export class TapeWriter {
     this.startWrite();
     await this.writing;
     this.check();
-    if (options.sync) await this.fh.sync();
+    if (options.sync) await this.sync();
+  }
+
+  /** fsync; with write retries, a failure rewrites what was written since the last good fsync and tries again. */
+  private async sync(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.fh.sync();
+        this.unsynced = [];
+        this.unsyncedBytes = 0;
+        return;
+      } catch (err) {
+        if (this.retry === undefined) throw err;
+        this.retry.onWriteError(err, attempt);
+        await sleep(Math.min(this.retry.maxDelayMs ?? 5000, 50 * 2 ** Math.min(attempt, 10)));
+        try {
+          for (const c of this.unsynced) {
+            let done = 0;
+            while (done < c.data.length) {
+              const { bytesWritten } = await this.fh.write(c.data, done, c.data.length - done, c.at + done);
+              done += bytesWritten;
+            }
+          }
+        } catch (rewriteError) {
+          this.retry.onWriteError(rewriteError, attempt);
+        }
+      }
+    }
   }
 
   /** Writes footer and trailer, fsyncs, renames `NAME.tape.open` to `NAME.tape` and fsyncs the directory. */
@@ -591,7 +628,7 @@ export class TapeWriter {
     this.startWrite();
     await this.writing;
     this.check();
-    await this.fh.sync();
+    await this.sync();
     await this.fh.close();
     this.closed = true;
     await rename(this.openPath, this.path);

@@ -47,9 +47,15 @@ interface Socket {
   delivered: boolean;
   /** The last error the socket reported (it says why a close with code 1006 happened). */
   lastError: string | null;
+  /** The handshake succeeded (a socket that never opened is a failed attempt, not a lost connection). */
+  opened: boolean;
 }
 
 let nextSocketId = 1;
+/** A handshake that takes longer is a failed attempt. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** A successor that has not delivered after this long is given up (and tried again later). */
+const SUCCESSOR_DEADLINE_MS = 60_000;
 
 export class Connection {
   private current: Socket | null = null;
@@ -57,6 +63,9 @@ export class Connection {
   private successor: Socket | null = null;
   private stopped = false;
   private attempt = 0;
+  /** Failed replacements in a row, and when the next may be tried (ms since the epoch). */
+  private replaceAttempt = 0;
+  private replaceNotBefore = 0;
   private timer: NodeJS.Timeout | null = null;
   private retry: NodeJS.Timeout | null = null;
   private readonly sendQueue: { socket: Socket; text: string }[] = [];
@@ -91,7 +100,10 @@ export class Connection {
   }
 
   private open(replacing: boolean): void {
-    const ws = new WebSocket(this.o.plan.url, { maxPayload: this.o.maxFrameBytes ?? 64 * 1024 * 1024 });
+    const ws = new WebSocket(this.o.plan.url, {
+      maxPayload: this.o.maxFrameBytes ?? 64 * 1024 * 1024,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+    });
     const now = Date.now();
     const s: Socket = {
       id: nextSocketId++,
@@ -102,10 +114,12 @@ export class Connection {
       retired: false,
       delivered: false,
       lastError: null,
+      opened: false,
     };
     if (replacing) this.successor = s;
     else this.current = s;
     ws.on("open", () => {
+      s.opened = true;
       s.lastFrameAt = Date.now();
       for (const m of this.o.plan.subscribe) this.enqueue(s, m);
       this.o.events.onOpen(s.id, replacing);
@@ -141,6 +155,11 @@ export class Connection {
     const old = this.current;
     this.current = s;
     this.successor = null;
+    this.replaceAttempt = 0;
+    if (this.retry !== null) {
+      clearTimeout(this.retry);
+      this.retry = null;
+    }
     if (old !== null) {
       old.retired = true;
       old.ws.close(1000, "replaced");
@@ -148,29 +167,52 @@ export class Connection {
   }
 
   private closed(s: Socket, reason: string): void {
-    this.o.events.onClose(s.id, reason, this.stopped ? "stopped" : s.retired ? "replaced" : "dropped");
+    if (!s.opened) {
+      // A failed attempt: nothing was connected, so nothing was lost; try again after a pause.
+      this.o.events.onWarning(`socket ${s.id}: connection attempt failed (${reason})`);
+    } else {
+      this.o.events.onClose(s.id, reason, this.stopped ? "stopped" : s.retired ? "replaced" : "dropped");
+    }
     if (s.retired || this.stopped) return;
     if (this.successor === s) {
       this.successor = null;
+      this.replaceNotBefore = Date.now() + this.backoff(this.replaceAttempt++);
       return;
     }
     if (this.current !== s) return;
     this.current = null;
+    // A successor still opening takes over when it delivers: no second connection is started.
+    if (this.successor !== null) return;
     // A connection that lived a minute resets the backoff.
-    if (Date.now() - s.openedAt > 60_000) this.attempt = 0;
+    if (s.opened && Date.now() - s.openedAt > 60_000) this.attempt = 0;
+    this.retry = setTimeout(
+      () => {
+        this.retry = null;
+        if (!this.stopped && this.current === null && this.successor === null) this.open(false);
+      },
+      this.backoff(this.attempt++),
+    );
+  }
+
+  /** Capped exponential backoff with jitter (ms). */
+  private backoff(attempt: number): number {
     const { first, max } = this.o.backoffMs ?? { first: 500, max: 30_000 };
-    const delay = Math.min(max, first * 2 ** this.attempt) * (0.5 + Math.random() / 2);
-    this.attempt++;
-    this.retry = setTimeout(() => {
-      this.retry = null;
-      if (!this.stopped) this.open(false);
-    }, delay);
+    return Math.min(max, first * 2 ** attempt) * (0.5 + Math.random() / 2);
   }
 
   private tick(): void {
+    const now = Date.now();
+    const next = this.successor;
+    if (next !== null && !next.delivered && now - next.openedAt > SUCCESSOR_DEADLINE_MS) {
+      // A successor that never delivers must not block every later replacement.
+      next.retired = true;
+      next.ws.terminate();
+      this.successor = null;
+      this.replaceNotBefore = now + this.backoff(this.replaceAttempt++);
+      if (this.current === null) this.open(false);
+    }
     const s = this.current;
     if (s === null || s.ws.readyState !== WebSocket.OPEN) return;
-    const now = Date.now();
     const silent = now - s.lastFrameAt;
     if (silent >= (this.o.stallMs ?? 30_000)) {
       this.o.events.onStall(s.id, silent);
@@ -183,7 +225,14 @@ export class Connection {
       else s.ws.send(this.o.heartbeat.ping);
     }
     const maxAge = this.o.maxAgeMs;
-    if (maxAge !== undefined && this.successor === null && now - s.openedAt >= maxAge) this.open(true);
+    if (
+      maxAge !== undefined &&
+      this.successor === null &&
+      now - s.openedAt >= maxAge &&
+      now >= this.replaceNotBefore
+    ) {
+      this.open(true);
+    }
   }
 
   /** Closes every socket; no reconnect. */

@@ -41,8 +41,18 @@ export interface FeedWriterOptions {
   /** Encoded bytes waiting for the disk beyond which the queue is not drained. Default 256 MiB. */
   maxUnwrittenBytes?: number;
   onFlushed?(ack: FlushAck): void;
-  /** Records were dropped: books written to the files have a gap (the caller resynchronises them). */
-  onDropped?(count: number): void;
+  /** Records appended to the hour's file (not yet flushed). */
+  onWritten?(count: number): void;
+  /** A write, fsync or file creation failed (it is retried). */
+  onWriteError?(): void;
+  /** A record was dropped because the queue was full. */
+  onDropped?(record: RecordInput): void;
+  /**
+   * The queue takes records again after dropping some, and the `gap` event that says so is queued: the books in
+   * the files have a hole, and the caller resynchronises them now (a resync asked for while the queue was full
+   * would have been dropped too).
+   */
+  onResumed?(): void;
   onSealed?(report: HourSealReport): void;
 }
 
@@ -99,6 +109,7 @@ export class FeedWriter {
         retryWrites: {
           onWriteError: (err, attempt) => {
             this.stats.writeErrors++;
+            options.onWriteError?.();
             // Every failure is counted; the log says it at the first and then every 20th, not 20 times a second.
             if (attempt === 1 || attempt % 20 === 0) {
               log.alert("write failed, retrying", { error: (err as Error).message, attempt });
@@ -114,6 +125,7 @@ export class FeedWriter {
             rows: report.rows,
             bytes: report.bytes,
             fromBytes: report.sourceBytes,
+            droppedBytes: report.droppedBytes,
             reblocked: report.reblocked,
           });
           if (report.unreadable.length > 0)
@@ -154,12 +166,12 @@ export class FeedWriter {
     const t = BigInt(rec.recvTs ?? rec.ts);
     this.stats.dropped++;
     this.stats.droppedByKind[rec.kind]++;
+    this.options.onDropped?.(rec);
     if (this.lost === null) {
       this.lost = { count: 0, from: t, to: t, kinds: { trade: 0, book: 0, bbo: 0, event: 0, raw: 0 } };
       this.options.log.alert("writer queue full: dropping records until the disk catches up", {
         queued: this.queue.length,
       });
-      this.options.onDropped?.(1);
     }
     this.lost.count++;
     this.lost.to = t;
@@ -182,6 +194,7 @@ export class FeedWriter {
     });
     const now = this.options.clock.nowNs();
     this.queue.push(eventRecord("", "gap", message, { ts: now, recvNs: now }));
+    this.options.onResumed?.();
   }
 
   start(): void {
@@ -222,23 +235,26 @@ export class FeedWriter {
     const batch = this.queue;
     this.queue = [];
     this.stats.queued = 0;
-    try {
-      await this.hourly.write(batch);
-    } catch (err) {
-      // A file could not be created (disk full, permissions): keep the batch at the front and try again.
+    const { written, error } = await this.hourly.write(batch);
+    this.appended += written;
+    this.stats.written += written;
+    if (written > 0) {
+      const last = batch[written - 1]!;
+      if (last.recvTs !== undefined) this.lastRecv = BigInt(last.recvTs);
+      this.options.onWritten?.(written);
+    }
+    if (error !== null) {
+      // A file could not be opened (disk full, permissions): what was not taken goes back to the front.
       this.stats.writeErrors++;
-      this.options.log.alert("cannot write to the dataset; retrying", { error: (err as Error).message });
-      this.queue = batch.concat(this.queue);
+      this.options.onWriteError?.();
+      this.options.log.alert("cannot write to the dataset; retrying", { error: (error as Error).message });
+      this.queue = batch.slice(written).concat(this.queue);
       this.stats.queued = this.queue.length;
       await sleep(500);
       return;
     }
-    this.appended += batch.length;
-    this.stats.written += batch.length;
     // The queue has room again: the loss is stated right after the records queued before it.
     if (this.lost !== null) this.reportLoss();
-    const last = batch[batch.length - 1]!;
-    if (last.recvTs !== undefined) this.lastRecv = BigInt(last.recvTs);
   }
 
   private async flush(): Promise<void> {
@@ -250,6 +266,7 @@ export class FeedWriter {
       await this.hourly.sealIfOver(this.options.clock.nowNs());
     } catch (err) {
       this.stats.writeErrors++;
+      this.options.onWriteError?.();
       this.options.log.alert("flush failed; retrying", { error: (err as Error).message });
       return;
     }

@@ -107,7 +107,13 @@ export async function sealHour(finalPath: string, writer: TapeWriterOptions = {}
   }
   const readers: TapeReader[] = [];
   for (const [k, s] of sources.entries()) {
-    report.sourceBytes += (await stat(s)).size;
+    const size = (await stat(s)).size;
+    if (size === 0) {
+      // Created and never written (a crash right at the start of an hour): it holds nothing.
+      await rm(s, { force: true });
+      continue;
+    }
+    report.sourceBytes += size;
     try {
       readers.push(await TapeReader.open(s));
     } catch (err) {

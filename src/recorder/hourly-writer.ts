@@ -2,13 +2,14 @@
  * Writes one exchange's records into the dataset layout, one file per UTC hour of receive time (exchange time when
  * the receive time is unknown): `<root>/<date>/<exchange>/<exchange>-<date>T<HH>.<capture>.tape`. A file is
  * `.tape.open` while written and sealed when a record of a later hour arrives, when its hour is over
- * (`sealIfOver`), or on `close()`. A record of an hour already sealed (a clock stepping back) goes into the
- * current file: a file may hold records outside its hour, and readers allow for it.
+ * (`sealIfOver`), or on `close()`. An hour sealed (or being sealed) is never opened again: a record of such an hour
+ * (one that arrived while its hour was being sealed, or a clock stepping back) goes into the current file or the
+ * next hour's: a file may hold records outside its hour, and readers allow for it.
  *
  * Two ways to seal: `direct` (footer and rename: ingest, whose blocks are full) and `reblock` (the recorder, which
  * flushes small blocks every second: unless its blocks are big already, the hour is written again with full
- * blocks, in the background, see hour-sealer.ts). In `reblock` mode an hour's `.open` file left by an earlier process is set aside as a part
- * and joined at the seal.
+ * blocks, in the background, see hour-sealer.ts; a seal that fails is tried again). In `reblock` mode an hour's
+ * `.open` file left by an earlier process is set aside as a part and joined at the seal.
  */
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -57,8 +58,14 @@ export class HourlyWriter {
   readonly sealed: SealSummary[] = [];
   /** Background seals in progress (reblock mode). */
   private readonly sealing = new Set<Promise<void>>();
+  /** Hours whose retried seal is in progress. */
+  private readonly sealingHours = new Set<bigint>();
   /** Hours left unsealed by an earlier process, to seal when they are over. */
   private readonly adopted = new Set<bigint>();
+  /** The latest hour sealed or being sealed by this writer (-1: none). */
+  private sealedThrough = -1n;
+  /** Hours whose seal failed, with when to try again (ms since the epoch) and how often it failed. */
+  private readonly failedSeals = new Map<bigint, { at: number; attempts: number }>();
 
   constructor(readonly options: HourlyWriterOptions) {}
 
@@ -73,11 +80,23 @@ export class HourlyWriter {
     return join(o.root, tapeRelativePath(o.exchange, hour, o.captureId));
   }
 
-  /** Appends records in receive order, rotating to a new file at each later hour. */
-  async write(records: readonly RecordInput[]): Promise<void> {
-    for (const rec of records) {
-      const hour = hourOf(timeOf(rec));
-      if (this.current === null || hour > this.hour) await this.rotate(hour);
+  /**
+   * Appends records in receive order, rotating to a new file at each later hour. Returns how many were taken:
+   * all of them, unless a file could not be opened (`error`); the caller offers the rest again later.
+   */
+  async write(records: readonly RecordInput[]): Promise<{ written: number; error: unknown }> {
+    for (let i = 0; i < records.length; i++) {
+      const rec = records[i]!;
+      // Never back into an hour sealed or being sealed.
+      let hour = hourOf(timeOf(rec));
+      if (hour <= this.sealedThrough) hour = this.current !== null ? this.hour : this.sealedThrough + HOUR_NS;
+      if (this.current === null || hour > this.hour) {
+        try {
+          await this.rotate(hour);
+        } catch (err) {
+          return { written: i, error: err };
+        }
+      }
       try {
         this.current!.append(rec);
       } catch (err) {
@@ -85,6 +104,7 @@ export class HourlyWriter {
         this.options.onRejected(rec, err);
       }
     }
+    return { written: records.length, error: null };
   }
 
   private async rotate(hour: bigint): Promise<void> {
@@ -121,19 +141,36 @@ export class HourlyWriter {
     this.adopted.add(hour);
   }
 
+  /** Seals, in the background, a past hour that an earlier process left unsealed (tried again if it fails). */
+  sealLeftover(hour: bigint): void {
+    if (hour > this.sealedThrough) this.sealedThrough = hour;
+    this.track(this.reblock(hour, this.pathOf(hour), undefined), hour);
+  }
+
   /** Seals the current file when `nowNs` is past its hour (a feed that went quiet still gets its file sealed). */
   async sealIfOver(nowNs: bigint): Promise<void> {
     if (this.current !== null && nowNs >= this.hour + HOUR_NS) await this.seal();
     for (const hour of this.adopted) {
       if (nowNs < hour + HOUR_NS || (this.current !== null && hour === this.hour)) continue;
       this.adopted.delete(hour);
-      this.track(this.reblock(this.pathOf(hour), undefined));
+      if (hour > this.sealedThrough) this.sealedThrough = hour;
+      this.track(this.reblock(hour, this.pathOf(hour), undefined), hour);
+    }
+    // Seals that failed (a full disk, an I/O error) are tried again, less and less often.
+    const now = Date.now();
+    for (const [hour, f] of this.failedSeals) {
+      if (now < f.at || this.sealingHours.has(hour)) continue;
+      this.track(this.reblock(hour, this.pathOf(hour), undefined), hour);
     }
   }
 
-  private track(job: Promise<void>): void {
+  private track(job: Promise<void>, hour?: bigint): void {
     this.sealing.add(job);
-    void job.finally(() => this.sealing.delete(job));
+    if (hour !== undefined) this.sealingHours.add(hour);
+    void job.finally(() => {
+      this.sealing.delete(job);
+      if (hour !== undefined) this.sealingHours.delete(hour);
+    });
   }
 
   /** Seals the current file, if any (in reblock mode: closes it and seals in the background). */
@@ -141,6 +178,7 @@ export class HourlyWriter {
     const w = this.current;
     if (w === null) return;
     this.current = null;
+    if (this.hour > this.sealedThrough) this.sealedThrough = this.hour;
     if (this.options.seal !== "reblock") {
       this.sealed.push(await w.seal());
       return;
@@ -150,7 +188,15 @@ export class HourlyWriter {
     const compact = recordBlocks === 0 || w.rows / recordBlocks >= COMPACT_ROWS_PER_BLOCK;
     if (compact && (await listParts(w.path)).length === 0) {
       // A busy hour's blocks are big already: sealed as written, without a second pass over the hour.
-      const summary = await w.seal();
+      let summary: SealSummary;
+      try {
+        summary = await w.seal();
+      } catch (err) {
+        // The `.open` file stays, with everything flushed: sealed again later (with a second pass).
+        await w.close().catch(() => {});
+        this.sealFailed(this.hour, w.path, err);
+        return;
+      }
       this.sealed.push(summary);
       this.options.onSealed?.(
         {
@@ -170,18 +216,31 @@ export class HourlyWriter {
       );
       return;
     }
-    await w.close();
-    this.track(this.reblock(w.path, w.policy));
+    const hour = this.hour;
+    try {
+      await w.close();
+    } catch (err) {
+      this.sealFailed(hour, w.path, err);
+      return;
+    }
+    this.track(this.reblock(hour, w.path, w.policy), hour);
   }
 
-  private async reblock(path: string, policy: TapeWriter["policy"] | undefined): Promise<void> {
+  private sealFailed(hour: bigint, path: string, err: unknown): void {
+    const attempts = (this.failedSeals.get(hour)?.attempts ?? 0) + 1;
+    this.failedSeals.set(hour, { at: Date.now() + Math.min(60_000, 1000 * 2 ** attempts), attempts });
+    this.options.onSealed?.(null, err, path);
+  }
+
+  private async reblock(hour: bigint, path: string, policy: TapeWriter["policy"] | undefined): Promise<void> {
     const { retryWrites: _retry, ...writer } = this.options.writer ?? {};
     try {
       const report = await sealHour(path, policy === undefined ? writer : { ...writer, policy });
+      this.failedSeals.delete(hour);
       this.sealed.push({ path, bytes: report.bytes, blocks: report.blocks, rows: report.rows });
       this.options.onSealed?.(report, null, path);
     } catch (err) {
-      this.options.onSealed?.(null, err, path);
+      this.sealFailed(hour, path, err);
     }
   }
 

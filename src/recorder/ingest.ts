@@ -51,6 +51,12 @@ export async function* messagesOf(input: string): AsyncGenerator<CapturedMessage
 /** Messages handled between two writes: records are written in batches, one await per batch. */
 const BATCH_MESSAGES = 1024;
 
+async function writeAll(writer: HourlyWriter, records: RecordInput[]): Promise<void> {
+  const { error } = await writer.write(records);
+  records.length = 0;
+  if (error !== null) throw error;
+}
+
 export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const pending: RecordInput[] = [];
   const writer = new HourlyWriter({
@@ -72,19 +78,15 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       let n = 0;
       for await (const m of messagesOf(input)) {
         feed.receive(m);
-        if (++n % BATCH_MESSAGES === 0) {
-          await writer.write(pending);
-          pending.length = 0;
-        }
+        if (++n % BATCH_MESSAGES === 0) await writeAll(writer, pending);
         if (n % every === 0) options.onProgress?.(feed.stats, input);
       }
-      await writer.write(pending);
-      pending.length = 0;
+      await writeAll(writer, pending);
       options.onProgress?.(feed.stats, input);
     }
   } finally {
     // Whatever was read is sealed, also when an input fails half way: nothing written is lost.
-    await writer.write(pending);
+    await writeAll(writer, pending);
     await writer.close();
   }
   return { venue: options.venue, inputs: options.inputs.length, ...feed.stats, files: writer.sealed };

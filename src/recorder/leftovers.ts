@@ -1,10 +1,11 @@
 /**
- * What an earlier process of this capture left unsealed: `.tape.open` files and parts of hours (found in the day
- * folders of the last two days, without walking the dataset), and the temporary files of a seal that was cut off.
+ * What an earlier process of this capture left unsealed: `.tape.open` files and parts of hours, in every day
+ * folder of the venue (one listing of the root, then one of each day's venue folder: no walk of the dataset), and
+ * the temporary files of a seal of this capture that was cut off.
  */
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { DAY_NS, dayFolder, HOUR_NS, parseTapeName } from "../reader/layout.js";
+import { HOUR_NS, parseTapeName } from "../reader/layout.js";
 
 export interface Leftover {
   hour: bigint;
@@ -13,16 +14,18 @@ export interface Leftover {
 }
 
 const PART = /^(.+)\.part\d+\.tape\.open$/;
-const REBLOCK_TEMP = /^\..+\.reblock\.tape(\.open)?$/;
+const REBLOCK_TEMP = /^\.(.+\.tape)\.reblock\.tape(\.open)?$/;
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
-export async function findLeftovers(
-  root: string,
-  exchange: string,
-  captureId: string,
-  nowNs: bigint,
-): Promise<Leftover[]> {
+export async function findLeftovers(root: string, exchange: string, captureId: string): Promise<Leftover[]> {
   const found = new Map<bigint, string>();
-  for (const day of [dayFolder(nowNs - DAY_NS), dayFolder(nowNs)]) {
+  let days: string[];
+  try {
+    days = (await readdir(root)).filter((d) => DAY.test(d));
+  } catch {
+    return [];
+  }
+  for (const day of days) {
     const dir = join(root, day, exchange);
     let names: string[];
     try {
@@ -31,8 +34,12 @@ export async function findLeftovers(
       continue;
     }
     for (const name of names) {
-      if (REBLOCK_TEMP.test(name)) {
-        await rm(join(dir, name), { force: true });
+      const temp = REBLOCK_TEMP.exec(name);
+      if (temp !== null) {
+        // Only this capture's: another recorder of the same feeds may be sealing its own hour right now.
+        const of = parseTapeName(temp[1]!);
+        if (of !== null && of.exchange === exchange && of.captureId === captureId)
+          await rm(join(dir, name), { force: true });
         continue;
       }
       const part = PART.exec(name);

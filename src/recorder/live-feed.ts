@@ -64,7 +64,6 @@ export class LiveFeed {
   private sendTo: Connection | null = null;
   private openSockets = 0;
   private lastCounted = { gaps: 0, checksumFailures: 0, badFrames: 0 };
-  private countedWriteErrors = 0;
   /** The hour of the last message received (files are per hour of receive time). */
   private hour = -1n;
   private connects = 0;
@@ -92,10 +91,6 @@ export class LiveFeed {
       clock: o.clock,
       log,
       onFlushed: (ack) => {
-        const errors = this.writer.stats.writeErrors;
-        if (errors > this.countedWriteErrors)
-          o.metrics.writeErrors.inc(labels, errors - this.countedWriteErrors);
-        this.countedWriteErrors = errors;
         const now = o.clock.nowNs();
         if (this.oldestUnflushed !== null)
           o.metrics.latency.observe(labels, Number(now - this.oldestUnflushed) / 1e9);
@@ -103,11 +98,16 @@ export class LiveFeed {
         o.metrics.queueDepth.set(labels, this.writer.stats.queued);
         o.onFlushed?.(f.venue, ack);
       },
-      onDropped: () => {
-        o.metrics.dropped.inc(labels);
-        // The files lost book rows: resynchronise every book so that they are whole again from a snapshot.
-        const now = o.clock.nowNs();
-        this.connector.resync("records were dropped on their way to disk", now, this.feed.context);
+      onWritten: (count) => o.metrics.records.inc(labels, count),
+      onWriteError: () => o.metrics.writeErrors.inc(labels),
+      onDropped: (rec) => o.metrics.dropped.inc({ venue: f.venue, kind: rec.kind }),
+      onResumed: () => {
+        // The files lost records, book rows among them: every book is resynchronised from a snapshot.
+        this.connector.resync(
+          "records were dropped on their way to disk",
+          o.clock.nowNs(),
+          this.feed.context,
+        );
       },
     });
     this.feed = new Feed(this.connector, {
@@ -138,7 +138,10 @@ export class LiveFeed {
     return this.openSockets >= this.connections.length && this.connections.length > 0;
   }
 
-  /** Seals what an earlier process left, then connects. */
+  /**
+   * Takes over what an earlier process left (the current hour's files are set aside, past hours are sealed in the
+   * background), then connects. A leftover that cannot be handled is an alert, never a reason not to record.
+   */
   async start(): Promise<void> {
     await this.recoverLeftovers();
     this.writer.start();
@@ -147,20 +150,29 @@ export class LiveFeed {
 
   private async recoverLeftovers(): Promise<void> {
     const now = this.o.clock.nowNs();
-    for (const left of await findLeftovers(this.o.root, this.venue, this.o.captureId, now)) {
-      // A seal cut off after its rename leaves the sealed file and its sources: the sources go first.
-      if ((await exists(left.path)) || isPast(left.hour, now)) {
-        const report = await sealHour(left.path);
-        this.o.log.info("sealed a file left by an earlier process", {
-          path: left.path,
-          rows: report.rows,
-          droppedBytes: report.droppedBytes,
-          alreadySealed: report.alreadySealed,
-        });
-        if (report.unreadable.length > 0)
-          this.o.log.alert("unreadable files kept aside", { files: report.unreadable });
+    const log = this.o.log;
+    let leftovers: Awaited<ReturnType<typeof findLeftovers>> = [];
+    try {
+      leftovers = await findLeftovers(this.o.root, this.venue, this.o.captureId);
+    } catch (err) {
+      log.alert("cannot look for files left by an earlier process", { error: (err as Error).message });
+    }
+    for (const left of leftovers) {
+      if (isPast(left.hour, now)) {
+        log.info("sealing a file left by an earlier process", { path: left.path });
+        this.writer.hourly.sealLeftover(left.hour);
+        continue;
       }
-      if (!isPast(left.hour, now)) await this.writer.hourly.adopt(left.hour);
+      try {
+        // A seal cut off after its rename leaves the sealed file and its sources: the sources go first.
+        if (await exists(left.path)) await sealHour(left.path);
+        await this.writer.hourly.adopt(left.hour);
+      } catch (err) {
+        log.alert("cannot take over the current hour's files", {
+          path: left.path,
+          error: (err as Error).message,
+        });
+      }
     }
   }
 

@@ -23,8 +23,8 @@ export class RecorderMetrics {
   });
   readonly dropped = new Counter({
     name: "ticktape_records_dropped_total",
-    help: "Records dropped because the writer queue was full",
-    labelNames: ["venue"],
+    help: "Records dropped because the writer queue was full, by kind",
+    labelNames: ["venue", "kind"],
     registers: [this.registry],
   });
   readonly gaps = new Counter({
