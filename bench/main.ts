@@ -12,6 +12,7 @@ import { type Codec, DEFAULT_BLOCK_POLICY, DEFAULT_CODEC, DEFAULT_ZSTD_LEVEL } f
 import { allPeers } from "./peers/index.js";
 import type { PeerResult } from "./peers/peer.js";
 import { loadRealTables, realDataDefaultDir } from "./real-tables.js";
+import { measureRecording, type RecordFigures, recordKeys, recordMarkdown, recordTargets } from "./record.js";
 import { measureReplay, type ReplayFigures, replayKeys, replayMarkdown, replayTargets } from "./replay.js";
 import { syntheticWorkload } from "./synthetic.js";
 import { measureTicktape, type TicktapeResult } from "./ticktape.js";
@@ -26,6 +27,10 @@ interface Options {
   write: boolean;
   peers: boolean;
   replay: boolean;
+  record: boolean;
+  recordSeconds: number;
+  recordSymbols: number;
+  recordRate: number;
 }
 
 const log = (msg: string) =>
@@ -125,6 +130,14 @@ async function run(o: Options): Promise<void> {
 
   let replay: ReplayFigures | null = null;
   if (o.replay) replay = await measureReplay(log, o.seed);
+  let record: RecordFigures | null = null;
+  if (o.record) {
+    record = await measureRecording(log, {
+      seconds: o.recordSeconds,
+      symbols: o.recordSymbols,
+      rate: o.recordRate,
+    });
+  }
 
   const trades = def.trades;
   const result = {
@@ -148,6 +161,7 @@ async function run(o: Options): Promise<void> {
     ratioVsParquet: parquet ? (parquet.result.tradeBytes + parquet.result.bookBytes) / ttBytes : null,
     ...realFigures,
     ...(replay === null ? {} : { replay, ...replayKeys(replay) }),
+    ...(record === null ? {} : { record, ...recordKeys(record) }),
     ticktape: tt,
     table: [...tt.map(ticktapeLine), ...peers.map((p) => p.line)],
     seconds: (Date.now() - started) / 1000,
@@ -192,9 +206,10 @@ async function run(o: Options): Promise<void> {
           ],
         ]),
     ...(replay === null ? [] : replayTargets(replay)),
+    ...(record === null ? [] : recordTargets(record)),
   ] as [string, boolean, string][];
 
-  const md = renderMarkdown(result, targets, realFigures, replay);
+  const md = renderMarkdown(result, targets, realFigures, replay, record);
   if (o.write) {
     const out = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "docs", "benchmarks.md");
     await writeFile(out, md);
@@ -244,6 +259,7 @@ function renderMarkdown(
   targets: [string, boolean, string][],
   real: Record<string, number | string> | null,
   replay: ReplayFigures | null,
+  record: RecordFigures | null,
 ): string {
   const m = r.machine;
   const lines = [
@@ -298,7 +314,15 @@ function renderMarkdown(
       );
     }
   }
-  lines.push("", ...replayMarkdown(replay), "", `Run time: ${r.seconds.toFixed(0)} s.`, "");
+  lines.push(
+    "",
+    ...replayMarkdown(replay),
+    "",
+    ...recordMarkdown(record),
+    "",
+    `Run time: ${r.seconds.toFixed(0)} s.`,
+    "",
+  );
   return lines.join("\n");
 }
 
@@ -313,11 +337,25 @@ const program = new Command()
   .option("--real <dir>", "folder of the real tables (*.csv.zst)", realDataDefaultDir())
   .option("--no-peers", "measure ticktape only")
   .option("--no-replay", "leave out the replay figures (merged replay, scan, seek, book at an instant)")
+  .option("--no-record", "leave out the recorder figures (a recorder process on a simulator)")
+  .option(
+    "--record-seconds <n>",
+    "how long the recorder runs (memory must stay flat over it)",
+    (v) => Number(v),
+    600,
+  )
+  .option("--record-symbols <n>", "symbols the simulator sends", (v) => Number.parseInt(v, 10), 20)
+  .option(
+    "--record-rate <n>",
+    "book messages per second per symbol asked of the simulator",
+    (v) => Number(v),
+    3000,
+  )
   .option("--no-write", "do not write docs/benchmarks.md")
   .option("--json", "print one JSON object instead of the table")
   .addHelpText(
     "after",
-    "\nExamples:\n  npm run bench\n  npm run bench -- --json --trades 1000000 --book 1000000 --no-write",
+    "\nExamples:\n  npm run bench\n  npm run bench -- --json --trades 1000000 --book 1000000 --no-write\n  npm run bench -- --no-peers --no-replay --record-seconds 60 --no-write",
   )
   .action((o: Options) => run(o));
 

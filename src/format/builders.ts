@@ -264,7 +264,7 @@ export class StringBuilder {
   }
   truncate(n: number): void {
     if (n === 0) this.reset();
-    else this.values.length = Math.min(this.values.length, n);
+    else while (this.values.length > n) this.bytes -= this.values.pop()!.length + 1;
   }
   column(): StringColumn {
     const valid = this.presence.valid;
@@ -289,7 +289,9 @@ export class BytesBuilder {
     this.bytes += v.length + 1;
   }
   truncate(n: number): void {
-    this.values.length = Math.min(this.values.length, n);
+    // The byte count goes down with the values: it decides when a block is full.
+    if (n === 0) this.reset();
+    else while (this.values.length > n) this.bytes -= this.values.pop()!.length + 1;
   }
   column(): BytesColumn {
     return { type: "bytes", values: this.values, valid: null };

@@ -160,6 +160,9 @@ export class KindBuffer {
   maxTs = 0n;
   /** Exchange timestamp of the record `add` accepted last. */
   lastTs = 0n;
+  /** Price and size of the book row `add` accepted last, parsed (the writer's checkpoints reuse them). */
+  lastPrice: Decimal | null = null;
+  lastSize: Decimal | null = null;
   private readonly ts = new IntBuilder();
   private readonly recvTs = new IntBuilder();
   private readonly cols: Record<string, Builder>;
@@ -274,6 +277,8 @@ export class KindBuffer {
             return false;
           (c.side as U8Builder).add(side);
           (c.flags as U8Builder).add(rec.snapshot ? BOOK_FLAG_SNAPSHOT : 0);
+          this.lastPrice = price;
+          this.lastSize = size;
           return (c.seq as IntBuilder).add(seq);
         };
       }

@@ -16,7 +16,7 @@ import { BookState, NO_RECV } from "./book-state.js";
 import { ByteWriter, hasLoneSurrogate, utf8 } from "./bytes.js";
 import { CODEC_ID, type Codec, DEFAULT_ZSTD_LEVEL } from "./codecs.js";
 import { crc32c } from "./crc32c.js";
-import { type Decimal, parseDecimal } from "./decimal.js";
+import type { Decimal } from "./decimal.js";
 import { TapeError, TapeValueError } from "./errors.js";
 import { encodeFooter, encodeTrailer, statsOf, TRAILER_BYTES } from "./footer.js";
 import { encodeHeader, FORMAT_MINOR, type HeaderInput } from "./header.js";
@@ -209,8 +209,9 @@ export class TapeEncoder {
       // The record is valid (the buffer took it): its values parse.
       if (rec.kind === "book") {
         const state = this.bookOf(rec.symbol);
-        const price = parseDecimal(rec.price, "price");
-        const size = parseDecimal(rec.size, "size");
+        // The buffer parsed them already.
+        const price = b.lastPrice!;
+        const size = b.lastSize!;
         this.applyBook(
           rec.symbol,
           state,

@@ -49,13 +49,18 @@ export function decimalOf(v: JsonValue | undefined, field: string): string {
   return text;
 }
 
-/** An integer sent as a string or a JSON number, exactly (ids beyond 2^53 stay exact). */
-export function integerOf(v: JsonValue | undefined, field: string): bigint {
+/** An integer sent as a string or a JSON number, as its digits (an id kept as text needs no BigInt). */
+export function integerTextOf(v: JsonValue | undefined, field: string): string {
   const text = typeof v === "string" ? v : v instanceof JsonNumber ? v.text : null;
   if (text === null || !INTEGER.test(text) || text.length > 40) {
     throw frameError(field, `expected an integer, got ${describe(v)}`);
   }
-  return BigInt(text);
+  return text;
+}
+
+/** An integer sent as a string or a JSON number, exactly (ids beyond 2^53 stay exact). */
+export function integerOf(v: JsonValue | undefined, field: string): bigint {
+  return BigInt(integerTextOf(v, field));
 }
 
 /** A millisecond timestamp as ns since the epoch. */

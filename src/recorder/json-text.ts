@@ -1,8 +1,8 @@
 /**
  * A JSON parser that keeps every number as the text the exchange sent. Exchanges send ids above 2^53 (Kraken's
  * connection id, Binance's update ids in time) and Kraken v2 sends prices as JSON numbers whose trailing zeros
- * matter for its checksum: `JSON.parse` would round the first and drop the second. Objects have no prototype, so
- * a key such as `__proto__` in a frame is just a key.
+ * matter for its checksum: `JSON.parse` would round the first and drop the second. A key `__proto__` in a frame
+ * becomes an own property like any other (never the object's prototype).
  */
 import { TapeError } from "../format/errors.js";
 
@@ -169,7 +169,8 @@ class Parser {
   object(depth: number): JsonObject {
     if (depth > MAX_JSON_DEPTH) this.fail(`nested deeper than ${MAX_JSON_DEPTH}`);
     this.pos++;
-    const out = Object.create(null) as JsonObject;
+    // A plain literal (fast properties); `__proto__` is defined as an own property, never assigned.
+    const out: JsonObject = {};
     this.skipSpace();
     if (this.text.charCodeAt(this.pos) === Ch.CloseBrace) {
       this.pos++;
@@ -182,7 +183,10 @@ class Parser {
       this.skipSpace();
       if (this.text.charCodeAt(this.pos) !== Ch.Colon) this.fail("expected : after a key");
       this.pos++;
-      out[key] = this.value(depth);
+      const v = this.value(depth);
+      if (key === "__proto__")
+        Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+      else out[key] = v;
       this.skipSpace();
       const c = this.text.charCodeAt(this.pos++);
       if (c === Ch.CloseBrace) return out;

@@ -4,6 +4,7 @@
  * so the files say when the recording could have missed something.
  */
 import { exists } from "../format/writer.js";
+import { HOUR_NS } from "../reader/layout.js";
 import { eventRecord } from "./book-feed.js";
 import type { Clock } from "./clock.js";
 import { Connection } from "./connection.js";
@@ -64,8 +65,12 @@ export class LiveFeed {
   private sendTo: Connection | null = null;
   private openSockets = 0;
   private lastCounted = { gaps: 0, checksumFailures: 0, badFrames: 0 };
+  private countedMessages = 0;
+  private uncountedBytes = 0;
   /** The hour of the last message received (files are per hour of receive time). */
   private hour = -1n;
+  /** Start of the hour after `hour`: the one comparison each message costs. */
+  private nextHour = -1n;
   private connects = 0;
   /** Receive time of the oldest record not yet flushed, for the receive → disk latency. */
   private oldestUnflushed: bigint | null = null;
@@ -96,6 +101,7 @@ export class LiveFeed {
           o.metrics.latency.observe(labels, Number(now - this.oldestUnflushed) / 1e9);
         this.oldestUnflushed = null;
         o.metrics.queueDepth.set(labels, this.writer.stats.queued);
+        this.countFeedMetrics();
         o.onFlushed?.(f.venue, ack);
       },
       onWritten: (count) => o.metrics.records.inc(labels, count),
@@ -208,12 +214,10 @@ export class LiveFeed {
         onFrame: (text, _id) => {
           const recvNs = this.o.clock.nowNs();
           this.carryBooks(recvNs);
-          m.messages.inc(labels);
-          m.messageBytes.inc(labels, text.length);
+          this.uncountedBytes += text.length;
           this.sendTo = conn;
           this.feed.receive({ kind: "frame", recvNs, text });
           this.sendTo = null;
-          this.countFeedMetrics();
         },
         onClose: (id, reason, why) => {
           this.openSockets--;
@@ -241,18 +245,25 @@ export class LiveFeed {
    * each hour's file then holds a book to start from (and the writer's checkpoints have one to build on).
    */
   private carryBooks(recvNs: bigint): void {
+    if (recvNs < this.nextHour) return;
     const hour = hourOf(recvNs);
-    if (hour <= this.hour) return;
+    this.nextHour = hour + HOUR_NS;
     const first = this.hour < 0n;
     this.hour = hour;
     if (first) return;
     for (const symbol of this.o.feed.symbols) this.connector.bookOf(symbol)?.carry(this.feed.context, hour);
   }
 
+  /** Brings the counters up to date (once a flush: a labelled counter per message would cost more than parsing). */
   private countFeedMetrics(): void {
     const s = this.feed.stats;
     const labels = { venue: this.venue };
     const m = this.o.metrics;
+    const messages = s.frames + s.restResponses;
+    if (messages > this.countedMessages) m.messages.inc(labels, messages - this.countedMessages);
+    this.countedMessages = messages;
+    if (this.uncountedBytes > 0) m.messageBytes.inc(labels, this.uncountedBytes);
+    this.uncountedBytes = 0;
     if (s.gaps > this.lastCounted.gaps) m.gaps.inc(labels, s.gaps - this.lastCounted.gaps);
     if (s.checksumFailures > this.lastCounted.checksumFailures) {
       m.checksumFailures.inc(labels, s.checksumFailures - this.lastCounted.checksumFailures);
@@ -267,8 +278,8 @@ export class LiveFeed {
     if (body === null) return;
     const recvNs = this.o.clock.nowNs();
     this.carryBooks(recvNs);
+    this.uncountedBytes += body.length;
     this.feed.receive({ kind: "rest", recvNs, path, body });
-    this.countFeedMetrics();
   }
 
   /** Closes the connections, then writes and seals everything received. */

@@ -30,7 +30,8 @@ export function createLog(options: { level?: string; destination?: DestinationSt
       base: { service: "ticktape-recorder" },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    options.destination ?? pino.destination({ dest: 1, sync: false }),
+    // Synchronous: log lines are few (none per message), and each must survive a crash right after it.
+    options.destination ?? pino.destination({ dest: 1, sync: true }),
   );
   return wrapPino(logger);
 }

@@ -23,6 +23,7 @@ import {
   decimalOf,
   frameError,
   integerOf,
+  integerTextOf,
   millisOf,
   objectOf,
   stringOf,
@@ -190,7 +191,7 @@ export class BinanceConnector implements Connector {
   private onTrade(m: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
     const symbol = stringOf(m.s, "s");
     const at = this.stamp(millisOf(m.T, "T"), recvNs);
-    const id = integerOf(m.e === "aggTrade" ? m.a : m.t, m.e === "aggTrade" ? "a" : "t").toString();
+    const id = integerTextOf(m.e === "aggTrade" ? m.a : m.t, m.e === "aggTrade" ? "a" : "t");
     if (this.repeated(`${symbol}@${m.e}`, id, ctx)) return symbol;
     const rec: RecordInput = {
       kind: "trade",
@@ -209,7 +210,7 @@ export class BinanceConnector implements Connector {
 
   private onBookTicker(m: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
     const symbol = stringOf(m.s, "s");
-    if (this.repeated(`${symbol}@bookTicker`, integerOf(m.u, "u").toString(), ctx)) return symbol;
+    if (this.repeated(`${symbol}@bookTicker`, integerTextOf(m.u, "u"), ctx)) return symbol;
     const exchangeTs = m.T !== undefined ? millisOf(m.T, "T") : m.E !== undefined ? millisOf(m.E, "E") : null;
     const at = this.stamp(exchangeTs, recvNs);
     const rec: RecordInput = {

@@ -18,7 +18,15 @@ import type {
   Heartbeat,
   VenueUrls,
 } from "../connector.js";
-import { arrayOf, decimalOf, integerOf, millisOf, objectOf, stringOf } from "../frame-fields.js";
+import {
+  arrayOf,
+  decimalOf,
+  integerOf,
+  integerTextOf,
+  millisOf,
+  objectOf,
+  stringOf,
+} from "../frame-fields.js";
 import { type JsonObject, type JsonValue, parseJsonText } from "../json-text.js";
 import type { TextLevel } from "../level-book.js";
 import { RecentIdsByKey } from "../recent-ids.js";
@@ -185,8 +193,7 @@ export class OkxConnector implements Connector {
   }
 
   private onBbo(d: JsonObject, instId: string, recvNs: bigint | null, ctx: FeedContext): void {
-    if (d.seqId !== undefined && this.repeated(`bbo:${instId}`, integerOf(d.seqId, "seqId").toString(), ctx))
-      return;
+    if (d.seqId !== undefined && this.repeated(`bbo:${instId}`, integerTextOf(d.seqId, "seqId"), ctx)) return;
     const bid = levelsOf(d.bids, "bids")[0];
     const ask = levelsOf(d.asks, "asks")[0];
     const rec: Extract<RecordInput, { kind: "bbo" }> = {

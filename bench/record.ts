@@ -1,0 +1,364 @@
+/**
+ * The recorder side of the benchmark: a real recorder process (`ticktape record`) recording a Binance simulator
+ * (another process: the recorder has one core to itself on a 2-core machine) with raw capture on, as in
+ * production. Measured from outside, as an operator would: messages from the recorder's own `/metrics`, CPU and
+ * memory from /proc (Linux), latency and sizes from the files it wrote.
+ * - throughput: messages per second over the run, and per CPU-second of the recorder process;
+ * - latency: the simulator stamps each depth update with its send time (Binance `E`, whole ms); the recorder
+ *   stamps its receive time when the frame is handed to it, just before it is queued for the disk. The p99 of
+ *   the difference is an upper bound of send → queued (up to 1 ms high: `E` is truncated to the ms);
+ * - memory: the recorder's RSS after the warm-up and at the end of the run;
+ * - sizes: the bytes a sealed hour takes against the same records written in one go, for a busy feed (sealed as
+ *   written) and a quiet one (written again with full blocks at the seal).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { type IntColumn, openTape, type U8Column } from "../src/index.js";
+import { sealHour } from "../src/recorder/hour-sealer.js";
+
+const cli = fileURLToPath(new URL("../cli/main.js", import.meta.url));
+
+export interface RecordFigures {
+  seconds: number;
+  symbols: number;
+  ratePerSymbol: number;
+  messages: number;
+  recordMsgsPerSec: number;
+  /** Share of one core the recorder used over the run. */
+  cpuCores: number;
+  msgsPerCpuSecond: number;
+  latencyP50Ms: number;
+  recordP99LatencyMs: number;
+  latencyMaxMs: number;
+  latencySamples: number;
+  rssStartMiB: number;
+  rssEndMiB: number;
+  rssMaxMiB: number;
+  stopSeconds: number;
+  gaps: number;
+  dropped: number;
+  /** Busy feed: sealed bytes per record, and against the same records written in one go. */
+  busyBytesPerRecord: number;
+  sealedVsFormatBytesRatio: number;
+  /** Quiet feed: bytes per record as flushed (small blocks), as sealed, and sealed against one go. */
+  quietOpenBytesPerRecord: number;
+  quietSealedBytesPerRecord: number;
+  quietSealedVsFormatRatio: number;
+}
+
+interface Child {
+  proc: ChildProcess;
+  lines: string[];
+  waitFor(pattern: RegExp, ms: number): Promise<RegExpExecArray>;
+  exited: Promise<number | null>;
+}
+
+function launch(args: string[]): Child {
+  const proc = spawn(process.execPath, [cli, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const lines: string[] = [];
+  const waiters: { re: RegExp; resolve: (m: RegExpExecArray) => void }[] = [];
+  const onLine = (line: string) => {
+    if (lines.length < 10_000) lines.push(line);
+    for (const w of [...waiters]) {
+      const m = w.re.exec(line);
+      if (m !== null) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  };
+  createInterface({ input: proc.stdout! }).on("line", onLine);
+  createInterface({ input: proc.stderr! }).on("line", onLine);
+  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  return {
+    proc,
+    lines,
+    exited,
+    waitFor: (re, ms) =>
+      new Promise((resolve, reject) => {
+        for (const l of lines) {
+          const m = re.exec(l);
+          if (m !== null) return resolve(m);
+        }
+        waiters.push({ re, resolve });
+        setTimeout(
+          () => reject(new Error(`no line matching ${re} within ${ms} ms:\n${lines.slice(-20).join("\n")}`)),
+          ms,
+        ).unref();
+      }),
+  };
+}
+
+/** utime + stime (s) and RSS (bytes) of a process, from /proc. */
+async function usage(pid: number): Promise<{ cpu: number; rss: number }> {
+  const stat = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
+  const ticks = Number(stat[11]) + Number(stat[12]);
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? "0");
+  return { cpu: ticks / 100, rss: rssKb * 1024 };
+}
+
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n"))
+    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.split(" ").pop());
+  return sum;
+}
+
+async function tapes(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (e.isFile() && e.name.endsWith(".tape")) out.push(join(e.parentPath, e.name));
+  }
+  return out.sort();
+}
+
+const symbolsOf = (n: number) => Array.from({ length: n }, (_, i) => `SYM${i}USDT`);
+
+/** Starts a simulator and a recorder of it; resolves once the recorder serves its metrics. */
+async function start(root: string, symbols: string[], rate: number, logLevel = "info") {
+  const sim = launch([
+    "simulate",
+    "binance",
+    "--symbols",
+    symbols.join(","),
+    "--rate",
+    String(rate),
+    "--seed",
+    "1",
+  ]);
+  const url = (await sim.waitFor(/(ws:\/\/127\.0\.0\.1:\d+)/, 20_000))[1]!;
+  const config = join(root, "recorder.yaml");
+  await mkdir(root, { recursive: true });
+  await writeFile(
+    config,
+    [
+      `root: ${join(root, "data")}`,
+      "captureId: bench",
+      "status: { port: 0, host: 127.0.0.1 }",
+      `log: { level: ${logLevel} }`,
+      "stopTimeoutSeconds: 600",
+      "feeds:",
+      "  - venue: binance",
+      `    symbols: [${symbols.join(", ")}]`,
+      `    urls: { ws: "${url}", rest: "${url.replace("ws://", "http://")}" }`,
+      "",
+    ].join("\n"),
+  );
+  const rec = launch(["record", "--config", config]);
+  const port = Number((await rec.waitFor(/"statusPort":(\d+)/, 20_000))[1]);
+  return { sim, rec, port };
+}
+
+async function stop(c: Child): Promise<number> {
+  const t0 = performance.now();
+  c.proc.kill("SIGTERM");
+  const code = await c.exited;
+  if (code !== 0)
+    throw new Error(
+      `${c.proc.spawnargs.slice(2, 3).join(" ")} exited with ${code}:\n${c.lines.slice(-10).join("\n")}`,
+    );
+  return (performance.now() - t0) / 1000;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+/** recvTs − ts of depth-update book rows (not snapshots), from every `step`-th book block. */
+async function latencies(files: string[], step: number): Promise<Float64Array> {
+  const out: number[] = [];
+  for (const f of files) {
+    const r = await openTape(f);
+    const blocks = r.selectBlocks({ kinds: ["book"] });
+    for (let i = 0; i < blocks.length; i += step) {
+      const { columns } = await r.readBlock(blocks[i]!);
+      const ts = columns.ts as IntColumn;
+      const recv = columns.recvTs as IntColumn;
+      const flags = columns.flags as U8Column;
+      const delta = Number(recv.base - ts.base);
+      for (let j = 0; j < ts.offsets.length; j++) {
+        // Snapshot rows (flag 1) and rows without a receive time are not depth updates on the wire.
+        if ((flags.values[j]! & 1) === 1 || (recv.valid !== null && recv.valid[j] === 0)) continue;
+        out.push((delta + recv.offsets[j]! - ts.offsets[j]!) / 1e6);
+      }
+    }
+    await r.close();
+  }
+  return Float64Array.from(out).sort();
+}
+
+async function rowsAndBytes(files: string[]): Promise<{ rows: number; bytes: number }> {
+  let rows = 0;
+  let bytes = 0;
+  for (const f of files) {
+    const r = await openTape(f);
+    rows += r.blocks.reduce((n, b) => n + (b.kind === null ? 0 : b.rowCount), 0);
+    bytes += r.size;
+    await r.close();
+  }
+  return { rows, bytes };
+}
+
+/** Bytes of the same records written in one go (the hour sealer's full-block pass, on a copy). */
+async function oneGoBytes(files: string[], dir: string): Promise<number> {
+  let bytes = 0;
+  for (const [i, f] of files.entries()) {
+    const final = join(dir, `binance-2000-01-01T00.copy${i}.tape`);
+    await copyFile(f, `${final}.open`);
+    // The copy is a sealed file under an `.open` name: the sealer reads its records and writes them again.
+    const report = await sealHour(final);
+    bytes += report.bytes;
+  }
+  return bytes;
+}
+
+export async function measureRecording(
+  log: (msg: string) => void,
+  o: { seconds: number; symbols: number; rate: number },
+): Promise<RecordFigures> {
+  const root = await mkdtemp(join(tmpdir(), "ticktape-bench-record-"));
+  try {
+    const symbols = symbolsOf(o.symbols);
+    log(
+      `record: a recorder process on a Binance simulator, ${o.symbols} symbols × ${o.rate} book messages/s, ${o.seconds} s`,
+    );
+    const { sim, rec, port } = await start(root, symbols, o.rate);
+    const pid = rec.proc.pid!;
+    await new Promise((r) => setTimeout(r, 10_000));
+    const m0 = await metric(port, "ticktape_messages_total");
+    const u0 = await usage(pid);
+    const t0 = performance.now();
+    let rssMax = u0.rss;
+    const end = t0 + o.seconds * 1000;
+    while (performance.now() < end) {
+      await new Promise((r) => setTimeout(r, Math.min(10_000, Math.max(0, end - performance.now()))));
+      const u = await usage(pid);
+      rssMax = Math.max(rssMax, u.rss);
+      const done = (performance.now() - t0) / 1000;
+      const m = await metric(port, "ticktape_messages_total");
+      log(
+        `record: ${done.toFixed(0)} s, ${((m - m0) / done / 1e3).toFixed(1)}k msgs/s, RSS ${(u.rss / 2 ** 20).toFixed(0)} MiB`,
+      );
+    }
+    // Counters reach /metrics at each flush (every second): read them after one more.
+    await new Promise((r) => setTimeout(r, 1100));
+    const m1 = await metric(port, "ticktape_messages_total");
+    const u1 = await usage(pid);
+    const wall = (performance.now() - t0) / 1000 - 1.1;
+    const gaps = await metric(port, "ticktape_gaps_total");
+    const dropped = await metric(port, "ticktape_records_dropped_total");
+    await stop(sim);
+    log("record: stopping the recorder (drain and seal)");
+    const stopSeconds = await stop(rec);
+    const files = await tapes(join(root, "data"));
+    const lat = await latencies(files, 20);
+    const busy = await rowsAndBytes(files);
+    log("record: writing the busy hour again in one go, for its size");
+    const busyOneGo = await oneGoBytes(files, root);
+    for (const f of files) await rm(f);
+
+    log("record: a quiet feed (2 book messages/s a symbol), 20 s");
+    const quietRoot = join(root, "quiet");
+    const q = await start(quietRoot, symbols.slice(0, 5), 2);
+    await new Promise((r) => setTimeout(r, 20_000));
+    await stop(q.sim);
+    await stop(q.rec);
+    const sealedLine = q.rec.lines.find((l) => l.includes('"msg":"sealed"'));
+    const fromBytes = Number(/"fromBytes":(\d+)/.exec(sealedLine ?? "")?.[1] ?? Number.NaN);
+    const quietFiles = await tapes(join(quietRoot, "data"));
+    const quiet = await rowsAndBytes(quietFiles);
+    const quietOneGo = await oneGoBytes(quietFiles, quietRoot);
+
+    const messages = m1 - m0;
+    const cpu = u1.cpu - u0.cpu;
+    return {
+      seconds: wall,
+      symbols: o.symbols,
+      ratePerSymbol: o.rate,
+      messages,
+      recordMsgsPerSec: messages / wall,
+      cpuCores: cpu / wall,
+      msgsPerCpuSecond: messages / cpu,
+      latencyP50Ms: percentile(lat, 0.5),
+      recordP99LatencyMs: percentile(lat, 0.99),
+      latencyMaxMs: lat[lat.length - 1] ?? Number.NaN,
+      latencySamples: lat.length,
+      rssStartMiB: u0.rss / 2 ** 20,
+      rssEndMiB: u1.rss / 2 ** 20,
+      rssMaxMiB: rssMax / 2 ** 20,
+      stopSeconds,
+      gaps,
+      dropped,
+      busyBytesPerRecord: busy.bytes / busy.rows,
+      sealedVsFormatBytesRatio: busy.bytes / busyOneGo,
+      quietOpenBytesPerRecord: fromBytes / quiet.rows,
+      quietSealedBytesPerRecord: quiet.bytes / quiet.rows,
+      quietSealedVsFormatRatio: quiet.bytes / quietOneGo,
+    };
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+export function recordKeys(r: RecordFigures): Record<string, number> {
+  return {
+    recordMsgsPerSec: r.recordMsgsPerSec,
+    recordP99LatencyMs: r.recordP99LatencyMs,
+    recordRssStartMiB: r.rssStartMiB,
+    recordRssEndMiB: r.rssEndMiB,
+    sealedVsFormatBytesRatio: r.sealedVsFormatBytesRatio,
+  };
+}
+
+const k = (n: number) => `${(n / 1e3).toFixed(1)}k/s`;
+
+export function recordTargets(r: RecordFigures): [string, boolean, string][] {
+  return [
+    [
+      "recorder ≥ 100k exchange messages/s sustained (one core, raw on)",
+      r.recordMsgsPerSec >= 100e3,
+      k(r.recordMsgsPerSec),
+    ],
+    [
+      "recorder p99 receive → queued ≤ 5 ms",
+      r.recordP99LatencyMs <= 5,
+      `${r.recordP99LatencyMs.toFixed(1)} ms`,
+    ],
+    [
+      "recorder memory flat over the run (end RSS within 10% of start)",
+      r.rssEndMiB <= r.rssStartMiB * 1.1,
+      `${r.rssStartMiB.toFixed(0)} → ${r.rssEndMiB.toFixed(0)} MiB`,
+    ],
+    [
+      "sealed bytes within 10% of one-go writing",
+      r.sealedVsFormatBytesRatio <= 1.1,
+      r.sealedVsFormatBytesRatio.toFixed(3),
+    ],
+  ];
+}
+
+export function recordMarkdown(r: RecordFigures | null): string[] {
+  const lines = ["## Recorder (a `ticktape record` process on a Binance simulator, raw capture on)", ""];
+  if (r === null) return [...lines, "Not measured (`--no-record`)."];
+  return [
+    ...lines,
+    `${r.symbols} symbols, the simulator asked for ${r.ratePerSymbol} book messages/s a symbol (plus trades and best bid/offer), ${r.seconds.toFixed(0)} s after a 10 s warm-up; the simulator runs in its own process.`,
+    "",
+    "| what | measured |",
+    "|---|---:|",
+    `| messages recorded | ${r.messages.toLocaleString("en-US")} (${k(r.recordMsgsPerSec)}) |`,
+    `| recorder CPU | ${(100 * r.cpuCores).toFixed(0)}% of a core; ${k(r.msgsPerCpuSecond)} per CPU-second |`,
+    `| send → queued latency (upper bound, ${r.latencySamples.toLocaleString("en-US")} book rows) | p50 ${r.latencyP50Ms.toFixed(1)} ms, p99 ${r.recordP99LatencyMs.toFixed(1)} ms, max ${r.latencyMaxMs.toFixed(1)} ms |`,
+    `| recorder RSS | ${r.rssStartMiB.toFixed(0)} MiB after the warm-up, ${r.rssEndMiB.toFixed(0)} MiB at the end (max ${r.rssMaxMiB.toFixed(0)}) |`,
+    `| gaps / records dropped | ${r.gaps} / ${r.dropped} |`,
+    `| stop (drain, seal) | ${r.stopSeconds.toFixed(1)} s |`,
+    `| busy hour: bytes per record (raw included), sealed as written | ${r.busyBytesPerRecord.toFixed(2)} B; ${r.sealedVsFormatBytesRatio.toFixed(3)}x the same records written in one go |`,
+    `| quiet feed (5 symbols × 2 msgs/s): bytes per record as flushed each second → sealed | ${r.quietOpenBytesPerRecord.toFixed(2)} B → ${r.quietSealedBytesPerRecord.toFixed(2)} B; sealed ${r.quietSealedVsFormatRatio.toFixed(3)}x one go |`,
+  ];
+}
