@@ -2,7 +2,10 @@ import { describe, expect, it } from "vitest";
 import { TapeEncoder } from "../../src/format/writer.js";
 
 function blocksOf(append: (enc: TapeEncoder) => void): { kind: string | null; rowCount: number }[] {
-  const enc = new TapeEncoder({ exchange: "x", captureId: "c", periodStart: 0n, periodEnd: 0n, meta: {} }, () => {});
+  const enc = new TapeEncoder(
+    { exchange: "x", captureId: "c", periodStart: 0n, periodEnd: 0n, meta: {} },
+    () => {},
+  );
   append(enc);
   enc.flushBuffers();
   return enc.blocks.map((b) => ({ kind: b.kind, rowCount: b.rowCount }));
