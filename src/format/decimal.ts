@@ -20,8 +20,53 @@ export interface Decimal {
 
 const DECIMAL_TEXT = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d{1,4}))?$/;
 
+/**
+ * The common case in one pass: digits with at most one point, an optional minus, at most 15 significant digits
+ * (exact in a double). Anything else (exponents, long mantissas, malformed text) returns null and takes the
+ * general path, which also names what is wrong.
+ */
+function plainDecimal(text: string): Decimal | null {
+  const n = text.length;
+  let i = 0;
+  let negative = false;
+  if (text.charCodeAt(0) === 45) {
+    negative = true;
+    i = 1;
+  }
+  let mantissa = 0;
+  let significant = 0;
+  let scale = 0;
+  let point = -1;
+  let intDigits = 0;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c >= 0 && c <= 9) {
+      if (point >= 0) scale++;
+      else intDigits++;
+      if (mantissa !== 0 || c !== 0) {
+        if (++significant > 15) return null;
+        mantissa = mantissa * 10 + c;
+      }
+    } else if (c === -2 && point < 0) point = i;
+    else return null;
+  }
+  if (intDigits === 0 || (point >= 0 && scale === 0)) return null;
+  if (mantissa === 0) return { mantissa: 0, scale: 0 };
+  // Canonical: no trailing zeros in the fraction.
+  while (scale > 0 && mantissa % 10 === 0) {
+    mantissa /= 10;
+    scale--;
+  }
+  if (scale > MAX_DECIMAL_SCALE) return null;
+  return { mantissa: negative ? -mantissa : mantissa, scale };
+}
+
 /** Parses a decimal string (or a finite number, through its shortest round-trip text) exactly. */
 export function parseDecimal(input: string | number, field: string): Decimal {
+  if (typeof input === "string") {
+    const plain = plainDecimal(input);
+    if (plain !== null) return plain;
+  }
   let text: string;
   if (typeof input === "number") {
     if (!Number.isFinite(input)) throw new TapeValueError(`${input} is not a finite number`, field);

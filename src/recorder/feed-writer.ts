@@ -85,6 +85,7 @@ export class FeedWriter {
   };
   private queue: RecordInput[] = [];
   private wake: (() => void) | null = null;
+  private wakeScheduled = false;
   private running: Promise<void> | null = null;
   private stopping = false;
   private lastFlushMs = 0;
@@ -155,10 +156,15 @@ export class FeedWriter {
     if (this.lost !== null) this.reportLoss();
     this.queue.push(rec);
     this.stats.queued = this.queue.length;
-    if (this.wake !== null) {
-      const w = this.wake;
-      this.wake = null;
-      w();
+    if (this.wake !== null && !this.wakeScheduled) {
+      // Woken after the I/O callbacks of this turn: every message that arrived in it is written as one batch.
+      this.wakeScheduled = true;
+      setImmediate(() => {
+        this.wakeScheduled = false;
+        const w = this.wake;
+        this.wake = null;
+        w?.();
+      });
     }
   }
 

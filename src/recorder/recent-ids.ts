@@ -3,16 +3,18 @@
  * connection overlap, or when a venue repeats itself — without assuming that ids arrive in order.
  */
 export class RecentIds {
-  private readonly seen = new Set<string>();
-  private readonly ring: (string | undefined)[];
+  private readonly seen = new Set<string | number>();
+  private readonly ring: (string | number | undefined)[];
   private next = 0;
 
   constructor(size = 4096) {
-    this.ring = new Array<string | undefined>(size);
+    this.ring = new Array<string | number | undefined>(size);
   }
 
   /** True if `id` was seen among the last N; otherwise remembers it and returns false. */
-  repeated(id: string): boolean {
+  repeated(text: string): boolean {
+    // Short digit strings (almost every id) are kept as numbers: cheaper to hash than strings.
+    const id = text.length <= 15 && text.charCodeAt(0) !== 48 && /^\d+$/.test(text) ? Number(text) : text;
     if (this.seen.has(id)) return true;
     const evicted = this.ring[this.next];
     if (evicted !== undefined) this.seen.delete(evicted);
