@@ -54,6 +54,8 @@ interface Socket {
 let nextSocketId = 1;
 /** A handshake that takes longer is a failed attempt. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** How long a replaced socket keeps delivering after its successor took over. */
+const OVERLAP_GRACE_MS = 2000;
 /** A successor that has not delivered after this long is given up (and tried again later). */
 const SUCCESSOR_DEADLINE_MS = 60_000;
 
@@ -66,6 +68,8 @@ export class Connection {
   /** Failed replacements in a row, and when the next may be tried (ms since the epoch). */
   private replaceAttempt = 0;
   private replaceNotBefore = 0;
+  /** Replaced sockets still delivering for a moment before they close. */
+  private readonly retiring = new Set<Socket>();
   private timer: NodeJS.Timeout | null = null;
   private retry: NodeJS.Timeout | null = null;
   private readonly sendQueue: { socket: Socket; text: string }[] = [];
@@ -161,12 +165,16 @@ export class Connection {
       this.retry = null;
     }
     if (old !== null) {
+      // The old socket may still hold frames in flight: it keeps delivering for a moment (what both deliver is
+      // dropped by id), then closes.
       old.retired = true;
-      old.ws.close(1000, "replaced");
+      this.retiring.add(old);
+      setTimeout(() => old.ws.close(1000, "replaced"), OVERLAP_GRACE_MS).unref();
     }
   }
 
   private closed(s: Socket, reason: string): void {
+    this.retiring.delete(s);
     if (!s.opened) {
       // A failed attempt: nothing was connected, so nothing was lost; try again after a pause.
       this.o.events.onWarning(`socket ${s.id}: connection attempt failed (${reason})`);
@@ -241,7 +249,7 @@ export class Connection {
     if (this.timer !== null) clearInterval(this.timer);
     if (this.retry !== null) clearTimeout(this.retry);
     if (this.sending !== null) clearTimeout(this.sending);
-    const sockets = [this.current, this.successor].filter((s): s is Socket => s !== null);
+    const sockets = [this.current, this.successor, ...this.retiring].filter((s): s is Socket => s !== null);
     await Promise.all(
       sockets.map(
         (s) =>
