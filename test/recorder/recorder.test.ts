@@ -247,6 +247,8 @@ describe("the recorder", () => {
     cleanups.push(() => r.stop().catch(() => {}));
     const feed = r.feeds[0]!;
     await waitFor(() => feed.connectCount >= 4, "three replacements", 15_000);
+    // A replaced socket keeps delivering for 2 s before it closes.
+    await new Promise((res) => setTimeout(res, 2500));
     await settle(s, r);
     const expected = Object.fromEntries(s.symbols.map((sym) => [sym, numeric(s.book(sym)!)]));
     expect(feed.feed.stats.gaps).toBe(0);
