@@ -25,16 +25,18 @@ export class RecentIds {
   }
 }
 
-/** `RecentIds` per stream key (e.g. `BTCUSDT@trade`). */
+/** `RecentIds` per stream key (e.g. `BTCUSDT@trade`); what is repeated is counted as a duplicate. */
 export class RecentIdsByKey {
   private readonly byKey = new Map<string, RecentIds>();
 
-  repeated(key: string, id: string): boolean {
+  repeated(key: string, id: string, counters: { duplicates: number }): boolean {
     let r = this.byKey.get(key);
     if (r === undefined) {
       r = new RecentIds();
       this.byKey.set(key, r);
     }
-    return r.repeated(id);
+    if (!r.repeated(id)) return false;
+    counters.duplicates++;
+    return true;
   }
 }

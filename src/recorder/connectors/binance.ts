@@ -30,6 +30,7 @@ import {
 } from "../frame-fields.js";
 import { isObject, type JsonObject, type JsonValue, parseJsonText } from "../json-text.js";
 import { RecentIdsByKey } from "../recent-ids.js";
+import { SymbolStates } from "../symbol-states.js";
 
 export const BINANCE_URLS: VenueUrls = {
   ws: "wss://stream.binance.com:9443",
@@ -80,23 +81,20 @@ export class BinanceConnector implements Connector {
   readonly venue = "binance";
   readonly sendsPerSecond = 5;
   readonly heartbeat: Heartbeat = { idleMs: 30_000, ping: null, isPong: () => false };
-  private readonly states = new Map<string, SymbolState>();
+  private readonly states: SymbolStates<SymbolState>;
   /** The latest exchange time seen, for messages that carry none (bookTicker, REST snapshots). */
   private lastTs = 0n;
   /** Trade and quote ids seen lately, by stream: what arrives twice is dropped. */
   private readonly recent = new RecentIdsByKey();
 
-  private repeated(stream: string, id: string, ctx: FeedContext): boolean {
-    if (!this.recent.repeated(stream, id)) return false;
-    ctx.counters.duplicates++;
-    return true;
-  }
-
   constructor(
     private readonly selection: FeedSelection,
     private readonly urls: VenueUrls = BINANCE_URLS,
   ) {
-    for (const s of selection.symbols) this.states.set(s.toUpperCase(), new SymbolState(s.toUpperCase()));
+    this.states = new SymbolStates(
+      selection.symbols.map((s) => s.toUpperCase()),
+      (s) => new SymbolState(s),
+    );
   }
 
   connections(): ConnectionPlan[] {
@@ -129,7 +127,7 @@ export class BinanceConnector implements Connector {
 
   onClose(plan: ConnectionPlan, recvNs: bigint | null, reason: string, ctx: FeedContext): void {
     for (const s of plan.symbols) {
-      const st = this.states.get(s);
+      const st = this.states.known(s);
       if (st === undefined || !st.feed.synced) continue;
       st.feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, this.stamp(null, recvNs));
       st.buffer = [];
@@ -152,16 +150,6 @@ export class BinanceConnector implements Connector {
     return { ts: ts ?? recvNs ?? this.lastTs, recvNs };
   }
 
-  /** A symbol's state; with an empty selection (ingest) every symbol met is taken. */
-  private state(symbol: string): SymbolState | undefined {
-    let st = this.states.get(symbol);
-    if (st === undefined && this.selection.symbols.length === 0 && symbol !== "") {
-      st = new SymbolState(symbol);
-      this.states.set(symbol, st);
-    }
-    return st;
-  }
-
   resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void {
     for (const st of this.states.values()) {
       if (!st.feed.synced) continue;
@@ -172,7 +160,7 @@ export class BinanceConnector implements Connector {
   }
 
   bookOf(symbol: string): BookFeed | undefined {
-    return this.states.get(symbol)?.feed;
+    return this.states.known(symbol)?.feed;
   }
 
   onFrame(text: string, recvNs: bigint | null, ctx: FeedContext): string {
@@ -192,7 +180,7 @@ export class BinanceConnector implements Connector {
     const symbol = stringOf(m.s, "s");
     const at = this.stamp(millisOf(m.T, "T"), recvNs);
     const id = integerTextOf(m.e === "aggTrade" ? m.a : m.t, m.e === "aggTrade" ? "a" : "t");
-    if (this.repeated(`${symbol}@${m.e}`, id, ctx)) return symbol;
+    if (this.recent.repeated(`${symbol}@${m.e}`, id, ctx.counters)) return symbol;
     const rec: RecordInput = {
       kind: "trade",
       symbol,
@@ -210,7 +198,7 @@ export class BinanceConnector implements Connector {
 
   private onBookTicker(m: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
     const symbol = stringOf(m.s, "s");
-    if (this.repeated(`${symbol}@bookTicker`, integerTextOf(m.u, "u"), ctx)) return symbol;
+    if (this.recent.repeated(`${symbol}@bookTicker`, integerTextOf(m.u, "u"), ctx.counters)) return symbol;
     const exchangeTs = m.T !== undefined ? millisOf(m.T, "T") : m.E !== undefined ? millisOf(m.E, "E") : null;
     const at = this.stamp(exchangeTs, recvNs);
     const rec: RecordInput = {
@@ -238,7 +226,7 @@ export class BinanceConnector implements Connector {
     };
     if (update.first > update.last)
       throw frameError("U", `first update id ${update.first} after last ${update.last}`);
-    const st = this.state(symbol);
+    const st = this.states.get(symbol);
     if (st === undefined) {
       ctx.counters.ignoredFrames++;
       return symbol;
@@ -287,7 +275,7 @@ export class BinanceConnector implements Connector {
   onRest(path: string, body: string, recvNs: bigint | null, ctx: FeedContext): string {
     const query = new URLSearchParams(path.split("?")[1] ?? "");
     const symbol = (query.get("symbol") ?? "").toUpperCase();
-    const st = this.state(symbol);
+    const st = this.states.get(symbol);
     if (!path.startsWith("/api/v3/depth") || st === undefined) {
       ctx.counters.ignoredFrames++;
       return symbol;

@@ -30,6 +30,7 @@ import {
 import { type JsonObject, type JsonValue, parseJsonText } from "../json-text.js";
 import type { TextLevel } from "../level-book.js";
 import { RecentIdsByKey } from "../recent-ids.js";
+import { SymbolStates } from "../symbol-states.js";
 
 export const OKX_URLS: VenueUrls = { ws: "wss://ws.okx.com:8443/ws/v5/public", rest: "https://www.okx.com" };
 
@@ -75,21 +76,15 @@ export class OkxConnector implements Connector {
   readonly sendsPerSecond = 3;
   /** OKX closes a connection that is silent for 30 s; "ping" is answered with "pong". */
   readonly heartbeat: Heartbeat = { idleMs: 20_000, ping: "ping", isPong: (t) => t === "pong" };
-  private readonly states = new Map<string, InstrumentState>();
+  private readonly states: SymbolStates<InstrumentState>;
   /** Trade ids and quote sequence ids seen lately, by channel and instrument: what arrives twice is dropped. */
   private readonly recent = new RecentIdsByKey();
-
-  private repeated(key: string, id: string, ctx: FeedContext): boolean {
-    if (!this.recent.repeated(key, id)) return false;
-    ctx.counters.duplicates++;
-    return true;
-  }
 
   constructor(
     private readonly selection: FeedSelection,
     private readonly urls: VenueUrls = OKX_URLS,
   ) {
-    for (const s of selection.symbols) this.states.set(s, new InstrumentState(s));
+    this.states = new SymbolStates(selection.symbols, (s) => new InstrumentState(s));
   }
 
   connections(): ConnectionPlan[] {
@@ -112,7 +107,7 @@ export class OkxConnector implements Connector {
 
   onClose(plan: ConnectionPlan, recvNs: bigint | null, reason: string, ctx: FeedContext): void {
     for (const s of plan.symbols) {
-      const st = this.states.get(s);
+      const st = this.states.known(s);
       if (st === undefined || !st.feed.synced) continue;
       st.feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, { ts: recvNs ?? 0n, recvNs });
     }
@@ -121,16 +116,6 @@ export class OkxConnector implements Connector {
   onRest(_path: string, _body: string, _recvNs: bigint | null, ctx: FeedContext): string {
     ctx.counters.ignoredFrames++;
     return "";
-  }
-
-  /** An instrument's state; with an empty selection (ingest) every instrument met is taken. */
-  private state(instId: string): InstrumentState | undefined {
-    let st = this.states.get(instId);
-    if (st === undefined && this.selection.symbols.length === 0 && instId !== "") {
-      st = new InstrumentState(instId);
-      this.states.set(instId, st);
-    }
-    return st;
   }
 
   resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void {
@@ -142,7 +127,7 @@ export class OkxConnector implements Connector {
   }
 
   bookOf(instId: string): BookFeed | undefined {
-    return this.states.get(instId)?.feed;
+    return this.states.known(instId)?.feed;
   }
 
   onFrame(text: string, recvNs: bigint | null, ctx: FeedContext): string {
@@ -178,7 +163,7 @@ export class OkxConnector implements Connector {
   private onTrade(d: JsonObject, instId: string, recvNs: bigint | null, ctx: FeedContext): void {
     const side = stringOf(d.side, "side");
     const tradeId = stringOf(d.tradeId, "tradeId");
-    if (this.repeated(`trades:${instId}`, tradeId, ctx)) return;
+    if (this.recent.repeated(`trades:${instId}`, tradeId, ctx.counters)) return;
     const rec: RecordInput = {
       kind: "trade",
       symbol: instId,
@@ -193,7 +178,11 @@ export class OkxConnector implements Connector {
   }
 
   private onBbo(d: JsonObject, instId: string, recvNs: bigint | null, ctx: FeedContext): void {
-    if (d.seqId !== undefined && this.repeated(`bbo:${instId}`, integerTextOf(d.seqId, "seqId"), ctx)) return;
+    if (
+      d.seqId !== undefined &&
+      this.recent.repeated(`bbo:${instId}`, integerTextOf(d.seqId, "seqId"), ctx.counters)
+    )
+      return;
     const bid = levelsOf(d.bids, "bids")[0];
     const ask = levelsOf(d.asks, "asks")[0];
     const rec: Extract<RecordInput, { kind: "bbo" }> = {
@@ -234,7 +223,7 @@ export class OkxConnector implements Connector {
     recvNs: bigint | null,
     ctx: FeedContext,
   ): void {
-    const st = this.state(instId);
+    const st = this.states.get(instId);
     const action = stringOf(msg.action, "action");
     if (st === undefined || (action !== "snapshot" && action !== "update")) {
       ctx.counters.ignoredFrames++;

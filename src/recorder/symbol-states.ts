@@ -1,0 +1,35 @@
+/**
+ * A connector's state per symbol, for the symbols it was asked to record; with an empty selection (offline
+ * ingest) every symbol met is taken. One map and one rule, so that every venue treats unknown symbols alike.
+ */
+export class SymbolStates<T> {
+  private readonly map = new Map<string, T>();
+  private readonly takeAll: boolean;
+
+  constructor(
+    symbols: readonly string[],
+    private readonly make: (symbol: string) => T,
+  ) {
+    for (const s of symbols) this.map.set(s, make(s));
+    this.takeAll = symbols.length === 0;
+  }
+
+  /** The state of a symbol of the selection (made on first use when every symbol is taken). */
+  get(symbol: string): T | undefined {
+    let st = this.map.get(symbol);
+    if (st === undefined && this.takeAll && symbol !== "") {
+      st = this.make(symbol);
+      this.map.set(symbol, st);
+    }
+    return st;
+  }
+
+  /** The state of a symbol met already, without making one. */
+  known(symbol: string): T | undefined {
+    return this.map.get(symbol);
+  }
+
+  values(): IterableIterator<T> {
+    return this.map.values();
+  }
+}
