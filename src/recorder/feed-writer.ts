@@ -41,8 +41,6 @@ export interface FeedWriterOptions {
   /** Encoded bytes waiting for the disk beyond which the queue is not drained. Default 256 MiB. */
   maxUnwrittenBytes?: number;
   onFlushed?(ack: FlushAck): void;
-  /** Records appended to the hour's file (not yet flushed). */
-  onWritten?(count: number): void;
   /** A write, fsync or file creation failed (it is retried). */
   onWriteError?(): void;
   /** A record was dropped because the queue was full. */
@@ -247,7 +245,6 @@ export class FeedWriter {
     if (written > 0) {
       const last = batch[written - 1]!;
       if (last.recvTs !== undefined) this.lastRecv = BigInt(last.recvTs);
-      this.options.onWritten?.(written);
     }
     if (error !== null) {
       // A file could not be opened (disk full, permissions): what was not taken goes back to the front.

@@ -66,6 +66,7 @@ export class LiveFeed {
   private openSockets = 0;
   private lastCounted = { gaps: 0, checksumFailures: 0, badFrames: 0 };
   private countedMessages = 0;
+  private countedWritten = 0;
   private uncountedBytes = 0;
   /** The hour of the last message received (files are per hour of receive time). */
   private hour = -1n;
@@ -104,7 +105,6 @@ export class LiveFeed {
         this.countFeedMetrics();
         o.onFlushed?.(f.venue, ack);
       },
-      onWritten: (count) => o.metrics.records.inc(labels, count),
       onWriteError: () => o.metrics.writeErrors.inc(labels),
       onDropped: (rec) => o.metrics.dropped.inc({ venue: f.venue, kind: rec.kind }),
       onResumed: () => {
@@ -259,6 +259,9 @@ export class LiveFeed {
     const s = this.feed.stats;
     const labels = { venue: this.venue };
     const m = this.o.metrics;
+    const written = this.writer.stats.written;
+    if (written > this.countedWritten) m.records.inc(labels, written - this.countedWritten);
+    this.countedWritten = written;
     const messages = s.frames + s.restResponses;
     if (messages > this.countedMessages) m.messages.inc(labels, messages - this.countedMessages);
     this.countedMessages = messages;
