@@ -558,13 +558,11 @@ export class TapeWriter {
     this.position += data.length;
     this.inFlight += data.length;
     this.writing = this.writing.then(async () => {
-      let done = 0;
+      // A retry resumes where a partial write stopped.
+      const progress = { done: 0 };
       for (let attempt = 1; this.failure === null; attempt++) {
         try {
-          while (done < data.length) {
-            const { bytesWritten } = await this.fh.write(data, done, data.length - done, at + done);
-            done += bytesWritten;
-          }
+          await this.writeAt(data, at, progress);
           if (this.retry !== undefined) {
             this.unsynced.push({ at, data });
             this.unsyncedBytes += data.length;
@@ -574,7 +572,7 @@ export class TapeWriter {
           if (this.retry === undefined) this.failure = err;
           else {
             this.retry.onWriteError(err, attempt);
-            await sleep(Math.min(this.retry.maxDelayMs ?? 5000, 50 * 2 ** Math.min(attempt, 10)));
+            await this.retryPause(attempt);
           }
         }
       }
@@ -595,6 +593,20 @@ export class TapeWriter {
     if (options.sync) await this.sync();
   }
 
+  /** Writes `data` at file offset `at`, from byte `progress.done` on, until all of it is written. */
+  private async writeAt(data: Buffer, at: number, progress = { done: 0 }): Promise<void> {
+    while (progress.done < data.length) {
+      const { done } = progress;
+      const { bytesWritten } = await this.fh.write(data, done, data.length - done, at + done);
+      progress.done += bytesWritten;
+    }
+  }
+
+  /** The pause before retry `attempt`: growing from 100 ms, capped. */
+  private retryPause(attempt: number): Promise<void> {
+    return sleep(Math.min(this.retry?.maxDelayMs ?? 5000, 50 * 2 ** Math.min(attempt, 10)));
+  }
+
   /** fsync; with write retries, a failure rewrites what was written since the last good fsync and tries again. */
   private async sync(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
@@ -606,15 +618,9 @@ export class TapeWriter {
       } catch (err) {
         if (this.retry === undefined) throw err;
         this.retry.onWriteError(err, attempt);
-        await sleep(Math.min(this.retry.maxDelayMs ?? 5000, 50 * 2 ** Math.min(attempt, 10)));
+        await this.retryPause(attempt);
         try {
-          for (const c of this.unsynced) {
-            let done = 0;
-            while (done < c.data.length) {
-              const { bytesWritten } = await this.fh.write(c.data, done, c.data.length - done, c.at + done);
-              done += bytesWritten;
-            }
-          }
+          for (const c of this.unsynced) await this.writeAt(c.data, c.at);
         } catch (rewriteError) {
           this.retry.onWriteError(rewriteError, attempt);
         }

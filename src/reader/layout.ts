@@ -52,6 +52,11 @@ export function tapeRelativePath(exchange: string, hour: bigint, captureId: stri
   return `${dayFolder(hour)}/${exchange}/${tapeName(exchange, hour, captureId)}`;
 }
 
+/** Start of the UTC hour holding `ns`. */
+export function hourOf(ns: bigint): bigint {
+  return floorTo(ns, HOUR_NS);
+}
+
 /** `YYYY-MM-DD` of the UTC day holding `ns`. */
 export function dayFolder(ns: bigint): string {
   return new Date(Number(floorTo(ns, DAY_NS) / 1_000_000n)).toISOString().slice(0, 10);

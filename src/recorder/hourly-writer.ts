@@ -16,7 +16,7 @@ import { dirname, join } from "node:path";
 import { TapeValueError } from "../format/errors.js";
 import type { RecordInput } from "../format/records.js";
 import { type SealSummary, TapeWriter, type TapeWriterOptions } from "../format/writer.js";
-import { HOUR_NS, tapeRelativePath } from "../reader/layout.js";
+import { HOUR_NS, hourOf, tapeRelativePath } from "../reader/layout.js";
 import { type HourSealReport, listParts, sealHour, setAside } from "./hour-sealer.js";
 
 /**
@@ -46,10 +46,6 @@ export interface HourlyWriterOptions {
 function timeOf(rec: RecordInput): bigint {
   const t = rec.recvTs ?? rec.ts;
   return typeof t === "bigint" ? t : BigInt(t);
-}
-
-export function hourOf(ns: bigint): bigint {
-  return ns - (((ns % HOUR_NS) + HOUR_NS) % HOUR_NS);
 }
 
 export class HourlyWriter {

@@ -4,7 +4,7 @@
  * so the files say when the recording could have missed something.
  */
 import { exists } from "../format/writer.js";
-import { HOUR_NS } from "../reader/layout.js";
+import { HOUR_NS, hourOf } from "../reader/layout.js";
 import { eventRecord } from "./book-feed.js";
 import type { Clock } from "./clock.js";
 import { Connection } from "./connection.js";
@@ -18,7 +18,6 @@ import {
   FeedWriter as Writer,
 } from "./feed-writer.js";
 import { sealHour } from "./hour-sealer.js";
-import { hourOf } from "./hourly-writer.js";
 import { findLeftovers, isPast } from "./leftovers.js";
 import type { RecorderLog } from "./log.js";
 import type { RecorderMetrics } from "./metrics.js";
