@@ -120,7 +120,6 @@ export class LiveFeed {
       sink: (rec) => {
         if (this.oldestUnflushed === null && rec.recvTs !== undefined)
           this.oldestUnflushed = BigInt(rec.recvTs);
-        o.metrics.records.inc(labels);
         this.writer.push(rec);
       },
       requestRest: (path) => void this.fetchSnapshot(path),

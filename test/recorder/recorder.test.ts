@@ -316,5 +316,11 @@ describe("the recorder", () => {
     await s.close();
     await waitFor(() => !r.ready, "not ready after the venue went away");
     expect((await fetch(`${base}/readyz`)).status).toBe(503);
+    await r.stop();
+    // Every record in the files is counted once as written.
+    const written = (await r.metrics.registry.getSingleMetricAsString("ticktape_records_written_total"))
+      .split("\n")
+      .find((l) => l.startsWith("ticktape_records_written_total{"));
+    expect(Number(written?.split(" ").pop())).toBe((await records(await files(root))).length);
   });
 });
