@@ -22,6 +22,7 @@ interface Level {
 
 const INVALIDATING = new Set(["gap", "checksum_failure", "disconnect"]);
 const EXACT = 2 ** 53;
+const EXACT_BIG = 2n ** 53n;
 /** Absent receive times sort first. */
 export const NO_RECV = Number.NEGATIVE_INFINITY;
 
@@ -90,7 +91,7 @@ export class BookState {
   relative(t: bigint): number {
     if (this.origin === null) this.origin = t;
     const d = t - this.origin;
-    if (d >= BigInt(EXACT) || d <= -BigInt(EXACT)) this.far = true;
+    if (d >= EXACT_BIG || d <= -EXACT_BIG) this.far = true;
     return Number(d);
   }
 

@@ -281,23 +281,53 @@ export class StringBuilder {
   }
 }
 
+const BYTES_START = 64 * 1024;
+const BYTES_KEPT = 2 * 1024 * 1024;
+
+/**
+ * Byte values copied into one growing buffer: the caller's buffers are not held until the block is written (a
+ * recorder's raw frames would otherwise live through garbage collections by the thousand, and make each slower).
+ */
 export class BytesBuilder {
-  values: Uint8Array[] = [];
+  private data = new Uint8Array(BYTES_START);
+  /** End offset of each value in `data`. */
+  private ends: number[] = [];
+  /** Bytes buffered plus one per value, for the block byte limit. */
   bytes = 0;
   add(v: Uint8Array): void {
-    this.values.push(v);
+    const used = this.ends.length === 0 ? 0 : this.ends[this.ends.length - 1]!;
+    if (used + v.length > this.data.length) {
+      const grown = new Uint8Array(Math.max(2 * this.data.length, used + v.length));
+      grown.set(this.data.subarray(0, used));
+      this.data = grown;
+    }
+    this.data.set(v, used);
+    this.ends.push(used + v.length);
     this.bytes += v.length + 1;
   }
   truncate(n: number): void {
     // The byte count goes down with the values: it decides when a block is full.
     if (n === 0) this.reset();
-    else while (this.values.length > n) this.bytes -= this.values.pop()!.length + 1;
+    else if (n < this.ends.length) {
+      this.ends.length = n;
+      this.bytes = this.ends[n - 1]! + n;
+    }
   }
+  /** Views into the buffer: valid until the next `add`, `truncate` or `reset`. */
   column(): BytesColumn {
-    return { type: "bytes", values: this.values, valid: null };
+    const values: Uint8Array[] = new Array(this.ends.length);
+    let start = 0;
+    for (let i = 0; i < values.length; i++) {
+      const end = this.ends[i]!;
+      values[i] = this.data.subarray(start, end);
+      start = end;
+    }
+    return { type: "bytes", values, valid: null };
   }
   reset(): void {
-    this.values = [];
+    this.ends = [];
     this.bytes = 0;
+    // A buffer grown for one very large block is not kept for the next.
+    if (this.data.length > BYTES_KEPT) this.data = new Uint8Array(BYTES_START);
   }
 }

@@ -15,6 +15,13 @@ import {
 } from "./records.js";
 import { BOOK_FLAG_SNAPSHOT } from "./schema.js";
 
+type InputOf<K extends Kind> = Extract<RecordInput, { kind: K }>;
+type TradeRecordInput = InputOf<"trade">;
+type BookRecordInput = InputOf<"book">;
+type BboRecordInput = InputOf<"bbo">;
+type EventRecordInput = InputOf<"event">;
+type RawRecordInput = InputOf<"raw">;
+
 const MAX_TS = (1n << 63n) - 1n;
 const INT_TEXT = /^(0|-?[1-9]\d{0,18})$/;
 const MAX_ID_BYTES = 256;
@@ -222,106 +229,128 @@ export class KindBuffer {
   /**
    * Validates and converts a record (throws TapeValueError before touching the buffer), then adds it.
    * Returns false, with the buffer unchanged, when the record does not fit this block's number ranges.
+   * Runs for every record the writer takes: no closure or array is made per record.
    */
   add(rec: RecordInput): boolean {
-    const add = this.prepare(rec);
-    if (!this.undoOnFailure(add)) return false;
+    const ts = toTimestamp(rec.ts, "ts");
+    const recvTs = rec.recvTs === undefined ? undefined : toTimestamp(rec.recvTs, "recvTs");
+    const n = this.rows;
+    let ok = false;
+    try {
+      switch (rec.kind) {
+        case "trade":
+          ok = this.addTrade(rec, ts, recvTs);
+          break;
+        case "book":
+          ok = this.addBook(rec, ts, recvTs);
+          break;
+        case "bbo":
+          ok = this.addBbo(rec, ts, recvTs);
+          break;
+        case "event":
+          ok = this.addEvent(rec, ts, recvTs);
+          break;
+        case "raw":
+          ok = this.addRaw(rec, ts, recvTs);
+          break;
+        default:
+          throw new TapeValueError(`unknown kind ${JSON.stringify((rec as { kind: unknown }).kind)}`, "kind");
+      }
+    } finally {
+      // A refusal (or a throw) after some builders took the row puts every builder back as it was.
+      if (!ok) this.truncate(n);
+    }
+    if (!ok) return false;
     // The time range grows only with records that were added.
-    const ts = this.ts.base! + BigInt(this.ts.offsets[this.rows]!);
     this.lastTs = ts;
-    if (this.rows === 0 || ts < this.minTs) this.minTs = ts;
-    if (this.rows === 0 || ts > this.maxTs) this.maxTs = ts;
+    if (n === 0 || ts < this.minTs) this.minTs = ts;
+    if (n === 0 || ts > this.maxTs) this.maxTs = ts;
     this.rows++;
     return true;
   }
 
-  /** Runs a change to the builders; if it refuses or throws, every builder is put back as it was. */
-  private undoOnFailure(change: () => boolean): boolean {
-    const n = this.rows;
-    let ok = false;
-    try {
-      ok = change();
-    } finally {
-      if (!ok) this.truncate(n);
-    }
-    return ok;
+  private addTimes(ts: bigint, recvTs: bigint | undefined): boolean {
+    return this.ts.add(ts) && this.recvTs.add(recvTs);
   }
 
-  private prepare(rec: RecordInput): () => boolean {
-    const ts = toTimestamp(rec.ts, "ts");
-    const recvTs = rec.recvTs === undefined ? undefined : toTimestamp(rec.recvTs, "recvTs");
+  // Each `add<Kind>` validates every value first (a throw leaves the builders untouched), then adds.
+
+  private addTrade(rec: TradeRecordInput, ts: bigint, recvTs: bigint | undefined): boolean {
     const c = this.cols;
-    const common = (): boolean => this.ts.add(ts) && this.recvTs.add(recvTs);
-    switch (rec.kind) {
-      case "trade": {
-        const price = decimal(rec.price, "price");
-        const size = decimal(rec.size, "size");
-        const side = enumIndex(TRADE_SIDES, rec.side, "side");
-        const id = rec.tradeId === undefined ? undefined : checkText(rec.tradeId, "tradeId", MAX_ID_BYTES);
-        return () => {
-          if (!common() || !(c.price as DecimalBuilder).add(price) || !(c.size as DecimalBuilder).add(size))
-            return false;
-          (c.side as U8Builder).add(side);
-          (c.tradeId as TradeIdBuilder).add(id);
-          return true;
-        };
-      }
-      case "book": {
-        const side = enumIndex(BOOK_SIDES, rec.side, "side");
-        const price = decimal(rec.price, "price");
-        const size = decimal(rec.size, "size");
-        if (typeof rec.snapshot !== "boolean") throw new TapeValueError("expected true or false", "snapshot");
-        const seq = optionalInt(rec.seq, "seq");
-        return () => {
-          if (!common() || !(c.price as DecimalBuilder).add(price) || !(c.size as DecimalBuilder).add(size))
-            return false;
-          (c.side as U8Builder).add(side);
-          (c.flags as U8Builder).add(rec.snapshot ? BOOK_FLAG_SNAPSHOT : 0);
-          this.lastPrice = price;
-          this.lastSize = size;
-          return (c.seq as IntBuilder).add(seq);
-        };
-      }
-      case "bbo": {
-        const values = [
-          optionalDecimal(rec.bidPrice, "bidPrice"),
-          optionalDecimal(rec.bidSize, "bidSize"),
-          optionalDecimal(rec.askPrice, "askPrice"),
-          optionalDecimal(rec.askSize, "askSize"),
-        ];
-        return () =>
-          common() &&
-          (c.bidPrice as DecimalBuilder).add(values[0]) &&
-          (c.bidSize as DecimalBuilder).add(values[1]) &&
-          (c.askPrice as DecimalBuilder).add(values[2]) &&
-          (c.askSize as DecimalBuilder).add(values[3]);
-      }
-      case "event": {
-        const type = enumIndex(EVENT_TYPES, rec.type, "type");
-        const before = optionalInt(rec.seqBefore, "seqBefore");
-        const after = optionalInt(rec.seqAfter, "seqAfter");
-        const message = checkText(rec.message, "message", MAX_MESSAGE_BYTES);
-        return () => {
-          if (!common() || !(c.seqBefore as IntBuilder).add(before) || !(c.seqAfter as IntBuilder).add(after))
-            return false;
-          (c.type as U8Builder).add(type);
-          (c.message as StringBuilder).add(message);
-          return true;
-        };
-      }
-      case "raw": {
-        const data = rec.data;
-        if (!(data instanceof Uint8Array)) throw new TapeValueError("expected a Uint8Array", "data");
-        if (data.length > 16 * 1024 * 1024) throw new TapeValueError("larger than 16 MiB", "data");
-        return () => {
-          if (!common()) return false;
-          (c.data as BytesBuilder).add(data);
-          return true;
-        };
-      }
-      default:
-        throw new TapeValueError(`unknown kind ${JSON.stringify((rec as { kind: unknown }).kind)}`, "kind");
-    }
+    const price = decimal(rec.price, "price");
+    const size = decimal(rec.size, "size");
+    const side = enumIndex(TRADE_SIDES, rec.side, "side");
+    const id = rec.tradeId === undefined ? undefined : checkText(rec.tradeId, "tradeId", MAX_ID_BYTES);
+    if (
+      !this.addTimes(ts, recvTs) ||
+      !(c.price as DecimalBuilder).add(price) ||
+      !(c.size as DecimalBuilder).add(size)
+    )
+      return false;
+    (c.side as U8Builder).add(side);
+    (c.tradeId as TradeIdBuilder).add(id);
+    return true;
+  }
+
+  private addBook(rec: BookRecordInput, ts: bigint, recvTs: bigint | undefined): boolean {
+    const c = this.cols;
+    const side = enumIndex(BOOK_SIDES, rec.side, "side");
+    const price = decimal(rec.price, "price");
+    const size = decimal(rec.size, "size");
+    if (typeof rec.snapshot !== "boolean") throw new TapeValueError("expected true or false", "snapshot");
+    const seq = optionalInt(rec.seq, "seq");
+    if (
+      !this.addTimes(ts, recvTs) ||
+      !(c.price as DecimalBuilder).add(price) ||
+      !(c.size as DecimalBuilder).add(size)
+    )
+      return false;
+    (c.side as U8Builder).add(side);
+    (c.flags as U8Builder).add(rec.snapshot ? BOOK_FLAG_SNAPSHOT : 0);
+    this.lastPrice = price;
+    this.lastSize = size;
+    return (c.seq as IntBuilder).add(seq);
+  }
+
+  private addBbo(rec: BboRecordInput, ts: bigint, recvTs: bigint | undefined): boolean {
+    const c = this.cols;
+    const bidPrice = optionalDecimal(rec.bidPrice, "bidPrice");
+    const bidSize = optionalDecimal(rec.bidSize, "bidSize");
+    const askPrice = optionalDecimal(rec.askPrice, "askPrice");
+    const askSize = optionalDecimal(rec.askSize, "askSize");
+    return (
+      this.addTimes(ts, recvTs) &&
+      (c.bidPrice as DecimalBuilder).add(bidPrice) &&
+      (c.bidSize as DecimalBuilder).add(bidSize) &&
+      (c.askPrice as DecimalBuilder).add(askPrice) &&
+      (c.askSize as DecimalBuilder).add(askSize)
+    );
+  }
+
+  private addEvent(rec: EventRecordInput, ts: bigint, recvTs: bigint | undefined): boolean {
+    const c = this.cols;
+    const type = enumIndex(EVENT_TYPES, rec.type, "type");
+    const before = optionalInt(rec.seqBefore, "seqBefore");
+    const after = optionalInt(rec.seqAfter, "seqAfter");
+    const message = checkText(rec.message, "message", MAX_MESSAGE_BYTES);
+    if (
+      !this.addTimes(ts, recvTs) ||
+      !(c.seqBefore as IntBuilder).add(before) ||
+      !(c.seqAfter as IntBuilder).add(after)
+    )
+      return false;
+    (c.type as U8Builder).add(type);
+    (c.message as StringBuilder).add(message);
+    return true;
+  }
+
+  private addRaw(rec: RawRecordInput, ts: bigint, recvTs: bigint | undefined): boolean {
+    const data = rec.data;
+    if (!(data instanceof Uint8Array)) throw new TapeValueError("expected a Uint8Array", "data");
+    if (data.length > 16 * 1024 * 1024) throw new TapeValueError("larger than 16 MiB", "data");
+    if (!this.addTimes(ts, recvTs)) return false;
+    (this.cols.data as BytesBuilder).add(data);
+    return true;
   }
 
   /** Adds `count` rows of a trade or book batch from row `from`; false (buffer unchanged) when they do not fit. */
@@ -376,6 +405,18 @@ export class KindBuffer {
     if (n === 0 || max > this.maxTs) this.maxTs = max;
     this.rows += count;
     return true;
+  }
+
+  /** Runs a change to the builders; if it refuses or throws, every builder is put back as it was. */
+  private undoOnFailure(change: () => boolean): boolean {
+    const n = this.rows;
+    let ok = false;
+    try {
+      ok = change();
+    } finally {
+      if (!ok) this.truncate(n);
+    }
+    return ok;
   }
 
   private truncate(n: number): void {

@@ -87,7 +87,10 @@ export class TapeEncoder {
   readonly policy: BlockPolicy;
   readonly codec: Codec;
   private readonly zstdLevel: number;
-  private readonly buffers = new Map<string, KindBuffer>();
+  /** Every (kind, symbol) buffer, in order of first use (the order blocks are flushed in). */
+  private readonly buffers: KindBuffer[] = [];
+  /** The same buffers by kind, then symbol. */
+  private readonly buffersByKind = new Map<Kind, Map<string, KindBuffer>>(KINDS.map((k) => [k, new Map()]));
   private readonly symbolIds = new Map<string, number>();
   readonly symbols: string[] = [];
   readonly blocks: BlockHeader[] = [];
@@ -162,12 +165,13 @@ export class TapeEncoder {
   }
 
   private buffer(kind: Kind, symbol: string): KindBuffer {
-    const key = `${KIND_ID[kind]}\u0000${symbol}`;
-    let b = this.buffers.get(key);
+    const bySymbol = this.buffersByKind.get(kind)!;
+    let b = bySymbol.get(symbol);
     if (b === undefined) {
       checkSymbol(symbol);
       b = new KindBuffer(kind, symbol);
-      this.buffers.set(key, b);
+      bySymbol.set(symbol, b);
+      this.buffers.push(b);
     }
     return b;
   }
@@ -365,7 +369,22 @@ export class TapeEncoder {
 
   /** Turns every non-empty buffer into a block, in a stable order: first use of each (kind, symbol). */
   flushBuffers(): void {
-    for (const b of this.buffers.values()) this.emitBlock(b);
+    for (const b of this.buffers) this.emitBlock(b);
+  }
+
+  get bufferCount(): number {
+    return this.buffers.length;
+  }
+
+  /** Turns the first non-empty buffer (in `flushBuffers` order) into a block; false when every buffer is empty. */
+  flushOneBuffer(): boolean {
+    for (const b of this.buffers) {
+      if (b.rows > 0) {
+        this.emitBlock(b);
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Flushes and emits footer and trailer; returns the total file length. */
@@ -582,10 +601,18 @@ export class TapeWriter {
 
   /**
    * Writes every buffered record as blocks (small blocks if buffers are part full) and waits for the writes;
-   * with `sync`, also fsyncs. After it resolves, a crash loses nothing appended before the call.
+   * with `sync`, also fsyncs. After it resolves, a crash loses nothing appended before the call. Blocks are
+   * encoded one at a time with the event loop let run between them: a flush of many buffers does not hold up
+   * sockets and timers for the time it takes to compress all of them.
    */
   async flush(options: { sync?: boolean } = {}): Promise<void> {
     this.check();
+    // Bounded by the buffers there are now (records appended meanwhile may make more); the rest in one go.
+    for (let n = this.encoder.bufferCount; n > 0 && this.encoder.flushOneBuffer(); n--) {
+      this.startWrite();
+      await yieldToEventLoop();
+      this.check();
+    }
     this.encoder.flushBuffers();
     this.startWrite();
     await this.writing;
@@ -650,6 +677,10 @@ export class TapeWriter {
     await this.fh.close();
     this.closed = true;
   }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -16,6 +16,8 @@ export interface CapturedFrame {
   kind: "frame";
   recvNs: bigint | null;
   text: string;
+  /** The text's UTF-8 bytes, when the receiver has them (the raw record takes them instead of encoding again). */
+  bytes?: Uint8Array;
 }
 export interface CapturedRest {
   kind: "rest";

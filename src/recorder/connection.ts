@@ -12,7 +12,8 @@ export interface ConnectionEvents {
   /** A socket opened and its subscription was sent. */
   onOpen(socketId: number, replacing: boolean): void;
   /** A text frame, with its receive time read as early as possible. */
-  onFrame(text: string, socketId: number): void;
+  /** `bytes`: the frame's UTF-8 bytes as received (`text` decoded from them). */
+  onFrame(text: string, socketId: number, bytes: Buffer): void;
   /** A socket closed: dropped (it reconnects), replaced by its successor, or stopped. */
   onClose(socketId: number, reason: string, why: "dropped" | "replaced" | "stopped"): void;
   /** No frame for `stallMs`: the connection is being replaced. */
@@ -134,11 +135,12 @@ export class Connection {
         this.o.events.onWarning(`binary frame of ${(data as Buffer).length} bytes ignored`);
         return;
       }
-      const text = data.toString();
+      const bytes = data as Buffer;
+      const text = bytes.toString();
       if (this.o.heartbeat.isPong(text)) return;
       if (this.successor === s && !s.delivered) this.promote(s);
       s.delivered = true;
-      this.o.events.onFrame(text, s.id);
+      this.o.events.onFrame(text, s.id, bytes);
     });
     ws.on("pong", () => {
       s.lastFrameAt = Date.now();

@@ -67,6 +67,17 @@ export interface FeedWriterStats {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
+
+/** Records appended between two turns of the event loop: a batch's blocks are not all encoded in one go. */
+const RECORDS_PER_TURN = 1024;
+
+/**
+ * The block policy of files as they are written: a block is compressed in one go on the event loop, and 1 MiB of
+ * frames takes a few ms where 4 MiB takes over 10 (receive latency); blocks are flushed every second anyway, so the
+ * format's time-based flush adds nothing. The hour, when written again at its seal, gets the full policy.
+ */
+export const LIVE_BLOCK_POLICY = { maxBytes: 256 * 1024, flushIntervalNs: Number.POSITIVE_INFINITY };
 
 export class FeedWriter {
   readonly hourly: HourlyWriter;
@@ -82,6 +93,8 @@ export class FeedWriter {
     sealErrors: 0,
   };
   private queue: RecordInput[] = [];
+  /** Records of the batch being written not yet taken by the files (they count against the queue bound). */
+  private inBatch = 0;
   private wake: (() => void) | null = null;
   private wakeScheduled = false;
   private running: Promise<void> | null = null;
@@ -101,6 +114,7 @@ export class FeedWriter {
     this.maxUnwritten = options.maxUnwrittenBytes ?? 256 * 1024 * 1024;
     const log = options.log;
     this.hourly = new HourlyWriter({
+      livePolicy: LIVE_BLOCK_POLICY,
       ...options.hourly,
       seal: "reblock",
       writer: {
@@ -147,7 +161,7 @@ export class FeedWriter {
 
   /** Queues one record; never waits. */
   push(rec: RecordInput): void {
-    if (this.queue.length >= this.maxQueued) {
+    if (this.queue.length + this.inBatch >= this.maxQueued) {
       this.drop(rec);
       return;
     }
@@ -239,7 +253,21 @@ export class FeedWriter {
     const batch = this.queue;
     this.queue = [];
     this.stats.queued = 0;
-    const { written, error } = await this.hourly.write(batch);
+    let written = 0;
+    let error: unknown = null;
+    try {
+      while (written < batch.length && error === null) {
+        this.inBatch = batch.length - written;
+        if (written > 0) await yieldToEventLoop();
+        const part =
+          batch.length <= RECORDS_PER_TURN ? batch : batch.slice(written, written + RECORDS_PER_TURN);
+        const result = await this.hourly.write(part);
+        written += result.written;
+        error = result.error;
+      }
+    } finally {
+      this.inBatch = 0;
+    }
     this.appended += written;
     this.stats.written += written;
     if (written > 0) {

@@ -90,7 +90,8 @@ export class Feed {
     }
     if (this.options.raw) {
       const ts = m.recvNs ?? this.lastTs;
-      const rec: RecordInput = { kind: "raw", symbol, ts, data: Buffer.from(rawText(m), "utf8") };
+      const data = m.kind === "frame" && m.bytes !== undefined ? m.bytes : Buffer.from(rawText(m), "utf8");
+      const rec: RecordInput = { kind: "raw", symbol, ts, data };
       if (m.recvNs !== null) rec.recvTs = m.recvNs;
       this.ctx.record(rec);
     }

@@ -42,10 +42,18 @@ export function booleanOf(v: JsonValue | undefined, field: string): boolean {
   return v;
 }
 
-/** A decimal sent as a string or as a JSON number, as its exact text (exponents are refused, never rounded). */
-export function decimalOf(v: JsonValue | undefined, field: string): string {
+/**
+ * A decimal sent as a string or as a JSON number, as its exact text (exponents are refused, never rounded).
+ * `part` names a member of the field in the error (`b.price`), without building that name for every value.
+ */
+export function decimalOf(v: JsonValue | undefined, field: string, part?: string): string {
   const text = typeof v === "string" ? v : v instanceof JsonNumber ? v.text : null;
-  if (text === null || !DECIMAL.test(text)) throw frameError(field, `expected a decimal, got ${describe(v)}`);
+  if (text === null || !DECIMAL.test(text)) {
+    throw frameError(
+      part === undefined ? field : `${field}.${part}`,
+      `expected a decimal, got ${describe(v)}`,
+    );
+  }
   return text;
 }
 

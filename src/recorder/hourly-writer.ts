@@ -15,7 +15,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { TapeValueError } from "../format/errors.js";
 import type { RecordInput } from "../format/records.js";
-import { type SealSummary, TapeWriter, type TapeWriterOptions } from "../format/writer.js";
+import { type BlockPolicy, type SealSummary, TapeWriter, type TapeWriterOptions } from "../format/writer.js";
 import { HOUR_NS, hourOf, tapeRelativePath } from "../reader/layout.js";
 import { type HourSealReport, listParts, sealHour, setAside } from "./hour-sealer.js";
 
@@ -32,6 +32,8 @@ export interface HourlyWriterOptions {
   captureId: string;
   /** Passed to each file's writer (codec, block policy, meta, write retries). */
   writer?: Omit<TapeWriterOptions, "exchange" | "captureId" | "periodStart" | "periodEnd">;
+  /** Changes to `writer.policy` for files as they are written; a reblocking seal writes with `writer.policy`. */
+  livePolicy?: Partial<BlockPolicy>;
   /** `direct` (default) or `reblock`. */
   seal?: "direct" | "reblock";
   /** Told about each sealed hour (reblock mode), or about a seal that failed (the sources stay for the next start). */
@@ -108,8 +110,10 @@ export class HourlyWriter {
     const path = this.pathOf(hour);
     await mkdir(dirname(path), { recursive: true });
     if (this.options.seal === "reblock") await setAside(path);
+    const { writer, livePolicy } = this.options;
     this.current = await TapeWriter.create(path, {
-      ...this.options.writer,
+      ...writer,
+      ...(livePolicy === undefined ? {} : { policy: { ...writer?.policy, ...livePolicy } }),
       exchange: this.options.exchange,
       captureId: this.options.captureId,
       periodStart: hour,
@@ -140,7 +144,7 @@ export class HourlyWriter {
   /** Seals, in the background, a past hour that an earlier process left unsealed (tried again if it fails). */
   sealLeftover(hour: bigint): void {
     if (hour > this.sealedThrough) this.sealedThrough = hour;
-    this.track(this.reblock(hour, this.pathOf(hour), undefined), hour);
+    this.track(this.reblock(hour, this.pathOf(hour)), hour);
   }
 
   /** Seals the current file when `nowNs` is past its hour (a feed that went quiet still gets its file sealed). */
@@ -150,13 +154,13 @@ export class HourlyWriter {
       if (nowNs < hour + HOUR_NS || (this.current !== null && hour === this.hour)) continue;
       this.adopted.delete(hour);
       if (hour > this.sealedThrough) this.sealedThrough = hour;
-      this.track(this.reblock(hour, this.pathOf(hour), undefined), hour);
+      this.track(this.reblock(hour, this.pathOf(hour)), hour);
     }
     // Seals that failed (a full disk, an I/O error) are tried again, less and less often.
     const now = Date.now();
     for (const [hour, f] of this.failedSeals) {
       if (now < f.at || this.sealingHours.has(hour)) continue;
-      this.track(this.reblock(hour, this.pathOf(hour), undefined), hour);
+      this.track(this.reblock(hour, this.pathOf(hour)), hour);
     }
   }
 
@@ -219,7 +223,7 @@ export class HourlyWriter {
       this.sealFailed(hour, w.path, err);
       return;
     }
-    this.track(this.reblock(hour, w.path, w.policy), hour);
+    this.track(this.reblock(hour, w.path), hour);
   }
 
   private sealFailed(hour: bigint, path: string, err: unknown): void {
@@ -228,10 +232,10 @@ export class HourlyWriter {
     this.options.onSealed?.(null, err, path);
   }
 
-  private async reblock(hour: bigint, path: string, policy: TapeWriter["policy"] | undefined): Promise<void> {
+  private async reblock(hour: bigint, path: string): Promise<void> {
     const { retryWrites: _retry, ...writer } = this.options.writer ?? {};
     try {
-      const report = await sealHour(path, policy === undefined ? writer : { ...writer, policy });
+      const report = await sealHour(path, writer);
       this.failedSeals.delete(hour);
       this.sealed.push({ path, bytes: report.bytes, blocks: report.blocks, rows: report.rows });
       this.options.onSealed?.(report, null, path);

@@ -41,6 +41,13 @@ enum Ch {
   CloseBrace = 125,
 }
 
+/**
+ * Object keys seen lately, by first character and length: a frame's keys are mostly the same few, and taking the
+ * string already made (and already hashed as a property name) saves a copy and a hash per key.
+ */
+const KEY_CACHE: (string | undefined)[] = new Array(256);
+const MAX_CACHED_KEY = 24;
+
 class Parser {
   pos = 0;
   constructor(
@@ -112,6 +119,28 @@ class Parser {
     }
   }
 
+  /** A key: a string, taken from the cache when the same key was read lately. */
+  key(): string {
+    const t = this.text;
+    const start = this.pos + 1;
+    let end = start;
+    for (; end - start <= MAX_CACHED_KEY; end++) {
+      const c = t.charCodeAt(end);
+      if (c === Ch.Quote) break;
+      if (c === Ch.Backslash || c < Ch.Space || Number.isNaN(c)) return this.string();
+    }
+    const length = end - start;
+    if (length > MAX_CACHED_KEY) return this.string();
+    const slot = (t.charCodeAt(start) * 31 + length) & 255;
+    let key = KEY_CACHE[slot];
+    if (key === undefined || key.length !== length || !t.startsWith(key, start)) {
+      key = t.slice(start, end);
+      KEY_CACHE[slot] = key;
+    }
+    this.pos = end + 1;
+    return key;
+  }
+
   number(): JsonNumber {
     const t = this.text;
     const start = this.pos;
@@ -179,7 +208,7 @@ class Parser {
     for (;;) {
       this.skipSpace();
       if (this.text.charCodeAt(this.pos) !== Ch.Quote) this.fail("expected a key");
-      const key = this.string();
+      const key = this.key();
       this.skipSpace();
       if (this.text.charCodeAt(this.pos) !== Ch.Colon) this.fail("expected : after a key");
       this.pos++;

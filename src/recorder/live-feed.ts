@@ -209,12 +209,12 @@ export class LiveFeed {
           log.info("connected", { url: plan.url, socket: id, replacing });
           if (!replacing) this.connector.onOpen(plan, now, this.feed.context);
         },
-        onFrame: (text, _id) => {
+        onFrame: (text, _id, bytes) => {
           const recvNs = this.o.clock.nowNs();
           this.carryBooks(recvNs);
           this.uncountedBytes += text.length;
           this.sendTo = conn;
-          this.feed.receive({ kind: "frame", recvNs, text });
+          this.feed.receive({ kind: "frame", recvNs, text, bytes });
           this.sendTo = null;
         },
         onClose: (id, reason, why) => {

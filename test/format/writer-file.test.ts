@@ -145,6 +145,34 @@ describe("TapeWriter with files", () => {
     expect(streams((await readFileRecords(`${path}.open`)).records)).toEqual(streams(recs));
   });
 
+  it("flush() lets the event loop run between the blocks it encodes, and still writes every record", async () => {
+    const path = join(dir, "f.tape");
+    const recs = Array.from({ length: 12 }, (_, i) => ({
+      kind: "trade" as const,
+      symbol: `S${i}`,
+      ts: 1_700_000_000_000_000_000n + BigInt(i),
+      price: "1.5",
+      size: "2",
+      side: "buy" as const,
+    }));
+    const w = await write(path, recs);
+    // Twelve buffers, so twelve blocks: callbacks queued meanwhile see the blocks appear one by one.
+    const seen = new Set<number>();
+    let running = true;
+    const spin = () => {
+      if (!running) return;
+      seen.add(w.blocks.length);
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    await w.flush();
+    running = false;
+    expect(w.blocks.length).toBe(12);
+    expect([...seen].filter((n) => n > 0 && n < 12).length).toBeGreaterThanOrEqual(10);
+    await w.close();
+    expect(streams((await readFileRecords(`${path}.open`)).records)).toEqual(streams(recs));
+  });
+
   it("a writer created and closed at once leaves a header-only file that recovers with no blocks", async () => {
     const path = join(dir, "empty.tape");
     const w = await TapeWriter.create(path);

@@ -72,7 +72,12 @@ export function levelsOf(v: JsonValue | undefined, field: string): LevelChange[]
   const out: LevelChange[] = [];
   for (const level of arrayOf(v, field)) {
     const pair = arrayOf(level, field);
-    out.push([decimalOf(pair[0], `${field}.price`), decimalOf(pair[1], `${field}.size`)]);
+    const price = decimalOf(pair[0], field, "price");
+    const size = decimalOf(pair[1], field, "size");
+    // The parsed pair of strings is the level as it stands (no copy); numbers become their text.
+    out.push(
+      pair.length === 2 && pair[0] === price && pair[1] === size ? (pair as [string, string]) : [price, size],
+    );
   }
   return out;
 }
@@ -180,7 +185,7 @@ export class BinanceConnector implements Connector {
     const symbol = stringOf(m.s, "s");
     const at = this.stamp(millisOf(m.T, "T"), recvNs);
     const id = integerTextOf(m.e === "aggTrade" ? m.a : m.t, m.e === "aggTrade" ? "a" : "t");
-    if (this.recent.repeated(`${symbol}@${m.e}`, id, ctx.counters)) return symbol;
+    if (this.recent.repeated(m.e as string, symbol, id, ctx.counters)) return symbol;
     const rec: RecordInput = {
       kind: "trade",
       symbol,
@@ -198,7 +203,7 @@ export class BinanceConnector implements Connector {
 
   private onBookTicker(m: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
     const symbol = stringOf(m.s, "s");
-    if (this.recent.repeated(`${symbol}@bookTicker`, integerTextOf(m.u, "u"), ctx.counters)) return symbol;
+    if (this.recent.repeated("bookTicker", symbol, integerTextOf(m.u, "u"), ctx.counters)) return symbol;
     const exchangeTs = m.T !== undefined ? millisOf(m.T, "T") : m.E !== undefined ? millisOf(m.E, "E") : null;
     const at = this.stamp(exchangeTs, recvNs);
     const rec: RecordInput = {

@@ -45,7 +45,7 @@ function levelsOf(v: JsonValue | undefined, field: string): LevelChange[] {
   const out: LevelChange[] = [];
   for (const level of arrayOf(v, field)) {
     const a = arrayOf(level, field);
-    out.push([decimalOf(a[0], `${field}.price`), decimalOf(a[1], `${field}.size`)]);
+    out.push([decimalOf(a[0], field, "price"), decimalOf(a[1], field, "size")]);
   }
   return out;
 }
@@ -163,7 +163,7 @@ export class OkxConnector implements Connector {
   private onTrade(d: JsonObject, instId: string, recvNs: bigint | null, ctx: FeedContext): void {
     const side = stringOf(d.side, "side");
     const tradeId = stringOf(d.tradeId, "tradeId");
-    if (this.recent.repeated(`trades:${instId}`, tradeId, ctx.counters)) return;
+    if (this.recent.repeated("trades", instId, tradeId, ctx.counters)) return;
     const rec: RecordInput = {
       kind: "trade",
       symbol: instId,
@@ -180,7 +180,7 @@ export class OkxConnector implements Connector {
   private onBbo(d: JsonObject, instId: string, recvNs: bigint | null, ctx: FeedContext): void {
     if (
       d.seqId !== undefined &&
-      this.recent.repeated(`bbo:${instId}`, integerTextOf(d.seqId, "seqId"), ctx.counters)
+      this.recent.repeated("bbo", instId, integerTextOf(d.seqId, "seqId"), ctx.counters)
     )
       return;
     const bid = levelsOf(d.bids, "bids")[0];
