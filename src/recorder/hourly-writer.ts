@@ -53,6 +53,8 @@ function timeOf(rec: RecordInput): bigint {
 export class HourlyWriter {
   private current: TapeWriter | null = null;
   private hour = -1n;
+  /** `hour` + one hour. */
+  private hourEnd = -1n;
   readonly sealed: SealSummary[] = [];
   /** Background seals in progress (reblock mode). */
   private readonly sealing = new Set<Promise<void>>();
@@ -85,14 +87,19 @@ export class HourlyWriter {
   async write(records: readonly RecordInput[]): Promise<{ written: number; error: unknown }> {
     for (let i = 0; i < records.length; i++) {
       const rec = records[i]!;
-      // Never back into an hour sealed or being sealed.
-      let hour = hourOf(timeOf(rec));
-      if (hour <= this.sealedThrough) hour = this.current !== null ? this.hour : this.sealedThrough + HOUR_NS;
-      if (this.current === null || hour > this.hour) {
-        try {
-          await this.rotate(hour);
-        } catch (err) {
-          return { written: i, error: err };
+      const t = timeOf(rec);
+      // Almost every record falls in the current file's hour: two comparisons, no arithmetic.
+      if (this.current === null || t < this.hour || t >= this.hourEnd) {
+        // Never back into an hour sealed or being sealed.
+        let hour = hourOf(t);
+        if (hour <= this.sealedThrough)
+          hour = this.current !== null ? this.hour : this.sealedThrough + HOUR_NS;
+        if (this.current === null || hour > this.hour) {
+          try {
+            await this.rotate(hour);
+          } catch (err) {
+            return { written: i, error: err };
+          }
         }
       }
       try {
@@ -120,6 +127,7 @@ export class HourlyWriter {
       periodEnd: hour + HOUR_NS,
     });
     this.hour = hour;
+    this.hourEnd = hour + HOUR_NS;
   }
 
   /** Writes buffered records to the file (small blocks), and fsyncs with `sync`. */

@@ -47,13 +47,22 @@ enum Ch {
  */
 const KEY_CACHE: (string | undefined)[] = new Array(256);
 const MAX_CACHED_KEY = 24;
+const ELEMENTS: JsonValue[] = [];
 
 class Parser {
   pos = 0;
+  /**
+   * Elements of the arrays being read, nested ones above their parents': each array is copied out at its exact
+   * length (an array grown by `push` from empty reserves room for 17 elements, and frames hold many pairs).
+   * One for every parse (parsing is synchronous); a parse that failed may have left some behind.
+   */
+  private readonly elements = ELEMENTS;
   constructor(
     private readonly text: string,
     private readonly source: string,
-  ) {}
+  ) {
+    ELEMENTS.length = 0;
+  }
 
   fail(message: string): never {
     if (this.pos >= this.text.length && message.startsWith("expected")) message = "unexpected end";
@@ -177,17 +186,23 @@ class Parser {
   array(depth: number): JsonValue[] {
     if (depth > MAX_JSON_DEPTH) this.fail(`nested deeper than ${MAX_JSON_DEPTH}`);
     this.pos++;
-    const out: JsonValue[] = [];
     this.skipSpace();
     if (this.text.charCodeAt(this.pos) === Ch.CloseBracket) {
       this.pos++;
-      return out;
+      return [];
     }
+    const elements = this.elements;
+    const base = elements.length;
     for (;;) {
-      out.push(this.value(depth));
+      const v = this.value(depth);
+      elements.push(v);
       this.skipSpace();
       const c = this.text.charCodeAt(this.pos++);
-      if (c === Ch.CloseBracket) return out;
+      if (c === Ch.CloseBracket) {
+        const out = elements.slice(base);
+        elements.length = base;
+        return out;
+      }
       if (c !== Ch.Comma) {
         this.pos--;
         this.fail("expected , or ] in an array");
