@@ -350,7 +350,7 @@ const program = new Command()
     "--record-rate <n>",
     "book messages per second per symbol asked of the simulator",
     (v) => Number(v),
-    2000,
+    2800,
   )
   .option("--no-write", "do not write docs/benchmarks.md")
   .option("--json", "print one JSON object instead of the table")

@@ -11,8 +11,10 @@ import type { ConnectionPlan, Heartbeat } from "./connector.js";
 export interface ConnectionEvents {
   /** A socket opened and its subscription was sent. */
   onOpen(socketId: number, replacing: boolean): void;
-  /** A text frame, with its receive time read as early as possible. */
-  /** `bytes`: the frame's UTF-8 bytes as received (`text` decoded from them). */
+  /**
+   * A text frame, with its receive time read as early as possible. `bytes`: the frame's UTF-8 bytes as received
+   * (`text` decoded from them).
+   */
   onFrame(text: string, socketId: number, bytes: Buffer): void;
   /** A socket closed: dropped (it reconnects), replaced by its successor, or stopped. */
   onClose(socketId: number, reason: string, why: "dropped" | "replaced" | "stopped"): void;
@@ -76,7 +78,34 @@ export class Connection {
   private readonly sendQueue: { socket: Socket; text: string }[] = [];
   private sending: NodeJS.Timeout | null = null;
 
+  /** Reading is paused (the recorder is behind): sockets opened meanwhile start paused too. */
+  private readingPaused = false;
+
   constructor(private readonly o: ConnectionOptions) {}
+
+  private sockets(): Socket[] {
+    return [this.current, this.successor, ...this.retiring].filter((s): s is Socket => s !== null);
+  }
+
+  /**
+   * Stops reading the sockets: what the venue sends waits in the socket buffers (and the venue's) instead of
+   * in the recorder's memory. The silence this causes is not a stall.
+   */
+  pauseReading(): void {
+    if (this.readingPaused) return;
+    this.readingPaused = true;
+    for (const s of this.sockets()) s.ws.pause();
+  }
+
+  resumeReading(): void {
+    if (!this.readingPaused) return;
+    this.readingPaused = false;
+    const now = Date.now();
+    for (const s of this.sockets()) {
+      s.lastFrameAt = Math.max(s.lastFrameAt, now);
+      s.ws.resume();
+    }
+  }
 
   start(): void {
     this.open(false);
@@ -126,6 +155,7 @@ export class Connection {
     ws.on("open", () => {
       s.opened = true;
       s.lastFrameAt = Date.now();
+      if (this.readingPaused) ws.pause();
       for (const m of this.o.plan.subscribe) this.enqueue(s, m);
       this.o.events.onOpen(s.id, replacing);
     });
@@ -222,7 +252,7 @@ export class Connection {
       if (this.current === null) this.open(false);
     }
     const s = this.current;
-    if (s === null || s.ws.readyState !== WebSocket.OPEN) return;
+    if (s === null || s.ws.readyState !== WebSocket.OPEN || this.readingPaused) return;
     const silent = now - s.lastFrameAt;
     if (silent >= (this.o.stallMs ?? 30_000)) {
       this.o.events.onStall(s.id, silent);
@@ -251,7 +281,9 @@ export class Connection {
     if (this.timer !== null) clearInterval(this.timer);
     if (this.retry !== null) clearTimeout(this.retry);
     if (this.sending !== null) clearTimeout(this.sending);
-    const sockets = [this.current, this.successor, ...this.retiring].filter((s): s is Socket => s !== null);
+    const sockets = this.sockets();
+    // A paused socket would not read the close handshake.
+    this.resumeReading();
     await Promise.all(
       sockets.map(
         (s) =>

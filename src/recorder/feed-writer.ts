@@ -52,6 +52,13 @@ export interface FeedWriterOptions {
    */
   onResumed?(): void;
   onSealed?(report: HourSealReport): void;
+  /**
+   * The writer is behind for want of CPU, not disk (`behind` true: more than `BACKLOG_HIGH` records wait while
+   * the disk keeps up), or caught up again (below `BACKLOG_LOW`, or the disk became the problem). The caller stops
+   * reading its sockets meanwhile: a backlog waits in socket buffers, not in this queue, whose bound is for a slow
+   * disk.
+   */
+  onBacklog?(behind: boolean): void;
 }
 
 export interface FeedWriterStats {
@@ -68,6 +75,10 @@ export interface FeedWriterStats {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
+
+/** Records waiting beyond which reading pauses (while the disk keeps up), and below which it resumes. */
+export const BACKLOG_HIGH = 50_000;
+export const BACKLOG_LOW = 10_000;
 
 /** Records appended between two turns of the event loop: a batch's blocks are not all encoded in one go. */
 const RECORDS_PER_TURN = 1024;
@@ -95,6 +106,8 @@ export class FeedWriter {
   private queue: RecordInput[] = [];
   /** Records of the batch being written not yet taken by the files (they count against the queue bound). */
   private inBatch = 0;
+  /** Reading was asked to pause (`onBacklog(true)`). */
+  private behind = false;
   private wake: (() => void) | null = null;
   private wakeScheduled = false;
   private running: Promise<void> | null = null;
@@ -168,6 +181,7 @@ export class FeedWriter {
     if (this.lost !== null) this.reportLoss();
     this.queue.push(rec);
     this.stats.queued = this.queue.length;
+    if (!this.behind && this.queue.length + this.inBatch >= BACKLOG_HIGH) this.checkBacklog();
     if (this.wake !== null && !this.wakeScheduled) {
       // Woken after the I/O callbacks of this turn: every message that arrived in it is written as one batch.
       this.wakeScheduled = true;
@@ -178,6 +192,18 @@ export class FeedWriter {
         w?.();
       });
     }
+  }
+
+  /** Tells the caller when the writer falls behind for want of CPU, and when it has caught up. */
+  private checkBacklog(): void {
+    const waiting = this.queue.length + this.inBatch;
+    const diskKeepsUp = this.hourly.unwrittenBytes <= this.maxUnwritten;
+    const behind = this.behind
+      ? waiting > BACKLOG_LOW && diskKeepsUp
+      : waiting >= BACKLOG_HIGH && diskKeepsUp;
+    if (behind === this.behind) return;
+    this.behind = behind;
+    this.options.onBacklog?.(behind);
   }
 
   private drop(rec: RecordInput): void {
@@ -234,7 +260,9 @@ export class FeedWriter {
         });
       }
       if (this.hourly.unwrittenBytes > this.maxUnwritten) {
-        // The disk is not taking what it has: leave the records queued (the queue bound decides).
+        // The disk is not taking what it has: leave the records queued (the queue bound decides), and reading
+        // goes on.
+        if (this.behind) this.checkBacklog();
         await sleep(20);
         if (Date.now() - this.lastFlushMs < this.flushIntervalMs) continue;
       } else if (this.queue.length > 0) {
@@ -264,6 +292,8 @@ export class FeedWriter {
         const result = await this.hourly.write(part);
         written += result.written;
         error = result.error;
+        this.inBatch = batch.length - written;
+        if (this.behind) this.checkBacklog();
       }
     } finally {
       this.inBatch = 0;

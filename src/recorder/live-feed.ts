@@ -106,6 +106,10 @@ export class LiveFeed {
       },
       onWriteError: () => o.metrics.writeErrors.inc(labels),
       onDropped: (rec) => o.metrics.dropped.inc({ venue: f.venue, kind: rec.kind }),
+      onBacklog: (behind) => {
+        if (behind) o.metrics.readPauses.inc(labels);
+        for (const c of this.connections) behind ? c.pauseReading() : c.resumeReading();
+      },
       onResumed: () => {
         // The files lost records, book rows among them: every book is resynchronised from a snapshot.
         this.connector.resync(

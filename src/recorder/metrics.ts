@@ -57,6 +57,12 @@ export class RecorderMetrics {
     labelNames: ["venue"],
     registers: [this.registry],
   });
+  readonly readPauses = new Counter({
+    name: "ticktape_read_pauses_total",
+    help: "Times reading the sockets paused because records waited for the CPU (the disk keeping up)",
+    labelNames: ["venue"],
+    registers: [this.registry],
+  });
   readonly queueDepth = new Gauge({
     name: "ticktape_writer_queue_records",
     help: "Records waiting for the writer",

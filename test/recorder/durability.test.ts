@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { openTape, type RecordInput, type TapeRecord, TapeWriter } from "../../src/index.js";
 import { BinanceConnector } from "../../src/recorder/connectors/binance.js";
 import { Feed } from "../../src/recorder/feed.js";
-import { FeedWriter, type FlushAck } from "../../src/recorder/feed-writer.js";
+import { BACKLOG_HIGH, FeedWriter, type FlushAck } from "../../src/recorder/feed-writer.js";
 import { listParts, sealHour, setAside } from "../../src/recorder/hour-sealer.js";
 import type { RecorderLog } from "../../src/recorder/log.js";
 import { tempDir } from "../reader/helpers.js";
@@ -217,6 +217,28 @@ describe("the recorder's writer", () => {
     expect(h10.blocks).toHaveLength(1);
     await h10.close();
     expect(await allRecords(join(dayDir, "binance-2026-11-27T11.t.tape"))).toHaveLength(100);
+  });
+
+  it("asks for reading to pause while records wait for the CPU, and to resume once they are written", async () => {
+    const root = (await tempDir()).dir;
+    const calls: boolean[] = [];
+    const w = new FeedWriter({
+      hourly: { root, exchange: "binance", captureId: "t" },
+      clock: { nowNs: () => H10 },
+      log: quietLog(),
+      flushIntervalMs: 50,
+      onBacklog: (behind) => calls.push(behind),
+    });
+    w.start();
+    // Pushed in one turn, as a burst of frames would be: the writer cannot run before the last one.
+    for (let i = 0; i < BACKLOG_HIGH + 100; i++) w.push(trade(i, H10 + BigInt(i)));
+    expect(calls).toEqual([true]);
+    await waitFor(() => calls.length === 2);
+    expect(calls).toEqual([true, false]);
+    expect(w.stats.dropped).toBe(0);
+    await w.stop();
+    const dayDir = join(root, "2026-11-27", "binance");
+    expect(await allRecords(join(dayDir, "binance-2026-11-27T10.t.tape"))).toHaveLength(BACKLOG_HIGH + 100);
   });
 
   it("retries a full disk, drops beyond its bound, and says so in a gap event once writing resumes", async () => {
