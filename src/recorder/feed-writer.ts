@@ -84,9 +84,10 @@ export const BACKLOG_LOW = 10_000;
 const RECORDS_PER_TURN = 1024;
 
 /**
- * The block policy of files as they are written: a block is compressed in one go on the event loop, and 1 MiB of
- * frames takes a few ms where 4 MiB takes over 10 (receive latency); blocks are flushed every second anyway, so the
- * format's time-based flush adds nothing. The hour, when written again at its seal, gets the full policy.
+ * The block policy of files as they are written: a block is compressed in one go on the event loop, and 256 KiB of
+ * frames takes about 1 ms where the default 4 MiB takes over 10, all that time lost to receiving (measured on
+ * simulated Binance frames, for about 2.5% more bytes of raw frames). Blocks are flushed every second anyway, so
+ * the format's time-based flush adds nothing. An hour written again at its seal gets the full policy.
  */
 export const LIVE_BLOCK_POLICY = { maxBytes: 256 * 1024, flushIntervalNs: Number.POSITIVE_INFINITY };
 
