@@ -38,7 +38,10 @@ export interface Trailer {
   fileLength: number;
 }
 
-export function statsOf(blocks: readonly BlockHeader[]): Partial<Record<Kind, KindStats>> {
+/** Block headers to encode: an array, or the writer's index. */
+export type BlockList = Iterable<BlockHeader> & { readonly length: number };
+
+export function statsOf(blocks: Iterable<BlockHeader>): Partial<Record<Kind, KindStats>> {
   const stats: Partial<Record<Kind, KindStats>> = {};
   for (const b of blocks) {
     if (b.kind === null) continue;
@@ -58,7 +61,7 @@ function section(out: ByteWriter, tag: number, body: ByteWriter): void {
   out.bytes(body.finish());
 }
 
-export function encodeFooter(f: Footer): Uint8Array {
+export function encodeFooter(f: Omit<Footer, "blocks"> & { blocks: BlockList }): Uint8Array {
   const out = new ByteWriter(64 + f.blocks.length * BLOCK_ENTRY_BYTES);
   out.u32(FOOTER_MAGIC);
   const sym = new ByteWriter();

@@ -1,6 +1,7 @@
 /** The `.tape` format: bytes in, records and columns out, with thin file wrappers. */
 export type { BlockHeader, DecodedBlock } from "./block.js";
 export { MAX_BLOCK_ROWS } from "./block.js";
+export { BlockIndex } from "./block-index.js";
 export { type Checkpoint, type CheckpointLevel, decodeCheckpoint } from "./checkpoint.js";
 export { CODECS, type Codec, DEFAULT_ZSTD_LEVEL } from "./codecs.js";
 export type { BytesColumn, Column, IntColumn, StringColumn, U8Column } from "./columns.js";

@@ -12,6 +12,7 @@ import {
   encodeBlock,
   MAX_SYMBOL_BYTES,
 } from "./block.js";
+import { BlockIndex } from "./block-index.js";
 import { BookState, NO_RECV } from "./book-state.js";
 import { ByteWriter, hasLoneSurrogate, utf8 } from "./bytes.js";
 import { CODEC_ID, type Codec, DEFAULT_ZSTD_LEVEL } from "./codecs.js";
@@ -93,7 +94,12 @@ export class TapeEncoder {
   private readonly buffersByKind = new Map<Kind, Map<string, KindBuffer>>(KINDS.map((k) => [k, new Map()]));
   private readonly symbolIds = new Map<string, number>();
   readonly symbols: string[] = [];
-  readonly blocks: BlockHeader[] = [];
+  /** The blocks written so far (the footer's index). */
+  readonly index = new BlockIndex(this.symbols);
+  /** The same as headers (made on each call: `index` is cheaper for counts). */
+  get blocks(): readonly BlockHeader[] {
+    return this.index.toArray();
+  }
   private readonly hash: Hash = createHash("sha256");
   private readonly scratch = new ByteWriter(1 << 20);
   /** Bytes emitted so far (the next block's offset). */
@@ -349,7 +355,7 @@ export class TapeEncoder {
   private writeBlock(input: BlockInput): void {
     const bytes = encodeBlock(input, this.codec, this.scratch, this.zstdLevel);
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.blocks.push({
+    this.index.push({
       offset: this.offset,
       length: bytes.length,
       kind: input.kind === "checkpoint" ? null : input.kind,
@@ -396,8 +402,8 @@ export class TapeEncoder {
     const digest = new Uint8Array(this.hash.digest());
     const footer = encodeFooter({
       symbols: this.symbols,
-      blocks: this.blocks,
-      stats: statsOf(this.blocks),
+      blocks: this.index,
+      stats: statsOf(this.index),
       digest,
     });
     const fileLength = footerOffset + footer.length + TRAILER_BYTES;
@@ -537,8 +543,13 @@ export class TapeWriter {
   get rows(): number {
     return this.encoder.rows;
   }
+  /** The blocks written so far, as headers (made on each call: `index` is cheaper for counts). */
   get blocks(): readonly BlockHeader[] {
-    return this.encoder.blocks;
+    return this.encoder.index.toArray();
+  }
+  /** The index of the blocks written so far. */
+  get index(): BlockIndex {
+    return this.encoder.index;
   }
   /** Bytes encoded but not yet on disk (waiting, being written, or being retried). */
   get unwrittenBytes(): number {
@@ -667,7 +678,7 @@ export class TapeWriter {
     this.closed = true;
     await rename(this.openPath, this.path);
     await syncDirectory(dirname(this.path));
-    return { path: this.path, bytes, blocks: this.encoder.blocks.length, rows: this.encoder.rows };
+    return { path: this.path, bytes, blocks: this.encoder.index.length, rows: this.encoder.rows };
   }
 
   /** Writes what is buffered and closes without sealing: the `.open` file stays, readable by recovery. */

@@ -192,7 +192,7 @@ export class HourlyWriter {
       return;
     }
     this.adopted.delete(this.hour);
-    const recordBlocks = w.blocks.filter((b) => b.kind !== null).length;
+    const recordBlocks = w.index.recordBlocks;
     const compact = recordBlocks === 0 || w.rows / recordBlocks >= COMPACT_ROWS_PER_BLOCK;
     if (compact && (await listParts(w.path)).length === 0) {
       // A busy hour's blocks are big already: sealed as written, without a second pass over the hour.
