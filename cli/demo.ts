@@ -10,7 +10,7 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatTime } from "../src/index.js";
 import { Recorder } from "../src/recorder/recorder.js";
-import { startSimulator } from "../src/recorder/simulators/index.js";
+import { feedOfSimulator, startSimulator } from "../src/recorder/simulators/index.js";
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), "main.js");
 const root = join(process.cwd(), "demo-data");
@@ -35,18 +35,8 @@ async function main(): Promise<void> {
   say(
     `2. Recording both for ${seconds} s into ${relative(process.cwd(), root)}/ (trades, L2 books, BBO, raw frames)…`,
   );
-  const feed = (s: typeof binance) => ({
-    venue: s.venue,
-    symbols: [...s.symbols],
-    trades: true,
-    book: true,
-    bbo: true,
-    raw: true,
-    urls: s.urls,
-    stallMs: 30_000,
-    maxConnectionAgeMs: 0,
-  });
-  const recorder = await Recorder.start({ root, captureId: "demo-host", feeds: [feed(binance), feed(okx)] });
+  const feeds = [binance, okx].map((s) => feedOfSimulator(s, 30_000));
+  const recorder = await Recorder.start({ root, captureId: "demo-host", feeds });
   const started = Date.now();
   while (Date.now() - started < seconds * 1000) {
     await new Promise((r) => setTimeout(r, Math.min(10_000, seconds * 1000 - (Date.now() - started))));

@@ -20,8 +20,6 @@ export class BlockIndex implements Iterable<BlockHeader> {
   length = 0;
   /** Blocks of records (checkpoints and kinds this version does not know aside). */
   recordBlocks = 0;
-  /** Rows of those blocks. */
-  recordRows = 0;
   private offset = new Float64Array(START);
   private size = new Uint32Array(START);
   private symbolId = new Uint32Array(START);
@@ -65,10 +63,7 @@ export class BlockIndex implements Iterable<BlockHeader> {
     this.minTs[i] = h.minTs;
     this.maxTs[i] = h.maxTs;
     this.length = i + 1;
-    if (h.kind !== null) {
-      this.recordBlocks++;
-      this.recordRows += h.rowCount;
-    }
+    if (h.kind !== null) this.recordBlocks++;
   }
 
   /** The header of block `i` (a new object each call). */

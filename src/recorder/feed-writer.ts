@@ -284,9 +284,9 @@ export class FeedWriter {
     this.stats.queued = 0;
     let written = 0;
     let error: unknown = null;
+    this.inBatch = batch.length;
     try {
       while (written < batch.length && error === null) {
-        this.inBatch = batch.length - written;
         if (written > 0) await yieldToEventLoop();
         const part =
           batch.length <= RECORDS_PER_TURN ? batch : batch.slice(written, written + RECORDS_PER_TURN);

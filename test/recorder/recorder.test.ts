@@ -12,7 +12,12 @@ import type { VenueId } from "../../src/recorder/connectors/index.js";
 import { ingest } from "../../src/recorder/ingest.js";
 import type { FeedConfig } from "../../src/recorder/live-feed.js";
 import { Recorder } from "../../src/recorder/recorder.js";
-import { type SimBook, type Simulator, startSimulator } from "../../src/recorder/simulators/index.js";
+import {
+  feedOfSimulator,
+  type SimBook,
+  type Simulator,
+  startSimulator,
+} from "../../src/recorder/simulators/index.js";
 import { tempDir } from "../reader/helpers.js";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -27,17 +32,7 @@ async function sim(venue: VenueId, options: Parameters<typeof startSimulator>[1]
 }
 
 function feedOf(s: Simulator): FeedConfig {
-  return {
-    venue: s.venue,
-    symbols: [...s.symbols],
-    trades: true,
-    book: true,
-    bbo: true,
-    raw: true,
-    urls: s.urls,
-    stallMs: 10_000,
-    maxConnectionAgeMs: 0,
-  };
+  return feedOfSimulator(s, 10_000);
 }
 
 async function record(

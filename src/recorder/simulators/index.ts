@@ -1,5 +1,6 @@
 /** Exchange simulators: real servers on 127.0.0.1 that speak a venue's protocol, for tests and local runs. */
 import type { VenueId } from "../connectors/index.js";
+import type { FeedConfig } from "../live-feed.js";
 import { BinanceSimulator } from "./binance.js";
 import { OkxSimulator } from "./okx.js";
 import type { Simulator, SimulatorOptions } from "./simulator.js";
@@ -23,6 +24,21 @@ export {
   type MarketTrade,
 } from "./market.js";
 export type { SimBook, Simulator, SimulatorOptions, SimulatorStats } from "./simulator.js";
+
+/** A recorder feed of everything a simulator serves (trades, books, BBO, raw frames), as a demo or a test records it. */
+export function feedOfSimulator(s: Simulator, stallMs: number): FeedConfig {
+  return {
+    venue: s.venue,
+    symbols: [...s.symbols],
+    trades: true,
+    book: true,
+    bbo: true,
+    raw: true,
+    urls: s.urls,
+    stallMs,
+    maxConnectionAgeMs: 0,
+  };
+}
 
 /** Starts a simulator of `venue` and resolves once it listens. */
 export async function startSimulator(venue: VenueId, options: SimulatorOptions = {}): Promise<Simulator> {
