@@ -10,7 +10,9 @@ import { CODEC_ID, type Codec, compressBody, decompressBody } from "./codecs.js"
 import {
   COLUMN_FLAG_PRESENCE,
   type Column,
+  ColumnArena,
   decodeColumn,
+  ENCODING,
   encodeBytesColumn,
   encodeIntColumn,
   encodeStringColumn,
@@ -276,6 +278,7 @@ export function decodeBlock(bytes: Uint8Array, header: BlockHeader): DecodedBloc
   const schema = checkpoint ? CHECKPOINT_SCHEMA : SCHEMAS[header.kind!];
   const kindName = header.kind ?? "checkpoint";
   const columns: Record<string, Column> = {};
+  const arena = arenaFor(dir, schema, header.rowCount);
   for (const d of dir) {
     const start = r.pos;
     r.need(d.length, "column.data");
@@ -283,7 +286,7 @@ export function decodeBlock(bytes: Uint8Array, header: BlockHeader): DecodedBloc
     if (spec !== undefined) {
       const field = `${kindName}.${spec.name}`;
       const sub = new ByteReader(raw, start, start + d.length, bodyOffset);
-      const col = decodeColumn(sub, d.encoding, d.flags, d.scale, header.rowCount, field);
+      const col = decodeColumn(sub, d.encoding, d.flags, d.scale, header.rowCount, field, arena);
       if (sub.pos !== sub.end) sub.fail(`${sub.end - sub.pos} unread bytes`, field);
       checkColumnType(col, spec, header, field);
       columns[spec.name] = col;
@@ -300,6 +303,29 @@ export function decodeBlock(bytes: Uint8Array, header: BlockHeader): DecodedBloc
     }
   }
   return { header, columns };
+}
+
+/** Room for the typed arrays the known columns of a block decode into (unknown encodings get none). */
+function arenaFor(
+  dir: readonly { id: number; encoding: number; flags: number }[],
+  schema: readonly ColumnSpec[],
+  rows: number,
+): ColumnArena {
+  let floats = 0;
+  let bytes = 0;
+  const seen = new Set<number>();
+  for (const d of dir) {
+    // A repeated column id counts once: a hostile directory must not size the arena 255 times.
+    if (seen.has(d.id) || !schema.some((s) => s.id === d.id)) continue;
+    seen.add(d.id);
+    const presence = (d.flags & COLUMN_FLAG_PRESENCE) !== 0;
+    if (d.encoding === ENCODING.intDelta || d.encoding === ENCODING.intFor) {
+      floats += rows;
+      if (presence) bytes += rows;
+    } else if (d.encoding === ENCODING.u8) bytes += rows;
+    else if (d.encoding === ENCODING.string && presence) bytes += rows;
+  }
+  return ColumnArena.sized(floats, bytes);
 }
 
 function checkColumnType(col: Column, spec: ColumnSpec, header: BlockHeader, field: string): void {

@@ -61,9 +61,49 @@ function writePresence(out: ByteWriter, valid: Uint8Array, rows: number): void {
   out.pos += nbytes;
 }
 
-function readPresence(r: ByteReader, rows: number, field: string): { valid: Uint8Array; present: number } {
+/**
+ * One allocation for the typed arrays of a decoded block, carved into views: allocating each column's array on
+ * its own cost a third as much as decoding the values. The memory is not zeroed; decoders write every element.
+ */
+export class ColumnArena {
+  private floatPos = 0;
+  private readonly floatEnd: number;
+  private bytePos: number;
+  /** Room for `floats` Float64 values followed by `bytes` single bytes. */
+  static sized(floats: number, bytes: number): ColumnArena {
+    // allocUnsafe: uninitialised and 8-byte aligned (also inside Node's pool).
+    return new ColumnArena(Buffer.allocUnsafe(floats * 8 + bytes), floats);
+  }
+  /** `memory` (8-byte aligned) holds `floats` Float64 values, then bytes. */
+  constructor(
+    private readonly memory: Buffer,
+    floats: number,
+  ) {
+    this.floatEnd = floats * 8;
+    this.bytePos = this.floatEnd;
+  }
+  float64(n: number): Float64Array {
+    if (this.floatPos + n * 8 > this.floatEnd) return new Float64Array(n);
+    const a = new Float64Array(this.memory.buffer, this.memory.byteOffset + this.floatPos, n);
+    this.floatPos += n * 8;
+    return a;
+  }
+  u8(n: number): Uint8Array {
+    if (this.bytePos + n > this.memory.length) return new Uint8Array(n);
+    const a = new Uint8Array(this.memory.buffer, this.memory.byteOffset + this.bytePos, n);
+    this.bytePos += n;
+    return a;
+  }
+}
+
+function readPresence(
+  r: ByteReader,
+  rows: number,
+  field: string,
+  arena: ColumnArena | null,
+): { valid: Uint8Array; present: number } {
   const bits = r.bytes((rows + 7) >>> 3, field);
-  const valid = new Uint8Array(rows);
+  const valid = arena === null ? new Uint8Array(rows) : arena.u8(rows);
   let present = 0;
   for (let i = 0; i < rows; i++) {
     const v = (bits[i >>> 3]! >>> (i & 7)) & 1;
@@ -329,6 +369,7 @@ export function decodeColumn(
   scale: number,
   rows: number,
   field: string,
+  arena: ColumnArena | null = null,
 ): Column {
   const hasPresence = (flags & COLUMN_FLAG_PRESENCE) !== 0;
   switch (encoding) {
@@ -336,26 +377,32 @@ export function decodeColumn(
     case ENCODING.intFor: {
       let valid: Uint8Array | null = null;
       let present = rows;
-      if (hasPresence) ({ valid, present } = readPresence(r, rows, field));
+      if (hasPresence) ({ valid, present } = readPresence(r, rows, field, arena));
       const base = unzigzagBig(r.varintBig(field));
       const unit = r.varint(field);
       if (unit === 0) r.fail("unit 0", field);
-      const offsets = new Float64Array(rows);
+      const offsets = arena === null ? new Float64Array(rows) : arena.float64(rows);
+      // Absent rows hold 0; arena memory is not zeroed.
+      if (valid !== null || present === 0) offsets.fill(0);
       if (encoding === ENCODING.intDelta) {
         if (present > 0) {
           let first = 0;
           if (valid !== null) while (valid[first] === 0) first++;
-          // offsets[first] is 0: the first present value is the base.
+          // The first present value is the base.
+          offsets[first] = 0;
           readVarints(r, offsets, valid, present - 1, unit, true, first + 1, field);
         }
       } else readVarints(r, offsets, valid, present, unit, false, 0, field);
       return { type: "int", base, offsets, scale, valid };
     }
-    case ENCODING.u8:
-      return { type: "u8", values: new Uint8Array(r.bytes(rows, field)), valid: null };
+    case ENCODING.u8: {
+      const values = arena === null ? new Uint8Array(rows) : arena.u8(rows);
+      values.set(r.bytes(rows, field));
+      return { type: "u8", values, valid: null };
+    }
     case ENCODING.string: {
       let valid: Uint8Array | null = null;
-      if (hasPresence) valid = readPresence(r, rows, field).valid;
+      if (hasPresence) valid = readPresence(r, rows, field, arena).valid;
       const values = new Array<string>(rows);
       for (let i = 0; i < rows; i++) {
         if (valid !== null && !valid[i]) {
