@@ -241,10 +241,44 @@ export function encodeBytesColumn(out: ByteWriter, col: BytesColumn, rows: numbe
   return ENCODING.bytes;
 }
 
+/** Where the varint read by `multiByteVarint` ended (a module variable: no object per call). */
+let varintEnd = 0;
+
+/**
+ * The zigzag varint of two or more bytes at `buf[p]`, unzigzagged; sets `varintEnd`. Up to 28 bits in integer
+ * operations, beyond in doubles (exact below 2^53). A varint longer than 8 bytes, or one running past the
+ * buffer, sets `varintEnd` past any column end, so that the caller's bound check fails.
+ */
+function multiByteVarint(buf: Uint8Array, p: number): number {
+  let b = buf[p++]!;
+  let z = b & 0x7f;
+  b = buf[p++]!;
+  z |= (b & 0x7f) << 7;
+  if (b >= 0x80) {
+    b = buf[p++]!;
+    z |= (b & 0x7f) << 14;
+    if (b >= 0x80) {
+      b = buf[p++]!;
+      z |= (b & 0x7f) << 21;
+      if (b >= 0x80) {
+        let mul = 0x10000000;
+        do {
+          b = buf[p++]!;
+          z += (b & 0x7f) * mul;
+          mul *= 0x80;
+        } while (b >= 0x80 && mul < 0x100000000000000);
+        varintEnd = b >= 0x80 || b === undefined ? Number.MAX_SAFE_INTEGER : p;
+        return z % 2 === 1 ? -(z + 1) / 2 : z / 2;
+      }
+    }
+  }
+  varintEnd = b === undefined ? Number.MAX_SAFE_INTEGER : p;
+  return (z >>> 1) ^ -(z & 1);
+}
+
 /**
  * Reads `count` zigzag varints into `target` at the rows where `valid` is set (all rows when null), as
- * running sums (`delta`) or plain values, each multiplied by `unit`. The hot loop of every read: varints are
- * decoded first (with integer operations up to 28 bits), then scaled and summed in a second, simple pass.
+ * running sums (`delta`) or plain values, each multiplied by `unit`, starting at row `startIndex`.
  */
 function readVarints(
   r: ByteReader,
@@ -257,108 +291,107 @@ function readVarints(
   field: string,
 ): void {
   if (valid === null) {
-    readDenseVarints(r, target, count, unit, delta, startIndex, field);
+    if (delta) readDenseDeltas(r, target, count, unit, startIndex, field);
+    else readDenseValues(r, target, count, unit, startIndex, field);
     return;
   }
   const buf = r.buf;
   let p = r.pos;
-  let bad = false;
   let row = startIndex;
+  let acc = 0;
   for (let k = 0; k < count; k++) {
-    if (valid !== null) while (valid[row] === 0) row++;
-    let b = buf[p++]!;
-    let z = b & 0x7f;
-    if (b >= 0x80) {
-      b = buf[p++]!;
-      z |= (b & 0x7f) << 7;
-      if (b >= 0x80) {
-        b = buf[p++]!;
-        z |= (b & 0x7f) << 14;
-        if (b >= 0x80) {
-          b = buf[p++]!;
-          z |= (b & 0x7f) << 21;
-          if (b >= 0x80) {
-            // Beyond 28 bits: doubles (exact below 2^53).
-            let mul = 0x10000000;
-            do {
-              b = buf[p++]!;
-              z += (b & 0x7f) * mul;
-              mul *= 0x80;
-            } while (b >= 0x80 && mul < 0x100000000000000);
-            if (b >= 0x80) bad = true;
-            target[row++] = z % 2 === 1 ? -(z + 1) / 2 : z / 2;
-            continue;
-          }
-        }
-      }
+    while (valid[row] === 0) row++;
+    const b = buf[p]!;
+    let v: number;
+    if (b < 0x80) {
+      v = (b >>> 1) ^ -(b & 1);
+      p++;
+    } else {
+      v = multiByteVarint(buf, p);
+      p = varintEnd;
     }
-    target[row++] = (z >>> 1) ^ -(z & 1);
+    if (delta) {
+      acc += v * unit;
+      target[row++] = acc;
+    } else target[row++] = v * unit;
   }
-  if (bad || p > r.end) r.fail("varint runs past the column or exceeds 2^56", field);
+  if (p > r.end) r.fail("varint runs past the column or exceeds 2^56", field);
   r.pos = p;
-  const end = row;
-  if (delta) {
-    let acc = 0;
-    for (let i = startIndex; i < end; i++) {
-      if (valid !== null && valid[i] === 0) continue;
-      acc += target[i]! * unit;
-      target[i] = acc;
-    }
-  } else if (unit !== 1) for (let i = startIndex; i < end; i++) target[i] = target[i]! * unit;
 }
 
-/**
- * readVarints for a column where every row is present (the common case), with the running sum taken in the
- * same pass when the unit is 1: the loop every read spends most of its time in.
+/*
+ * The two loops every read spends most of its time in, for columns where every row is present: one for running
+ * sums, one for plain values (one loop with a flag runs markedly slower), with one- and two-byte varints decoded
+ * in line.
  */
-function readDenseVarints(
+
+function readDenseDeltas(
   r: ByteReader,
   target: Float64Array,
   count: number,
   unit: number,
-  delta: boolean,
   startIndex: number,
   field: string,
 ): void {
   const buf = r.buf;
   let p = r.pos;
-  let bad = false;
   let acc = 0;
   const end = startIndex + count;
   for (let row = startIndex; row < end; row++) {
-    let b = buf[p++]!;
+    const b = buf[p]!;
     let v: number;
-    if (b < 0x80) v = (b >>> 1) ^ -(b & 1);
-    else {
-      let z = b & 0x7f;
-      b = buf[p++]!;
-      z |= (b & 0x7f) << 7;
-      if (b >= 0x80) {
-        b = buf[p++]!;
-        z |= (b & 0x7f) << 14;
-        if (b >= 0x80) {
-          b = buf[p++]!;
-          z |= (b & 0x7f) << 21;
-          if (b >= 0x80) {
-            // Beyond 28 bits: doubles (exact below 2^53).
-            let mul = 0x10000000;
-            do {
-              b = buf[p++]!;
-              z += (b & 0x7f) * mul;
-              mul *= 0x80;
-            } while (b >= 0x80 && mul < 0x100000000000000);
-            if (b >= 0x80) bad = true;
-          }
-        }
+    if (b < 0x80) {
+      v = (b >>> 1) ^ -(b & 1);
+      p++;
+    } else {
+      const b2 = buf[p + 1]!;
+      if (b2 < 0x80) {
+        const z = (b & 0x7f) | (b2 << 7);
+        v = (z >>> 1) ^ -(z & 1);
+        p += 2;
+      } else {
+        v = multiByteVarint(buf, p);
+        p = varintEnd;
       }
-      v = z < 0x10000000 ? (z >>> 1) ^ -(z & 1) : z % 2 === 1 ? -(z + 1) / 2 : z / 2;
     }
-    if (delta) {
-      acc += v * unit;
-      target[row] = acc;
-    } else target[row] = v * unit;
+    acc += v * unit;
+    target[row] = acc;
   }
-  if (bad || p > r.end) r.fail("varint runs past the column or exceeds 2^56", field);
+  if (p > r.end) r.fail("varint runs past the column or exceeds 2^56", field);
+  r.pos = p;
+}
+
+function readDenseValues(
+  r: ByteReader,
+  target: Float64Array,
+  count: number,
+  unit: number,
+  startIndex: number,
+  field: string,
+): void {
+  const buf = r.buf;
+  let p = r.pos;
+  const end = startIndex + count;
+  for (let row = startIndex; row < end; row++) {
+    const b = buf[p]!;
+    let v: number;
+    if (b < 0x80) {
+      v = (b >>> 1) ^ -(b & 1);
+      p++;
+    } else {
+      const b2 = buf[p + 1]!;
+      if (b2 < 0x80) {
+        const z = (b & 0x7f) | (b2 << 7);
+        v = (z >>> 1) ^ -(z & 1);
+        p += 2;
+      } else {
+        v = multiByteVarint(buf, p);
+        p = varintEnd;
+      }
+    }
+    target[row] = v * unit;
+  }
+  if (p > r.end) r.fail("varint runs past the column or exceeds 2^56", field);
   r.pos = p;
 }
 

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ByteReader, ByteWriter } from "../../src/format/bytes.js";
 import {
@@ -8,6 +9,7 @@ import {
   encodeU8Column,
   type IntColumn,
 } from "../../src/format/columns.js";
+import { TapeError } from "../../src/format/errors.js";
 
 /** An arena over memory full of 0xff bytes (each Float64 a NaN), as recycled memory may be. */
 function dirtyArena(floats: number, bytes: number): ColumnArena {
@@ -89,5 +91,113 @@ describe("columns decoded into an arena", () => {
     const col = decodeColumn(new ByteReader(body, 0, body.length, 0), 3, 0, 0, 3, "t", dirtyArena(0, 3));
     body.fill(9);
     expect(col.type === "u8" && [...col.values]).toEqual([1, 2, 3]);
+  });
+});
+
+describe("integer columns, any values", () => {
+  /** Offsets as the writer keeps them: safe integers within ±2^50 of the base. */
+  const offsetsArb = fc.array(
+    fc.oneof(
+      fc.integer({ min: -200, max: 200 }),
+      fc.integer({ min: -(2 ** 20), max: 2 ** 20 }),
+      fc.integer({ min: -(2 ** 50), max: 2 ** 50 }),
+    ),
+    { minLength: 1, maxLength: 80 },
+  );
+
+  it("round-trip, dense or with absent rows, as deltas or frames of reference", () => {
+    fc.assert(
+      fc.property(
+        offsetsArb,
+        fc.option(fc.array(fc.boolean(), { minLength: 80, maxLength: 80 })),
+        fc.constantFrom("delta" as const, "for" as const),
+        fc.bigInt({ min: -(2n ** 62n), max: 2n ** 62n }),
+        (values, present, layout, base) => {
+          const rows = values.length;
+          const valid = present === null ? null : Uint8Array.from(present.slice(0, rows), Number);
+          const offsets = Float64Array.from(values, (v, i) => (valid === null || valid[i] ? v : 0));
+          const got = roundTrip(
+            { type: "int", base, offsets, scale: 0, valid },
+            rows,
+            layout,
+            dirtyArena(rows, rows),
+          );
+          for (let i = 0; i < rows; i++) {
+            const want = valid === null || valid[i] ? base + BigInt(offsets[i]!) : null;
+            const have = valid === null || valid[i] ? got.base + BigInt(got.offsets[i]!) : got.offsets[i];
+            expect(have).toBe(want ?? 0);
+          }
+        },
+      ),
+    );
+  });
+
+  it("a column cut short is an error naming the column, never values read from the next one", () => {
+    fc.assert(
+      fc.property(
+        offsetsArb,
+        fc.constantFrom("delta" as const, "for" as const),
+        fc.nat(),
+        (values, layout, cut) => {
+          const rows = values.length;
+          const out = new ByteWriter(256);
+          const encoding = encodeIntColumn(
+            out,
+            { type: "int", base: 0n, offsets: Float64Array.from(values), scale: 0, valid: null },
+            rows,
+            layout,
+          );
+          const whole = out.finish();
+          const end = cut % whole.length;
+          // The bytes after `end` are still in the buffer, as the next column's would be.
+          const error = (() => {
+            try {
+              decodeColumn(
+                new ByteReader(whole, 0, end, 0),
+                encoding,
+                0,
+                0,
+                rows,
+                "trade.size",
+                dirtyArena(rows, 0),
+              );
+              return null;
+            } catch (e) {
+              return e;
+            }
+          })();
+          expect(error).toBeInstanceOf(TapeError);
+          expect((error as TapeError).field).toBe("trade.size");
+        },
+      ),
+    );
+  });
+
+  it("garbage decodes to integers or fails with a TapeError", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 120 }),
+        fc.constantFrom(1, 2),
+        fc.constantFrom(0, COLUMN_FLAG_PRESENCE),
+        fc.integer({ min: 1, max: 60 }),
+        (bytes, encoding, flags, rows) => {
+          try {
+            const col = decodeColumn(
+              new ByteReader(bytes, 0, bytes.length, 0),
+              encoding,
+              flags,
+              0,
+              rows,
+              "x",
+              dirtyArena(rows, rows),
+            );
+            if (col.type !== "int") throw new Error(col.type);
+            for (const o of col.offsets) expect(Number.isSafeInteger(o)).toBe(true);
+          } catch (e) {
+            expect(e).toBeInstanceOf(TapeError);
+          }
+        },
+      ),
+    );
   });
 });
