@@ -46,6 +46,12 @@ export class IntBuilder {
   offsets = new Float64Array(1024);
   count = 0;
   private presence = new Presence();
+  /**
+   * The last value added and its offset: the rows of one message share their times and sequence id, and a
+   * comparison costs less than a bigint subtraction (which allocates).
+   */
+  private lastValue: bigint | null = null;
+  private lastOffset = 0;
 
   /** Adds a value (undefined = absent). */
   add(v: bigint | undefined): boolean {
@@ -55,12 +61,16 @@ export class IntBuilder {
       this.offsets[this.count++] = 0;
       return true;
     }
-    if (this.base === null) this.base = v;
-    const d = v - this.base;
-    if (d > MAX_OFFSET_BIG || d < -MAX_OFFSET_BIG) return false;
+    if (v !== this.lastValue) {
+      if (this.base === null) this.base = v;
+      const d = v - this.base;
+      if (d > MAX_OFFSET_BIG || d < -MAX_OFFSET_BIG) return false;
+      this.lastValue = v;
+      this.lastOffset = Number(d);
+    }
     this.presence.mark(this.count, true);
     this.offsets = grow(this.offsets, this.count + 1);
-    this.offsets[this.count++] = Number(d);
+    this.offsets[this.count++] = this.lastOffset;
     return true;
   }
 
@@ -119,9 +129,17 @@ export class IntBuilder {
     };
   }
 
+  /** Multiplies every value by `factor` (= `factorBig`); the caller checked that the offsets stay in range. */
+  multiply(factor: number, factorBig: bigint): void {
+    for (let i = 0; i < this.count; i++) this.offsets[i] = this.offsets[i]! * factor;
+    this.base = (this.base ?? 0n) * factorBig;
+    this.lastValue = null;
+  }
+
   reset(): void {
     this.base = null;
     this.count = 0;
+    this.lastValue = null;
     this.presence.reset();
   }
 }
@@ -167,11 +185,9 @@ export class DecimalBuilder {
     const factor = pow10(scale - this.scale);
     if (this.maxAbs * factor >= DECIMAL_LIMIT) return false;
     const ints = this.ints;
-    const base = ints.base ?? 0n;
     const offs = ints.offsets;
     for (let i = 0; i < ints.count; i++) if (Math.abs(offs[i]! * factor) > MAX_OFFSET) return false;
-    for (let i = 0; i < ints.count; i++) offs[i] = offs[i]! * factor;
-    ints.base = base * pow10Big(scale - this.scale);
+    ints.multiply(factor, pow10Big(scale - this.scale));
     this.maxAbs *= factor;
     this.scale = scale;
     return true;

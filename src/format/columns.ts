@@ -113,16 +113,23 @@ function readPresence(
   return { valid, present };
 }
 
-/** Writes zigzag varints of `values[i] / unit`; every value is a safe integer and a multiple of `unit`. */
-function writeVarints(out: ByteWriter, values: Float64Array, unit: number): void {
+/**
+ * Writes zigzag varints of `values[i] / unit` (every value a safe integer). Returns false, having written part of
+ * them, when a value is not a multiple of `unit`: the caller rewinds and writes again with the exact unit.
+ */
+function writeVarints(out: ByteWriter, values: Float64Array, unit: number): boolean {
   const rows = values.length;
   out.ensure(rows * 8);
   const buf = out.buf;
   let p = out.pos;
   // Division is slow; most columns have unit 1.
-  const inverse = unit === 1;
+  const exact = unit === 1;
   for (let i = 0; i < rows; i++) {
-    const q = inverse ? values[i]! : values[i]! / unit;
+    let q = values[i]!;
+    if (!exact) {
+      q /= unit;
+      if (q !== Math.floor(q)) return false;
+    }
     let z = q >= 0 ? q * 2 : -q * 2 - 1;
     if (z < 0x80) {
       buf[p++] = z;
@@ -144,6 +151,7 @@ function writeVarints(out: ByteWriter, values: Float64Array, unit: number): void
     buf[p++] = z;
   }
   out.pos = p;
+  return true;
 }
 
 /** The gcd of the first `limit` non-zero values (1 when there are none). */
@@ -164,20 +172,15 @@ function gcdOf(values: Float64Array, limit: number): number {
  * checked against all of them; when the guess fails, the exact gcd of every value is used.
  */
 function writeWithUnit(out: ByteWriter, values: Float64Array): void {
-  let unit = gcdOf(values, 64);
-  if (!allMultiples(values, unit)) unit = gcdOf(values, values.length);
+  const start = out.pos;
+  const guess = gcdOf(values, 64);
+  out.varint(guess);
+  if (writeVarints(out, values, guess)) return;
+  // The guess divides not every value: written again with the gcd of all of them.
+  out.pos = start;
+  const unit = gcdOf(values, values.length);
   out.varint(unit);
   writeVarints(out, values, unit);
-}
-
-/** Whether every value is a multiple of `unit` (writeVarints relies on it). */
-function allMultiples(values: Float64Array, unit: number): boolean {
-  if (unit === 1) return true;
-  for (let i = 0; i < values.length; i++) {
-    const q = values[i]! / unit;
-    if (q !== Math.floor(q)) return false;
-  }
-  return true;
 }
 
 /** Gathers the present rows' offsets (a copy when there are absent rows). */
