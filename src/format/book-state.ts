@@ -70,6 +70,8 @@ export class BookState {
   private eventRows = 0;
   /** Exchange time of the last checkpoint written or tried (relative; null: none yet). */
   private lastCheckpoint: number | null = null;
+  /** `bookRows` when that checkpoint was written or tried (0: none yet). */
+  private bookRowsAtCheckpoint = 0;
   /**
    * Whether the rows applied since the book's snapshot came in replay order, so that the book built in append
    * order is the book a reader builds in time order: a stream's rows in (ts, recvTs) order (ties keep their
@@ -174,10 +176,14 @@ export class BookState {
   /**
    * Whether a checkpoint is due before a row at `ts` (relative): the book is valid, not empty and was built in
    * replay order, every row so far is older than `ts` (so the checkpoint is a clean cut in time), and its time
-   * (the latest row's) is `interval` after the last checkpoint's (or the snapshot's).
+   * (the latest row's) is `interval` after the last checkpoint's (or the snapshot's), and at least as many book
+   * rows as the book has levels came since that checkpoint: a quiet symbol with a deep book would otherwise store
+   * its whole book every interval, more rows than its updates, to save a reader the replay of a few updates.
    */
   due(ts: number, interval: number): boolean {
-    if (!this.valid || !this.ordered || this.far || ts <= this.maxTs || this.levels === 0) return false;
+    if (!this.valid || !this.ordered || this.far || ts <= this.maxTs) return false;
+    const levels = this.levels;
+    if (levels === 0 || this.bookRows - this.bookRowsAtCheckpoint < levels) return false;
     return this.maxTs - (this.lastCheckpoint ?? this.since) >= interval;
   }
 
@@ -187,6 +193,7 @@ export class BookState {
     const ts = origin + BigInt(this.maxTs);
     // A checkpoint that cannot be stored is not tried again before the next interval.
     this.lastCheckpoint = this.maxTs;
+    this.bookRowsAtCheckpoint = this.bookRows;
     const byPrice = (a: Level, b: Level) => compare(a.price, a.priceScale, b.price, b.priceScale);
     const bid = [...this.sides[0]!.values()].sort((a, b) => byPrice(b, a));
     const ask = [...this.sides[1]!.values()].sort(byPrice);

@@ -146,12 +146,41 @@ describe("book checkpoints (format 1.1)", () => {
         const cps = await checkpointsOf(bytes);
         expectMatches(records, cps);
         for (const sym of ["A", "B"]) {
-          const times = cps.filter((c) => c.symbol === sym).map((c) => c.ts);
-          for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]! >= interval).toBe(true);
+          const mine = cps.filter((c) => c.symbol === sym);
+          for (let i = 0; i < mine.length; i++) {
+            if (i > 0) expect(mine[i]!.ts - mine[i - 1]!.ts >= interval).toBe(true);
+            // Never more levels than the book rows it saves replaying.
+            const rows = mine[i]!.bookRows - (i > 0 ? mine[i - 1]!.bookRows : 0);
+            expect(rows).toBeGreaterThanOrEqual(mine[i]!.levels.length);
+          }
         }
       }),
       { numRuns: 150 },
     );
+  });
+
+  it("a quiet symbol with a deep book is checkpointed only once as many rows as levels came", async () => {
+    const records: TapeRecord[] = [];
+    const row = (ms: number, side: "bid" | "ask", price: number, snapshot: boolean): TapeRecord => ({
+      kind: "book",
+      symbol: "Q",
+      ts: T0 + BigInt(ms) * MS,
+      side,
+      price: String(price),
+      size: "1",
+      snapshot,
+      seq: 1n,
+    });
+    // 100 levels, then one update every 10 ms for 2 s: interval 50 ms.
+    for (let i = 0; i < 50; i++) records.push(row(0, "bid", 1000 - i, true), row(0, "ask", 1001 + i, true));
+    for (let i = 1; i <= 200; i++)
+      records.push(row(i * 10, i % 2 ? "bid" : "ask", i % 2 ? 1000 : 1001, false));
+    const cps = await checkpointsOf(
+      encodeTape(records, {}, { policy: { checkpointIntervalNs: 50_000_000 } }),
+    );
+    expectMatches(records, cps);
+    // The snapshot's 100 rows pay for the first (after 50 ms); each next one waits for 100 updates (1 s).
+    expect(cps.map((c) => Number((c.ts - T0) / MS))).toEqual([50, 1050]);
   });
 
   it("column batches write the same checkpoints as records", async () => {
