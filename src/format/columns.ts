@@ -324,8 +324,7 @@ function readVarints(
 
 /*
  * The two loops every read spends most of its time in, for columns where every row is present: one for running
- * sums, one for plain values (one loop with a flag runs markedly slower), with one- and two-byte varints decoded
- * in line.
+ * sums, one for plain values (one loop with a flag runs markedly slower), with one-byte varints decoded in line.
  */
 
 function readDenseDeltas(
@@ -347,15 +346,8 @@ function readDenseDeltas(
       v = (b >>> 1) ^ -(b & 1);
       p++;
     } else {
-      const b2 = buf[p + 1]!;
-      if (b2 < 0x80) {
-        const z = (b & 0x7f) | (b2 << 7);
-        v = (z >>> 1) ^ -(z & 1);
-        p += 2;
-      } else {
-        v = multiByteVarint(buf, p);
-        p = varintEnd;
-      }
+      v = multiByteVarint(buf, p);
+      p = varintEnd;
     }
     acc += v * unit;
     target[row] = acc;
@@ -382,15 +374,8 @@ function readDenseValues(
       v = (b >>> 1) ^ -(b & 1);
       p++;
     } else {
-      const b2 = buf[p + 1]!;
-      if (b2 < 0x80) {
-        const z = (b & 0x7f) | (b2 << 7);
-        v = (z >>> 1) ^ -(z & 1);
-        p += 2;
-      } else {
-        v = multiByteVarint(buf, p);
-        p = varintEnd;
-      }
+      v = multiByteVarint(buf, p);
+      p = varintEnd;
     }
     target[row] = v * unit;
   }

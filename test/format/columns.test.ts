@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ByteReader, ByteWriter } from "../../src/format/bytes.js";
 import {
   COLUMN_FLAG_PRESENCE,
+  type Column,
   ColumnArena,
   decodeColumn,
   encodeIntColumn,
@@ -16,20 +17,23 @@ function dirtyArena(floats: number, bytes: number): ColumnArena {
   return new ColumnArena(Buffer.alloc(floats * 8 + bytes, 0xff), floats);
 }
 
+/** Decodes `bytes` up to `end` as one column of `rows` rows (scale 0). */
+function decodeBytes(
+  bytes: Uint8Array,
+  end: number,
+  column: { encoding: number; flags: number; rows: number; field: string },
+  arena: ColumnArena,
+): Column {
+  const { encoding, flags, rows, field } = column;
+  return decodeColumn(new ByteReader(bytes, 0, end, 0), encoding, flags, 0, rows, field, arena);
+}
+
 function roundTrip(col: IntColumn, rows: number, layout: "delta" | "for", arena: ColumnArena): IntColumn {
   const out = new ByteWriter(256);
   const encoding = encodeIntColumn(out, col, rows, layout);
   const bytes = out.finish();
   const flags = col.valid === null ? 0 : COLUMN_FLAG_PRESENCE;
-  const decoded = decodeColumn(
-    new ByteReader(bytes, 0, bytes.length, 0),
-    encoding,
-    flags,
-    0,
-    rows,
-    "t",
-    arena,
-  );
+  const decoded = decodeBytes(bytes, bytes.length, { encoding, flags, rows, field: "t" }, arena);
   if (decoded.type !== "int") throw new Error(`decoded a ${decoded.type} column`);
   return decoded;
 }
@@ -88,7 +92,12 @@ describe("columns decoded into an arena", () => {
     const out = new ByteWriter(16);
     encodeU8Column(out, { type: "u8", values: Uint8Array.from([1, 2, 3]), valid: null }, 3);
     const body = out.finish();
-    const col = decodeColumn(new ByteReader(body, 0, body.length, 0), 3, 0, 0, 3, "t", dirtyArena(0, 3));
+    const col = decodeBytes(
+      body,
+      body.length,
+      { encoding: 3, flags: 0, rows: 3, field: "t" },
+      dirtyArena(0, 3),
+    );
     body.fill(9);
     expect(col.type === "u8" && [...col.values]).toEqual([1, 2, 3]);
   });
@@ -152,15 +161,7 @@ describe("integer columns, any values", () => {
           // The bytes after `end` are still in the buffer, as the next column's would be.
           const error = (() => {
             try {
-              decodeColumn(
-                new ByteReader(whole, 0, end, 0),
-                encoding,
-                0,
-                0,
-                rows,
-                "trade.size",
-                dirtyArena(rows, 0),
-              );
+              decodeBytes(whole, end, { encoding, flags: 0, rows, field: "trade.size" }, dirtyArena(rows, 0));
               return null;
             } catch (e) {
               return e;
@@ -182,13 +183,10 @@ describe("integer columns, any values", () => {
         fc.integer({ min: 1, max: 60 }),
         (bytes, encoding, flags, rows) => {
           try {
-            const col = decodeColumn(
-              new ByteReader(bytes, 0, bytes.length, 0),
-              encoding,
-              flags,
-              0,
-              rows,
-              "x",
+            const col = decodeBytes(
+              bytes,
+              bytes.length,
+              { encoding, flags, rows, field: "x" },
               dirtyArena(rows, rows),
             );
             if (col.type !== "int") throw new Error(col.type);
