@@ -4,16 +4,10 @@
  * garbage collector to trace. Headers are made on demand, one at a time.
  */
 import type { BlockHeader } from "./block.js";
+import { grow } from "./builders.js";
 import { KIND_BY_ID } from "./records.js";
 
 const START = 256;
-
-function grown<T extends Float64Array | Uint32Array | Uint8Array | BigInt64Array>(a: T, need: number): T {
-  if (need <= a.length) return a;
-  const next = new (a.constructor as new (n: number) => T)(Math.max(need, a.length * 2));
-  next.set(a as never);
-  return next;
-}
 
 export class BlockIndex implements Iterable<BlockHeader> {
   /** Blocks in the index. */
@@ -39,17 +33,17 @@ export class BlockIndex implements Iterable<BlockHeader> {
     const i = this.length;
     if (i === this.offset.length) {
       const n = i + 1;
-      this.offset = grown(this.offset, n);
-      this.size = grown(this.size, n);
-      this.symbolId = grown(this.symbolId, n);
-      this.kindId = grown(this.kindId, n);
-      this.codecId = grown(this.codecId, n);
-      this.flags = grown(this.flags, n);
-      this.rowCount = grown(this.rowCount, n);
-      this.rawLength = grown(this.rawLength, n);
-      this.headerLength = grown(this.headerLength, n);
-      this.minTs = grown(this.minTs, n);
-      this.maxTs = grown(this.maxTs, n);
+      this.offset = grow(this.offset, n);
+      this.size = grow(this.size, n);
+      this.symbolId = grow(this.symbolId, n);
+      this.kindId = grow(this.kindId, n);
+      this.codecId = grow(this.codecId, n);
+      this.flags = grow(this.flags, n);
+      this.rowCount = grow(this.rowCount, n);
+      this.rawLength = grow(this.rawLength, n);
+      this.headerLength = grow(this.headerLength, n);
+      this.minTs = grow(this.minTs, n);
+      this.maxTs = grow(this.maxTs, n);
     }
     this.offset[i] = h.offset;
     this.size[i] = h.length;

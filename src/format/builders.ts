@@ -18,12 +18,16 @@ const MAX_OFFSET_BIG = 2n ** 50n;
 const DECIMAL_LIMIT = 1e18;
 const DECIMAL_LIMIT_BIG = 10n ** 18n;
 
-function grow<T extends Float64Array | Uint8Array>(a: T, need: number): T {
+/** `a` itself when it holds `need` elements, else a copy with at least twice its room. */
+export function grow<T extends Float64Array | Uint8Array | Uint32Array | BigInt64Array>(
+  a: T,
+  need: number,
+): T {
   if (need <= a.length) return a;
   let cap = a.length * 2;
   while (cap < need) cap *= 2;
   const next = new (a.constructor as new (n: number) => T)(cap);
-  next.set(a);
+  next.set(a as never);
   return next;
 }
 

@@ -545,7 +545,7 @@ export class TapeWriter {
   }
   /** The blocks written so far, as headers (made on each call: `index` is cheaper for counts). */
   get blocks(): readonly BlockHeader[] {
-    return this.encoder.index.toArray();
+    return this.encoder.blocks;
   }
   /** The index of the blocks written so far. */
   get index(): BlockIndex {
