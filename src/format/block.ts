@@ -17,6 +17,7 @@ import {
   encodeIntColumn,
   encodeStringColumn,
   encodeU8Column,
+  isIntEncoding,
 } from "./columns.js";
 import { crc32c } from "./crc32c.js";
 import { TapeError } from "./errors.js";
@@ -319,7 +320,7 @@ function arenaFor(
     if (seen.has(d.id) || !schema.some((s) => s.id === d.id)) continue;
     seen.add(d.id);
     const presence = (d.flags & COLUMN_FLAG_PRESENCE) !== 0;
-    if (d.encoding === ENCODING.intDelta || d.encoding === ENCODING.intFor) {
+    if (isIntEncoding(d.encoding)) {
       floats += rows;
       if (presence) bytes += rows;
     } else if (d.encoding === ENCODING.u8) bytes += rows;

@@ -212,6 +212,8 @@ export class DecimalBuilder {
     }
     // Below 2^50 / factor, every product is an exact double within the block's offset range.
     if (maxAbs * factor > MAX_OFFSET) return false;
+    // Mantissas at base 0, as `add` keeps them: sizes in scientific form need their trailing zeros.
+    if (this.ints.count === 0) this.ints.base = 0n;
     if (factor === 1) {
       if (!this.ints.addOffsets(0n, mantissas)) return false;
     } else if (!this.ints.addOffsets(0n, scaleBy(mantissas, factor))) return false;

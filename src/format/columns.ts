@@ -36,7 +36,30 @@ export interface BytesColumn {
 export type Column = IntColumn | U8Column | StringColumn | BytesColumn;
 
 /** Column encoding ids as stored in the column directory. */
-export const ENCODING = { intDelta: 1, intFor: 2, u8: 3, string: 4, bytes: 5 } as const;
+export const ENCODING = {
+  intDelta: 1,
+  intFor: 2,
+  u8: 3,
+  string: 4,
+  bytes: 5,
+  intSci: 6,
+  intRuns: 7,
+} as const;
+
+/** The integer encodings: their columns decode into a Float64Array of offsets. */
+export function isIntEncoding(encoding: number): boolean {
+  return (
+    encoding === ENCODING.intDelta ||
+    encoding === ENCODING.intFor ||
+    encoding === ENCODING.intSci ||
+    encoding === ENCODING.intRuns
+  );
+}
+
+/** 10^0 … 10^15, all exact doubles. */
+const POW10 = Float64Array.from({ length: 16 }, (_, e) => 10 ** e);
+/** An `INT_SCI` significand stays below this, so that s·16 + e stays below 2^52. */
+const MAX_SIGNIFICAND = 2 ** 48;
 export const COLUMN_FLAG_PRESENCE = 1;
 
 /** Longest string or byte value in a column (a raw exchange message fits easily). */
@@ -113,6 +136,29 @@ function readPresence(
   return { valid, present };
 }
 
+/** Writes the unsigned varint `z` (a safe integer ≥ 0) at `buf[p]`; returns the position after it. */
+function putVarint(buf: Uint8Array, p: number, z: number): number {
+  if (z < 0x80) {
+    buf[p] = z;
+    return p + 1;
+  }
+  if (z < 0x10000000) {
+    // Up to 28 bits: integer shifts.
+    do {
+      buf[p++] = (z & 0x7f) | 0x80;
+      z >>>= 7;
+    } while (z >= 0x80);
+    buf[p] = z;
+    return p + 1;
+  }
+  while (z >= 0x80) {
+    buf[p++] = (z % 0x80) | 0x80;
+    z = Math.floor(z / 0x80);
+  }
+  buf[p] = z;
+  return p + 1;
+}
+
 /**
  * Writes zigzag varints of `values[i] / unit` (every value a safe integer). Returns false, having written part of
  * them, when a value is not a multiple of `unit`: the caller rewinds and writes again with the exact unit.
@@ -130,25 +176,44 @@ function writeVarints(out: ByteWriter, values: Float64Array, unit: number): bool
       q /= unit;
       if (q !== Math.floor(q)) return false;
     }
-    let z = q >= 0 ? q * 2 : -q * 2 - 1;
-    if (z < 0x80) {
-      buf[p++] = z;
-      continue;
+    p = putVarint(buf, p, q >= 0 ? q * 2 : -q * 2 - 1);
+  }
+  out.pos = p;
+  return true;
+}
+
+/**
+ * Writes each value in scientific form, as the varint s·16 + e where value = s·10^e and e ≤ 15 is the number of
+ * trailing decimal zeros (`INT_SCI`): a size of 0.5 at scale 8 (50000000) takes one byte instead of four. Returns
+ * false, having written part of them, when a value is negative or its significand too large for the form.
+ */
+function writeScientific(out: ByteWriter, values: Float64Array): boolean {
+  const rows = values.length;
+  out.ensure(rows * 8);
+  const buf = out.buf;
+  let p = out.pos;
+  for (let i = 0; i < rows; i++) {
+    let s = values[i]!;
+    if (!(s >= 0)) return false;
+    let e = 0;
+    if (s !== 0) {
+      if (s <= 0x7fffffff) {
+        // Small values in int32 arithmetic: far faster than double remainders.
+        let small = s | 0;
+        while (e < 15 && small % 10 === 0) {
+          small = (small / 10) | 0;
+          e++;
+        }
+        s = small;
+      } else {
+        while (e < 15 && s % 10 === 0) {
+          s /= 10;
+          e++;
+        }
+        if (s >= MAX_SIGNIFICAND) return false;
+      }
     }
-    if (z < 0x10000000) {
-      // Up to 28 bits: integer shifts.
-      do {
-        buf[p++] = (z & 0x7f) | 0x80;
-        z >>>= 7;
-      } while (z >= 0x80);
-      buf[p++] = z;
-      continue;
-    }
-    while (z >= 0x80) {
-      buf[p++] = (z % 0x80) | 0x80;
-      z = Math.floor(z / 0x80);
-    }
-    buf[p++] = z;
+    p = putVarint(buf, p, s * 16 + e);
   }
   out.pos = p;
   return true;
@@ -195,27 +260,67 @@ function presentOffsets(col: IntColumn, rows: number): Float64Array {
 /** Reused between calls: encoding is synchronous, so one scratch array serves every column. */
 let deltaScratch = new Float64Array(1 << 15);
 
-/** Encodes an integer column; returns the encoding id. */
+/**
+ * Encodes an integer column; returns the encoding id. `layout` is the schema's hint (docs/FORMAT.md §6.2): the
+ * encoding is chosen per block from the values.
+ */
 export function encodeIntColumn(
   out: ByteWriter,
   col: IntColumn,
   rows: number,
-  layout: "delta" | "for",
+  layout: "delta" | "runs" | "for",
 ): number {
   if (col.valid !== null) writePresence(out, col.valid, rows);
   const values = presentOffsets(col, rows);
   const m = values.length;
-  if (layout === "delta") {
-    const first = m > 0 ? values[0]! : 0;
-    if (deltaScratch.length < m) deltaScratch = new Float64Array(Math.max(m, 2 * deltaScratch.length));
-    const deltas = deltaScratch.subarray(0, Math.max(0, m - 1));
-    for (let i = 1; i < m; i++) deltas[i - 1] = values[i]! - values[i - 1]!;
-    out.varintBig(zigzagBig(col.base + BigInt(first)));
-    writeWithUnit(out, deltas);
-    return ENCODING.intDelta;
+  if (layout === "for") return writeFrameOfReference(out, col.base, values);
+  const first = m > 0 ? values[0]! : 0;
+  if (deltaScratch.length < m) deltaScratch = new Float64Array(Math.max(m, 2 * deltaScratch.length));
+  if (layout === "runs") {
+    let changes = 0;
+    for (let i = 1; i < m; i++)
+      if (values[i] !== values[i - 1]) deltaScratch[changes++] = values[i]! - values[i - 1]!;
+    // Runs pay one bit per row to drop the one-byte zero deltas: worth it when at least one row in eight repeats.
+    if ((m - 1 - changes) * 8 >= m) {
+      writeChanges(out, values);
+      out.varintBig(zigzagBig(col.base + BigInt(first)));
+      writeWithUnit(out, deltaScratch.subarray(0, changes));
+      return ENCODING.intRuns;
+    }
   }
-  out.varintBig(zigzagBig(col.base));
+  const deltas = deltaScratch.subarray(0, Math.max(0, m - 1));
+  for (let i = 1; i < m; i++) deltas[i - 1] = values[i]! - values[i - 1]!;
+  out.varintBig(zigzagBig(col.base + BigInt(first)));
+  writeWithUnit(out, deltas);
+  return ENCODING.intDelta;
+}
+
+/** The `INT_RUNS` bitmap: bit k set when present value k differs from the one before (bit 0 always set). */
+function writeChanges(out: ByteWriter, values: Float64Array): void {
+  const m = values.length;
+  const nbytes = (m + 7) >>> 3;
+  out.ensure(nbytes);
+  const buf = out.buf;
+  const start = out.pos;
+  buf.fill(0, start, start + nbytes);
+  for (let i = 0; i < m; i++)
+    if (i === 0 || values[i] !== values[i - 1]) buf[start + (i >>> 3)]! |= 1 << (i & 7);
+  out.pos += nbytes;
+}
+
+/** `INT_FOR` or `INT_SCI`, whichever is smaller for these values (both start with the base). */
+function writeFrameOfReference(out: ByteWriter, base: bigint, values: Float64Array): number {
+  out.varintBig(zigzagBig(base));
+  const start = out.pos;
   writeWithUnit(out, values);
+  const forEnd = out.pos;
+  // Tried after the INT_FOR bytes, and moved down over them when shorter.
+  if (writeScientific(out, values) && out.pos - forEnd < forEnd - start) {
+    out.buf.copyWithin(start, forEnd, out.pos);
+    out.pos = start + (out.pos - forEnd);
+    return ENCODING.intSci;
+  }
+  out.pos = forEnd;
   return ENCODING.intFor;
 }
 
@@ -248,11 +353,11 @@ export function encodeBytesColumn(out: ByteWriter, col: BytesColumn, rows: numbe
 let varintEnd = 0;
 
 /**
- * The zigzag varint of two or more bytes at `buf[p]`, unzigzagged; sets `varintEnd`. Up to 28 bits in integer
+ * The varint of two or more bytes at `buf[p]` (not unzigzagged); sets `varintEnd`. Up to 28 bits in integer
  * operations, beyond in doubles (exact below 2^53). A varint longer than 8 bytes, or one running past the
  * buffer, sets `varintEnd` past any column end, so that the caller's bound check fails.
  */
-function multiByteVarint(buf: Uint8Array, p: number): number {
+function multiByteRaw(buf: Uint8Array, p: number): number {
   let b = buf[p++]!;
   let z = b & 0x7f;
   b = buf[p++]!;
@@ -271,12 +376,19 @@ function multiByteVarint(buf: Uint8Array, p: number): number {
           mul *= 0x80;
         } while (b >= 0x80 && mul < 0x100000000000000);
         varintEnd = b >= 0x80 || b === undefined ? Number.MAX_SAFE_INTEGER : p;
-        return z % 2 === 1 ? -(z + 1) / 2 : z / 2;
+        return z;
       }
     }
   }
   varintEnd = b === undefined ? Number.MAX_SAFE_INTEGER : p;
-  return (z >>> 1) ^ -(z & 1);
+  return z;
+}
+
+/** `multiByteRaw` unzigzagged. */
+function multiByteVarint(buf: Uint8Array, p: number): number {
+  const z = multiByteRaw(buf, p);
+  if (z < 0x10000000) return (z >>> 1) ^ -(z & 1);
+  return z % 2 === 1 ? -(z + 1) / 2 : z / 2;
 }
 
 /**
@@ -383,6 +495,71 @@ function readDenseValues(
   r.pos = p;
 }
 
+/**
+ * `INT_RUNS`: into `target[0..count)`, the value of the last change at or before each position. The changed values
+ * are read first into the end of `target` (one tight loop), then copied forward with an index that advances on
+ * each set bit: no branch on the bits, which follow the messages at random.
+ */
+function readRuns(
+  r: ByteReader,
+  target: Float64Array,
+  changes: Uint8Array,
+  count: number,
+  unit: number,
+  field: string,
+): void {
+  let changed = 0;
+  for (let k = 0; k < count; k++) changed += (changes[k >>> 3]! >>> (k & 7)) & 1;
+  // Bit 0 is set (checked by the caller), so the first value is at `count - changed`, with offset 0.
+  const first = count - changed;
+  target[first] = 0;
+  readDenseDeltas(r, target, changed - 1, unit, first + 1, field);
+  // In place: position k reads from j ≥ k, which has not been overwritten yet.
+  let j = first - 1;
+  for (let k = 0; k < count; k++) {
+    j += (changes[k >>> 3]! >>> (k & 7)) & 1;
+    target[k] = target[j]!;
+  }
+}
+
+/** `INT_SCI`: `count` varints s·16 + e into `target[0..count)` as s·10^e, which must be a safe integer. */
+function readScientific(r: ByteReader, target: Float64Array, count: number, field: string): void {
+  const buf = r.buf;
+  const end = r.end;
+  let p = r.pos;
+  let largest = 0;
+  for (let k = 0; k < count; k++) {
+    let w: number;
+    const b0 = buf[p]!;
+    const b1 = p + 1 < end ? buf[p + 1]! : 0;
+    const more = b0 >>> 7;
+    if ((more & (b1 >>> 7)) === 0) {
+      // One or two bytes, decoded without a branch on which: sizes mix both at random.
+      w = (b0 & 0x7f) | ((b1 & 0x7f & -more) << 7);
+      p += 1 + more;
+    } else {
+      w = multiByteRaw(buf, p);
+      p = varintEnd;
+    }
+    const v = w < 0x10000000 ? (w >>> 4) * POW10[w & 15]! : Math.floor(w / 16) * POW10[w % 16]!;
+    if (v > largest) largest = v;
+    target[k] = v;
+  }
+  if (p > end) r.fail("varint runs past the column or exceeds 2^56", field);
+  // Beyond 2^53 the product is no longer exact.
+  if (largest > Number.MAX_SAFE_INTEGER) r.fail("value in scientific form exceeds 2^53", field);
+  r.pos = p;
+}
+
+/**
+ * Moves the `count` values at the start of `target` to the rows where `valid` is set, in place (from the end, so
+ * that nothing is overwritten before it moves), and zeroes the other rows.
+ */
+function spreadToPresentRows(target: Float64Array, valid: Uint8Array, count: number): void {
+  let k = count;
+  for (let row = target.length - 1; row >= 0; row--) target[row] = valid[row] === 1 ? target[--k]! : 0;
+}
+
 export function decodeColumn(
   r: ByteReader,
   encoding: number,
@@ -395,12 +572,19 @@ export function decodeColumn(
   const hasPresence = (flags & COLUMN_FLAG_PRESENCE) !== 0;
   switch (encoding) {
     case ENCODING.intDelta:
-    case ENCODING.intFor: {
+    case ENCODING.intFor:
+    case ENCODING.intSci:
+    case ENCODING.intRuns: {
       let valid: Uint8Array | null = null;
       let present = rows;
       if (hasPresence) ({ valid, present } = readPresence(r, rows, field, arena));
+      let changes: Uint8Array | null = null;
+      if (encoding === ENCODING.intRuns) {
+        changes = r.bytes((present + 7) >>> 3, field);
+        if (present > 0 && (changes[0]! & 1) === 0) r.fail("first value not marked as a change", field);
+      }
       const base = unzigzagBig(r.varintBig(field));
-      const unit = r.varint(field);
+      const unit = encoding === ENCODING.intSci ? 1 : r.varint(field);
       if (unit === 0) r.fail("unit 0", field);
       const offsets = arena === null ? new Float64Array(rows) : arena.float64(rows);
       // Absent rows hold 0; arena memory is not zeroed.
@@ -413,7 +597,14 @@ export function decodeColumn(
           offsets[first] = 0;
           readVarints(r, offsets, valid, present - 1, unit, true, first + 1, field);
         }
-      } else readVarints(r, offsets, valid, present, unit, false, 0, field);
+      } else if (encoding === ENCODING.intFor) readVarints(r, offsets, valid, present, unit, false, 0, field);
+      else {
+        // Decoded densely, then moved to the present rows.
+        if (changes !== null) {
+          if (present > 0) readRuns(r, offsets, changes, present, unit, field);
+        } else readScientific(r, offsets, present, field);
+        if (valid !== null) spreadToPresentRows(offsets, valid, present);
+      }
       return { type: "int", base, offsets, scale, valid };
     }
     case ENCODING.u8: {

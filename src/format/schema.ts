@@ -13,12 +13,15 @@ export interface ColumnSpec {
   type: ColumnType;
   /** Absent values allowed (stored with a presence bitmap). */
   nullable: boolean;
-  /** Integer layout: delta between neighbours (ordered values) or frame of reference (unordered values). */
-  layout: "delta" | "for";
+  /**
+   * Integer layout: deltas between neighbours (ordered values), the same with runs of repeated values (ordered
+   * values shared by the rows of one message), or frame of reference (unordered values).
+   */
+  layout: "delta" | "runs" | "for";
 }
 
 const ts: ColumnSpec = { id: 1, name: "ts", type: "int", nullable: false, layout: "delta" };
-const recvTs: ColumnSpec = { id: 2, name: "recvTs", type: "int", nullable: true, layout: "delta" };
+const recvTs: ColumnSpec = { id: 2, name: "recvTs", type: "int", nullable: true, layout: "runs" };
 
 export const SCHEMAS: Record<Kind, readonly ColumnSpec[]> = {
   trade: [
@@ -36,7 +39,7 @@ export const SCHEMAS: Record<Kind, readonly ColumnSpec[]> = {
     { id: 21, name: "price", type: "decimal", nullable: false, layout: "delta" },
     { id: 22, name: "size", type: "decimal", nullable: false, layout: "for" },
     { id: 23, name: "flags", type: "u8", nullable: false, layout: "for" },
-    { id: 24, name: "seq", type: "int", nullable: true, layout: "delta" },
+    { id: 24, name: "seq", type: "int", nullable: true, layout: "runs" },
   ],
   bbo: [
     ts,

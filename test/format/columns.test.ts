@@ -6,6 +6,7 @@ import {
   type Column,
   ColumnArena,
   decodeColumn,
+  ENCODING,
   encodeIntColumn,
   encodeU8Column,
   type IntColumn,
@@ -28,7 +29,10 @@ function decodeBytes(
   return decodeColumn(new ByteReader(bytes, 0, end, 0), encoding, flags, 0, rows, field, arena);
 }
 
-function roundTrip(col: IntColumn, rows: number, layout: "delta" | "for", arena: ColumnArena): IntColumn {
+type Layout = "delta" | "runs" | "for";
+const LAYOUTS = ["delta", "runs", "for"] as const;
+
+function roundTrip(col: IntColumn, rows: number, layout: Layout, arena: ColumnArena): IntColumn {
   const out = new ByteWriter(256);
   const encoding = encodeIntColumn(out, col, rows, layout);
   const bytes = out.finish();
@@ -42,7 +46,7 @@ describe("columns decoded into an arena", () => {
   const offsets = Float64Array.from([5, 0, 7, 12, 0, 3]);
   const valid = Uint8Array.from([1, 0, 1, 1, 0, 1]);
 
-  for (const layout of ["delta", "for"] as const) {
+  for (const layout of LAYOUTS) {
     it(`${layout}: every row is written, absent rows are 0, whatever the memory held`, () => {
       const dense = roundTrip(
         { type: "int", base: 100n, offsets, scale: 0, valid: null },
@@ -104,22 +108,33 @@ describe("columns decoded into an arena", () => {
 });
 
 describe("integer columns, any values", () => {
-  /** Offsets as the writer keeps them: safe integers within ±2^50 of the base. */
-  const offsetsArb = fc.array(
-    fc.oneof(
-      fc.integer({ min: -200, max: 200 }),
-      fc.integer({ min: -(2 ** 20), max: 2 ** 20 }),
-      fc.integer({ min: -(2 ** 50), max: 2 ** 50 }),
-    ),
-    { minLength: 1, maxLength: 80 },
-  );
+  /**
+   * Offsets as the writer keeps them: safe integers within ±2^50 of the base, some with trailing decimal zeros
+   * (sizes) and some repeated over consecutive rows (a message's receive time), so that every encoding is used.
+   */
+  const offsetsArb = fc
+    .array(
+      fc.tuple(
+        fc.oneof(
+          fc.integer({ min: -200, max: 200 }),
+          fc.integer({ min: -(2 ** 20), max: 2 ** 20 }),
+          fc.integer({ min: -(2 ** 50), max: 2 ** 50 }),
+          fc
+            .tuple(fc.integer({ min: 0, max: 999 }), fc.integer({ min: 0, max: 12 }))
+            .map(([s, e]) => s * 10 ** e),
+        ),
+        fc.integer({ min: 1, max: 4 }),
+      ),
+      { minLength: 1, maxLength: 40 },
+    )
+    .map((runs) => runs.flatMap(([v, n]) => Array<number>(n).fill(v)).slice(0, 80));
 
-  it("round-trip, dense or with absent rows, as deltas or frames of reference", () => {
+  it("round-trip, dense or with absent rows, in every layout", () => {
     fc.assert(
       fc.property(
         offsetsArb,
         fc.option(fc.array(fc.boolean(), { minLength: 80, maxLength: 80 })),
-        fc.constantFrom("delta" as const, "for" as const),
+        fc.constantFrom(...LAYOUTS),
         fc.bigInt({ min: -(2n ** 62n), max: 2n ** 62n }),
         (values, present, layout, base) => {
           const rows = values.length;
@@ -143,34 +158,29 @@ describe("integer columns, any values", () => {
 
   it("a column cut short is an error naming the column, never values read from the next one", () => {
     fc.assert(
-      fc.property(
-        offsetsArb,
-        fc.constantFrom("delta" as const, "for" as const),
-        fc.nat(),
-        (values, layout, cut) => {
-          const rows = values.length;
-          const out = new ByteWriter(256);
-          const encoding = encodeIntColumn(
-            out,
-            { type: "int", base: 0n, offsets: Float64Array.from(values), scale: 0, valid: null },
-            rows,
-            layout,
-          );
-          const whole = out.finish();
-          const end = cut % whole.length;
-          // The bytes after `end` are still in the buffer, as the next column's would be.
-          const error = (() => {
-            try {
-              decodeBytes(whole, end, { encoding, flags: 0, rows, field: "trade.size" }, dirtyArena(rows, 0));
-              return null;
-            } catch (e) {
-              return e;
-            }
-          })();
-          expect(error).toBeInstanceOf(TapeError);
-          expect((error as TapeError).field).toBe("trade.size");
-        },
-      ),
+      fc.property(offsetsArb, fc.constantFrom(...LAYOUTS), fc.nat(), (values, layout, cut) => {
+        const rows = values.length;
+        const out = new ByteWriter(256);
+        const encoding = encodeIntColumn(
+          out,
+          { type: "int", base: 0n, offsets: Float64Array.from(values), scale: 0, valid: null },
+          rows,
+          layout,
+        );
+        const whole = out.finish();
+        const end = cut % whole.length;
+        // The bytes after `end` are still in the buffer, as the next column's would be.
+        const error = (() => {
+          try {
+            decodeBytes(whole, end, { encoding, flags: 0, rows, field: "trade.size" }, dirtyArena(rows, 0));
+            return null;
+          } catch (e) {
+            return e;
+          }
+        })();
+        expect(error).toBeInstanceOf(TapeError);
+        expect((error as TapeError).field).toBe("trade.size");
+      }),
     );
   });
 
@@ -178,7 +188,7 @@ describe("integer columns, any values", () => {
     fc.assert(
       fc.property(
         fc.uint8Array({ minLength: 0, maxLength: 120 }),
-        fc.constantFrom(1, 2),
+        fc.constantFrom(1, 2, 6, 7),
         fc.constantFrom(0, COLUMN_FLAG_PRESENCE),
         fc.integer({ min: 1, max: 60 }),
         (bytes, encoding, flags, rows) => {
@@ -196,6 +206,121 @@ describe("integer columns, any values", () => {
           }
         },
       ),
+    );
+  });
+});
+
+describe("scientific form and runs", () => {
+  const decodeInt = (bytes: number[], encoding: number, rows: number): IntColumn => {
+    const b = Uint8Array.from(bytes);
+    const col = decodeBytes(
+      b,
+      b.length,
+      { encoding, flags: 0, rows, field: "book.size" },
+      dirtyArena(rows, rows),
+    );
+    if (col.type !== "int") throw new Error(col.type);
+    return col;
+  };
+  const values = (col: IntColumn) => [...col.offsets].map((o) => col.base + BigInt(o));
+
+  it("decodes the examples of docs/FORMAT.md §5.9 and §5.10", () => {
+    expect(values(decodeInt([0x00, 0x57, 0x10, 0x00, 0xd1, 0x0f], ENCODING.intSci, 4))).toEqual([
+      50000000n,
+      1n,
+      0n,
+      1250n,
+    ]);
+    expect(values(decodeInt([0x29, 0xc8, 0x01, 0x07, 0x02, 0x04], ENCODING.intRuns, 6))).toEqual([
+      100n,
+      100n,
+      100n,
+      107n,
+      107n,
+      121n,
+    ]);
+  });
+
+  it("the writer picks them where they are smaller, and they read back into dirty memory", () => {
+    const sizes = Float64Array.from([50000000, 1000, 0, 2500000, 30, 7000000]);
+    const valid = Uint8Array.from([1, 1, 1, 0, 1, 1, 1]);
+    for (const v of [null, valid]) {
+      const rows = v === null ? 6 : 7;
+      const offsets = v === null ? sizes : Float64Array.from([50000000, 1000, 0, 0, 2500000, 30, 7000000]);
+      const out = new ByteWriter(64);
+      const encoding = encodeIntColumn(
+        out,
+        { type: "int", base: 0n, offsets, scale: 8, valid: v },
+        rows,
+        "for",
+      );
+      expect(encoding).toBe(ENCODING.intSci);
+      const got = roundTrip(
+        { type: "int", base: 0n, offsets, scale: 8, valid: v },
+        rows,
+        "for",
+        dirtyArena(rows, rows),
+      );
+      expect([...got.offsets]).toEqual([...offsets]);
+    }
+    const recv = Float64Array.from([5, 5, 5, 9, 9, 14, 14, 14]);
+    const sparse = Uint8Array.from([1, 1, 0, 1, 1, 1, 0, 1, 1, 1]);
+    for (const v of [null, sparse]) {
+      const rows = v === null ? 8 : 10;
+      const offsets = v === null ? recv : Float64Array.from([5, 5, 0, 5, 9, 9, 0, 14, 14, 14]);
+      const out = new ByteWriter(64);
+      const encoding = encodeIntColumn(
+        out,
+        { type: "int", base: 7n, offsets, scale: 0, valid: v },
+        rows,
+        "runs",
+      );
+      expect(encoding).toBe(ENCODING.intRuns);
+      const got = roundTrip(
+        { type: "int", base: 7n, offsets, scale: 0, valid: v },
+        rows,
+        "runs",
+        dirtyArena(rows, rows),
+      );
+      for (let i = 0; i < rows; i++) {
+        if (v !== null && v[i] === 0) expect(got.offsets[i]).toBe(0);
+        else expect(got.base + BigInt(got.offsets[i]!)).toBe(7n + BigInt(offsets[i]!));
+      }
+    }
+    // Negative values have no scientific form; values that do not repeat are cheaper as plain deltas.
+    const neg = new ByteWriter(64);
+    const mixed = Float64Array.from([-100, 2000]);
+    expect(
+      encodeIntColumn(neg, { type: "int", base: 0n, offsets: mixed, scale: 0, valid: null }, 2, "for"),
+    ).toBe(ENCODING.intFor);
+    const distinct = Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(
+      encodeIntColumn(
+        new ByteWriter(64),
+        { type: "int", base: 0n, offsets: distinct, scale: 0, valid: null },
+        8,
+        "runs",
+      ),
+    ).toBe(ENCODING.intDelta);
+  });
+
+  it("a value in scientific form beyond 2^53 is an error, not an inexact number", () => {
+    // s = 2^40 (varint of s·16 + 15), 10^15: far beyond 2^53.
+    const w = 2 ** 44 + 15;
+    const varint: number[] = [];
+    for (let z = w; ; z = Math.floor(z / 128)) {
+      if (z < 128) {
+        varint.push(z);
+        break;
+      }
+      varint.push((z % 128) | 128);
+    }
+    expect(() => decodeInt([0x00, ...varint], ENCODING.intSci, 1)).toThrow(TapeError);
+  });
+
+  it("runs whose first row is not marked as a change are corrupt", () => {
+    expect(() => decodeInt([0x28, 0xc8, 0x01, 0x07, 0x02, 0x04], ENCODING.intRuns, 6)).toThrow(
+      /first value not marked/,
     );
   });
 });
