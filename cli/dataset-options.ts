@@ -13,6 +13,7 @@ import {
   parseDuration,
   parseTapeName,
   parseTime,
+  type S3Options,
 } from "../src/index.js";
 
 export interface DatasetCliOptions {
@@ -25,11 +26,18 @@ export interface DatasetCliOptions {
   from?: string;
   to?: string;
   onCorrupt?: string;
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3PathStyle?: boolean;
+  s3Checksums?: string;
 }
 
 export function addDatasetOptions(cmd: Command): Command {
   return cmd
-    .option("--root <dir>", "dataset root (<root>/<YYYY-MM-DD>/<exchange>/…); instead of file paths")
+    .option(
+      "--root <dir>",
+      "dataset root (<root>/<YYYY-MM-DD>/<exchange>/…), a directory or s3://bucket/prefix; instead of file paths",
+    )
     .option("-s, --symbol <symbol...>", "only these symbols")
     .option("-k, --kind <kind...>", `only these kinds (${KINDS.join(", ")})`)
     .option("-e, --exchange <exchange...>", "only these exchanges (with --root)")
@@ -47,7 +55,37 @@ export function addDatasetOptions(cmd: Command): Command {
       "--on-corrupt <mode>",
       "error (default): stop at a damaged block, torn or missing file; skip: go on and print a gap event",
       "error",
+    )
+    .option(
+      "--s3-endpoint <url>",
+      "S3-compatible endpoint for s3:// paths (default: AWS, or AWS_ENDPOINT_URL_S3)",
+    )
+    .option("--s3-region <region>", "S3 region (default: AWS_REGION, else us-east-1)")
+    .option(
+      "--s3-path-style",
+      "path-style S3 addresses (endpoint/bucket/key), as most S3-compatible servers need",
+    )
+    .option(
+      "--s3-checksums <when>",
+      "when the S3 client computes and checks checksums: when_supported (default) or when_required (servers without CRC64NVME)",
     );
+}
+
+/** The S3 options the command line gives (endpoint, region, addressing, checksums). */
+export function s3Options(o: DatasetCliOptions): S3Options {
+  const out: S3Options = {};
+  const endpoint = o.s3Endpoint ?? process.env.AWS_ENDPOINT_URL_S3;
+  if (endpoint !== undefined) out.endpoint = endpoint;
+  if (o.s3Region !== undefined) out.region = o.s3Region;
+  if (o.s3PathStyle) out.forcePathStyle = true;
+  if (o.s3Checksums !== undefined) {
+    const when = o.s3Checksums.toUpperCase();
+    if (when !== "WHEN_SUPPORTED" && when !== "WHEN_REQUIRED")
+      throw usage("--s3-checksums is when_supported or when_required");
+    out.requestChecksumCalculation = when;
+    out.responseChecksumValidation = when;
+  }
+  return out;
 }
 
 function usage(message: string): Error {
@@ -90,7 +128,7 @@ export async function openCliDataset(paths: string[], o: DatasetCliOptions): Pro
       throw usage(`unknown kind ${JSON.stringify(k)} (kinds: ${KINDS.join(", ")})`);
   }
   const range = timeRange(o, offsetBase(paths));
-  const options: DatasetOptions = { ...range };
+  const options: DatasetOptions = { ...range, s3: s3Options(o) };
   if (o.symbol !== undefined) options.symbols = o.symbol;
   if (o.kind !== undefined) options.kinds = o.kind as Kind[];
   if (o.exchange !== undefined) options.exchanges = o.exchange;

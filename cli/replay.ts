@@ -31,7 +31,8 @@ NDJSON keeps values exact: timestamps and sequence ids as strings, decimals as c
 Examples:
   ticktape replay --root /efs/ticks --from 2026-11-24T14:00 --to +10m --symbol BTC-USDT ETH-USDT
   ticktape replay data/2026-11-24/okx/*.tape --kind trade --speed 10
-  ticktape replay --root /efs/ticks --exchange binance okx --from 2026-11-24 --to 2026-11-25 --json > day.ndjson`,
+  ticktape replay --root /efs/ticks --exchange binance okx --from 2026-11-24 --to 2026-11-25 --json > day.ndjson
+  ticktape replay --root s3://research-ticks/v1 --s3-region eu-west-1 --from 2026-11-24T14:00 --to +1m`,
     )
     .action((paths: string[], o: ReplayCliOptions) => runReplay(paths, o, undefined));
 }

@@ -23,7 +23,11 @@ export type TapeErrorCode =
   /** A line of a capture file that is not one of the capture forms (recorder). */
   | "E_TAPE_CAPTURE"
   /** A recorder configuration that names an unknown key or holds a bad value. */
-  | "E_TAPE_CONFIG";
+  | "E_TAPE_CONFIG"
+  /** An S3 request failed for good: denied, no such bucket or key, or still failing after every retry. */
+  | "E_TAPE_S3"
+  /** An S3 object changed (another ETag) between opening it and reading a range of it. */
+  | "E_TAPE_CHANGED";
 
 export interface TapeErrorDetails {
   file?: string | undefined;

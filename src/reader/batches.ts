@@ -9,7 +9,7 @@ import {
   type IntColumn,
   TapeError,
   type TapeFilter,
-  TapeReader,
+  type TapeReader,
 } from "../format/index.js";
 import { splitTime } from "./cursor.js";
 import { type Dataset, type DatasetFile, FILE_LEAD_NS } from "./dataset.js";
@@ -90,7 +90,7 @@ export function batches(dataset: Dataset, options: BatchOptions): AsyncIterable<
       try {
         for (let p = heap.pop(); p !== undefined; p = heap.pop()) {
           if (p.header === null) {
-            const reader = await TapeReader.open(p.dsFile.path);
+            const reader = await dataset.sources.openTape(p.dsFile.path);
             readers.add(reader);
             const r = reader.recovery;
             if (r !== null && (!p.dsFile.open || r.stop !== null)) {

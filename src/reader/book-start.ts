@@ -3,7 +3,13 @@
  * provably the book that replaying every row would give (see `usable`), so that the rebuild replays minutes,
  * not the day.
  */
-import { type BlockHeader, type Checkpoint, type IntColumn, TapeError, TapeReader } from "../format/index.js";
+import {
+  type BlockHeader,
+  type Checkpoint,
+  type IntColumn,
+  TapeError,
+  type TapeReader,
+} from "../format/index.js";
 import { type Dataset, type DatasetFile, FILE_LEAD_NS, openDataset } from "./dataset.js";
 import { HOUR_NS } from "./layout.js";
 
@@ -25,7 +31,7 @@ export async function findBookStart(feed: Dataset, symbol: string, at: bigint): 
   for (const file of candidates.slice(0, LOOKBACK_FILES)) {
     let reader: TapeReader | null = null;
     try {
-      reader = await TapeReader.open(file.path);
+      reader = await feed.sources.openTape(file.path);
       let best: BlockHeader | null = null;
       for (const b of reader.checkpointBlocks(symbol)) {
         if (b.maxTs <= at && (best === null || b.maxTs >= best.maxTs)) best = b;
@@ -83,7 +89,7 @@ async function usable(
   if (cut(reader)) return false;
   for (const other of await feedFiles(feed, file, cp)) {
     if (other.path === file.path) continue;
-    const r = await TapeReader.open(other.path);
+    const r = await feed.sources.openTape(other.path);
     try {
       const overlap = r
         .selectBlocks({ symbols: [cp.symbol], kinds: ["book", "event"] })
@@ -111,6 +117,7 @@ async function feedFiles(feed: Dataset, file: DatasetFile, cp: Checkpoint): Prom
     exchanges: [file.exchange],
     captures: [file.captureId],
     includeOpen: feed.files.some((f) => f.open),
+    sources: feed.sources,
   });
   return wide.files.filter(mayHold);
 }

@@ -4,7 +4,7 @@
  * replays the symbol's `book` and `event` rows from there; without one it replays from the start of the range,
  * which must then hold a snapshot (until one, the book is invalid, with the reason).
  */
-import { type Row, TapeError, TapeReader } from "../format/index.js";
+import { type Row, TapeError } from "../format/index.js";
 import { findBookStart } from "./book-start.js";
 import type { Dataset, DatasetFile, TimeInput } from "./dataset.js";
 import { toNs } from "./dataset.js";
@@ -139,7 +139,7 @@ async function feedOf(
   const named = new Map<string, { exchange: string; captureId: string }>();
   for (const f of dataset.files) {
     if (f.exchange !== null && f.captureId !== null) continue;
-    const r = await TapeReader.open(f.path);
+    const r = await dataset.sources.openTape(f.path);
     named.set(f.path, { exchange: r.header.exchange, captureId: r.header.captureId });
     await r.close();
   }

@@ -3,14 +3,14 @@
  * (docs/REPLAY.md), or an explicit list of files. Opening a dataset lists only the day folders of its time
  * range (and only the exchange folders asked for); file footers are read when a replay reaches them.
  */
-import { readdir } from "node:fs/promises";
-import { join } from "node:path";
 import { parseTime } from "../common/time.js";
 import { KINDS, type Kind, TapeError } from "../format/index.js";
+import type { S3Options } from "../s3/index.js";
 import { type Batch, type BatchOptions, batches } from "./batches.js";
 import { type BookSnapshot, type BookSnapshotOptions, bookSnapshots } from "./books.js";
 import { dayFolder, dayFoldersBetween, HOUR_NS, parseTapeName } from "./layout.js";
 import { type ReplayOptions, type ReplayRecord, type ReplayRow, replay, replayChunks } from "./replay.js";
+import { Sources } from "./sources.js";
 
 /** A time: ns since the epoch (bigint), ISO 8601 text (UTC unless a zone is given) or integer ns text, or a Date. */
 export type TimeInput = bigint | string | Date;
@@ -27,6 +27,10 @@ export interface DatasetOptions {
   captures?: readonly string[];
   /** Also read `.tape.open` files (a live hour, or one left by a crash) through the recovery scan. */
   includeOpen?: boolean;
+  /** How to reach S3 for an `s3://bucket/prefix` root or `s3://` files (endpoint, region, credentials, …). */
+  s3?: S3Options;
+  /** Open files through these (shares one S3 client between datasets); made from `s3` when not given. */
+  sources?: Sources;
 }
 
 export interface DatasetFile {
@@ -82,6 +86,8 @@ export class Dataset {
     readonly selection: Selection,
     /** Hours of the range with no file for a capture that has files in the range (root datasets only). */
     readonly missing: readonly MissingHour[],
+    /** Opens the files (local or S3). */
+    readonly sources: Sources = new Sources(),
   ) {}
 
   /**
@@ -92,7 +98,7 @@ export class Dataset {
     const files = this.files.filter(keep).map((f, index) => ({ ...f, index }));
     const feeds = new Set(files.map((f) => `${f.exchange}\u0000${f.captureId}`));
     const missing = this.missing.filter((m) => feeds.has(`${m.exchange}\u0000${m.captureId}`));
-    return new Dataset(this.root, files, { ...this.selection, ...selection }, missing);
+    return new Dataset(this.root, files, { ...this.selection, ...selection }, missing, this.sources);
   }
 
   /** Capture ids present, sorted. */
@@ -140,8 +146,11 @@ export class Dataset {
   }
 }
 
-/** Opens the dataset under `root` (a local directory or an EFS mount). */
+/** Opens the dataset under `root`: a local directory, an EFS mount, or an S3 prefix (`s3://bucket/prefix`). */
 export async function openDataset(root: string, options: DatasetOptions = {}): Promise<Dataset> {
+  const sources = options.sources ?? new Sources(options.s3);
+  const list = (dir: string) => sources.list(dir);
+  const join = (...parts: [string, ...string[]]) => sources.join(...parts);
   const selection = selectionOf(options);
   const { from, to } = selection;
   let days: string[];
@@ -176,7 +185,8 @@ export async function openDataset(root: string, options: DatasetOptions = {}): P
     }
   }
   const files = order(found);
-  return new Dataset(root, files, selection, missingHours(root, [...files, ...order(live)], selection));
+  const missing = missingHours(root, [...files, ...order(live)], selection, join);
+  return new Dataset(root, files, selection, missing, sources);
 }
 
 /** A dataset of explicit files (any names); they are replayed together like a directory's. */
@@ -191,7 +201,13 @@ export function datasetOfFiles(paths: readonly string[], options: DatasetOptions
       open: parsed?.open ?? path.endsWith(".open"),
     };
   });
-  return new Dataset(null, order(found), selectionOf(options), []);
+  return new Dataset(
+    null,
+    order(found),
+    selectionOf(options),
+    [],
+    options.sources ?? new Sources(options.s3),
+  );
 }
 
 /**
@@ -238,7 +254,12 @@ function order(found: Omit<DatasetFile, "index">[]): DatasetFile[] {
 }
 
 /** For each (exchange, capture) with a file for an hour of a bounded range, the hours of the range with none. */
-function missingHours(root: string, files: readonly DatasetFile[], s: Selection): MissingHour[] {
+function missingHours(
+  root: string,
+  files: readonly DatasetFile[],
+  s: Selection,
+  join: (...parts: [string, ...string[]]) => string,
+): MissingHour[] {
   if (s.from === undefined || s.to === undefined) return [];
   const first = s.from - (((s.from % HOUR_NS) + HOUR_NS) % HOUR_NS);
   const have = new Map<string, Set<bigint>>();
@@ -266,15 +287,4 @@ function missingHours(root: string, files: readonly DatasetFile[], s: Selection)
     }
   }
   return out.sort((a, b) => (a.hour < b.hour ? -1 : a.hour > b.hour ? 1 : a.path < b.path ? -1 : 1));
-}
-
-async function list(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (err) {
-    // Absent, or a stray file where a folder was expected (a README in a day folder): nothing to list.
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return [];
-    throw new TapeError("E_TAPE_IO", `cannot list: ${(err as Error).message}`, { file: dir, cause: err });
-  }
 }

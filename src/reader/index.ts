@@ -14,3 +14,4 @@ export {
 export { parseTapeName, type TapeName, tapeName, tapeRelativePath } from "./layout.js";
 export { type Level, OrderBook } from "./order-book.js";
 export type { ReplayOptions, ReplayRecord, ReplayRow } from "./replay.js";
+export { openTape, Sources } from "./sources.js";

@@ -14,7 +14,7 @@ import {
   rowReader,
   TapeError,
   type TapeFilter,
-  TapeReader,
+  type TapeReader,
   type TapeRecord,
 } from "../format/index.js";
 import { BlockCursor, splitTime } from "./cursor.js";
@@ -320,7 +320,7 @@ export class Merge {
   private async openFile(f: DatasetFile): Promise<void> {
     let reader: TapeReader;
     try {
-      reader = await TapeReader.open(f.path);
+      reader = await this.dataset.sources.openTape(f.path);
     } catch (err) {
       // Not a tape at all (an empty .open file left by a crash, a damaged header): nothing of it is readable.
       if (!this.skip || !(err instanceof TapeError) || err.code === "E_TAPE_IO") throw err;

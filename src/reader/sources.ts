@@ -1,0 +1,97 @@
+/**
+ * Opens the files of datasets: local paths (a directory tree or an EFS mount) as files, `s3://bucket/key` as S3
+ * objects read by ranged GETs. The S3 client is made on the first S3 address and shared by every file.
+ */
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { FileSource, type RangeSource, TapeError, TapeReader } from "../format/index.js";
+import { isS3Url, parseS3Url, S3ObjectSource, type S3Options, type S3Stats, S3Storage } from "../s3/index.js";
+
+export class Sources {
+  private storage: Promise<S3Storage> | null = null;
+
+  constructor(private readonly s3Options: S3Options = {}) {}
+
+  /** The S3 client, made on first use. */
+  s3(): Promise<S3Storage> {
+    this.storage ??= S3Storage.create(this.s3Options);
+    return this.storage;
+  }
+
+  async open(path: string): Promise<RangeSource> {
+    return isS3Url(path) ? S3ObjectSource.open(path, await this.s3()) : FileSource.open(path);
+  }
+
+  /**
+   * The names of the entries (folders and files) directly in the folder `dir`; none when it does not exist. In S3
+   * a folder is a key prefix ending in `/`.
+   */
+  async list(dir: string): Promise<string[]> {
+    if (isS3Url(dir)) {
+      const { bucket, key } = parseS3Url(dir);
+      const prefix = key === "" || key.endsWith("/") ? key : `${key}/`;
+      const { folders, objects } = await (await this.s3()).list(bucket, prefix);
+      return [
+        ...folders.map((f) => f.slice(prefix.length, -1)),
+        ...objects.map((o) => o.key.slice(prefix.length)),
+      ].filter((name) => name !== "");
+    }
+    try {
+      return await readdir(dir);
+    } catch (err) {
+      // Absent, or a stray file where a folder was expected (a README in a day folder): nothing to list.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return [];
+      throw new TapeError("E_TAPE_IO", `cannot list: ${(err as Error).message}`, { file: dir, cause: err });
+    }
+  }
+
+  /** `dir/name` as a path or an S3 address. */
+  join(dir: string, ...names: string[]): string {
+    return isS3Url(dir) ? [dir.replace(/\/+$/, ""), ...names].join("/") : join(dir, ...names);
+  }
+
+  /** A `TapeReader` over the file or object at `path`. */
+  async openTape(path: string): Promise<TapeReader> {
+    return TapeReader.open(await this.open(path));
+  }
+
+  /** What S3 cost so far (null when nothing was read from S3). */
+  async s3Stats(): Promise<S3Stats | null> {
+    return this.storage === null ? null : { ...(await this.storage).stats };
+  }
+
+  /** Closes the S3 client's connections, if one was made. */
+  async close(): Promise<void> {
+    if (this.storage !== null) (await this.storage).close();
+  }
+}
+
+/**
+ * Opens one `.tape` file: a local path, or `s3://bucket/key` (read by ranged GETs; `s3` says how to reach S3).
+ * Closing the reader closes the file; an S3 client made here is closed with it.
+ */
+export async function openTape(
+  target: string | RangeSource,
+  options: { s3?: S3Options; sources?: Sources } = {},
+): Promise<TapeReader> {
+  if (typeof target !== "string") return TapeReader.open(target);
+  if (!isS3Url(target) || options.sources !== undefined)
+    return (options.sources ?? new Sources()).openTape(target);
+  const sources = new Sources(options.s3);
+  try {
+    const source = await sources.open(target);
+    return await TapeReader.open({
+      name: source.name,
+      size: source.size,
+      read: (offset, length) => source.read(offset, length),
+      close: async () => {
+        await source.close();
+        await sources.close();
+      },
+    });
+  } catch (err) {
+    await sources.close();
+    throw err;
+  }
+}

@@ -1,0 +1,4 @@
+/** S3 access shared by the readers (replay from S3) and the sync. */
+export { S3ObjectSource } from "./object-source.js";
+export { type S3ObjectInfo, type S3Options, type S3Stats, S3Storage } from "./storage.js";
+export { isS3Url, parseS3Url, type S3Location, s3Url } from "./url.js";

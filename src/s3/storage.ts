@@ -1,0 +1,272 @@
+/**
+ * S3 access shared by the readers and the sync: one client with the options a deployment needs (endpoint,
+ * region, credentials, path-style addressing, checksum behaviour), ranged GETs that retry what is worth retrying
+ * and check what came back, listings, a bound on concurrent requests, and counters of what it cost.
+ *
+ * The AWS SDK is loaded on first use, so that local-only work never pays for it.
+ */
+import type { S3Client } from "@aws-sdk/client-s3";
+import { TapeError } from "../format/errors.js";
+import { backoffMs, httpStatusOf, isRetryable, ShortBodyError } from "./retry.js";
+import { type S3Location, s3Url } from "./url.js";
+
+export interface S3Options {
+  /** Another S3-compatible endpoint (e.g. `http://127.0.0.1:4566`); default: AWS for the region. */
+  endpoint?: string;
+  /** Default: the SDK's (AWS_REGION, the profile), else us-east-1. */
+  region?: string;
+  /** Path-style addresses (`endpoint/bucket/key`), which most S3-compatible servers need. */
+  forcePathStyle?: boolean;
+  /** Default: the SDK's chain (environment, profile, instance or task role). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** `WHEN_REQUIRED` for servers that do not support the SDK's default checksums. */
+  requestChecksumCalculation?: "WHEN_SUPPORTED" | "WHEN_REQUIRED";
+  responseChecksumValidation?: "WHEN_SUPPORTED" | "WHEN_REQUIRED";
+  /** Tries per request, the first included (default 5). */
+  maxAttempts?: number;
+  /** Deadline of one try, body included, in ms (default 30000): a stalled response is abandoned and retried. */
+  requestTimeoutMs?: number;
+  /** Base of the exponential backoff between tries, ms (default 100). */
+  retryBaseMs?: number;
+  /** Requests in flight at once (default 16). */
+  concurrency?: number;
+}
+
+/** What an object is: enough to notice that it changed. */
+export interface S3ObjectInfo {
+  size: number;
+  etag: string;
+  versionId: string | undefined;
+}
+
+/** Requests made and bytes fetched, for reports. */
+export interface S3Stats {
+  gets: number;
+  heads: number;
+  lists: number;
+  retries: number;
+  bytesFetched: number;
+}
+
+export class S3Storage {
+  readonly stats: S3Stats = { gets: 0, heads: 0, lists: 0, retries: 0, bytesFetched: 0 };
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly maxAttempts: number;
+  private readonly timeoutMs: number;
+  private readonly retryBaseMs: number;
+  private readonly concurrency: number;
+
+  private constructor(
+    private readonly client: S3Client,
+    private readonly sdk: typeof import("@aws-sdk/client-s3"),
+    options: S3Options,
+  ) {
+    this.maxAttempts = positive(options.maxAttempts, 5, "maxAttempts");
+    this.timeoutMs = positive(options.requestTimeoutMs, 30_000, "requestTimeoutMs");
+    this.retryBaseMs = positive(options.retryBaseMs, 100, "retryBaseMs");
+    this.concurrency = positive(options.concurrency, 16, "concurrency");
+  }
+
+  static async create(options: S3Options = {}): Promise<S3Storage> {
+    const sdk = await import("@aws-sdk/client-s3");
+    const client = new sdk.S3Client({
+      ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
+      region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1",
+      ...(options.forcePathStyle !== undefined ? { forcePathStyle: options.forcePathStyle } : {}),
+      ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
+      ...(options.requestChecksumCalculation !== undefined
+        ? { requestChecksumCalculation: options.requestChecksumCalculation }
+        : {}),
+      ...(options.responseChecksumValidation !== undefined
+        ? { responseChecksumValidation: options.responseChecksumValidation }
+        : {}),
+      // Retries are ours (below): one policy, counted, and applied to bodies cut short too.
+      maxAttempts: 1,
+    });
+    return new S3Storage(client, sdk, options);
+  }
+
+  /** Size and identity of an object. */
+  async head(loc: S3Location): Promise<S3ObjectInfo> {
+    const out = await this.request(loc, "HEAD", (signal) =>
+      this.client.send(new this.sdk.HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }), {
+        abortSignal: signal,
+      }),
+    );
+    this.stats.heads++;
+    if (out.ContentLength === undefined || out.ETag === undefined) {
+      throw new TapeError("E_TAPE_S3", "HEAD gave no size or ETag", { file: s3Url(loc) });
+    }
+    return { size: out.ContentLength, etag: out.ETag, versionId: out.VersionId };
+  }
+
+  /**
+   * Exactly `length` bytes at `offset` of the object as it was when `info` was taken: a body cut short is
+   * fetched again; an object replaced since is `E_TAPE_CHANGED`.
+   */
+  async getRange(loc: S3Location, info: S3ObjectInfo, offset: number, length: number): Promise<Uint8Array> {
+    if (length === 0) return new Uint8Array(0);
+    if (offset < 0 || offset + length > info.size) {
+      throw new TapeError("E_TAPE_TRUNCATED", `object ends before ${offset + length}`, {
+        file: s3Url(loc),
+        offset,
+      });
+    }
+    return this.request(loc, `GET bytes ${offset}-${offset + length - 1}`, async (signal) => {
+      const out = await this.client.send(
+        new this.sdk.GetObjectCommand({
+          Bucket: loc.bucket,
+          Key: loc.key,
+          Range: `bytes=${offset}-${offset + length - 1}`,
+          // A version pins the bytes; without versioning, the ETag at least detects a replaced object.
+          ...(info.versionId !== undefined ? { VersionId: info.versionId } : { IfMatch: info.etag }),
+        }),
+        { abortSignal: signal },
+      );
+      this.stats.gets++;
+      if (out.Body === undefined) throw new ShortBodyError("no body");
+      const bytes = await out.Body.transformToByteArray();
+      this.stats.bytesFetched += bytes.length;
+      if (bytes.length !== length) throw new ShortBodyError(`${bytes.length} of ${length} bytes`);
+      return bytes;
+    });
+  }
+
+  /**
+   * The last `length` bytes of an object (all of it when smaller), with its size and identity: one GET instead of
+   * a HEAD and a GET, since a `.tape` file is opened at its end (trailer and footer).
+   */
+  async getTail(
+    loc: S3Location,
+    length: number,
+  ): Promise<{ info: S3ObjectInfo; offset: number; bytes: Uint8Array }> {
+    try {
+      return await this.request(loc, `GET last ${length} bytes`, async (signal) => {
+        const out = await this.client.send(
+          new this.sdk.GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range: `bytes=-${length}` }),
+          { abortSignal: signal },
+        );
+        this.stats.gets++;
+        const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(out.ContentRange ?? "");
+        if (out.Body === undefined || out.ETag === undefined) throw new ShortBodyError("no body or ETag");
+        const bytes = await out.Body.transformToByteArray();
+        this.stats.bytesFetched += bytes.length;
+        // Without a Content-Range the server sent the whole object.
+        const size = range === null ? bytes.length : Number(range[3]);
+        const offset = range === null ? 0 : Number(range[1]);
+        if (offset + bytes.length !== size)
+          throw new ShortBodyError(`${bytes.length} bytes at ${offset} of ${size}`);
+        return { info: { size, etag: out.ETag, versionId: out.VersionId }, offset, bytes };
+      });
+    } catch (err) {
+      // An empty object has no range to give (416): its size comes from a HEAD.
+      if (!(err instanceof TapeError && httpStatusOf(err.cause) === 416)) throw err;
+      const info = await this.head(loc);
+      return { info, offset: info.size, bytes: new Uint8Array(0) };
+    }
+  }
+
+  /** Every object key and every folder (common prefix, `/` included) directly under `prefix`. */
+  async list(
+    bucket: string,
+    prefix: string,
+  ): Promise<{ folders: string[]; objects: { key: string; size: number }[] }> {
+    const folders: string[] = [];
+    const objects: { key: string; size: number }[] = [];
+    let token: string | undefined;
+    do {
+      const out = await this.request({ bucket, key: prefix }, "LIST", (signal) =>
+        this.client.send(
+          new this.sdk.ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: prefix,
+            Delimiter: "/",
+            ...(token !== undefined ? { ContinuationToken: token } : {}),
+          }),
+          { abortSignal: signal },
+        ),
+      );
+      this.stats.lists++;
+      for (const p of out.CommonPrefixes ?? []) if (p.Prefix !== undefined) folders.push(p.Prefix);
+      for (const o of out.Contents ?? [])
+        if (o.Key !== undefined) objects.push({ key: o.Key, size: o.Size ?? 0 });
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    return { folders, objects };
+  }
+
+  /** Stops the client's connections. */
+  close(): void {
+    this.client.destroy();
+  }
+
+  /** Runs one request within the concurrency bound, with a deadline per try and retries with backoff. */
+  private async request<T>(
+    loc: S3Location,
+    what: string,
+    send: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    await this.acquire();
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await send(AbortSignal.timeout(this.timeoutMs));
+        } catch (err) {
+          if (attempt + 1 < this.maxAttempts && isRetryable(err)) {
+            this.stats.retries++;
+            await sleep(backoffMs(attempt, this.retryBaseMs));
+            continue;
+          }
+          throw toTapeError(err, loc, what, attempt + 1);
+        }
+      }
+    } finally {
+      this.release();
+    }
+  }
+
+  private async acquire(): Promise<void> {
+    if (this.active < this.concurrency) {
+      this.active++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    // The slot passes straight to the next waiter.
+    if (next !== undefined) next();
+    else this.active--;
+  }
+}
+
+function toTapeError(err: unknown, loc: S3Location, what: string, attempts: number): TapeError {
+  const status = httpStatusOf(err);
+  const name = (err as { name?: string }).name ?? "Error";
+  const detail = `${what}: ${name}${status !== undefined ? ` (HTTP ${status})` : ""}: ${(err as Error).message}`;
+  const tries = attempts > 1 ? ` after ${attempts} tries` : "";
+  const file = s3Url(loc);
+  if (status === 412 || name === "PreconditionFailed") {
+    return new TapeError("E_TAPE_CHANGED", `object changed since it was opened (${detail})`, {
+      file,
+      cause: err,
+    });
+  }
+  if (err instanceof ShortBodyError) {
+    return new TapeError("E_TAPE_TRUNCATED", `response cut short${tries} (${detail})`, { file, cause: err });
+  }
+  return new TapeError("E_TAPE_S3", `${detail}${tries}`, { file, cause: err });
+}
+
+function positive(v: number | undefined, fallback: number, field: string): number {
+  if (v === undefined) return fallback;
+  if (!(Number.isInteger(v) && v > 0))
+    throw new TapeError("E_TAPE_VALUE", `${field} must be a positive integer`, { field });
+  return v;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,222 @@
+import { stat } from "node:fs/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  blockRecords,
+  datasetOfFiles,
+  openDataset,
+  openTape,
+  S3ObjectSource,
+  type S3Options,
+  S3Storage,
+  TapeError,
+  type TapeRecord,
+} from "../../src/index.js";
+import { recordKey } from "../format/helpers.js";
+import { collect, DAY0, type FileSpec, HOUR, tempDir, writeDataset } from "../reader/helpers.js";
+import { FaultProxy } from "../support/fault-proxy.js";
+import { S3Emulator } from "../support/s3-emulator.js";
+
+const BUCKET = "ticks";
+const SYMBOLS = ["BTC-USDT", "ETH-USDT", "SOL-USDT"];
+
+/**
+ * An hour of trades and book updates of three symbols, one row every 36 ms, in blocks of 256 rows, with
+ * pseudo-random sizes so that the file is not tiny (about 1 MB).
+ */
+function hourOf(exchange: string, hour: bigint, captureId: string, seed: number): FileSpec {
+  const records: TapeRecord[] = [];
+  let state = seed;
+  const random = () => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state / 2 ** 32;
+  };
+  let price = 1000 + seed;
+  for (let i = 0; i < 100_000; i++) {
+    const ts = hour + BigInt(i) * 36_000_000n + BigInt(Math.floor(random() * 1e6));
+    const symbol = SYMBOLS[i % SYMBOLS.length]!;
+    price += Math.floor(random() * 5) - 2;
+    const size = `${Math.floor(random() * 1000)}.${Math.floor(random() * 1e6)}`;
+    const recvTs = ts + BigInt(Math.floor(random() * 5e6));
+    if (i % 3 === 0) {
+      const side = random() < 0.5 ? "buy" : "sell";
+      records.push({
+        kind: "trade",
+        symbol,
+        ts,
+        recvTs,
+        price: `${price}.5`,
+        size,
+        side,
+        tradeId: String(i),
+      });
+    } else {
+      const side = random() < 0.5 ? "bid" : "ask";
+      records.push({
+        kind: "book",
+        symbol,
+        ts,
+        recvTs,
+        side,
+        price: `${price}`,
+        size,
+        snapshot: i < 6,
+        seq: BigInt(i),
+      });
+    }
+  }
+  return { exchange, hour, captureId, records, policy: { maxRows: 256 } };
+}
+
+let emulator: S3Emulator;
+let proxy: FaultProxy;
+let root: string;
+let remove: () => Promise<void>;
+let paths: string[];
+let options: S3Options;
+
+beforeAll(async () => {
+  emulator = await S3Emulator.start();
+  proxy = await FaultProxy.start(emulator.endpoint);
+  options = emulator.options(proxy.endpoint);
+  ({ dir: root, remove } = await tempDir());
+  // Files of a few hundred kB at least, so that opening one does not fetch all of it.
+  paths = await writeDataset(root, [
+    hourOf("binance", DAY0, "a", 1),
+    hourOf("binance", DAY0 + HOUR, "a", 2),
+    hourOf("okx", DAY0, "a", 3),
+    hourOf("okx", DAY0, "b", 4),
+  ]);
+  await emulator.createBucket(BUCKET);
+  await emulator.upload(BUCKET, "data/", root, paths);
+}, 60_000);
+
+afterAll(async () => {
+  await proxy?.stop();
+  await emulator?.stop();
+  await remove?.();
+});
+
+const keys = (records: readonly object[]) => records.map((r) => recordKey(r));
+
+describe("datasets in S3", () => {
+  it("list the same files and replay the same records in the same order as on disk", async () => {
+    const local = await openDataset(root);
+    const remote = await openDataset(`s3://${BUCKET}/data`, { s3: options });
+    expect(remote.files.map((f) => f.path.slice(`s3://${BUCKET}/data/`.length))).toEqual(
+      local.files.map((f) => f.path.slice(root.length + 1)),
+    );
+    const range = { from: DAY0 + 10n * 60_000_000_000n, to: DAY0 + HOUR + 5n * 60_000_000_000n };
+    const want = keys(await collect(local.replay({ exact: true, ...range })));
+    expect(want.length).toBeGreaterThan(1000);
+    expect(keys(await collect(remote.replay({ exact: true, ...range })))).toEqual(want);
+    await remote.sources.close();
+  });
+
+  it("scan as columns and build books as from disk", async () => {
+    const local = await openDataset(root, { exchanges: ["binance"] });
+    const remote = await openDataset(`s3://${BUCKET}/data`, { exchanges: ["binance"], s3: options });
+    const rows = async (ds: typeof local) =>
+      (await collect(ds.batches())).reduce((n, b) => n + (b.block?.header.rowCount ?? 0), 0);
+    expect(await rows(remote)).toBeGreaterThan(1000);
+    expect(await rows(remote)).toBe(await rows(local));
+    const at = DAY0 + 37n * 60_000_000_000n + 5n;
+    const book = async (ds: typeof local) => {
+      const [snapshot] = await collect(ds.books({ symbol: "ETH-USDT", at }));
+      return JSON.stringify(snapshot?.book.top(5));
+    };
+    expect(await book(remote)).toBe(await book(local));
+    await remote.sources.close();
+  });
+
+  it("openTape reads an object like the file", async () => {
+    const url = `s3://${BUCKET}/data/${paths[0]!.slice(root.length + 1)}`;
+    const local = await openTape(paths[0]!);
+    const remote = await openTape(url, { s3: options });
+    expect(remote.size).toBe(local.size);
+    expect(remote.blocks.length).toBe(local.blocks.length);
+    expect(remote.blocks.length).toBeGreaterThan(30);
+    for (const b of [remote.blocks[0]!, remote.blocks[17]!, remote.blocks[remote.blocks.length - 1]!]) {
+      expect(keys(blockRecords(await remote.readBlock(b)))).toEqual(
+        keys(blockRecords(await local.readBlock(b))),
+      );
+    }
+    await remote.close();
+    await local.close();
+  });
+
+  it("a minute of an hour costs a GET of the tail, one of the header and one of the blocks", async () => {
+    const url = `s3://${BUCKET}/data/${paths[0]!.slice(root.length + 1)}`;
+    const minute = { from: DAY0 + 30n * 60_000_000_000n, to: DAY0 + 31n * 60_000_000_000n };
+    const local = datasetOfFiles([paths[0]!], minute);
+    const remote = datasetOfFiles([url], { ...minute, s3: options });
+    proxy.resetCounts();
+    const want = keys(await collect(local.replay({ exact: true })));
+    expect(want.length).toBeGreaterThan(100);
+    expect(keys(await collect(remote.replay({ exact: true })))).toEqual(want);
+    expect(proxy.counts.RANGE, proxy.ranges.join(", ")).toBeLessThanOrEqual(3);
+    expect(proxy.counts.HEAD).toBe(0);
+    const stats = await remote.sources.s3Stats();
+    expect(stats!.bytesFetched).toBeLessThan((await stat(paths[0]!)).size / 2);
+    await remote.sources.close();
+  });
+});
+
+describe("S3 faults", () => {
+  const url = () => `s3://${BUCKET}/data/${paths[2]!.slice(root.length + 1)}`;
+
+  it("503s, a body cut short and a stalled response are retried", async () => {
+    const storage = await S3Storage.create({ ...options, requestTimeoutMs: 400 });
+    const source = await S3ObjectSource.open(url(), storage);
+    const want = await (await openTape(paths[2]!)).source.read(1000, 100_000);
+    proxy.injectRangeFaults({ status: 503 }, { status: 503 }, { cutAfterBytes: 1000 }, { delayMs: 1500 });
+    expect(Buffer.compare(await source.read(1000, 100_000), want)).toBe(0);
+    expect(storage.stats.retries).toBe(4);
+    storage.close();
+  });
+
+  it("a server that keeps failing gives E_TAPE_S3 after the last try", async () => {
+    const storage = await S3Storage.create({ ...options, maxAttempts: 3 });
+    const source = await S3ObjectSource.open(url(), storage);
+    proxy.injectRangeFaults({ status: 503 }, { status: 503 }, { status: 503 });
+    await expect(source.read(1000, 100_000)).rejects.toMatchObject({ code: "E_TAPE_S3" });
+    expect(storage.stats.retries).toBe(2);
+    storage.close();
+  });
+
+  it("a missing object is E_TAPE_S3 naming it, at once", async () => {
+    const err = await openTape(`s3://${BUCKET}/data/nothing.tape`, { s3: options }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TapeError);
+    expect(err).toMatchObject({ code: "E_TAPE_S3", file: `s3://${BUCKET}/data/nothing.tape` });
+  });
+
+  it("a truncated object or a flipped byte is a typed error, never a wrong row", async () => {
+    const whole = await (await openTape(paths[3]!)).source.read(0, (await openTape(paths[3]!)).size);
+    await emulator.put(BUCKET, "bad/cut.tape", whole.subarray(0, whole.length - 5000));
+    const flipped = Uint8Array.from(whole);
+    flipped[40_000] = flipped[40_000]! ^ 0x10;
+    await emulator.put(BUCKET, "bad/flipped.tape", flipped);
+    const replayOf = async (path: string) => {
+      const ds = datasetOfFiles([path], { s3: options });
+      try {
+        return await collect(ds.replay({ exact: true }));
+      } finally {
+        await ds.sources.close();
+      }
+    };
+    await expect(replayOf(`s3://${BUCKET}/bad/cut.tape`)).rejects.toBeInstanceOf(TapeError);
+    const err = await replayOf(`s3://${BUCKET}/bad/flipped.tape`).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "E_TAPE_CRC", file: `s3://${BUCKET}/bad/flipped.tape` });
+  });
+
+  it("an object replaced after it was opened is E_TAPE_CHANGED", async () => {
+    const bytes = await (await openTape(paths[1]!)).source.read(0, (await openTape(paths[1]!)).size);
+    await emulator.put(BUCKET, "moving/x.tape", bytes);
+    const reader = await openTape(`s3://${BUCKET}/moving/x.tape`, { s3: options });
+    await emulator.put(BUCKET, "moving/x.tape", Uint8Array.from(bytes).reverse());
+    const far = reader.blocks[reader.blocks.length - 1]!;
+    // A block outside what opening fetched.
+    const first = reader.blocks.find((b) => b.offset > 300_000) ?? far;
+    await expect(reader.readBlock(first)).rejects.toMatchObject({ code: "E_TAPE_CHANGED" });
+    await reader.close();
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * An HTTP proxy on 127.0.0.1 in front of the S3 emulator that counts the requests it forwards and injects the
+ * faults a real S3 has: error statuses (503 Slow Down), slow responses, and bodies cut off mid-way.
+ */
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface Fault {
+  /** Answer with this status and an S3 error body instead of forwarding. */
+  status?: number;
+  /** Wait this long before forwarding. */
+  delayMs?: number;
+  /** Forward, but close the connection after this many body bytes. */
+  cutAfterBytes?: number;
+}
+
+export class FaultProxy {
+  /** Requests seen, by method (GETs with a Range header count as `RANGE`). */
+  readonly counts = { GET: 0, RANGE: 0, HEAD: 0, PUT: 0, OTHER: 0 };
+  /** The Range headers of the ranged GETs, in order. */
+  readonly ranges: string[] = [];
+  private readonly faults: Fault[] = [];
+  private constructor(
+    private readonly server: Server,
+    readonly endpoint: string,
+  ) {}
+
+  /** Starts a proxy to `target` (`http://127.0.0.1:port`). */
+  static async start(target: string): Promise<FaultProxy> {
+    const to = new URL(target);
+    let proxy: FaultProxy | null = null;
+    const server = createServer((req, res) => proxy!.handle(req, res, to));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    proxy = new FaultProxy(server, `http://127.0.0.1:${port}`);
+    return proxy;
+  }
+
+  /** The next ranged GETs get these faults, one each, in order. */
+  injectRangeFaults(...faults: Fault[]): void {
+    this.faults.push(...faults);
+  }
+
+  resetCounts(): void {
+    for (const k of Object.keys(this.counts) as (keyof FaultProxy["counts"])[]) this.counts[k] = 0;
+    this.ranges.length = 0;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse, to: URL): void {
+    const ranged = req.method === "GET" && req.headers.range !== undefined;
+    if (ranged) {
+      this.counts.RANGE++;
+      this.ranges.push(req.headers.range!);
+    } else if (req.method === "GET" || req.method === "HEAD" || req.method === "PUT")
+      this.counts[req.method]++;
+    else this.counts.OTHER++;
+    const fault = ranged ? this.faults.shift() : undefined;
+    const forward = () => {
+      if (fault?.status !== undefined) {
+        req.resume();
+        res.writeHead(fault.status, { "content-type": "application/xml" });
+        res.end(
+          `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>injected</Message></Error>`,
+        );
+        return;
+      }
+      const upstream = request(
+        { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers },
+        (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          if (fault?.cutAfterBytes === undefined) {
+            up.pipe(res);
+            return;
+          }
+          let sent = 0;
+          up.on("data", (chunk: Buffer) => {
+            const room = fault.cutAfterBytes! - sent;
+            if (room > 0) res.write(chunk.subarray(0, room));
+            sent += chunk.length;
+            // Cut off: the client sees the connection close before Content-Length bytes came.
+            if (sent >= fault.cutAfterBytes!) res.socket?.destroy();
+          });
+          up.on("end", () => res.end());
+        },
+      );
+      upstream.on("error", () => res.destroy());
+      req.pipe(upstream);
+    };
+    if (fault?.delayMs !== undefined) setTimeout(forward, fault.delayMs);
+    else forward();
+  }
+}
