@@ -4,6 +4,7 @@
  */
 import type { Command } from "commander";
 import {
+  type BlockCacheOptions,
   type Dataset,
   type DatasetOptions,
   datasetOfFiles,
@@ -14,6 +15,7 @@ import {
   parseTapeName,
   parseTime,
   type S3Options,
+  type Sources,
 } from "../src/index.js";
 
 export interface DatasetCliOptions {
@@ -30,6 +32,8 @@ export interface DatasetCliOptions {
   s3Region?: string;
   s3PathStyle?: boolean;
   s3Checksums?: string;
+  cache?: string;
+  cacheSize?: string;
 }
 
 export function addDatasetOptions(cmd: Command): Command {
@@ -68,7 +72,39 @@ export function addDatasetOptions(cmd: Command): Command {
     .option(
       "--s3-checksums <when>",
       "when the S3 client computes and checks checksums: when_supported (default) or when_required (servers without CRC64NVME)",
-    );
+    )
+    .option(
+      "--cache <dir>",
+      "keep what is read from S3 in this folder, for the next run (default: TICKTAPE_CACHE_DIR)",
+    )
+    .option("--cache-size <bytes>", "bound of the cache, e.g. 50GiB (default 10GiB)");
+}
+
+/** The block cache the options ask for, or null. */
+export function cacheOptions(o: DatasetCliOptions): BlockCacheOptions | null {
+  const dir = o.cache ?? process.env.TICKTAPE_CACHE_DIR;
+  if (dir === undefined || dir === "") {
+    if (o.cacheSize !== undefined) throw usage("--cache-size needs --cache DIR (or TICKTAPE_CACHE_DIR)");
+    return null;
+  }
+  if (o.cacheSize === undefined) return { dir };
+  const m = /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|TiB)?$/i.exec(o.cacheSize.trim());
+  const units: Record<string, number> = { b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
+  const bytes = m === null ? Number.NaN : Math.floor(Number(m[1]) * units[(m[2] ?? "b").toLowerCase()]!);
+  if (!(bytes > 0)) throw usage(`--cache-size ${o.cacheSize}: give bytes, or a size like 512MiB or 50GiB`);
+  return { dir, maxBytes: bytes };
+}
+
+/** One line on stderr of what S3 and the cache did, when anything was read from S3. */
+export async function reportS3(sources: Sources): Promise<void> {
+  const s3 = await sources.s3Stats();
+  if (s3 === null) return;
+  const mib = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  let line = `s3: ${s3.gets} GETs, ${s3.heads} HEADs, ${s3.lists} LISTs, ${mib(s3.bytesFetched)} fetched, ${s3.retries} retries`;
+  const cache = sources.cacheStats();
+  if (cache !== null)
+    line += `; cache: ${cache.hits} hits, ${cache.misses} misses, ${mib(cache.bytesHit)} served, ${mib(cache.bytesStored)} stored`;
+  process.stderr.write(`${line}\n`);
 }
 
 /** The S3 options the command line gives (endpoint, region, addressing, checksums). */
@@ -129,6 +165,8 @@ export async function openCliDataset(paths: string[], o: DatasetCliOptions): Pro
   }
   const range = timeRange(o, offsetBase(paths));
   const options: DatasetOptions = { ...range, s3: s3Options(o) };
+  const cache = cacheOptions(o);
+  if (cache !== null) options.cache = cache;
   if (o.symbol !== undefined) options.symbols = o.symbol;
   if (o.kind !== undefined) options.kinds = o.kind as Kind[];
   if (o.exchange !== undefined) options.exchanges = o.exchange;

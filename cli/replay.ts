@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { formatTime, type ReplayRecord, recordToJson } from "../src/index.js";
-import { addDatasetOptions, type DatasetCliOptions, openCliDataset } from "./dataset-options.js";
+import { addDatasetOptions, type DatasetCliOptions, openCliDataset, reportS3 } from "./dataset-options.js";
 import { toJson, writeOut } from "./output.js";
 import { progress } from "./progress.js";
 
@@ -97,6 +97,8 @@ export async function runReplay(
     await writeOut(chunk);
     bar?.finish();
     await it.return?.();
+    await reportS3(ds.sources);
+    await ds.sources.close();
   }
 }
 

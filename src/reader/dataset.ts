@@ -5,7 +5,7 @@
  */
 import { parseTime } from "../common/time.js";
 import { KINDS, type Kind, TapeError } from "../format/index.js";
-import type { S3Options } from "../s3/index.js";
+import type { BlockCacheOptions, S3Options } from "../s3/index.js";
 import { type Batch, type BatchOptions, batches } from "./batches.js";
 import { type BookSnapshot, type BookSnapshotOptions, bookSnapshots } from "./books.js";
 import { dayFolder, dayFoldersBetween, HOUR_NS, parseTapeName } from "./layout.js";
@@ -29,7 +29,9 @@ export interface DatasetOptions {
   includeOpen?: boolean;
   /** How to reach S3 for an `s3://bucket/prefix` root or `s3://` files (endpoint, region, credentials, …). */
   s3?: S3Options;
-  /** Open files through these (shares one S3 client between datasets); made from `s3` when not given. */
+  /** A local-disk cache of what is read from S3 (docs/CLOUD.md). */
+  cache?: BlockCacheOptions;
+  /** Open files through these (shares one S3 client and cache between datasets); made from `s3` and `cache` when not given. */
   sources?: Sources;
 }
 
@@ -148,7 +150,7 @@ export class Dataset {
 
 /** Opens the dataset under `root`: a local directory, an EFS mount, or an S3 prefix (`s3://bucket/prefix`). */
 export async function openDataset(root: string, options: DatasetOptions = {}): Promise<Dataset> {
-  const sources = options.sources ?? new Sources(options.s3);
+  const sources = options.sources ?? new Sources(options.s3, options.cache ?? null);
   const list = (dir: string) => sources.list(dir);
   const join = (...parts: [string, ...string[]]) => sources.join(...parts);
   const selection = selectionOf(options);
@@ -206,7 +208,7 @@ export function datasetOfFiles(paths: readonly string[], options: DatasetOptions
     order(found),
     selectionOf(options),
     [],
-    options.sources ?? new Sources(options.s3),
+    options.sources ?? new Sources(options.s3, options.cache ?? null),
   );
 }
 

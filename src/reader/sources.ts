@@ -5,21 +5,41 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { FileSource, type RangeSource, TapeError, TapeReader } from "../format/index.js";
-import { isS3Url, parseS3Url, S3ObjectSource, type S3Options, type S3Stats, S3Storage } from "../s3/index.js";
+import {
+  BlockCache,
+  type BlockCacheOptions,
+  type BlockCacheStats,
+  isS3Url,
+  parseS3Url,
+  S3ObjectSource,
+  type S3Options,
+  type S3Stats,
+  S3Storage,
+} from "../s3/index.js";
 
 export class Sources {
   private storage: Promise<S3Storage> | null = null;
+  /** The local cache of S3 pages, made with the S3 client when one was asked for. */
+  private cache: BlockCache | null = null;
 
-  constructor(private readonly s3Options: S3Options = {}) {}
+  constructor(
+    private readonly s3Options: S3Options = {},
+    private readonly cacheOptions: BlockCacheOptions | null = null,
+  ) {}
 
   /** The S3 client, made on first use. */
   s3(): Promise<S3Storage> {
-    this.storage ??= S3Storage.create(this.s3Options);
+    if (this.storage === null) {
+      this.storage = S3Storage.create(this.s3Options);
+      if (this.cacheOptions !== null) this.cache = new BlockCache(this.cacheOptions);
+    }
     return this.storage;
   }
 
   async open(path: string): Promise<RangeSource> {
-    return isS3Url(path) ? S3ObjectSource.open(path, await this.s3()) : FileSource.open(path);
+    if (!isS3Url(path)) return FileSource.open(path);
+    const storage = await this.s3();
+    return S3ObjectSource.open(path, storage, this.cache);
   }
 
   /**
@@ -61,6 +81,11 @@ export class Sources {
     return this.storage === null ? null : { ...(await this.storage).stats };
   }
 
+  /** What the cache served and stored so far (null without a cache). */
+  cacheStats(): BlockCacheStats | null {
+    return this.cache === null ? null : { ...this.cache.stats };
+  }
+
   /** Closes the S3 client's connections, if one was made. */
   async close(): Promise<void> {
     if (this.storage !== null) (await this.storage).close();
@@ -73,12 +98,12 @@ export class Sources {
  */
 export async function openTape(
   target: string | RangeSource,
-  options: { s3?: S3Options; sources?: Sources } = {},
+  options: { s3?: S3Options; cache?: BlockCacheOptions; sources?: Sources } = {},
 ): Promise<TapeReader> {
   if (typeof target !== "string") return TapeReader.open(target);
   if (!isS3Url(target) || options.sources !== undefined)
     return (options.sources ?? new Sources()).openTape(target);
-  const sources = new Sources(options.s3);
+  const sources = new Sources(options.s3, options.cache ?? null);
   try {
     const source = await sources.open(target);
     return await TapeReader.open({

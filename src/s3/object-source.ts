@@ -1,18 +1,21 @@
 /**
  * A `.tape` object in S3 as a random-access source: every read is a ranged GET of the object as first seen.
- * Opening fetches the object's tail (trailer and footer, and its size and ETag) in one GET. Small reads (a header,
- * a block) fetch the aligned 64 KiB pages around them, kept for the reads that follow: the header brings the
- * first blocks, and the neighbouring blocks of a seek come in one GET even when they are asked for one by one.
+ * Opening fetches the object's tail (trailer and footer, and its size and ETag) in one GET. Reads go through the
+ * aligned 64 KiB pages around them, kept for the reads that follow (the header brings the first blocks, and the
+ * neighbouring blocks of a seek come in one GET even when they are asked for one by one); the missing pages of a
+ * read are fetched in one GET per run. With a `BlockCache`, pages and the tail are looked up on local disk first
+ * and stored there after a fetch; opening then costs a HEAD (for the object's identity) instead of a GET.
  */
 import type { RangeSource } from "../format/source.js";
+import { BlockCache } from "./block-cache.js";
 import type { S3ObjectInfo, S3Storage } from "./storage.js";
 import { parseS3Url, type S3Location } from "./url.js";
 
 /** Bytes fetched at the end of an object when it is opened: the footer of an hour of blocks fits. */
 export const TAIL_BYTES = 128 * 1024;
-/** Reads smaller than this go through pages of this size. */
+/** Reads go through pages of this size. */
 export const PAGE_BYTES = 64 * 1024;
-/** Pages kept per object (least recently used dropped first). */
+/** Pages kept in memory per object (least recently used dropped first). */
 const MAX_PAGES = 32;
 
 export class S3ObjectSource implements RangeSource {
@@ -25,29 +28,49 @@ export class S3ObjectSource implements RangeSource {
     private readonly location: S3Location,
     readonly info: S3ObjectInfo,
     private readonly tail: { offset: number; bytes: Uint8Array },
+    private readonly cache: BlockCache | null,
+    private readonly identity: string,
   ) {}
 
   get size(): number {
     return this.info.size;
   }
 
-  /** Opens `s3://bucket/key` (one GET, of the object's tail). */
-  static async open(url: string, storage: S3Storage): Promise<S3ObjectSource> {
+  /** Opens `s3://bucket/key`: one GET of the object's tail, or with a cache that holds it, one HEAD. */
+  static async open(
+    url: string,
+    storage: S3Storage,
+    cache: BlockCache | null = null,
+  ): Promise<S3ObjectSource> {
     const location = parseS3Url(url);
-    const { info, offset, bytes } = await storage.getTail(location, TAIL_BYTES);
-    return new S3ObjectSource(url, storage, location, info, { offset, bytes });
+    if (cache === null) {
+      const { info, offset, bytes } = await storage.getTail(location, TAIL_BYTES);
+      return new S3ObjectSource(url, storage, location, info, { offset, bytes }, null, "");
+    }
+    const info = await storage.head(location);
+    const identity = BlockCache.identity(location, info);
+    const offset = Math.max(0, info.size - TAIL_BYTES);
+    let bytes = await cache.get(identity, "tail");
+    if (bytes === null || bytes.length !== info.size - offset) {
+      bytes = await storage.getRange(location, info, offset, info.size - offset);
+      await cache.put(identity, "tail", bytes);
+    }
+    return new S3ObjectSource(url, storage, location, info, { offset, bytes }, cache, identity);
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     const tail = this.tail;
     if (offset >= tail.offset && offset + length <= tail.offset + tail.bytes.length)
       return tail.bytes.subarray(offset - tail.offset, offset - tail.offset + length);
-    if (length >= PAGE_BYTES || offset < 0 || offset + length > this.info.size)
+    if (length === 0 || offset < 0 || offset + length > this.info.size)
       return this.storage.getRange(this.location, this.info, offset, length);
     const first = Math.floor(offset / PAGE_BYTES);
     const last = Math.floor((offset + length - 1) / PAGE_BYTES);
-    this.fetchMissing(first, last);
-    const parts = await Promise.all(Array.from({ length: last - first + 1 }, (_, i) => this.page(first + i)));
+    const parts = await Promise.all(this.pagesOf(first, last));
+    if (parts.length === 1) {
+      const from = offset - first * PAGE_BYTES;
+      return parts[0]!.subarray(from, from + length);
+    }
     const out = new Uint8Array(length);
     for (let i = 0; i < parts.length; i++) {
       const pageStart = (first + i) * PAGE_BYTES;
@@ -62,35 +85,73 @@ export class S3ObjectSource implements RangeSource {
     this.pages.clear();
   }
 
-  /** Starts one GET for the run of missing pages among first..last. */
-  private fetchMissing(first: number, last: number): void {
-    let lo = first;
-    while (lo <= last && this.pages.has(lo)) lo++;
-    if (lo > last) return;
-    let hi = last;
-    while (this.pages.has(hi)) hi--;
-    const start = lo * PAGE_BYTES;
-    const end = Math.min(this.info.size, (hi + 1) * PAGE_BYTES);
-    const run = this.storage.getRange(this.location, this.info, start, end - start);
-    for (let p = lo; p <= hi; p++) {
-      const at = (p - lo) * PAGE_BYTES;
-      const page = run.then((bytes) => bytes.subarray(at, Math.min(bytes.length, at + PAGE_BYTES)));
-      // A failed fetch is not kept: the next read tries again.
-      page.catch(() => this.pages.delete(p));
+  /**
+   * The pages first..last: those in memory (marked as recently used), the others started now, from the cache
+   * where it has them and by one GET per run of consecutive pages.
+   */
+  private pagesOf(first: number, last: number): Promise<Uint8Array>[] {
+    const need: number[] = [];
+    for (let p = first; p <= last; p++) if (!this.pages.has(p)) need.push(p);
+    const got = need.length > 0 ? this.load(need) : null;
+    const out: Promise<Uint8Array>[] = [];
+    for (let p = first; p <= last; p++) {
+      let page = this.pages.get(p);
+      if (page === undefined) {
+        const own = got!.then((pages) => pages.get(p)!);
+        // A failed fetch is not kept: the next read tries again.
+        own.catch(() => {
+          if (this.pages.get(p) === own) this.pages.delete(p);
+        });
+        page = own;
+      }
+      this.pages.delete(p);
       this.pages.set(p, page);
+      out.push(page);
     }
     while (this.pages.size > MAX_PAGES) this.pages.delete(this.pages.keys().next().value!);
+    return out;
   }
 
-  /** A page, marked as the most recently used. */
-  private page(p: number): Promise<Uint8Array> {
-    let page = this.pages.get(p);
-    if (page === undefined) {
-      this.fetchMissing(p, p);
-      page = this.pages.get(p)!;
+  private async load(need: number[]): Promise<Map<number, Uint8Array>> {
+    const out = new Map<number, Uint8Array>();
+    const cache = this.cache;
+    if (cache !== null) {
+      const cached = await Promise.all(need.map((p) => cache.get(this.identity, p)));
+      need.forEach((p, i) => {
+        const bytes = cached[i];
+        if (bytes !== null && bytes !== undefined && bytes.length === this.pageLength(p)) out.set(p, bytes);
+      });
     }
-    this.pages.delete(p);
-    this.pages.set(p, page);
-    return page;
+    const runs: [number, number][] = [];
+    for (const p of need) {
+      if (out.has(p)) continue;
+      const run = runs[runs.length - 1];
+      if (run !== undefined && run[1] === p - 1) run[1] = p;
+      else runs.push([p, p]);
+    }
+    await Promise.all(
+      runs.map(async ([lo, hi]) => {
+        const start = lo * PAGE_BYTES;
+        const bytes = await this.storage.getRange(
+          this.location,
+          this.info,
+          start,
+          Math.min(this.info.size, (hi + 1) * PAGE_BYTES) - start,
+        );
+        const stored: Promise<void>[] = [];
+        for (let p = lo; p <= hi; p++) {
+          const at = (p - lo) * PAGE_BYTES;
+          const page = bytes.subarray(at, Math.min(bytes.length, at + PAGE_BYTES));
+          out.set(p, page);
+          if (cache !== null) stored.push(cache.put(this.identity, p, page));
+        }
+        await Promise.all(stored);
+      }),
+    );
+    return out;
+  }
+
+  private pageLength(p: number): number {
+    return Math.min(this.info.size, (p + 1) * PAGE_BYTES) - p * PAGE_BYTES;
   }
 }

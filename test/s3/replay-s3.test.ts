@@ -1,6 +1,8 @@
-import { stat } from "node:fs/promises";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  BlockCache,
   blockRecords,
   datasetOfFiles,
   openDataset,
@@ -167,9 +169,10 @@ describe("S3 faults", () => {
   it("503s, a body cut short and a stalled response are retried", async () => {
     const storage = await S3Storage.create({ ...options, requestTimeoutMs: 400 });
     const source = await S3ObjectSource.open(url(), storage);
-    const want = await (await openTape(paths[2]!)).source.read(1000, 100_000);
+    const want = (await readFile(paths[2]!)).subarray(1000, 101_000);
     proxy.injectRangeFaults({ status: 503 }, { status: 503 }, { cutAfterBytes: 1000 }, { delayMs: 1500 });
     expect(Buffer.compare(await source.read(1000, 100_000), want)).toBe(0);
+    await source.close();
     expect(storage.stats.retries).toBe(4);
     storage.close();
   });
@@ -180,6 +183,7 @@ describe("S3 faults", () => {
     proxy.injectRangeFaults({ status: 503 }, { status: 503 }, { status: 503 });
     await expect(source.read(1000, 100_000)).rejects.toMatchObject({ code: "E_TAPE_S3" });
     expect(storage.stats.retries).toBe(2);
+    await source.close();
     storage.close();
   });
 
@@ -190,7 +194,7 @@ describe("S3 faults", () => {
   });
 
   it("a truncated object or a flipped byte is a typed error, never a wrong row", async () => {
-    const whole = await (await openTape(paths[3]!)).source.read(0, (await openTape(paths[3]!)).size);
+    const whole = await readFile(paths[3]!);
     await emulator.put(BUCKET, "bad/cut.tape", whole.subarray(0, whole.length - 5000));
     const flipped = Uint8Array.from(whole);
     flipped[40_000] = flipped[40_000]! ^ 0x10;
@@ -209,7 +213,7 @@ describe("S3 faults", () => {
   });
 
   it("an object replaced after it was opened is E_TAPE_CHANGED", async () => {
-    const bytes = await (await openTape(paths[1]!)).source.read(0, (await openTape(paths[1]!)).size);
+    const bytes = await readFile(paths[1]!);
     await emulator.put(BUCKET, "moving/x.tape", bytes);
     const reader = await openTape(`s3://${BUCKET}/moving/x.tape`, { s3: options });
     await emulator.put(BUCKET, "moving/x.tape", Uint8Array.from(bytes).reverse());
@@ -218,5 +222,83 @@ describe("S3 faults", () => {
     const first = reader.blocks.find((b) => b.offset > 300_000) ?? far;
     await expect(reader.readBlock(first)).rejects.toMatchObject({ code: "E_TAPE_CHANGED" });
     await reader.close();
+  });
+});
+
+describe("the block cache", () => {
+  const prefix = `s3://${BUCKET}/data`;
+  const range = { from: DAY0 + 5n * 60_000_000_000n, to: DAY0 + 50n * 60_000_000_000n };
+
+  it("serves a second replay with no GET, and the same records", async () => {
+    const { dir, remove: removeCache } = await tempDir();
+    try {
+      const cache = { dir, maxBytes: 64 * 1024 ** 2 };
+      proxy.resetCounts();
+      const cold = await openDataset(prefix, { ...range, s3: options, cache });
+      const want = keys(await collect(cold.replay({ exact: true })));
+      const coldGets = proxy.counts.RANGE;
+      expect(coldGets).toBeGreaterThan(0);
+      expect(cold.sources.cacheStats()!.bytesStored).toBeGreaterThan(0);
+      await cold.sources.close();
+
+      proxy.resetCounts();
+      const warm = await openDataset(prefix, { ...range, s3: options, cache });
+      expect(keys(await collect(warm.replay({ exact: true })))).toEqual(want);
+      expect(proxy.counts.RANGE).toBe(0);
+      const stats = warm.sources.cacheStats()!;
+      expect(stats.misses).toBe(0);
+      expect(stats.hits).toBeGreaterThan(0);
+      expect((await warm.sources.s3Stats())!.bytesFetched).toBe(0);
+      await warm.sources.close();
+    } finally {
+      await removeCache();
+    }
+  });
+
+  it("a damaged or torn entry is a miss, fetched again, never served", async () => {
+    const { dir, remove: removeCache } = await tempDir();
+    try {
+      const cache = { dir, maxBytes: 64 * 1024 ** 2 };
+      const url = `${prefix}/${paths[0]!.slice(root.length + 1)}`;
+      const first = await openTape(url, { s3: options, cache });
+      const want = keys(blockRecords(await first.readBlock(first.blocks[3]!)));
+      await first.close();
+      // Flip a byte in every entry, and cut one short.
+      const entries: string[] = [];
+      for (const sub of await readdir(dir))
+        for (const name of await readdir(join(dir, sub))) entries.push(join(dir, sub, name));
+      expect(entries.length).toBeGreaterThan(1);
+      for (const path of entries) {
+        const bytes = await readFile(path);
+        bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 1;
+        await writeFile(path, bytes);
+      }
+      await writeFile(entries[0]!, (await readFile(entries[0]!)).subarray(0, 20));
+      proxy.resetCounts();
+      const again = await openTape(url, { s3: options, cache });
+      expect(keys(blockRecords(await again.readBlock(again.blocks[3]!)))).toEqual(want);
+      expect(proxy.counts.RANGE).toBeGreaterThan(0);
+      await again.close();
+    } finally {
+      await removeCache();
+    }
+  });
+
+  it("stays within its bound, dropping the least recently used entries", async () => {
+    const { dir, remove: removeCache } = await tempDir();
+    try {
+      const cache = new BlockCache({ dir, maxBytes: 300 * 1024 });
+      const page = new Uint8Array(64 * 1024).fill(7);
+      for (let p = 0; p < 10; p++) await cache.put("ab".padEnd(64, "0"), p, page);
+      let total = 0;
+      for (const name of await readdir(join(dir, "ab"))) total += (await stat(join(dir, "ab", name))).size;
+      expect(total).toBeLessThanOrEqual(300 * 1024);
+      expect(cache.stats.evicted).toBeGreaterThan(0);
+      // The newest entries are the ones kept.
+      expect(await cache.get("ab".padEnd(64, "0"), 9)).not.toBeNull();
+      expect(await cache.get("ab".padEnd(64, "0"), 0)).toBeNull();
+    } finally {
+      await removeCache();
+    }
   });
 });
