@@ -16,6 +16,7 @@ import {
   parseTime,
   type S3Options,
   type Sources,
+  shardFrom,
 } from "../src/index.js";
 
 export interface DatasetCliOptions {
@@ -34,6 +35,7 @@ export interface DatasetCliOptions {
   s3Checksums?: string;
   cache?: string;
   cacheSize?: string;
+  shard?: string;
 }
 
 export function addDatasetOptions(cmd: Command): Command {
@@ -77,7 +79,11 @@ export function addDatasetOptions(cmd: Command): Command {
       "--cache <dir>",
       "keep what is read from S3 in this folder, for the next run (default: TICKTAPE_CACHE_DIR)",
     )
-    .option("--cache-size <bytes>", "bound of the cache, e.g. 50GiB (default 10GiB)");
+    .option("--cache-size <bytes>", "bound of the cache, e.g. 50GiB (default 10GiB)")
+    .option(
+      "--shard <i/n>",
+      "only share i of n (1-based) of the files, balanced by bytes, for n parallel jobs (default: from AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE)",
+    );
 }
 
 /** The block cache the options ask for, or null. */
@@ -172,8 +178,14 @@ export async function openCliDataset(paths: string[], o: DatasetCliOptions): Pro
   if (o.exchange !== undefined) options.exchanges = o.exchange;
   if (o.capture !== undefined) options.captures = o.capture;
   if (o.includeOpen) options.includeOpen = true;
-  if (o.root !== undefined) return openDataset(o.root, options);
-  if (o.exchange !== undefined)
+  if (o.root === undefined && o.exchange !== undefined)
     throw usage("--exchange selects folders of --root; give the files of that exchange instead");
-  return datasetOfFiles(paths, options);
+  const shard = shardFrom(o.shard);
+  const ds = o.root !== undefined ? await openDataset(o.root, options) : datasetOfFiles(paths, options);
+  if (shard === null) return ds;
+  const share = await ds.partition(shard.index, shard.count);
+  process.stderr.write(
+    `shard ${shard.index + 1}/${shard.count}: ${share.files.length} of ${ds.files.length} files\n`,
+  );
+  return share;
 }

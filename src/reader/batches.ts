@@ -78,6 +78,7 @@ export function batches(dataset: Dataset, options: BatchOptions): AsyncIterable<
           hour: m.hour,
           captureId: m.captureId,
           open: false,
+          size: null,
           index: -1,
         };
         yield lost(file, m.exchange, null, err);

@@ -9,6 +9,7 @@ import type { BlockCacheOptions, S3Options } from "../s3/index.js";
 import { type Batch, type BatchOptions, batches } from "./batches.js";
 import { type BookSnapshot, type BookSnapshotOptions, bookSnapshots } from "./books.js";
 import { dayFolder, dayFoldersBetween, HOUR_NS, parseTapeName } from "./layout.js";
+import { partition } from "./partition.js";
 import { type ReplayOptions, type ReplayRecord, type ReplayRow, replay, replayChunks } from "./replay.js";
 import { Sources } from "./sources.js";
 
@@ -43,6 +44,8 @@ export interface DatasetFile {
   hour: bigint | null;
   captureId: string | null;
   open: boolean;
+  /** Bytes, when the listing gave them (S3); null otherwise. */
+  size: number | null;
   /** Position in `Dataset.files`: the file part of the replay order. */
   index: number;
 }
@@ -142,6 +145,14 @@ export class Dataset {
     return batches(this, options);
   }
 
+  /**
+   * Share `index` (0-based) of `count` shares of the files, balanced by bytes: run `count` processes, each with
+   * its index (AWS Batch array children: `AWS_BATCH_JOB_ARRAY_INDEX`), and every file is read by exactly one.
+   */
+  partition(index: number, count: number): Promise<Dataset> {
+    return partition(this, index, count);
+  }
+
   /** Order books of one symbol: at one instant, or on a time grid (docs/REPLAY.md). */
   books(options: BookSnapshotOptions): AsyncIterable<BookSnapshot> {
     return bookSnapshots(this, options);
@@ -151,7 +162,7 @@ export class Dataset {
 /** Opens the dataset under `root`: a local directory, an EFS mount, or an S3 prefix (`s3://bucket/prefix`). */
 export async function openDataset(root: string, options: DatasetOptions = {}): Promise<Dataset> {
   const sources = options.sources ?? new Sources(options.s3, options.cache ?? null);
-  const list = (dir: string) => sources.list(dir);
+  const list = async (dir: string) => (await sources.list(dir)).map((e) => e.name);
   const join = (...parts: [string, ...string[]]) => sources.join(...parts);
   const selection = selectionOf(options);
   const { from, to } = selection;
@@ -171,7 +182,10 @@ export async function openDataset(root: string, options: DatasetOptions = {}): P
   for (const day of days) {
     const exchanges = options.exchanges ?? (await list(join(root, day))).sort();
     for (const exchange of exchanges) {
-      for (const name of (await list(join(root, day, exchange))).sort()) {
+      const entries = (await sources.list(join(root, day, exchange))).sort((a, b) =>
+        a.name < b.name ? -1 : 1,
+      );
+      for (const { name, size } of entries) {
         const parsed = parseTapeName(name);
         if (parsed === null || parsed.exchange !== exchange) continue;
         if (options.captures !== undefined && !options.captures.includes(parsed.captureId)) continue;
@@ -182,6 +196,7 @@ export async function openDataset(root: string, options: DatasetOptions = {}): P
           hour: parsed.hour,
           captureId: parsed.captureId,
           open: parsed.open,
+          size,
         });
       }
     }
@@ -201,6 +216,7 @@ export function datasetOfFiles(paths: readonly string[], options: DatasetOptions
       hour: parsed?.hour ?? null,
       captureId: parsed?.captureId ?? null,
       open: parsed?.open ?? path.endsWith(".open"),
+      size: null,
     };
   });
   return new Dataset(

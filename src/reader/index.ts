@@ -13,5 +13,6 @@ export {
 } from "./dataset.js";
 export { parseTapeName, type TapeName, tapeName, tapeRelativePath } from "./layout.js";
 export { type Level, OrderBook } from "./order-book.js";
+export { assignShares, shardFrom } from "./partition.js";
 export type { ReplayOptions, ReplayRecord, ReplayRow } from "./replay.js";
 export { openTape, Sources } from "./sources.js";

@@ -43,21 +43,22 @@ export class Sources {
   }
 
   /**
-   * The names of the entries (folders and files) directly in the folder `dir`; none when it does not exist. In S3
-   * a folder is a key prefix ending in `/`.
+   * The entries (folders and files) directly in the folder `dir`, with their bytes where the listing gives them
+   * (S3; null for local files and for folders); none when it does not exist. In S3 a folder is a key prefix
+   * ending in `/`.
    */
-  async list(dir: string): Promise<string[]> {
+  async list(dir: string): Promise<{ name: string; size: number | null }[]> {
     if (isS3Url(dir)) {
       const { bucket, key } = parseS3Url(dir);
       const prefix = key === "" || key.endsWith("/") ? key : `${key}/`;
       const { folders, objects } = await (await this.s3()).list(bucket, prefix);
       return [
-        ...folders.map((f) => f.slice(prefix.length, -1)),
-        ...objects.map((o) => o.key.slice(prefix.length)),
-      ].filter((name) => name !== "");
+        ...folders.map((f) => ({ name: f.slice(prefix.length, -1), size: null })),
+        ...objects.map((o) => ({ name: o.key.slice(prefix.length), size: o.size })),
+      ].filter((e) => e.name !== "");
     }
     try {
-      return await readdir(dir);
+      return (await readdir(dir)).map((name) => ({ name, size: null }));
     } catch (err) {
       // Absent, or a stray file where a folder was expected (a README in a day folder): nothing to list.
       const code = (err as NodeJS.ErrnoException).code;

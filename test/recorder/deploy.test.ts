@@ -14,3 +14,21 @@ describe("deploy/Dockerfile", () => {
     expect(run.status).toBe(0);
   });
 });
+
+describe("deploy/batch/job-definition.json", () => {
+  it("runs a replay command whose options the CLI knows, as an array job of the size it declares", async () => {
+    const text = await readFile(new URL("../../deploy/batch/job-definition.json", import.meta.url), "utf8");
+    const def = JSON.parse(text) as {
+      containerProperties: { command: string[]; environment: { name: string; value: string }[] };
+    };
+    const [command, ...args] = def.containerProperties.command;
+    expect(command).toBe("replay");
+    const help = spawnSync(process.execPath, ["dist/cli/main.js", "replay", "--help"], { encoding: "utf8" });
+    expect(help.status).toBe(0);
+    const flags = args.filter((a) => a.startsWith("--"));
+    expect(flags.length).toBeGreaterThan(3);
+    for (const flag of flags) expect(help.stdout, flag).toContain(flag);
+    const size = def.containerProperties.environment.find((e) => e.name === "AWS_BATCH_JOB_ARRAY_SIZE");
+    expect(Number(size?.value)).toBeGreaterThan(1);
+  });
+});

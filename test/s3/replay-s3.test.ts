@@ -130,6 +130,16 @@ describe("datasets in S3", () => {
     await remote.sources.close();
   });
 
+  it("split into shards by the sizes the listing gave, without a request per file", async () => {
+    const remote = await openDataset(`s3://${BUCKET}/data`, { s3: options });
+    proxy.resetCounts();
+    const shares = await Promise.all([0, 1, 2].map((i) => remote.partition(i, 3)));
+    expect(proxy.counts.HEAD + proxy.counts.RANGE).toBe(0);
+    const paths = shares.flatMap((s) => s.files.map((f) => f.path)).sort();
+    expect(paths).toEqual(remote.files.map((f) => f.path).sort());
+    await remote.sources.close();
+  });
+
   it("openTape reads an object like the file", async () => {
     const url = `s3://${BUCKET}/data/${paths[0]!.slice(root.length + 1)}`;
     const local = await openTape(paths[0]!);
