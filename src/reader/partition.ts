@@ -12,9 +12,9 @@ import type { Dataset, DatasetFile } from "./dataset.js";
  * the lowest index). Deterministic, and no share ends more than one file's bytes above another.
  */
 export function assignShares(files: readonly { path: string; size: number }[], n: number): number[] {
-  const order = files
-    .map((f, i) => i)
-    .sort((a, b) => files[b]!.size - files[a]!.size || (files[a]!.path < files[b]!.path ? -1 : 1));
+  const order = Array.from(files.keys()).sort(
+    (a, b) => files[b]!.size - files[a]!.size || (files[a]!.path < files[b]!.path ? -1 : 1),
+  );
   const load = new Array<number>(n).fill(0);
   const share = new Array<number>(files.length);
   for (const i of order) {
