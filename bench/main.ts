@@ -27,6 +27,7 @@ interface Options {
   write: boolean;
   peers: boolean;
   replay: boolean;
+  s3: boolean;
   record: boolean;
   recordSeconds: number;
   recordSymbols: number;
@@ -96,7 +97,7 @@ async function run(o: Options): Promise<void> {
   // Then the replay, in a heap that the format benchmarks' workloads and peers have not filled: a replay job
   // starts from a fresh process too (measured later in the same process, it ran about 15% slower).
   let replay: ReplayFigures | null = null;
-  if (o.replay) replay = await measureReplay(log, o.seed);
+  if (o.replay) replay = await measureReplay(log, o.seed, o.s3);
   log(`generating the synthetic workload: ${o.trades} trades, ${o.book} book updates, seed ${o.seed}`);
   const synth = syntheticWorkload({ trades: o.trades, bookUpdates: o.book, seed: o.seed });
   const codecs: Codec[] = [DEFAULT_CODEC, ...(["zstd", "lz4"] as Codec[]).filter((c) => c !== DEFAULT_CODEC)];
@@ -339,6 +340,7 @@ const program = new Command()
   .option("--real <dir>", "folder of the real tables (*.csv.zst)", realDataDefaultDir())
   .option("--no-peers", "measure ticktape only")
   .option("--no-replay", "leave out the replay figures (merged replay, scan, seek, book at an instant)")
+  .option("--no-s3", "leave out the replay from S3 (an S3 emulator on 127.0.0.1)")
   .option("--no-record", "leave out the recorder figures (a recorder process on a simulator)")
   .option(
     "--record-seconds <n>",

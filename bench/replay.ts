@@ -17,6 +17,7 @@ import {
   TapeEncoder,
   tapeRelativePath,
 } from "../src/index.js";
+import { measureS3, type S3Figures, s3Keys, s3Markdown, s3Targets } from "./s3.js";
 import { syntheticWorkload } from "./synthetic.js";
 import { appendRun, type Prepared, prepare, runStart } from "./ticktape.js";
 import type { Workload } from "./workload.js";
@@ -49,10 +50,13 @@ export interface ReplayFigures {
   bookAtMs: number;
   /** The same instants without checkpoints (a rebuild from the start of the hour). */
   naiveBookAtMs: number;
+  /** The same files read from S3 (null with `--no-s3`, or when the emulator cannot run: `s3Skipped` says why). */
+  s3: S3Figures | null;
+  s3Skipped: string | null;
 }
 
 /** Writes a workload's trades and book rows into one file, runs interleaved by time as a recorder appends them. */
-function encodeFile(
+export function encodeFile(
   w: Workload,
   exchange: string,
   captureId: string,
@@ -78,7 +82,7 @@ function encodeFile(
 }
 
 /** Keeps the rows of the first hour. */
-function firstHour(w: Workload): Workload {
+export function firstHour(w: Workload): Workload {
   const end = HOUR0 + HOUR;
   const cut = <T extends { count: number; ts: BigInt64Array }>(t: T): T => {
     let n = 0;
@@ -120,10 +124,11 @@ function random(seed: number): () => number {
 async function mergedReplay(root: string, log: (m: string) => void, seed: number) {
   log("replay: writing 10 files × 10 symbols");
   let rows = 0;
+  const paths: string[] = [];
   for (let f = 0; f < 10; f++) {
     const w = syntheticWorkload({ trades: 60_000, bookUpdates: 240_000, seed: seed + f, symbols: 10 });
     rows += w.trades.count + w.book.count;
-    await write(root, `venue${f}`, "bench", encodeFile(w, `venue${f}`, "bench", {}));
+    paths.push(await write(root, `venue${f}`, "bench", encodeFile(w, `venue${f}`, "bench", {})));
   }
   const ds = await openDataset(root, { exchanges: Array.from({ length: 10 }, (_, f) => `venue${f}`) });
   const count = async (it: AsyncIterable<unknown>) => {
@@ -153,6 +158,7 @@ async function mergedReplay(root: string, log: (m: string) => void, seed: number
   const naiveScan = await bestOf(1, () => naiveRows(ds, false));
   const naiveReplay = await bestOf(1, () => naiveRows(ds, true));
   return {
+    paths,
     files: ds.files.length,
     rows,
     replayRowsPerSec: rows / replay.seconds,
@@ -210,6 +216,7 @@ async function seeks(root: string, log: (m: string) => void, seed: number) {
       }
     }
     return {
+      seekPath: path,
       symbols: symbols.length,
       seekFileBytes: reader.size,
       seekFileBlocks: reader.selectBlocks().length,
@@ -262,13 +269,39 @@ async function bookAt(root: string, log: (m: string) => void, seed: number) {
   };
 }
 
-export async function measureReplay(log: (m: string) => void, seed: number): Promise<ReplayFigures> {
+export async function measureReplay(
+  log: (m: string) => void,
+  seed: number,
+  withS3: boolean,
+): Promise<ReplayFigures> {
   const root = await mkdtemp(join(tmpdir(), "ticktape-bench-"));
   try {
-    const merged = await mergedReplay(join(root, "merged"), log, seed);
-    const seek = await seeks(join(root, "seek"), log, seed);
+    const { paths, ...merged } = await mergedReplay(join(root, "merged"), log, seed);
+    const { seekPath, ...seek } = await seeks(join(root, "seek"), log, seed);
     const book = await bookAt(join(root, "book"), log, seed);
-    return { ...merged, ...seek, ...book };
+    let s3: S3Figures | null = null;
+    let s3Skipped: string | null = withS3 ? null : "--no-s3";
+    if (withS3) {
+      try {
+        s3 = await measureS3(
+          {
+            mergedRoot: join(root, "merged"),
+            mergedPaths: paths,
+            seekRoot: join(root, "seek"),
+            seekPath,
+            hour0: HOUR0,
+            seed,
+          },
+          log,
+        );
+      } catch (err) {
+        // Only the emulator failing to start is a reason to go on without the figures.
+        if (!/S3 emulator|Node 22/.test((err as Error).message)) throw err;
+        s3Skipped = (err as Error).message;
+        log(`s3: skipped: ${s3Skipped}`);
+      }
+    }
+    return { ...merged, ...seek, ...book, s3, s3Skipped };
   } finally {
     await rm(root, { recursive: true, force: true });
   }
@@ -283,6 +316,7 @@ export function replayKeys(r: ReplayFigures): Record<string, number> {
     scanRowsPerSec: r.scanRowsPerSec,
     seekBlocksRead: r.seekBlocksRead,
     bookAtMs: r.bookAtMs,
+    ...(r.s3 === null ? {} : s3Keys(r.s3)),
   };
 }
 
@@ -296,6 +330,7 @@ export function replayTargets(r: ReplayFigures): [string, boolean, string][] {
     ["columnar scan ≥ 20M records/s", r.scanRowsPerSec >= 20e6, rate(r.scanRowsPerSec)],
     ["seek to a random minute ≤ 2 block reads", r.seekBlocksRead <= 2, r.seekBlocksRead.toFixed(2)],
     ["book at a random instant ≤ 50 ms", r.bookAtMs <= 50, `${r.bookAtMs.toFixed(1)} ms`],
+    ...(r.s3 === null ? [] : s3Targets(r.s3)),
   ];
 }
 
@@ -321,5 +356,6 @@ export function replayMarkdown(r: ReplayFigures | null): string[] {
     `Book at an instant: one symbol's hour with ${r.bookUpdatesInHour.toLocaleString("en-US")} book updates (${r.bookLevelsMean.toFixed(0)} levels on average),`,
     `20 random instants: ${r.bookAtMs.toFixed(1)} ms each from the book checkpoints (every 60 s, the default); rebuilt from the`,
     `start of the hour without checkpoints: ${r.naiveBookAtMs.toFixed(0)} ms (${ratio(r.naiveBookAtMs, r.bookAtMs)}).`,
+    ...(r.s3 === null ? ["", `From S3: not measured (${r.s3Skipped}).`] : s3Markdown(r.s3)),
   ];
 }

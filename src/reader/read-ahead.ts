@@ -124,18 +124,32 @@ export class ReadAhead {
     }
   }
 
-  /** One read for the block and its waiting neighbours that follow it in the file (across small gaps). */
-  private fetch(first: AheadBlock): void {
-    const run = [first];
-    let end = first.header.offset + first.header.length;
-    for (let i = first.index + 1; i < first.siblings.length; i++) {
-      const b = first.siblings[i]!;
-      if (b.taken || b.bytes !== null || b.header.offset < end || b.header.offset - end > GAP_BYTES) break;
-      if (end + b.header.length - first.header.offset > SPAN_BYTES) break;
+  /**
+   * One read for the block and its waiting neighbours in the file, after it and before it (across small gaps):
+   * the blocks of one time range were written a flush at a time, so the earliest by time is not always the first
+   * in the file.
+   */
+  private fetch(block: AheadBlock): void {
+    const waiting = (b: AheadBlock) => !b.taken && b.bytes === null;
+    const run = [block];
+    let start = block.header.offset;
+    let end = block.header.offset + block.header.length;
+    for (let i = block.index + 1; i < block.siblings.length; i++) {
+      const b = block.siblings[i]!;
+      if (!waiting(b) || b.header.offset < end || b.header.offset - end > GAP_BYTES) break;
+      if (b.header.offset + b.header.length - start > SPAN_BYTES) break;
       run.push(b);
       end = b.header.offset + b.header.length;
     }
-    const start = first.header.offset;
+    for (let i = block.index - 1; i >= 0; i--) {
+      const b = block.siblings[i]!;
+      const bEnd = b.header.offset + b.header.length;
+      if (!waiting(b) || bEnd > start || start - bEnd > GAP_BYTES) break;
+      if (end - b.header.offset > SPAN_BYTES) break;
+      run.unshift(b);
+      start = b.header.offset;
+    }
+    const first = run[0]!;
     const length = end - start;
     const span: Span = { buffer: this.buffer(length), left: run.length };
     const read = first.reader.fetchRange(start, length, span.buffer);

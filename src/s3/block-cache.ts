@@ -2,7 +2,7 @@
  * A local-disk cache of S3 object bytes (an EC2 instance's NVMe in production), so that a second back-test over
  * the same day does not fetch its blocks again.
  *
- * - Content-addressed: an entry is one 64 KiB page (or the tail) of one object as identified by bucket, key,
+ * - Content-addressed: an entry is one page (1 MiB) or the tail of one object as identified by bucket, key,
  *   ETag, version and size; a replaced object has another identity, so a stale entry can never be served.
  * - Safe to share between the processes of a host: entries are written to a temporary file and renamed into
  *   place (atomic), so a reader sees a whole entry or none, also after a crash; a deleted entry is a miss.

@@ -1,26 +1,32 @@
 /**
  * A `.tape` object in S3 as a random-access source: every read is a ranged GET of the object as first seen.
  * Opening fetches the object's tail (trailer and footer, and its size and ETag) in one GET. Reads go through the
- * aligned 64 KiB pages around them, kept for the reads that follow (the header brings the first blocks, and the
- * neighbouring blocks of a seek come in one GET even when they are asked for one by one); the missing pages of a
- * read are fetched in one GET per run. With a `BlockCache`, pages and the tail are looked up on local disk first
- * and stored there after a fetch; opening then costs a HEAD (for the object's identity) instead of a GET.
+ * aligned pages around them (16 KiB), kept for the reads that follow, and the missing pages of a read are fetched
+ * in one GET: the header's page, then one GET for the neighbouring blocks of a seek even when they are asked for
+ * one by one. With a `BlockCache`, pages (1 MiB then) and the tail are looked up on local disk first and stored
+ * there after a fetch; opening then costs a HEAD (for the object's identity) instead of a GET.
  */
 import type { RangeSource } from "../format/source.js";
 import { BlockCache } from "./block-cache.js";
 import type { S3ObjectInfo, S3Storage } from "./storage.js";
 import { parseS3Url, type S3Location } from "./url.js";
 
-/** Bytes fetched at the end of an object when it is opened: the footer of an hour of blocks fits. */
+/** Bytes fetched at the end of an object when it is opened: the footer of an hour of 3000 blocks fits. */
 export const TAIL_BYTES = 128 * 1024;
-/** Reads go through pages of this size. */
-export const PAGE_BYTES = 64 * 1024;
-/** Pages kept in memory per object (least recently used dropped first). */
-const MAX_PAGES = 32;
+/**
+ * Reads go through pages of this size: small, so that a seek fetches little more than its blocks; with a cache,
+ * big, so that a month in the cache is thousands of entries, not millions.
+ */
+export const PAGE_BYTES = 16 * 1024;
+export const CACHED_PAGE_BYTES = 1024 * 1024;
+/** Bytes of pages kept in memory per object (least recently used dropped first). */
+const MAX_PAGE_MEMORY = 2 * 1024 * 1024;
 
 export class S3ObjectSource implements RangeSource {
   /** Page number → its bytes (fetched or being fetched), in order of last use. */
   private readonly pages = new Map<number, Promise<Uint8Array>>();
+  private readonly pageBytes: number;
+  private readonly maxPages: number;
 
   private constructor(
     readonly name: string,
@@ -30,7 +36,10 @@ export class S3ObjectSource implements RangeSource {
     private readonly tail: { offset: number; bytes: Uint8Array },
     private readonly cache: BlockCache | null,
     private readonly identity: string,
-  ) {}
+  ) {
+    this.pageBytes = cache === null ? PAGE_BYTES : CACHED_PAGE_BYTES;
+    this.maxPages = Math.max(2, MAX_PAGE_MEMORY / this.pageBytes);
+  }
 
   get size(): number {
     return this.info.size;
@@ -64,16 +73,16 @@ export class S3ObjectSource implements RangeSource {
       return tail.bytes.subarray(offset - tail.offset, offset - tail.offset + length);
     if (length === 0 || offset < 0 || offset + length > this.info.size)
       return this.storage.getRange(this.location, this.info, offset, length);
-    const first = Math.floor(offset / PAGE_BYTES);
-    const last = Math.floor((offset + length - 1) / PAGE_BYTES);
+    const first = Math.floor(offset / this.pageBytes);
+    const last = Math.floor((offset + length - 1) / this.pageBytes);
     const parts = await Promise.all(this.pagesOf(first, last));
     if (parts.length === 1) {
-      const from = offset - first * PAGE_BYTES;
+      const from = offset - first * this.pageBytes;
       return parts[0]!.subarray(from, from + length);
     }
     const out = new Uint8Array(length);
     for (let i = 0; i < parts.length; i++) {
-      const pageStart = (first + i) * PAGE_BYTES;
+      const pageStart = (first + i) * this.pageBytes;
       const from = Math.max(offset, pageStart) - pageStart;
       const to = Math.min(offset + length, pageStart + parts[i]!.length) - pageStart;
       out.set(parts[i]!.subarray(from, to), pageStart + from - offset);
@@ -108,7 +117,7 @@ export class S3ObjectSource implements RangeSource {
       this.pages.set(p, page);
       out.push(page);
     }
-    while (this.pages.size > MAX_PAGES) this.pages.delete(this.pages.keys().next().value!);
+    while (this.pages.size > this.maxPages) this.pages.delete(this.pages.keys().next().value!);
     return out;
   }
 
@@ -131,17 +140,17 @@ export class S3ObjectSource implements RangeSource {
     }
     await Promise.all(
       runs.map(async ([lo, hi]) => {
-        const start = lo * PAGE_BYTES;
+        const start = lo * this.pageBytes;
         const bytes = await this.storage.getRange(
           this.location,
           this.info,
           start,
-          Math.min(this.info.size, (hi + 1) * PAGE_BYTES) - start,
+          Math.min(this.info.size, (hi + 1) * this.pageBytes) - start,
         );
         const stored: Promise<void>[] = [];
         for (let p = lo; p <= hi; p++) {
-          const at = (p - lo) * PAGE_BYTES;
-          const page = bytes.subarray(at, Math.min(bytes.length, at + PAGE_BYTES));
+          const at = (p - lo) * this.pageBytes;
+          const page = bytes.subarray(at, Math.min(bytes.length, at + this.pageBytes));
           out.set(p, page);
           if (cache !== null) stored.push(cache.put(this.identity, p, page));
         }
@@ -152,6 +161,6 @@ export class S3ObjectSource implements RangeSource {
   }
 
   private pageLength(p: number): number {
-    return Math.min(this.info.size, (p + 1) * PAGE_BYTES) - p * PAGE_BYTES;
+    return Math.min(this.info.size, (p + 1) * this.pageBytes) - p * this.pageBytes;
   }
 }

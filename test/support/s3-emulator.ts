@@ -9,10 +9,18 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
 import type { S3Options } from "../../src/s3/index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
+const PART_BYTES = 8 * 1024 * 1024;
 
 /** The Node 22 binary of the `node` devDependency. */
 function node22(): string {
@@ -56,8 +64,36 @@ export class S3Emulator {
     await this.client.send(new CreateBucketCommand({ Bucket: bucket }));
   }
 
+  /** Uploads an object: in one PUT, or in 8 MiB parts when larger (the emulator takes at most 11 MiB a request). */
   async put(bucket: string, key: string, body: Uint8Array): Promise<void> {
-    await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    if (body.length <= PART_BYTES) {
+      await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+      return;
+    }
+    const { UploadId } = await this.client.send(
+      new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }),
+    );
+    const parts: { ETag: string; PartNumber: number }[] = [];
+    for (let at = 0, n = 1; at < body.length; at += PART_BYTES, n++) {
+      const { ETag } = await this.client.send(
+        new UploadPartCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId,
+          PartNumber: n,
+          Body: body.subarray(at, at + PART_BYTES),
+        }),
+      );
+      parts.push({ ETag: ETag!, PartNumber: n });
+    }
+    await this.client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId,
+        MultipartUpload: { Parts: parts },
+      }),
+    );
   }
 
   /** Copies local files to `bucket` under `prefix`, each at its path relative to `root`. */
