@@ -121,6 +121,12 @@ function random(seed: number): () => number {
   };
 }
 
+/** `n` random minute starts within the first hour. */
+function randomMinutes(n: number, seed: number): bigint[] {
+  const rnd = random(seed);
+  return Array.from({ length: n }, () => HOUR0 + BigInt(Math.floor(rnd() * 59)) * MINUTE);
+}
+
 async function mergedReplay(root: string, log: (m: string) => void, seed: number) {
   log("replay: writing 10 files × 10 symbols");
   let rows = 0;
@@ -289,8 +295,7 @@ export async function measureReplay(
             mergedPaths: paths,
             seekRoot: join(root, "seek"),
             seekPath,
-            hour0: HOUR0,
-            seed,
+            minutes: randomMinutes(50, seed + 7),
           },
           log,
         );

@@ -20,6 +20,7 @@ export interface S3Figures {
   s3SeekBytes: number;
   s3SeekObjectBytes: number;
   s3SeekBytesRatio: number;
+  s3SeekMinutes: number;
   rows: number;
   localRowsPerSec: number;
   coldRowsPerSec: number;
@@ -36,18 +37,8 @@ export interface S3Inputs {
   mergedPaths: string[];
   seekRoot: string;
   seekPath: string;
-  hour0: bigint;
-  seed: number;
-}
-
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  /** The starts of the minutes to read from the 1-hour object. */
+  minutes: bigint[];
 }
 
 async function countRows(it: AsyncIterable<unknown>): Promise<number> {
@@ -66,14 +57,12 @@ export async function measureS3(input: S3Inputs, log: (m: string) => void): Prom
     const [seekKey] = await emulator.upload(BUCKET, "seek/", input.seekRoot, [input.seekPath]);
     const s3 = emulator.options();
 
-    log("s3: 50 random minutes of the 1-hour object");
-    const rnd = random(input.seed + 7);
-    const n = 50;
+    const n = input.minutes.length;
+    log(`s3: ${n} random minutes of the 1-hour object`);
     let gets = 0;
     let bytes = 0;
     const objectBytes = (await stat(input.seekPath)).size;
-    for (let i = 0; i < n; i++) {
-      const from = input.hour0 + BigInt(Math.floor(rnd() * 59)) * MINUTE;
+    for (const from of input.minutes) {
       // A fresh client per minute: every seek pays for opening the object.
       const ds = datasetOfFiles([`s3://${BUCKET}/${seekKey}`], { from, to: from + MINUTE, s3 });
       await countRows(ds.replayChunks());
@@ -118,6 +107,7 @@ export async function measureS3(input: S3Inputs, log: (m: string) => void): Prom
       s3SeekBytes: bytes / n,
       s3SeekObjectBytes: objectBytes,
       s3SeekBytesRatio: bytes / n / objectBytes,
+      s3SeekMinutes: n,
       rows,
       localRowsPerSec: rows / localSeconds,
       coldRowsPerSec: rows / coldRun.seconds,
@@ -168,7 +158,7 @@ export function s3Markdown(f: S3Figures): string[] {
     "",
     "From S3 (the fauxqs emulator on 127.0.0.1: no network latency, so these are our requests and CPU):",
     "",
-    `- A random minute of the 1-hour object (${mib(f.s3SeekObjectBytes)}), every symbol and kind, opening included, 50 minutes:`,
+    `- A random minute of the 1-hour object (${mib(f.s3SeekObjectBytes)}), every symbol and kind, opening included, ${f.s3SeekMinutes} minutes:`,
     `  ${f.s3SeekGets.toFixed(2)} GETs and ${(f.s3SeekBytes / 1024).toFixed(0)} KiB fetched on average (${(100 * f.s3SeekBytesRatio).toFixed(1)}% of the object).`,
     `- The merged replay (${f.rows.toLocaleString("en-US")} records, row objects): local files ${rate(f.localRowsPerSec)};`,
     `  from S3 cold ${rate(f.coldRowsPerSec)} (${f.coldGets} GETs, ${mib(f.coldBytes)}); with a warm cache ${rate(f.warmRowsPerSec)}`,

@@ -242,66 +242,34 @@ describe("scientific form and runs", () => {
   });
 
   it("the writer picks them where they are smaller, and they read back into dirty memory", () => {
-    const sizes = Float64Array.from([50000000, 1000, 0, 2500000, 30, 7000000]);
-    const valid = Uint8Array.from([1, 1, 1, 0, 1, 1, 1]);
-    for (const v of [null, valid]) {
-      const rows = v === null ? 6 : 7;
-      const offsets = v === null ? sizes : Float64Array.from([50000000, 1000, 0, 0, 2500000, 30, 7000000]);
-      const out = new ByteWriter(64);
-      const encoding = encodeIntColumn(
-        out,
-        { type: "int", base: 0n, offsets, scale: 8, valid: v },
-        rows,
-        "for",
+    /** Encodes `values` (0 where `valid` says absent), checks the encoding chosen and the values read back. */
+    const check = (values: number[], valid: Uint8Array | null, layout: Layout, encoding: number) => {
+      const col: IntColumn = { type: "int", base: 7n, offsets: Float64Array.from(values), scale: 0, valid };
+      expect(encodeIntColumn(new ByteWriter(64), col, values.length, layout)).toBe(encoding);
+      const got = roundTrip(col, values.length, layout, dirtyArena(values.length, values.length));
+      // Present rows: base + offset as written; absent rows: offset 0.
+      const absent = (i: number) => valid !== null && valid[i] === 0;
+      expect([...got.offsets].map((o, i) => (absent(i) ? o : Number(got.base) + o))).toEqual(
+        values.map((v, i) => (absent(i) ? 0 : 7 + v)),
       );
-      expect(encoding).toBe(ENCODING.intSci);
-      const got = roundTrip(
-        { type: "int", base: 0n, offsets, scale: 8, valid: v },
-        rows,
-        "for",
-        dirtyArena(rows, rows),
-      );
-      expect([...got.offsets]).toEqual([...offsets]);
-    }
-    const recv = Float64Array.from([5, 5, 5, 9, 9, 14, 14, 14]);
-    const sparse = Uint8Array.from([1, 1, 0, 1, 1, 1, 0, 1, 1, 1]);
-    for (const v of [null, sparse]) {
-      const rows = v === null ? 8 : 10;
-      const offsets = v === null ? recv : Float64Array.from([5, 5, 0, 5, 9, 9, 0, 14, 14, 14]);
-      const out = new ByteWriter(64);
-      const encoding = encodeIntColumn(
-        out,
-        { type: "int", base: 7n, offsets, scale: 0, valid: v },
-        rows,
-        "runs",
-      );
-      expect(encoding).toBe(ENCODING.intRuns);
-      const got = roundTrip(
-        { type: "int", base: 7n, offsets, scale: 0, valid: v },
-        rows,
-        "runs",
-        dirtyArena(rows, rows),
-      );
-      for (let i = 0; i < rows; i++) {
-        if (v !== null && v[i] === 0) expect(got.offsets[i]).toBe(0);
-        else expect(got.base + BigInt(got.offsets[i]!)).toBe(7n + BigInt(offsets[i]!));
-      }
-    }
+    };
+    check([50000000, 1000, 0, 2500000, 30, 7000000], null, "for", ENCODING.intSci);
+    check(
+      [50000000, 1000, 0, 0, 2500000, 30, 7000000],
+      Uint8Array.from([1, 1, 1, 0, 1, 1, 1]),
+      "for",
+      ENCODING.intSci,
+    );
+    check([5, 5, 5, 9, 9, 14, 14, 14], null, "runs", ENCODING.intRuns);
+    check(
+      [5, 5, 0, 5, 9, 9, 0, 14, 14, 14],
+      Uint8Array.from([1, 1, 0, 1, 1, 1, 0, 1, 1, 1]),
+      "runs",
+      ENCODING.intRuns,
+    );
     // Negative values have no scientific form; values that do not repeat are cheaper as plain deltas.
-    const neg = new ByteWriter(64);
-    const mixed = Float64Array.from([-100, 2000]);
-    expect(
-      encodeIntColumn(neg, { type: "int", base: 0n, offsets: mixed, scale: 0, valid: null }, 2, "for"),
-    ).toBe(ENCODING.intFor);
-    const distinct = Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(
-      encodeIntColumn(
-        new ByteWriter(64),
-        { type: "int", base: 0n, offsets: distinct, scale: 0, valid: null },
-        8,
-        "runs",
-      ),
-    ).toBe(ENCODING.intDelta);
+    check([-100, 2000], null, "for", ENCODING.intFor);
+    check([1, 2, 3, 4, 5, 6, 7, 8], null, "runs", ENCODING.intDelta);
   });
 
   it("a value in scientific form beyond 2^53 is an error, not an inexact number", () => {
