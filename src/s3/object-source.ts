@@ -102,6 +102,8 @@ export class S3ObjectSource implements RangeSource {
     const need: number[] = [];
     for (let p = first; p <= last; p++) if (!this.pages.has(p)) need.push(p);
     const got = need.length > 0 ? this.load(need) : null;
+    // Pages are views of the GET's buffer: those of a big read are not kept, or one page would keep it all alive.
+    const keep = need.length <= Math.max(1, this.maxPages / 4);
     const out: Promise<Uint8Array>[] = [];
     for (let p = first; p <= last; p++) {
       let page = this.pages.get(p);
@@ -112,6 +114,10 @@ export class S3ObjectSource implements RangeSource {
           if (this.pages.get(p) === own) this.pages.delete(p);
         });
         page = own;
+        if (!keep) {
+          out.push(page);
+          continue;
+        }
       }
       this.pages.delete(p);
       this.pages.set(p, page);
