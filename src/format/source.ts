@@ -8,6 +8,11 @@ export interface RangeSource {
   readonly size: number;
   /** Exactly `length` bytes at `offset` (throws E_TAPE_TRUNCATED when the source is shorter). */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * How many bytes of blocks not asked for a read may span to join its neighbours into one request (default
+   * 128 KiB): more where a request costs more than the bytes (S3).
+   */
+  readonly joinGapBytes?: number;
   /** The same into `target` (its first `length` bytes), when the source can avoid a new buffer. */
   readInto?(offset: number, length: number, target: Uint8Array): Promise<void>;
   close(): Promise<void>;

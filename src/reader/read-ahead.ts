@@ -15,7 +15,7 @@ import { Heap } from "./heap.js";
 const SPAN_BYTES = 4 * 1024 * 1024;
 /**
  * Largest gap (bytes of blocks not asked for: other symbols, checkpoints) a read may span: reading it costs
- * less than another read call.
+ * less than another read call. A source may say otherwise (`RangeSource.joinGapBytes`).
  */
 const GAP_BYTES = 128 * 1024;
 
@@ -131,12 +131,13 @@ export class ReadAhead {
    */
   private fetch(block: AheadBlock): void {
     const waiting = (b: AheadBlock) => !b.taken && b.bytes === null;
+    const gap = block.reader.source.joinGapBytes ?? GAP_BYTES;
     const run = [block];
     let start = block.header.offset;
     let end = block.header.offset + block.header.length;
     for (let i = block.index + 1; i < block.siblings.length; i++) {
       const b = block.siblings[i]!;
-      if (!waiting(b) || b.header.offset < end || b.header.offset - end > GAP_BYTES) break;
+      if (!waiting(b) || b.header.offset < end || b.header.offset - end > gap) break;
       if (b.header.offset + b.header.length - start > SPAN_BYTES) break;
       run.push(b);
       end = b.header.offset + b.header.length;
@@ -144,7 +145,7 @@ export class ReadAhead {
     for (let i = block.index - 1; i >= 0; i--) {
       const b = block.siblings[i]!;
       const bEnd = b.header.offset + b.header.length;
-      if (!waiting(b) || bEnd > start || start - bEnd > GAP_BYTES) break;
+      if (!waiting(b) || bEnd > start || start - bEnd > gap) break;
       if (end - b.header.offset > SPAN_BYTES) break;
       run.unshift(b);
       start = b.header.offset;

@@ -110,6 +110,7 @@ export async function openTape(
     return await TapeReader.open({
       name: source.name,
       size: source.size,
+      ...(source.joinGapBytes !== undefined ? { joinGapBytes: source.joinGapBytes } : {}),
       read: (offset, length) => source.read(offset, length),
       close: async () => {
         await source.close();

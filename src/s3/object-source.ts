@@ -19,6 +19,11 @@ export const TAIL_BYTES = 128 * 1024;
  */
 export const PAGE_BYTES = 16 * 1024;
 export const CACHED_PAGE_BYTES = 1024 * 1024;
+/**
+ * A GET costs tens of milliseconds before its first byte; half a megabyte more of it, a few. So the read-ahead may
+ * read through this many bytes of blocks not asked for to join two runs of blocks into one GET.
+ */
+const JOIN_GAP_BYTES = 512 * 1024;
 /** Bytes of pages kept in memory per object (least recently used dropped first). */
 const MAX_PAGE_MEMORY = 2 * 1024 * 1024;
 
@@ -27,6 +32,7 @@ export class S3ObjectSource implements RangeSource {
   private readonly pages = new Map<number, Promise<Uint8Array>>();
   private readonly pageBytes: number;
   private readonly maxPages: number;
+  readonly joinGapBytes = JOIN_GAP_BYTES;
 
   private constructor(
     readonly name: string,
