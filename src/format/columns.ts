@@ -391,52 +391,10 @@ function multiByteVarint(buf: Uint8Array, p: number): number {
   return z % 2 === 1 ? -(z + 1) / 2 : z / 2;
 }
 
-/**
- * Reads `count` zigzag varints into `target` at the rows where `valid` is set (all rows when null), as
- * running sums (`delta`) or plain values, each multiplied by `unit`, starting at row `startIndex`.
- */
-function readVarints(
-  r: ByteReader,
-  target: Float64Array,
-  valid: Uint8Array | null,
-  count: number,
-  unit: number,
-  delta: boolean,
-  startIndex: number,
-  field: string,
-): void {
-  if (valid === null) {
-    if (delta) readDenseDeltas(r, target, count, unit, startIndex, field);
-    else readDenseValues(r, target, count, unit, startIndex, field);
-    return;
-  }
-  const buf = r.buf;
-  let p = r.pos;
-  let row = startIndex;
-  let acc = 0;
-  for (let k = 0; k < count; k++) {
-    while (valid[row] === 0) row++;
-    const b = buf[p]!;
-    let v: number;
-    if (b < 0x80) {
-      v = (b >>> 1) ^ -(b & 1);
-      p++;
-    } else {
-      v = multiByteVarint(buf, p);
-      p = varintEnd;
-    }
-    if (delta) {
-      acc += v * unit;
-      target[row++] = acc;
-    } else target[row++] = v * unit;
-  }
-  if (p > r.end) r.fail("varint runs past the column or exceeds 2^56", field);
-  r.pos = p;
-}
-
 /*
- * The two loops every read spends most of its time in, for columns where every row is present: one for running
- * sums, one for plain values (one loop with a flag runs markedly slower), with one-byte varints decoded in line.
+ * The two loops every read spends most of its time in: one for running sums, one for plain values (one loop with
+ * a flag runs markedly slower), with one-byte varints decoded in line. They read the present values one after the
+ * other; `spreadToPresentRows` then moves them to their rows when some rows are absent.
  */
 
 function readDenseDeltas(
@@ -473,13 +431,11 @@ function readDenseValues(
   target: Float64Array,
   count: number,
   unit: number,
-  startIndex: number,
   field: string,
 ): void {
   const buf = r.buf;
   let p = r.pos;
-  const end = startIndex + count;
-  for (let row = startIndex; row < end; row++) {
+  for (let row = 0; row < count; row++) {
     const b = buf[p]!;
     let v: number;
     if (b < 0x80) {
@@ -587,24 +543,19 @@ export function decodeColumn(
       const unit = encoding === ENCODING.intSci ? 1 : r.varint(field);
       if (unit === 0) r.fail("unit 0", field);
       const offsets = arena === null ? new Float64Array(rows) : arena.float64(rows);
-      // Absent rows hold 0; arena memory is not zeroed.
-      if (valid !== null || present === 0) offsets.fill(0);
+      // The present values are decoded into offsets[0..present), then moved to their rows, which also writes
+      // the absent rows' 0 (arena memory is not zeroed).
       if (encoding === ENCODING.intDelta) {
         if (present > 0) {
-          let first = 0;
-          if (valid !== null) while (valid[first] === 0) first++;
           // The first present value is the base.
-          offsets[first] = 0;
-          readVarints(r, offsets, valid, present - 1, unit, true, first + 1, field);
+          offsets[0] = 0;
+          readDenseDeltas(r, offsets, present - 1, unit, 1, field);
         }
-      } else if (encoding === ENCODING.intFor) readVarints(r, offsets, valid, present, unit, false, 0, field);
-      else {
-        // Decoded densely, then moved to the present rows.
-        if (changes !== null) {
-          if (present > 0) readRuns(r, offsets, changes, present, unit, field);
-        } else readScientific(r, offsets, present, field);
-        if (valid !== null) spreadToPresentRows(offsets, valid, present);
-      }
+      } else if (encoding === ENCODING.intFor) readDenseValues(r, offsets, present, unit, field);
+      else if (changes !== null) {
+        if (present > 0) readRuns(r, offsets, changes, present, unit, field);
+      } else readScientific(r, offsets, present, field);
+      if (valid !== null) spreadToPresentRows(offsets, valid, present);
       return { type: "int", base, offsets, scale, valid };
     }
     case ENCODING.u8: {
