@@ -5,7 +5,7 @@
  *
  * The AWS SDK is loaded on first use, so that local-only work never pays for it.
  */
-import type { S3Client } from "@aws-sdk/client-s3";
+import type { GetObjectCommandInput, GetObjectCommandOutput, S3Client } from "@aws-sdk/client-s3";
 import { TapeError } from "../format/errors.js";
 import { backoffMs, httpStatusOf, isRetryable, ShortBodyError } from "./retry.js";
 import { type S3Location, s3Url } from "./url.js";
@@ -114,20 +114,16 @@ export class S3Storage {
       });
     }
     return this.request(loc, `GET bytes ${offset}-${offset + length - 1}`, async (signal) => {
-      const out = await this.client.send(
-        new this.sdk.GetObjectCommand({
+      const { bytes } = await this.get(
+        {
           Bucket: loc.bucket,
           Key: loc.key,
           Range: `bytes=${offset}-${offset + length - 1}`,
           // A version pins the bytes; without versioning, the ETag at least detects a replaced object.
           ...(info.versionId !== undefined ? { VersionId: info.versionId } : { IfMatch: info.etag }),
-        }),
-        { abortSignal: signal },
+        },
+        signal,
       );
-      this.stats.gets++;
-      if (out.Body === undefined) throw new ShortBodyError("no body");
-      const bytes = await out.Body.transformToByteArray();
-      this.stats.bytesFetched += bytes.length;
       if (bytes.length !== length) throw new ShortBodyError(`${bytes.length} of ${length} bytes`);
       return bytes;
     });
@@ -143,15 +139,12 @@ export class S3Storage {
   ): Promise<{ info: S3ObjectInfo; offset: number; bytes: Uint8Array }> {
     try {
       return await this.request(loc, `GET last ${length} bytes`, async (signal) => {
-        const out = await this.client.send(
-          new this.sdk.GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range: `bytes=-${length}` }),
-          { abortSignal: signal },
+        const { out, bytes } = await this.get(
+          { Bucket: loc.bucket, Key: loc.key, Range: `bytes=-${length}` },
+          signal,
         );
-        this.stats.gets++;
+        if (out.ETag === undefined) throw new ShortBodyError("no ETag");
         const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(out.ContentRange ?? "");
-        if (out.Body === undefined || out.ETag === undefined) throw new ShortBodyError("no body or ETag");
-        const bytes = await out.Body.transformToByteArray();
-        this.stats.bytesFetched += bytes.length;
         // Without a Content-Range the server sent the whole object.
         const size = range === null ? bytes.length : Number(range[3]);
         const offset = range === null ? 0 : Number(range[1]);
@@ -165,6 +158,19 @@ export class S3Storage {
       const info = await this.head(loc);
       return { info, offset: info.size, bytes: new Uint8Array(0) };
     }
+  }
+
+  /** One GetObject and its whole body, counted. */
+  private async get(
+    input: GetObjectCommandInput,
+    signal: AbortSignal,
+  ): Promise<{ out: GetObjectCommandOutput; bytes: Uint8Array }> {
+    const out = await this.client.send(new this.sdk.GetObjectCommand(input), { abortSignal: signal });
+    this.stats.gets++;
+    if (out.Body === undefined) throw new ShortBodyError("no body");
+    const bytes = await out.Body.transformToByteArray();
+    this.stats.bytesFetched += bytes.length;
+    return { out, bytes };
   }
 
   /** Every object key and every folder (common prefix, `/` included) directly under `prefix`. */
