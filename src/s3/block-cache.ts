@@ -48,7 +48,9 @@ export class BlockCache {
   readonly dir: string;
   readonly maxBytes: number;
   /** Bytes of the entries, as of the last scan plus what this process wrote since. */
-  private usedBytes: Promise<number> | number;
+  private usedBytes = 0;
+  /** The first scan of the folder, made at the first write: a run that only reads never walks it. */
+  private scanned: Promise<void> | null = null;
   private evicting: Promise<void> | null = null;
 
   constructor(options: BlockCacheOptions) {
@@ -58,11 +60,6 @@ export class BlockCache {
       throw new TapeError("E_TAPE_VALUE", "cache size must be a positive number of bytes", {
         field: "maxBytes",
       });
-    // A folder that cannot be made or read shows at the first put (which then stores nothing).
-    this.usedBytes = this.scan().then(
-      (entries) => entries.reduce((n, e) => n + e.size, 0),
-      () => 0,
-    );
   }
 
   /** The object's identity: a replaced object (new ETag or version, other size) gets other entries. */
@@ -110,6 +107,15 @@ export class BlockCache {
     entry.writeUInt32LE(crc32c(data), 8);
     entry.set(data, ENTRY_HEADER);
     const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+    // Counted before writing, so that the scan never sees an entry that this process then adds again.
+    this.scanned ??= this.scan().then(
+      (entries) => {
+        this.usedBytes += entries.reduce((n, e) => n + e.size, 0);
+      },
+      // A folder that cannot be read: the write below fails too, and nothing is stored.
+      () => {},
+    );
+    await this.scanned;
     try {
       await mkdir(join(this.dir, identity.slice(0, 2)), { recursive: true });
       await writeFile(temp, entry);
@@ -119,8 +125,8 @@ export class BlockCache {
       return;
     }
     this.stats.bytesStored += data.length;
-    this.usedBytes = (await this.usedBytes) + entry.length;
-    if ((await this.usedBytes) > this.maxBytes) await this.evict();
+    this.usedBytes += entry.length;
+    if (this.usedBytes > this.maxBytes) await this.evict();
   }
 
   /** Drops the oldest entries until the cache holds at most 90% of its bound. */
