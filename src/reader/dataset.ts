@@ -3,7 +3,9 @@
  * (docs/REPLAY.md), or an explicit list of files. Opening a dataset lists only the day folders of its time
  * range (and only the exchange folders asked for); file footers are read when a replay reaches them.
  */
+import type { RecordBatch } from "apache-arrow";
 import { parseTime } from "../common/time.js";
+import { type ToArrowOptions, toArrow } from "../export/to-arrow.js";
 import { KINDS, type Kind, TapeError } from "../format/index.js";
 import type { BlockCacheOptions, S3Options } from "../s3/index.js";
 import { type Batch, type BatchOptions, batches } from "./batches.js";
@@ -151,6 +153,14 @@ export class Dataset {
    */
   partition(index: number, count: number): Promise<Dataset> {
     return partition(this, index, count);
+  }
+
+  /**
+   * The selected records of one kind as Arrow record batches: `timestamp[ns, UTC]`, exact Decimal128(38, 18) and
+   * float64 prices and sizes (docs/EXPORT.md). `arrowIpcStream(new ArrowTable(kind).schema, …)` makes IPC bytes.
+   */
+  toArrow(options: ToArrowOptions): AsyncIterable<RecordBatch> {
+    return toArrow(this, options);
   }
 
   /** Order books of one symbol: at one instant, or on a time grid (docs/REPLAY.md). */
