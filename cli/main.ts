@@ -4,6 +4,7 @@ import { createRequire } from "node:module";
 import { Command } from "commander";
 import { registerBook } from "./book.js";
 import { registerCat } from "./cat.js";
+import { registerConvert } from "./convert.js";
 import { registerHead } from "./head.js";
 import { registerIngest } from "./ingest.js";
 import { registerInspect } from "./inspect.js";
@@ -22,7 +23,7 @@ const program = new Command()
   .version(version)
   .addHelpText(
     "after",
-    "\nExamples:\n  ticktape inspect file.tape\n  ticktape cat file.tape --symbol BTC-USDT --kind trade | head\n  ticktape replay --root /efs/ticks --from 2026-11-24T14:00 --to +10m --symbol BTC-USDT\n  ticktape book --root /efs/ticks --exchange okx --symbol BTC-USDT --at 2026-11-24T14:37:05\n  ticktape verify data/2026-11-24/*/*.tape\n  ticktape ingest --venue okx session.jsonl --out ./data",
+    "\nExamples:\n  ticktape inspect file.tape\n  ticktape cat file.tape --symbol BTC-USDT --kind trade | head\n  ticktape replay --root /efs/ticks --from 2026-11-24T14:00 --to +10m --symbol BTC-USDT\n  ticktape book --root /efs/ticks --exchange okx --symbol BTC-USDT --at 2026-11-24T14:37:05\n  ticktape convert data/2026-11-24/okx/*.tape --to parquet --out ./parquet\n  ticktape verify data/2026-11-24/*/*.tape\n  ticktape ingest --venue okx session.jsonl --out ./data",
   )
   .showHelpAfterError();
 
@@ -31,6 +32,7 @@ registerCat(program);
 registerHead(program);
 registerReplay(program);
 registerBook(program);
+registerConvert(program);
 registerVerify(program);
 registerRepair(program);
 registerIngest(program);

@@ -11,7 +11,6 @@ export const DECIMAL_SCALE = 18;
 export const DECIMAL_PRECISION = 38;
 
 const TWO32 = 2 ** 32;
-const TWO16 = 2 ** 16;
 /** |base| up to this and offsets within +-2^51 (the format's bound) keep base + offset exact in a double. */
 const SMALL_BASE = 2n ** 52n;
 
@@ -33,22 +32,18 @@ export function nullCount(valid: Uint8Array | null, rows: number): number {
 /** The int64 values base + offsets[i] (two's complement, wrapping as int64 does). */
 export function int64Values(col: IntColumn, rows: number): BigInt64Array {
   const out = new BigInt64Array(rows);
-  const words = new Int32Array(out.buffer);
+  const low = new Uint32Array(out.buffer);
+  const high = new Int32Array(out.buffer);
   const baseLo = Number(BigInt.asUintN(32, col.base));
   const baseHi = Number(BigInt.asIntN(32, col.base >> 32n));
   const offsets = col.offsets;
   for (let i = 0; i < rows; i++) {
-    const off = offsets[i]!;
-    // off / 2^32 is exact; so is the remainder, in [0, 2^32).
-    const offHi = Math.floor(off / TWO32);
-    let lo = baseLo + (off - offHi * TWO32);
-    let carry = 0;
-    if (lo >= TWO32) {
-      lo -= TWO32;
-      carry = 1;
-    }
-    words[2 * i] = lo | 0;
-    words[2 * i + 1] = (baseHi + offHi + carry) | 0;
+    // Exact: |offsets| < 2^51 (the format's bound), so the sum stays below 2^53.
+    const lo = baseLo + offsets[i]!;
+    const carry = Math.floor(lo / TWO32);
+    low[2 * i] = lo - carry * TWO32;
+    // The typed array wraps the high word to int32, as int64 arithmetic wraps.
+    high[2 * i + 1] = baseHi + carry;
   }
   return out;
 }
@@ -67,21 +62,21 @@ export function float64Values(col: IntColumn, rows: number): Float64Array {
   return out;
 }
 
-/** 10^k for k = 0…18 as four 16-bit limbs, least significant first. */
-const POW10_LIMBS: number[][] = Array.from({ length: DECIMAL_SCALE + 1 }, (_, k) => {
-  let p = 10n ** BigInt(k);
-  const limbs: number[] = [];
-  for (let j = 0; j < 4; j++) {
-    limbs.push(Number(p & 0xffffn));
-    p >>= 16n;
-  }
-  return limbs;
+const TWO24 = 2 ** 24;
+const TWO48 = 2 ** 48;
+
+/** 10^k for k = 0…18 as three 24-bit limbs, least significant first. */
+const POW10_LIMBS: [number, number, number][] = Array.from({ length: DECIMAL_SCALE + 1 }, (_, k) => {
+  const p = 10 ** k;
+  const p2 = Math.floor(p / TWO48);
+  const p1 = Math.floor((p - p2 * TWO48) / TWO24);
+  return [p - p2 * TWO48 - p1 * TWO24, p1, p2];
 });
 
 /**
  * Each decimal as Decimal128 at scale 18: the mantissa times 10^(18 - scale), 16 bytes little-endian two's
- * complement per value. The product of a mantissa below 2^53 and 10^18 is computed in 16-bit limbs, whose partial
- * products stay exact in doubles; larger mantissas go through BigInt.
+ * complement per value. For a mantissa below 2^53 the product is computed in 24-bit limbs, whose partial products
+ * (below 2^48) and their sums stay exact in doubles; larger mantissas go through BigInt.
  */
 export function decimal128Values(col: IntColumn, rows: number): Uint32Array {
   const out = new Uint32Array(rows * 4);
@@ -98,44 +93,41 @@ export function decimal128Values(col: IntColumn, rows: number): Uint32Array {
     }
     return out;
   }
-  const [p0, p1, p2, p3] = POW10_LIMBS[k]! as [number, number, number, number];
+  const [p0, p1, p2] = POW10_LIMBS[k]!;
   const base = Number(col.base);
   for (let i = 0; i < rows; i++) {
     const m = base + offsets[i]!;
-    const a = Math.abs(m);
-    const aLo = a % TWO32;
-    const aHi = (a - aLo) / TWO32;
-    const a0 = aLo & 0xffff;
-    const a1 = aLo >>> 16;
-    const a2 = aHi & 0xffff;
-    const a3 = aHi >>> 16;
-    // Column sums of the partial products (each below 2^34), then carries into 16-bit limbs.
-    let t = a0 * p0;
-    const r0 = t % TWO16;
-    t = (t - r0) / TWO16 + a0 * p1 + a1 * p0;
-    const r1 = t % TWO16;
-    t = (t - r1) / TWO16 + a0 * p2 + a1 * p1 + a2 * p0;
-    const r2 = t % TWO16;
-    t = (t - r2) / TWO16 + a0 * p3 + a1 * p2 + a2 * p1 + a3 * p0;
-    const r3 = t % TWO16;
-    t = (t - r3) / TWO16 + a1 * p3 + a2 * p2 + a3 * p1;
-    const r4 = t % TWO16;
-    t = (t - r4) / TWO16 + a2 * p3 + a3 * p2;
-    const r5 = t % TWO16;
-    t = (t - r5) / TWO16 + a3 * p3;
-    const r6 = t % TWO16;
-    const r7 = (t - r6) / TWO16;
-    let w0 = (r0 + r1 * TWO16) >>> 0;
-    let w1 = (r2 + r3 * TWO16) >>> 0;
-    let w2 = (r4 + r5 * TWO16) >>> 0;
-    let w3 = (r6 + r7 * TWO16) >>> 0;
+    const a = m < 0 ? -m : m;
+    const a2 = Math.floor(a / TWO48);
+    const a1 = Math.floor((a - a2 * TWO48) / TWO24);
+    const a0 = a - a2 * TWO48 - a1 * TWO24;
+    // Column sums of the partial products, then carries into 24-bit limbs r0…r4 (and 8 bits in r5).
+    let c = a0 * p0;
+    let q = Math.floor(c / TWO24);
+    const r0 = c - q * TWO24;
+    c = q + a0 * p1 + a1 * p0;
+    q = Math.floor(c / TWO24);
+    const r1 = c - q * TWO24;
+    c = q + a0 * p2 + a1 * p1 + a2 * p0;
+    q = Math.floor(c / TWO24);
+    const r2 = c - q * TWO24;
+    c = q + a1 * p2 + a2 * p1;
+    q = Math.floor(c / TWO24);
+    const r3 = c - q * TWO24;
+    c = q + a2 * p2;
+    q = Math.floor(c / TWO24);
+    const r4 = c - q * TWO24;
+    // 24-bit limbs into 32-bit words (the shifts drop the bits that belong to the next word).
+    let w0 = (r0 | (r1 << 24)) >>> 0;
+    let w1 = ((r1 >>> 8) | (r2 << 16)) >>> 0;
+    let w2 = ((r2 >>> 16) | (r3 << 8)) >>> 0;
+    let w3 = (r4 | (q << 24)) >>> 0;
     if (m < 0) {
       // Two's complement: invert, add one.
-      w0 = ~w0 >>> 0;
+      w0 = (~w0 + 1) >>> 0;
       w1 = ~w1 >>> 0;
       w2 = ~w2 >>> 0;
       w3 = ~w3 >>> 0;
-      w0 = (w0 + 1) >>> 0;
       if (w0 === 0) {
         w1 = (w1 + 1) >>> 0;
         if (w1 === 0) {

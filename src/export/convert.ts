@@ -200,10 +200,11 @@ function namePart(text: string): string {
   );
 }
 
-function outputPath(options: ConvertOptions, parts: string[], kind: Kind): string {
+/** `<parts>.<tag>.<kind>.<extension>`; parts are escaped unless they come from a file name already. */
+function outputPath(options: ConvertOptions, parts: string[], kind: Kind, escaped = true): string {
   const tag = options.nameTag === undefined ? [] : [namePart(options.nameTag)];
-  const name = [...parts.filter((p) => p !== "").map(namePart), ...tag, kind, EXTENSION[options.format]];
-  return join(options.outDir, name.join("."));
+  const named = parts.filter((p) => p !== "").map((p) => (escaped ? namePart(p) : p));
+  return join(options.outDir, [...named, ...tag, kind, EXTENSION[options.format]].join("."));
 }
 
 /** Outputs are found by exchange, then the symbol (split by symbol) or the input file (split by file), then kind. */
@@ -245,7 +246,7 @@ function byFile(plans: readonly FilePlan[], options: ConvertOptions): Map<string
     }
     sources.set(stem, p.file.path);
     for (const kind of new Set([...p.pairs].map((pair) => pair.split("\u0000")[1] as Kind))) {
-      const path = outputPath(options, [stem], kind);
+      const path = outputPath(options, [stem], kind, false);
       out.set(outputKey(p.exchange, p.file.path, kind), {
         path,
         kind,

@@ -1,0 +1,131 @@
+import type { Command } from "commander";
+import {
+  type ConvertOptions,
+  type ConvertSummary,
+  convert,
+  type DecimalMode,
+  EXPORT_FORMATS,
+  type ExportFormat,
+  shardFrom,
+} from "../src/index.js";
+import { addDatasetOptions, type DatasetCliOptions, openCliDataset, reportS3 } from "./dataset-options.js";
+import { formatBytes, toJson } from "./output.js";
+import { progress } from "./progress.js";
+
+interface ConvertCliOptions extends DatasetCliOptions {
+  format?: string;
+  out?: string;
+  split?: string;
+  decimals?: string;
+  parquetUtc?: boolean;
+  overwrite?: boolean;
+  json?: boolean;
+}
+
+function isFormat(text: string): text is ExportFormat {
+  return (EXPORT_FORMATS as readonly string[]).includes(text);
+}
+
+function usage(message: string): Error {
+  return Object.assign(new Error(message), { code: "E_USAGE" });
+}
+
+export function registerConvert(program: Command): void {
+  addDatasetOptions(
+    program
+      .command("convert")
+      .description(
+        "convert records to Parquet, Arrow IPC, CSV or NDJSON files, for DuckDB, Polars, pandas, Spark",
+      )
+      .argument("[inputs...]", ".tape files (or use --root)"),
+  )
+    .option(
+      "-f, --format <format>",
+      `output format: ${EXPORT_FORMATS.join(", ")} (also given as --to FORMAT; --to TIME ends the time range)`,
+    )
+    .requiredOption("-o, --out <dir>", "folder of the output files (made when missing)")
+    .option(
+      "--split <by>",
+      "symbol (default): a file per exchange, symbol and kind; file: a file per input file and kind",
+      "symbol",
+    )
+    .option(
+      "--decimals <mode>",
+      "prices and sizes in Parquet and Arrow: both (default: exact decimal128(38,18) and a Float column), exact, float",
+      "both",
+    )
+    .option(
+      "--parquet-utc",
+      "mark Parquet timestamps as UTC instants (isAdjustedToUTC); DuckDB then reads them as microseconds only",
+    )
+    .option("--overwrite", "replace output files that exist (default: refuse before writing anything)")
+    .option("--json", "print the summary as JSON")
+    .addHelpText(
+      "after",
+      `
+Each output has one kind (its columns: docs/EXPORT.md) and is complete under its name only once written.
+Timestamps are ns since the epoch, UTC: Arrow timestamp[ns, UTC]; Parquet timestamp[ns] without a zone, so that
+DuckDB keeps the nanoseconds; CSV integers. Decimals are exact: decimal128(38,18) in Parquet and Arrow, text in
+CSV and NDJSON (which is exactly what \`ticktape cat\` prints).
+
+Examples:
+  ticktape convert data/2026-11-24/binance/*.tape --to parquet --out ./parquet
+  ticktape convert --root s3://research-ticks/v1 --from 2026-11-24 --to 2026-11-25 --kind trade --format parquet --out /scratch/pq --cache /nvme/cache
+  ticktape convert day/*.tape --symbol BTCUSDT --from 2026-11-24T14:00 --to +1h --format csv --out ./csv
+  duckdb -c "select symbol, count(*), avg(priceFloat) from './parquet/*.trade.parquet' group by symbol"`,
+    )
+    .action(async (inputs: string[], o: ConvertCliOptions) => {
+      // `--to parquet` names the format: no time is spelt like a format.
+      if (o.to !== undefined && isFormat(o.to)) {
+        if (o.format !== undefined && o.format !== o.to)
+          throw usage(`--to ${o.to} and --format ${o.format} name two formats`);
+        o.format = o.to;
+        delete o.to;
+      }
+      if (!isFormat(o.format ?? "")) throw usage(`give --format ${EXPORT_FORMATS.join("|")}`);
+      if (o.split !== "symbol" && o.split !== "file") throw usage("--split is symbol or file");
+      if (!["both", "exact", "float"].includes(o.decimals ?? ""))
+        throw usage("--decimals is both, exact or float");
+      const format = o.format as ExportFormat;
+      if (o.parquetUtc && format !== "parquet") throw usage("--parquet-utc is for --format parquet");
+      const ds = await openCliDataset(inputs, o);
+      const shard = shardFrom(o.shard);
+      const bar = progress("convert", process.stderr);
+      const options: ConvertOptions = {
+        format,
+        outDir: o.out!,
+        split: o.split,
+        decimals: o.decimals as DecimalMode,
+        overwrite: o.overwrite === true,
+        onCorrupt: o.onCorrupt as "error" | "skip",
+        onProgress: (p) => bar.update(p.blockBytesDone, p.blockBytesTotal),
+      };
+      if (o.parquetUtc) options.timezone = "UTC";
+      // Shards of one run write to one folder: their outputs by symbol must not collide.
+      if (shard !== null && o.split === "symbol")
+        options.nameTag = `shard-${shard.index + 1}-of-${shard.count}`;
+      let summary: ConvertSummary;
+      try {
+        summary = await convert(ds, options);
+      } finally {
+        bar.finish();
+      }
+      await reportS3(ds.sources);
+      await ds.sources.close();
+      process.stdout.write(o.json ? `${toJson(summary, 2)}\n` : describe(summary));
+    });
+}
+
+function describe(s: ConvertSummary): string {
+  const lines = s.files.map(
+    (f) =>
+      `${f.path}  ${f.rows.toLocaleString("en-US")} rows  ${formatBytes(f.bytes)}  ${f.rows > 0 ? (f.bytes / f.rows).toFixed(2) : "-"} B/row`,
+  );
+  const rate = s.seconds > 0 ? `${(s.rows / s.seconds / 1e6).toFixed(2)}M rows/s` : "";
+  lines.push(
+    `${s.files.length} files, ${s.rows.toLocaleString("en-US")} rows in ${s.seconds.toFixed(1)} s (${rate}): ` +
+      `${formatBytes(s.inputBytes)} of tape blocks -> ${formatBytes(s.outputBytes)}` +
+      (s.lostBlocks > 0 ? `; ${s.lostBlocks} damaged blocks left out` : ""),
+  );
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,429 @@
+/**
+ * `ticktape convert` read back by real engines: Parquet and CSV by DuckDB, Arrow IPC by apache-arrow's reader,
+ * NDJSON as text; every value is compared with what `ticktape cat` prints for the same file, ns timestamps and
+ * decimals included.
+ */
+import { spawnSync } from "node:child_process";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { type Data, type RecordBatch, tableFromIPC } from "apache-arrow";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  convert,
+  datasetOfFiles,
+  encodeTape,
+  type RecordInput,
+  TapeError,
+  tapeRelativePath,
+} from "../../src/index.js";
+import { canonicalDecimal } from "../format/helpers.js";
+
+const root = join(import.meta.dirname, "..", "..");
+const cli = join(root, "dist", "cli", "main.js");
+const HOUR = 1_764_000_000_000_000_000n - (1_764_000_000_000_000_000n % 3_600_000_000_000n);
+
+function run(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", maxBuffer: 64 << 20 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Values that are easy to get wrong: every scale, negatives, mantissas beyond 2^53, odd ns, absent fields. */
+function records(): RecordInput[] {
+  const out: RecordInput[] = [];
+  const prices = [
+    "65000.1",
+    "0.000000000000000001",
+    "-12.5",
+    "999999999999.999999",
+    "3",
+    "0.00001234",
+    "120.45",
+  ];
+  const sizes = ["0.00000001", "1.5", "250", "0.123456789012345678", "7", "0.1", "42.42"];
+  for (let i = 0; i < 40; i++) {
+    const ts = HOUR + BigInt(i) * 1_000_000_007n + 3n;
+    const symbol = i % 3 === 0 ? "BTC/USD" : "ETH-USDT";
+    const trade: RecordInput = {
+      kind: "trade",
+      symbol,
+      ts,
+      price: prices[i % prices.length]!,
+      size: sizes[(i * 3) % sizes.length]!,
+      side: (["buy", "sell", "unknown"] as const)[i % 3]!,
+    };
+    if (i % 5 !== 4) trade.recvTs = ts + 123_457n;
+    // Integer ids in some blocks, text ids in others, some absent.
+    if (i < 20) trade.tradeId = String(9_007_199_254_740_990 + i);
+    else if (i % 4 !== 0) trade.tradeId = `T-${i}`;
+    out.push(trade);
+    out.push({
+      kind: "book",
+      symbol,
+      ts: ts + 1n,
+      recvTs: ts + 2n,
+      side: i % 2 === 0 ? "bid" : "ask",
+      price: prices[(i + 1) % prices.length]!,
+      size: i % 6 === 0 ? "0" : sizes[i % sizes.length]!,
+      snapshot: i < 4,
+      ...(i % 7 === 3 ? {} : { seq: 2n ** 60n + BigInt(i) }),
+    });
+    if (i % 4 === 0) {
+      out.push({
+        kind: "bbo",
+        symbol,
+        ts: ts + 2n,
+        ...(i % 8 === 0 ? {} : { bidPrice: "64999.99", bidSize: "0.5" }),
+        askPrice: "65000.01",
+        askSize: "1e-8",
+      });
+    }
+  }
+  out.push({
+    kind: "event",
+    symbol: "",
+    ts: HOUR + 5n,
+    type: "connect",
+    message: 'wss://x, "quoted"\nnext line é€',
+  });
+  out.push({
+    kind: "event",
+    symbol: "ETH-USDT",
+    ts: HOUR + 9_000_000_000n,
+    type: "gap",
+    seqBefore: 100n,
+    seqAfter: 2n ** 62n,
+    message: "U 105 != previous u 100 + 1",
+  });
+  out.push({
+    kind: "raw",
+    symbol: "",
+    ts: HOUR + 11n,
+    data: new TextEncoder().encode('{"e":"trade","p":"1.0"}'),
+  });
+  out.push({ kind: "raw", symbol: "", ts: HOUR + 12n, data: new Uint8Array([0xff, 0x00, 0xc3]) });
+  return out;
+}
+
+let dir: string;
+let file: string;
+/** What `ticktape cat` prints, by (symbol, kind), in file order. */
+const expected = new Map<string, Record<string, unknown>[]>();
+let db: DuckDBInstance;
+
+beforeAll(async () => {
+  dir = join(tmpdir(), `ticktape-export-${process.pid}`);
+  file = join(dir, tapeRelativePath("testvenue", HOUR, "c1"));
+  await rm(dir, { recursive: true, force: true });
+  const { mkdir } = await import("node:fs/promises");
+  await mkdir(join(file, ".."), { recursive: true });
+  const bytes = encodeTape(
+    records(),
+    { exchange: "testvenue", captureId: "c1", periodStart: HOUR, periodEnd: HOUR + 3_600_000_000_000n },
+    { policy: { maxRows: 7, checkpointIntervalNs: 0 } },
+  );
+  await writeFile(file, bytes);
+  const r = run("cat", file);
+  expect(r.status, r.stderr).toBe(0);
+  for (const line of r.stdout.trim().split("\n")) {
+    const rec = JSON.parse(line) as Record<string, unknown>;
+    const key = `${rec["symbol"]}|${rec["kind"]}`;
+    if (!expected.has(key)) expected.set(key, []);
+    expected.get(key)!.push(rec);
+  }
+  db = await DuckDBInstance.create(":memory:");
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A decimal as DuckDB prints DECIMAL(38,18), made canonical as `ticktape cat` writes decimals. */
+function canonical(text: string): string {
+  const negative = text.startsWith("-");
+  const [int, frac = ""] = text.replace("-", "").split(".");
+  const m = BigInt(int! + frac.padEnd(18, "0"));
+  return canonicalDecimal(negative ? -m : m, 18);
+}
+
+const DECIMALS = ["price", "size", "bidPrice", "bidSize", "askPrice", "askSize"];
+const TIMES = ["ts", "recvTs"];
+
+/** A row read back, as `ticktape cat` would print it: absent values dropped, floats checked against the decimals. */
+function asCatRecord(kind: string, row: Record<string, unknown>): Record<string, unknown> {
+  expect(row["exchange"]).toBe("testvenue");
+  const out: Record<string, unknown> = { kind };
+  for (const [k, v] of Object.entries(row)) {
+    if (k === "exchange" || k.endsWith("Float") || v === null || v === undefined) continue;
+    if (DECIMALS.includes(k)) {
+      out[k] = canonical(String(v));
+      expect(row[`${k}Float`], k).toBe(Number(out[k]));
+    } else out[k] = v;
+  }
+  return out;
+}
+
+/** The same record with cat's key order irrelevant, raw data as base64 either way. */
+function comparable(rec: Record<string, unknown>): string {
+  const r = { ...rec };
+  if (typeof r["data"] === "string") {
+    r["dataBase64"] = Buffer.from(r["data"], "utf8").toString("base64");
+    delete r["data"];
+  }
+  return JSON.stringify(Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : 1))));
+}
+
+function expectSame(key: string, got: Record<string, unknown>[]): void {
+  const want = expected.get(key);
+  expect(want, key).toBeDefined();
+  expect(got.map(comparable), key).toEqual(want!.map(comparable));
+}
+
+async function outputs(out: string): Promise<string[]> {
+  return (await readdir(out)).sort();
+}
+
+/** Output names: exchange, symbol (escaped), kind. */
+function keyOf(name: string): { symbol: string; kind: string } {
+  const parts = name.split(".");
+  const kind = parts[parts.length - 2]!;
+  const symbol = parts.length === 4 ? decodeURIComponent(parts[1]!) : "";
+  return { symbol, kind };
+}
+
+describe("convert", () => {
+  it("Parquet: DuckDB reads every value exactly as ticktape cat prints it", async () => {
+    const out = join(dir, "parquet");
+    const r = run("convert", file, "--to", "parquet", "--out", out, "--json");
+    expect(r.status, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    const names = await outputs(out);
+    expect(names).toContain("testvenue.BTC%2FUSD.trade.parquet");
+    expect(names).toContain("testvenue.event.parquet");
+    expect(summary.files).toHaveLength(names.length);
+    expect(summary.rows).toBe(records().length);
+    const c = await db.connect();
+    for (const name of names) {
+      const { symbol, kind } = keyOf(name);
+      const path = join(out, name);
+      const cols = (await c.runAndReadAll(`describe select * from '${path}'`)).getRowObjectsJson();
+      const types = Object.fromEntries(cols.map((x) => [String(x["column_name"]), String(x["column_type"])]));
+      expect(types["ts"]).toBe("TIMESTAMP_NS");
+      const select = Object.keys(types)
+        .map((col) =>
+          TIMES.includes(col)
+            ? `epoch_ns("${col}")::VARCHAR AS "${col}"`
+            : types[col] === "BLOB"
+              ? `to_base64("${col}") AS "dataBase64"`
+              : types[col] === "DOUBLE" || types[col] === "BOOLEAN"
+                ? `"${col}"`
+                : `"${col}"::VARCHAR AS "${col}"`,
+        )
+        .join(", ");
+      if (DECIMALS.some((d) => d in types))
+        expect(types[DECIMALS.find((d) => d in types)!]).toBe("DECIMAL(38,18)");
+      const rows = (
+        await c.runAndReadAll(
+          `select ${select} from read_parquet('${path}', file_row_number = true) order by file_row_number`,
+        )
+      ).getRowObjectsJson() as Record<string, unknown>[];
+      expectSame(
+        `${symbol}|${kind}`,
+        rows.map((row) => {
+          const { file_row_number: _, ...rest } = row;
+          return asCatRecord(kind, rest);
+        }),
+      );
+    }
+    // Row-group statistics let engines skip: every column chunk has min and max.
+    const stats = (
+      await c.runAndReadAll(
+        `select path_in_schema, stats_min_value, stats_max_value from parquet_metadata('${join(out, "testvenue.ETH-USDT.trade.parquet")}')`,
+      )
+    ).getRowObjectsJson();
+    const ts = stats.find((s) => s["path_in_schema"] === "ts")!;
+    expect(ts["stats_min_value"]).not.toBeNull();
+    expect(stats.find((s) => s["path_in_schema"] === "symbol")!["stats_max_value"]).toBe("ETH-USDT");
+  });
+
+  it("Arrow IPC: timestamp[ns, UTC], Decimal128(38, 18) and float64, exactly", async () => {
+    const out = join(dir, "arrow");
+    const r = run("convert", file, "--format", "arrow", "--out", out);
+    expect(r.status, r.stderr).toBe(0);
+    for (const name of await outputs(out)) {
+      const { symbol, kind } = keyOf(name);
+      const table = tableFromIPC(await readFile(join(out, name)));
+      const tsType = table.schema.fields.find((f) => f.name === "ts")!.type as {
+        unit: number;
+        timezone: string;
+      };
+      expect(tsType.timezone).toBe("UTC");
+      const rows: Record<string, unknown>[] = [];
+      for (const batch of table.batches) rows.push(...arrowRows(batch));
+      expectSame(
+        `${symbol}|${kind}`,
+        rows.map((row) => asCatRecord(kind, row)),
+      );
+    }
+  });
+
+  it("CSV: DuckDB reads every value as text exactly as ticktape cat prints it", async () => {
+    const out = join(dir, "csv");
+    const r = run("convert", file, "--to", "csv", "--out", out);
+    expect(r.status, r.stderr).toBe(0);
+    const c = await db.connect();
+    for (const name of await outputs(out)) {
+      const { symbol, kind } = keyOf(name);
+      const rows = (
+        await c.runAndReadAll(
+          `select * from read_csv('${join(out, name)}', all_varchar = true, header = true, quote = '"', escape = '"')`,
+        )
+      ).getRowObjectsJson() as Record<string, unknown>[];
+      expectSame(
+        `${symbol}|${kind}`,
+        rows.map((row) => {
+          const rec: Record<string, unknown> = { kind };
+          for (const [k, v] of Object.entries(row)) {
+            if (k === "exchange") expect(v).toBe("testvenue");
+            // CSV has no absent value but the empty one; the symbol of a venue-wide event is empty.
+            else if (k === "symbol" || (v !== null && v !== ""))
+              rec[k] = k === "snapshot" ? v === "true" : (v ?? "");
+          }
+          return rec;
+        }),
+      );
+    }
+  });
+
+  it("NDJSON split by file: the lines ticktape cat prints, grouped by symbol", async () => {
+    const out = join(dir, "ndjson");
+    const r = run("convert", file, "--to", "ndjson", "--split", "file", "--out", out);
+    expect(r.status, r.stderr).toBe(0);
+    const names = await outputs(out);
+    expect(names).toEqual(
+      ["bbo", "book", "event", "raw", "trade"].map(
+        (k) => `testvenue-${file.split("testvenue-")[1]!.replace(".tape", "")}.${k}.ndjson`,
+      ),
+    );
+    for (const name of names) {
+      const kind = name.split(".").at(-2)!;
+      const lines = (await readFile(join(out, name), "utf8"))
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      const symbols = [...new Set(lines.map((l) => l.symbol as string))];
+      expect(symbols).toEqual([...symbols].sort());
+      for (const s of symbols)
+        expectSame(
+          `${s}|${kind}`,
+          lines.filter((l) => l.symbol === s),
+        );
+    }
+  });
+
+  it("--from/--to and --symbol select rows; --parquet-utc marks instants", async () => {
+    const out = join(dir, "window");
+    const from = (HOUR + 10_000_000_000n).toString();
+    const to = (HOUR + 20_000_000_000n).toString();
+    const r = run(
+      "convert",
+      file,
+      "--format",
+      "parquet",
+      "--parquet-utc",
+      "--symbol",
+      "ETH-USDT",
+      "--kind",
+      "trade",
+      "--from",
+      from,
+      "--to",
+      to,
+      "--out",
+      out,
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(await outputs(out)).toEqual(["testvenue.ETH-USDT.trade.parquet"]);
+    const c = await db.connect();
+    const path = join(out, "testvenue.ETH-USDT.trade.parquet");
+    const rows = (
+      await c.runAndReadAll(`select count(*)::INTEGER n, typeof(any_value(ts)) t from '${path}'`)
+    ).getRowObjectsJson();
+    const want = expected
+      .get("ETH-USDT|trade")!
+      .filter((x) => BigInt(x["ts"] as string) >= BigInt(from) && BigInt(x["ts"] as string) < BigInt(to));
+    expect(rows[0]!["n"]).toBe(want.length);
+    expect(rows[0]!["t"]).toBe("TIMESTAMP WITH TIME ZONE");
+  });
+
+  it("refuses to replace outputs unless asked, and leaves no partial file when a block is damaged", async () => {
+    const out = join(dir, "refuse");
+    expect(run("convert", file, "--to", "csv", "--out", out).status).toBe(0);
+    const again = run("convert", file, "--to", "csv", "--out", out);
+    expect(again.status).not.toBe(0);
+    expect(again.stderr).toMatch(/exists/);
+    expect(run("convert", file, "--to", "csv", "--out", out, "--overwrite").status).toBe(0);
+
+    // A flipped byte inside the last block of ETH-USDT trades.
+    const bytes = await readFile(file);
+    const { openTape } = await import("../../src/index.js");
+    const reader = await openTape(file);
+    const victim = reader.selectBlocks({ symbols: ["ETH-USDT"], kinds: ["trade"] }).at(-1)!;
+    await reader.close();
+    bytes[victim.offset + victim.length - 10]! ^= 0x40;
+    const bad = join(dir, "bad", tapeRelativePath("testvenue", HOUR, "c1"));
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(join(bad, ".."), { recursive: true });
+    await writeFile(bad, bytes);
+    const badOut = join(dir, "bad-out");
+    const err = await convert(datasetOfFiles([bad]), { format: "parquet", outDir: badOut }).catch((e) => e);
+    expect(err).toBeInstanceOf(TapeError);
+    expect((err as TapeError).code).toBe("E_TAPE_CRC");
+    expect((err as TapeError).file).toBe(bad);
+    // Outputs finished before the damaged block are whole; nothing half-written is left under any name.
+    for (const name of await outputs(badOut)) {
+      expect(name.startsWith(".")).toBe(false);
+      expect(name).not.toBe("testvenue.ETH-USDT.trade.parquet");
+    }
+    const skipped = await convert(datasetOfFiles([bad]), {
+      format: "ndjson",
+      outDir: join(dir, "bad-skip"),
+      onCorrupt: "skip",
+    });
+    expect(skipped.lostBlocks).toBe(1);
+    expect(skipped.rows).toBe(records().length - victim.rowCount);
+  });
+});
+
+/** Rows of an Arrow batch with values as cat prints them: ns and ids as text, decimals as DuckDB-like text. */
+function arrowRows(batch: RecordBatch): Record<string, unknown>[] {
+  const rows: Record<string, unknown>[] = Array.from({ length: batch.numRows }, () => ({}));
+  for (const field of batch.schema.fields) {
+    const vector = batch.getChild(field.name)!;
+    const data = vector.data[0] as Data;
+    for (let i = 0; i < batch.numRows; i++) {
+      let v: unknown = vector.isValid(i) ? vector.get(i) : null;
+      if (v !== null) {
+        const type = String(field.type);
+        if (type.startsWith("Timestamp") || type === "Int64")
+          v = (data.values as BigInt64Array)[i]!.toString();
+        else if (type.startsWith("Decimal")) {
+          const w = data.values as Uint32Array;
+          let m = 0n;
+          for (let k = 3; k >= 0; k--) m = (m << 32n) | BigInt(w[4 * i + k]!);
+          m = BigInt.asIntN(128, m);
+          const neg = m < 0n;
+          const digits = (neg ? -m : m).toString().padStart(19, "0");
+          v = `${neg ? "-" : ""}${digits.slice(0, -18)}.${digits.slice(-18)}`;
+        } else if (type === "Binary") {
+          v = Buffer.from(v as Uint8Array).toString("base64");
+          rows[i]!["dataBase64"] = v;
+          continue;
+        }
+      }
+      rows[i]![field.name] = v;
+    }
+  }
+  return rows;
+}
