@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { type Codec, DEFAULT_BLOCK_POLICY, DEFAULT_CODEC, DEFAULT_ZSTD_LEVEL } from "../src/index.js";
+import { type ExportFigures, exportKeys, exportMarkdown, exportTargets, measureExport } from "./export.js";
 import { allPeers } from "./peers/index.js";
 import type { PeerResult } from "./peers/peer.js";
 import { loadRealTables, realDataDefaultDir } from "./real-tables.js";
@@ -27,6 +28,7 @@ interface Options {
   write: boolean;
   peers: boolean;
   replay: boolean;
+  export: boolean;
   s3: boolean;
   record: boolean;
   recordSeconds: number;
@@ -98,6 +100,7 @@ async function run(o: Options): Promise<void> {
   // starts from a fresh process too (measured later in the same process, it ran about 15% slower).
   let replay: ReplayFigures | null = null;
   if (o.replay) replay = await measureReplay(log, o.seed, o.s3);
+  const exported: ExportFigures | null = o.export ? await measureExport(log, o.seed) : null;
   log(`generating the synthetic workload: ${o.trades} trades, ${o.book} book updates, seed ${o.seed}`);
   const synth = syntheticWorkload({ trades: o.trades, bookUpdates: o.book, seed: o.seed });
   const codecs: Codec[] = [DEFAULT_CODEC, ...(["zstd", "lz4"] as Codec[]).filter((c) => c !== DEFAULT_CODEC)];
@@ -164,6 +167,7 @@ async function run(o: Options): Promise<void> {
     ratioVsParquet: parquet ? (parquet.result.tradeBytes + parquet.result.bookBytes) / ttBytes : null,
     ...realFigures,
     ...(replay === null ? {} : { replay, ...replayKeys(replay) }),
+    ...(exported === null ? {} : { export: exported, ...exportKeys(exported) }),
     ...(record === null ? {} : { record, ...recordKeys(record) }),
     ticktape: tt,
     table: [...tt.map(ticktapeLine), ...peers.map((p) => p.line)],
@@ -209,10 +213,11 @@ async function run(o: Options): Promise<void> {
           ],
         ]),
     ...(replay === null ? [] : replayTargets(replay)),
+    ...(exported === null ? [] : exportTargets(exported)),
     ...(record === null ? [] : recordTargets(record)),
   ] as [string, boolean, string][];
 
-  const md = renderMarkdown(result, targets, realFigures, replay, record);
+  const md = renderMarkdown(result, targets, realFigures, replay, exported, record);
   if (o.write) {
     const out = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "docs", "benchmarks.md");
     await writeFile(out, md);
@@ -262,6 +267,7 @@ function renderMarkdown(
   targets: [string, boolean, string][],
   real: Record<string, number | string> | null,
   replay: ReplayFigures | null,
+  exported: ExportFigures | null,
   record: RecordFigures | null,
 ): string {
   const m = r.machine;
@@ -321,6 +327,8 @@ function renderMarkdown(
     "",
     ...replayMarkdown(replay),
     "",
+    ...exportMarkdown(exported),
+    "",
     ...recordMarkdown(record),
     "",
     `Run time: ${r.seconds.toFixed(0)} s.`,
@@ -341,6 +349,7 @@ const program = new Command()
   .option("--no-peers", "measure ticktape only")
   .option("--no-replay", "leave out the replay figures (merged replay, scan, seek, book at an instant)")
   .option("--no-s3", "leave out the replay from S3 (an S3 emulator on 127.0.0.1)")
+  .option("--no-export", "leave out the export figures (convert to Parquet and Arrow)")
   .option("--no-record", "leave out the recorder figures (a recorder process on a simulator)")
   .option(
     "--record-seconds <n>",

@@ -25,7 +25,7 @@ import type { Workload } from "./workload.js";
 const HOUR = 3_600_000_000_000n;
 const MINUTE = 60_000_000_000n;
 /** The synthetic data starts at 2024-08-08T00:00:00Z, a whole hour. */
-const HOUR0 = 1_723_075_200_000_000_000n;
+export const HOUR0 = 1_723_075_200_000_000_000n;
 
 export interface ReplayFigures {
   files: number;

@@ -14,26 +14,33 @@ const TWO32 = 2 ** 32;
 /** |base| up to this and offsets within +-2^51 (the format's bound) keep base + offset exact in a double. */
 const SMALL_BASE = 2n ** 52n;
 
-/** 1 bits where `valid[i]` is 1 (LSB first), or null when every row is valid. */
-export function validityBitmap(valid: Uint8Array | null, rows: number): Uint8Array | null {
-  if (valid === null) return null;
-  const bits = new Uint8Array((rows + 7) >>> 3);
-  for (let i = 0; i < rows; i++) if (valid[i]) bits[i >>> 3]! |= 1 << (i & 7);
-  return bits;
+/**
+ * The validity bitmap (1 = present, LSB first) of columns laid end to end, or null when every row is present.
+ * `valid` is a column's presence bytes, null when all its rows are present.
+ */
+export function validityBitmap(parts: readonly { valid: Uint8Array | null; rows: number }[]): {
+  bitmap: Uint8Array | null;
+  nulls: number;
+} {
+  let total = 0;
+  let nulls = 0;
+  for (const p of parts) {
+    total += p.rows;
+    if (p.valid !== null) for (let i = 0; i < p.rows; i++) if (p.valid[i] === 0) nulls++;
+  }
+  if (nulls === 0) return { bitmap: null, nulls };
+  const bits = new Uint8Array((total + 7) >>> 3);
+  let at = 0;
+  for (const p of parts) {
+    for (let i = 0; i < p.rows; i++, at++) if (p.valid === null || p.valid[i]) bits[at >>> 3]! |= 1 << (at & 7);
+  }
+  return { bitmap: bits, nulls };
 }
 
-export function nullCount(valid: Uint8Array | null, rows: number): number {
-  if (valid === null) return 0;
-  let n = 0;
-  for (let i = 0; i < rows; i++) if (valid[i] === 0) n++;
-  return n;
-}
-
-/** The int64 values base + offsets[i] (two's complement, wrapping as int64 does). */
-export function int64Values(col: IntColumn, rows: number): BigInt64Array {
-  const out = new BigInt64Array(rows);
-  const low = new Uint32Array(out.buffer);
-  const high = new Int32Array(out.buffer);
+/** Writes the int64 values base + offsets[i] (two's complement, wrapping as int64 does) at `out[at]`. */
+export function int64Values(col: IntColumn, rows: number, out: BigInt64Array, at: number): void {
+  const low = new Uint32Array(out.buffer, out.byteOffset + at * 8, rows * 2);
+  const high = new Int32Array(out.buffer, out.byteOffset + at * 8, rows * 2);
   const baseLo = Number(BigInt.asUintN(32, col.base));
   const baseHi = Number(BigInt.asIntN(32, col.base >> 32n));
   const offsets = col.offsets;
@@ -45,12 +52,11 @@ export function int64Values(col: IntColumn, rows: number): BigInt64Array {
     // The typed array wraps the high word to int32, as int64 arithmetic wraps.
     high[2 * i + 1] = baseHi + carry;
   }
-  return out;
 }
 
-/** The nearest double of each decimal value (as row objects have it). */
-export function float64Values(col: IntColumn, rows: number): Float64Array {
-  const out = new Float64Array(rows);
+/** Writes the nearest double of each decimal value (as row objects have it) at `all[at]`. */
+export function float64Values(col: IntColumn, rows: number, all: Float64Array, at: number): void {
+  const out = all.subarray(at, at + rows);
   const offsets = col.offsets;
   const div = 10 ** col.scale;
   if (col.base >= -SMALL_BASE && col.base <= SMALL_BASE) {
@@ -59,7 +65,6 @@ export function float64Values(col: IntColumn, rows: number): Float64Array {
   } else {
     for (let i = 0; i < rows; i++) out[i] = Number(col.base + BigInt(offsets[i]!)) / div;
   }
-  return out;
 }
 
 const TWO24 = 2 ** 24;
@@ -78,8 +83,8 @@ const POW10_LIMBS: [number, number, number][] = Array.from({ length: DECIMAL_SCA
  * complement per value. For a mantissa below 2^53 the product is computed in 24-bit limbs, whose partial products
  * (below 2^48) and their sums stay exact in doubles; larger mantissas go through BigInt.
  */
-export function decimal128Values(col: IntColumn, rows: number): Uint32Array {
-  const out = new Uint32Array(rows * 4);
+export function decimal128Values(col: IntColumn, rows: number, all: Uint32Array, at: number): void {
+  const out = all.subarray(at * 4, (at + rows) * 4);
   const k = DECIMAL_SCALE - col.scale;
   const offsets = col.offsets;
   if (col.base < -SMALL_BASE || col.base > SMALL_BASE) {
@@ -91,7 +96,7 @@ export function decimal128Values(col: IntColumn, rows: number): Uint32Array {
         v >>= 32n;
       }
     }
-    return out;
+    return;
   }
   const [p0, p1, p2] = POW10_LIMBS[k]!;
   const base = Number(col.base);
@@ -142,7 +147,6 @@ export function decimal128Values(col: IntColumn, rows: number): Uint32Array {
     out[o + 2] = w2;
     out[o + 3] = w3;
   }
-  return out;
 }
 
 /** Variable-length values: Arrow's int32 offsets (rows + 1) and the bytes they index. */
@@ -202,6 +206,29 @@ export function stringText(col: StringColumn, rows: number): VarBinary {
 /** Byte values as they are. */
 export function binaryValues(col: BytesColumn, rows: number): VarBinary {
   return joinBytes(rows, (i) => col.values[i]!);
+}
+
+/** Variable-length values of several columns laid end to end. */
+export function concatVarBinary(parts: readonly VarBinary[]): VarBinary {
+  if (parts.length === 1) return parts[0]!;
+  let rows = 0;
+  let bytes = 0;
+  for (const p of parts) {
+    rows += p.offsets.length - 1;
+    bytes += p.bytes.length;
+  }
+  const offsets = new Int32Array(rows + 1);
+  const data = new Uint8Array(bytes);
+  let row = 0;
+  let byte = 0;
+  for (const p of parts) {
+    const n = p.offsets.length - 1;
+    for (let i = 1; i <= n; i++) offsets[row + i] = byte + p.offsets[i]!;
+    data.set(p.bytes, byte);
+    row += n;
+    byte += p.bytes.length;
+  }
+  return { offsets, bytes: data };
 }
 
 function joinBytes(rows: number, valueAt: (i: number) => Uint8Array): VarBinary {

@@ -19,6 +19,7 @@ import {
   Struct,
   TimestampNanosecond,
   Utf8,
+  type Vector,
   vectorFromArray,
 } from "apache-arrow";
 import {
@@ -32,15 +33,16 @@ import {
   TRADE_SIDES,
   type U8Column,
 } from "../format/index.js";
+import { BOOK_FLAG_SNAPSHOT } from "../format/schema.js";
 import {
   binaryValues,
+  concatVarBinary,
   DECIMAL_PRECISION,
   DECIMAL_SCALE,
   decimal128Values,
   float64Values,
   int64Values,
   intText,
-  nullCount,
   stringText,
   type VarBinary,
   validityBitmap,
@@ -104,8 +106,15 @@ const KIND_COLUMNS: Record<Kind, ColumnRole[]> = {
   raw: [{ role: "binary", source: "data" }],
 };
 
-/** Builds one Arrow column of a block of a file of `exchange`. */
-type Build = (block: DecodedBlock, exchange: string) => ReturnType<typeof makeData>;
+/** A decoded block and the exchange of its file. */
+export interface ArrowPart {
+  block: DecodedBlock;
+  exchange: string;
+}
+
+type ArrowData = ReturnType<typeof makeData>;
+/** Builds one Arrow column of blocks laid end to end (`rows` in all). */
+type Build = (parts: readonly ArrowPart[], rows: number) => ArrowData;
 
 /** A kind's Arrow schema and how to make its record batches from decoded blocks. */
 export class ArrowTable {
@@ -125,110 +134,131 @@ export class ArrowTable {
       fields.push(new Field(name, type, nullable));
       builds.push(build);
     };
-    // Exchange and symbol: a one-entry dictionary per batch (a block has one symbol, a file one exchange).
-    const constant = (name: string, textOf: (b: DecodedBlock, exchange: string) => string) => {
+    // Exchange and symbol: a dictionary of the batch's values (a block has one symbol, a file one exchange).
+    const perBlock = (name: string, textOf: (p: ArrowPart) => string) => {
       const type = new Dictionary(new Utf8(), new Int32(), dictionaryId++);
-      add(name, type, false, (b, exchange) => {
-        const rows = b.header.rowCount;
-        return makeData({
-          type,
-          length: rows,
-          nullCount: 0,
-          data: new Int32Array(rows),
-          dictionary: vectorFromArray([textOf(b, exchange)], new Utf8()),
-        });
+      // The same vector for the same values: a stream writes a dictionary again only when it changes.
+      let last: { key: string; vector: Vector } | null = null;
+      add(name, type, false, (parts, rows) => {
+        const values: string[] = [];
+        const indices = new Int32Array(rows);
+        let at = 0;
+        for (const p of parts) {
+          const text = textOf(p);
+          let index = values.indexOf(text);
+          if (index < 0) index = values.push(text) - 1;
+          indices.fill(index, at, at + p.block.header.rowCount);
+          at += p.block.header.rowCount;
+        }
+        const key = values.join("\u0000");
+        if (last === null || last.key !== key) last = { key, vector: vectorFromArray(values, new Utf8()) };
+        return makeData({ type, length: rows, nullCount: 0, data: indices, dictionary: last.vector });
       });
     };
-    constant("exchange", (_, exchange) => exchange);
-    constant("symbol", (b) => b.header.symbol);
+    perBlock("exchange", (p) => p.exchange);
+    perBlock("symbol", (p) => p.block.header.symbol);
     for (const c of [...COMMON, ...KIND_COLUMNS[kind]]) {
       switch (c.role) {
         case "timestamp": {
           const type = new TimestampNanosecond(timezone);
-          add(c.source, type, c.nullable, (b) => int64Data(type, intColumn(b, c.source)!, b.header.rowCount));
+          add(c.source, type, c.nullable, (parts, rows) => int64Data(type, parts, rows, c.source));
           break;
         }
         case "decimal": {
           const exact = new Decimal(DECIMAL_SCALE, DECIMAL_PRECISION, 128);
           const float = new Float64();
           if (decimals !== "float")
-            add(c.source, exact, c.nullable, (b) => {
-              const col = intColumn(b, c.source)!;
-              const rows = b.header.rowCount;
-              return withValidity(exact, col.valid, rows, decimal128Values(col, rows));
+            add(c.source, exact, c.nullable, (parts, rows) => {
+              const out = new Uint32Array(rows * 4);
+              const cols = intColumns(parts, c.source);
+              let at = 0;
+              for (const [k, col] of cols.entries()) {
+                decimal128Values(col!, parts[k]!.block.header.rowCount, out, at);
+                at += parts[k]!.block.header.rowCount;
+              }
+              return withValidity(exact, parts, cols, rows, out);
             });
           if (decimals !== "exact")
-            add(decimals === "both" ? `${c.source}Float` : c.source, float, c.nullable, (b) => {
-              const col = intColumn(b, c.source)!;
-              const rows = b.header.rowCount;
-              return withValidity(float, col.valid, rows, float64Values(col, rows));
+            add(decimals === "both" ? `${c.source}Float` : c.source, float, c.nullable, (parts, rows) => {
+              const out = new Float64Array(rows);
+              const cols = intColumns(parts, c.source);
+              let at = 0;
+              for (const [k, col] of cols.entries()) {
+                float64Values(col!, parts[k]!.block.header.rowCount, out, at);
+                at += parts[k]!.block.header.rowCount;
+              }
+              return withValidity(float, parts, cols, rows, out);
             });
           break;
         }
         case "int64": {
           const type = new Int64();
-          add(c.source, type, true, (b) => {
-            const col = intColumn(b, c.source);
-            const rows = b.header.rowCount;
-            return col === undefined ? absent(type, rows) : int64Data(type, col, rows);
-          });
+          add(c.source, type, true, (parts, rows) => int64Data(type, parts, rows, c.source));
           break;
         }
         case "enum": {
           const type = new Dictionary(new Utf8(), new Int8(), dictionaryId++);
           // One dictionary vector for every batch: written once to an IPC stream.
           const dictionary = vectorFromArray([...c.names], new Utf8());
-          add(c.source, type, false, (b) => {
-            const values = enumColumn(b, c.source, c.names.length);
-            return makeData({
-              type,
-              length: values.length,
-              nullCount: 0,
-              data: new Int8Array(values.buffer, values.byteOffset, values.length),
-              dictionary,
-            });
+          add(c.source, type, false, (parts, rows) => {
+            const out = new Int8Array(rows);
+            let at = 0;
+            for (const p of parts) {
+              out.set(enumColumn(p.block, c.source, c.names.length), at);
+              at += p.block.header.rowCount;
+            }
+            return makeData({ type, length: rows, nullCount: 0, data: out, dictionary });
           });
           break;
         }
         case "snapshot": {
           const type = new Bool();
-          add("snapshot", type, false, (b) => {
-            const flags = (b.columns["flags"] as U8Column).values;
-            const rows = b.header.rowCount;
+          add("snapshot", type, false, (parts, rows) => {
             const bits = new Uint8Array((rows + 7) >>> 3);
-            for (let i = 0; i < rows; i++) if (flags[i]! & 1) bits[i >>> 3]! |= 1 << (i & 7);
+            let at = 0;
+            for (const p of parts) {
+              const flags = (p.block.columns["flags"] as U8Column).values;
+              for (let i = 0; i < p.block.header.rowCount; i++, at++)
+                if (flags[i]! & BOOK_FLAG_SNAPSHOT) bits[at >>> 3]! |= 1 << (at & 7);
+            }
             return makeData({ type, length: rows, nullCount: 0, data: bits });
           });
           break;
         }
         case "id": {
           const type = new Utf8();
-          add(c.source, type, true, (b) => {
-            const col = b.columns[c.source];
-            const rows = b.header.rowCount;
-            if (col === undefined) return absent(type, rows);
-            if (col.type === "int") return varData(type, col.valid, rows, intText(col, rows));
-            if (col.type === "string") return varData(type, col.valid, rows, stringText(col, rows));
-            throw wrongType(b, c.source, col);
-          });
+          add(c.source, type, true, (parts, rows) =>
+            varData(type, parts, rows, (b) => {
+              const col = b.columns[c.source];
+              const n = b.header.rowCount;
+              if (col === undefined) return { valid: new Uint8Array(n), text: emptyText(n) };
+              if (col.type === "int") return { valid: col.valid, text: intText(col, n) };
+              if (col.type === "string") return { valid: col.valid, text: stringText(col, n) };
+              throw wrongType(b, c.source, col);
+            }),
+          );
           break;
         }
         case "string": {
           const type = new Utf8();
-          add(c.source, type, false, (b) => {
-            const col = b.columns[c.source];
-            if (col?.type !== "string") throw wrongType(b, c.source, col);
-            return varData(type, null, b.header.rowCount, stringText(col, b.header.rowCount));
-          });
+          add(c.source, type, false, (parts, rows) =>
+            varData(type, parts, rows, (b) => {
+              const col = b.columns[c.source];
+              if (col?.type !== "string") throw wrongType(b, c.source, col);
+              return { valid: null, text: stringText(col, b.header.rowCount) };
+            }),
+          );
           break;
         }
         case "binary": {
           const type = new Binary();
-          add(c.source, type, false, (b) => {
-            const col = b.columns[c.source];
-            if (col?.type !== "bytes") throw wrongType(b, c.source, col);
-            return varData(type, null, b.header.rowCount, binaryValues(col, b.header.rowCount));
-          });
+          add(c.source, type, false, (parts, rows) =>
+            varData(type, parts, rows, (b) => {
+              const col = b.columns[c.source];
+              if (col?.type !== "bytes") throw wrongType(b, c.source, col);
+              return { valid: null, text: binaryValues(col, b.header.rowCount) };
+            }),
+          );
           break;
         }
       }
@@ -237,15 +267,18 @@ export class ArrowTable {
     this.builds = builds;
   }
 
-  /** One block (of this table's kind) as a record batch; `exchange` is its file's. */
-  batch(block: DecodedBlock, exchange: string): RecordBatch {
-    if (block.header.kind !== this.kind) {
-      throw new TapeError("E_TAPE_VALUE", `a ${block.header.kind} block given to the ${this.kind} table`, {
-        offset: block.header.offset,
-      });
+  /** Blocks of this table's kind, laid end to end, as one record batch. */
+  batch(parts: readonly ArrowPart[]): RecordBatch {
+    let rows = 0;
+    for (const p of parts) {
+      if (p.block.header.kind !== this.kind) {
+        throw new TapeError("E_TAPE_VALUE", `a ${p.block.header.kind} block given to the ${this.kind} table`, {
+          offset: p.block.header.offset,
+        });
+      }
+      rows += p.block.header.rowCount;
     }
-    const rows = block.header.rowCount;
-    const children = this.builds.map((build) => build(block, exchange));
+    const children = this.builds.map((build) => build(parts, rows));
     const data = makeData({ type: new Struct(this.schema.fields), length: rows, nullCount: 0, children });
     return new RecordBatch(this.schema, data);
   }
@@ -281,57 +314,61 @@ function wrongType(b: DecodedBlock, name: string, col: Column | undefined): Tape
   );
 }
 
-function int64Data(type: DataType, col: IntColumn, rows: number): ReturnType<typeof makeData> {
-  return withValidity(type, col.valid, rows, int64Values(col, rows));
+/** Each part's int column `name` (undefined where a block does not store an optional column). */
+function intColumns(parts: readonly ArrowPart[], name: string): (IntColumn | undefined)[] {
+  return parts.map((p) => intColumn(p.block, name));
 }
 
+function int64Data(type: DataType, parts: readonly ArrowPart[], rows: number, name: string): ArrowData {
+  const out = new BigInt64Array(rows);
+  const cols = intColumns(parts, name);
+  let at = 0;
+  for (const [k, col] of cols.entries()) {
+    const n = parts[k]!.block.header.rowCount;
+    if (col !== undefined) int64Values(col, n, out, at);
+    at += n;
+  }
+  return withValidity(type, parts, cols, rows, out);
+}
+
+/** Fixed-width values with the validity of their columns (an absent column: every row null). */
 function withValidity(
   type: DataType,
-  valid: Uint8Array | null,
+  parts: readonly ArrowPart[],
+  cols: readonly (IntColumn | undefined)[],
   rows: number,
   data: ArrayBufferView,
-): ReturnType<typeof makeData> {
-  const nulls = nullCount(valid, rows);
-  const nullBitmap = nulls === 0 ? null : validityBitmap(valid, rows);
-  return makeData({ type, length: rows, nullCount: nulls, nullBitmap, data } as never);
+): ArrowData {
+  const { bitmap, nulls } = validityBitmap(
+    parts.map((p, k) => {
+      const n = p.block.header.rowCount;
+      return { valid: cols[k] === undefined ? new Uint8Array(n) : cols[k]!.valid, rows: n };
+    }),
+  );
+  return makeData({ type, length: rows, nullCount: nulls, nullBitmap: bitmap, data } as never);
 }
 
 function varData(
   type: Utf8 | Binary,
-  valid: Uint8Array | null,
+  parts: readonly ArrowPart[],
   rows: number,
-  v: VarBinary,
-): ReturnType<typeof makeData> {
-  const nulls = nullCount(valid, rows);
-  const nullBitmap = nulls === 0 ? null : validityBitmap(valid, rows);
+  textOf: (b: DecodedBlock) => { valid: Uint8Array | null; text: VarBinary },
+): ArrowData {
+  const each = parts.map((p) => textOf(p.block));
+  const { bitmap, nulls } = validityBitmap(
+    each.map((e, k) => ({ valid: e.valid, rows: parts[k]!.block.header.rowCount })),
+  );
+  const v = concatVarBinary(each.map((e) => e.text));
   return makeData({
     type,
     length: rows,
     nullCount: nulls,
-    nullBitmap,
+    nullBitmap: bitmap,
     valueOffsets: v.offsets,
     data: v.bytes,
   } as never);
 }
 
-/** A column every row of which is null (an optional column the block does not store). */
-function absent(type: DataType, rows: number): ReturnType<typeof makeData> {
-  const bits = new Uint8Array((rows + 7) >>> 3);
-  if (type instanceof Utf8) {
-    return makeData({
-      type,
-      length: rows,
-      nullCount: rows,
-      nullBitmap: bits,
-      valueOffsets: new Int32Array(rows + 1),
-      data: new Uint8Array(0),
-    });
-  }
-  return makeData({
-    type,
-    length: rows,
-    nullCount: rows,
-    nullBitmap: bits,
-    data: new BigInt64Array(rows),
-  } as never);
+function emptyText(rows: number): VarBinary {
+  return { offsets: new Int32Array(rows + 1), bytes: new Uint8Array(0) };
 }

@@ -8,7 +8,7 @@ import { basename, dirname, join } from "node:path";
 import { type DecodedBlock, type Kind, recordReader, recordToJson, TapeError } from "../format/index.js";
 import { ArrowTable, type ArrowTableOptions } from "./arrow-table.js";
 import { ParquetWriter } from "./parquet-writer.js";
-import { ArrowIpcEncoder } from "./to-arrow.js";
+import { ArrowIpcEncoder, BatchGatherer } from "./to-arrow.js";
 
 export const EXPORT_FORMATS = ["parquet", "arrow", "csv", "ndjson"] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -47,12 +47,17 @@ export async function openSink(
   };
   switch (format) {
     case "parquet": {
-      const table = new ArrowTable(kind, options);
+      const gather = new BatchGatherer(new ArrowTable(kind, options));
       const writer = ParquetWriter.create(file);
       return {
         path,
-        write: (block, exchange) => writer.write(table.batch(block, exchange)),
+        write: async (block, exchange) => {
+          const batch = gather.add(block, exchange);
+          if (batch !== null) await writer.write(batch);
+        },
         close: async () => {
+          const last = gather.flush();
+          if (last !== null) await writer.write(last);
           const r = await writer.close();
           return finish(r.bytes, r.rows);
         },
@@ -63,11 +68,18 @@ export async function openSink(
       };
     }
     case "arrow": {
-      const table = new ArrowTable(kind, options);
-      const encoder = new ArrowIpcEncoder(table.schema);
+      const gather = new BatchGatherer(new ArrowTable(kind, options));
+      const encoder = new ArrowIpcEncoder(gather.table.schema);
       return byteSink(path, file, finish, abort, {
-        write: async (block, exchange) => encoder.encode(table.batch(block, exchange)),
-        end: () => encoder.finish(),
+        write: async (block, exchange) => {
+          const batch = gather.add(block, exchange);
+          return batch === null ? new Uint8Array(0) : encoder.encode(batch);
+        },
+        end: async () => {
+          const last = gather.flush();
+          const tail = last === null ? new Uint8Array(0) : await encoder.encode(last);
+          return Buffer.concat([tail, await encoder.finish()]);
+        },
       });
     }
     case "csv": {

@@ -1,28 +1,64 @@
 /** A dataset's blocks of one kind as Arrow record batches, and as an Arrow IPC stream. */
 import { type RecordBatch, RecordBatchStreamWriter, type Schema } from "apache-arrow";
-import type { Kind } from "../format/index.js";
+import type { DecodedBlock, Kind } from "../format/index.js";
 import type { BatchOptions } from "../reader/batches.js";
 import type { Dataset } from "../reader/dataset.js";
-import { ArrowTable, type ArrowTableOptions } from "./arrow-table.js";
+import { type ArrowPart, ArrowTable, type ArrowTableOptions } from "./arrow-table.js";
 
 export interface ToArrowOptions extends ArrowTableOptions, Omit<BatchOptions, "kinds"> {
   /** The kind to export (one schema per kind). */
   kind: Kind;
+  /** Rows per record batch, at least (whole blocks are gathered; default 65536). */
+  batchRows?: number;
+}
+
+/** Rows of the record batches made from blocks: large enough that per-batch costs do not count. */
+export const ARROW_BATCH_ROWS = 65_536;
+
+/** Gathers blocks until they hold enough rows for one record batch. */
+export class BatchGatherer {
+  private parts: ArrowPart[] = [];
+  private rows = 0;
+
+  constructor(
+    readonly table: ArrowTable,
+    private readonly batchRows = ARROW_BATCH_ROWS,
+  ) {}
+
+  /** Adds a block; returns a record batch when enough rows are gathered. */
+  add(block: DecodedBlock, exchange: string): RecordBatch | null {
+    this.parts.push({ block, exchange });
+    this.rows += block.header.rowCount;
+    return this.rows >= this.batchRows ? this.flush() : null;
+  }
+
+  /** The record batch of what is gathered, or null when nothing is. */
+  flush(): RecordBatch | null {
+    if (this.parts.length === 0) return null;
+    const batch = this.table.batch(this.parts);
+    this.parts = [];
+    this.rows = 0;
+    return batch;
+  }
 }
 
 /**
- * The selected records of one kind as Arrow record batches (one per block, in the order of `dataset.batches()`):
+ * The selected records of one kind as Arrow record batches (whole blocks in the order of `dataset.batches()`):
  * `timestamp[ns, UTC]` timestamps, exact Decimal128(38, 18) and float64 prices and sizes (docs/EXPORT.md).
  */
 export async function* toArrow(dataset: Dataset, options: ToArrowOptions): AsyncIterable<RecordBatch> {
-  const { kind, decimals, timezone, ...select } = options;
+  const { kind, decimals, timezone, batchRows, ...select } = options;
   const table = new ArrowTable(kind, {
     ...(decimals === undefined ? {} : { decimals }),
     ...(timezone === undefined ? {} : { timezone }),
   });
+  const gather = new BatchGatherer(table, batchRows);
   for await (const b of dataset.batches({ ...select, kinds: [kind] })) {
-    if (b.block !== null) yield table.batch(b.block, b.exchange);
+    const batch = b.block === null ? null : gather.add(b.block, b.exchange);
+    if (batch !== null) yield batch;
   }
+  const last = gather.flush();
+  if (last !== null) yield last;
 }
 
 /**
