@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import type { Command } from "commander";
 import {
   type ConvertOptions,
@@ -8,7 +9,12 @@ import {
   type ExportFormat,
   shardFrom,
 } from "../src/index.js";
-import { addDatasetOptions, type DatasetCliOptions, openCliDataset, reportS3 } from "./dataset-options.js";
+import {
+  addDatasetOptions,
+  type DatasetCliOptions,
+  openCliDataset,
+  reportS3Stats,
+} from "./dataset-options.js";
 import { formatBytes, toJson } from "./output.js";
 import { progress } from "./progress.js";
 
@@ -19,6 +25,7 @@ interface ConvertCliOptions extends DatasetCliOptions {
   decimals?: string;
   parquetUtc?: boolean;
   overwrite?: boolean;
+  workers?: string;
   json?: boolean;
 }
 
@@ -59,6 +66,11 @@ export function registerConvert(program: Command): void {
       "mark Parquet timestamps as UTC instants (isAdjustedToUTC); DuckDB then reads them as microseconds only",
     )
     .option("--overwrite", "replace output files that exist (default: refuse before writing anything)")
+    .option(
+      "--workers <n>",
+      "threads converting symbols (or files) in parallel (default: one per core)",
+      String(availableParallelism()),
+    )
     .option("--json", "print the summary as JSON")
     .addHelpText(
       "after",
@@ -88,6 +100,9 @@ Examples:
         throw usage("--decimals is both, exact or float");
       const format = o.format as ExportFormat;
       if (o.parquetUtc && format !== "parquet") throw usage("--parquet-utc is for --format parquet");
+      const workers = Number(o.workers);
+      if (!(Number.isInteger(workers) && workers >= 1))
+        throw usage("--workers is a whole number, at least 1");
       const ds = await openCliDataset(inputs, o);
       const shard = shardFrom(o.shard);
       const bar = progress("convert", process.stderr);
@@ -97,6 +112,7 @@ Examples:
         split: o.split,
         decimals: o.decimals as DecimalMode,
         overwrite: o.overwrite === true,
+        workers,
         onCorrupt: o.onCorrupt as "error" | "skip",
         onProgress: (p) => bar.update(p.blockBytesDone, p.blockBytesTotal),
       };
@@ -110,7 +126,7 @@ Examples:
       } finally {
         bar.finish();
       }
-      await reportS3(ds.sources);
+      reportS3Stats(summary.s3, summary.cache);
       await ds.sources.close();
       process.stdout.write(o.json ? `${toJson(summary, 2)}\n` : describe(summary));
     });
@@ -123,7 +139,7 @@ function describe(s: ConvertSummary): string {
   );
   const rate = s.seconds > 0 ? `${(s.rows / s.seconds / 1e6).toFixed(2)}M rows/s` : "";
   lines.push(
-    `${s.files.length} files, ${s.rows.toLocaleString("en-US")} rows in ${s.seconds.toFixed(1)} s (${rate}): ` +
+    `${s.files.length} files, ${s.rows.toLocaleString("en-US")} rows in ${s.seconds.toFixed(1)} s (${rate}${s.workers > 0 ? `, ${s.workers} threads` : ""}): ` +
       `${formatBytes(s.inputBytes)} of tape blocks -> ${formatBytes(s.outputBytes)}` +
       (s.lostBlocks > 0 ? `; ${s.lostBlocks} damaged blocks left out` : ""),
   );

@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import {
   type BlockCacheOptions,
+  type BlockCacheStats,
   type Dataset,
   type DatasetOptions,
   datasetOfFiles,
@@ -15,6 +16,7 @@ import {
   parseTapeName,
   parseTime,
   type S3Options,
+  type S3Stats,
   type Sources,
   shardFrom,
 } from "../src/index.js";
@@ -103,11 +105,13 @@ export function cacheOptions(o: DatasetCliOptions): BlockCacheOptions | null {
 
 /** One line on stderr of what S3 and the cache did, when anything was read from S3. */
 export async function reportS3(sources: Sources): Promise<void> {
-  const s3 = await sources.s3Stats();
+  reportS3Stats(await sources.s3Stats(), sources.cacheStats());
+}
+
+export function reportS3Stats(s3: S3Stats | null, cache: BlockCacheStats | null): void {
   if (s3 === null) return;
   const mib = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;
   let line = `s3: ${s3.gets} GETs, ${s3.heads} HEADs, ${s3.lists} LISTs, ${mib(s3.bytesFetched)} fetched, ${s3.retries} retries`;
-  const cache = sources.cacheStats();
   if (cache !== null)
     line += `; cache: ${cache.hits} hits, ${cache.misses} misses, ${mib(cache.bytesHit)} served, ${mib(cache.bytesStored)} stored`;
   process.stderr.write(`${line}\n`);

@@ -32,7 +32,8 @@ export function validityBitmap(parts: readonly { valid: Uint8Array | null; rows:
   const bits = new Uint8Array((total + 7) >>> 3);
   let at = 0;
   for (const p of parts) {
-    for (let i = 0; i < p.rows; i++, at++) if (p.valid === null || p.valid[i]) bits[at >>> 3]! |= 1 << (at & 7);
+    for (let i = 0; i < p.rows; i++, at++)
+      if (p.valid === null || p.valid[i]) bits[at >>> 3]! |= 1 << (at & 7);
   }
   return { bitmap: bits, nulls };
 }

@@ -272,9 +272,13 @@ export class ArrowTable {
     let rows = 0;
     for (const p of parts) {
       if (p.block.header.kind !== this.kind) {
-        throw new TapeError("E_TAPE_VALUE", `a ${p.block.header.kind} block given to the ${this.kind} table`, {
-          offset: p.block.header.offset,
-        });
+        throw new TapeError(
+          "E_TAPE_VALUE",
+          `a ${p.block.header.kind} block given to the ${this.kind} table`,
+          {
+            offset: p.block.header.offset,
+          },
+        );
       }
       rows += p.block.header.rowCount;
     }

@@ -8,14 +8,25 @@ import { join } from "node:path";
 import { type Kind, TapeError } from "../format/index.js";
 import type { Dataset, DatasetFile } from "../reader/dataset.js";
 import { narrow } from "../reader/replay.js";
+import type { BlockCacheStats, S3Stats } from "../s3/index.js";
 import type { ArrowTableOptions } from "./arrow-table.js";
-import { EXTENSION, type ExportFormat, openSink, type Sink } from "./sinks.js";
+import {
+  type ConvertedFile,
+  type Output,
+  outputKey,
+  type Pass,
+  type PassResult,
+  type PassSettings,
+  runPass,
+} from "./convert-pass.js";
+import { runPassesInWorkers, type WorkerSetup, workersAvailable } from "./convert-pool.js";
+import { EXTENSION, type ExportFormat } from "./sinks.js";
 
 export type ConvertSplit = "symbol" | "file";
 
 export interface ConvertOptions extends ArrowTableOptions {
   format: ExportFormat;
-  /** Folder of the output files (it must exist). */
+  /** Folder of the output files (made when missing). */
   outDir: string;
   /** `"symbol"` (default): a file per (exchange, symbol, kind); `"file"`: a file per (input file, kind). */
   split?: ConvertSplit;
@@ -25,6 +36,11 @@ export interface ConvertOptions extends ArrowTableOptions {
   nameTag?: string;
   /** A damaged block or torn file: stop with its error (default), or leave its rows out and count it. */
   onCorrupt?: "error" | "skip";
+  /**
+   * Worker threads converting symbols (or files) in parallel; default 1 (this thread). Needs the compiled package
+   * and S3 options that can be copied to a thread (no credential provider functions); else this thread does all.
+   */
+  workers?: number;
   /** Called after each block with the bytes of blocks done and in all. */
   onProgress?: (done: ConvertProgress) => void;
 }
@@ -35,18 +51,6 @@ export interface ConvertProgress {
   rows: number;
 }
 
-export interface ConvertedFile {
-  path: string;
-  kind: Kind;
-  exchange: string;
-  /** The symbol (split by symbol), or null (split by file). */
-  symbol: string | null;
-  /** The input file (split by file), or null. */
-  source: string | null;
-  rows: number;
-  bytes: number;
-}
-
 export interface ConvertSummary {
   files: ConvertedFile[];
   rows: number;
@@ -55,6 +59,11 @@ export interface ConvertSummary {
   outputBytes: number;
   /** Blocks left out (`onCorrupt: "skip"`). */
   lostBlocks: number;
+  /** Worker threads that ran passes (0: this thread did). */
+  workers: number;
+  /** What S3 and the block cache did, in this thread and the workers (null when nothing came from S3). */
+  s3: S3Stats | null;
+  cache: BlockCacheStats | null;
   seconds: number;
 }
 
@@ -62,19 +71,11 @@ export interface ConvertSummary {
 interface FilePlan {
   file: DatasetFile;
   exchange: string;
-  symbols: Set<string>;
+  /** Bytes of blocks by symbol. */
+  symbols: Map<string, number>;
   /** (symbol, kind) pairs present. */
   pairs: Set<string>;
   bytes: number;
-}
-
-/** One output: where it goes and what it holds. */
-interface Output {
-  path: string;
-  kind: Kind;
-  exchange: string;
-  symbol: string | null;
-  source: string | null;
 }
 
 export async function convert(dataset: Dataset, options: ConvertOptions): Promise<ConvertSummary> {
@@ -87,81 +88,100 @@ export async function convert(dataset: Dataset, options: ConvertOptions): Promis
     [...outputs.values()].map((o) => o.path),
     options.overwrite === true,
   );
-
+  // Largest first, so that threads finish together.
+  const passes: Pass[] =
+    split === "symbol"
+      ? symbolBytes(plans).map(([symbol]) => ({ symbol }))
+      : [...plans]
+          .sort((a, b) => b.bytes - a.bytes)
+          .map((p) => ({ file: p.file.path, symbols: [...p.symbols.keys()].sort() }));
+  const settings: PassSettings = {
+    format: options.format,
+    onCorrupt: options.onCorrupt ?? "error",
+    table: {
+      ...(options.decimals === undefined ? {} : { decimals: options.decimals }),
+      timezone:
+        options.timezone !== undefined ? options.timezone : options.format === "parquet" ? null : "UTC",
+    },
+  };
   const progress: ConvertProgress = {
     blockBytesDone: 0,
     blockBytesTotal: plans.reduce((n, p) => n + p.bytes, 0),
     rows: 0,
   };
-  const summary: ConvertSummary = {
-    files: [],
-    rows: 0,
-    inputBytes: 0,
-    outputBytes: 0,
-    lostBlocks: 0,
-    seconds: 0,
-  };
-  const tableOptions: ArrowTableOptions = {};
-  if (options.decimals !== undefined) tableOptions.decimals = options.decimals;
-  tableOptions.timezone =
-    options.timezone !== undefined ? options.timezone : options.format === "parquet" ? null : "UTC";
-  const open = new Map<string, { sink: Sink; output: Output }>();
-
-  /** Replays one symbol of `ds` into the outputs that `outputOf` names. */
-  const pass = async (ds: Dataset, symbol: string, outputOf: (exchange: string, kind: Kind) => string) => {
-    for await (const b of ds.batches({ symbols: [symbol], onCorrupt: options.onCorrupt ?? "error" })) {
-      if (b.block === null) {
-        summary.lostBlocks++;
-        continue;
-      }
-      const kind = b.block.header.kind!;
-      const key = outputOf(b.exchange, kind);
-      const output = outputs.get(key);
-      if (output === undefined) throw new TapeError("E_TAPE_STATE", `no output planned for ${key}`);
-      let entry = open.get(output.path);
-      if (entry === undefined) {
-        entry = { sink: await openSink(options.format, output.path, kind, tableOptions), output };
-        open.set(output.path, entry);
-      }
-      await entry.sink.write(b.block, b.exchange);
-      progress.blockBytesDone += b.block.header.length;
-      progress.rows += b.block.header.rowCount;
-      summary.inputBytes += b.block.header.length;
-      options.onProgress?.(progress);
-    }
-  };
-  const closeAll = async () => {
-    for (const { sink, output } of open.values()) {
-      const r = await sink.close();
-      summary.files.push({ ...output, rows: r.rows, bytes: r.bytes });
-      summary.rows += r.rows;
-      summary.outputBytes += r.bytes;
-    }
-    open.clear();
+  const onBlock = (bytes: number, rows: number) => {
+    progress.blockBytesDone += bytes;
+    progress.rows += rows;
+    options.onProgress?.(progress);
   };
 
-  try {
-    if (split === "symbol") {
-      const symbols = [...new Set(plans.flatMap((p) => [...p.symbols]))].sort();
-      for (const symbol of symbols) {
-        await pass(dataset, symbol, (exchange, kind) => outputKey(exchange, symbol, kind));
-        await closeAll();
-      }
-    } else {
-      for (const plan of plans) {
-        const one = dataset.subset((f) => f.path === plan.file.path);
-        for (const symbol of [...plan.symbols].sort()) {
-          await pass(one, symbol, (exchange, kind) => outputKey(exchange, plan.file.path, kind));
-        }
-        await closeAll();
-      }
-    }
-  } catch (err) {
-    await Promise.all([...open.values()].map((e) => e.sink.abort()));
-    throw err;
+  const results: PassResult[] = [];
+  const s3: (S3Stats | null)[] = [await dataset.sources.s3Stats()];
+  const cache: (BlockCacheStats | null)[] = [dataset.sources.cacheStats()];
+  const setup = workerSetup(dataset, outputs, settings);
+  const workers = Math.min(options.workers ?? 1, passes.length);
+  if (workers > 1 && setup !== null && workersAvailable()) {
+    const pool = await runPassesInWorkers(setup, passes, workers, onBlock);
+    results.push(...pool.results);
+    s3.push(...pool.s3);
+    cache.push(...pool.cache);
+  } else {
+    for (const pass of passes) results.push(await runPass(dataset, pass, outputs, settings, onBlock));
+    s3.splice(0, 1, await dataset.sources.s3Stats());
+    cache.splice(0, 1, dataset.sources.cacheStats());
   }
-  summary.seconds = (performance.now() - started) / 1000;
-  return summary;
+  const files = results.flatMap((r) => r.files).sort((a, b) => (a.path < b.path ? -1 : 1));
+  return {
+    files,
+    rows: files.reduce((n, f) => n + f.rows, 0),
+    inputBytes: results.reduce((n, r) => n + r.inputBytes, 0),
+    outputBytes: files.reduce((n, f) => n + f.bytes, 0),
+    lostBlocks: results.reduce((n, r) => n + r.lostBlocks, 0),
+    workers: workers > 1 && setup !== null && workersAvailable() ? workers : 0,
+    s3: sumStats(s3),
+    cache: sumStats(cache),
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** Symbols with their bytes of blocks in every file, largest first (then by name). */
+function symbolBytes(plans: readonly FilePlan[]): [string, number][] {
+  const bytes = new Map<string, number>();
+  for (const p of plans) for (const [s, n] of p.symbols) bytes.set(s, (bytes.get(s) ?? 0) + n);
+  return [...bytes].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+}
+
+/** What the workers need, or null when the S3 options cannot be copied to a thread (a credential function). */
+function workerSetup(
+  dataset: Dataset,
+  outputs: ReadonlyMap<string, Output>,
+  settings: PassSettings,
+): WorkerSetup | null {
+  const setup: WorkerSetup = {
+    root: dataset.root,
+    files: [...dataset.files],
+    selection: dataset.selection,
+    s3: dataset.sources.s3Options,
+    cache: dataset.sources.cacheOptions,
+    outputs: [...outputs],
+    settings,
+  };
+  try {
+    structuredClone(setup);
+    return setup;
+  } catch {
+    return null;
+  }
+}
+
+/** Field-by-field sums of counters; null when there are none. */
+function sumStats<T extends object>(all: readonly (T | null)[]): T | null {
+  const present = all.filter((s): s is T => s !== null);
+  if (present.length === 0) return null;
+  const sum = { ...present[0]! } as Record<string, number>;
+  for (const s of present.slice(1))
+    for (const [k, v] of Object.entries(s)) sum[k] = (sum[k] ?? 0) + (v as number);
+  return sum as T;
 }
 
 /** Reads every file's footer (or recovers it) for the blocks the selection takes. */
@@ -176,12 +196,12 @@ async function planFiles(dataset: Dataset): Promise<FilePlan[]> {
       const plan: FilePlan = {
         file,
         exchange: reader.header.exchange,
-        symbols: new Set(),
+        symbols: new Map(),
         pairs: new Set(),
         bytes: 0,
       };
       for (const b of blocks) {
-        plan.symbols.add(b.symbol);
+        plan.symbols.set(b.symbol, (plan.symbols.get(b.symbol) ?? 0) + b.length);
         plan.pairs.add(`${b.symbol}\u0000${b.kind}`);
         plan.bytes += b.length;
       }
@@ -205,11 +225,6 @@ function outputPath(options: ConvertOptions, parts: string[], kind: Kind, escape
   const tag = options.nameTag === undefined ? [] : [namePart(options.nameTag)];
   const named = parts.filter((p) => p !== "").map((p) => (escaped ? namePart(p) : p));
   return join(options.outDir, [...named, ...tag, kind, EXTENSION[options.format]].join("."));
-}
-
-/** Outputs are found by exchange, then the symbol (split by symbol) or the input file (split by file), then kind. */
-function outputKey(exchange: string, symbolOrSource: string, kind: Kind): string {
-  return `${exchange}\u0000${symbolOrSource}\u0000${kind}`;
 }
 
 function bySymbol(plans: readonly FilePlan[], options: ConvertOptions): Map<string, Output> {

@@ -2,13 +2,13 @@
 export { DECIMAL_PRECISION, DECIMAL_SCALE } from "./arrow-columns.js";
 export { ArrowTable, type ArrowTableOptions, type DecimalMode } from "./arrow-table.js";
 export {
-  type ConvertedFile,
   type ConvertOptions,
   type ConvertProgress,
   type ConvertSplit,
   type ConvertSummary,
   convert,
 } from "./convert.js";
+export type { ConvertedFile } from "./convert-pass.js";
 export { PARQUET_ROW_GROUP_ROWS, ParquetWriter, type ParquetWriterOptions } from "./parquet-writer.js";
 export { EXPORT_FORMATS, type ExportFormat } from "./sinks.js";
 export { ArrowIpcEncoder, arrowIpcStream, type ToArrowOptions, toArrow } from "./to-arrow.js";

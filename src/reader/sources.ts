@@ -23,8 +23,8 @@ export class Sources {
   private cache: BlockCache | null = null;
 
   constructor(
-    private readonly s3Options: S3Options = {},
-    private readonly cacheOptions: BlockCacheOptions | null = null,
+    readonly s3Options: S3Options = {},
+    readonly cacheOptions: BlockCacheOptions | null = null,
   ) {}
 
   /** The S3 client, made on first use. */

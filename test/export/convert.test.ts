@@ -195,9 +195,10 @@ function keyOf(name: string): { symbol: string; kind: string } {
 describe("convert", () => {
   it("Parquet: DuckDB reads every value exactly as ticktape cat prints it", async () => {
     const out = join(dir, "parquet");
-    const r = run("convert", file, "--to", "parquet", "--out", out, "--json");
+    const r = run("convert", file, "--to", "parquet", "--out", out, "--json", "--workers", "2");
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
+    expect(summary.workers).toBe(2);
     const names = await outputs(out);
     expect(names).toContain("testvenue.BTC%2FUSD.trade.parquet");
     expect(names).toContain("testvenue.event.parquet");
@@ -206,7 +207,44 @@ describe("convert", () => {
     const c = await db.connect();
     for (const name of names) {
       const { symbol, kind } = keyOf(name);
-      const path = join(out, name);
+      const rows = await parquetRows(join(out, name));
+      expectSame(
+        `${symbol}|${kind}`,
+        rows.map((row) => asCatRecord(kind, row)),
+      );
+    }
+    // Row-group statistics let engines skip: every column chunk has min and max.
+    const stats = (
+      await c.runAndReadAll(
+        `select path_in_schema, stats_min_value, stats_max_value from parquet_metadata('${join(out, "testvenue.ETH-USDT.trade.parquet")}')`,
+      )
+    ).getRowObjectsJson();
+    const ts = stats.find((s) => s["path_in_schema"] === "ts")!;
+    expect(ts["stats_min_value"]).not.toBeNull();
+    expect(stats.find((s) => s["path_in_schema"] === "symbol")!["stats_max_value"]).toBe("ETH-USDT");
+  });
+
+  it("Parquet split by file: several symbols in one file, grouped, every value exact", async () => {
+    const out = join(dir, "parquet-by-file");
+    const r = run("convert", file, "--to", "parquet", "--split", "file", "--out", out);
+    expect(r.status, r.stderr).toBe(0);
+    for (const name of await outputs(out)) {
+      const kind = name.split(".").at(-2)!;
+      const rows = (await parquetRows(join(out, name))).map((row) => asCatRecord(kind, row));
+      const symbols = [...new Set(rows.map((x) => x["symbol"] as string))];
+      expect(symbols).toEqual([...symbols].sort());
+      for (const s of symbols)
+        expectSame(
+          `${s}|${kind}`,
+          rows.filter((x) => x["symbol"] === s),
+        );
+    }
+  });
+
+  /** A Parquet file's rows as DuckDB reads them: ns as text, decimals as text, blobs as base64. */
+  async function parquetRows(path: string): Promise<Record<string, unknown>[]> {
+    const c = await db.connect();
+    {
       const cols = (await c.runAndReadAll(`describe select * from '${path}'`)).getRowObjectsJson();
       const types = Object.fromEntries(cols.map((x) => [String(x["column_name"]), String(x["column_type"])]));
       expect(types["ts"]).toBe("TIMESTAMP_NS");
@@ -228,24 +266,12 @@ describe("convert", () => {
           `select ${select} from read_parquet('${path}', file_row_number = true) order by file_row_number`,
         )
       ).getRowObjectsJson() as Record<string, unknown>[];
-      expectSame(
-        `${symbol}|${kind}`,
-        rows.map((row) => {
-          const { file_row_number: _, ...rest } = row;
-          return asCatRecord(kind, rest);
-        }),
-      );
+      return rows.map((row) => {
+        const { file_row_number: _, ...rest } = row;
+        return rest;
+      });
     }
-    // Row-group statistics let engines skip: every column chunk has min and max.
-    const stats = (
-      await c.runAndReadAll(
-        `select path_in_schema, stats_min_value, stats_max_value from parquet_metadata('${join(out, "testvenue.ETH-USDT.trade.parquet")}')`,
-      )
-    ).getRowObjectsJson();
-    const ts = stats.find((s) => s["path_in_schema"] === "ts")!;
-    expect(ts["stats_min_value"]).not.toBeNull();
-    expect(stats.find((s) => s["path_in_schema"] === "symbol")!["stats_max_value"]).toBe("ETH-USDT");
-  });
+  }
 
   it("Arrow IPC: timestamp[ns, UTC], Decimal128(38, 18) and float64, exactly", async () => {
     const out = join(dir, "arrow");
@@ -383,6 +409,16 @@ describe("convert", () => {
     expect((err as TapeError).file).toBe(bad);
     // Outputs finished before the damaged block are whole; nothing half-written is left under any name.
     for (const name of await outputs(badOut)) {
+      expect(name.startsWith(".")).toBe(false);
+      expect(name).not.toBe("testvenue.ETH-USDT.trade.parquet");
+    }
+    // The same from the command, with two worker threads: the error names the file; nothing half-written stays.
+    const cliOut = join(dir, "bad-cli");
+    const failed = run("convert", bad, "--to", "parquet", "--workers", "2", "--out", cliOut);
+    expect(failed.status).not.toBe(0);
+    expect(failed.stderr).toContain("E_TAPE_CRC");
+    expect(failed.stderr).toContain(bad);
+    for (const name of await outputs(cliOut)) {
       expect(name.startsWith(".")).toBe(false);
       expect(name).not.toBe("testvenue.ETH-USDT.trade.parquet");
     }

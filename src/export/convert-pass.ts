@@ -1,0 +1,102 @@
+/**
+ * One unit of a conversion: the blocks of one symbol (of the whole dataset, or of one input file) routed to the
+ * outputs planned for them. Passes write disjoint outputs, so they can run in any order and in parallel.
+ */
+import { type Kind, TapeError } from "../format/index.js";
+import type { Dataset } from "../reader/dataset.js";
+import type { ArrowTableOptions } from "./arrow-table.js";
+import { type ExportFormat, openSink, type Sink } from "./sinks.js";
+
+/** One output: where it goes and what it holds. */
+export interface Output {
+  path: string;
+  kind: Kind;
+  exchange: string;
+  /** The symbol (split by symbol), or null (split by file). */
+  symbol: string | null;
+  /** The input file (split by file), or null. */
+  source: string | null;
+}
+
+export interface ConvertedFile extends Output {
+  rows: number;
+  bytes: number;
+}
+
+/** Split by symbol: one symbol of every file. Split by file: the symbols of one file, one after the other. */
+export type Pass = { symbol: string } | { file: string; symbols: string[] };
+
+export interface PassSettings {
+  format: ExportFormat;
+  table: ArrowTableOptions;
+  onCorrupt: "error" | "skip";
+}
+
+export interface PassResult {
+  files: ConvertedFile[];
+  /** Bytes of the `.tape` blocks read. */
+  inputBytes: number;
+  lostBlocks: number;
+}
+
+/** Outputs are found by exchange, then the symbol (split by symbol) or the input file (split by file), then kind. */
+export function outputKey(exchange: string, symbolOrFile: string, kind: Kind): string {
+  return `${exchange}\u0000${symbolOrFile}\u0000${kind}`;
+}
+
+/** Stops a pass between two blocks (another pass failed). */
+export class PassStopped extends Error {
+  override readonly name = "PassStopped";
+}
+
+export async function runPass(
+  dataset: Dataset,
+  pass: Pass,
+  outputs: ReadonlyMap<string, Output>,
+  settings: PassSettings,
+  /** After each block: its bytes and rows. */
+  onBlock: (bytes: number, rows: number) => void,
+  stopped: () => boolean = () => false,
+): Promise<PassResult> {
+  const result: PassResult = { files: [], inputBytes: 0, lostBlocks: 0 };
+  const open = new Map<string, { sink: Sink; output: Output }>();
+  const route = async (ds: Dataset, symbol: string, keyOf: (exchange: string, kind: Kind) => string) => {
+    for await (const b of ds.batches({ symbols: [symbol], onCorrupt: settings.onCorrupt })) {
+      if (stopped()) throw new PassStopped("stopped");
+      if (b.block === null) {
+        result.lostBlocks++;
+        continue;
+      }
+      const kind = b.block.header.kind!;
+      const key = keyOf(b.exchange, kind);
+      const output = outputs.get(key);
+      if (output === undefined) throw new TapeError("E_TAPE_STATE", `no output planned for ${key}`);
+      let entry = open.get(output.path);
+      if (entry === undefined) {
+        entry = { sink: await openSink(settings.format, output.path, kind, settings.table), output };
+        open.set(output.path, entry);
+      }
+      await entry.sink.write(b.block, b.exchange);
+      result.inputBytes += b.block.header.length;
+      onBlock(b.block.header.length, b.block.header.rowCount);
+    }
+  };
+  try {
+    if ("symbol" in pass) {
+      await route(dataset, pass.symbol, (exchange, kind) => outputKey(exchange, pass.symbol, kind));
+    } else {
+      const one = dataset.subset((f) => f.path === pass.file);
+      for (const symbol of pass.symbols)
+        await route(one, symbol, (exchange, kind) => outputKey(exchange, pass.file, kind));
+    }
+    for (const [path, { sink, output }] of open) {
+      const r = await sink.close();
+      open.delete(path);
+      result.files.push({ ...output, rows: r.rows, bytes: r.bytes });
+    }
+  } catch (err) {
+    await Promise.all([...open.values()].map((e) => e.sink.abort()));
+    throw err;
+  }
+  return result;
+}

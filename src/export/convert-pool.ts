@@ -1,0 +1,120 @@
+/**
+ * Runs the passes of a conversion in worker threads, one pass per worker at a time: the Parquet writer and the
+ * decoding use one core each, so a machine's cores convert several symbols (or files) at once. The first failure
+ * stops the other workers between two blocks; their unfinished files are removed as in a single thread.
+ */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { TapeError, type TapeErrorCode } from "../format/index.js";
+import type { DatasetFile, Selection } from "../reader/dataset.js";
+import type { BlockCacheOptions, BlockCacheStats, S3Options, S3Stats } from "../s3/index.js";
+import type { Output, Pass, PassResult, PassSettings } from "./convert-pass.js";
+
+/** What a worker needs to open the dataset and write its outputs (structured-clonable). */
+export interface WorkerSetup {
+  root: string | null;
+  files: DatasetFile[];
+  selection: Selection;
+  s3: S3Options;
+  cache: BlockCacheOptions | null;
+  outputs: [string, Output][];
+  settings: PassSettings;
+}
+
+export type ToWorker = { type: "pass"; pass: Pass } | { type: "stop" } | { type: "end" };
+export type ToMain =
+  | { type: "block"; bytes: number; rows: number }
+  | { type: "done"; result: PassResult }
+  | { type: "failed"; error: SerializedError }
+  | { type: "ended"; s3: S3Stats | null; cache: BlockCacheStats | null };
+
+interface SerializedError {
+  message: string;
+  tape: { code: TapeErrorCode; reason: string; file?: string; offset?: number; field?: string } | null;
+  stopped: boolean;
+}
+
+export function serializeError(err: unknown): SerializedError {
+  const e = err instanceof Error ? err : new Error(String(err));
+  return {
+    message: e.message,
+    tape:
+      e instanceof TapeError
+        ? {
+            code: e.code,
+            reason: e.reason,
+            ...(e.file === undefined ? {} : { file: e.file }),
+            ...(e.offset === undefined ? {} : { offset: e.offset }),
+            ...(e.field === undefined ? {} : { field: e.field }),
+          }
+        : null,
+    stopped: e.name === "PassStopped",
+  };
+}
+
+function revive(e: SerializedError): Error {
+  if (e.tape === null) return new Error(e.message);
+  const { code, reason, ...where } = e.tape;
+  return new TapeError(code, reason, where);
+}
+
+const WORKER = new URL("./convert-worker.js", import.meta.url);
+
+/** Whether the compiled worker is there (it is in the package; not when the sources run untranspiled). */
+export function workersAvailable(): boolean {
+  return existsSync(fileURLToPath(WORKER));
+}
+
+export interface PoolResult {
+  results: PassResult[];
+  s3: S3Stats[];
+  cache: BlockCacheStats[];
+}
+
+export async function runPassesInWorkers(
+  setup: WorkerSetup,
+  passes: readonly Pass[],
+  count: number,
+  onBlock: (bytes: number, rows: number) => void,
+): Promise<PoolResult> {
+  const out: PoolResult = { results: [], s3: [], cache: [] };
+  let next = 0;
+  const state: { failure: Error | null } = { failure: null };
+  const workers: Worker[] = [];
+  const runOne = (worker: Worker) =>
+    new Promise<void>((resolve) => {
+      const give = () => {
+        const pass = state.failure === null ? passes[next++] : undefined;
+        worker.postMessage(
+          (pass === undefined ? { type: "end" } : { type: "pass", pass }) satisfies ToWorker,
+        );
+      };
+      worker.on("message", (m: ToMain) => {
+        if (m.type === "block") onBlock(m.bytes, m.rows);
+        else if (m.type === "done") {
+          out.results.push(m.result);
+          give();
+        } else if (m.type === "failed") {
+          if (state.failure === null && !m.error.stopped) {
+            state.failure = revive(m.error);
+            for (const w of workers) w.postMessage({ type: "stop" } satisfies ToWorker);
+          }
+          give();
+        } else {
+          if (m.s3 !== null) out.s3.push(m.s3);
+          if (m.cache !== null) out.cache.push(m.cache);
+        }
+      });
+      worker.on("error", (err) => {
+        state.failure ??= err;
+      });
+      worker.on("exit", () => resolve());
+      give();
+    });
+  for (let i = 0; i < Math.min(count, passes.length); i++)
+    workers.push(new Worker(WORKER, { workerData: setup }));
+  await Promise.all(workers.map(runOne));
+  if (state.failure !== null) throw state.failure;
+  return out;
+}
