@@ -168,27 +168,13 @@ export class ArrowTable {
           const exact = new Decimal(DECIMAL_SCALE, DECIMAL_PRECISION, 128);
           const float = new Float64();
           if (decimals !== "float")
-            add(c.source, exact, c.nullable, (parts, rows) => {
-              const out = new Uint32Array(rows * 4);
-              const cols = intColumns(parts, c.source);
-              let at = 0;
-              for (const [k, col] of cols.entries()) {
-                decimal128Values(col!, parts[k]!.block.header.rowCount, out, at);
-                at += parts[k]!.block.header.rowCount;
-              }
-              return withValidity(exact, parts, cols, rows, out);
-            });
+            add(c.source, exact, c.nullable, (parts, rows) =>
+              perColumn(exact, parts, rows, c.source, new Uint32Array(rows * 4), decimal128Values),
+            );
           if (decimals !== "exact")
-            add(decimals === "both" ? `${c.source}Float` : c.source, float, c.nullable, (parts, rows) => {
-              const out = new Float64Array(rows);
-              const cols = intColumns(parts, c.source);
-              let at = 0;
-              for (const [k, col] of cols.entries()) {
-                float64Values(col!, parts[k]!.block.header.rowCount, out, at);
-                at += parts[k]!.block.header.rowCount;
-              }
-              return withValidity(float, parts, cols, rows, out);
-            });
+            add(decimals === "both" ? `${c.source}Float` : c.source, float, c.nullable, (parts, rows) =>
+              perColumn(float, parts, rows, c.source, new Float64Array(rows), float64Values),
+            );
           break;
         }
         case "int64": {
@@ -324,12 +310,23 @@ function intColumns(parts: readonly ArrowPart[], name: string): (IntColumn | und
 }
 
 function int64Data(type: DataType, parts: readonly ArrowPart[], rows: number, name: string): ArrowData {
-  const out = new BigInt64Array(rows);
+  return perColumn(type, parts, rows, name, new BigInt64Array(rows), int64Values);
+}
+
+/** Fixed-width values of the int column `name` of each part, written by `fill` into `out` one part after another. */
+function perColumn<T extends ArrayBufferView>(
+  type: DataType,
+  parts: readonly ArrowPart[],
+  rows: number,
+  name: string,
+  out: T,
+  fill: (col: IntColumn, rows: number, out: T, at: number) => void,
+): ArrowData {
   const cols = intColumns(parts, name);
   let at = 0;
   for (const [k, col] of cols.entries()) {
     const n = parts[k]!.block.header.rowCount;
-    if (col !== undefined) int64Values(col, n, out, at);
+    if (col !== undefined) fill(col, n, out, at);
     at += n;
   }
   return withValidity(type, parts, cols, rows, out);
