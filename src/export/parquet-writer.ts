@@ -4,7 +4,16 @@
  * into WebAssembly one at a time as the writer asks for them, so memory holds about one row group.
  */
 import type { FileHandle } from "node:fs/promises";
-import { type RecordBatch, Table, tableToIPC } from "apache-arrow";
+import {
+  DataType,
+  makeData,
+  RecordBatch,
+  type Schema,
+  Struct,
+  Table,
+  tableToIPC,
+  vectorFromArray,
+} from "apache-arrow";
 import {
   Compression,
   EnabledStatistics,
@@ -25,8 +34,6 @@ const DELTA_TEXT_COLUMNS = ["tradeId"];
 
 export interface ParquetWriterOptions {
   rowGroupRows?: number;
-  /** Written into the file's key-value metadata. */
-  metadata?: Record<string, string>;
 }
 
 /** Hands batches to the WebAssembly writer when it asks for them (a queue of one). */
@@ -72,6 +79,7 @@ export class ParquetWriter {
     /** Resolves once the writer has the first batch (it takes the schema from it). */
     output: Promise<ReadableStream<Uint8Array>>,
     file: FileHandle,
+    private readonly schema: Schema,
   ) {
     this.done = (async () => {
       let bytes = 0;
@@ -90,8 +98,8 @@ export class ParquetWriter {
     this.done.catch(() => {});
   }
 
-  /** A writer of Parquet to `file` (open for writing; closed by the writer). */
-  static create(file: FileHandle, options: ParquetWriterOptions = {}): ParquetWriter {
+  /** A writer of Parquet with the columns of `schema` to `file` (open for writing; closed by the writer). */
+  static create(file: FileHandle, schema: Schema, options: ParquetWriterOptions = {}): ParquetWriter {
     let props = new WriterPropertiesBuilder()
       .setWriterVersion(WriterVersion.V2)
       .setCompression(Compression.ZSTD)
@@ -104,15 +112,13 @@ export class ParquetWriter {
         .setColumnEncoding(col, Encoding.DELTA_BINARY_PACKED);
     for (const col of DELTA_TEXT_COLUMNS)
       props = props.setColumnDictionaryEnabled(col, false).setColumnEncoding(col, Encoding.DELTA_BYTE_ARRAY);
-    if (options.metadata !== undefined)
-      props = props.setKeyValueMetadata(new Map(Object.entries(options.metadata)));
     const feed = new BatchFeed();
     const output = transformParquetStream(feed.stream, props.build()) as Promise<ReadableStream<Uint8Array>>;
-    return new ParquetWriter(feed, output, file);
+    return new ParquetWriter(feed, output, file, schema);
   }
 
   async write(batch: RecordBatch): Promise<void> {
-    if (batch.numRows === 0) return;
+    if (batch.numRows === 0 && this.rows > 0) return;
     const table = WasmTable.fromIPCStream(tableToIPC(new Table([batch]), "stream"));
     const batches = table.recordBatches();
     table.free();
@@ -122,7 +128,27 @@ export class ParquetWriter {
 
   /** Ends the file (footer written) and returns its bytes. */
   async close(): Promise<{ rows: number; bytes: number }> {
+    // The writer takes the columns from the first batch: a file without rows gets an empty one.
+    if (this.rows === 0) await this.write(emptyBatch(this.schema));
     this.feed.end();
     return { rows: this.rows, bytes: await this.done };
   }
+}
+
+/** A record batch of no rows (dictionary columns with empty dictionaries). */
+function emptyBatch(schema: Schema): RecordBatch {
+  const children = schema.fields.map((f) =>
+    DataType.isDictionary(f.type)
+      ? makeData({
+          type: f.type,
+          length: 0,
+          nullCount: 0,
+          dictionary: vectorFromArray([], f.type.dictionary),
+        })
+      : makeData({ type: f.type, length: 0, nullCount: 0 } as never),
+  );
+  return new RecordBatch(
+    schema,
+    makeData({ type: new Struct(schema.fields), length: 0, nullCount: 0, children }),
+  );
 }

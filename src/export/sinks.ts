@@ -48,7 +48,7 @@ export async function openSink(
   switch (format) {
     case "parquet": {
       const gather = new BatchGatherer(new ArrowTable(kind, options));
-      const writer = ParquetWriter.create(file);
+      const writer = ParquetWriter.create(file, gather.table.schema);
       return {
         path,
         write: async (block, exchange) => {

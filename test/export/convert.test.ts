@@ -4,16 +4,19 @@
  * decimals included.
  */
 import { spawnSync } from "node:child_process";
-import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { open, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { type Data, type RecordBatch, tableFromIPC } from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  ArrowTable,
+  arrowIpcStream,
   convert,
   datasetOfFiles,
   encodeTape,
+  ParquetWriter,
   type RecordInput,
   TapeError,
   tapeRelativePath,
@@ -429,6 +432,52 @@ describe("convert", () => {
     });
     expect(skipped.lostBlocks).toBe(1);
     expect(skipped.rows).toBe(records().length - victim.rowCount);
+  });
+});
+
+describe("library", () => {
+  it("dataset.toArrow gathers blocks into batches of batchRows and arrowIpcStream frames them", async () => {
+    const ds = datasetOfFiles([file]);
+    const batches: RecordBatch[] = [];
+    for await (const b of ds.toArrow({ kind: "book", batchRows: 10 })) batches.push(b);
+    const rows = batches.reduce((n, b) => n + b.numRows, 0);
+    expect(rows).toBe(records().filter((r) => r.kind === "book").length);
+    // Blocks of 7 rows: every batch but the last holds at least 10 rows, and no more than a block beyond that.
+    for (const b of batches.slice(0, -1)) expect(b.numRows).toBeGreaterThanOrEqual(10);
+    for (const b of batches) expect(b.numRows).toBeLessThan(10 + 7);
+    const chunks: Uint8Array[] = [];
+    for await (const c of arrowIpcStream(new ArrowTable("book").schema, ds.toArrow({ kind: "book" })))
+      chunks.push(c);
+    const table = tableFromIPC(Buffer.concat(chunks));
+    expect(table.numRows).toBe(rows);
+    const got = table.batches.flatMap((b) => arrowRows(b)).map((row) => asCatRecord("book", row));
+    const symbols = [...new Set(got.map((r) => r["symbol"] as string))];
+    for (const s of symbols) {
+      // toArrow follows the scan's order (by block start time): each symbol's rows stay in order.
+      expectSame(
+        `${s}|book`,
+        got.filter((r) => r["symbol"] === s),
+      );
+    }
+  });
+
+  it("an Arrow stream or a Parquet file without rows still names its columns", async () => {
+    const chunks: Uint8Array[] = [];
+    const none = datasetOfFiles([file], { symbols: ["NO-SUCH"] });
+    for await (const c of arrowIpcStream(new ArrowTable("trade").schema, none.toArrow({ kind: "trade" })))
+      chunks.push(c);
+    const table = tableFromIPC(Buffer.concat(chunks));
+    expect(table.numRows).toBe(0);
+    expect(table.schema.fields.map((f) => f.name)).toContain("priceFloat");
+    const path = join(dir, "empty.parquet");
+    const writer = ParquetWriter.create(await open(path, "w"), new ArrowTable("bbo").schema);
+    expect((await writer.close()).rows).toBe(0);
+    const c = await db.connect();
+    const cols = (await c.runAndReadAll(`describe select * from '${path}'`)).getRowObjectsJson();
+    expect(cols.map((x) => x["column_name"])).toContain("askSizeFloat");
+    expect(
+      (await c.runAndReadAll(`select count(*)::INTEGER n from '${path}'`)).getRowObjectsJson()[0]!["n"],
+    ).toBe(0);
   });
 });
 
