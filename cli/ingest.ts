@@ -22,7 +22,7 @@ export function registerIngest(program: Command): void {
     .option("--json", "print the summary as JSON")
     .addHelpText(
       "after",
-      `\nVenues: ${VENUE_IDS.join(", ")}.\n\nExamples:\n  ticktape ingest --venue okx session.jsonl --out ./data\n  ticktape ingest --venue binance ./old/2026-11-24/binance/*.tape --out ./renormalised --capture-id fix1 --json`,
+      `\nVenues: ${VENUE_IDS.join(", ")}.\n\nExamples:\n  ticktape ingest --venue okx session.jsonl --out ./data\n  ticktape ingest --venue binance-usdm fixtures/real/binance-usdm-20210722.jsonl --out ./data\n  ticktape ingest --venue binance ./old/2026-11-24/binance/*.tape --out ./renormalised --capture-id fix1 --json`,
     )
     .action(
       async (

@@ -83,7 +83,7 @@ export function registerSimulate(program: Command): void {
     )
     .addHelpText(
       "after",
-      `\nPrints the URLs to give the recorder, then one line per injected fault on stderr.\nDefault symbols: ${VENUE_IDS.map((v) => `${v} ${DEFAULT_SYMBOLS[v].join(",")}`).join("; ")}.\n\nExamples:\n  ticktape simulate binance --port 9443 --symbols BTCUSDT,ETHUSDT --rate 20\n  ticktape simulate okx --seed 7 --fault drop@10 --fault bad-checksum@20 --fault stall=3000@30\n  ticktape simulate okx --replay fixtures/real/okx-v5-20220513.jsonl --speed 0`,
+      `\nPrints the URLs to give the recorder, then one line per injected fault on stderr.\nDefault symbols: ${VENUE_IDS.map((v) => `${v} ${DEFAULT_SYMBOLS[v].join(",")}`).join("; ")}.\n\nExamples:\n  ticktape simulate binance --port 9443 --symbols BTCUSDT,ETHUSDT --rate 20\n  ticktape simulate binance-usdm --symbols BTCUSDT --fault drop@5\n  ticktape simulate okx --seed 7 --fault drop@10 --fault bad-checksum@20 --fault stall=3000@30\n  ticktape simulate okx --replay fixtures/real/okx-v5-20220513.jsonl --speed 0`,
     )
     .action(async (venue: string, o: SimulateOptions) => {
       if (!isVenueId(venue)) throw new Error(`unknown venue ${venue}`);
@@ -126,14 +126,9 @@ function banner(sim: Simulator, o: SimulateOptions): string {
     `  ws    ${sim.wsUrl}`,
     `  rest  ${sim.restUrl}`,
   ];
-  const first = sim.symbols[0];
-  if (first !== undefined && sim.venue === "binance") {
-    const s = first.toLowerCase();
-    lines.push(`  e.g.  ${sim.wsUrl}/stream?streams=${s}@trade/${s}@depth@100ms/${s}@bookTicker`);
-    lines.push(`        ${sim.restUrl}/api/v3/depth?symbol=${first}&limit=5000`);
-  } else if (first !== undefined) {
-    lines.push(`  e.g.  send {"op":"subscribe","args":[{"channel":"books","instId":"${first}"}]}`);
-  }
+  sim.examples().forEach((line, i) => {
+    lines.push(`${i === 0 ? "  e.g.  " : "        "}${line}`);
+  });
   lines.push(`recorder urls: { ws: "${sim.wsUrl}", rest: "${sim.restUrl}" }`, "Ctrl-C to stop");
   return `${lines.join("\n")}\n`;
 }

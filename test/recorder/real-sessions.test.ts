@@ -12,6 +12,8 @@ import { Feed, type FeedStats } from "../../src/recorder/feed.js";
 const OKX = "fixtures/real/okx-v5-20220513.jsonl";
 const BINANCE_2021 = "fixtures/real/binance-spot-20211012.jsonl";
 const BINANCE_2024 = "fixtures/real/binance-spot-btcusdt-20240808.jsonl";
+const USDM_2021 = "fixtures/real/binance-usdm-20210722.jsonl";
+const USDM_2024 = "fixtures/real/binance-usdm-btcusdt-20240808.jsonl";
 
 async function load(file: string): Promise<CapturedMessage[]> {
   const out: CapturedMessage[] = [];
@@ -213,5 +215,57 @@ describe("Binance spot, genuine sessions (REST snapshot + depth diffs)", async (
     expect(trade.tradeId).toBe("3735683259");
     const first = records.find((r) => r.kind === "book" && !r.snapshot);
     expect(first?.kind === "book" && typeof first.seq).toBe("bigint");
+  });
+});
+
+describe("Binance USD-M, genuine sessions (REST snapshot + depth diffs chained by pu)", async () => {
+  const sessions = { USDM_2021: await load(USDM_2021), USDM_2024: await load(USDM_2024) };
+
+  it("syncs every book from its snapshot and never breaks the pu chain", () => {
+    for (const msgs of Object.values(sessions)) {
+      const { stats, records } = run("binance-usdm", msgs);
+      clean(stats);
+      expect(stats.restResponses).toBeGreaterThan(0);
+      expect(records.some((r) => r.kind === "book" && !r.snapshot)).toBe(true);
+    }
+    const four = run("binance-usdm", sessions.USDM_2021);
+    const synced = new Set(four.records.filter((r) => r.kind === "book" && r.snapshot).map((r) => r.symbol));
+    expect([...synced].sort()).toEqual(["AKROUSDT", "CTKUSDT", "KEEPUSDT", "SUSHIUSDT"]);
+  });
+
+  const msgs = sessions.USDM_2024;
+  const depth = msgs
+    .map((m, i) => ({ i, text: textOf(m) }))
+    .filter(({ text }) => text.includes('"depthUpdate"'));
+  const rest = msgs.findIndex((m) => m.kind === "rest");
+  // Updates applied after the one that crosses the snapshot, except the last (nothing follows it).
+  const applied = depth.filter(({ i }) => i > rest + 1).slice(1, -1);
+
+  it("catches any single update removed, duplicated or with its pu altered", () => {
+    expect(applied.length).toBeGreaterThan(250);
+    for (const [n, { i, text }] of applied.entries()) {
+      const upTo = msgs.slice(0, (depth.find((d) => d.i > i) ?? applied[n]!).i + 1);
+      const removed = run(
+        "binance-usdm",
+        upTo.filter((_, j) => j !== i),
+      ).stats;
+      expect(removed.gaps, `line ${i + 1} removed`).toBe(1);
+      const duplicated = run("binance-usdm", [...upTo.slice(0, i + 1), msgs[i]!, ...upTo.slice(i + 1)]).stats;
+      expect(duplicated.duplicates, `line ${i + 1} duplicated`).toBe(1);
+      expect(duplicated.gaps).toBe(0);
+      const pu = /"pu":(\d+)/.exec(text)!;
+      const mutated = [...upTo];
+      mutated[i] = withText(msgs[i]!, text.replace(pu[0], `"pu":${BigInt(pu[1]!) + 1n}`));
+      expect(run("binance-usdm", mutated).stats.gaps, `line ${i + 1} altered`).toBe(1);
+    }
+  });
+
+  it("keeps ids and decimals exact, trailing zeros included", () => {
+    const { records } = run("binance-usdm", msgs);
+    const trade = records.find((r) => r.kind === "trade")!;
+    expect(trade).toMatchObject({ symbol: "BTCUSDT", price: "61800.30", size: "0.006", side: "buy" });
+    expect(trade.tradeId).toBe("5266583935");
+    const bbo = records.find((r) => r.kind === "bbo")!;
+    expect(bbo).toMatchObject({ bidPrice: "61800.20", bidSize: "2.507" });
   });
 });

@@ -14,7 +14,7 @@ import { WebSocket } from "ws";
 import type { RecordInput } from "../../src/format/records.js";
 import { readCapture } from "../../src/recorder/capture.js";
 import type { Connector } from "../../src/recorder/connector.js";
-import { createConnector } from "../../src/recorder/connectors/index.js";
+import { createConnector, type VenueId } from "../../src/recorder/connectors/index.js";
 import { okxChecksum } from "../../src/recorder/connectors/okx.js";
 import { Feed } from "../../src/recorder/feed.js";
 import {
@@ -47,7 +47,7 @@ afterEach(async () => {
   for (const sim of running.splice(0)) await sim.close();
 });
 
-async function start(venue: "binance" | "okx", options: SimulatorOptions): Promise<Simulator> {
+async function start(venue: VenueId, options: SimulatorOptions): Promise<Simulator> {
   const sim = await startSimulator(venue, options);
   running.push(sim);
   return sim;
@@ -332,6 +332,65 @@ describe("binance simulator", () => {
     expect(burst[29]! - burst[0]!).toBeLessThan(50);
     await expectSameBooks(sim, s);
     expectClean(s);
+  });
+});
+
+describe("binance-usdm simulator", () => {
+  it("serves futures messages: a pu chain with holes between events, /fapi/v1/depth at the last u sent", async () => {
+    const sim = await start("binance-usdm", { symbols: ["BTCUSDT"], rate: 60, seed: 3 });
+    const ws = new WebSocket(
+      `${sim.wsUrl}/stream?streams=btcusdt@depth@100ms/btcusdt@trade/btcusdt@bookTicker`,
+    );
+    sockets.push(ws);
+    const frames: { stream: string; data: Record<string, unknown> }[] = [];
+    ws.on("message", (m) => frames.push(JSON.parse(String(m))));
+    await until(() => frames.filter((f) => f.data["e"] === "depthUpdate").length > 20, "depth events");
+    sim.pause();
+    await sleep(50);
+    const depth = frames.filter((f) => f.data["e"] === "depthUpdate").map((f) => f.data);
+    for (let i = 1; i < depth.length; i++) expect(depth[i]!["pu"]).toBe(depth[i - 1]!["u"]);
+    // Ids are not consecutive on futures: somewhere U is past pu + 1.
+    expect(depth.some((d) => (d["U"] as number) > (d["pu"] as number) + 1)).toBe(true);
+    const res = await fetch(`${sim.restUrl}/fapi/v1/depth?symbol=BTCUSDT&limit=5000`);
+    const snap = (await res.json()) as { lastUpdateId: number; E: number; T: number; bids: string[][] };
+    expect(snap.lastUpdateId).toBe(depth.at(-1)!["u"]);
+    expect(snap.bids).toHaveLength(Math.min(1000, sim.book("BTCUSDT")!.bids.length));
+    expect(typeof snap.E === "number" && typeof snap.T === "number").toBe(true);
+    expect((await fetch(`${sim.restUrl}/api/v3/depth?symbol=BTCUSDT`)).status).toBe(404);
+    const trade = frames.find((f) => f.data["e"] === "trade")!.data;
+    expect(trade["p"]).toMatch(/^[0-9]+\.[0-9]{2}$/);
+    expect(trade["q"]).toMatch(/^[0-9]+\.[0-9]{3}$/);
+    expect(frames.find((f) => f.data["e"] === "bookTicker")!.stream).toBe("btcusdt@bookTicker");
+  });
+
+  it("a recorder's connector keeps the book through drop, duplicate, reorder and reconnect", async () => {
+    const sim = await start("binance-usdm", { symbols: ["BTCUSDT", "ETHUSDT"], rate: 60, seed: 5 });
+    const s = await connect(sim, ["BTCUSDT", "ETHUSDT"]);
+    await until(
+      () => synced(s, "BTCUSDT") && synced(s, "ETHUSDT") && s.feed.stats.records.book > 200,
+      "sync",
+    );
+    await expectSameBooks(sim, s);
+    expectClean(s);
+    sim.resume();
+
+    const drop = await sim.inject({ kind: "drop", symbol: "BTCUSDT" });
+    await until(() => s.feed.stats.gaps === 1, "the gap");
+    const gap = s.events("gap")[0]!;
+    expect(BigInt(gap.seqBefore!) < drop.ids[0]! && BigInt(gap.seqAfter!) > drop.ids[1]!).toBe(true);
+    await until(() => s.feed.stats.resyncs === 1 && synced(s, "BTCUSDT"), "the resync");
+    await sim.inject({ kind: "duplicate", symbol: "BTCUSDT" });
+    await until(() => s.feed.stats.duplicates === 1, "the duplicate");
+    const reorder = await sim.inject({ kind: "reorder", symbol: "BTCUSDT" });
+    await until(() => s.feed.stats.gaps === 2, "the gap of the reorder");
+    expect(s.events("gap")[1]!.seqAfter).toBe(reorder.ids[2]);
+    await until(() => s.feed.stats.resyncs === 2 && synced(s, "BTCUSDT"), "the second resync");
+    await sim.inject({ kind: "disconnect" });
+    expect(await s.closed).toBe(1001);
+    await s.reconnect();
+    await until(() => synced(s, "BTCUSDT") && synced(s, "ETHUSDT"), "the resync after reconnecting");
+    await expectSameBooks(sim, s);
+    expect(s.feed.stats.checksumFailures + s.feed.stats.crossed + s.feed.stats.badFrames).toBe(0);
   });
 });
 

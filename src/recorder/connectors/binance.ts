@@ -45,15 +45,17 @@ export const BINANCE_SNAPSHOT_LIMIT = 5000;
 /** A depth snapshot of 5000 levels costs 250 of the 6000 request weight a minute: at most one a second a symbol. */
 const SNAPSHOT_MIN_GAP_NS = 1_000_000_000n;
 
-interface DepthUpdate {
+export interface DepthUpdate {
   first: bigint;
   last: bigint;
+  /** USD-M futures: the final id of the previous event (`pu`); null on spot. */
+  prev: bigint | null;
   bids: LevelChange[];
   asks: LevelChange[];
   at: Stamp;
 }
 
-class SymbolState {
+export class SymbolState {
   readonly feed: BookFeed;
   /** Updates received while no snapshot has been applied. */
   buffer: DepthUpdate[] = [];
@@ -83,10 +85,13 @@ export function levelsOf(v: JsonValue | undefined, field: string): LevelChange[]
 }
 
 export class BinanceConnector implements Connector {
-  readonly venue = "binance";
+  readonly venue: string = "binance";
   readonly sendsPerSecond = 5;
   readonly heartbeat: Heartbeat = { idleMs: 30_000, ping: null, isPong: () => false };
-  private readonly states: SymbolStates<SymbolState>;
+  /** The REST depth snapshot endpoint and its largest `limit`. */
+  protected readonly depthPath: string = "/api/v3/depth";
+  protected readonly snapshotLimit: number = BINANCE_SNAPSHOT_LIMIT;
+  protected readonly states: SymbolStates<SymbolState>;
   /** The latest exchange time seen, for messages that carry none (bookTicker, REST snapshots). */
   private lastTs = 0n;
   /** Trade and quote ids seen lately, by stream: what arrives twice is dropped. */
@@ -141,16 +146,16 @@ export class BinanceConnector implements Connector {
   }
 
   snapshotPath(symbol: string): string {
-    return `/api/v3/depth?symbol=${symbol}&limit=${BINANCE_SNAPSHOT_LIMIT}`;
+    return `${this.depthPath}?symbol=${symbol}&limit=${this.snapshotLimit}`;
   }
 
-  private requestSnapshot(st: SymbolState, ctx: FeedContext, nowNs: bigint | null): void {
+  protected requestSnapshot(st: SymbolState, ctx: FeedContext, nowNs: bigint | null): void {
     if (st.awaiting || !st.feed.mayRequest(nowNs, SNAPSHOT_MIN_GAP_NS)) return;
     st.awaiting = true;
     ctx.requestRest(this.snapshotPath(st.feed.symbol));
   }
 
-  private stamp(ts: bigint | null, recvNs: bigint | null): Stamp {
+  protected stamp(ts: bigint | null, recvNs: bigint | null): Stamp {
     if (ts !== null && ts > this.lastTs) this.lastTs = ts;
     return { ts: ts ?? recvNs ?? this.lastTs, recvNs };
   }
@@ -174,7 +179,11 @@ export class BinanceConnector implements Connector {
     const e = msg.e;
     if (e === "depthUpdate") return this.onDepth(msg, recvNs, ctx);
     if (e === "trade" || e === "aggTrade") return this.onTrade(msg, recvNs, ctx);
-    if (e === undefined && msg.u !== undefined && msg.b !== undefined && msg.A !== undefined) {
+    // Spot's bookTicker has no event type; the futures one says `bookTicker`.
+    if (
+      e === "bookTicker" ||
+      (e === undefined && msg.u !== undefined && msg.b !== undefined && msg.A !== undefined)
+    ) {
       return this.onBookTicker(msg, recvNs, ctx);
     }
     ctx.counters.ignoredFrames++;
@@ -225,6 +234,7 @@ export class BinanceConnector implements Connector {
     const update: DepthUpdate = {
       first: integerOf(m.U, "U"),
       last: integerOf(m.u, "u"),
+      prev: m.pu === undefined ? null : integerOf(m.pu, "pu"),
       bids: levelsOf(m.b, "b"),
       asks: levelsOf(m.a, "a"),
       at: this.stamp(millisOf(m.E, "E"), recvNs),
@@ -241,14 +251,14 @@ export class BinanceConnector implements Connector {
     return symbol;
   }
 
-  private bufferUpdate(st: SymbolState, update: DepthUpdate, ctx: FeedContext): void {
+  protected bufferUpdate(st: SymbolState, update: DepthUpdate, ctx: FeedContext): void {
     st.buffer.push(update);
     if (st.buffer.length > MAX_BUFFERED_UPDATES) st.buffer.shift();
     this.requestSnapshot(st, ctx, update.at.recvNs);
   }
 
   /** Applies an update to a book in sync, or records the gap it reveals. */
-  private continueChain(st: SymbolState, u: DepthUpdate, ctx: FeedContext): void {
+  protected continueChain(st: SymbolState, u: DepthUpdate, ctx: FeedContext): void {
     const last = st.feed.lastSeq ?? -1n;
     if (u.last <= last) {
       // At or before the snapshot: Binance says drop it. After: the stream sent it twice.
@@ -263,6 +273,11 @@ export class BinanceConnector implements Connector {
       this.bufferUpdate(st, u, ctx);
       return;
     }
+    this.apply(st, u, ctx);
+  }
+
+  /** Applies an update found in sequence; a crossed book after it loses sync. */
+  protected apply(st: SymbolState, u: DepthUpdate, ctx: FeedContext): void {
     st.feed.update(ctx, u.bids, u.asks, u.last, u.at);
     st.fresh = false;
     if (st.feed.book.crossed()) {
@@ -281,7 +296,7 @@ export class BinanceConnector implements Connector {
     const query = new URLSearchParams(path.split("?")[1] ?? "");
     const symbol = (query.get("symbol") ?? "").toUpperCase();
     const st = this.states.get(symbol);
-    if (!path.startsWith("/api/v3/depth") || st === undefined) {
+    if (!path.startsWith(this.depthPath) || st === undefined) {
       ctx.counters.ignoredFrames++;
       return symbol;
     }
@@ -297,8 +312,24 @@ export class BinanceConnector implements Connector {
     st.feed.snapshot(ctx, levelsOf(snap.bids, "bids"), levelsOf(snap.asks, "asks"), lastUpdateId, at);
     st.snapshotId = lastUpdateId;
     st.fresh = true;
-    const buffered = st.buffer.filter((u) => u.last > lastUpdateId);
+    const buffered = st.buffer;
     st.buffer = [];
+    this.continueBuffered(st, buffered, ctx, recvNs);
+    return symbol;
+  }
+
+  /**
+   * After a snapshot: the buffered updates the stream sent while it was fetched, from the first that the snapshot
+   * does not hold already; a gap when the stream had moved on past it.
+   */
+  protected continueBuffered(
+    st: SymbolState,
+    updates: readonly DepthUpdate[],
+    ctx: FeedContext,
+    recvNs: bigint | null,
+  ): void {
+    const lastUpdateId = st.snapshotId;
+    const buffered = updates.filter((u) => u.last > lastUpdateId);
     const first = buffered[0];
     if (first !== undefined && first.first > lastUpdateId + 1n) {
       // The stream had moved on past what the snapshot holds: the updates between are lost.
@@ -311,12 +342,11 @@ export class BinanceConnector implements Connector {
       );
       st.buffer = buffered;
       this.requestSnapshot(st, ctx, recvNs);
-      return symbol;
+      return;
     }
     for (const u of buffered) {
       if (st.feed.synced) this.continueChain(st, u, ctx);
       else st.buffer.push(u);
     }
-    return symbol;
   }
 }

@@ -1,6 +1,7 @@
 /** The venues the recorder speaks, by venue id. Adding a venue: one connector file here and its simulator. */
 import type { Connector, FeedSelection, VenueUrls } from "../connector.js";
 import { BINANCE_URLS, BinanceConnector } from "./binance.js";
+import { BINANCE_USDM_URLS, BinanceUsdmConnector } from "./binance-usdm.js";
 import { OKX_URLS, OkxConnector } from "./okx.js";
 
 export interface VenueEntry {
@@ -16,6 +17,11 @@ export const VENUES = {
     urls: BINANCE_URLS,
     example: "BTCUSDT",
     create: (s, u) => new BinanceConnector(s, u),
+  },
+  "binance-usdm": {
+    urls: BINANCE_USDM_URLS,
+    example: "BTCUSDT",
+    create: (s, u) => new BinanceUsdmConnector(s, u),
   },
   okx: {
     urls: OKX_URLS,

@@ -6,6 +6,7 @@
  * event sent before it.
  */
 
+import type { VenueId } from "../connectors/index.js";
 import type { SimSocket } from "./client-hub.js";
 import type { FaultKind } from "./faults.js";
 import type { HttpAnswer } from "./loopback-server.js";
@@ -16,7 +17,30 @@ import { SimulatorCore, type SimulatorOptions } from "./simulator.js";
 /** Binance allows 1024 streams per connection. */
 const MAX_STREAMS = 1024;
 const DEFAULT_DEPTH_LIMIT = 100;
-const MAX_DEPTH_LIMIT = 5000;
+
+/** What differs between Binance's markets as a simulator serves them. */
+export interface BinanceDialect {
+  venue: VenueId;
+  /** REST path prefix: `/api/v3` (spot), `/fapi/v1` (USD-M futures). */
+  rest: string;
+  maxDepthLimit: number;
+  /**
+   * Futures messages: depth events name the previous event's final id (`pu`) and carry the transaction time
+   * `T`, update ids leave gaps between events, snapshots and `bookTicker` carry `E` and `T`.
+   */
+  futures: boolean;
+  seqBase: bigint;
+  tradeIdBase: bigint;
+}
+
+export const BINANCE_SPOT_DIALECT: BinanceDialect = {
+  venue: "binance",
+  rest: "/api/v3",
+  maxDepthLimit: 5000,
+  futures: false,
+  seqBase: 50_000_000_000n,
+  tradeIdBase: 3_700_000_000n,
+};
 const STREAM = /^([a-z0-9]+)@(trade|bookticker|depth(?:@100ms|@1000ms)?)$/;
 
 /** A stream name's key (`btcusdt@depth` for every depth speed), or null when it is not one we serve. */
@@ -40,20 +64,31 @@ const error = (status: number, code: number, msg: string): HttpAnswer => ({
 });
 
 export class BinanceSimulator extends SimulatorCore {
-  readonly venue = "binance";
+  readonly venue: VenueId;
   private readonly subscribers = new Map<SimSocket, Client>();
 
-  constructor(options: SimulatorOptions) {
+  constructor(
+    options: SimulatorOptions,
+    private readonly dialect: BinanceDialect = BINANCE_SPOT_DIALECT,
+  ) {
     // Binance spells symbols in upper case (streams in lower case).
     const symbols = options.symbols?.map((s) => s.toUpperCase());
     super(
-      "binance",
+      dialect.venue,
       { ...options, ...(symbols === undefined ? {} : { symbols }) },
-      {
-        seqBase: 50_000_000_000n,
-        tradeIdBase: 3_700_000_000n,
-      },
+      { seqBase: dialect.seqBase, tradeIdBase: dialect.tradeIdBase },
     );
+    this.venue = dialect.venue;
+  }
+
+  examples(): string[] {
+    const first = this.symbols[0];
+    if (first === undefined) return [];
+    const s = first.toLowerCase();
+    return [
+      `${this.wsUrl}/stream?streams=${s}@trade/${s}@depth@100ms/${s}@bookTicker`,
+      `${this.restUrl}${this.dialect.rest}/depth?symbol=${first}&limit=${this.dialect.maxDepthLimit}`,
+    ];
   }
 
   protected wsUrlOf(port: number): string {
@@ -134,10 +169,11 @@ export class BinanceSimulator extends SimulatorCore {
 
   protected onRest(method: string, url: URL): HttpAnswer {
     if (method !== "GET") return error(405, -1, `method ${method} not allowed`);
-    if (url.pathname === "/api/v3/ping") return { status: 200, body: "{}" };
-    if (url.pathname === "/api/v3/time")
+    const rest = this.dialect.rest;
+    if (url.pathname === `${rest}/ping`) return { status: 200, body: "{}" };
+    if (url.pathname === `${rest}/time`)
       return { status: 200, body: JSON.stringify({ serverTime: Date.now() }) };
-    if (url.pathname !== "/api/v3/depth") return error(404, -1, `no such endpoint ${url.pathname}`);
+    if (url.pathname !== `${rest}/depth`) return error(404, -1, `no such endpoint ${url.pathname}`);
     const symbol = url.searchParams.get("symbol") ?? "";
     if (symbol === "") {
       return error(400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.");
@@ -150,13 +186,18 @@ export class BinanceSimulator extends SimulatorCore {
         "Illegal characters found in parameter 'limit'; legal range is '^[0-9]{1,20}$'.",
       );
     }
-    const limit = Math.min(limitText === null ? DEFAULT_DEPTH_LIMIT : Number(limitText), MAX_DEPTH_LIMIT);
+    const limit = Math.min(
+      limitText === null ? DEFAULT_DEPTH_LIMIT : Number(limitText),
+      this.dialect.maxDepthLimit,
+    );
     if (limit < 1) return error(400, -1100, "Illegal value for parameter 'limit': it must be at least 1.");
     const book = this.market?.book(symbol, limit);
     if (book === undefined) return error(400, -1121, "Invalid symbol.");
+    const now = Date.now();
+    const times = this.dialect.futures ? `"E":${now},"T":${now},` : "";
     return {
       status: 200,
-      body: `{"lastUpdateId":${book.seq},"bids":${pairs(book.bids)},"asks":${pairs(book.asks)}}`,
+      body: `{"lastUpdateId":${book.seq},${times}"bids":${pairs(book.bids)},"asks":${pairs(book.asks)}}`,
     };
   }
 
@@ -165,17 +206,24 @@ export class BinanceSimulator extends SimulatorCore {
     const sym = tick.symbol;
     const lower = sym.toLowerCase();
     const E = tick.ts;
+    const futures = this.dialect.futures;
     for (const t of tick.trades) {
       // `m`: the buyer is the maker, i.e. the taker sold.
       this.deliver(
         `${lower}@trade`,
-        `{"e":"trade","E":${E},"s":"${sym}","t":${t.id},"p":"${t.price}","q":"${t.size}","T":${E},"m":${t.side === "sell"},"M":true}`,
+        futures
+          ? `{"e":"trade","E":${E},"T":${E},"s":"${sym}","t":${t.id},"p":"${t.price}","q":"${t.size}","X":"MARKET","m":${t.side === "sell"}}`
+          : `{"e":"trade","E":${E},"s":"${sym}","t":${t.id},"p":"${t.price}","q":"${t.size}","T":${E},"m":${t.side === "sell"},"M":true}`,
       );
     }
     if (tick.bids.length + tick.asks.length > 0) {
-      const U = tick.prevSeq + 1n;
+      const pu = tick.prevSeq;
       const u = tick.seq;
-      const data = `{"e":"depthUpdate","E":${E},"s":"${sym}","U":${U},"u":${u},"b":${pairs(tick.bids)},"a":${pairs(tick.asks)}}`;
+      // Futures ids leave holes between events: U is past pu + 1 whenever the event spans several ids.
+      const U = futures ? pu + 1n + (u - pu - 1n) / 2n : pu + 1n;
+      const data = futures
+        ? `{"e":"depthUpdate","E":${E},"T":${E},"s":"${sym}","U":${U},"u":${u},"pu":${pu},"b":${pairs(tick.bids)},"a":${pairs(tick.asks)}}`
+        : `{"e":"depthUpdate","E":${E},"s":"${sym}","U":${U},"u":${u},"b":${pairs(tick.bids)},"a":${pairs(tick.asks)}}`;
       const to = this.recipients(`${lower}@depth`);
       this.bookFaults.route({
         symbol: sym,
@@ -190,9 +238,10 @@ export class BinanceSimulator extends SimulatorCore {
       const top = this.market!.book(sym, 1)!;
       const bid = top.bids[0]!;
       const ask = top.asks[0]!;
+      const quote = `"u":${tick.seq},"s":"${sym}","b":"${bid.price}","B":"${bid.size}","a":"${ask.price}","A":"${ask.size}"`;
       this.deliver(
         `${lower}@bookticker`,
-        `{"u":${tick.seq},"s":"${sym}","b":"${bid.price}","B":"${bid.size}","a":"${ask.price}","A":"${ask.size}"}`,
+        futures ? `{"e":"bookTicker",${quote},"T":${E},"E":${E}}` : `{${quote}}`,
       );
     }
   }

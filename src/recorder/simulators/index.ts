@@ -2,6 +2,7 @@
 import type { VenueId } from "../connectors/index.js";
 import type { FeedConfig } from "../live-feed.js";
 import { BinanceSimulator } from "./binance.js";
+import { BinanceUsdmSimulator } from "./binance-usdm.js";
 import { OkxSimulator } from "./okx.js";
 import type { Simulator, SimulatorOptions } from "./simulator.js";
 
@@ -40,9 +41,19 @@ export function feedOfSimulator(s: Simulator, stallMs: number): FeedConfig {
   };
 }
 
+/** The simulator of each venue. */
+const SIMULATORS: Record<
+  VenueId,
+  (options: SimulatorOptions) => Simulator & { start(): Promise<Simulator> }
+> = {
+  binance: (o) => new BinanceSimulator(o),
+  "binance-usdm": (o) => new BinanceUsdmSimulator(o),
+  okx: (o) => new OkxSimulator(o),
+};
+
 /** Starts a simulator of `venue` and resolves once it listens. */
 export async function startSimulator(venue: VenueId, options: SimulatorOptions = {}): Promise<Simulator> {
-  const sim = venue === "binance" ? new BinanceSimulator(options) : new OkxSimulator(options);
+  const sim = SIMULATORS[venue](options);
   try {
     return await sim.start();
   } catch (err) {

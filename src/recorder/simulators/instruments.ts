@@ -31,6 +31,14 @@ const BINANCE: Row[] = [
   ["XRPUSDT", "0.5712", "0.0001", "1", "900"],
 ];
 
+// Binance USD-M prints the instrument's own precision, deletes included ("0.000").
+const BINANCE_USDM: [...Row, priceDecimals: number, sizeDecimals: number][] = [
+  ["BTCUSDT", "61800.20", "0.10", "0.001", "0.6", 2, 3],
+  ["ETHUSDT", "2650.12", "0.01", "0.001", "9", 2, 3],
+  ["SOLUSDT", "143.270", "0.010", "1", "40", 3, 0],
+  ["XRPUSDT", "0.5712", "0.0001", "0.1", "2500", 4, 1],
+];
+
 // OKX prints the instrument's tick and lot precision and deletes as "0"; swaps count contracts.
 const OKX: [...Row, priceDecimals: number, sizeDecimals: number][] = [
   ["BTC-USDT", "30316.1", "0.1", "0.00000001", "0.12", 1, 8],
@@ -42,6 +50,7 @@ const OKX: [...Row, priceDecimals: number, sizeDecimals: number][] = [
 
 export const DEFAULT_SYMBOLS: Record<VenueId, readonly string[]> = {
   binance: ["BTCUSDT", "ETHUSDT"],
+  "binance-usdm": ["BTCUSDT", "ETHUSDT"],
   okx: ["BTC-USDT", "ETH-USDT"],
 };
 
@@ -56,7 +65,8 @@ export function instrumentOf(venue: VenueId, symbol: string): InstrumentSpec {
     ];
     return { symbol, price, tick, lot, size, priceDecimals: 8, sizeDecimals: 8, zero: "0.00000000" };
   }
-  const [, price, tick, lot, size, priceDecimals, sizeDecimals] = OKX.find((r) => r[0] === symbol) ?? [
+  const table = venue === "binance-usdm" ? BINANCE_USDM : OKX;
+  const [, price, tick, lot, size, priceDecimals, sizeDecimals] = table.find((r) => r[0] === symbol) ?? [
     symbol,
     "100",
     "0.01",
@@ -65,5 +75,6 @@ export function instrumentOf(venue: VenueId, symbol: string): InstrumentSpec {
     2,
     3,
   ];
-  return { symbol, price, tick, lot, size, priceDecimals, sizeDecimals, zero: "0" };
+  const zero = venue === "binance-usdm" ? (0).toFixed(sizeDecimals) : "0";
+  return { symbol, price, tick, lot, size, priceDecimals, sizeDecimals, zero };
 }

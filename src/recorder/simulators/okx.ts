@@ -37,6 +37,13 @@ export class OkxSimulator extends SimulatorCore {
     super("okx", options, { seqBase: 10_000_000_000n, tradeIdBase: 338_000_000n });
   }
 
+  examples(): string[] {
+    const first = this.symbols[0];
+    return first === undefined
+      ? []
+      : [`send {"op":"subscribe","args":[{"channel":"books","instId":"${first}"}]}`];
+  }
+
   protected wsUrlOf(port: number): string {
     return `ws://${LOOPBACK}:${port}${OKX_PATH}`;
   }

@@ -89,6 +89,8 @@ export interface Simulator {
   readonly faults: readonly InjectedFault[];
   readonly stats: SimulatorStats;
   faultCount(kind?: FaultKind): number;
+  /** Lines showing how to reach the simulator by hand (a stream URL, a subscribe message, a REST request). */
+  examples(): string[];
   /** The simulated book of a symbol; undefined for an unknown symbol or when playing a capture. */
   book(symbol: string): SimBook | undefined;
   /**
@@ -165,6 +167,7 @@ export abstract class SimulatorCore implements Simulator {
   protected abstract publish(tick: MarketTick): void;
   /** Fault kinds the venue can show (bad-checksum needs a checksum). */
   protected abstract supports(kind: FaultKind): boolean;
+  abstract examples(): string[];
   /** The venue answers a text `ping` with `pong`. */
   protected readonly textPing: boolean = false;
 
