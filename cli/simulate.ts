@@ -1,12 +1,12 @@
 import { Argument, type Command, InvalidArgumentError, Option } from "commander";
 import { isVenueId, VENUE_IDS } from "../src/recorder/index.js";
 import {
-  DEFAULT_SYMBOLS,
   FAULT_KINDS,
   type InjectedFault,
   parseFault,
   type ScheduledFault,
   type Simulator,
+  simulatorEntry,
   startSimulator,
 } from "../src/recorder/simulators/index.js";
 import { writeOut } from "./output.js";
@@ -83,7 +83,7 @@ export function registerSimulate(program: Command): void {
     )
     .addHelpText(
       "after",
-      `\nPrints the URLs to give the recorder, then one line per injected fault on stderr.\nDefault symbols: ${VENUE_IDS.map((v) => `${v} ${DEFAULT_SYMBOLS[v].join(",")}`).join("; ")}.\n\nExamples:\n  ticktape simulate binance --port 9443 --symbols BTCUSDT,ETHUSDT --rate 20\n  ticktape simulate binance-usdm --symbols BTCUSDT --fault drop@5\n  ticktape simulate okx --seed 7 --fault drop@10 --fault bad-checksum@20 --fault stall=3000@30\n  ticktape simulate okx --replay fixtures/real/okx-v5-20220513.jsonl --speed 0`,
+      `\nPrints the URLs to give the recorder, then one line per injected fault on stderr.\nDefault symbols: ${VENUE_IDS.map((v) => `${v} ${simulatorEntry(v).defaultSymbols.join(",")}`).join("; ")}.\n\nExamples:\n  ticktape simulate binance --port 9443 --symbols BTCUSDT,ETHUSDT --rate 20\n  ticktape simulate binance-usdm --symbols BTCUSDT --fault drop@5\n  ticktape simulate okx --seed 7 --fault drop@10 --fault bad-checksum@20 --fault stall=3000@30\n  ticktape simulate okx --replay fixtures/real/okx-v5-20220513.jsonl --speed 0`,
     )
     .action(async (venue: string, o: SimulateOptions) => {
       if (!isVenueId(venue)) throw new Error(`unknown venue ${venue}`);

@@ -21,7 +21,15 @@ export type {
   Heartbeat,
   VenueUrls,
 } from "./connector.js";
-export { createConnector, isVenueId, VENUE_IDS, VENUES, type VenueId } from "./connectors/index.js";
+export {
+  createConnector,
+  isVenueId,
+  VENUE_IDS,
+  VENUES,
+  type VenueEntry,
+  type VenueId,
+  venueEntry,
+} from "./connectors/index.js";
 export { okxChecksum } from "./connectors/okx.js";
 export { Feed, type FeedOptions, type FeedStats } from "./feed.js";
 export { FeedWriter, type FeedWriterOptions, type FeedWriterStats, type FlushAck } from "./feed-writer.js";

@@ -9,7 +9,7 @@ import { eventRecord } from "./book-feed.js";
 import type { Clock } from "./clock.js";
 import { Connection } from "./connection.js";
 import type { ConnectionPlan, Connector } from "./connector.js";
-import { createConnector, VENUES, type VenueId } from "./connectors/index.js";
+import { createConnector, type VenueId, venueEntry } from "./connectors/index.js";
 import { Feed } from "./feed.js";
 import {
   type FeedWriter,
@@ -77,7 +77,7 @@ export class LiveFeed {
 
   constructor(private readonly o: LiveFeedOptions) {
     const f = o.feed;
-    const venue = VENUES[f.venue];
+    const venue = venueEntry(f.venue);
     const urls = { ...venue.urls, ...f.urls };
     this.connector = createConnector(
       f.venue,

@@ -9,6 +9,7 @@
  */
 import type { FeedContext, FeedSelection, VenueUrls } from "../connector.js";
 import { BinanceConnector, type DepthUpdate, type SymbolState } from "./binance.js";
+import type { VenueEntry } from "./index.js";
 
 export const BINANCE_USDM_URLS: VenueUrls = {
   ws: "wss://fstream.binance.com",
@@ -80,3 +81,10 @@ export class BinanceUsdmConnector extends BinanceConnector {
     }
   }
 }
+
+export const VENUE: VenueEntry = {
+  id: "binance-usdm",
+  urls: BINANCE_USDM_URLS,
+  example: "BTCUSDT",
+  create: (selection, urls) => new BinanceUsdmConnector(selection, urls),
+};

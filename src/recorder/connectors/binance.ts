@@ -31,6 +31,7 @@ import {
 import { isObject, type JsonObject, type JsonValue, parseJsonText } from "../json-text.js";
 import { RecentIdsByKey } from "../recent-ids.js";
 import { SymbolStates } from "../symbol-states.js";
+import type { VenueEntry } from "./index.js";
 
 export const BINANCE_URLS: VenueUrls = {
   ws: "wss://stream.binance.com:9443",
@@ -350,3 +351,10 @@ export class BinanceConnector implements Connector {
     }
   }
 }
+
+export const VENUE: VenueEntry = {
+  id: "binance",
+  urls: BINANCE_URLS,
+  example: "BTCUSDT",
+  create: (selection, urls) => new BinanceConnector(selection, urls),
+};

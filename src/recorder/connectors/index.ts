@@ -1,10 +1,15 @@
-/** The venues the recorder speaks, by venue id. Adding a venue: one connector file here and its simulator. */
+/**
+ * The venues the recorder speaks, by venue id: every module of this folder that exports a `VENUE` entry. Adding a
+ * venue is adding its connector file here (and its simulator in ../simulators): nothing else names the venues.
+ */
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Connector, FeedSelection, VenueUrls } from "../connector.js";
-import { BINANCE_URLS, BinanceConnector } from "./binance.js";
-import { BINANCE_USDM_URLS, BinanceUsdmConnector } from "./binance-usdm.js";
-import { OKX_URLS, OkxConnector } from "./okx.js";
+import { modulesExporting } from "../venue-modules.js";
 
 export interface VenueEntry {
+  /** The venue id of configurations, commands and file names, e.g. `binance-usdm`. */
+  id: string;
   /** Production URLs; every one can be overridden in the configuration. */
   urls: VenueUrls;
   /** Symbols in the venue's own spelling, as an example for help texts. */
@@ -12,29 +17,25 @@ export interface VenueEntry {
   create(selection: FeedSelection, urls: VenueUrls): Connector;
 }
 
-export const VENUES = {
-  binance: {
-    urls: BINANCE_URLS,
-    example: "BTCUSDT",
-    create: (s, u) => new BinanceConnector(s, u),
-  },
-  "binance-usdm": {
-    urls: BINANCE_USDM_URLS,
-    example: "BTCUSDT",
-    create: (s, u) => new BinanceUsdmConnector(s, u),
-  },
-  okx: {
-    urls: OKX_URLS,
-    example: "BTC-USDT",
-    create: (s, u) => new OkxConnector(s, u),
-  },
-} satisfies Record<string, VenueEntry>;
+/** A venue id: one of `VENUE_IDS` (checked with `isVenueId`). */
+export type VenueId = string;
 
-export type VenueId = keyof typeof VENUES;
-export const VENUE_IDS = Object.keys(VENUES) as VenueId[];
+const entries = await modulesExporting<VenueEntry>(dirname(fileURLToPath(import.meta.url)), "VENUE");
+
+export const VENUES: ReadonlyMap<VenueId, VenueEntry> = new Map(
+  entries.sort((a, b) => (a.id < b.id ? -1 : 1)).map((e) => [e.id, e]),
+);
+export const VENUE_IDS: readonly VenueId[] = [...VENUES.keys()];
 
 export function isVenueId(v: string): v is VenueId {
-  return Object.hasOwn(VENUES, v);
+  return VENUES.has(v);
+}
+
+/** The entry of a venue; an unknown id is a programming error here (configurations are checked before). */
+export function venueEntry(venue: VenueId): VenueEntry {
+  const entry = VENUES.get(venue);
+  if (entry === undefined) throw new Error(`unknown venue ${venue} (venues: ${VENUE_IDS.join(", ")})`);
+  return entry;
 }
 
 export function createConnector(
@@ -42,6 +43,6 @@ export function createConnector(
   selection: FeedSelection,
   urls: Partial<VenueUrls> = {},
 ): Connector {
-  const entry: VenueEntry = VENUES[venue];
+  const entry = venueEntry(venue);
   return entry.create(selection, { ...entry.urls, ...urls });
 }

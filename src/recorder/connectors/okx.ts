@@ -31,6 +31,7 @@ import { type JsonObject, type JsonValue, parseJsonText } from "../json-text.js"
 import type { TextLevel } from "../level-book.js";
 import { RecentIdsByKey } from "../recent-ids.js";
 import { SymbolStates } from "../symbol-states.js";
+import type { VenueEntry } from "./index.js";
 
 export const OKX_URLS: VenueUrls = { ws: "wss://ws.okx.com:8443/ws/v5/public", rest: "https://www.okx.com" };
 
@@ -297,3 +298,10 @@ export class OkxConnector implements Connector {
     ctx.send(JSON.stringify({ op: "subscribe", args }));
   }
 }
+
+export const VENUE: VenueEntry = {
+  id: "okx",
+  urls: OKX_URLS,
+  example: "BTC-USDT",
+  create: (selection, urls) => new OkxConnector(selection, urls),
+};

@@ -9,18 +9,18 @@
 import type { VenueId } from "../connectors/index.js";
 import type { SimSocket } from "./client-hub.js";
 import type { FaultKind } from "./faults.js";
+import { type InstrumentRow, instrumentFrom } from "./instruments.js";
 import type { HttpAnswer } from "./loopback-server.js";
 import { LOOPBACK } from "./loopback-server.js";
 import type { LevelText, MarketTick } from "./market.js";
-import { SimulatorCore, type SimulatorOptions } from "./simulator.js";
+import { SimulatorCore, type SimulatorEntry, type SimulatorOptions, type VenueMarket } from "./simulator.js";
 
 /** Binance allows 1024 streams per connection. */
 const MAX_STREAMS = 1024;
 const DEFAULT_DEPTH_LIMIT = 100;
 
 /** What differs between Binance's markets as a simulator serves them. */
-export interface BinanceDialect {
-  venue: VenueId;
+export interface BinanceDialect extends VenueMarket {
   /** REST path prefix: `/api/v3` (spot), `/fapi/v1` (USD-M futures). */
   rest: string;
   maxDepthLimit: number;
@@ -29,17 +29,27 @@ export interface BinanceDialect {
    * `T`, update ids leave gaps between events, snapshots and `bookTicker` carry `E` and `T`.
    */
   futures: boolean;
-  seqBase: bigint;
-  tradeIdBase: bigint;
 }
+
+// Binance spot prints every price and size with 8 decimals, deletes included ("0.00000000").
+const SPOT_INSTRUMENTS: InstrumentRow[] = [
+  ["BTCUSDT", "61837.63", "0.01", "0.00001", "0.05", 8, 8],
+  ["ETHUSDT", "2650.12", "0.01", "0.0001", "0.8", 8, 8],
+  ["SOLUSDT", "143.27", "0.01", "0.001", "12", 8, 8],
+  ["BNBUSDT", "512.3", "0.01", "0.001", "2.5", 8, 8],
+  ["XRPUSDT", "0.5712", "0.0001", "1", "900", 8, 8],
+];
 
 export const BINANCE_SPOT_DIALECT: BinanceDialect = {
   venue: "binance",
+  defaultSymbols: ["BTCUSDT", "ETHUSDT"],
+  instrument: (symbol) =>
+    instrumentFrom(SPOT_INSTRUMENTS, symbol, (d) => (0).toFixed(d), { priceDecimals: 8, sizeDecimals: 8 }),
+  seqBase: 50_000_000_000n,
+  tradeIdBase: 3_700_000_000n,
   rest: "/api/v3",
   maxDepthLimit: 5000,
   futures: false,
-  seqBase: 50_000_000_000n,
-  tradeIdBase: 3_700_000_000n,
 };
 const STREAM = /^([a-z0-9]+)@(trade|bookticker|depth(?:@100ms|@1000ms)?)$/;
 
@@ -73,11 +83,7 @@ export class BinanceSimulator extends SimulatorCore {
   ) {
     // Binance spells symbols in upper case (streams in lower case).
     const symbols = options.symbols?.map((s) => s.toUpperCase());
-    super(
-      dialect.venue,
-      { ...options, ...(symbols === undefined ? {} : { symbols }) },
-      { seqBase: dialect.seqBase, tradeIdBase: dialect.tradeIdBase },
-    );
+    super(dialect, { ...options, ...(symbols === undefined ? {} : { symbols }) });
     this.venue = dialect.venue;
   }
 
@@ -266,3 +272,8 @@ export class BinanceSimulator extends SimulatorCore {
     }
   }
 }
+
+export const SIMULATOR: SimulatorEntry = {
+  ...BINANCE_SPOT_DIALECT,
+  create: (options) => new BinanceSimulator(options),
+};

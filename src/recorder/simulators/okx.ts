@@ -7,9 +7,10 @@
 import { okxChecksum } from "../connectors/okx.js";
 import type { SimSocket } from "./client-hub.js";
 import type { FaultKind } from "./faults.js";
+import { type InstrumentRow, instrumentFrom } from "./instruments.js";
 import { type HttpAnswer, LOOPBACK } from "./loopback-server.js";
 import type { LevelText, MarketTick } from "./market.js";
-import { SimulatorCore, type SimulatorOptions } from "./simulator.js";
+import { SimulatorCore, type SimulatorEntry, type SimulatorOptions, type VenueMarket } from "./simulator.js";
 
 export const OKX_PATH = "/ws/v5/public";
 const CHANNELS = new Set(["books", "trades", "bbo-tbt"]);
@@ -27,6 +28,23 @@ const argText = (channel: string, instId: string) => JSON.stringify({ channel, i
 const levels = (ls: readonly LevelText[]) =>
   JSON.stringify(ls.map((l) => [l.price, l.size, "0", String(l.orders)]));
 
+// OKX prints the instrument's tick and lot precision and deletes as "0"; swaps count contracts.
+const INSTRUMENTS: InstrumentRow[] = [
+  ["BTC-USDT", "30316.1", "0.1", "0.00000001", "0.12", 1, 8],
+  ["ETH-USDT", "2050.37", "0.01", "0.000001", "1.5", 2, 6],
+  ["SOL-USDT", "143.27", "0.01", "0.000001", "20", 2, 6],
+  ["BTC-USDT-SWAP", "30314.6", "0.1", "1", "40", 1, 0],
+  ["ETH-USDT-SWAP", "2050.36", "0.01", "1", "60", 2, 0],
+];
+
+const OKX_MARKET: VenueMarket = {
+  venue: "okx",
+  defaultSymbols: ["BTC-USDT", "ETH-USDT"],
+  instrument: (symbol) => instrumentFrom(INSTRUMENTS, symbol, () => "0"),
+  seqBase: 10_000_000_000n,
+  tradeIdBase: 338_000_000n,
+};
+
 export class OkxSimulator extends SimulatorCore {
   readonly venue = "okx";
   protected override readonly textPing = true;
@@ -34,7 +52,7 @@ export class OkxSimulator extends SimulatorCore {
   private readonly subscribers = new Map<SimSocket, Set<string>>();
 
   constructor(options: SimulatorOptions) {
-    super("okx", options, { seqBase: 10_000_000_000n, tradeIdBase: 338_000_000n });
+    super(OKX_MARKET, options);
   }
 
   examples(): string[] {
@@ -192,3 +210,8 @@ export class OkxSimulator extends SimulatorCore {
     for (const s of to) s.send(text);
   }
 }
+
+export const SIMULATOR: SimulatorEntry = {
+  ...OKX_MARKET,
+  create: (options) => new OkxSimulator(options),
+};

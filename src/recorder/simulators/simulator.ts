@@ -22,7 +22,7 @@ import {
   isBookFault,
   type ScheduledFault,
 } from "./faults.js";
-import { DEFAULT_SYMBOLS, instrumentOf } from "./instruments.js";
+import type { InstrumentSpec } from "./instruments.js";
 import { closeServer, type HttpAnswer, LOOPBACK, listenLoopback, refuseUpgrade } from "./loopback-server.js";
 import { Market, type MarketTick } from "./market.js";
 import { MarketClock } from "./market-clock.js";
@@ -60,6 +60,23 @@ export interface SimBook {
   asks: TextLevel[];
   /** The id of the last update made (Binance `u`, OKX `seqId`). */
   lastSeq: bigint;
+}
+
+/** The market a venue's simulator starts from: its instruments and the first ids it hands out. */
+export interface VenueMarket {
+  venue: VenueId;
+  /** Symbols simulated when none are given. */
+  defaultSymbols: readonly string[];
+  /** The instrument the venue lists as `symbol`: start price, tick, lot and how the venue prints them. */
+  instrument(symbol: string): InstrumentSpec;
+  /** First sequence id of the books, and first trade id. */
+  seqBase: bigint;
+  tradeIdBase: bigint;
+}
+
+/** What a simulator module exports as `SIMULATOR`: the registry finds it there (simulators/index.ts). */
+export interface SimulatorEntry extends VenueMarket {
+  create(options: SimulatorOptions): Simulator & { start(): Promise<Simulator> };
 }
 
 export interface SimulatorStats {
@@ -121,9 +138,8 @@ export abstract class SimulatorCore implements Simulator {
   private closed = false;
 
   constructor(
-    venue: VenueId,
+    venue: VenueMarket,
     protected readonly options: SimulatorOptions,
-    market: { seqBase: bigint; tradeIdBase: bigint },
   ) {
     this.log = new FaultLog(options.onFault);
     this.bookFaults = new BookFaults(this.log);
@@ -140,12 +156,13 @@ export abstract class SimulatorCore implements Simulator {
       this.clock = null;
       return;
     }
-    const symbols = options.symbols ?? DEFAULT_SYMBOLS[venue];
+    const symbols = options.symbols ?? venue.defaultSymbols;
     this.market = new Market(
-      symbols.map((s) => instrumentOf(venue, s)),
+      symbols.map((s) => venue.instrument(s)),
       {
         seed: options.seed ?? 1,
-        ...market,
+        seqBase: venue.seqBase,
+        tradeIdBase: venue.tradeIdBase,
         ...(options.levels === undefined ? {} : { levels: options.levels }),
       },
     );

@@ -1,0 +1,45 @@
+/**
+ * The venue registries are found from the files of the connector and simulator folders: every venue has both, and
+ * the command line lists them without naming any.
+ */
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { createConnector, VENUE_IDS, venueEntry } from "../../src/recorder/connectors/index.js";
+import { simulatorEntry, startSimulator } from "../../src/recorder/simulators/index.js";
+
+const cli = join(import.meta.dirname, "..", "..", "dist", "cli", "main.js");
+
+describe("venue registries", () => {
+  it("finds every connector module and its simulator", async () => {
+    expect(VENUE_IDS).toEqual(["binance", "binance-usdm", "okx"]);
+    for (const venue of VENUE_IDS) {
+      const entry = venueEntry(venue);
+      expect(entry.id).toBe(venue);
+      const sim = simulatorEntry(venue);
+      expect(sim.venue).toBe(venue);
+      expect(sim.defaultSymbols.length).toBeGreaterThan(0);
+      const connector = createConnector(venue, {
+        symbols: [entry.example],
+        trades: true,
+        book: true,
+        bbo: true,
+      });
+      expect(connector.venue).toBe(venue);
+      expect(connector.connections().length).toBeGreaterThan(0);
+      const running = await startSimulator(venue, { symbols: [...sim.defaultSymbols], rate: 5 });
+      expect(running.venue).toBe(venue);
+      expect(running.examples().length).toBeGreaterThan(0);
+      await running.close();
+    }
+    expect(() => venueEntry("nope")).toThrow(/unknown venue nope \(venues: binance, binance-usdm, okx\)/);
+  });
+
+  it("the built command lists the venues it found", () => {
+    for (const cmd of ["ingest", "simulate"]) {
+      const r = spawnSync(process.execPath, [cli, cmd, "--help"], { encoding: "utf8" });
+      expect(r.status).toBe(0);
+      for (const venue of VENUE_IDS) expect(r.stdout).toContain(venue);
+    }
+  });
+});
