@@ -115,93 +115,102 @@ const numeric = (b: SimBook) => ({
 const events = (recs: TapeRecord[], type: string) =>
   recs.filter((r) => r.kind === "event" && r.type === type);
 
-describe.each(["binance", "binance-usdm", "okx"] as const)("recording %s from its simulator", (venue) => {
-  it("writes sealed files whose books equal the simulator's, and whose raw frames ingest to the same records", async () => {
-    const s = await sim(venue);
-    const root = (await tempDir()).dir;
-    const r = await record([s], root);
-    await waitFor(() => r.ready, "connections");
-    await new Promise((res) => setTimeout(res, 1200));
-    await settle(s, r);
-    const expected = Object.fromEntries(s.symbols.map((sym) => [sym, numeric(s.book(sym)!)]));
-    const feed = r.feeds[0]!;
-    expect(feed.feed.stats).toMatchObject({ gaps: 0, checksumFailures: 0, badFrames: 0, duplicates: 0 });
-    if (venue === "okx") expect(feed.feed.stats.checksumsChecked).toBeGreaterThan(20);
-    // The stop ends every book (a disconnect event): the books are compared as they were just before it.
-    const stoppedAt = BigInt(Date.now()) * 1_000_000n;
-    await r.stop();
-    const paths = await files(root);
-    expect(paths.every((p) => p.endsWith(".tape"))).toBe(true);
-    for (const p of paths) {
-      const report = await (await openTape(p)).verify();
-      expect(report.ok, p).toBe(true);
-    }
-    const recs = await records(paths);
-    for (const sym of s.symbols) expect(await rebuild(paths, sym, stoppedAt), sym).toEqual(expected[sym]);
-    expect(recs.filter((x) => x.kind === "trade").length).toBeGreaterThan(0);
-    expect(events(recs, "connect")).toHaveLength(1);
+describe.each(["binance", "binance-usdm", "bybit", "okx"] as const)(
+  "recording %s from its simulator",
+  (venue) => {
+    it("writes sealed files whose books equal the simulator's, and whose raw frames ingest to the same records", async () => {
+      const s = await sim(venue);
+      const root = (await tempDir()).dir;
+      const r = await record([s], root);
+      await waitFor(() => r.ready, "connections");
+      await new Promise((res) => setTimeout(res, 1200));
+      await settle(s, r);
+      const expected = Object.fromEntries(s.symbols.map((sym) => [sym, numeric(s.book(sym)!)]));
+      const feed = r.feeds[0]!;
+      expect(feed.feed.stats).toMatchObject({ gaps: 0, checksumFailures: 0, badFrames: 0, duplicates: 0 });
+      if (venue === "okx") expect(feed.feed.stats.checksumsChecked).toBeGreaterThan(20);
+      // The stop ends every book (a disconnect event): the books are compared as they were just before it.
+      const stoppedAt = BigInt(Date.now()) * 1_000_000n;
+      await r.stop();
+      const paths = await files(root);
+      expect(paths.every((p) => p.endsWith(".tape"))).toBe(true);
+      for (const p of paths) {
+        const report = await (await openTape(p)).verify();
+        expect(report.ok, p).toBe(true);
+      }
+      const recs = await records(paths);
+      for (const sym of s.symbols) expect(await rebuild(paths, sym, stoppedAt), sym).toEqual(expected[sym]);
+      expect(recs.filter((x) => x.kind === "trade").length).toBeGreaterThan(0);
+      expect(events(recs, "connect")).toHaveLength(1);
 
-    // The raw frames through ingest: the same records, less what only the live runtime knows (sockets).
-    const again = (await tempDir()).dir;
-    await ingest({ venue, inputs: paths, out: again, raw: false });
-    const live = recs.filter(
-      (x) => x.kind !== "raw" && !(x.kind === "event" && ["connect", "disconnect"].includes(x.type)),
-    );
-    const offline = (await records(await files(again))).filter((x) => x.kind !== "raw");
-    expect(offline).toEqual(live.map((x) => ({ ...x })));
-  });
-
-  it("turns each injected fault into the right event and ends with the simulator's book", async () => {
-    const s = await sim(venue);
-    const root = (await tempDir()).dir;
-    const r = await record([s], root);
-    await waitFor(() => r.ready, "connections");
-    const feed = r.feeds[0]!;
-    const sym = s.symbols[0]!;
-    await waitFor(() => feed.connector.bookOf(sym)?.synced === true, "first sync");
-    await s.inject({ kind: "drop", symbol: sym });
-    await waitFor(() => feed.feed.stats.gaps === 1 && feed.feed.stats.resyncs === 1, "gap and resync");
-    await s.inject({ kind: "duplicate", symbol: sym });
-    await waitFor(() => feed.feed.stats.duplicates >= 1, "duplicate dropped");
-    if (venue === "okx") {
-      await s.inject({ kind: "bad-checksum", symbol: sym });
-      await waitFor(
-        () => feed.feed.stats.checksumFailures === 1 && feed.feed.stats.resyncs === 2,
-        "checksum failure and resync",
+      // The raw frames through ingest: the same records, less what only the live runtime knows (sockets).
+      const again = (await tempDir()).dir;
+      await ingest({ venue, inputs: paths, out: again, raw: false });
+      const live = recs.filter(
+        (x) => x.kind !== "raw" && !(x.kind === "event" && ["connect", "disconnect"].includes(x.type)),
       );
-    }
-    await s.inject({ kind: "disconnect" });
-    await waitFor(() => feed.connectCount === 2 && feed.connected, "reconnect");
-    await new Promise((res) => setTimeout(res, 500));
-    await settle(s, r);
-    const expected = numeric(s.book(sym)!);
-    const stoppedAt = BigInt(Date.now()) * 1_000_000n;
-    await r.stop();
-    const paths = await files(root);
-    const recs = await records(paths);
-    expect(await rebuild(paths, sym, stoppedAt)).toEqual(expected);
-    const gaps = events(recs, "gap");
-    expect(gaps.length).toBeGreaterThanOrEqual(1);
-    const drop = s.faults.find((f) => f.kind === "drop")!;
-    expect(gaps[0]).toMatchObject({ symbol: sym });
-    // The event names the ids on both sides of what was dropped: the last applied, and (Binance) the next received.
-    const gap = gaps[0]!;
-    if (venue === "binance") {
-      expect(gap.kind === "event" && [gap.seqBefore, gap.seqAfter]).toEqual([
-        drop.ids[0]! - 1n,
-        drop.ids[1]! + 1n,
-      ]);
-    } else if (venue === "binance-usdm") {
-      // Futures ids leave holes: the last applied u is before the dropped U, the next U after the dropped u.
-      const ids = gap.kind === "event" ? [gap.seqBefore!, gap.seqAfter!] : [];
-      expect(ids[0]! < drop.ids[0]! && ids[1]! > drop.ids[1]!).toBe(true);
-    } else expect(gap.kind === "event" && gap.seqBefore).toBe(drop.ids[0]);
-    if (venue === "okx") expect(events(recs, "checksum_failure")).toHaveLength(1);
-    expect(events(recs, "resync").length).toBeGreaterThanOrEqual(venue === "okx" ? 2 : 1);
-    expect(events(recs, "connect")).toHaveLength(2);
-    expect(events(recs, "disconnect").length).toBeGreaterThanOrEqual(1);
-  });
-});
+      const offline = (await records(await files(again))).filter((x) => x.kind !== "raw");
+      expect(offline).toEqual(live.map((x) => ({ ...x })));
+    });
+
+    it("turns each injected fault into the right event and ends with the simulator's book", async () => {
+      const s = await sim(venue);
+      const root = (await tempDir()).dir;
+      const r = await record([s], root);
+      await waitFor(() => r.ready, "connections");
+      const feed = r.feeds[0]!;
+      const sym = s.symbols[0]!;
+      await waitFor(() => feed.connector.bookOf(sym)?.synced === true, "first sync");
+      await s.inject({ kind: "drop", symbol: sym });
+      await waitFor(() => feed.feed.stats.gaps === 1 && feed.feed.stats.resyncs === 1, "gap and resync");
+      await s.inject({ kind: "duplicate", symbol: sym });
+      await waitFor(() => feed.feed.stats.duplicates >= 1, "duplicate dropped");
+      if (venue === "okx") {
+        await s.inject({ kind: "bad-checksum", symbol: sym });
+        await waitFor(
+          () => feed.feed.stats.checksumFailures === 1 && feed.feed.stats.resyncs === 2,
+          "checksum failure and resync",
+        );
+      }
+      await s.inject({ kind: "disconnect" });
+      await waitFor(() => feed.connectCount === 2 && feed.connected, "reconnect");
+      await new Promise((res) => setTimeout(res, 500));
+      await settle(s, r);
+      const expected = numeric(s.book(sym)!);
+      const stoppedAt = BigInt(Date.now()) * 1_000_000n;
+      await r.stop();
+      const paths = await files(root);
+      const recs = await records(paths);
+      expect(await rebuild(paths, sym, stoppedAt)).toEqual(expected);
+      const gaps = events(recs, "gap");
+      expect(gaps.length).toBeGreaterThanOrEqual(1);
+      const drop = s.faults.find((f) => f.kind === "drop")!;
+      expect(gaps[0]).toMatchObject({ symbol: sym });
+      // The event names the ids on both sides of what was dropped: the last applied, and (Binance) the next received.
+      const gap = gaps[0]!;
+      if (venue === "binance") {
+        expect(gap.kind === "event" && [gap.seqBefore, gap.seqAfter]).toEqual([
+          drop.ids[0]! - 1n,
+          drop.ids[1]! + 1n,
+        ]);
+      } else if (venue === "bybit") {
+        // u counts the messages: the gap lies between the ones before and after the dropped one.
+        expect(gap.kind === "event" && [gap.seqBefore, gap.seqAfter]).toEqual([
+          drop.ids[0]! - 1n,
+          drop.ids[0]! + 1n,
+        ]);
+      } else if (venue === "binance-usdm") {
+        // Futures ids leave holes: the last applied u is before the dropped U, the next U after the dropped u.
+        const ids = gap.kind === "event" ? [gap.seqBefore!, gap.seqAfter!] : [];
+        expect(ids[0]! < drop.ids[0]! && ids[1]! > drop.ids[1]!).toBe(true);
+      } else expect(gap.kind === "event" && gap.seqBefore).toBe(drop.ids[0]);
+      if (venue === "okx") expect(events(recs, "checksum_failure")).toHaveLength(1);
+      expect(events(recs, "resync").length).toBeGreaterThanOrEqual(venue === "okx" ? 2 : 1);
+      expect(events(recs, "connect")).toHaveLength(2);
+      expect(events(recs, "disconnect").length).toBeGreaterThanOrEqual(1);
+    });
+  },
+);
 
 describe("the recorder", () => {
   it("rotates at the hour of receive time and seals the hour that is over", async () => {

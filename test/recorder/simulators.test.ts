@@ -394,6 +394,66 @@ describe("binance-usdm simulator", () => {
   });
 });
 
+describe("bybit simulator", () => {
+  it("acknowledges requests and pings like Bybit, and sends a snapshot then deltas whose u counts by one", async () => {
+    const sim = await start("bybit", { symbols: ["BTCUSDT"], rate: 60, seed: 4 });
+    const ws = new WebSocket(sim.wsUrl);
+    sockets.push(ws);
+    const frames: Record<string, unknown>[] = [];
+    ws.on("message", (m) => frames.push(JSON.parse(String(m))));
+    await once(ws, "open");
+    ws.send(
+      JSON.stringify({ op: "subscribe", req_id: "a", args: ["orderbook.50.BTCUSDT", "publicTrade.BTCUSDT"] }),
+    );
+    ws.send(JSON.stringify({ op: "subscribe", args: ["orderbook.50.NOPE"] }));
+    ws.send(JSON.stringify({ op: "ping" }));
+    await until(() => frames.filter((f) => f["type"] === "delta").length > 20, "deltas");
+    sim.pause();
+    expect(frames[0]).toMatchObject({ success: true, op: "subscribe", req_id: "a" });
+    expect(frames.find((f) => f["success"] === false)!["ret_msg"]).toMatch(/orderbook\.50\.NOPE/);
+    expect(frames.find((f) => f["op"] === "ping")).toMatchObject({ success: true, ret_msg: "pong" });
+    const book = frames.filter((f) => f["topic"] === "orderbook.50.BTCUSDT");
+    expect(book[0]!["type"]).toBe("snapshot");
+    const us = book.map((f) => BigInt((f["data"] as { u: number }).u));
+    for (let i = 1; i < us.length; i++) expect(us[i]).toBe(us[i - 1]! + 1n);
+    const trade = (
+      frames.find((f) => f["topic"] === "publicTrade.BTCUSDT")!["data"] as Record<string, unknown>[]
+    )[0]!;
+    expect(trade["S"]).toMatch(/^(Buy|Sell)$/);
+    expect(trade["p"]).toMatch(/^[0-9]+\.[0-9]{2}$/);
+  });
+
+  it("a recorder's connector keeps the book through drop, duplicate, reorder and reconnect", async () => {
+    const sim = await start("bybit", { symbols: ["BTCUSDT", "ETHUSDT"], rate: 60, seed: 6 });
+    const s = await connect(sim, ["BTCUSDT", "ETHUSDT"]);
+    await until(
+      () => synced(s, "BTCUSDT") && synced(s, "ETHUSDT") && s.feed.stats.records.book > 200,
+      "sync",
+    );
+    await until(() => s.feed.stats.records.bbo > 5 && s.feed.stats.records.trade > 5, "quotes and trades");
+    await expectSameBooks(sim, s);
+    expectClean(s);
+    sim.resume();
+
+    const drop = await sim.inject({ kind: "drop", symbol: "BTCUSDT" });
+    await until(() => s.feed.stats.gaps === 1, "the gap");
+    const gap = s.events("gap")[0]!;
+    expect([BigInt(gap.seqBefore!), BigInt(gap.seqAfter!)]).toEqual([drop.ids[0]! - 1n, drop.ids[0]! + 1n]);
+    await until(() => s.feed.stats.resyncs === 1 && synced(s, "BTCUSDT"), "the resync");
+    await sim.inject({ kind: "duplicate", symbol: "BTCUSDT" });
+    await until(() => s.feed.stats.duplicates === 1, "the duplicate");
+    await sim.inject({ kind: "reorder", symbol: "BTCUSDT" });
+    await until(() => s.feed.stats.gaps === 2, "the gap of the reorder");
+    await until(() => s.feed.stats.resyncs === 2 && synced(s, "BTCUSDT"), "the second resync");
+    await sim.inject({ kind: "disconnect" });
+    expect(await s.closed).toBe(1001);
+    await s.reconnect();
+    await until(() => synced(s, "BTCUSDT") && synced(s, "ETHUSDT"), "the resync after reconnecting");
+    await expectSameBooks(sim, s);
+    expect(s.feed.stats.checksumFailures + s.feed.stats.crossed + s.feed.stats.badFrames).toBe(0);
+  });
+});
+
 describe("okx simulator", () => {
   it("a recorder's connector checks every checksum, keeps every book in sync and ends with the simulator's books", async () => {
     const sim = await start("okx", { symbols: ["BTC-USDT", "ETH-USDT"], rate: 50, seed: 2 });

@@ -12,7 +12,7 @@ const cli = join(import.meta.dirname, "..", "..", "dist", "cli", "main.js");
 
 describe("venue registries", () => {
   it("finds every connector module and its simulator", async () => {
-    expect(VENUE_IDS).toEqual(["binance", "binance-usdm", "okx"]);
+    expect(VENUE_IDS).toEqual(["binance", "binance-usdm", "bybit", "okx"]);
     for (const venue of VENUE_IDS) {
       const entry = venueEntry(venue);
       expect(entry.id).toBe(venue);
@@ -32,7 +32,9 @@ describe("venue registries", () => {
       expect(running.examples().length).toBeGreaterThan(0);
       await running.close();
     }
-    expect(() => venueEntry("nope")).toThrow(/unknown venue nope \(venues: binance, binance-usdm, okx\)/);
+    expect(() => venueEntry("nope")).toThrow(
+      /unknown venue nope \(venues: binance, binance-usdm, bybit, okx\)/,
+    );
   });
 
   it("the built command lists the venues it found", () => {

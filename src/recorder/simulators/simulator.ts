@@ -254,7 +254,12 @@ export abstract class SimulatorCore implements Simulator {
     const b = this.market?.book(symbol);
     if (b === undefined) return undefined;
     const text = (l: TextLevel): TextLevel => ({ price: l.price, size: l.size });
-    return { symbol, bids: b.bids.map(text), asks: b.asks.map(text), lastSeq: b.seq };
+    return { symbol, bids: b.bids.map(text), asks: b.asks.map(text), lastSeq: this.bookSeq(symbol, b.seq) };
+  }
+
+  /** The id a connector holds for the book after the last update sent: the market's sequence id, unless the venue counts messages. */
+  protected bookSeq(_symbol: string, marketSeq: bigint): bigint {
+    return marketSeq;
   }
 
   inject(fault: FaultRequest): Promise<InjectedFault> {

@@ -1,0 +1,248 @@
+/**
+ * Bybit v5 public streams (venue id `bybit`; USDT perpetuals by default, spot with the `/v5/public/spot` URL).
+ * Trades from `publicTrade.<sym>`, BBO from `orderbook.1.<sym>`, the L2 book from `orderbook.50.<sym>`: a
+ * `snapshot` message on subscription, then `delta` messages. Integrity, from Bybit's docs: `u` (update id) counts
+ * the topic's messages one by one, so each delta's `u` is the previous `u + 1`; a `snapshot`, or a message with
+ * `u == 1` (the service restarted), replaces the book. On a gap the book topic is unsubscribed and subscribed
+ * again, and the snapshot that follows resynchronises it. Sizes of `"0"` delete a level.
+ */
+import type { RecordInput } from "../../format/records.js";
+import { BookFeed, eventRecord, type LevelChange, type Stamp } from "../book-feed.js";
+import type {
+  ConnectionPlan,
+  Connector,
+  FeedContext,
+  FeedSelection,
+  Heartbeat,
+  VenueUrls,
+} from "../connector.js";
+import { arrayOf, decimalOf, integerOf, millisOf, objectOf, stringOf } from "../frame-fields.js";
+import { type JsonObject, type JsonValue, parseJsonText } from "../json-text.js";
+import { LevelBook } from "../level-book.js";
+import { RecentIdsByKey } from "../recent-ids.js";
+import { SymbolStates } from "../symbol-states.js";
+import type { VenueEntry } from "./index.js";
+
+export const BYBIT_URLS: VenueUrls = {
+  ws: "wss://stream.bybit.com/v5/public/linear",
+  rest: "https://api.bybit.com",
+};
+
+/** The depth of the book topic recorded. */
+export const BYBIT_BOOK_DEPTH = 50;
+/** Topics per subscribe request (Bybit's limit for spot; linear allows more). */
+const ARGS_PER_MESSAGE = 10;
+/** Resubscriptions back off from 2 s (Bybit limits connection and subscription rates). */
+const RESUBSCRIBE_MIN_GAP_NS = 2_000_000_000n;
+
+/** Bybit level arrays are `[price, size]`. */
+function levelsOf(v: JsonValue | undefined, field: string): LevelChange[] {
+  const out: LevelChange[] = [];
+  for (const level of arrayOf(v, field)) {
+    const a = arrayOf(level, field);
+    out.push([decimalOf(a[0], field, "price"), decimalOf(a[1], field, "size")]);
+  }
+  return out;
+}
+
+class SymbolState {
+  readonly feed: BookFeed;
+  /** The top of the book from `orderbook.1`, for BBO records. */
+  readonly top = new LevelBook();
+  constructor(symbol: string) {
+    this.feed = new BookFeed(symbol);
+  }
+}
+
+export class BybitConnector implements Connector {
+  readonly venue = "bybit";
+  readonly sendsPerSecond = 5;
+  /** Bybit asks for a ping every 20 s; it answers `{"op":"ping","ret_msg":"pong",…}` (or `"op":"pong"`). */
+  readonly heartbeat: Heartbeat = {
+    idleMs: 20_000,
+    ping: '{"op":"ping"}',
+    isPong: (t) => t.includes('"ret_msg":"pong"') || t.includes('"op":"pong"'),
+  };
+  private readonly states: SymbolStates<SymbolState>;
+  /** Trade ids seen lately: what arrives twice is dropped. */
+  private readonly recent = new RecentIdsByKey();
+
+  constructor(
+    private readonly selection: FeedSelection,
+    private readonly urls: VenueUrls = BYBIT_URLS,
+  ) {
+    this.states = new SymbolStates(selection.symbols, (s) => new SymbolState(s));
+  }
+
+  connections(): ConnectionPlan[] {
+    const topics: string[] = [];
+    for (const s of this.selection.symbols) {
+      if (this.selection.trades) topics.push(`publicTrade.${s}`);
+      if (this.selection.book) topics.push(`orderbook.${BYBIT_BOOK_DEPTH}.${s}`);
+      if (this.selection.bbo) topics.push(`orderbook.1.${s}`);
+    }
+    const subscribe: string[] = [];
+    for (let i = 0; i < topics.length; i += ARGS_PER_MESSAGE) {
+      subscribe.push(JSON.stringify({ op: "subscribe", args: topics.slice(i, i + ARGS_PER_MESSAGE) }));
+    }
+    return [{ url: this.urls.ws, subscribe, symbols: [...this.selection.symbols] }];
+  }
+
+  onOpen(): void {
+    // Each book topic starts with a snapshot in the stream: nothing to fetch.
+  }
+
+  onClose(plan: ConnectionPlan, recvNs: bigint | null, reason: string, ctx: FeedContext): void {
+    for (const s of plan.symbols) {
+      const st = this.states.known(s);
+      if (st === undefined || !st.feed.synced) continue;
+      st.feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, { ts: recvNs ?? 0n, recvNs });
+    }
+  }
+
+  onRest(_path: string, _body: string, _recvNs: bigint | null, ctx: FeedContext): string {
+    ctx.counters.ignoredFrames++;
+    return "";
+  }
+
+  resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void {
+    for (const st of this.states.values()) {
+      if (!st.feed.synced) continue;
+      st.feed.lose(ctx, "gap", reason, null, { ts: recvNs ?? 0n, recvNs });
+      this.resubscribe(st, ctx, recvNs);
+    }
+  }
+
+  bookOf(symbol: string): BookFeed | undefined {
+    return this.states.known(symbol)?.feed;
+  }
+
+  onFrame(text: string, recvNs: bigint | null, ctx: FeedContext): string {
+    const msg = objectOf(parseJsonText(text), "frame");
+    if (msg.op !== undefined) return this.onReply(msg, recvNs, ctx);
+    const topic = stringOf(msg.topic, "topic");
+    const [channel = "", a = "", b] = topic.split(".");
+    const symbol = b ?? a;
+    if (channel === "publicTrade") {
+      for (const d of arrayOf(msg.data, "data")) this.onTrade(objectOf(d, "data[]"), recvNs, ctx);
+    } else if (channel === "orderbook" && a === String(BYBIT_BOOK_DEPTH))
+      this.onBook(symbol, msg, recvNs, ctx);
+    else if (channel === "orderbook" && a === "1") this.onTop(symbol, msg, recvNs, ctx);
+    else ctx.counters.ignoredFrames++;
+    return symbol;
+  }
+
+  /** Answers to our requests: acknowledgements are skipped, a refusal is written down. */
+  private onReply(msg: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
+    if (msg.success === false) {
+      const detail = `Bybit refused ${typeof msg.op === "string" ? msg.op : "a request"}: ${typeof msg.ret_msg === "string" ? msg.ret_msg : ""}`;
+      ctx.record(eventRecord("", "info", detail, { ts: recvNs ?? 0n, recvNs }));
+    } else ctx.counters.ignoredFrames++;
+    return "";
+  }
+
+  private onTrade(d: JsonObject, recvNs: bigint | null, ctx: FeedContext): void {
+    const symbol = stringOf(d.s, "s");
+    const tradeId = stringOf(d.i, "i");
+    if (this.recent.repeated("publicTrade", symbol, tradeId, ctx.counters)) return;
+    const side = stringOf(d.S, "S");
+    const rec: RecordInput = {
+      kind: "trade",
+      symbol,
+      ts: millisOf(d.T, "T"),
+      price: decimalOf(d.p, "p"),
+      size: decimalOf(d.v, "v"),
+      // `S`: the taker's side.
+      side: side === "Buy" ? "buy" : side === "Sell" ? "sell" : "unknown",
+      tradeId,
+    };
+    if (recvNs !== null) rec.recvTs = recvNs;
+    ctx.record(rec);
+  }
+
+  /** The exchange time of a book message: the matching engine's (`cts`) when given, else the push time. */
+  private stampOf(msg: JsonObject, recvNs: bigint | null): Stamp {
+    return {
+      ts: millisOf(msg.cts !== undefined ? msg.cts : msg.ts, msg.cts !== undefined ? "cts" : "ts"),
+      recvNs,
+    };
+  }
+
+  private onBook(symbol: string, msg: JsonObject, recvNs: bigint | null, ctx: FeedContext): void {
+    const st = this.states.get(symbol);
+    const type = stringOf(msg.type, "type");
+    if (st === undefined || (type !== "snapshot" && type !== "delta")) {
+      ctx.counters.ignoredFrames++;
+      return;
+    }
+    const d = objectOf(msg.data, "data");
+    const u = integerOf(d.u, "data.u");
+    const at = this.stampOf(msg, recvNs);
+    const bids = levelsOf(d.b, "data.b");
+    const asks = levelsOf(d.a, "data.a");
+    if (type === "snapshot" || u === 1n) {
+      st.feed.snapshot(ctx, bids, asks, u, at);
+      return;
+    }
+    if (!st.feed.synced) {
+      // Deltas of a book out of sync are not applied; if the resubscription was held back, ask now.
+      ctx.counters.ignoredFrames++;
+      if (st.feed.needsResync) this.resubscribe(st, ctx, recvNs);
+      return;
+    }
+    const last = st.feed.lastSeq ?? 0n;
+    if (u <= last) {
+      ctx.counters.duplicates++;
+      return;
+    }
+    if (u !== last + 1n) {
+      st.feed.lose(ctx, "gap", `update ${u} after ${last}: updates ${last + 1n}..${u - 1n} missing`, u, at);
+      this.resubscribe(st, ctx, recvNs);
+      return;
+    }
+    st.feed.update(ctx, bids, asks, u, at);
+    if (st.feed.book.crossed()) {
+      st.feed.lose(ctx, "crossed_book", `best bid at or above best ask after update ${u}`, u, at);
+      this.resubscribe(st, ctx, recvNs);
+    }
+  }
+
+  /** `orderbook.1`: the best bid and ask, as a BBO record after each message. */
+  private onTop(symbol: string, msg: JsonObject, recvNs: bigint | null, ctx: FeedContext): void {
+    const st = this.states.get(symbol);
+    if (st === undefined) {
+      ctx.counters.ignoredFrames++;
+      return;
+    }
+    const d = objectOf(msg.data, "data");
+    if (msg.type === "snapshot") st.top.clear();
+    for (const [price, size] of levelsOf(d.b, "data.b")) st.top.side("bid").set(price, size);
+    for (const [price, size] of levelsOf(d.a, "data.a")) st.top.side("ask").set(price, size);
+    const rec: Extract<RecordInput, { kind: "bbo" }> = {
+      kind: "bbo",
+      symbol,
+      ts: this.stampOf(msg, recvNs).ts,
+    };
+    const bid = st.top.bids.top(1)[0];
+    const ask = st.top.asks.top(1)[0];
+    if (bid !== undefined) [rec.bidPrice, rec.bidSize] = [bid.price, bid.size];
+    if (ask !== undefined) [rec.askPrice, rec.askSize] = [ask.price, ask.size];
+    if (recvNs !== null) rec.recvTs = recvNs;
+    ctx.record(rec);
+  }
+
+  /** A fresh snapshot: unsubscribe and subscribe the symbol's book topic again. */
+  private resubscribe(st: SymbolState, ctx: FeedContext, nowNs: bigint | null): void {
+    if (!st.feed.mayRequest(nowNs, RESUBSCRIBE_MIN_GAP_NS)) return;
+    const args = [`orderbook.${BYBIT_BOOK_DEPTH}.${st.feed.symbol}`];
+    ctx.send(JSON.stringify({ op: "unsubscribe", args }));
+    ctx.send(JSON.stringify({ op: "subscribe", args }));
+  }
+}
+
+export const VENUE: VenueEntry = {
+  id: "bybit",
+  urls: BYBIT_URLS,
+  example: "BTCUSDT",
+  create: (selection, urls) => new BybitConnector(selection, urls),
+};
