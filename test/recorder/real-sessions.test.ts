@@ -12,6 +12,7 @@ import { Feed, type FeedStats } from "../../src/recorder/feed.js";
 const OKX = "fixtures/real/okx-v5-20220513.jsonl";
 const BINANCE_2021 = "fixtures/real/binance-spot-20211012.jsonl";
 const BINANCE_2024 = "fixtures/real/binance-spot-btcusdt-20240808.jsonl";
+const DERIBIT_2021 = "fixtures/real/deribit-20210722.jsonl";
 const USDM_2021 = "fixtures/real/binance-usdm-20210722.jsonl";
 const USDM_2024 = "fixtures/real/binance-usdm-btcusdt-20240808.jsonl";
 
@@ -267,5 +268,47 @@ describe("Binance USD-M, genuine sessions (REST snapshot + depth diffs chained b
     expect(trade.tradeId).toBe("5266583935");
     const bbo = records.find((r) => r.kind === "bbo")!;
     expect(bbo).toMatchObject({ bidPrice: "61800.20", bidSize: "2.507" });
+  });
+});
+
+describe("Deribit, a genuine 2021 session (book.raw snapshots and changes, tickers)", async () => {
+  const msgs = await load(DERIBIT_2021);
+  const changes = msgs
+    .map((m, i) => ({ i, text: textOf(m) }))
+    .filter(({ text }) => text.includes('"type":"change"'));
+
+  it("syncs every book from its snapshot, follows every prev_change_id, keeps the digits sent", () => {
+    const { stats, records, connector } = run("deribit", msgs);
+    clean(stats);
+    const instruments = msgs
+      .map((m) => /"type":"snapshot","timestamp":\d+,"instrument_name":"([^"]+)"/.exec(textOf(m))?.[1])
+      .filter((x): x is string => x !== undefined);
+    expect(instruments).toHaveLength(10);
+    for (const inst of instruments) expect(connector.bookOf(inst)?.synced, inst).toBe(true);
+    expect(records.filter((r) => r.kind === "book" && !r.snapshot).length).toBeGreaterThan(30);
+    // Amounts are JSON numbers: "4714.0" stays as sent.
+    expect(records.find((r) => r.kind === "book" && r.price === "0.0015")).toMatchObject({ size: "4714.0" });
+    expect(records.filter((r) => r.kind === "bbo").length).toBe(89);
+  });
+
+  it("catches any single change removed or duplicated", () => {
+    expect(changes.length).toBe(36);
+    let removedCaught = 0;
+    for (const { i, text } of changes) {
+      const inst = /"instrument_name":"([^"]+)"/.exec(text)![1]!;
+      const later = changes.find((c) => c.i > i && c.text.includes(`"instrument_name":"${inst}"`));
+      if (later !== undefined) {
+        const removed = run(
+          "deribit",
+          msgs.filter((_, j) => j !== i),
+        ).stats;
+        expect(removed.gaps, `line ${i + 1} removed`).toBe(1);
+        removedCaught++;
+      }
+      const dup = run("deribit", [...msgs.slice(0, i + 1), msgs[i]!, ...msgs.slice(i + 1)]).stats;
+      expect(dup.duplicates, `line ${i + 1} duplicated`).toBe(1);
+      expect(dup.gaps).toBe(0);
+    }
+    expect(removedCaught).toBeGreaterThan(20);
   });
 });

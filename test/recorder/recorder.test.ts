@@ -115,7 +115,7 @@ const numeric = (b: SimBook) => ({
 const events = (recs: TapeRecord[], type: string) =>
   recs.filter((r) => r.kind === "event" && r.type === type);
 
-describe.each(["binance", "binance-usdm", "bybit", "okx"] as const)(
+describe.each(["binance", "binance-usdm", "bybit", "deribit", "okx"] as const)(
   "recording %s from its simulator",
   (venue) => {
     it("writes sealed files whose books equal the simulator's, and whose raw frames ingest to the same records", async () => {

@@ -454,6 +454,77 @@ describe("bybit simulator", () => {
   });
 });
 
+describe("deribit simulator", () => {
+  it("answers JSON-RPC like Deribit and sends a snapshot, then changes chained by prev_change_id, numbers unquoted", async () => {
+    const sim = await start("deribit", { symbols: ["BTC-PERPETUAL"], rate: 60, seed: 8 });
+    const ws = new WebSocket(sim.wsUrl);
+    sockets.push(ws);
+    const texts: string[] = [];
+    ws.on("message", (m) => texts.push(String(m)));
+    await once(ws, "open");
+    const channels = ["book.BTC-PERPETUAL.raw", "trades.BTC-PERPETUAL.raw", "quote.BTC-PERPETUAL"];
+    ws.send(JSON.stringify({ jsonrpc: "2.0", id: 7, method: "public/subscribe", params: { channels } }));
+    ws.send(
+      JSON.stringify({
+        jsonrpc: "2.0",
+        id: 8,
+        method: "public/subscribe",
+        params: { channels: ["book.NOPE.raw"] },
+      }),
+    );
+    ws.send(JSON.stringify({ jsonrpc: "2.0", id: 9, method: "public/test", params: {} }));
+    await until(() => texts.filter((t) => t.includes('"type":"change"')).length > 20, "changes");
+    sim.pause();
+    const frames = texts.map((t) => JSON.parse(t) as Record<string, unknown>);
+    expect(frames[0]).toMatchObject({ id: 7, result: channels });
+    expect(frames.find((f) => f["id"] === 8)).toMatchObject({ error: { code: -32602 } });
+    expect(frames.find((f) => f["id"] === 9)).toMatchObject({ result: { version: expect.any(String) } });
+    const book = frames
+      .filter((f) => (f["params"] as { channel?: string } | undefined)?.channel === "book.BTC-PERPETUAL.raw")
+      .map(
+        (f) => (f["params"] as { data: { type: string; change_id: number; prev_change_id?: number } }).data,
+      );
+    expect(book[0]!.type).toBe("snapshot");
+    for (let i = 1; i < book.length; i++) expect(book[i]!.prev_change_id).toBe(book[i - 1]!.change_id);
+    // Prices and amounts are JSON numbers, as Deribit sends them.
+    expect(texts.find((t) => t.includes('"type":"change"'))).toMatch(/\["(change|delete)",[0-9.]+,[0-9.]+\]/);
+  });
+
+  it("a recorder's connector keeps the book through drop, duplicate, reorder and reconnect", async () => {
+    const sim = await start("deribit", { symbols: ["BTC-PERPETUAL", "ETH-PERPETUAL"], rate: 60, seed: 9 });
+    const s = await connect(sim, ["BTC-PERPETUAL", "ETH-PERPETUAL"]);
+    await until(
+      () =>
+        synced(s, "BTC-PERPETUAL") &&
+        synced(s, "ETH-PERPETUAL") &&
+        s.feed.stats.records.bbo > 5 &&
+        s.feed.stats.records.trade > 5,
+      "sync, quotes and trades",
+    );
+    await expectSameBooks(sim, s);
+    expectClean(s);
+    sim.resume();
+    const drop = await sim.inject({ kind: "drop", symbol: "BTC-PERPETUAL" });
+    await until(() => s.feed.stats.gaps === 1, "the gap");
+    expect(BigInt(s.events("gap")[0]!.seqBefore!)).toBe(drop.ids[0]);
+    await until(() => s.feed.stats.resyncs === 1 && synced(s, "BTC-PERPETUAL"), "the resync");
+    await sim.inject({ kind: "duplicate", symbol: "BTC-PERPETUAL" });
+    await until(() => s.feed.stats.duplicates === 1, "the duplicate");
+    await sim.inject({ kind: "reorder", symbol: "BTC-PERPETUAL" });
+    await until(() => s.feed.stats.gaps === 2, "the gap of the reorder");
+    await until(() => s.feed.stats.resyncs === 2 && synced(s, "BTC-PERPETUAL"), "the second resync");
+    await sim.inject({ kind: "disconnect" });
+    expect(await s.closed).toBe(1001);
+    await s.reconnect();
+    await until(
+      () => synced(s, "BTC-PERPETUAL") && synced(s, "ETH-PERPETUAL"),
+      "the resync after reconnecting",
+    );
+    await expectSameBooks(sim, s);
+    expect(s.feed.stats.checksumFailures + s.feed.stats.crossed + s.feed.stats.badFrames).toBe(0);
+  });
+});
+
 describe("okx simulator", () => {
   it("a recorder's connector checks every checksum, keeps every book in sync and ends with the simulator's books", async () => {
     const sim = await start("okx", { symbols: ["BTC-USDT", "ETH-USDT"], rate: 50, seed: 2 });
