@@ -77,3 +77,32 @@ export function millisOf(v: JsonValue | undefined, field: string): bigint {
   if (ms < 0n || ms > 1n << 50n) throw frameError(field, `a millisecond time out of range: ${ms}`);
   return ms * 1_000_000n;
 }
+
+const NUMBER = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
+
+/**
+ * A JSON number (or numeric string) as plain decimal text with exactly the digits sent: `5e-05` is `0.00005`;
+ * for venues that send prices and sizes as JSON numbers (Deribit, Kraken v2).
+ */
+export function plainDecimalOf(v: JsonValue | undefined, field: string): string {
+  const text = typeof v === "string" ? v : v instanceof JsonNumber ? v.text : null;
+  const m = text === null ? null : NUMBER.exec(text);
+  if (m === null)
+    throw frameError(field, `expected a number, got ${text === null ? typeof v : JSON.stringify(text)}`);
+  const [, sign = "", int = "", frac = "", exp] = m;
+  if (exp === undefined) return text!;
+  const shift = Number(exp);
+  if (!Number.isSafeInteger(shift) || Math.abs(shift) > 40)
+    throw frameError(field, `exponent out of range: ${text}`);
+  // Move the point: digits = int + frac, point after int.length + shift digits.
+  const digits = int + frac;
+  let point = int.length + shift;
+  let all = digits;
+  if (point <= 0) {
+    all = "0".repeat(1 - point) + all;
+    point = 1;
+  } else if (point > all.length) all += "0".repeat(point - all.length);
+  const whole = all.slice(0, point).replace(/^0+(?=\d)/, "");
+  const rest = all.slice(point);
+  return `${sign}${whole}${rest === "" ? "" : `.${rest}`}`;
+}

@@ -23,6 +23,7 @@ import {
   integerTextOf,
   millisOf,
   objectOf,
+  plainDecimalOf,
   stringOf,
 } from "../frame-fields.js";
 import { JsonNumber, type JsonObject, type JsonValue, parseJsonText } from "../json-text.js";
@@ -39,32 +40,6 @@ export const DERIBIT_URLS: VenueUrls = {
 const CHANNELS_PER_MESSAGE = 100;
 /** Resubscriptions back off from 2 s. */
 const RESUBSCRIBE_MIN_GAP_NS = 2_000_000_000n;
-const NUMBER = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
-
-/** A JSON number (or numeric string) as plain decimal text with exactly the digits sent: `5e-05` is `0.00005`. */
-export function plainDecimalOf(v: JsonValue | undefined, field: string): string {
-  const text = typeof v === "string" ? v : v instanceof JsonNumber ? v.text : null;
-  const m = text === null ? null : NUMBER.exec(text);
-  if (m === null)
-    throw frameError(field, `expected a number, got ${text === null ? typeof v : JSON.stringify(text)}`);
-  const [, sign = "", int = "", frac = "", exp] = m;
-  if (exp === undefined) return text!;
-  const shift = Number(exp);
-  if (!Number.isSafeInteger(shift) || Math.abs(shift) > 40)
-    throw frameError(field, `exponent out of range: ${text}`);
-  // Move the point: digits = int + frac, point after int.length + shift digits.
-  const digits = int + frac;
-  let point = int.length + shift;
-  let all = digits;
-  if (point <= 0) {
-    all = "0".repeat(1 - point) + all;
-    point = 1;
-  } else if (point > all.length) all += "0".repeat(point - all.length);
-  const whole = all.slice(0, point).replace(/^0+(?=\d)/, "");
-  const rest = all.slice(point);
-  return `${sign}${whole}${rest === "" ? "" : `.${rest}`}`;
-}
-
 /** Deribit levels: `["new"|"change"|"delete", price, amount]`; a delete removes the level whatever its amount. */
 function levelsOf(v: JsonValue | undefined, field: string): LevelChange[] {
   const out: LevelChange[] = [];

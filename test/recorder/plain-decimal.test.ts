@@ -1,6 +1,6 @@
-/** Deribit sends prices and amounts as JSON numbers: they are kept as the digits sent, exponents written out. */
+/** Deribit and Kraken send prices and amounts as JSON numbers: they are kept as the digits sent, exponents written out. */
 import { describe, expect, it } from "vitest";
-import { plainDecimalOf } from "../../src/recorder/connectors/deribit.js";
+import { plainDecimalOf } from "../../src/recorder/frame-fields.js";
 import { JsonNumber } from "../../src/recorder/json-text.js";
 
 describe("plainDecimalOf", () => {
