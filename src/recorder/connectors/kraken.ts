@@ -1,0 +1,280 @@
+/**
+ * Kraken spot WebSocket v2 (venue id `kraken`). Trades from `trade`, BBO from `ticker` (`event_trigger: "bbo"`),
+ * the L2 book from `book` at a subscribed depth (25): a snapshot, then updates. Kraken's v2 book has no sequence
+ * ids; its integrity is the CRC-32 `checksum` of each message, from Kraken's "book checksum" guide: the top 10
+ * asks (lowest first) then the top 10 bids (highest first), each level as its price then its quantity with the
+ * decimal point and leading zeros removed, concatenated; CRC-32 of that text, unsigned. Prices and quantities are
+ * JSON numbers whose digits matter (`0.10000000`, `45281.0`): they are kept as sent. Kraken sends no delete for a
+ * level pushed out of the subscribed depth, so after each update the book keeps only that depth, and the levels
+ * it drops are written as deletions. A checksum mismatch resubscribes the book.
+ */
+import { crc32 } from "@node-rs/crc32";
+import { parseTime } from "../../common/time.js";
+import type { RecordInput } from "../../format/records.js";
+import { BookFeed, eventRecord, type LevelChange, type Stamp } from "../book-feed.js";
+import type {
+  ConnectionPlan,
+  Connector,
+  FeedContext,
+  FeedSelection,
+  Heartbeat,
+  VenueUrls,
+} from "../connector.js";
+import {
+  arrayOf,
+  frameError,
+  integerOf,
+  integerTextOf,
+  objectOf,
+  plainDecimalOf,
+  stringOf,
+} from "../frame-fields.js";
+import { type JsonObject, type JsonValue, parseJsonText } from "../json-text.js";
+import type { TextLevel } from "../level-book.js";
+import { RecentIdsByKey } from "../recent-ids.js";
+import { SymbolStates } from "../symbol-states.js";
+import type { VenueEntry } from "./index.js";
+
+export const KRAKEN_URLS: VenueUrls = { ws: "wss://ws.kraken.com/v2", rest: "https://api.kraken.com" };
+
+/** The depth subscribed (Kraken offers 10, 25, 100, 500, 1000). */
+export const KRAKEN_BOOK_DEPTH = 25;
+/** Levels a side that the checksum covers. */
+const CHECKSUM_LEVELS = 10;
+const RESUBSCRIBE_MIN_GAP_NS = 2_000_000_000n;
+
+/** A price or quantity as the checksum takes it: no decimal point, no leading zeros. */
+function checksumDigits(text: string): string {
+  return text.replace(".", "").replace(/^0+/, "");
+}
+
+/** Kraken v2's book checksum over the levels as received (best first on each side). */
+export function krakenChecksum(bids: readonly TextLevel[], asks: readonly TextLevel[]): number {
+  let text = "";
+  for (const l of asks.slice(0, CHECKSUM_LEVELS)) text += checksumDigits(l.price) + checksumDigits(l.size);
+  for (const l of bids.slice(0, CHECKSUM_LEVELS)) text += checksumDigits(l.price) + checksumDigits(l.size);
+  return crc32(text) >>> 0;
+}
+
+/** Kraken v2 levels: `{"price": number, "qty": number}`. */
+function levelsOf(v: JsonValue | undefined, field: string): LevelChange[] {
+  return arrayOf(v, field).map((item) => {
+    const l = objectOf(item, field);
+    return [plainDecimalOf(l.price, `${field}.price`), plainDecimalOf(l.qty, `${field}.qty`)];
+  });
+}
+
+function timeOf(v: JsonValue | undefined, field: string): bigint {
+  const text = stringOf(v, field);
+  try {
+    return parseTime(text);
+  } catch {
+    throw frameError(field, `expected an RFC 3339 time, got ${JSON.stringify(text)}`);
+  }
+}
+
+class PairState {
+  readonly feed: BookFeed;
+  constructor(symbol: string) {
+    this.feed = new BookFeed(symbol);
+  }
+}
+
+export class KrakenConnector implements Connector {
+  readonly venue = "kraken";
+  readonly sendsPerSecond = 5;
+  /** Kraken sends a heartbeat every second while subscribed; `ping` is answered with `pong`. */
+  readonly heartbeat: Heartbeat = {
+    idleMs: 10_000,
+    ping: '{"method":"ping"}',
+    isPong: (t) => t.includes('"method":"pong"'),
+  };
+  private readonly states: SymbolStates<PairState>;
+  private readonly recent = new RecentIdsByKey();
+  /** The latest exchange time seen, for messages that carry none (tickers). */
+  private lastTs = 0n;
+
+  constructor(
+    private readonly selection: FeedSelection,
+    private readonly urls: VenueUrls = KRAKEN_URLS,
+  ) {
+    this.states = new SymbolStates(selection.symbols, (s) => new PairState(s));
+  }
+
+  connections(): ConnectionPlan[] {
+    const symbol = [...this.selection.symbols];
+    const subscribe: string[] = [];
+    const sub = (params: Record<string, unknown>) =>
+      subscribe.push(JSON.stringify({ method: "subscribe", params: { ...params, symbol } }));
+    if (this.selection.book) sub({ channel: "book", depth: KRAKEN_BOOK_DEPTH, snapshot: true });
+    if (this.selection.trades) sub({ channel: "trade", snapshot: false });
+    if (this.selection.bbo) sub({ channel: "ticker", event_trigger: "bbo" });
+    return [{ url: this.urls.ws, subscribe, symbols: symbol }];
+  }
+
+  onOpen(): void {
+    // The book starts with a snapshot in the stream: nothing to fetch.
+  }
+
+  onClose(plan: ConnectionPlan, recvNs: bigint | null, reason: string, ctx: FeedContext): void {
+    for (const s of plan.symbols) {
+      const st = this.states.known(s);
+      if (st === undefined || !st.feed.synced) continue;
+      st.feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, this.stamp(null, recvNs));
+    }
+  }
+
+  onRest(_path: string, _body: string, _recvNs: bigint | null, ctx: FeedContext): string {
+    ctx.counters.ignoredFrames++;
+    return "";
+  }
+
+  resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void {
+    for (const st of this.states.values()) {
+      if (!st.feed.synced) continue;
+      st.feed.lose(ctx, "gap", reason, null, this.stamp(null, recvNs));
+      this.resubscribe(st, ctx, recvNs);
+    }
+  }
+
+  bookOf(symbol: string): BookFeed | undefined {
+    return this.states.known(symbol)?.feed;
+  }
+
+  private stamp(ts: bigint | null, recvNs: bigint | null): Stamp {
+    if (ts !== null && ts > this.lastTs) this.lastTs = ts;
+    return { ts: ts ?? recvNs ?? this.lastTs, recvNs };
+  }
+
+  onFrame(text: string, recvNs: bigint | null, ctx: FeedContext): string {
+    const msg = objectOf(parseJsonText(text), "frame");
+    if (msg.method !== undefined) return this.onReply(msg, recvNs, ctx);
+    const channel = stringOf(msg.channel, "channel");
+    if (channel === "book") return this.onBook(msg, recvNs, ctx);
+    if (channel === "trade") {
+      let symbol = "";
+      for (const d of arrayOf(msg.data, "data")) symbol = this.onTrade(objectOf(d, "data[]"), recvNs, ctx);
+      return symbol;
+    }
+    if (channel === "ticker") {
+      let symbol = "";
+      for (const d of arrayOf(msg.data, "data")) symbol = this.onTicker(objectOf(d, "data[]"), recvNs, ctx);
+      return symbol;
+    }
+    // heartbeat, status
+    ctx.counters.ignoredFrames++;
+    return "";
+  }
+
+  /** Acknowledgements and pongs are skipped; a refused request is written down. */
+  private onReply(msg: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
+    if (msg.success === false) {
+      const detail = `Kraken refused ${typeof msg.method === "string" ? msg.method : "a request"}: ${typeof msg.error === "string" ? msg.error : ""}`;
+      ctx.record(eventRecord("", "info", detail, this.stamp(null, recvNs)));
+    } else ctx.counters.ignoredFrames++;
+    return typeof msg.symbol === "string" ? msg.symbol : "";
+  }
+
+  private onTrade(d: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
+    const symbol = stringOf(d.symbol, "symbol");
+    const tradeId = integerTextOf(d.trade_id, "trade_id");
+    if (this.recent.repeated("trade", symbol, tradeId, ctx.counters)) return symbol;
+    const side = stringOf(d.side, "side");
+    const rec: RecordInput = {
+      kind: "trade",
+      symbol,
+      ts: this.stamp(timeOf(d.timestamp, "timestamp"), recvNs).ts,
+      price: plainDecimalOf(d.price, "price"),
+      size: plainDecimalOf(d.qty, "qty"),
+      // `side`: the taker's.
+      side: side === "buy" ? "buy" : side === "sell" ? "sell" : "unknown",
+      tradeId,
+    };
+    if (recvNs !== null) rec.recvTs = recvNs;
+    ctx.record(rec);
+    return symbol;
+  }
+
+  private onTicker(d: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
+    const symbol = stringOf(d.symbol, "symbol");
+    const rec: Extract<RecordInput, { kind: "bbo" }> = {
+      kind: "bbo",
+      symbol,
+      ts: this.stamp(null, recvNs).ts,
+      bidPrice: plainDecimalOf(d.bid, "bid"),
+      bidSize: plainDecimalOf(d.bid_qty, "bid_qty"),
+      askPrice: plainDecimalOf(d.ask, "ask"),
+      askSize: plainDecimalOf(d.ask_qty, "ask_qty"),
+    };
+    if (recvNs !== null) rec.recvTs = recvNs;
+    ctx.record(rec);
+    return symbol;
+  }
+
+  private onBook(msg: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
+    const type = stringOf(msg.type, "type");
+    let symbol = "";
+    for (const item of arrayOf(msg.data, "data")) {
+      const d = objectOf(item, "data[]");
+      symbol = stringOf(d.symbol, "symbol");
+      const st = this.states.get(symbol);
+      if (st === undefined || (type !== "snapshot" && type !== "update")) {
+        ctx.counters.ignoredFrames++;
+        continue;
+      }
+      const at = this.stamp(d.timestamp === undefined ? null : timeOf(d.timestamp, "timestamp"), recvNs);
+      const checksum = integerOf(d.checksum, "checksum");
+      const bids = levelsOf(d.bids, "bids");
+      const asks = levelsOf(d.asks, "asks");
+      if (type === "snapshot") st.feed.snapshot(ctx, bids, asks, null, at);
+      else {
+        if (!st.feed.synced) {
+          ctx.counters.ignoredFrames++;
+          if (st.feed.needsResync) this.resubscribe(st, ctx, recvNs);
+          continue;
+        }
+        st.feed.update(ctx, bids, asks, null, at);
+        this.keepDepth(st, at, ctx);
+      }
+      ctx.counters.checksumsChecked++;
+      const book = st.feed.book;
+      const actual = krakenChecksum(book.bids.top(CHECKSUM_LEVELS), book.asks.top(CHECKSUM_LEVELS));
+      if (BigInt(actual) !== checksum) {
+        st.feed.lose(
+          ctx,
+          "checksum_failure",
+          `checksum ${checksum} sent, ${actual} computed over the top ${CHECKSUM_LEVELS} levels`,
+          null,
+          at,
+        );
+        this.resubscribe(st, ctx, recvNs);
+      }
+    }
+    return symbol;
+  }
+
+  /** Drops (and writes as deletions) the levels past the subscribed depth: Kraken sends no delete for them. */
+  private keepDepth(st: PairState, at: Stamp, ctx: FeedContext): void {
+    const book = st.feed.book;
+    const beyond = (levels: readonly TextLevel[]): LevelChange[] =>
+      levels.slice(KRAKEN_BOOK_DEPTH).map((l) => [l.price, "0"]);
+    const bids = beyond(book.bids.top(Number.POSITIVE_INFINITY));
+    const asks = beyond(book.asks.top(Number.POSITIVE_INFINITY));
+    if (bids.length + asks.length > 0) st.feed.update(ctx, bids, asks, null, at);
+  }
+
+  /** A fresh snapshot: unsubscribe and subscribe the pair's book again. */
+  private resubscribe(st: PairState, ctx: FeedContext, nowNs: bigint | null): void {
+    if (!st.feed.mayRequest(nowNs, RESUBSCRIBE_MIN_GAP_NS)) return;
+    const params = { channel: "book", symbol: [st.feed.symbol], depth: KRAKEN_BOOK_DEPTH };
+    ctx.send(JSON.stringify({ method: "unsubscribe", params }));
+    ctx.send(JSON.stringify({ method: "subscribe", params: { ...params, snapshot: true } }));
+  }
+}
+
+export const VENUE: VenueEntry = {
+  id: "kraken",
+  urls: KRAKEN_URLS,
+  example: "BTC/USD",
+  create: (selection, urls) => new KrakenConnector(selection, urls),
+};
