@@ -12,7 +12,7 @@ const cli = join(import.meta.dirname, "..", "..", "dist", "cli", "main.js");
 
 describe("venue registries", () => {
   it("finds every connector module and its simulator", async () => {
-    expect(VENUE_IDS).toEqual(["binance", "binance-usdm", "bybit", "deribit", "kraken", "okx"]);
+    expect(VENUE_IDS).toEqual(["binance", "binance-usdm", "bybit", "coinbase", "deribit", "kraken", "okx"]);
     for (const venue of VENUE_IDS) {
       const entry = venueEntry(venue);
       expect(entry.id).toBe(venue);
@@ -33,7 +33,7 @@ describe("venue registries", () => {
       await running.close();
     }
     expect(() => venueEntry("nope")).toThrow(
-      /unknown venue nope \(venues: binance, binance-usdm, bybit, deribit, kraken, okx\)/,
+      /unknown venue nope \(venues: binance, binance-usdm, bybit, coinbase, deribit, kraken, okx\)/,
     );
   });
 
