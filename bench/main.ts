@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { type Codec, DEFAULT_BLOCK_POLICY, DEFAULT_CODEC, DEFAULT_ZSTD_LEVEL } from "../src/index.js";
 import { type ExportFigures, exportKeys, exportMarkdown, exportTargets, measureExport } from "./export.js";
+import { type IngestFigures, ingestMarkdown, ingestTargets, measureIngest } from "./ingest.js";
 import { allPeers } from "./peers/index.js";
 import type { PeerResult } from "./peers/peer.js";
 import { loadRealTables, realDataDefaultDir } from "./real-tables.js";
@@ -29,6 +30,7 @@ interface Options {
   peers: boolean;
   replay: boolean;
   export: boolean;
+  ingest: boolean;
   s3: boolean;
   record: boolean;
   recordSeconds: number;
@@ -101,6 +103,7 @@ async function run(o: Options): Promise<void> {
   let replay: ReplayFigures | null = null;
   if (o.replay) replay = await measureReplay(log, o.seed, o.s3);
   const exported: ExportFigures | null = o.export ? await measureExport(log, o.seed) : null;
+  const ingested: IngestFigures | null = o.ingest ? await measureIngest(log) : null;
   log(`generating the synthetic workload: ${o.trades} trades, ${o.book} book updates, seed ${o.seed}`);
   const synth = syntheticWorkload({ trades: o.trades, bookUpdates: o.book, seed: o.seed });
   const codecs: Codec[] = [DEFAULT_CODEC, ...(["zstd", "lz4"] as Codec[]).filter((c) => c !== DEFAULT_CODEC)];
@@ -168,6 +171,7 @@ async function run(o: Options): Promise<void> {
     ...realFigures,
     ...(replay === null ? {} : { replay, ...replayKeys(replay) }),
     ...(exported === null ? {} : { export: exported, ...exportKeys(exported) }),
+    ...(ingested === null ? {} : { ingest: ingested, ingestFramesPerSecMin: ingested.ingestFramesPerSecMin }),
     ...(record === null ? {} : { record, ...recordKeys(record) }),
     ticktape: tt,
     table: [...tt.map(ticktapeLine), ...peers.map((p) => p.line)],
@@ -214,10 +218,11 @@ async function run(o: Options): Promise<void> {
         ]),
     ...(replay === null ? [] : replayTargets(replay)),
     ...(exported === null ? [] : exportTargets(exported)),
+    ...(ingested === null ? [] : ingestTargets(ingested)),
     ...(record === null ? [] : recordTargets(record)),
   ] as [string, boolean, string][];
 
-  const md = renderMarkdown(result, targets, realFigures, replay, exported, record);
+  const md = renderMarkdown(result, targets, realFigures, replay, exported, ingested, record);
   if (o.write) {
     const out = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "docs", "benchmarks.md");
     await writeFile(out, md);
@@ -268,6 +273,7 @@ function renderMarkdown(
   real: Record<string, number | string> | null,
   replay: ReplayFigures | null,
   exported: ExportFigures | null,
+  ingested: IngestFigures | null,
   record: RecordFigures | null,
 ): string {
   const m = r.machine;
@@ -329,6 +335,8 @@ function renderMarkdown(
     "",
     ...exportMarkdown(exported),
     "",
+    ...ingestMarkdown(ingested),
+    "",
     ...recordMarkdown(record),
     "",
     `Run time: ${r.seconds.toFixed(0)} s.`,
@@ -350,6 +358,7 @@ const program = new Command()
   .option("--no-replay", "leave out the replay figures (merged replay, scan, seek, book at an instant)")
   .option("--no-s3", "leave out the replay from S3 (an S3 emulator on 127.0.0.1)")
   .option("--no-export", "leave out the export figures (convert to Parquet and Arrow)")
+  .option("--no-ingest", "leave out the ingest figures (each venue's simulator recorded, then ingested)")
   .option("--no-record", "leave out the recorder figures (a recorder process on a simulator)")
   .option(
     "--record-seconds <n>",

@@ -42,4 +42,10 @@ export { type FeedConfig, LiveFeed } from "./live-feed.js";
 export { createLog, type RecorderLog, silentLog } from "./log.js";
 export { RecorderMetrics } from "./metrics.js";
 export { Recorder, type RecorderOptions } from "./recorder.js";
-export { type SimBook, type Simulator, type SimulatorOptions, startSimulator } from "./simulators/index.js";
+export {
+  feedOfSimulator,
+  type SimBook,
+  type Simulator,
+  type SimulatorOptions,
+  startSimulator,
+} from "./simulators/index.js";

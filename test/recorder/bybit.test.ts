@@ -21,9 +21,8 @@ function session(frames: string[]) {
   const connector = createConnector("bybit", { symbols: ["BTCUSDT"], trades: true, book: true, bbo: true });
   const sent: string[] = [];
   const feed = new Feed(connector, { raw: false, sink: (r) => records.push(r), send: (t) => sent.push(t) });
-  frames.forEach((text, i) =>
-    feed.receive({ kind: "frame", recvNs: 1_672_304_485_000_000_000n + BigInt(i), text }),
-  );
+  for (const [i, text] of frames.entries())
+    feed.receive({ kind: "frame", recvNs: 1_672_304_485_000_000_000n + BigInt(i), text });
   return { stats: feed.stats, records, book: connector.bookOf("BTCUSDT")!, sent };
 }
 
