@@ -3,6 +3,7 @@
  * TapeError `E_TAPE_FRAME` naming the field, so a connector states what it expects in one line per field and a
  * venue sending garbage gets a clear error instead of `undefined` flowing into the book.
  */
+import { parseTime } from "../common/time.js";
 import { TapeError } from "../format/errors.js";
 import { isObject, JsonNumber, type JsonObject, type JsonValue } from "./json-text.js";
 
@@ -105,4 +106,14 @@ export function plainDecimalOf(v: JsonValue | undefined, field: string): string 
   const whole = all.slice(0, point).replace(/^0+(?=\d)/, "");
   const rest = all.slice(point);
   return `${sign}${whole}${rest === "" ? "" : `.${rest}`}`;
+}
+
+/** An RFC 3339 time (Kraken, Coinbase), as ns since the epoch. */
+export function isoTimeOf(v: JsonValue | undefined, field: string): bigint {
+  const text = stringOf(v, field);
+  try {
+    return parseTime(text);
+  } catch {
+    throw frameError(field, `expected an RFC 3339 time, got ${JSON.stringify(text)}`);
+  }
 }

@@ -7,7 +7,7 @@
  * again, and the snapshot that follows resynchronises it. Sizes of `"0"` delete a level.
  */
 import type { RecordInput } from "../../format/records.js";
-import { BookFeed, eventRecord, type LevelChange, type Stamp } from "../book-feed.js";
+import { type BookFeed, eventRecord, type LevelChange, type Stamp } from "../book-feed.js";
 import type {
   ConnectionPlan,
   Connector,
@@ -20,7 +20,7 @@ import { arrayOf, decimalOf, integerOf, millisOf, objectOf, stringOf } from "../
 import { type JsonObject, type JsonValue, parseJsonText } from "../json-text.js";
 import { LevelBook } from "../level-book.js";
 import { RecentIdsByKey } from "../recent-ids.js";
-import { SymbolStates } from "../symbol-states.js";
+import { StreamBookConnector } from "../stream-book-connector.js";
 import type { VenueEntry } from "./index.js";
 
 export const BYBIT_URLS: VenueUrls = {
@@ -45,16 +45,7 @@ function levelsOf(v: JsonValue | undefined, field: string): LevelChange[] {
   return out;
 }
 
-class SymbolState {
-  readonly feed: BookFeed;
-  /** The top of the book from `orderbook.1`, for BBO records. */
-  readonly top = new LevelBook();
-  constructor(symbol: string) {
-    this.feed = new BookFeed(symbol);
-  }
-}
-
-export class BybitConnector implements Connector {
+export class BybitConnector extends StreamBookConnector implements Connector {
   readonly venue = "bybit";
   readonly sendsPerSecond = 5;
   /** Bybit asks for a ping every 20 s; it answers `{"op":"ping","ret_msg":"pong",…}` (or `"op":"pong"`). */
@@ -63,7 +54,8 @@ export class BybitConnector implements Connector {
     ping: '{"op":"ping"}',
     isPong: (t) => t.includes('"ret_msg":"pong"') || t.includes('"op":"pong"'),
   };
-  private readonly states: SymbolStates<SymbolState>;
+  /** The top of each book from `orderbook.1`, for BBO records. */
+  private readonly tops = new Map<string, LevelBook>();
   /** Trade ids seen lately: what arrives twice is dropped. */
   private readonly recent = new RecentIdsByKey();
 
@@ -71,7 +63,7 @@ export class BybitConnector implements Connector {
     private readonly selection: FeedSelection,
     private readonly urls: VenueUrls = BYBIT_URLS,
   ) {
-    this.states = new SymbolStates(selection.symbols, (s) => new SymbolState(s));
+    super(selection.symbols);
   }
 
   connections(): ConnectionPlan[] {
@@ -86,35 +78,6 @@ export class BybitConnector implements Connector {
       subscribe.push(JSON.stringify({ op: "subscribe", args: topics.slice(i, i + ARGS_PER_MESSAGE) }));
     }
     return [{ url: this.urls.ws, subscribe, symbols: [...this.selection.symbols] }];
-  }
-
-  onOpen(): void {
-    // Each book topic starts with a snapshot in the stream: nothing to fetch.
-  }
-
-  onClose(plan: ConnectionPlan, recvNs: bigint | null, reason: string, ctx: FeedContext): void {
-    for (const s of plan.symbols) {
-      const st = this.states.known(s);
-      if (st === undefined || !st.feed.synced) continue;
-      st.feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, { ts: recvNs ?? 0n, recvNs });
-    }
-  }
-
-  onRest(_path: string, _body: string, _recvNs: bigint | null, ctx: FeedContext): string {
-    ctx.counters.ignoredFrames++;
-    return "";
-  }
-
-  resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void {
-    for (const st of this.states.values()) {
-      if (!st.feed.synced) continue;
-      st.feed.lose(ctx, "gap", reason, null, { ts: recvNs ?? 0n, recvNs });
-      this.resubscribe(st, ctx, recvNs);
-    }
-  }
-
-  bookOf(symbol: string): BookFeed | undefined {
-    return this.states.known(symbol)?.feed;
   }
 
   onFrame(text: string, recvNs: bigint | null, ctx: FeedContext): string {
@@ -169,9 +132,9 @@ export class BybitConnector implements Connector {
   }
 
   private onBook(symbol: string, msg: JsonObject, recvNs: bigint | null, ctx: FeedContext): void {
-    const st = this.states.get(symbol);
+    const feed = this.books.get(symbol);
     const type = stringOf(msg.type, "type");
-    if (st === undefined || (type !== "snapshot" && type !== "delta")) {
+    if (feed === undefined || (type !== "snapshot" && type !== "delta")) {
       ctx.counters.ignoredFrames++;
       return;
     }
@@ -181,50 +144,54 @@ export class BybitConnector implements Connector {
     const bids = levelsOf(d.b, "data.b");
     const asks = levelsOf(d.a, "data.a");
     if (type === "snapshot" || u === 1n) {
-      st.feed.snapshot(ctx, bids, asks, u, at);
+      feed.snapshot(ctx, bids, asks, u, at);
       return;
     }
-    if (!st.feed.synced) {
+    if (!feed.synced) {
       // Deltas of a book out of sync are not applied; if the resubscription was held back, ask now.
       ctx.counters.ignoredFrames++;
-      if (st.feed.needsResync) this.resubscribe(st, ctx, recvNs);
+      if (feed.needsResync) this.resubscribe(feed, ctx, recvNs);
       return;
     }
-    const last = st.feed.lastSeq ?? 0n;
+    const last = feed.lastSeq ?? 0n;
     if (u <= last) {
       ctx.counters.duplicates++;
       return;
     }
     if (u !== last + 1n) {
-      st.feed.lose(ctx, "gap", `update ${u} after ${last}: updates ${last + 1n}..${u - 1n} missing`, u, at);
-      this.resubscribe(st, ctx, recvNs);
+      feed.lose(ctx, "gap", `update ${u} after ${last}: updates ${last + 1n}..${u - 1n} missing`, u, at);
+      this.resubscribe(feed, ctx, recvNs);
       return;
     }
-    st.feed.update(ctx, bids, asks, u, at);
-    if (st.feed.book.crossed()) {
-      st.feed.lose(ctx, "crossed_book", `best bid at or above best ask after update ${u}`, u, at);
-      this.resubscribe(st, ctx, recvNs);
+    feed.update(ctx, bids, asks, u, at);
+    if (feed.book.crossed()) {
+      feed.lose(ctx, "crossed_book", `best bid at or above best ask after update ${u}`, u, at);
+      this.resubscribe(feed, ctx, recvNs);
     }
   }
 
   /** `orderbook.1`: the best bid and ask, as a BBO record after each message. */
   private onTop(symbol: string, msg: JsonObject, recvNs: bigint | null, ctx: FeedContext): void {
-    const st = this.states.get(symbol);
-    if (st === undefined) {
+    if (this.books.get(symbol) === undefined) {
       ctx.counters.ignoredFrames++;
       return;
     }
+    let top = this.tops.get(symbol);
+    if (top === undefined) {
+      top = new LevelBook();
+      this.tops.set(symbol, top);
+    }
     const d = objectOf(msg.data, "data");
-    if (msg.type === "snapshot") st.top.clear();
-    for (const [price, size] of levelsOf(d.b, "data.b")) st.top.side("bid").set(price, size);
-    for (const [price, size] of levelsOf(d.a, "data.a")) st.top.side("ask").set(price, size);
+    if (msg.type === "snapshot") top.clear();
+    for (const [price, size] of levelsOf(d.b, "data.b")) top.side("bid").set(price, size);
+    for (const [price, size] of levelsOf(d.a, "data.a")) top.side("ask").set(price, size);
     const rec: Extract<RecordInput, { kind: "bbo" }> = {
       kind: "bbo",
       symbol,
       ts: this.stampOf(msg, recvNs).ts,
     };
-    const bid = st.top.bids.top(1)[0];
-    const ask = st.top.asks.top(1)[0];
+    const bid = top.bids.top(1)[0];
+    const ask = top.asks.top(1)[0];
     if (bid !== undefined) [rec.bidPrice, rec.bidSize] = [bid.price, bid.size];
     if (ask !== undefined) [rec.askPrice, rec.askSize] = [ask.price, ask.size];
     if (recvNs !== null) rec.recvTs = recvNs;
@@ -232,9 +199,9 @@ export class BybitConnector implements Connector {
   }
 
   /** A fresh snapshot: unsubscribe and subscribe the symbol's book topic again. */
-  private resubscribe(st: SymbolState, ctx: FeedContext, nowNs: bigint | null): void {
-    if (!st.feed.mayRequest(nowNs, RESUBSCRIBE_MIN_GAP_NS)) return;
-    const args = [`orderbook.${BYBIT_BOOK_DEPTH}.${st.feed.symbol}`];
+  protected resubscribe(feed: BookFeed, ctx: FeedContext, nowNs: bigint | null): void {
+    if (!feed.mayRequest(nowNs, RESUBSCRIBE_MIN_GAP_NS)) return;
+    const args = [`orderbook.${BYBIT_BOOK_DEPTH}.${feed.symbol}`];
     ctx.send(JSON.stringify({ op: "unsubscribe", args }));
     ctx.send(JSON.stringify({ op: "subscribe", args }));
   }

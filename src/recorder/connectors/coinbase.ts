@@ -6,9 +6,8 @@
  * messages were lost, and since any of them may have been a book update, every book of the connection loses sync
  * and `level2` is subscribed again for a fresh snapshot. A number seen again is a duplicate and is dropped.
  */
-import { parseTime } from "../../common/time.js";
 import type { RecordInput } from "../../format/records.js";
-import { BookFeed, eventRecord, type LevelChange, type Stamp } from "../book-feed.js";
+import { type BookFeed, eventRecord, type LevelChange, type Stamp } from "../book-feed.js";
 import type {
   ConnectionPlan,
   Connector,
@@ -17,10 +16,10 @@ import type {
   Heartbeat,
   VenueUrls,
 } from "../connector.js";
-import { arrayOf, decimalOf, frameError, integerOf, objectOf, stringOf } from "../frame-fields.js";
+import { arrayOf, decimalOf, frameError, integerOf, isoTimeOf, objectOf, stringOf } from "../frame-fields.js";
 import { type JsonObject, type JsonValue, parseJsonText } from "../json-text.js";
 import { RecentIdsByKey } from "../recent-ids.js";
-import { SymbolStates } from "../symbol-states.js";
+import { StreamBookConnector } from "../stream-book-connector.js";
 import type { VenueEntry } from "./index.js";
 
 export const COINBASE_URLS: VenueUrls = {
@@ -30,28 +29,11 @@ export const COINBASE_URLS: VenueUrls = {
 
 const RESUBSCRIBE_MIN_GAP_NS = 2_000_000_000n;
 
-function timeOf(v: JsonValue | undefined, field: string): bigint {
-  const text = stringOf(v, field);
-  try {
-    return parseTime(text);
-  } catch {
-    throw frameError(field, `expected an RFC 3339 time, got ${JSON.stringify(text)}`);
-  }
-}
-
-class ProductState {
-  readonly feed: BookFeed;
-  constructor(product: string) {
-    this.feed = new BookFeed(product);
-  }
-}
-
-export class CoinbaseConnector implements Connector {
+export class CoinbaseConnector extends StreamBookConnector implements Connector {
   readonly venue = "coinbase";
   readonly sendsPerSecond = 5;
   /** The `heartbeats` channel sends a message every second; silence means a dead connection. */
   readonly heartbeat: Heartbeat = { idleMs: 5_000, ping: null, isPong: () => false };
-  private readonly states: SymbolStates<ProductState>;
   private readonly recent = new RecentIdsByKey();
   /** The connection's last `sequence_num`; null before its first message. */
   private lastSequence: bigint | null = null;
@@ -60,7 +42,7 @@ export class CoinbaseConnector implements Connector {
     private readonly selection: FeedSelection,
     private readonly urls: VenueUrls = COINBASE_URLS,
   ) {
-    this.states = new SymbolStates(selection.symbols, (s) => new ProductState(s));
+    super(selection.symbols);
   }
 
   connections(): ConnectionPlan[] {
@@ -73,30 +55,13 @@ export class CoinbaseConnector implements Connector {
     return [{ url: this.urls.ws, subscribe, symbols: product_ids }];
   }
 
-  onOpen(): void {
+  override onOpen(): void {
     // A new connection counts its messages from 0 again.
     this.lastSequence = null;
   }
 
-  onClose(plan: ConnectionPlan, recvNs: bigint | null, reason: string, ctx: FeedContext): void {
-    for (const s of plan.symbols) {
-      const st = this.states.known(s);
-      if (st === undefined || !st.feed.synced) continue;
-      st.feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, { ts: recvNs ?? 0n, recvNs });
-    }
-  }
-
-  onRest(_path: string, _body: string, _recvNs: bigint | null, ctx: FeedContext): string {
-    ctx.counters.ignoredFrames++;
-    return "";
-  }
-
-  resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void {
-    this.loseAll(reason, null, { ts: recvNs ?? 0n, recvNs }, ctx);
-  }
-
-  bookOf(product: string): BookFeed | undefined {
-    return this.states.known(product)?.feed;
+  override resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void {
+    this.loseAll(reason, null, this.lossStamp(recvNs), ctx);
   }
 
   onFrame(text: string, recvNs: bigint | null, ctx: FeedContext): string {
@@ -107,7 +72,7 @@ export class CoinbaseConnector implements Connector {
       return "";
     }
     const channel = stringOf(msg.channel, "channel");
-    const at: Stamp = { ts: timeOf(msg.timestamp, "timestamp"), recvNs };
+    const at: Stamp = { ts: isoTimeOf(msg.timestamp, "timestamp"), recvNs };
     const n = integerOf(msg.sequence_num, "sequence_num");
     let last = this.lastSequence;
     if (n === 0n && last !== null) {
@@ -135,13 +100,21 @@ export class CoinbaseConnector implements Connector {
     return product;
   }
 
-  /** Every book in sync loses it (one event each), and `level2` is subscribed again for them. */
+  /** One book's fresh snapshot: `level2` subscribed again for its product. */
+  protected resubscribe(feed: BookFeed, ctx: FeedContext, nowNs: bigint | null): void {
+    if (!feed.mayRequest(nowNs, RESUBSCRIBE_MIN_GAP_NS)) return;
+    const product_ids = [feed.symbol];
+    ctx.send(JSON.stringify({ type: "unsubscribe", product_ids, channel: "level2" }));
+    ctx.send(JSON.stringify({ type: "subscribe", product_ids, channel: "level2" }));
+  }
+
+  /** Every book in sync loses it (one event each), and `level2` is subscribed again for them, in one request. */
   private loseAll(reason: string, seqAfter: bigint | null, at: Stamp, ctx: FeedContext): void {
     const lost: string[] = [];
-    for (const st of this.states.values()) {
-      if (!st.feed.synced) continue;
-      st.feed.lose(ctx, "gap", reason, seqAfter, at);
-      if (st.feed.mayRequest(at.recvNs, RESUBSCRIBE_MIN_GAP_NS)) lost.push(st.feed.symbol);
+    for (const feed of this.books.values()) {
+      if (!feed.synced) continue;
+      feed.lose(ctx, "gap", reason, seqAfter, at);
+      if (feed.mayRequest(at.recvNs, RESUBSCRIBE_MIN_GAP_NS)) lost.push(feed.symbol);
     }
     if (lost.length === 0) return;
     ctx.send(JSON.stringify({ type: "unsubscribe", product_ids: lost, channel: "level2" }));
@@ -151,8 +124,8 @@ export class CoinbaseConnector implements Connector {
   private onBook(e: JsonObject, at: Stamp, ctx: FeedContext): string {
     const product = stringOf(e.product_id, "product_id");
     const type = stringOf(e.type, "type");
-    const st = this.states.get(product);
-    if (st === undefined || (type !== "snapshot" && type !== "update")) {
+    const feed = this.books.get(product);
+    if (feed === undefined || (type !== "snapshot" && type !== "update")) {
       ctx.counters.ignoredFrames++;
       return product;
     }
@@ -169,11 +142,11 @@ export class CoinbaseConnector implements Connector {
       else if (side === "offer" || side === "ask") asks.push(level);
       else throw frameError("side", `expected bid or offer, got ${JSON.stringify(side)}`);
     }
-    if (type === "snapshot") st.feed.snapshot(ctx, bids, asks, null, at);
-    else if (st.feed.synced) {
-      st.feed.update(ctx, bids, asks, null, at);
-      if (st.feed.book.crossed()) {
-        st.feed.lose(ctx, "crossed_book", "best bid at or above best ask after an update", null, at);
+    if (type === "snapshot") feed.snapshot(ctx, bids, asks, null, at);
+    else if (feed.synced) {
+      feed.update(ctx, bids, asks, null, at);
+      if (feed.book.crossed()) {
+        feed.lose(ctx, "crossed_book", "best bid at or above best ask after an update", null, at);
         this.loseAll("crossed book", null, at, ctx);
       }
     } else ctx.counters.ignoredFrames++;
@@ -191,7 +164,7 @@ export class CoinbaseConnector implements Connector {
       const rec: RecordInput = {
         kind: "trade",
         symbol: product,
-        ts: timeOf(t.time, "time"),
+        ts: isoTimeOf(t.time, "time"),
         price: decimalOf(t.price, "price"),
         size: decimalOf(t.size, "size"),
         // `side`: the taker's, as Coinbase reports it.

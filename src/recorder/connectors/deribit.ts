@@ -7,7 +7,7 @@
  * snapshot. Prices and amounts are JSON numbers: they are kept as the digits sent (exponents written out).
  */
 import type { RecordInput } from "../../format/records.js";
-import { BookFeed, eventRecord, type LevelChange, type Stamp } from "../book-feed.js";
+import { type BookFeed, eventRecord, type LevelChange, type Stamp } from "../book-feed.js";
 import type {
   ConnectionPlan,
   Connector,
@@ -28,7 +28,7 @@ import {
 } from "../frame-fields.js";
 import { JsonNumber, type JsonObject, type JsonValue, parseJsonText } from "../json-text.js";
 import { RecentIdsByKey } from "../recent-ids.js";
-import { SymbolStates } from "../symbol-states.js";
+import { StreamBookConnector } from "../stream-book-connector.js";
 import type { VenueEntry } from "./index.js";
 
 export const DERIBIT_URLS: VenueUrls = {
@@ -54,14 +54,7 @@ function levelsOf(v: JsonValue | undefined, field: string): LevelChange[] {
   return out;
 }
 
-class InstrumentState {
-  readonly feed: BookFeed;
-  constructor(instrument: string) {
-    this.feed = new BookFeed(instrument);
-  }
-}
-
-export class DeribitConnector implements Connector {
+export class DeribitConnector extends StreamBookConnector implements Connector {
   readonly venue = "deribit";
   readonly sendsPerSecond = 5;
   /** `public/test` answers with our id: it keeps the connection busy and proves it alive. */
@@ -70,7 +63,6 @@ export class DeribitConnector implements Connector {
     ping: '{"jsonrpc":"2.0","id":"ping","method":"public/test","params":{}}',
     isPong: (t) => t.includes('"id":"ping"'),
   };
-  private readonly states: SymbolStates<InstrumentState>;
   private readonly recent = new RecentIdsByKey();
   private nextId = 1;
 
@@ -78,7 +70,7 @@ export class DeribitConnector implements Connector {
     private readonly selection: FeedSelection,
     private readonly urls: VenueUrls = DERIBIT_URLS,
   ) {
-    this.states = new SymbolStates(selection.symbols, (s) => new InstrumentState(s));
+    super(selection.symbols);
   }
 
   connections(): ConnectionPlan[] {
@@ -97,35 +89,6 @@ export class DeribitConnector implements Connector {
 
   private request(method: string, channels: string[]): string {
     return JSON.stringify({ jsonrpc: "2.0", id: this.nextId++, method, params: { channels } });
-  }
-
-  onOpen(): void {
-    // Each book channel starts with a snapshot in the stream: nothing to fetch.
-  }
-
-  onClose(plan: ConnectionPlan, recvNs: bigint | null, reason: string, ctx: FeedContext): void {
-    for (const s of plan.symbols) {
-      const st = this.states.known(s);
-      if (st === undefined || !st.feed.synced) continue;
-      st.feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, { ts: recvNs ?? 0n, recvNs });
-    }
-  }
-
-  onRest(_path: string, _body: string, _recvNs: bigint | null, ctx: FeedContext): string {
-    ctx.counters.ignoredFrames++;
-    return "";
-  }
-
-  resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void {
-    for (const st of this.states.values()) {
-      if (!st.feed.synced) continue;
-      st.feed.lose(ctx, "gap", reason, null, { ts: recvNs ?? 0n, recvNs });
-      this.resubscribe(st, ctx, recvNs);
-    }
-  }
-
-  bookOf(instrument: string): BookFeed | undefined {
-    return this.states.known(instrument)?.feed;
   }
 
   onFrame(text: string, recvNs: bigint | null, ctx: FeedContext): string {
@@ -200,9 +163,9 @@ export class DeribitConnector implements Connector {
   }
 
   private onBook(inst: string, d: JsonObject, recvNs: bigint | null, ctx: FeedContext): void {
-    const st = this.states.get(inst);
+    const feed = this.books.get(inst);
     const type = stringOf(d.type, "type");
-    if (st === undefined || (type !== "snapshot" && type !== "change")) {
+    if (feed === undefined || (type !== "snapshot" && type !== "change")) {
       ctx.counters.ignoredFrames++;
       return;
     }
@@ -211,42 +174,36 @@ export class DeribitConnector implements Connector {
     const bids = levelsOf(d.bids, "bids");
     const asks = levelsOf(d.asks, "asks");
     if (type === "snapshot") {
-      st.feed.snapshot(ctx, bids, asks, changeId, at);
+      feed.snapshot(ctx, bids, asks, changeId, at);
       return;
     }
-    if (!st.feed.synced) {
+    if (!feed.synced) {
       ctx.counters.ignoredFrames++;
-      if (st.feed.needsResync) this.resubscribe(st, ctx, recvNs);
+      if (feed.needsResync) this.resubscribe(feed, ctx, recvNs);
       return;
     }
-    const last = st.feed.lastSeq ?? -1n;
+    const last = feed.lastSeq ?? -1n;
     const prev = integerOf(d.prev_change_id, "prev_change_id");
     if (changeId <= last) {
       ctx.counters.duplicates++;
       return;
     }
     if (prev !== last) {
-      st.feed.lose(ctx, "gap", `prev_change_id ${prev} does not follow change_id ${last}`, changeId, at);
-      this.resubscribe(st, ctx, recvNs);
+      feed.lose(ctx, "gap", `prev_change_id ${prev} does not follow change_id ${last}`, changeId, at);
+      this.resubscribe(feed, ctx, recvNs);
       return;
     }
-    st.feed.update(ctx, bids, asks, changeId, at);
-    if (st.feed.book.crossed()) {
-      st.feed.lose(
-        ctx,
-        "crossed_book",
-        `best bid at or above best ask after change ${changeId}`,
-        changeId,
-        at,
-      );
-      this.resubscribe(st, ctx, recvNs);
+    feed.update(ctx, bids, asks, changeId, at);
+    if (feed.book.crossed()) {
+      feed.lose(ctx, "crossed_book", `best bid at or above best ask after change ${changeId}`, changeId, at);
+      this.resubscribe(feed, ctx, recvNs);
     }
   }
 
   /** A fresh snapshot: unsubscribe and subscribe the instrument's book channel again. */
-  private resubscribe(st: InstrumentState, ctx: FeedContext, nowNs: bigint | null): void {
-    if (!st.feed.mayRequest(nowNs, RESUBSCRIBE_MIN_GAP_NS)) return;
-    const channels = [`book.${st.feed.symbol}.raw`];
+  protected resubscribe(feed: BookFeed, ctx: FeedContext, nowNs: bigint | null): void {
+    if (!feed.mayRequest(nowNs, RESUBSCRIBE_MIN_GAP_NS)) return;
+    const channels = [`book.${feed.symbol}.raw`];
     ctx.send(this.request("public/unsubscribe", channels));
     ctx.send(this.request("public/subscribe", channels));
   }

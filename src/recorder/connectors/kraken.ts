@@ -9,9 +9,8 @@
  * it drops are written as deletions. A checksum mismatch resubscribes the book.
  */
 import { crc32 } from "@node-rs/crc32";
-import { parseTime } from "../../common/time.js";
 import type { RecordInput } from "../../format/records.js";
-import { BookFeed, eventRecord, type LevelChange, type Stamp } from "../book-feed.js";
+import { type BookFeed, eventRecord, type LevelChange, type Stamp } from "../book-feed.js";
 import type {
   ConnectionPlan,
   Connector,
@@ -22,9 +21,9 @@ import type {
 } from "../connector.js";
 import {
   arrayOf,
-  frameError,
   integerOf,
   integerTextOf,
+  isoTimeOf,
   objectOf,
   plainDecimalOf,
   stringOf,
@@ -32,7 +31,7 @@ import {
 import { type JsonObject, type JsonValue, parseJsonText } from "../json-text.js";
 import type { TextLevel } from "../level-book.js";
 import { RecentIdsByKey } from "../recent-ids.js";
-import { SymbolStates } from "../symbol-states.js";
+import { StreamBookConnector } from "../stream-book-connector.js";
 import type { VenueEntry } from "./index.js";
 
 export const KRAKEN_URLS: VenueUrls = { ws: "wss://ws.kraken.com/v2", rest: "https://api.kraken.com" };
@@ -64,23 +63,7 @@ function levelsOf(v: JsonValue | undefined, field: string): LevelChange[] {
   });
 }
 
-function timeOf(v: JsonValue | undefined, field: string): bigint {
-  const text = stringOf(v, field);
-  try {
-    return parseTime(text);
-  } catch {
-    throw frameError(field, `expected an RFC 3339 time, got ${JSON.stringify(text)}`);
-  }
-}
-
-class PairState {
-  readonly feed: BookFeed;
-  constructor(symbol: string) {
-    this.feed = new BookFeed(symbol);
-  }
-}
-
-export class KrakenConnector implements Connector {
+export class KrakenConnector extends StreamBookConnector implements Connector {
   readonly venue = "kraken";
   readonly sendsPerSecond = 5;
   /** Kraken sends a heartbeat every second while subscribed; `ping` is answered with `pong`. */
@@ -89,7 +72,6 @@ export class KrakenConnector implements Connector {
     ping: '{"method":"ping"}',
     isPong: (t) => t.includes('"method":"pong"'),
   };
-  private readonly states: SymbolStates<PairState>;
   private readonly recent = new RecentIdsByKey();
   /** The latest exchange time seen, for messages that carry none (tickers). */
   private lastTs = 0n;
@@ -98,7 +80,7 @@ export class KrakenConnector implements Connector {
     private readonly selection: FeedSelection,
     private readonly urls: VenueUrls = KRAKEN_URLS,
   ) {
-    this.states = new SymbolStates(selection.symbols, (s) => new PairState(s));
+    super(selection.symbols);
   }
 
   connections(): ConnectionPlan[] {
@@ -112,33 +94,8 @@ export class KrakenConnector implements Connector {
     return [{ url: this.urls.ws, subscribe, symbols: symbol }];
   }
 
-  onOpen(): void {
-    // The book starts with a snapshot in the stream: nothing to fetch.
-  }
-
-  onClose(plan: ConnectionPlan, recvNs: bigint | null, reason: string, ctx: FeedContext): void {
-    for (const s of plan.symbols) {
-      const st = this.states.known(s);
-      if (st === undefined || !st.feed.synced) continue;
-      st.feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, this.stamp(null, recvNs));
-    }
-  }
-
-  onRest(_path: string, _body: string, _recvNs: bigint | null, ctx: FeedContext): string {
-    ctx.counters.ignoredFrames++;
-    return "";
-  }
-
-  resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void {
-    for (const st of this.states.values()) {
-      if (!st.feed.synced) continue;
-      st.feed.lose(ctx, "gap", reason, null, this.stamp(null, recvNs));
-      this.resubscribe(st, ctx, recvNs);
-    }
-  }
-
-  bookOf(symbol: string): BookFeed | undefined {
-    return this.states.known(symbol)?.feed;
+  protected override lossStamp(recvNs: bigint | null): Stamp {
+    return this.stamp(null, recvNs);
   }
 
   private stamp(ts: bigint | null, recvNs: bigint | null): Stamp {
@@ -183,7 +140,7 @@ export class KrakenConnector implements Connector {
     const rec: RecordInput = {
       kind: "trade",
       symbol,
-      ts: this.stamp(timeOf(d.timestamp, "timestamp"), recvNs).ts,
+      ts: this.stamp(isoTimeOf(d.timestamp, "timestamp"), recvNs).ts,
       price: plainDecimalOf(d.price, "price"),
       size: plainDecimalOf(d.qty, "qty"),
       // `side`: the taker's.
@@ -217,56 +174,56 @@ export class KrakenConnector implements Connector {
     for (const item of arrayOf(msg.data, "data")) {
       const d = objectOf(item, "data[]");
       symbol = stringOf(d.symbol, "symbol");
-      const st = this.states.get(symbol);
-      if (st === undefined || (type !== "snapshot" && type !== "update")) {
+      const feed = this.books.get(symbol);
+      if (feed === undefined || (type !== "snapshot" && type !== "update")) {
         ctx.counters.ignoredFrames++;
         continue;
       }
-      const at = this.stamp(d.timestamp === undefined ? null : timeOf(d.timestamp, "timestamp"), recvNs);
+      const at = this.stamp(d.timestamp === undefined ? null : isoTimeOf(d.timestamp, "timestamp"), recvNs);
       const checksum = integerOf(d.checksum, "checksum");
       const bids = levelsOf(d.bids, "bids");
       const asks = levelsOf(d.asks, "asks");
-      if (type === "snapshot") st.feed.snapshot(ctx, bids, asks, null, at);
+      if (type === "snapshot") feed.snapshot(ctx, bids, asks, null, at);
       else {
-        if (!st.feed.synced) {
+        if (!feed.synced) {
           ctx.counters.ignoredFrames++;
-          if (st.feed.needsResync) this.resubscribe(st, ctx, recvNs);
+          if (feed.needsResync) this.resubscribe(feed, ctx, recvNs);
           continue;
         }
-        st.feed.update(ctx, bids, asks, null, at);
-        this.keepDepth(st, at, ctx);
+        feed.update(ctx, bids, asks, null, at);
+        this.keepDepth(feed, at, ctx);
       }
       ctx.counters.checksumsChecked++;
-      const book = st.feed.book;
+      const book = feed.book;
       const actual = krakenChecksum(book.bids.top(CHECKSUM_LEVELS), book.asks.top(CHECKSUM_LEVELS));
       if (BigInt(actual) !== checksum) {
-        st.feed.lose(
+        feed.lose(
           ctx,
           "checksum_failure",
           `checksum ${checksum} sent, ${actual} computed over the top ${CHECKSUM_LEVELS} levels`,
           null,
           at,
         );
-        this.resubscribe(st, ctx, recvNs);
+        this.resubscribe(feed, ctx, recvNs);
       }
     }
     return symbol;
   }
 
   /** Drops (and writes as deletions) the levels past the subscribed depth: Kraken sends no delete for them. */
-  private keepDepth(st: PairState, at: Stamp, ctx: FeedContext): void {
-    const book = st.feed.book;
+  private keepDepth(feed: BookFeed, at: Stamp, ctx: FeedContext): void {
+    const book = feed.book;
     const beyond = (levels: readonly TextLevel[]): LevelChange[] =>
       levels.slice(KRAKEN_BOOK_DEPTH).map((l) => [l.price, "0"]);
     const bids = beyond(book.bids.top(Number.POSITIVE_INFINITY));
     const asks = beyond(book.asks.top(Number.POSITIVE_INFINITY));
-    if (bids.length + asks.length > 0) st.feed.update(ctx, bids, asks, null, at);
+    if (bids.length + asks.length > 0) feed.update(ctx, bids, asks, null, at);
   }
 
   /** A fresh snapshot: unsubscribe and subscribe the pair's book again. */
-  private resubscribe(st: PairState, ctx: FeedContext, nowNs: bigint | null): void {
-    if (!st.feed.mayRequest(nowNs, RESUBSCRIBE_MIN_GAP_NS)) return;
-    const params = { channel: "book", symbol: [st.feed.symbol], depth: KRAKEN_BOOK_DEPTH };
+  protected resubscribe(feed: BookFeed, ctx: FeedContext, nowNs: bigint | null): void {
+    if (!feed.mayRequest(nowNs, RESUBSCRIBE_MIN_GAP_NS)) return;
+    const params = { channel: "book", symbol: [feed.symbol], depth: KRAKEN_BOOK_DEPTH };
     ctx.send(JSON.stringify({ method: "unsubscribe", params }));
     ctx.send(JSON.stringify({ method: "subscribe", params: { ...params, snapshot: true } }));
   }
