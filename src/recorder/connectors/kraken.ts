@@ -42,9 +42,13 @@ export const KRAKEN_BOOK_DEPTH = 25;
 const CHECKSUM_LEVELS = 10;
 const RESUBSCRIBE_MIN_GAP_NS = 2_000_000_000n;
 
-/** A price or quantity as the checksum takes it: no decimal point, no leading zeros. */
+/** A price or quantity as the checksum takes it: no decimal point, no leading zeros (no regular expression: hot). */
 function checksumDigits(text: string): string {
-  return text.replace(".", "").replace(/^0+/, "");
+  const dot = text.indexOf(".");
+  const digits = dot < 0 ? text : text.slice(0, dot) + text.slice(dot + 1);
+  let zeros = 0;
+  while (zeros < digits.length && digits.charCodeAt(zeros) === 48) zeros++;
+  return zeros === 0 ? digits : digits.slice(zeros);
 }
 
 /** Kraken v2's book checksum over the levels as received (best first on each side). */
