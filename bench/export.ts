@@ -7,13 +7,8 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import {
-  convert,
-  type DecimalMode,
-  datasetOfFiles,
-  type ExportFormat,
-  tapeRelativePath,
-} from "../src/index.js";
+import { convert, type DecimalMode, type ExportFormat } from "../src/export/index.js";
+import { datasetOfFiles, tapeRelativePath } from "../src/index.js";
 import { encodeFile, firstHour, HOUR0 } from "./replay.js";
 import { syntheticWorkload } from "./synthetic.js";
 

@@ -1,14 +1,8 @@
 import { availableParallelism } from "node:os";
 import type { Command } from "commander";
-import {
-  type ConvertOptions,
-  type ConvertSummary,
-  convert,
-  type DecimalMode,
-  EXPORT_FORMATS,
-  type ExportFormat,
-  shardFrom,
-} from "../src/index.js";
+import { EXPORT_FORMATS, type ExportFormat } from "../src/export/formats.js";
+import type { ConvertOptions, ConvertSummary, DecimalMode } from "../src/export/index.js";
+import { shardFrom } from "../src/index.js";
 import {
   addDatasetOptions,
   type DatasetCliOptions,
@@ -120,6 +114,8 @@ Examples:
       // Shards of one run write to one folder: their outputs by symbol must not collide.
       if (shard !== null && o.split === "symbol")
         options.nameTag = `shard-${shard.index + 1}-of-${shard.count}`;
+      // Arrow and Parquet load only for this command.
+      const { convert } = await import("../src/export/index.js");
       let summary: ConvertSummary;
       try {
         summary = await convert(ds, options);

@@ -1,5 +1,4 @@
 export * from "./common/index.js";
-export * from "./export/index.js";
 export * from "./format/index.js";
 export * from "./reader/index.js";
 // The reader's openTape also opens s3:// addresses (the format's opens local files and sources).

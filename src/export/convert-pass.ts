@@ -5,7 +5,8 @@
 import { type Kind, TapeError } from "../format/index.js";
 import type { Dataset } from "../reader/dataset.js";
 import type { ArrowTableOptions } from "./arrow-table.js";
-import { type ExportFormat, openSink, type Sink } from "./sinks.js";
+import type { ExportFormat } from "./formats.js";
+import { openSink, type Sink } from "./sinks.js";
 
 /** One output: where it goes and what it holds. */
 export interface Output {

@@ -20,7 +20,7 @@ import {
   runPass,
 } from "./convert-pass.js";
 import { runPassesInWorkers, type WorkerSetup, workersAvailable } from "./convert-pool.js";
-import { EXTENSION, type ExportFormat } from "./sinks.js";
+import { EXTENSION, type ExportFormat } from "./formats.js";
 
 export type ConvertSplit = "symbol" | "file";
 

@@ -9,6 +9,6 @@ export {
   convert,
 } from "./convert.js";
 export type { ConvertedFile } from "./convert-pass.js";
+export { EXPORT_FORMATS, type ExportFormat } from "./formats.js";
 export { PARQUET_ROW_GROUP_ROWS, ParquetWriter, type ParquetWriterOptions } from "./parquet-writer.js";
-export { EXPORT_FORMATS, type ExportFormat } from "./sinks.js";
 export { ArrowIpcEncoder, arrowIpcStream, type ToArrowOptions, toArrow } from "./to-arrow.js";

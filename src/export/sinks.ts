@@ -7,19 +7,9 @@ import { type FileHandle, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { type DecodedBlock, type Kind, recordReader, recordToJson, TapeError } from "../format/index.js";
 import { ArrowTable, type ArrowTableOptions } from "./arrow-table.js";
+import type { ExportFormat } from "./formats.js";
 import { ParquetWriter } from "./parquet-writer.js";
 import { ArrowIpcEncoder, BatchGatherer } from "./to-arrow.js";
-
-export const EXPORT_FORMATS = ["parquet", "arrow", "csv", "ndjson"] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
-
-/** File name extension of each format (`.arrows`: the Arrow IPC stream format). */
-export const EXTENSION: Record<ExportFormat, string> = {
-  parquet: "parquet",
-  arrow: "arrows",
-  csv: "csv",
-  ndjson: "ndjson",
-};
 
 export interface Sink {
   readonly path: string;

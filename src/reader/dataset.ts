@@ -5,7 +5,7 @@
  */
 import type { RecordBatch } from "apache-arrow";
 import { parseTime } from "../common/time.js";
-import { type ToArrowOptions, toArrow } from "../export/to-arrow.js";
+import type { ToArrowOptions } from "../export/to-arrow.js";
 import { KINDS, type Kind, TapeError } from "../format/index.js";
 import type { BlockCacheOptions, S3Options } from "../s3/index.js";
 import { type Batch, type BatchOptions, batches } from "./batches.js";
@@ -159,8 +159,10 @@ export class Dataset {
    * The selected records of one kind as Arrow record batches: `timestamp[ns, UTC]`, exact Decimal128(38, 18) and
    * float64 prices and sizes (docs/EXPORT.md). `arrowIpcStream(new ArrowTable(kind).schema, …)` makes IPC bytes.
    */
-  toArrow(options: ToArrowOptions): AsyncIterable<RecordBatch> {
-    return toArrow(this, options);
+  async *toArrow(options: ToArrowOptions): AsyncIterable<RecordBatch> {
+    // apache-arrow loads on first use, not with every import of the reader.
+    const { toArrow } = await import("../export/to-arrow.js");
+    yield* toArrow(this, options);
   }
 
   /** Order books of one symbol: at one instant, or on a time grid (docs/REPLAY.md). */

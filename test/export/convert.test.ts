@@ -10,13 +10,10 @@ import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { type Data, type RecordBatch, tableFromIPC } from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ArrowTable, arrowIpcStream, convert, ParquetWriter } from "../../src/export/index.js";
 import {
-  ArrowTable,
-  arrowIpcStream,
-  convert,
   datasetOfFiles,
   encodeTape,
-  ParquetWriter,
   type RecordInput,
   TapeError,
   tapeRelativePath,
