@@ -5,6 +5,7 @@
  */
 import { parseTime } from "../common/time.js";
 import { TapeError } from "../format/errors.js";
+import type { LevelChange } from "./book-feed.js";
 import { isObject, JsonNumber, type JsonObject, type JsonValue } from "./json-text.js";
 
 const DECIMAL = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?$/;
@@ -116,4 +117,22 @@ export function isoTimeOf(v: JsonValue | undefined, field: string): bigint {
   } catch {
     throw frameError(field, `expected an RFC 3339 time, got ${JSON.stringify(text)}`);
   }
+}
+
+/**
+ * Book levels sent as `[price, size, …]` arrays of decimal text (Binance, OKX, Bybit): each as the pair it is, the
+ * received strings kept. Extra elements (OKX's order counts) are left out.
+ */
+export function levelPairsOf(v: JsonValue | undefined, field: string): LevelChange[] {
+  const out: LevelChange[] = [];
+  for (const level of arrayOf(v, field)) {
+    const pair = arrayOf(level, field);
+    const price = decimalOf(pair[0], field, "price");
+    const size = decimalOf(pair[1], field, "size");
+    // The parsed pair of strings is the level as it stands (no copy); numbers become their text.
+    out.push(
+      pair.length === 2 && pair[0] === price && pair[1] === size ? (pair as [string, string]) : [price, size],
+    );
+  }
+  return out;
 }

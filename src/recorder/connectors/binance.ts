@@ -18,17 +18,17 @@ import type {
   VenueUrls,
 } from "../connector.js";
 import {
-  arrayOf,
   booleanOf,
   decimalOf,
   frameError,
   integerOf,
   integerTextOf,
+  levelPairsOf,
   millisOf,
   objectOf,
   stringOf,
 } from "../frame-fields.js";
-import { isObject, type JsonObject, type JsonValue, parseJsonText } from "../json-text.js";
+import { isObject, type JsonObject, parseJsonText } from "../json-text.js";
 import { RecentIdsByKey } from "../recent-ids.js";
 import { SymbolStates } from "../symbol-states.js";
 import type { VenueEntry } from "./index.js";
@@ -69,20 +69,6 @@ export class SymbolState {
   constructor(symbol: string) {
     this.feed = new BookFeed(symbol);
   }
-}
-
-export function levelsOf(v: JsonValue | undefined, field: string): LevelChange[] {
-  const out: LevelChange[] = [];
-  for (const level of arrayOf(v, field)) {
-    const pair = arrayOf(level, field);
-    const price = decimalOf(pair[0], field, "price");
-    const size = decimalOf(pair[1], field, "size");
-    // The parsed pair of strings is the level as it stands (no copy); numbers become their text.
-    out.push(
-      pair.length === 2 && pair[0] === price && pair[1] === size ? (pair as [string, string]) : [price, size],
-    );
-  }
-  return out;
 }
 
 export class BinanceConnector implements Connector {
@@ -236,8 +222,8 @@ export class BinanceConnector implements Connector {
       first: integerOf(m.U, "U"),
       last: integerOf(m.u, "u"),
       prev: m.pu === undefined ? null : integerOf(m.pu, "pu"),
-      bids: levelsOf(m.b, "b"),
-      asks: levelsOf(m.a, "a"),
+      bids: levelPairsOf(m.b, "b"),
+      asks: levelPairsOf(m.a, "a"),
       at: this.stamp(millisOf(m.E, "E"), recvNs),
     };
     if (update.first > update.last)
@@ -310,7 +296,7 @@ export class BinanceConnector implements Connector {
     const snap = objectOf(parseJsonText(body, "REST body"), "body");
     const lastUpdateId = integerOf(snap.lastUpdateId, "lastUpdateId");
     const at = this.stamp(snap.E !== undefined ? millisOf(snap.E, "E") : null, recvNs);
-    st.feed.snapshot(ctx, levelsOf(snap.bids, "bids"), levelsOf(snap.asks, "asks"), lastUpdateId, at);
+    st.feed.snapshot(ctx, levelPairsOf(snap.bids, "bids"), levelPairsOf(snap.asks, "asks"), lastUpdateId, at);
     st.snapshotId = lastUpdateId;
     st.fresh = true;
     const buffered = st.buffer;

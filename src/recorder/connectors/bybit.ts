@@ -7,7 +7,7 @@
  * again, and the snapshot that follows resynchronises it. Sizes of `"0"` delete a level.
  */
 import type { RecordInput } from "../../format/records.js";
-import { type BookFeed, eventRecord, type LevelChange, type Stamp } from "../book-feed.js";
+import { type BookFeed, eventRecord, type Stamp } from "../book-feed.js";
 import type {
   ConnectionPlan,
   Connector,
@@ -16,8 +16,16 @@ import type {
   Heartbeat,
   VenueUrls,
 } from "../connector.js";
-import { arrayOf, decimalOf, integerOf, millisOf, objectOf, stringOf } from "../frame-fields.js";
-import { type JsonObject, type JsonValue, parseJsonText } from "../json-text.js";
+import {
+  arrayOf,
+  decimalOf,
+  integerOf,
+  levelPairsOf,
+  millisOf,
+  objectOf,
+  stringOf,
+} from "../frame-fields.js";
+import { type JsonObject, parseJsonText } from "../json-text.js";
 import { LevelBook } from "../level-book.js";
 import { RecentIdsByKey } from "../recent-ids.js";
 import { StreamBookConnector } from "../stream-book-connector.js";
@@ -34,16 +42,6 @@ export const BYBIT_BOOK_DEPTH = 50;
 const ARGS_PER_MESSAGE = 10;
 /** Resubscriptions back off from 2 s (Bybit limits connection and subscription rates). */
 const RESUBSCRIBE_MIN_GAP_NS = 2_000_000_000n;
-
-/** Bybit level arrays are `[price, size]`. */
-function levelsOf(v: JsonValue | undefined, field: string): LevelChange[] {
-  const out: LevelChange[] = [];
-  for (const level of arrayOf(v, field)) {
-    const a = arrayOf(level, field);
-    out.push([decimalOf(a[0], field, "price"), decimalOf(a[1], field, "size")]);
-  }
-  return out;
-}
 
 export class BybitConnector extends StreamBookConnector implements Connector {
   readonly venue = "bybit";
@@ -141,8 +139,8 @@ export class BybitConnector extends StreamBookConnector implements Connector {
     const d = objectOf(msg.data, "data");
     const u = integerOf(d.u, "data.u");
     const at = this.stampOf(msg, recvNs);
-    const bids = levelsOf(d.b, "data.b");
-    const asks = levelsOf(d.a, "data.a");
+    const bids = levelPairsOf(d.b, "data.b");
+    const asks = levelPairsOf(d.a, "data.a");
     if (type === "snapshot" || u === 1n) {
       feed.snapshot(ctx, bids, asks, u, at);
       return;
@@ -183,8 +181,8 @@ export class BybitConnector extends StreamBookConnector implements Connector {
     }
     const d = objectOf(msg.data, "data");
     if (msg.type === "snapshot") top.clear();
-    for (const [price, size] of levelsOf(d.b, "data.b")) top.side("bid").set(price, size);
-    for (const [price, size] of levelsOf(d.a, "data.a")) top.side("ask").set(price, size);
+    for (const [price, size] of levelPairsOf(d.b, "data.b")) top.side("bid").set(price, size);
+    for (const [price, size] of levelPairsOf(d.a, "data.a")) top.side("ask").set(price, size);
     const rec: Extract<RecordInput, { kind: "bbo" }> = {
       kind: "bbo",
       symbol,

@@ -17,7 +17,7 @@ import type {
   VenueUrls,
 } from "../connector.js";
 import { arrayOf, decimalOf, frameError, integerOf, isoTimeOf, objectOf, stringOf } from "../frame-fields.js";
-import { type JsonObject, type JsonValue, parseJsonText } from "../json-text.js";
+import { type JsonObject, parseJsonText } from "../json-text.js";
 import { RecentIdsByKey } from "../recent-ids.js";
 import { StreamBookConnector } from "../stream-book-connector.js";
 import type { VenueEntry } from "./index.js";

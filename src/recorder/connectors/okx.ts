@@ -9,7 +9,7 @@
  */
 import { crc32 } from "@node-rs/crc32";
 import type { RecordInput } from "../../format/records.js";
-import { BookFeed, eventRecord, type LevelChange, type Stamp } from "../book-feed.js";
+import { BookFeed, eventRecord, type Stamp } from "../book-feed.js";
 import type {
   ConnectionPlan,
   Connector,
@@ -23,6 +23,7 @@ import {
   decimalOf,
   integerOf,
   integerTextOf,
+  levelPairsOf,
   millisOf,
   objectOf,
   stringOf,
@@ -40,16 +41,6 @@ const ARGS_PER_MESSAGE = 100;
 const CHECKSUM_LEVELS = 25;
 /** OKX allows 480 subscription requests an hour per connection: repeated resubscriptions back off from 2 s. */
 const RESUBSCRIBE_MIN_GAP_NS = 2_000_000_000n;
-
-/** OKX level arrays are `[price, size, "0", orders]`. */
-function levelsOf(v: JsonValue | undefined, field: string): LevelChange[] {
-  const out: LevelChange[] = [];
-  for (const level of arrayOf(v, field)) {
-    const a = arrayOf(level, field);
-    out.push([decimalOf(a[0], field, "price"), decimalOf(a[1], field, "size")]);
-  }
-  return out;
-}
 
 /** The OKX checksum of a book: signed CRC-32 of the top 25 levels, bid and ask interleaved. */
 export function okxChecksum(bids: readonly TextLevel[], asks: readonly TextLevel[]): number {
@@ -184,8 +175,8 @@ export class OkxConnector implements Connector {
       this.recent.repeated("bbo", instId, integerTextOf(d.seqId, "seqId"), ctx.counters)
     )
       return;
-    const bid = levelsOf(d.bids, "bids")[0];
-    const ask = levelsOf(d.asks, "asks")[0];
+    const bid = levelPairsOf(d.bids, "bids")[0];
+    const ask = levelPairsOf(d.asks, "asks")[0];
     const rec: Extract<RecordInput, { kind: "bbo" }> = {
       kind: "bbo",
       symbol: instId,
@@ -236,8 +227,8 @@ export class OkxConnector implements Connector {
       const seqId = d.seqId === undefined ? null : integerOf(d.seqId, "seqId");
       const prevSeqId = d.prevSeqId === undefined ? null : integerOf(d.prevSeqId, "prevSeqId");
       const checksum = d.checksum === undefined ? 0n : integerOf(d.checksum, "checksum");
-      const bids = levelsOf(d.bids, "bids");
-      const asks = levelsOf(d.asks, "asks");
+      const bids = levelPairsOf(d.bids, "bids");
+      const asks = levelPairsOf(d.asks, "asks");
       if (action === "snapshot") {
         st.feed.snapshot(ctx, bids, asks, seqId, at);
         st.lastUpdateText = "";
