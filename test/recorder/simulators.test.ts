@@ -159,6 +159,31 @@ function expectClean(s: Session): void {
   expect(st.resyncs).toBe(0);
 }
 
+/** A plain WebSocket client of a simulator that sends JSON only: every message as text and parsed, as they arrive. */
+async function rawClient(
+  url: string,
+): Promise<{ ws: WebSocket; texts: string[]; frames: Record<string, unknown>[] }> {
+  const ws = new WebSocket(url);
+  sockets.push(ws);
+  const texts: string[] = [];
+  const frames: Record<string, unknown>[] = [];
+  ws.on("message", (m) => {
+    texts.push(String(m));
+    frames.push(JSON.parse(String(m)) as Record<string, unknown>);
+  });
+  await once(ws, "open");
+  return { ws, texts, frames };
+}
+
+/** The venue drops the connection; the session connects again and every book resyncs to the simulator's. */
+async function reconnectAndCompare(sim: Simulator, s: Session, symbols: string[]): Promise<void> {
+  await sim.inject({ kind: "disconnect" });
+  expect(await s.closed).toBe(1001);
+  await s.reconnect();
+  await until(() => symbols.every((sym) => synced(s, sym)), "the resync after reconnecting");
+  await expectSameBooks(sim, s);
+}
+
 describe("market generator", () => {
   const run = (seed: number, steps: number) => {
     const market = new Market(
@@ -394,11 +419,7 @@ describe("binance-usdm simulator", () => {
     await until(() => s.feed.stats.gaps === 2, "the gap of the reorder");
     expect(s.events("gap")[1]!.seqAfter).toBe(reorder.ids[2]);
     await until(() => s.feed.stats.resyncs === 2 && synced(s, "BTCUSDT"), "the second resync");
-    await sim.inject({ kind: "disconnect" });
-    expect(await s.closed).toBe(1001);
-    await s.reconnect();
-    await until(() => synced(s, "BTCUSDT") && synced(s, "ETHUSDT"), "the resync after reconnecting");
-    await expectSameBooks(sim, s);
+    await reconnectAndCompare(sim, s, ["BTCUSDT", "ETHUSDT"]);
     expect(s.feed.stats.checksumFailures + s.feed.stats.crossed + s.feed.stats.badFrames).toBe(0);
   });
 });
@@ -406,11 +427,7 @@ describe("binance-usdm simulator", () => {
 describe("bybit simulator", () => {
   it("acknowledges requests and pings like Bybit, and sends a snapshot then deltas whose u counts by one", async () => {
     const sim = await start("bybit", { symbols: ["BTCUSDT"], rate: 60, seed: 4 });
-    const ws = new WebSocket(sim.wsUrl);
-    sockets.push(ws);
-    const frames: Record<string, unknown>[] = [];
-    ws.on("message", (m) => frames.push(JSON.parse(String(m))));
-    await once(ws, "open");
+    const { ws, frames } = await rawClient(sim.wsUrl);
     ws.send(
       JSON.stringify({ op: "subscribe", req_id: "a", args: ["orderbook.50.BTCUSDT", "publicTrade.BTCUSDT"] }),
     );
@@ -454,11 +471,7 @@ describe("bybit simulator", () => {
     await sim.inject({ kind: "reorder", symbol: "BTCUSDT" });
     await until(() => s.feed.stats.gaps === 2, "the gap of the reorder");
     await until(() => s.feed.stats.resyncs === 2 && synced(s, "BTCUSDT"), "the second resync");
-    await sim.inject({ kind: "disconnect" });
-    expect(await s.closed).toBe(1001);
-    await s.reconnect();
-    await until(() => synced(s, "BTCUSDT") && synced(s, "ETHUSDT"), "the resync after reconnecting");
-    await expectSameBooks(sim, s);
+    await reconnectAndCompare(sim, s, ["BTCUSDT", "ETHUSDT"]);
     expect(s.feed.stats.checksumFailures + s.feed.stats.crossed + s.feed.stats.badFrames).toBe(0);
   });
 });
@@ -466,11 +479,7 @@ describe("bybit simulator", () => {
 describe("deribit simulator", () => {
   it("answers JSON-RPC like Deribit and sends a snapshot, then changes chained by prev_change_id, numbers unquoted", async () => {
     const sim = await start("deribit", { symbols: ["BTC-PERPETUAL"], rate: 60, seed: 8 });
-    const ws = new WebSocket(sim.wsUrl);
-    sockets.push(ws);
-    const texts: string[] = [];
-    ws.on("message", (m) => texts.push(String(m)));
-    await once(ws, "open");
+    const { ws, texts } = await rawClient(sim.wsUrl);
     const channels = ["book.BTC-PERPETUAL.raw", "trades.BTC-PERPETUAL.raw", "quote.BTC-PERPETUAL"];
     ws.send(JSON.stringify({ jsonrpc: "2.0", id: 7, method: "public/subscribe", params: { channels } }));
     ws.send(
@@ -522,14 +531,7 @@ describe("deribit simulator", () => {
     await sim.inject({ kind: "reorder", symbol: "BTC-PERPETUAL" });
     await until(() => s.feed.stats.gaps === 2, "the gap of the reorder");
     await until(() => s.feed.stats.resyncs === 2 && synced(s, "BTC-PERPETUAL"), "the second resync");
-    await sim.inject({ kind: "disconnect" });
-    expect(await s.closed).toBe(1001);
-    await s.reconnect();
-    await until(
-      () => synced(s, "BTC-PERPETUAL") && synced(s, "ETH-PERPETUAL"),
-      "the resync after reconnecting",
-    );
-    await expectSameBooks(sim, s);
+    await reconnectAndCompare(sim, s, ["BTC-PERPETUAL", "ETH-PERPETUAL"]);
     expect(s.feed.stats.checksumFailures + s.feed.stats.crossed + s.feed.stats.badFrames).toBe(0);
   });
 });
@@ -537,11 +539,7 @@ describe("deribit simulator", () => {
 describe("kraken simulator", () => {
   it("speaks v2: status with a connection id past 2^53, acks per symbol, pong, heartbeats; updates within the depth", async () => {
     const sim = await start("kraken", { symbols: ["BTC/USD"], rate: 80, seed: 12 });
-    const ws = new WebSocket(sim.wsUrl);
-    sockets.push(ws);
-    const texts: string[] = [];
-    ws.on("message", (m) => texts.push(String(m)));
-    await once(ws, "open");
+    const { ws, texts } = await rawClient(sim.wsUrl);
     ws.send(
       JSON.stringify({
         method: "subscribe",
@@ -619,11 +617,7 @@ describe("kraken simulator", () => {
     // the book ends right.
     await sim.inject({ kind: "drop", symbol: "BTC/USD" });
     await expect(sim.inject({ kind: "duplicate" })).rejects.toThrow(/not possible on kraken/);
-    await sim.inject({ kind: "disconnect" });
-    expect(await s.closed).toBe(1001);
-    await s.reconnect();
-    await until(() => synced(s, "BTC/USD") && synced(s, "ETH/USD"), "the resync after reconnecting");
-    await expectSameBooks(sim, s);
+    await reconnectAndCompare(sim, s, ["BTC/USD", "ETH/USD"]);
     expect(s.feed.stats.gaps + s.feed.stats.crossed + s.feed.stats.badFrames).toBe(0);
   });
 });
@@ -631,11 +625,7 @@ describe("kraken simulator", () => {
 describe("coinbase simulator", () => {
   it("numbers each connection's messages from 0 across channels, and answers subscriptions", async () => {
     const sim = await start("coinbase", { symbols: ["BTC-USD"], rate: 60, seed: 14 });
-    const ws = new WebSocket(sim.wsUrl);
-    sockets.push(ws);
-    const frames: Record<string, unknown>[] = [];
-    ws.on("message", (m) => frames.push(JSON.parse(String(m))));
-    await once(ws, "open");
+    const { ws, frames } = await rawClient(sim.wsUrl);
     for (const channel of ["level2", "market_trades", "heartbeats"])
       ws.send(JSON.stringify({ type: "subscribe", product_ids: ["BTC-USD"], channel }));
     ws.send(JSON.stringify({ type: "subscribe", product_ids: ["NOPE-USD"], channel: "level2" }));
@@ -686,11 +676,7 @@ describe("coinbase simulator", () => {
       "the gap and the late message of the reorder",
     );
     await until(() => synced(s, "BTC-USD") && synced(s, "ETH-USD"), "the second resync");
-    await sim.inject({ kind: "disconnect" });
-    expect(await s.closed).toBe(1001);
-    await s.reconnect();
-    await until(() => synced(s, "BTC-USD") && synced(s, "ETH-USD"), "the resync after reconnecting");
-    await expectSameBooks(sim, s);
+    await reconnectAndCompare(sim, s, ["BTC-USD", "ETH-USD"]);
     expect(s.feed.stats.checksumFailures + s.feed.stats.crossed + s.feed.stats.badFrames).toBe(0);
   });
 });
