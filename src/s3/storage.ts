@@ -207,6 +207,18 @@ export class S3Storage {
     this.client.destroy();
   }
 
+  /**
+   * Runs one SDK call with this storage's policy (concurrency bound, deadline per try, retries with backoff,
+   * typed errors naming the object): for operations that live beside this class (src/s3/object-ops.ts).
+   */
+  call<T>(
+    loc: S3Location,
+    what: string,
+    send: (client: S3Client, sdk: typeof import("@aws-sdk/client-s3"), signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    return this.request(loc, what, (signal) => send(this.client, this.sdk, signal));
+  }
+
   /** Runs one request within the concurrency bound, with a deadline per try and retries with backoff. */
   private async request<T>(
     loc: S3Location,

@@ -1,0 +1,340 @@
+/**
+ * The S3 operations of the sync, on top of `S3Storage`'s policy (bounded concurrency, retries, typed errors):
+ * an object's stored checksum and parts, a recursive listing, small PUTs, a file uploaded with checksums, a whole
+ * object downloaded to a file, and deletes.
+ */
+import { createWriteStream } from "node:fs";
+import { open } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ChecksumAlgorithm as SdkChecksumAlgorithm } from "@aws-sdk/client-s3";
+import { TapeError } from "../format/errors.js";
+import { type ChecksumAlgorithm, checksumOf, fileChecksums, isChecksumAlgorithm } from "./checksums.js";
+import { httpStatusOf } from "./retry.js";
+import type { S3ObjectInfo, S3Storage } from "./storage.js";
+import { type S3Location, s3Url } from "./url.js";
+
+/** The checksum S3 keeps with an object. */
+export interface StoredChecksum {
+  algorithm: ChecksumAlgorithm;
+  /** base64; a composite value ends in `-<part count>`. */
+  value: string;
+  /** FULL_OBJECT: over all the bytes; COMPOSITE: over the parts' checksums (multipart uploads). */
+  type: "FULL_OBJECT" | "COMPOSITE";
+}
+
+export interface ObjectHead extends S3ObjectInfo {
+  checksum: StoredChecksum | null;
+  metadata: Record<string, string>;
+}
+
+export interface ObjectPart {
+  number: number;
+  size: number;
+  /** The part's own checksum, when the object keeps one per part. */
+  checksum: string | null;
+}
+
+/** HEAD with the stored checksum (checksum mode), or null when there is no such object. */
+export async function headObject(storage: S3Storage, loc: S3Location): Promise<ObjectHead | null> {
+  try {
+    const out = await storage.call(loc, "HEAD", (client, sdk, signal) =>
+      client.send(new sdk.HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key, ChecksumMode: "ENABLED" }), {
+        abortSignal: signal,
+      }),
+    );
+    storage.stats.heads++;
+    if (out.ContentLength === undefined || out.ETag === undefined) {
+      throw new TapeError("E_TAPE_S3", "HEAD gave no size or ETag", { file: s3Url(loc) });
+    }
+    return {
+      size: out.ContentLength,
+      etag: out.ETag,
+      versionId: out.VersionId,
+      checksum: storedChecksum(out),
+      metadata: out.Metadata ?? {},
+    };
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw err;
+  }
+}
+
+/** The parts of a multipart object with their sizes and checksums (GetObjectAttributes, every page). */
+export async function objectParts(storage: S3Storage, loc: S3Location): Promise<ObjectPart[]> {
+  const parts: ObjectPart[] = [];
+  let marker: string | undefined;
+  for (;;) {
+    const out = await storage.call(loc, "GetObjectAttributes", (client, sdk, signal) =>
+      client.send(
+        new sdk.GetObjectAttributesCommand({
+          Bucket: loc.bucket,
+          Key: loc.key,
+          ObjectAttributes: ["ObjectParts", "Checksum", "ObjectSize"],
+          MaxParts: 1000,
+          ...(marker !== undefined ? { PartNumberMarker: marker } : {}),
+        }),
+        { abortSignal: signal },
+      ),
+    );
+    storage.stats.heads++;
+    for (const p of out.ObjectParts?.Parts ?? []) {
+      if (p.PartNumber === undefined || p.Size === undefined) continue;
+      parts.push({ number: p.PartNumber, size: p.Size, checksum: storedChecksum(p)?.value ?? null });
+    }
+    if (!out.ObjectParts?.IsTruncated) break;
+    const next = out.ObjectParts.NextPartNumberMarker;
+    if (next === undefined || String(next) === marker) break;
+    marker = String(next);
+  }
+  return parts.sort((a, b) => a.number - b.number);
+}
+
+/** Every object under `prefix`, at any depth. */
+export async function listAll(
+  storage: S3Storage,
+  bucket: string,
+  prefix: string,
+): Promise<{ key: string; size: number }[]> {
+  const objects: { key: string; size: number }[] = [];
+  let token: string | undefined;
+  do {
+    const out = await storage.call({ bucket, key: prefix }, "LIST", (client, sdk, signal) =>
+      client.send(
+        new sdk.ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: prefix,
+          ...(token !== undefined ? { ContinuationToken: token } : {}),
+        }),
+        { abortSignal: signal },
+      ),
+    );
+    storage.stats.lists++;
+    for (const o of out.Contents ?? [])
+      if (o.Key !== undefined) objects.push({ key: o.Key, size: o.Size ?? 0 });
+    token = out.IsTruncated ? out.NextContinuationToken : undefined;
+  } while (token !== undefined);
+  return objects;
+}
+
+/** A whole small object, or null when there is none. */
+export async function getSmallObject(
+  storage: S3Storage,
+  loc: S3Location,
+  maxBytes: number,
+): Promise<Uint8Array | null> {
+  const head = await headObject(storage, loc);
+  if (head === null) return null;
+  if (head.size > maxBytes) {
+    throw new TapeError("E_TAPE_LIMIT", `object of ${head.size} bytes, more than the ${maxBytes} expected`, {
+      file: s3Url(loc),
+    });
+  }
+  return storage.getRange(loc, head, 0, head.size);
+}
+
+/** PUTs a small object in one request, with its checksum. */
+export async function putObject(
+  storage: S3Storage,
+  loc: S3Location,
+  body: Uint8Array,
+  options: { algorithm?: ChecksumAlgorithm; contentType?: string } = {},
+): Promise<void> {
+  const algorithm = options.algorithm ?? "CRC32";
+  await storage.call(loc, "PUT", (client, sdk, signal) =>
+    client.send(
+      new sdk.PutObjectCommand({
+        Bucket: loc.bucket,
+        Key: loc.key,
+        Body: body,
+        ContentLength: body.length,
+        ...(options.contentType !== undefined ? { ContentType: options.contentType } : {}),
+        ...checksumField(algorithm, checksumOf(algorithm, body)),
+      }),
+      { abortSignal: signal },
+    ),
+  );
+}
+
+export async function deleteObject(storage: S3Storage, loc: S3Location): Promise<void> {
+  await storage.call(loc, "DELETE", (client, sdk, signal) =>
+    client.send(new sdk.DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { abortSignal: signal }),
+  );
+}
+
+/**
+ * Uploads a local file with a checksum S3 checks on receipt: one PUT up to `partBytes`, else a multipart upload
+ * whose parts each carry their checksum (CRC64NVME as a full-object checksum, the others as composite). An upload
+ * that fails is aborted, so no partial object is left.
+ */
+export async function uploadFile(
+  storage: S3Storage,
+  path: string,
+  loc: S3Location,
+  options: { algorithm: ChecksumAlgorithm; partBytes: number; metadata?: Record<string, string> },
+): Promise<void> {
+  const { algorithm, partBytes } = options;
+  const file = await open(path, "r");
+  try {
+    const size = (await file.stat()).size;
+    const read = async (offset: number, length: number) => {
+      const buf = Buffer.allocUnsafe(length);
+      const { bytesRead } = await file.read(buf, 0, length, offset);
+      if (bytesRead !== length) {
+        throw new TapeError("E_TAPE_TRUNCATED", `file shrank while uploaded`, { file: path, offset });
+      }
+      return buf;
+    };
+    const metadata = options.metadata !== undefined ? { Metadata: options.metadata } : {};
+    if (size <= partBytes) {
+      const body = await read(0, size);
+      await storage.call(loc, "PUT", (client, sdk, signal) =>
+        client.send(
+          new sdk.PutObjectCommand({
+            Bucket: loc.bucket,
+            Key: loc.key,
+            Body: body,
+            ContentLength: size,
+            ...metadata,
+            ...checksumField(algorithm, checksumOf(algorithm, body)),
+          }),
+          { abortSignal: signal },
+        ),
+      );
+      return;
+    }
+    const fullObject = algorithm === "CRC64NVME";
+    const created = await storage.call(loc, "CreateMultipartUpload", (client, sdk, signal) =>
+      client.send(
+        new sdk.CreateMultipartUploadCommand({
+          Bucket: loc.bucket,
+          Key: loc.key,
+          ChecksumAlgorithm: algorithm as SdkChecksumAlgorithm,
+          ChecksumType: fullObject ? "FULL_OBJECT" : "COMPOSITE",
+          ...metadata,
+        }),
+        { abortSignal: signal },
+      ),
+    );
+    const uploadId = created.UploadId;
+    if (uploadId === undefined) throw new TapeError("E_TAPE_S3", "no upload id", { file: s3Url(loc) });
+    try {
+      const parts: { PartNumber: number; ETag: string; [k: string]: unknown }[] = [];
+      for (let offset = 0, n = 1; offset < size; offset += partBytes, n++) {
+        const body = await read(offset, Math.min(partBytes, size - offset));
+        const sum = checksumOf(algorithm, body);
+        const out = await storage.call(loc, `UploadPart ${n}`, (client, sdk, signal) =>
+          client.send(
+            new sdk.UploadPartCommand({
+              Bucket: loc.bucket,
+              Key: loc.key,
+              UploadId: uploadId,
+              PartNumber: n,
+              Body: body,
+              ContentLength: body.length,
+              ...checksumField(algorithm, sum),
+            }),
+            { abortSignal: signal },
+          ),
+        );
+        if (out.ETag === undefined)
+          throw new TapeError("E_TAPE_S3", `part ${n} has no ETag`, { file: s3Url(loc) });
+        parts.push({ PartNumber: n, ETag: out.ETag, ...checksumField(algorithm, sum) });
+      }
+      const whole = fullObject ? (await fileChecksums(path, [algorithm])).full[algorithm]! : undefined;
+      await storage.call(loc, "CompleteMultipartUpload", (client, sdk, signal) =>
+        client.send(
+          new sdk.CompleteMultipartUploadCommand({
+            Bucket: loc.bucket,
+            Key: loc.key,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: parts },
+            ...(whole !== undefined
+              ? { ChecksumType: "FULL_OBJECT", ...checksumField(algorithm, whole) }
+              : {}),
+          }),
+          { abortSignal: signal },
+        ),
+      );
+    } catch (err) {
+      await storage
+        .call(loc, "AbortMultipartUpload", (client, sdk, signal) =>
+          client.send(
+            new sdk.AbortMultipartUploadCommand({ Bucket: loc.bucket, Key: loc.key, UploadId: uploadId }),
+            { abortSignal: signal },
+          ),
+        )
+        .catch(() => {});
+      throw err;
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * Streams a whole object into a local file. Each try starts with `startTry`, which returns what to feed each chunk
+ * to (a fresh checksum: a retried download starts again from the first byte).
+ */
+export async function downloadObject(
+  storage: S3Storage,
+  loc: S3Location,
+  info: S3ObjectInfo,
+  path: string,
+  startTry: () => (bytes: Uint8Array) => void,
+): Promise<void> {
+  await storage.call(loc, "GET", async (client, sdk, signal) => {
+    const onChunk = startTry();
+    const out = await client.send(
+      new sdk.GetObjectCommand({
+        Bucket: loc.bucket,
+        Key: loc.key,
+        ...(info.versionId !== undefined ? { VersionId: info.versionId } : { IfMatch: info.etag }),
+      }),
+      { abortSignal: signal },
+    );
+    storage.stats.gets++;
+    if (out.Body === undefined) throw new TapeError("E_TAPE_S3", "GET gave no body", { file: s3Url(loc) });
+    const body = out.Body as Readable;
+    let received = 0;
+    body.on("data", (chunk: Uint8Array) => {
+      received += chunk.length;
+      storage.stats.bytesFetched += chunk.length;
+      onChunk(chunk);
+    });
+    await pipeline(body, createWriteStream(path));
+    if (received !== info.size) {
+      throw new TapeError("E_TAPE_TRUNCATED", `GET gave ${received} of ${info.size} bytes`, {
+        file: s3Url(loc),
+      });
+    }
+  });
+}
+
+/** The checksum field of a request (`ChecksumCRC32: …`). */
+function checksumField(algorithm: ChecksumAlgorithm, value: string): Record<string, string> {
+  return { [`Checksum${algorithm}`]: value };
+}
+
+function storedChecksum(response: object): StoredChecksum | null {
+  const out = response as Record<string, unknown>;
+  for (const algorithm of ["CRC64NVME", "CRC32C", "CRC32", "SHA256", "SHA1"] as const) {
+    const value = out[`Checksum${algorithm}`];
+    if (typeof value !== "string" || value === "" || !isChecksumAlgorithm(algorithm)) continue;
+    const declared = out.ChecksumType;
+    const type =
+      declared === "COMPOSITE" || declared === "FULL_OBJECT"
+        ? declared
+        : /-\d+$/.test(value)
+          ? "COMPOSITE"
+          : "FULL_OBJECT";
+    return { algorithm, value, type };
+  }
+  return null;
+}
+
+function isNotFound(err: unknown): boolean {
+  const cause = err instanceof TapeError ? err.cause : err;
+  const name = (cause as { name?: string } | undefined)?.name;
+  return httpStatusOf(cause) === 404 || name === "NotFound" || name === "NoSuchKey";
+}
