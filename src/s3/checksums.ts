@@ -142,7 +142,9 @@ export async function fileChecksums(
         at += n;
         partLeft -= n;
         if (partLeft === 0) {
-          algorithms.forEach((a, i) => parts.get(a)!.push(toBase64(part[i]!.digest())));
+          algorithms.forEach((a, i) => {
+            parts.get(a)!.push(toBase64(part[i]!.digest()));
+          });
           part = algorithms.map((a) => createHasher(a));
           partIndex++;
           partLeft = partSizes[partIndex] ?? Number.POSITIVE_INFINITY;
