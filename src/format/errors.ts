@@ -27,7 +27,11 @@ export type TapeErrorCode =
   /** An S3 request failed for good: denied, no such bucket or key, or still failing after every retry. */
   | "E_TAPE_S3"
   /** An S3 object changed (another ETag) between opening it and reading a range of it. */
-  | "E_TAPE_CHANGED";
+  | "E_TAPE_CHANGED"
+  /** A day's manifest is unreadable, or a file does not match it (sync, datasets opened with requireManifest). */
+  | "E_TAPE_MANIFEST"
+  /** A day cannot be synced yet or a sync step failed for good (DataSync error, day not closed). */
+  | "E_TAPE_SYNC";
 
 export interface TapeErrorDetails {
   file?: string | undefined;

@@ -8,6 +8,8 @@ import { parseTime } from "../common/time.js";
 import type { ToArrowOptions } from "../export/to-arrow.js";
 import { KINDS, type Kind, TapeError } from "../format/index.js";
 import type { BlockCacheOptions, S3Options } from "../s3/index.js";
+import { MANIFEST_NAME } from "../sync/destination.js";
+import { MAX_MANIFEST_BYTES, type ManifestFile, parseManifest } from "../sync/manifest.js";
 import { type Batch, type BatchOptions, batches } from "./batches.js";
 import { type BookSnapshot, type BookSnapshotOptions, bookSnapshots } from "./books.js";
 import { dayFolder, dayFoldersBetween, HOUR_NS, parseTapeName } from "./layout.js";
@@ -34,6 +36,12 @@ export interface DatasetOptions {
   s3?: S3Options;
   /** A local-disk cache of what is read from S3 (docs/CLOUD.md). */
   cache?: BlockCacheOptions;
+  /**
+   * Read only days whose manifest (`<date>/_MANIFEST.json`, written by `ticktape sync run`) exists, only the files
+   * it lists, and check each against it: size when listed, size and tape digest when opened (E_TAPE_MANIFEST).
+   * Days without one are skipped and named in `unverifiedDays`.
+   */
+  requireManifest?: boolean;
   /** Open files through these (shares one S3 client and cache between datasets); made from `s3` and `cache` when not given. */
   sources?: Sources;
 }
@@ -95,6 +103,8 @@ export class Dataset {
     readonly missing: readonly MissingHour[],
     /** Opens the files (local or S3). */
     readonly sources: Sources = new Sources(),
+    /** Days skipped for want of a manifest (with `requireManifest`). */
+    readonly unverifiedDays: readonly string[] = [],
   ) {}
 
   /**
@@ -105,7 +115,14 @@ export class Dataset {
     const files = this.files.filter(keep).map((f, index) => ({ ...f, index }));
     const feeds = new Set(files.map((f) => `${f.exchange}\u0000${f.captureId}`));
     const missing = this.missing.filter((m) => feeds.has(`${m.exchange}\u0000${m.captureId}`));
-    return new Dataset(this.root, files, { ...this.selection, ...selection }, missing, this.sources);
+    return new Dataset(
+      this.root,
+      files,
+      { ...this.selection, ...selection },
+      missing,
+      this.sources,
+      this.unverifiedDays,
+    );
   }
 
   /** Capture ids present, sorted. */
@@ -191,13 +208,29 @@ export async function openDataset(root: string, options: DatasetOptions = {}): P
   const found: Omit<DatasetFile, "index">[] = [];
   // Hours being written (only a .tape.open, not asked for): not missing, just not read.
   const live: Omit<DatasetFile, "index">[] = [];
+  const unverifiedDays: string[] = [];
   for (const day of days) {
+    const manifest = options.requireManifest ? await readManifest(sources, root, day) : null;
+    if (options.requireManifest && manifest === null) {
+      unverifiedDays.push(day);
+      continue;
+    }
     const exchanges = options.exchanges ?? (await list(join(root, day))).sort();
     for (const exchange of exchanges) {
       const entries = (await sources.list(join(root, day, exchange))).sort((a, b) =>
         a.name < b.name ? -1 : 1,
       );
+      if (manifest !== null)
+        checkAgainstManifest(
+          manifest,
+          day,
+          exchange,
+          entries,
+          (name) => join(root, day, exchange, name),
+          sources,
+        );
       for (const { name, size } of entries) {
+        if (manifest !== null && !manifest.files.has(`${day}/${exchange}/${name}`)) continue;
         const parsed = parseTapeName(name);
         if (parsed === null || parsed.exchange !== exchange) continue;
         if (options.captures !== undefined && !options.captures.includes(parsed.captureId)) continue;
@@ -215,7 +248,49 @@ export async function openDataset(root: string, options: DatasetOptions = {}): P
   }
   const files = order(found);
   const missing = missingHours(root, [...files, ...order(live)], selection, join);
-  return new Dataset(root, files, selection, missing, sources);
+  return new Dataset(root, files, selection, missing, sources, unverifiedDays);
+}
+
+interface DayManifest {
+  where: string;
+  files: Map<string, ManifestFile>;
+}
+
+async function readManifest(sources: Sources, root: string, day: string): Promise<DayManifest | null> {
+  const where = sources.join(root, day, MANIFEST_NAME);
+  const text = await sources.readText(where, MAX_MANIFEST_BYTES);
+  if (text === null) return null;
+  const manifest = parseManifest(text, where, day);
+  return { where, files: new Map(manifest.files.map((f) => [f.path, f])) };
+}
+
+/**
+ * Every file the manifest lists in this exchange folder must be there with its size (when the listing gives
+ * sizes); each is checked again, size and digest, when it is opened.
+ */
+function checkAgainstManifest(
+  manifest: DayManifest,
+  day: string,
+  exchange: string,
+  entries: readonly { name: string; size: number | null }[],
+  pathOf: (name: string) => string,
+  sources: Sources,
+): void {
+  const listed = new Map(entries.map((e) => [`${day}/${exchange}/${e.name}`, e]));
+  for (const [relative, f] of manifest.files) {
+    if (!relative.startsWith(`${day}/${exchange}/`)) continue;
+    const entry = listed.get(relative);
+    const path = pathOf(relative.slice(day.length + exchange.length + 2));
+    if (entry === undefined) {
+      throw new TapeError("E_TAPE_MANIFEST", `listed in ${manifest.where} but absent`, { file: path });
+    }
+    if (entry.size !== null && entry.size !== f.size) {
+      throw new TapeError("E_TAPE_MANIFEST", `${entry.size} bytes, ${manifest.where} says ${f.size}`, {
+        file: path,
+      });
+    }
+    sources.expect(path, { size: f.size, digest: f.digest, manifest: manifest.where });
+  }
 }
 
 /** A dataset of explicit files (any names); they are replayed together like a directory's. */

@@ -2,7 +2,7 @@
  * Opens the files of datasets: local paths (a directory tree or an EFS mount) as files, `s3://bucket/key` as S3
  * objects read by ranged GETs. The S3 client is made on the first S3 address and shared by every file.
  */
-import { readdir } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { FileSource, type RangeSource, TapeError, TapeReader } from "../format/index.js";
 import {
@@ -16,11 +16,22 @@ import {
   type S3Stats,
   S3Storage,
 } from "../s3/index.js";
+import { getSmallObject } from "../s3/object-ops.js";
+
+/** What a file must be when opened: from the day's manifest (datasets opened with `requireManifest`). */
+export interface ExpectedFile {
+  size: number;
+  /** The tape's SHA-256 digest, hex. */
+  digest: string;
+  /** Where the expectation comes from, for messages. */
+  manifest: string;
+}
 
 export class Sources {
   private storage: Promise<S3Storage> | null = null;
   /** The local cache of S3 pages, made with the S3 client when one was asked for. */
   private cache: BlockCache | null = null;
+  private readonly expected = new Map<string, ExpectedFile>();
 
   constructor(
     readonly s3Options: S3Options = {},
@@ -72,9 +83,41 @@ export class Sources {
     return isS3Url(dir) ? [dir.replace(/\/+$/, ""), ...names].join("/") : join(dir, ...names);
   }
 
-  /** A `TapeReader` over the file or object at `path`. */
+  /** A `TapeReader` over the file or object at `path`, checked against its manifest entry when it has one. */
   async openTape(path: string): Promise<TapeReader> {
-    return TapeReader.open(await this.open(path));
+    const reader = await TapeReader.open(await this.open(path));
+    const want = this.expected.get(path);
+    if (want === undefined) return reader;
+    const digest = reader.footer === null ? null : Buffer.from(reader.footer.digest).toString("hex");
+    if (reader.size !== want.size || digest !== want.digest) {
+      await reader.close();
+      const got = digest === null ? "no footer" : `digest ${digest.slice(0, 16)}…`;
+      throw new TapeError(
+        "E_TAPE_MANIFEST",
+        `does not match ${want.manifest}: ${reader.size} bytes, ${got}; the manifest says ${want.size} bytes, digest ${want.digest.slice(0, 16)}…`,
+        { file: path },
+      );
+    }
+    return reader;
+  }
+
+  /** Checks the file at `path` against this when it is opened. */
+  expect(path: string, file: ExpectedFile): void {
+    this.expected.set(path, file);
+  }
+
+  /** A whole small file or object as text, or null when there is none. */
+  async readText(path: string, maxBytes: number): Promise<string | null> {
+    if (isS3Url(path)) {
+      const bytes = await getSmallObject(await this.s3(), parseS3Url(path), maxBytes);
+      return bytes === null ? null : Buffer.from(bytes).toString("utf8");
+    }
+    try {
+      return await readFile(path, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw new TapeError("E_TAPE_IO", `cannot read: ${(err as Error).message}`, { file: path, cause: err });
+    }
   }
 
   /** What S3 cost so far (null when nothing was read from S3). */
