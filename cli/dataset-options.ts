@@ -41,7 +41,7 @@ export interface DatasetCliOptions {
 }
 
 export function addDatasetOptions(cmd: Command): Command {
-  return cmd
+  return addS3Options(cmd)
     .option(
       "--root <dir>",
       "dataset root (<root>/<YYYY-MM-DD>/<exchange>/…), a directory or s3://bucket/prefix; instead of file paths",
@@ -65,6 +65,20 @@ export function addDatasetOptions(cmd: Command): Command {
       "error",
     )
     .option(
+      "--cache <dir>",
+      "keep what is read from S3 in this folder, for the next run (default: TICKTAPE_CACHE_DIR)",
+    )
+    .option("--cache-size <bytes>", "bound of the cache, e.g. 50GiB (default 10GiB)")
+    .option(
+      "--shard <i/n>",
+      "only share i of n (1-based) of the files, balanced by bytes, for n parallel jobs (default: from AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE)",
+    );
+}
+
+/** How to reach S3: endpoint, region, addressing and checksum behaviour. */
+export function addS3Options(cmd: Command): Command {
+  return cmd
+    .option(
       "--s3-endpoint <url>",
       "S3-compatible endpoint for s3:// paths (default: AWS, or AWS_ENDPOINT_URL_S3)",
     )
@@ -76,15 +90,6 @@ export function addDatasetOptions(cmd: Command): Command {
     .option(
       "--s3-checksums <when>",
       "when the S3 client computes and checks checksums: when_supported (default) or when_required (servers without CRC64NVME)",
-    )
-    .option(
-      "--cache <dir>",
-      "keep what is read from S3 in this folder, for the next run (default: TICKTAPE_CACHE_DIR)",
-    )
-    .option("--cache-size <bytes>", "bound of the cache, e.g. 50GiB (default 10GiB)")
-    .option(
-      "--shard <i/n>",
-      "only share i of n (1-based) of the files, balanced by bytes, for n parallel jobs (default: from AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE)",
     );
 }
 

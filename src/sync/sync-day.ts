@@ -64,7 +64,8 @@ export interface SyncResult {
   datasync: DataSyncResult | null;
   /** The final verification (after repairs), null when it did not run. */
   verify: VerifyReport | null;
-  repairs: { round: number; method: RepairMethod; files: string[] }[];
+  /** Each repair round: the files copied again and what verify had found wrong with each. */
+  repairs: { round: number; method: RepairMethod; files: string[]; found: { file: string; verdict: string; detail: string }[] }[];
   /** `.open` files the day still had (a recorder fault). */
   stragglers: string[];
   manifest: string | null;
@@ -168,7 +169,12 @@ export async function syncDay(options: SyncOptions): Promise<SyncResult> {
     for (let round = 1; bad.length > 0 && round <= rounds; round++) {
       const files = listing.sealed.filter((f) => bad.some((b) => b.file === f.relative));
       log(`${date}: repair round ${round} by ${method}: ${files.map((f) => f.relative).join(", ")}`);
-      result.repairs.push({ round, method, files: files.map((f) => f.relative) });
+      result.repairs.push({
+        round,
+        method,
+        files: files.map((f) => f.relative),
+        found: bad.map((b) => ({ file: b.file, verdict: b.verdict, detail: b.detail })),
+      });
       await repairFiles(files, {
         method,
         storage,
