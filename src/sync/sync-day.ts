@@ -65,7 +65,12 @@ export interface SyncResult {
   /** The final verification (after repairs), null when it did not run. */
   verify: VerifyReport | null;
   /** Each repair round: the files copied again and what verify had found wrong with each. */
-  repairs: { round: number; method: RepairMethod; files: string[]; found: { file: string; verdict: string; detail: string }[] }[];
+  repairs: {
+    round: number;
+    method: RepairMethod;
+    files: string[];
+    found: { file: string; verdict: string; detail: string }[];
+  }[];
   /** `.open` files the day still had (a recorder fault). */
   stragglers: string[];
   manifest: string | null;
