@@ -16,6 +16,7 @@ import type { PeerResult } from "./peers/peer.js";
 import { loadRealTables, realDataDefaultDir } from "./real-tables.js";
 import { measureRecording, type RecordFigures, recordKeys, recordMarkdown, recordTargets } from "./record.js";
 import { measureReplay, type ReplayFigures, replayKeys, replayMarkdown, replayTargets } from "./replay.js";
+import { measureSync, type SyncFigures, syncKeys, syncMarkdown, syncTargets } from "./sync.js";
 import { syntheticWorkload } from "./synthetic.js";
 import { measureTicktape, type TicktapeResult } from "./ticktape.js";
 import type { Workload } from "./workload.js";
@@ -31,6 +32,7 @@ interface Options {
   replay: boolean;
   export: boolean;
   ingest: boolean;
+  sync: boolean;
   s3: boolean;
   record: boolean;
   recordSeconds: number;
@@ -104,6 +106,7 @@ async function run(o: Options): Promise<void> {
   if (o.replay) replay = await measureReplay(log, o.seed, o.s3);
   const exported: ExportFigures | null = o.export ? await measureExport(log, o.seed) : null;
   const ingested: IngestFigures | null = o.ingest ? await measureIngest(log) : null;
+  const synced: SyncFigures | null = o.sync ? await measureSync(log) : null;
   log(`generating the synthetic workload: ${o.trades} trades, ${o.book} book updates, seed ${o.seed}`);
   const synth = syntheticWorkload({ trades: o.trades, bookUpdates: o.book, seed: o.seed });
   const codecs: Codec[] = [DEFAULT_CODEC, ...(["zstd", "lz4"] as Codec[]).filter((c) => c !== DEFAULT_CODEC)];
@@ -172,6 +175,7 @@ async function run(o: Options): Promise<void> {
     ...(replay === null ? {} : { replay, ...replayKeys(replay) }),
     ...(exported === null ? {} : { export: exported, ...exportKeys(exported) }),
     ...(ingested === null ? {} : { ingest: ingested, ingestFramesPerSecMin: ingested.ingestFramesPerSecMin }),
+    ...(synced === null ? {} : { sync: synced, ...syncKeys(synced) }),
     ...(record === null ? {} : { record, ...recordKeys(record) }),
     ticktape: tt,
     table: [...tt.map(ticktapeLine), ...peers.map((p) => p.line)],
@@ -219,10 +223,11 @@ async function run(o: Options): Promise<void> {
     ...(replay === null ? [] : replayTargets(replay)),
     ...(exported === null ? [] : exportTargets(exported)),
     ...(ingested === null ? [] : ingestTargets(ingested)),
+    ...(synced === null ? [] : syncTargets(synced)),
     ...(record === null ? [] : recordTargets(record)),
   ] as [string, boolean, string][];
 
-  const md = renderMarkdown(result, targets, realFigures, replay, exported, ingested, record);
+  const md = renderMarkdown(result, targets, realFigures, replay, exported, ingested, synced, record);
   if (o.write) {
     const out = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "docs", "benchmarks.md");
     await writeFile(out, md);
@@ -274,6 +279,7 @@ function renderMarkdown(
   replay: ReplayFigures | null,
   exported: ExportFigures | null,
   ingested: IngestFigures | null,
+  synced: SyncFigures | null,
   record: RecordFigures | null,
 ): string {
   const m = r.machine;
@@ -337,6 +343,8 @@ function renderMarkdown(
     "",
     ...ingestMarkdown(ingested),
     "",
+    ...syncMarkdown(synced),
+    "",
     ...recordMarkdown(record),
     "",
     `Run time: ${r.seconds.toFixed(0)} s.`,
@@ -359,6 +367,7 @@ const program = new Command()
   .option("--no-s3", "leave out the replay from S3 (an S3 emulator on 127.0.0.1)")
   .option("--no-export", "leave out the export figures (convert to Parquet and Arrow)")
   .option("--no-ingest", "leave out the ingest figures (each venue's simulator recorded, then ingested)")
+  .option("--no-sync", "leave out the sync figures (verifying a day of 1,000 files in the S3 emulator)")
   .option("--no-record", "leave out the recorder figures (a recorder process on a simulator)")
   .option(
     "--record-seconds <n>",

@@ -9,8 +9,6 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { TapeError } from "../format/errors.js";
-import { TapeReader } from "../format/reader.js";
 import {
   type ChecksumAlgorithm,
   compositeChecksum,
@@ -23,6 +21,7 @@ import type { S3Options, S3Stats } from "../s3/storage.js";
 import { S3Storage } from "../s3/storage.js";
 import { s3Url } from "../s3/url.js";
 import { listDay, type SourceFile } from "./day-files.js";
+import { deepCheckFile } from "./deep-check.js";
 import { type Destination, MANIFEST_NAME, objectOf, parseDestination } from "./destination.js";
 import { mapConcurrent } from "./pool.js";
 import { defaultStateDir, SourceChecksums } from "./source-checksums.js";
@@ -309,24 +308,8 @@ async function deepCheck(
         detail: `CRC64NVME of the object ${objectCrc}, source ${source}`,
       };
     }
-    const reader = await TapeReader.open(path).catch((err: unknown) => err as Error);
-    if (reader instanceof Error) {
-      return {
-        ...base,
-        verdict: "corrupt",
-        detail: reader instanceof TapeError ? reader.reason : reader.message,
-      };
-    }
-    try {
-      const report = await reader.verify();
-      if (!report.ok) {
-        const first = report.issues[0];
-        const detail = first ? `${first.code} at offset ${first.offset}: ${first.message}` : "not sealed";
-        return { ...base, verdict: "corrupt", detail };
-      }
-    } finally {
-      await reader.close();
-    }
+    const problem = await deepCheckFile(path);
+    if (problem !== null) return { ...base, verdict: "corrupt", detail: problem };
     return { ...base, verdict: "ok", detail: "" };
   } finally {
     await rm(path, { force: true });
