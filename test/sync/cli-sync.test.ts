@@ -1,0 +1,174 @@
+import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { S3Storage } from "../../src/s3/index.js";
+import { putObject } from "../../src/s3/object-ops.js";
+import { listDay } from "../../src/sync/index.js";
+import { setupDataSync } from "../../src/sync/setup.js";
+import { tempDir } from "../reader/helpers.js";
+import { DataSyncEmulator } from "../support/datasync-emulator.js";
+import { S3Emulator } from "../support/s3-emulator.js";
+import { DATE, writeDay } from "./helpers.js";
+
+// The built command (npm test builds first), as a CronJob runs it: a child process, with the local stand-ins.
+const cli = join(import.meta.dirname, "..", "..", "dist", "cli", "main.js");
+const FS_ARN = "arn:aws:elasticfilesystem:us-east-1:111122223333:file-system/fs-0123456789abcdef0";
+
+function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [cli, ...args],
+      {
+        env: {
+          ...process.env,
+          AWS_ACCESS_KEY_ID: "test",
+          AWS_SECRET_ACCESS_KEY: "test",
+          TICKTAPE_DATASYNC_POLL_MS: "5",
+        },
+      },
+      (err, stdout, stderr) =>
+        resolve({ status: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+let s3: S3Emulator;
+let ds: DataSyncEmulator;
+let root: string;
+let remove: () => Promise<void>;
+let taskArn: string;
+const dest = "s3://cli-sync/ticks";
+
+beforeAll(async () => {
+  ({ dir: root, remove } = await tempDir());
+  await writeDay(root, ["binance", "okx"], 2);
+  s3 = await S3Emulator.start();
+  await s3.createBucket("cli-sync");
+  ds = await DataSyncEmulator.start({ efs: { [FS_ARN]: root }, s3: s3.client, phaseMs: 5 });
+  const setup = await setupDataSync({
+    efsFileSystemArn: FS_ARN,
+    subnetArn: "arn:aws:ec2:us-east-1:111122223333:subnet/subnet-0abc",
+    securityGroupArns: ["arn:aws:ec2:us-east-1:111122223333:security-group/sg-0abc"],
+    destination: dest,
+    bucketAccessRoleArn: "arn:aws:iam::111122223333:role/datasync",
+    endpoint: ds.endpoint,
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  });
+  taskArn = setup.taskArn!;
+}, 60_000);
+afterAll(async () => {
+  await ds?.stop();
+  await s3?.stop();
+  await remove?.();
+});
+
+describe("ticktape sync and prune", () => {
+  it("sync run proves the day (exit 0, JSON, metrics), verify finds a damaged copy (exit 1), prune keeps it", async () => {
+    const s3Args = ["--s3-endpoint", s3.endpoint, "--s3-path-style", "--s3-checksums", "when_required"];
+    const metrics = join(root, "sync.prom");
+    const first = await run([
+      "sync",
+      "run",
+      "--root",
+      root,
+      "--dest",
+      dest,
+      "--date",
+      DATE,
+      "--task",
+      taskArn,
+      "--datasync-endpoint",
+      ds.endpoint,
+      "--metrics",
+      metrics,
+      "--json",
+      ...s3Args,
+    ]);
+    expect(first.stderr).toMatch(/DataSync .* SUCCESS/);
+    expect(first.status).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ status: "verified", files: 4 });
+    const prom = await readFile(metrics, "utf8");
+    expect(prom).toMatch(/^ticktape_sync_success\{date="2024-08-08"\} 1$/m);
+    expect(prom).toMatch(/^ticktape_sync_verified_files\{date="2024-08-08"\} 4$/m);
+
+    const again = await run(["sync", "run", "--root", root, "--dest", dest, "--date", DATE, ...s3Args]);
+    expect(again.status).toBe(0);
+    expect(again.stdout).toMatch(/already proven: nothing to do/);
+
+    const ok = await run(["sync", "verify", "--root", root, "--dest", dest, "--date", DATE, ...s3Args]);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/PROVEN: 4 of 4 files ok/);
+
+    // Damage one copy: verify alerts, prune keeps the day.
+    const file = (await listDay(root, DATE)).sealed[0]!;
+    const storage = await S3Storage.create(s3.options());
+    const bytes = await readFile(file.path);
+    bytes[200] = bytes[200]! ^ 1;
+    await putObject(storage, { bucket: "cli-sync", key: `ticks/${file.relative}` }, bytes, {
+      algorithm: "CRC32",
+    });
+    storage.close();
+    const bad = await run([
+      "sync",
+      "verify",
+      "--root",
+      root,
+      "--dest",
+      dest,
+      "--date",
+      DATE,
+      "--json",
+      ...s3Args,
+    ]);
+    expect(bad.status).toBe(1);
+    expect(JSON.parse(bad.stdout).files[0]).toMatchObject({
+      verdict: "checksum-differs",
+      file: file.relative,
+    });
+    const pruned = await run([
+      "prune",
+      "--root",
+      root,
+      "--dest",
+      dest,
+      "--keep-days",
+      "2",
+      "--json",
+      ...s3Args,
+    ]);
+    expect(pruned.status).toBe(0);
+    expect(JSON.parse(pruned.stdout)).toEqual([expect.objectContaining({ date: DATE, action: "kept" })]);
+    expect((await listDay(root, DATE)).sealed).toHaveLength(4);
+  }, 60_000);
+
+  it("setup --dry-run prints the requests; bad input is a usage error", async () => {
+    const dry = await run([
+      "sync",
+      "setup",
+      "--efs",
+      FS_ARN,
+      "--subnet",
+      "s",
+      "--security-group",
+      "g",
+      "--dest",
+      dest,
+      "--bucket-role",
+      "r",
+      "--dry-run",
+    ]);
+    expect(dry.status).toBe(0);
+    expect(JSON.parse(dry.stdout).requests.map((r: { operation: string }) => r.operation)).toEqual([
+      "CreateLocationEfs",
+      "CreateLocationS3",
+      "CreateTask",
+    ]);
+    const badDate = await run(["sync", "verify", "--root", root, "--dest", dest, "--date", "2024-13-01"]);
+    expect(badDate.status).toBe(2);
+    expect(badDate.stderr).toMatch(/E_TAPE_VALUE: .*not a date/);
+    const help = await run(["sync", "run", "--help"]);
+    expect(help.stdout).toMatch(/Example/);
+  });
+});
