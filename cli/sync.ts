@@ -45,7 +45,7 @@ export function registerSync(program: Command): void {
     .option("--repair <how>", "copy bad files again by datasync (default with --task) or upload")
     .option(
       "--upload-checksum <alg>",
-      "checksum of direct uploads: CRC64NVME (default), CRC32C, CRC32, SHA256",
+      "checksum of direct uploads: CRC64NVME (default), CRC32C, CRC32, SHA256, SHA1",
     )
     .option(
       "--grace <duration>",

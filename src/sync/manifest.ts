@@ -1,5 +1,5 @@
 /**
- * The day's manifest, `<prefix>/<date>/_MANIFEST.json` (docs/MANIFEST.md): written as the day's last object once
+ * The day's manifest, `<prefix>/<date>/_MANIFEST.json` (docs/SYNC.md): written as the day's last object once
  * every file's copy is proven, it lists each file with its size, checksums, tape digest, format version, record
  * counts, time range and the integrity events (gaps, checksum failures, …) its records hold. A dataset opened
  * with `requireManifest` reads only days that have one and checks every file against it.
