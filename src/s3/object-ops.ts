@@ -1,7 +1,7 @@
 /**
  * The S3 operations of the sync, on top of `S3Storage`'s policy (bounded concurrency, retries, typed errors):
- * an object's stored checksum and parts, a recursive listing, small PUTs, a file uploaded with checksums, a whole
- * object downloaded to a file, and deletes.
+ * an object's stored checksum and parts, small PUTs, a file uploaded with checksums, a whole object downloaded to
+ * a file, and deletes.
  */
 import { createWriteStream } from "node:fs";
 import { open } from "node:fs/promises";
@@ -9,7 +9,13 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ChecksumAlgorithm as SdkChecksumAlgorithm } from "@aws-sdk/client-s3";
 import { TapeError } from "../format/errors.js";
-import { type ChecksumAlgorithm, checksumOf, fileChecksums, isChecksumAlgorithm } from "./checksums.js";
+import {
+  CHECKSUM_ALGORITHMS,
+  type ChecksumAlgorithm,
+  checksumOf,
+  createHasher,
+  toBase64,
+} from "./checksums.js";
 import { httpStatusOf } from "./retry.js";
 import type { S3ObjectInfo, S3Storage } from "./storage.js";
 import { type S3Location, s3Url } from "./url.js";
@@ -90,33 +96,6 @@ export async function objectParts(storage: S3Storage, loc: S3Location): Promise<
   return parts.sort((a, b) => a.number - b.number);
 }
 
-/** Every object under `prefix`, at any depth. */
-export async function listAll(
-  storage: S3Storage,
-  bucket: string,
-  prefix: string,
-): Promise<{ key: string; size: number }[]> {
-  const objects: { key: string; size: number }[] = [];
-  let token: string | undefined;
-  do {
-    const out = await storage.call({ bucket, key: prefix }, "LIST", (client, sdk, signal) =>
-      client.send(
-        new sdk.ListObjectsV2Command({
-          Bucket: bucket,
-          Prefix: prefix,
-          ...(token !== undefined ? { ContinuationToken: token } : {}),
-        }),
-        { abortSignal: signal },
-      ),
-    );
-    storage.stats.lists++;
-    for (const o of out.Contents ?? [])
-      if (o.Key !== undefined) objects.push({ key: o.Key, size: o.Size ?? 0 });
-    token = out.IsTruncated ? out.NextContinuationToken : undefined;
-  } while (token !== undefined);
-  return objects;
-}
-
 /** A whole small object, or null when there is none. */
 export async function getSmallObject(
   storage: S3Storage,
@@ -133,12 +112,12 @@ export async function getSmallObject(
   return storage.getRange(loc, head, 0, head.size);
 }
 
-/** PUTs a small object in one request, with its checksum. */
+/** PUTs an object in one request, with its checksum. */
 export async function putObject(
   storage: S3Storage,
   loc: S3Location,
   body: Uint8Array,
-  options: { algorithm?: ChecksumAlgorithm; contentType?: string } = {},
+  options: { algorithm?: ChecksumAlgorithm; contentType?: string; metadata?: Record<string, string> } = {},
 ): Promise<void> {
   const algorithm = options.algorithm ?? "CRC32";
   await storage.call(loc, "PUT", (client, sdk, signal) =>
@@ -149,6 +128,7 @@ export async function putObject(
         Body: body,
         ContentLength: body.length,
         ...(options.contentType !== undefined ? { ContentType: options.contentType } : {}),
+        ...(options.metadata !== undefined ? { Metadata: options.metadata } : {}),
         ...checksumField(algorithm, checksumOf(algorithm, body)),
       }),
       { abortSignal: signal },
@@ -185,32 +165,24 @@ export async function uploadFile(
       }
       return buf;
     };
-    const metadata = options.metadata !== undefined ? { Metadata: options.metadata } : {};
     if (size <= partBytes) {
       const body = await read(0, size);
-      await storage.call(loc, "PUT", (client, sdk, signal) =>
-        client.send(
-          new sdk.PutObjectCommand({
-            Bucket: loc.bucket,
-            Key: loc.key,
-            Body: body,
-            ContentLength: size,
-            ...metadata,
-            ...checksumField(algorithm, checksumOf(algorithm, body)),
-          }),
-          { abortSignal: signal },
-        ),
-      );
+      await putObject(storage, loc, body, {
+        algorithm,
+        ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
+      });
       return;
     }
-    const fullObject = algorithm === "CRC64NVME";
+    const metadata = options.metadata !== undefined ? { Metadata: options.metadata } : {};
+    // CRC64NVME is a full-object checksum, taken over the parts as they are read.
+    const whole = algorithm === "CRC64NVME" ? createHasher(algorithm) : null;
     const created = await storage.call(loc, "CreateMultipartUpload", (client, sdk, signal) =>
       client.send(
         new sdk.CreateMultipartUploadCommand({
           Bucket: loc.bucket,
           Key: loc.key,
           ChecksumAlgorithm: algorithm as SdkChecksumAlgorithm,
-          ChecksumType: fullObject ? "FULL_OBJECT" : "COMPOSITE",
+          ChecksumType: whole !== null ? "FULL_OBJECT" : "COMPOSITE",
           ...metadata,
         }),
         { abortSignal: signal },
@@ -222,6 +194,7 @@ export async function uploadFile(
       const parts: { PartNumber: number; ETag: string; [k: string]: unknown }[] = [];
       for (let offset = 0, n = 1; offset < size; offset += partBytes, n++) {
         const body = await read(offset, Math.min(partBytes, size - offset));
+        whole?.update(body);
         const sum = checksumOf(algorithm, body);
         const out = await storage.call(loc, `UploadPart ${n}`, (client, sdk, signal) =>
           client.send(
@@ -241,7 +214,6 @@ export async function uploadFile(
           throw new TapeError("E_TAPE_S3", `part ${n} has no ETag`, { file: s3Url(loc) });
         parts.push({ PartNumber: n, ETag: out.ETag, ...checksumField(algorithm, sum) });
       }
-      const whole = fullObject ? (await fileChecksums(path, [algorithm])).full[algorithm]! : undefined;
       await storage.call(loc, "CompleteMultipartUpload", (client, sdk, signal) =>
         client.send(
           new sdk.CompleteMultipartUploadCommand({
@@ -249,8 +221,8 @@ export async function uploadFile(
             Key: loc.key,
             UploadId: uploadId,
             MultipartUpload: { Parts: parts },
-            ...(whole !== undefined
-              ? { ChecksumType: "FULL_OBJECT", ...checksumField(algorithm, whole) }
+            ...(whole !== null
+              ? { ChecksumType: "FULL_OBJECT", ...checksumField(algorithm, toBase64(whole.digest())) }
               : {}),
           }),
           { abortSignal: signal },
@@ -318,9 +290,9 @@ function checksumField(algorithm: ChecksumAlgorithm, value: string): Record<stri
 
 function storedChecksum(response: object): StoredChecksum | null {
   const out = response as Record<string, unknown>;
-  for (const algorithm of ["CRC64NVME", "CRC32C", "CRC32", "SHA256", "SHA1"] as const) {
+  for (const algorithm of CHECKSUM_ALGORITHMS) {
     const value = out[`Checksum${algorithm}`];
-    if (typeof value !== "string" || value === "" || !isChecksumAlgorithm(algorithm)) continue;
+    if (typeof value !== "string" || value === "") continue;
     const declared = out.ChecksumType;
     const type =
       declared === "COMPOSITE" || declared === "FULL_OBJECT"

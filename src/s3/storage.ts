@@ -173,10 +173,14 @@ export class S3Storage {
     return { out, bytes };
   }
 
-  /** Every object key and every folder (common prefix, `/` included) directly under `prefix`. */
+  /**
+   * Every object key and every folder (common prefix, `/` included) directly under `prefix`; with `recursive`,
+   * every object at any depth (and no folders).
+   */
   async list(
     bucket: string,
     prefix: string,
+    options: { recursive?: boolean } = {},
   ): Promise<{ folders: string[]; objects: { key: string; size: number }[] }> {
     const folders: string[] = [];
     const objects: { key: string; size: number }[] = [];
@@ -187,7 +191,7 @@ export class S3Storage {
           new this.sdk.ListObjectsV2Command({
             Bucket: bucket,
             Prefix: prefix,
-            Delimiter: "/",
+            ...(options.recursive ? {} : { Delimiter: "/" }),
             ...(token !== undefined ? { ContinuationToken: token } : {}),
           }),
           { abortSignal: signal },

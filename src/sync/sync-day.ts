@@ -22,7 +22,7 @@ import {
 } from "./manifest.js";
 import { type RepairMethod, repairFiles } from "./repair.js";
 import { defaultStateDir, KEPT_ALGORITHMS, SourceChecksums } from "./source-checksums.js";
-import { type VerifyReport, verifyDay } from "./verify.js";
+import { type VerifyReport, verifyDay, withRechecked } from "./verify.js";
 
 export interface SyncOptions {
   root: string;
@@ -188,23 +188,11 @@ export async function syncDay(options: SyncOptions): Promise<SyncResult> {
         ...(options.uploadAlgorithm !== undefined ? { algorithm: options.uploadAlgorithm } : {}),
         ...(options.partBytes !== undefined ? { partBytes: options.partBytes } : {}),
       });
-      const again = await verifyDay({ ...verifyOptions, only: files.map((f) => f.relative) });
-      const fixed = new Map(again.files.map((f) => [f.file, f]));
-      report = {
-        ...report,
-        files: report.files.map((f) => fixed.get(f.file) ?? f),
-        s3: {
-          gets: report.s3.gets + again.s3.gets,
-          heads: report.s3.heads + again.s3.heads,
-          lists: report.s3.lists + again.s3.lists,
-          retries: report.s3.retries + again.s3.retries,
-          bytesFetched: report.s3.bytesFetched + again.s3.bytesFetched,
-        },
-      };
+      report = withRechecked(
+        report,
+        await verifyDay({ ...verifyOptions, only: files.map((f) => f.relative) }),
+      );
       bad = report.files.filter((f) => f.verdict !== "ok");
-      for (const k of Object.keys(report.counts) as (keyof typeof report.counts)[]) report.counts[k] = 0;
-      for (const f of report.files) report.counts[f.verdict]++;
-      report.ok = bad.length === 0 && report.open.length === 0 && report.extra.length === 0;
     }
     result.verify = report;
     if (!report.ok) {

@@ -16,7 +16,7 @@ import {
   fileChecksums,
   toBase64,
 } from "../s3/checksums.js";
-import { downloadObject, headObject, listAll, type ObjectHead, objectParts } from "../s3/object-ops.js";
+import { downloadObject, headObject, type ObjectHead, objectParts } from "../s3/object-ops.js";
 import type { S3Options, S3Stats } from "../s3/storage.js";
 import { S3Storage } from "../s3/storage.js";
 import { s3Url } from "../s3/url.js";
@@ -119,32 +119,22 @@ export async function verifyDay(options: VerifyOptions): Promise<VerifyReport> {
     known.add(objectOf(dest, `${options.date}/${MANIFEST_NAME}`).key);
     const extra =
       only === null
-        ? (await listAll(storage, dest.bucket, `${dest.prefix}${options.date}/`)).filter(
-            (o) => !known.has(o.key),
-          )
+        ? (
+            await storage.list(dest.bucket, `${dest.prefix}${options.date}/`, { recursive: true })
+          ).objects.filter((o) => !known.has(o.key))
         : [];
-    const counts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
-    for (const c of checks) counts[c.verdict]++;
-    const after = storage.stats;
+    const open = listing.open.map((f) => f.relative);
     return {
       date: options.date,
       source: options.root,
       destination: options.destination,
       deep: options.deep === true,
-      ok: counts.ok === checks.length && listing.open.length === 0 && extra.length === 0,
+      ...summarize(checks, open, extra),
       files: checks,
-      counts,
-      open: listing.open.map((f) => f.relative),
+      open,
       extra,
       other: listing.other,
-      objectBytes: checks.reduce((n, c) => n + (c.objectSize ?? 0), 0),
-      s3: {
-        gets: after.gets - before.gets,
-        heads: after.heads - before.heads,
-        lists: after.lists - before.lists,
-        retries: after.retries - before.retries,
-        bytesFetched: after.bytesFetched - before.bytesFetched,
-      },
+      s3: combineStats(storage.stats, before, -1),
       sourceBytesHashed: checksums.bytesHashed,
       durationMs: performance.now() - started,
     };
@@ -152,6 +142,44 @@ export async function verifyDay(options: VerifyOptions): Promise<VerifyReport> {
     if (scratch !== null) await rm(scratch, { recursive: true, force: true });
     if (options.storage === undefined) storage.close();
   }
+}
+
+/**
+ * The report with some files checked again (after a repair): their new checks replace the old ones, and the costs
+ * add up.
+ */
+export function withRechecked(report: VerifyReport, again: VerifyReport): VerifyReport {
+  const rechecked = new Map(again.files.map((f) => [f.file, f]));
+  const files = report.files.map((f) => rechecked.get(f.file) ?? f);
+  return {
+    ...report,
+    ...summarize(files, report.open, report.extra),
+    files,
+    s3: combineStats(report.s3, again.s3, 1),
+    sourceBytesHashed: report.sourceBytesHashed + again.sourceBytesHashed,
+    durationMs: report.durationMs + again.durationMs,
+  };
+}
+
+function summarize(
+  checks: readonly FileCheck[],
+  open: readonly string[],
+  extra: readonly unknown[],
+): Pick<VerifyReport, "ok" | "counts" | "objectBytes"> {
+  const counts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
+  for (const c of checks) counts[c.verdict]++;
+  return {
+    ok: counts.ok === checks.length && open.length === 0 && extra.length === 0,
+    counts,
+    objectBytes: checks.reduce((n, c) => n + (c.objectSize ?? 0), 0),
+  };
+}
+
+/** `a + sign·b`, field by field. */
+function combineStats(a: S3Stats, b: S3Stats, sign: 1 | -1): S3Stats {
+  const out = { ...a };
+  for (const k of Object.keys(out) as (keyof S3Stats)[]) out[k] += sign * b[k];
+  return out;
 }
 
 async function checkFile(
