@@ -15,6 +15,7 @@ import { crc64Implementation, createHasher, fileChecksums } from "../src/s3/chec
 import { uploadFile } from "../src/s3/object-ops.js";
 import { S3Storage } from "../src/s3/storage.js";
 import { listDay, verifyDay } from "../src/sync/index.js";
+import { mapConcurrent } from "../src/sync/pool.js";
 import { S3Emulator } from "../test/support/s3-emulator.js";
 
 const DATE = "2026-11-24";
@@ -78,22 +79,16 @@ export async function measureSync(log: (m: string) => void, files = 1000): Promi
     await s3.createBucket("bench-sync");
     const day = (await listDay(root, DATE)).sealed;
     const dest = "s3://bench-sync/ticks";
-    let copied = 0;
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        while (copied < day.length) {
-          const f = day[copied++]!;
-          await uploadFile(
-            storage,
-            f.path,
-            { bucket: "bench-sync", key: `ticks/${f.relative}` },
-            {
-              algorithm: "CRC32",
-              partBytes: 64 << 20,
-            },
-          );
-        }
-      }),
+    await mapConcurrent(day, 8, (f) =>
+      uploadFile(
+        storage,
+        f.path,
+        { bucket: "bench-sync", key: `ticks/${f.relative}` },
+        {
+          algorithm: "CRC32",
+          partBytes: 64 << 20,
+        },
+      ),
     );
     // The first verify computes and keeps the source checksums (as the sync run does); the second is timed.
     log("sync: verify (source checksums kept by a first pass)");

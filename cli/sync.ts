@@ -3,7 +3,7 @@
  * relies on it (docs/SYNC.md, docs/OPERATIONS.md). The sync code is loaded on first use.
  */
 import type { Command } from "commander";
-import type { ChecksumAlgorithm, S3Options } from "../src/s3/index.js";
+import type { ChecksumAlgorithm } from "../src/s3/index.js";
 import type { DataSyncOptions, PruneDay, SyncResult, VerifyReport } from "../src/sync/index.js";
 import { addS3Options, type DatasetCliOptions, s3Options } from "./dataset-options.js";
 import { formatBytes, formatCount, table, toJson, writeOut } from "./output.js";
@@ -68,7 +68,7 @@ export function registerSync(program: Command): void {
       s3: s3Options(o),
       ...(o.task !== undefined ? { datasync: dataSyncOptions(o) } : {}),
       ...(o.repair !== undefined ? { repair: repairMethod(o.repair) } : {}),
-      ...(o.uploadChecksum !== undefined ? { uploadAlgorithm: algorithm(o.uploadChecksum) } : {}),
+      ...(o.uploadChecksum !== undefined ? { uploadAlgorithm: await algorithm(o.uploadChecksum) } : {}),
       ...(o.grace !== undefined ? { graceMs: await durationMs(o.grace) } : {}),
       ...(o.deep ? { deep: true } : {}),
       ...(o.force ? { force: true } : {}),
@@ -257,10 +257,10 @@ function repairMethod(s: string): "datasync" | "upload" {
   return s;
 }
 
-function algorithm(s: string): ChecksumAlgorithm {
+async function algorithm(s: string): Promise<ChecksumAlgorithm> {
+  const { CHECKSUM_ALGORITHMS, isChecksumAlgorithm } = await import("../src/s3/checksums.js");
   const a = s.toUpperCase().replace("-", "");
-  if (a !== "CRC64NVME" && a !== "CRC32C" && a !== "CRC32" && a !== "SHA256" && a !== "SHA1")
-    throw usage("--upload-checksum is CRC64NVME, CRC32C, CRC32, SHA256 or SHA1");
+  if (!isChecksumAlgorithm(a)) throw usage(`--upload-checksum is one of ${CHECKSUM_ALGORITHMS.join(", ")}`);
   return a;
 }
 
@@ -312,5 +312,3 @@ function describePrune(days: PruneDay[]): string {
   const rows = days.map((d) => [d.date, d.action, formatCount(d.files), formatBytes(d.bytes), d.reason]);
   return `${table(["day", "action", "files", "bytes", "why kept"], rows)}\n`;
 }
-
-export type { S3Options };
