@@ -215,20 +215,16 @@ export async function openDataset(root: string, options: DatasetOptions = {}): P
       unverifiedDays.push(day);
       continue;
     }
-    const exchanges = options.exchanges ?? (await list(join(root, day))).sort();
+    let exchanges = options.exchanges ?? (await list(join(root, day))).sort();
+    // A folder the manifest names must be there: one deleted whole is missing files, not an empty exchange.
+    if (manifest !== null && options.exchanges === undefined)
+      exchanges = [...new Set([...exchanges, ...manifest.exchanges])].sort();
     for (const exchange of exchanges) {
       const entries = (await sources.list(join(root, day, exchange))).sort((a, b) =>
         a.name < b.name ? -1 : 1,
       );
       if (manifest !== null)
-        checkAgainstManifest(
-          manifest,
-          day,
-          exchange,
-          entries,
-          (name) => join(root, day, exchange, name),
-          sources,
-        );
+        checkAgainstManifest(manifest, `${day}/${exchange}/`, entries, join(root, day, exchange), sources);
       for (const { name, size } of entries) {
         if (manifest !== null && !manifest.files.has(`${day}/${exchange}/${name}`)) continue;
         const parsed = parseTapeName(name);
@@ -254,6 +250,7 @@ export async function openDataset(root: string, options: DatasetOptions = {}): P
 interface DayManifest {
   where: string;
   files: Map<string, ManifestFile>;
+  exchanges: string[];
 }
 
 async function readManifest(sources: Sources, root: string, day: string): Promise<DayManifest | null> {
@@ -261,31 +258,35 @@ async function readManifest(sources: Sources, root: string, day: string): Promis
   const text = await sources.readText(where, MAX_MANIFEST_BYTES);
   if (text === null) return null;
   const manifest = parseManifest(text, where, day);
-  return { where, files: new Map(manifest.files.map((f) => [f.path, f])) };
+  return {
+    where,
+    files: new Map(manifest.files.map((f) => [f.path, f])),
+    exchanges: [...new Set(manifest.files.map((f) => f.path.split("/")[1] ?? ""))].filter((e) => e !== ""),
+  };
 }
 
 /**
- * Every file the manifest lists in this exchange folder must be there with its size (when the listing gives
- * sizes); each is checked again, size and digest, when it is opened.
+ * Every file the manifest lists in the folder `prefix` (`<day>/<exchange>/`) must be there with its size (when
+ * the listing gives sizes); each is checked again, size and digest, when it is opened.
  */
 function checkAgainstManifest(
   manifest: DayManifest,
-  day: string,
-  exchange: string,
+  prefix: string,
   entries: readonly { name: string; size: number | null }[],
-  pathOf: (name: string) => string,
+  dir: string,
   sources: Sources,
 ): void {
-  const listed = new Map(entries.map((e) => [`${day}/${exchange}/${e.name}`, e]));
+  const sizes = new Map(entries.map((e) => [e.name, e.size]));
   for (const [relative, f] of manifest.files) {
-    if (!relative.startsWith(`${day}/${exchange}/`)) continue;
-    const entry = listed.get(relative);
-    const path = pathOf(relative.slice(day.length + exchange.length + 2));
-    if (entry === undefined) {
+    if (!relative.startsWith(prefix)) continue;
+    const name = relative.slice(prefix.length);
+    const path = sources.join(dir, name);
+    const size = sizes.get(name);
+    if (size === undefined) {
       throw new TapeError("E_TAPE_MANIFEST", `listed in ${manifest.where} but absent`, { file: path });
     }
-    if (entry.size !== null && entry.size !== f.size) {
-      throw new TapeError("E_TAPE_MANIFEST", `${entry.size} bytes, ${manifest.where} says ${f.size}`, {
+    if (size !== null && size !== f.size) {
+      throw new TapeError("E_TAPE_MANIFEST", `${size} bytes, ${manifest.where} says ${f.size}`, {
         file: path,
       });
     }

@@ -2,7 +2,7 @@
  * Opens the files of datasets: local paths (a directory tree or an EFS mount) as files, `s3://bucket/key` as S3
  * objects read by ranged GETs. The S3 client is made on the first S3 address and shared by every file.
  */
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { FileSource, type RangeSource, TapeError, TapeReader } from "../format/index.js";
 import {
@@ -113,8 +113,15 @@ export class Sources {
       return bytes === null ? null : Buffer.from(bytes).toString("utf8");
     }
     try {
+      const { size } = await stat(path);
+      if (size > maxBytes) {
+        throw new TapeError("E_TAPE_LIMIT", `file of ${size} bytes, more than the ${maxBytes} expected`, {
+          file: path,
+        });
+      }
       return await readFile(path, "utf8");
     } catch (err) {
+      if (err instanceof TapeError) throw err;
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
       throw new TapeError("E_TAPE_IO", `cannot read: ${(err as Error).message}`, { file: path, cause: err });
     }

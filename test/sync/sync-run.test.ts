@@ -161,6 +161,15 @@ describe("sync run (direct uploads)", () => {
       await expect(openDataset(dest, { s3: s3.options(), requireManifest: true })).rejects.toMatchObject({
         code: "E_TAPE_MANIFEST",
       });
+      // A whole exchange folder gone (the binance files are back, okx's deleted): still a missing file.
+      await s3.put(bucket, `ticks/${day[1]!.relative}`, await readFile(day[1]!.path));
+      await expect(openDataset(dest, { s3: s3.options(), requireManifest: true })).resolves.toBeDefined();
+      for (const f of day.filter((f) => f.relative.includes("/okx/")))
+        await deleteObject(storage, { bucket, key: `ticks/${f.relative}` });
+      await expect(openDataset(dest, { s3: s3.options(), requireManifest: true })).rejects.toMatchObject({
+        code: "E_TAPE_MANIFEST",
+        message: expect.stringMatching(/okx.*listed in .*_MANIFEST\.json but absent/),
+      });
     } finally {
       await remove();
     }
