@@ -5,15 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3Storage } from "../../src/s3/index.js";
 import { putObject } from "../../src/s3/object-ops.js";
 import { listDay } from "../../src/sync/index.js";
-import { setupDataSync } from "../../src/sync/setup.js";
 import { tempDir } from "../reader/helpers.js";
 import { DataSyncEmulator } from "../support/datasync-emulator.js";
 import { S3Emulator } from "../support/s3-emulator.js";
-import { DATE, writeDay } from "./helpers.js";
+import { createTask, DATE, FS_ARN, writeDay } from "./helpers.js";
 
 // The built command (npm test builds first), as a CronJob runs it: a child process, with the local stand-ins.
 const cli = join(import.meta.dirname, "..", "..", "dist", "cli", "main.js");
-const FS_ARN = "arn:aws:elasticfilesystem:us-east-1:111122223333:file-system/fs-0123456789abcdef0";
 
 function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -47,16 +45,7 @@ beforeAll(async () => {
   s3 = await S3Emulator.start();
   await s3.createBucket("cli-sync");
   ds = await DataSyncEmulator.start({ efs: { [FS_ARN]: root }, s3: s3.client, phaseMs: 5 });
-  const setup = await setupDataSync({
-    efsFileSystemArn: FS_ARN,
-    subnetArn: "arn:aws:ec2:us-east-1:111122223333:subnet/subnet-0abc",
-    securityGroupArns: ["arn:aws:ec2:us-east-1:111122223333:security-group/sg-0abc"],
-    destination: dest,
-    bucketAccessRoleArn: "arn:aws:iam::111122223333:role/datasync",
-    endpoint: ds.endpoint,
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-  });
-  taskArn = setup.taskArn!;
+  taskArn = await createTask(ds, dest);
 }, 60_000);
 afterAll(async () => {
   await ds?.stop();

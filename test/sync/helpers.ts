@@ -1,10 +1,43 @@
 /** A day of small tape files on a local "EFS" root, for the sync tests. */
 import { readFile, writeFile } from "node:fs/promises";
 import type { TapeRecord } from "../../src/index.js";
+import { S3Storage } from "../../src/s3/index.js";
+import { setupDataSync } from "../../src/sync/setup.js";
 import { DAY0, type FileSpec, HOUR, writeDataset } from "../reader/helpers.js";
+import type { DataSyncEmulator } from "../support/datasync-emulator.js";
+import { S3Emulator } from "../support/s3-emulator.js";
 
 /** 2024-08-08 */
 export const DATE = "2024-08-08";
+/** A moment well after DATE: the day is over. */
+export const LATER = () => Date.parse("2024-08-20T03:00:00Z");
+export const FS_ARN = "arn:aws:elasticfilesystem:us-east-1:111122223333:file-system/fs-0123456789abcdef0";
+export const CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
+
+/** The S3 emulator and a client of ours for it. */
+export async function startS3(): Promise<{ s3: S3Emulator; storage: S3Storage }> {
+  const s3 = await S3Emulator.start();
+  return { s3, storage: await S3Storage.create(s3.options()) };
+}
+
+export async function stopS3(s3: S3Emulator | undefined, storage: S3Storage | undefined): Promise<void> {
+  storage?.close();
+  await s3?.stop();
+}
+
+/** A DataSync task from the EFS stand-in (FS_ARN) to `dest`, made the way `ticktape sync setup` makes it. */
+export async function createTask(ds: DataSyncEmulator, dest: string): Promise<string> {
+  const setup = await setupDataSync({
+    efsFileSystemArn: FS_ARN,
+    subnetArn: "arn:aws:ec2:us-east-1:111122223333:subnet/subnet-0abc",
+    securityGroupArns: ["arn:aws:ec2:us-east-1:111122223333:security-group/sg-0abc"],
+    destination: dest,
+    bucketAccessRoleArn: "arn:aws:iam::111122223333:role/datasync",
+    endpoint: ds.endpoint,
+    credentials: CREDENTIALS,
+  });
+  return setup.taskArn!;
+}
 
 /** `hours` hourly files for each exchange, with trades, book updates and a gap event, a few KB each. */
 export function daySpecs(exchanges: readonly string[], hours: number, seed = 1): FileSpec[] {

@@ -1,29 +1,21 @@
 import { DataSyncClient, StartTaskExecutionCommand } from "@aws-sdk/client-datasync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { S3Storage } from "../../src/s3/index.js";
+import type { S3Storage } from "../../src/s3/index.js";
 import { DataSyncRunner, listDay, syncDay, verifyDay } from "../../src/sync/index.js";
 import { setupDataSync } from "../../src/sync/setup.js";
 import { tempDir } from "../reader/helpers.js";
 import { DataSyncEmulator, type DataSyncFault } from "../support/datasync-emulator.js";
-import { S3Emulator } from "../support/s3-emulator.js";
-import { DATE, writeDay } from "./helpers.js";
-
-const FS_ARN = "arn:aws:elasticfilesystem:us-east-1:111122223333:file-system/fs-0123456789abcdef0";
-const LATER = () => Date.parse("2024-08-20T03:00:00Z");
-const CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
+import type { S3Emulator } from "../support/s3-emulator.js";
+import { CREDENTIALS, createTask, DATE, FS_ARN, LATER, startS3, stopS3, writeDay } from "./helpers.js";
 
 let s3: S3Emulator;
 let storage: S3Storage;
 let bucketNo = 0;
 
 beforeAll(async () => {
-  s3 = await S3Emulator.start();
-  storage = await S3Storage.create(s3.options());
+  ({ s3, storage } = await startS3());
 }, 60_000);
-afterAll(async () => {
-  storage?.close();
-  await s3?.stop();
-});
+afterAll(() => stopS3(s3, storage));
 
 /** A day on a fresh "EFS" root, a fresh bucket, a local DataSync with a task made by `setupDataSync`. */
 async function stage() {
@@ -33,17 +25,8 @@ async function stage() {
   await s3.createBucket(bucket);
   const ds = await DataSyncEmulator.start({ efs: { [FS_ARN]: root }, s3: s3.client, phaseMs: 5 });
   const dest = `s3://${bucket}/ticks`;
-  const setup = await setupDataSync({
-    efsFileSystemArn: FS_ARN,
-    subnetArn: "arn:aws:ec2:us-east-1:111122223333:subnet/subnet-0abc",
-    securityGroupArns: ["arn:aws:ec2:us-east-1:111122223333:security-group/sg-0abc"],
-    destination: dest,
-    bucketAccessRoleArn: "arn:aws:iam::111122223333:role/datasync",
-    endpoint: ds.endpoint,
-    credentials: CREDENTIALS,
-  });
   const datasync = {
-    taskArn: setup.taskArn!,
+    taskArn: await createTask(ds, dest),
     endpoint: ds.endpoint,
     credentials: CREDENTIALS,
     pollMs: 5,

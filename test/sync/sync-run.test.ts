@@ -2,27 +2,21 @@ import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDataset, S3Storage } from "../../src/index.js";
+import { openDataset, type S3Storage } from "../../src/index.js";
 import { deleteObject, getSmallObject, putObject } from "../../src/s3/object-ops.js";
 import { listDay, type Manifest, prune, syncDay } from "../../src/sync/index.js";
 import { tempDir } from "../reader/helpers.js";
-import { S3Emulator } from "../support/s3-emulator.js";
-import { DATE, writeDay } from "./helpers.js";
+import type { S3Emulator } from "../support/s3-emulator.js";
+import { DATE, LATER, startS3, stopS3, writeDay } from "./helpers.js";
 
 let s3: S3Emulator;
 let storage: S3Storage;
 let bucketNo = 0;
-/** A moment well after DATE. */
-const LATER = () => Date.parse("2024-08-20T03:00:00Z");
 
 beforeAll(async () => {
-  s3 = await S3Emulator.start();
-  storage = await S3Storage.create(s3.options());
+  ({ s3, storage } = await startS3());
 }, 60_000);
-afterAll(async () => {
-  storage?.close();
-  await s3?.stop();
-});
+afterAll(() => stopS3(s3, storage));
 
 async function collectAll<T>(it: AsyncIterable<T>): Promise<number> {
   let n = 0;

@@ -2,13 +2,13 @@ import { randomBytes } from "node:crypto";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { S3Storage } from "../../src/s3/index.js";
+import type { S3Storage } from "../../src/s3/index.js";
 import { deleteObject, headObject, putObject, uploadFile } from "../../src/s3/object-ops.js";
 import { listDay } from "../../src/sync/day-files.js";
 import { verifyDay } from "../../src/sync/verify.js";
 import { tempDir } from "../reader/helpers.js";
-import { S3Emulator } from "../support/s3-emulator.js";
-import { DATE, writeDay } from "./helpers.js";
+import type { S3Emulator } from "../support/s3-emulator.js";
+import { DATE, startS3, stopS3, writeDay } from "./helpers.js";
 
 const BUCKET = "verify";
 let s3: S3Emulator;
@@ -18,13 +18,9 @@ let remove: () => Promise<void>;
 let bucketNo = 0;
 
 beforeAll(async () => {
-  s3 = await S3Emulator.start();
-  storage = await S3Storage.create(s3.options());
+  ({ s3, storage } = await startS3());
 }, 60_000);
-afterAll(async () => {
-  storage?.close();
-  await s3?.stop();
-});
+afterAll(() => stopS3(s3, storage));
 
 /** Copies the day to S3 with CRC32 checksums (multipart above `partBytes`). */
 async function copyDay(bucket: string, partBytes = 1 << 30): Promise<void> {
