@@ -89,11 +89,6 @@ export class SourceChecksums {
     return this.entry(file)?.checksums[algorithm] ?? null;
   }
 
-  /** Computes the kept algorithms for every file that has none yet. */
-  async ensure(files: readonly SourceFile[]): Promise<void> {
-    for (const f of files) await this.get(f, KEPT_ALGORITHMS[0]!);
-  }
-
   /** Writes the ledger if it changed (a temporary file renamed over the old one). */
   async save(): Promise<void> {
     if (!this.dirty) return;

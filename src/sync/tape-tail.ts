@@ -5,7 +5,7 @@
  * ranged GET.
  */
 import { open } from "node:fs/promises";
-import { TRAILER_BYTES, TRAILER_MAGIC } from "../format/footer.js";
+import { DIGEST_SHA256, SECTION, TRAILER_BYTES, TRAILER_MAGIC } from "../format/footer.js";
 
 /** Digest section (tag, length, algorithm, digest length, 32 bytes) + trailer. */
 export const TAPE_TAIL_BYTES = 1 + 4 + 1 + 1 + 32 + TRAILER_BYTES;
@@ -17,12 +17,12 @@ export function digestOfTail(tail: Uint8Array, fileSize: number): string | null 
   const t = TAPE_TAIL_BYTES - TRAILER_BYTES;
   for (let i = 0; i < 8; i++) if (tail[t + 24 + i] !== TRAILER_MAGIC.charCodeAt(i)) return null;
   const fileLength = Number(v.getBigUint64(t + 16, true));
-  // tag 4 (digest), payload 34 bytes, algorithm 1 (SHA-256), 32 bytes.
+  // The digest section: its tag, a 34-byte payload, the algorithm and a 32-byte SHA-256.
   if (
     fileLength !== fileSize ||
-    tail[0] !== 4 ||
+    tail[0] !== SECTION.digest ||
     v.getUint32(1, true) !== 34 ||
-    tail[5] !== 1 ||
+    tail[5] !== DIGEST_SHA256 ||
     tail[6] !== 32
   )
     return null;
