@@ -47,6 +47,7 @@ export interface SyncOptions {
   force?: boolean;
   /** "now", for tests: the day must be over before it is synced. */
   now?: () => number;
+  /** Aborting stops the run between steps and files, and cancels a DataSync execution under way (SIGTERM). */
   signal?: AbortSignal;
   log?: (line: string) => void;
   createdBy?: string;
@@ -89,7 +90,13 @@ export async function syncDay(options: SyncOptions): Promise<SyncResult> {
   }
   const dest = parseDestination(options.destination);
   const storage = options.storage ?? (await S3Storage.create(options.s3 ?? {}));
-  const runner = options.datasync ? await DataSyncRunner.create(options.datasync) : null;
+  const signal = options.signal;
+  const runner = options.datasync
+    ? await DataSyncRunner.create({ ...(signal !== undefined ? { signal } : {}), ...options.datasync })
+    : null;
+  const stopIfAsked = (step: string) => {
+    if (signal?.aborted) throw new TapeError("E_TAPE_SYNC", `stopped before ${step}`, { field: "signal" });
+  };
   const result: SyncResult = {
     date,
     status: "failed",
@@ -149,6 +156,7 @@ export async function syncDay(options: SyncOptions): Promise<SyncResult> {
       return done("not-closed", `${listing.open.length} file(s) of the finished day are not sealed`);
     }
 
+    stopIfAsked("the copy");
     if (runner !== null) {
       log(`${date}: DataSync execution for /${date} (excluding *.open)`);
       result.datasync = await runner.run({ includes: [`/${date}`], excludes: ["*.open"] });
@@ -166,12 +174,14 @@ export async function syncDay(options: SyncOptions): Promise<SyncResult> {
       stateDir,
       ...(options.deep !== undefined ? { deep: options.deep } : {}),
       ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+      ...(signal !== undefined ? { signal } : {}),
     };
     let report = await verifyDay(verifyOptions);
     let bad = report.files.filter((f) => f.verdict !== "ok");
     log(`${date}: verified ${report.counts.ok} of ${report.files.length} files`);
     const rounds = options.repairRounds ?? 2;
     for (let round = 1; bad.length > 0 && round <= rounds; round++) {
+      stopIfAsked(`repair round ${round}`);
       const files = listing.sealed.filter((f) => bad.some((b) => b.file === f.relative));
       log(`${date}: repair round ${round} by ${method}: ${files.map((f) => f.relative).join(", ")}`);
       result.repairs.push({
@@ -207,6 +217,7 @@ export async function syncDay(options: SyncOptions): Promise<SyncResult> {
     }
 
     // Every file is proven: the manifest, last.
+    stopIfAsked("the manifest");
     const checksums = await SourceChecksums.load(stateDir, date);
     const entries: ManifestFile[] = [];
     for (const f of listing.sealed) {

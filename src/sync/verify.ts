@@ -9,6 +9,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { TapeError } from "../format/errors.js";
 import {
   type ChecksumAlgorithm,
   compositeChecksum,
@@ -42,6 +43,8 @@ export interface VerifyOptions {
   stateDir?: string;
   /** Files checked at once (default 16). */
   concurrency?: number;
+  /** Aborting stops before the next file (E_TAPE_SYNC). */
+  signal?: AbortSignal;
   /** Check only these files (relative paths), e.g. after a repair. */
   only?: readonly string[];
   onProgress?: (done: number, total: number) => void;
@@ -110,6 +113,9 @@ export async function verifyDay(options: VerifyOptions): Promise<VerifyReport> {
   try {
     let done = 0;
     const checks = await mapConcurrent(files, options.concurrency ?? 16, async (file) => {
+      if (options.signal?.aborted) {
+        throw new TapeError("E_TAPE_SYNC", "verify stopped", { file: file.relative, field: "signal" });
+      }
       const check = await checkFile(storage, dest, file, checksums, scratch);
       options.onProgress?.(++done, files.length);
       return check;

@@ -302,6 +302,50 @@ describe("sync run with DataSync", () => {
     }
   });
 
+  it("the run's own signal (SIGTERM in the CLI) cancels the DataSync execution and stops before the manifest", async () => {
+    const st = await stage();
+    try {
+      st.ds.inject({ kind: "stuckQueued" });
+      const controller = new AbortController();
+      const run = syncDay({
+        root: st.root,
+        destination: st.dest,
+        date: DATE,
+        storage,
+        datasync: st.datasync,
+        signal: controller.signal,
+        now: LATER,
+      });
+      setTimeout(() => controller.abort(), 100);
+      await expect(run).rejects.toMatchObject({
+        code: "E_TAPE_SYNC",
+        message: expect.stringMatching(/cancelled/),
+      });
+      await st.ds.idle();
+      expect(st.ds.executions()[0]!.status).toBe("ERROR");
+      // Already stopped: nothing is started, verified or written.
+      await expect(
+        syncDay({
+          root: st.root,
+          destination: st.dest,
+          date: DATE,
+          storage,
+          signal: controller.signal,
+          now: LATER,
+        }),
+      ).rejects.toMatchObject({
+        code: "E_TAPE_SYNC",
+        message: expect.stringMatching(/stopped before the copy/),
+      });
+      expect(st.ds.executions()).toHaveLength(1);
+      await expect(
+        verifyDay({ root: st.root, destination: st.dest, date: DATE, storage, signal: controller.signal }),
+      ).rejects.toMatchObject({ code: "E_TAPE_SYNC" });
+    } finally {
+      await st.cleanup();
+    }
+  });
+
   it("adopts an execution of the same day already under way instead of starting a second", async () => {
     const st = await stage();
     try {
