@@ -423,12 +423,7 @@ async function scanBlocks(
   return { blocks, end: pos, stop: null };
 }
 
-/** SHA-256 of the source's bytes `[0, end)`: the file digest when `end` is the footer's offset (FORMAT.md §9.2). */
-export async function sha256(
-  source: RangeSource,
-  end: number,
-  onProgress: (done: number) => void = () => {},
-): Promise<Buffer> {
+async function sha256(source: RangeSource, end: number, onProgress: (done: number) => void): Promise<Buffer> {
   const hash = createHash("sha256");
   const chunk = 8 * 1024 * 1024;
   for (let at = 0; at < end; at += chunk) {

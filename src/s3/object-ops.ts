@@ -1,12 +1,9 @@
 /**
  * The S3 operations of the sync, on top of `S3Storage`'s policy (bounded concurrency, retries, typed errors):
- * an object's stored checksum and parts, small PUTs, a file uploaded with checksums, a whole object downloaded to
- * a file, and deletes.
+ * an object's stored checksum and parts, small PUTs, a file uploaded with checksums, a whole object read as a
+ * stream, and deletes.
  */
-import { createWriteStream } from "node:fs";
 import { open } from "node:fs/promises";
-import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import type { ChecksumAlgorithm as SdkChecksumAlgorithm } from "@aws-sdk/client-s3";
 import { TapeError } from "../format/errors.js";
 import {
@@ -16,7 +13,7 @@ import {
   createHasher,
   toBase64,
 } from "./checksums.js";
-import { httpStatusOf } from "./retry.js";
+import { httpStatusOf, ShortBodyError } from "./retry.js";
 import type { S3ObjectInfo, S3Storage } from "./storage.js";
 import { type S3Location, s3Url } from "./url.js";
 
@@ -245,14 +242,14 @@ export async function uploadFile(
 }
 
 /**
- * Streams a whole object into a local file. Each try starts with `startTry`, which returns what to feed each chunk
- * to (a fresh checksum: a retried download starts again from the first byte).
+ * Reads a whole object as a stream, handing each chunk to what `startTry` returns. Each try starts with
+ * `startTry` (a fresh checksum: a retried read starts again from the first byte). Nothing is kept in memory
+ * beyond a chunk.
  */
-export async function downloadObject(
+export async function streamObject(
   storage: S3Storage,
   loc: S3Location,
   info: S3ObjectInfo,
-  path: string,
   startTry: () => (bytes: Uint8Array) => void,
 ): Promise<void> {
   await storage.call(loc, "GET", async (client, sdk, signal) => {
@@ -267,19 +264,13 @@ export async function downloadObject(
     );
     storage.stats.gets++;
     if (out.Body === undefined) throw new TapeError("E_TAPE_S3", "GET gave no body", { file: s3Url(loc) });
-    const body = out.Body as Readable;
     let received = 0;
-    body.on("data", (chunk: Uint8Array) => {
+    for await (const chunk of out.Body as AsyncIterable<Uint8Array>) {
       received += chunk.length;
       storage.stats.bytesFetched += chunk.length;
       onChunk(chunk);
-    });
-    await pipeline(body, createWriteStream(path));
-    if (received !== info.size) {
-      throw new TapeError("E_TAPE_TRUNCATED", `GET gave ${received} of ${info.size} bytes`, {
-        file: s3Url(loc),
-      });
     }
+    if (received !== info.size) throw new ShortBodyError(`GET gave ${received} of ${info.size} bytes`);
   });
 }
 

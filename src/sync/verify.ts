@@ -6,9 +6,6 @@
  * stops at its first failed check. Only an object with no stored checksum is read in full; `deep` reads every
  * object in full and checks every block CRC and the file digest.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { TapeError } from "../format/errors.js";
 import {
   type ChecksumAlgorithm,
@@ -17,12 +14,12 @@ import {
   fileChecksums,
   toBase64,
 } from "../s3/checksums.js";
-import { downloadObject, headObject, type ObjectHead, objectParts } from "../s3/object-ops.js";
+import { headObject, type ObjectHead, objectParts, streamObject } from "../s3/object-ops.js";
 import type { S3Options, S3Stats } from "../s3/storage.js";
 import { S3Storage } from "../s3/storage.js";
 import { s3Url } from "../s3/url.js";
 import { listDay, type SourceFile } from "./day-files.js";
-import { deepCheckFile } from "./deep-check.js";
+import { StreamingTapeCheck, type TapeLayout, tapeLayout } from "./deep-check.js";
 import { type Destination, MANIFEST_NAME, objectOf, parseDestination } from "./destination.js";
 import { mapConcurrent } from "./pool.js";
 import { defaultStateDir, SourceChecksums } from "./source-checksums.js";
@@ -109,14 +106,13 @@ export async function verifyDay(options: VerifyOptions): Promise<VerifyReport> {
   );
   const only = options.only === undefined ? null : new Set(options.only);
   const files = listing.sealed.filter((f) => only === null || only.has(f.relative));
-  const scratch = options.deep ? await mkdtemp(join(tmpdir(), "ticktape-verify-")) : null;
   try {
     let done = 0;
     const checks = await mapConcurrent(files, options.concurrency ?? 16, async (file) => {
       if (options.signal?.aborted) {
         throw new TapeError("E_TAPE_SYNC", "verify stopped", { file: file.relative, field: "signal" });
       }
-      const check = await checkFile(storage, dest, file, checksums, scratch);
+      const check = await checkFile(storage, dest, file, checksums, options.deep === true);
       options.onProgress?.(++done, files.length);
       return check;
     });
@@ -145,7 +141,6 @@ export async function verifyDay(options: VerifyOptions): Promise<VerifyReport> {
       durationMs: performance.now() - started,
     };
   } finally {
-    if (scratch !== null) await rm(scratch, { recursive: true, force: true });
     if (options.storage === undefined) storage.close();
   }
 }
@@ -193,7 +188,7 @@ async function checkFile(
   dest: Destination,
   file: SourceFile,
   checksums: SourceChecksums,
-  scratch: string | null,
+  deep: boolean,
 ): Promise<FileCheck> {
   const loc = objectOf(dest, file.relative);
   const result = (verdict: Verdict, detail: string, more: Partial<FileCheck> = {}): FileCheck => ({
@@ -213,8 +208,8 @@ async function checkFile(
   if (head.size !== file.size) {
     return result("size-differs", `object has ${head.size} bytes, source ${file.size}`, base);
   }
-  if (scratch !== null) return deepCheck(storage, loc, head, file, checksums, scratch);
-  const content = await contentCheck(storage, loc, head, file, checksums, scratch);
+  if (deep) return deepCheck(storage, loc, head, file, checksums);
+  const content = await contentCheck(storage, loc, head, file, checksums);
   if (content.verdict !== "ok") return result(content.verdict, content.detail, { ...base, ...content.how });
   const tape = await tapeTailCheck(storage, loc, head, file);
   return result(tape === null ? "ok" : "tape-differs", tape ?? "", { ...base, ...content.how });
@@ -233,7 +228,6 @@ async function contentCheck(
   head: ObjectHead,
   file: SourceFile,
   checksums: SourceChecksums,
-  scratch: string | null,
 ): Promise<ContentResult> {
   const stored = head.checksum;
   if (stored !== null && stored.type === "FULL_OBJECT") {
@@ -280,21 +274,16 @@ async function contentCheck(
     }
   }
   // No checksum to compare: read the object in full.
-  const dir = scratch ?? (await mkdtemp(join(tmpdir(), "ticktape-verify-")));
-  try {
-    const { objectCrc } = await download(storage, loc, head, dir);
-    const source = await checksums.get(file, "CRC64NVME");
-    const how = { method: "full-read", algorithm: "CRC64NVME" } as const;
-    return objectCrc === source
-      ? { verdict: "ok", detail: "", how }
-      : {
-          verdict: "checksum-differs",
-          detail: `object read in full: CRC64NVME ${objectCrc}, source ${source}`,
-          how,
-        };
-  } finally {
-    if (scratch === null) await rm(dir, { recursive: true, force: true });
-  }
+  const objectCrc = await readChecked(storage, loc, head, null);
+  const source = await checksums.get(file, "CRC64NVME");
+  const how = { method: "full-read", algorithm: "CRC64NVME" } as const;
+  return objectCrc.crc === source
+    ? { verdict: "ok", detail: "", how }
+    : {
+        verdict: "checksum-differs",
+        detail: `object read in full: CRC64NVME ${objectCrc.crc}, source ${source}`,
+        how,
+      };
 }
 
 /** The tape's digest section and trailer, object against source; null when equal (or the source is no tape). */
@@ -315,14 +304,16 @@ async function tapeTailCheck(
     : `tape digest or trailer differs: object ${objectDigest.slice(0, 16)}…, source ${sourceDigest.slice(0, 16)}…`;
 }
 
-/** Reads the whole object: its CRC64NVME against the source's, then every block CRC and the file digest. */
+/**
+ * Reads the whole object once: its CRC64NVME against the source's, and, as the bytes stream in, every block CRC
+ * and the file digest at the places the source's footer gives.
+ */
 async function deepCheck(
   storage: S3Storage,
   loc: { bucket: string; key: string },
   head: ObjectHead,
   file: SourceFile,
   checksums: SourceChecksums,
-  scratch: string,
 ): Promise<FileCheck> {
   const base = {
     file: file.relative,
@@ -332,37 +323,40 @@ async function deepCheck(
     method: "deep",
     algorithm: "CRC64NVME",
   } as const;
-  const { path, objectCrc } = await download(storage, loc, head, scratch);
-  try {
-    const source = await checksums.get(file, "CRC64NVME");
-    if (objectCrc !== source) {
-      return {
-        ...base,
-        verdict: "checksum-differs",
-        detail: `CRC64NVME of the object ${objectCrc}, source ${source}`,
-      };
-    }
-    const problem = await deepCheckFile(path);
-    if (problem !== null) return { ...base, verdict: "corrupt", detail: problem };
-    return { ...base, verdict: "ok", detail: "" };
-  } finally {
-    await rm(path, { force: true });
+  const layout = await tapeLayout(file.path);
+  if (typeof layout === "string")
+    return { ...base, verdict: "corrupt", detail: `the source is no sealed tape: ${layout}` };
+  const read = await readChecked(storage, loc, head, layout);
+  const source = await checksums.get(file, "CRC64NVME");
+  if (read.crc !== source) {
+    return {
+      ...base,
+      verdict: "checksum-differs",
+      detail: `CRC64NVME of the object ${read.crc}, source ${source}`,
+    };
   }
+  return read.problem === null
+    ? { ...base, verdict: "ok", detail: "" }
+    : { ...base, verdict: "corrupt", detail: read.problem };
 }
 
-let downloads = 0;
-
-async function download(
+/** Streams the whole object: its CRC64NVME, and with a layout, the tape's block CRCs and digest. */
+async function readChecked(
   storage: S3Storage,
   loc: { bucket: string; key: string },
   head: ObjectHead,
-  dir: string,
-): Promise<{ path: string; objectCrc: string }> {
-  const path = join(dir, `object-${++downloads}`);
+  layout: TapeLayout | null,
+): Promise<{ crc: string; problem: string | null }> {
   let hasher = createHasher("CRC64NVME");
-  await downloadObject(storage, loc, head, path, () => {
+  let tape: StreamingTapeCheck | null = null;
+  await streamObject(storage, loc, head, () => {
     hasher = createHasher("CRC64NVME");
-    return (bytes) => hasher.update(bytes);
+    tape = layout === null ? null : new StreamingTapeCheck(layout);
+    const check = tape;
+    return (bytes) => {
+      hasher.update(bytes);
+      check?.update(bytes);
+    };
   });
-  return { path, objectCrc: toBase64(hasher.digest()) };
+  return { crc: toBase64(hasher.digest()), problem: (tape as StreamingTapeCheck | null)?.problem() ?? null };
 }
