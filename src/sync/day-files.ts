@@ -1,7 +1,8 @@
 /**
- * A day's files on the source file system (EFS): `<root>/<date>/<exchange>/*.tape` (sealed) and `*.tape.open`
- * (still written, or left by a crash), as BRIEF §4 lays them out.
+ * A day's files on the source file system (EFS): `<root>/<date>/<exchange>/*.tape` (sealed), `*.open` (still
+ * written, or left by a crash), as BRIEF §4 lays them out, and anything else the day's folder holds.
  */
+import type { Dirent } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { TapeError } from "../format/errors.js";
@@ -18,10 +19,15 @@ export interface SourceFile {
 export interface DayListing {
   date: string;
   sealed: SourceFile[];
-  /** `.tape.open` files: a finished day must have none. */
+  /** Files still being written, or left by a crash (any name ending in `.open`): a finished day must have none. */
   open: SourceFile[];
-  /** Other entries of the day's exchange folders (not copied as data, reported). */
-  other: string[];
+  /**
+   * Other files of the day (a recorder's `NAME.tape.unreadable-K` kept for inspection, anything else): DataSync
+   * copies them with the day, so their copies are checked too, but they are not tape files of the dataset.
+   */
+  other: SourceFile[];
+  /** The day folder and its exchange folders, relative (`<date>/`, `<date>/<exchange>/`). */
+  folders: string[];
 }
 
 /** Throws unless `date` is a real `YYYY-MM-DD` day. */
@@ -37,38 +43,42 @@ export function checkDate(date: string): string {
 /** The day's files, in path order; an absent day folder is an empty listing. */
 export async function listDay(root: string, date: string): Promise<DayListing> {
   checkDate(date);
-  const listing: DayListing = { date, sealed: [], open: [], other: [] };
+  const listing: DayListing = { date, sealed: [], open: [], other: [], folders: [] };
   const dayDir = join(root, date);
-  for (const exchange of (await entries(dayDir)).sort()) {
-    const dir = join(dayDir, exchange);
-    for (const name of (await entries(dir)).sort()) {
-      const relative = `${date}/${exchange}/${name}`;
-      const parsed = parseTapeName(name);
-      if (parsed === null || parsed.exchange !== exchange) {
-        listing.other.push(relative);
+  const add = async (relative: string, path: string, kind: "sealed" | "open" | "other") => {
+    const s = await stat(path).catch((err: unknown) => {
+      throw new TapeError("E_TAPE_IO", `cannot stat: ${(err as Error).message}`, { file: path, cause: err });
+    });
+    listing[kind].push({ relative, path, size: s.size, mtimeMs: s.mtimeMs });
+  };
+  // Tape files are `<date>/<exchange>/<name>`; anything else, at any depth, is other (or open).
+  const walk = async (dir: string, relative: string, exchange: string | null): Promise<void> => {
+    listing.folders.push(`${relative}/`);
+    for (const entry of (await entries(dir)).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const name = entry.name;
+      const path = join(dir, name);
+      const rel = `${relative}/${name}`;
+      if (entry.isDirectory()) {
+        await walk(path, rel, exchange === null && relative === date ? name : null);
         continue;
       }
-      const path = join(dir, name);
-      const s = await stat(path).catch((err: unknown) => {
-        throw new TapeError("E_TAPE_IO", `cannot stat: ${(err as Error).message}`, {
-          file: path,
-          cause: err,
-        });
-      });
-      (parsed.open ? listing.open : listing.sealed).push({
-        relative,
-        path,
-        size: s.size,
-        mtimeMs: s.mtimeMs,
-      });
+      const parsed = parseTapeName(name);
+      const kind = name.endsWith(".open")
+        ? "open"
+        : exchange !== null && parsed !== null && parsed.exchange === exchange
+          ? "sealed"
+          : "other";
+      await add(rel, path, kind);
     }
-  }
+  };
+  if ((await entries(dayDir)).length > 0) await walk(dayDir, date, null);
   return listing;
 }
 
-async function entries(dir: string): Promise<string[]> {
+/** The entries of a folder with their types (no stat per entry: on EFS each costs a round trip). */
+async function entries(dir: string): Promise<Dirent[]> {
   try {
-    return await readdir(dir);
+    return await readdir(dir, { withFileTypes: true });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return [];

@@ -78,7 +78,8 @@ export async function prune(options: PruneOptions): Promise<PruneDay[]> {
         keep((err as Error).message);
         continue;
       }
-      if (listing.other.length > 0) differences.push(`not tape files: ${listing.other.join(", ")}`);
+      if (listing.other.length > 0)
+        differences.push(`not tape files: ${listing.other.map((f) => f.relative).join(", ")}`);
       if (differences.length > 0) {
         keep(`files differ from the manifest: ${differences.slice(0, 3).join("; ")}`);
         continue;

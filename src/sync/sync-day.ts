@@ -182,7 +182,9 @@ export async function syncDay(options: SyncOptions): Promise<SyncResult> {
     const rounds = options.repairRounds ?? 2;
     for (let round = 1; bad.length > 0 && round <= rounds; round++) {
       stopIfAsked(`repair round ${round}`);
-      const files = listing.sealed.filter((f) => bad.some((b) => b.file === f.relative));
+      const files = [...listing.sealed, ...listing.other].filter((f) =>
+        bad.some((b) => b.file === f.relative),
+      );
       log(`${date}: repair round ${round} by ${method}: ${files.map((f) => f.relative).join(", ")}`);
       result.repairs.push({
         round,

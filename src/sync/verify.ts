@@ -84,7 +84,7 @@ export interface VerifyReport {
   open: string[];
   /** Objects under the day's prefix that have no source file (the manifest excepted). */
   extra: { key: string; size: number }[];
-  /** Entries of the day's folders that are not tape files (not data; reported). */
+  /** Files of the day that are not tapes (checked like the tapes, by their checksums; not in the manifest). */
   other: string[];
   objectBytes: number;
   /** Bytes read from S3, and the requests made. */
@@ -105,7 +105,8 @@ export async function verifyDay(options: VerifyOptions): Promise<VerifyReport> {
     options.date,
   );
   const only = options.only === undefined ? null : new Set(options.only);
-  const files = listing.sealed.filter((f) => only === null || only.has(f.relative));
+  // Every file DataSync copies with the day: the tapes and any other file (checked by its checksums alone).
+  const files = [...listing.sealed, ...listing.other].filter((f) => only === null || only.has(f.relative));
   try {
     let done = 0;
     const checks = await mapConcurrent(files, options.concurrency ?? 16, async (file) => {
@@ -117,7 +118,12 @@ export async function verifyDay(options: VerifyOptions): Promise<VerifyReport> {
       return check;
     });
     await checksums.save();
-    const known = new Set(listing.sealed.map((f) => objectOf(dest, f.relative).key));
+    // A copied file, a folder (DataSync may keep one as an empty `…/` object) or the manifest has a source.
+    const known = new Set(
+      [...files, ...listing.folders.map((relative) => ({ relative }))].map(
+        (f) => objectOf(dest, f.relative).key,
+      ),
+    );
     known.add(objectOf(dest, `${options.date}/${MANIFEST_NAME}`).key);
     const extra =
       only === null
@@ -135,7 +141,7 @@ export async function verifyDay(options: VerifyOptions): Promise<VerifyReport> {
       files: checks,
       open,
       extra,
-      other: listing.other,
+      other: listing.other.map((f) => f.relative),
       s3: combineStats(storage.stats, before, -1),
       sourceBytesHashed: checksums.bytesHashed,
       durationMs: performance.now() - started,

@@ -1,7 +1,10 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { DataSyncClient, StartTaskExecutionCommand } from "@aws-sdk/client-datasync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { S3Storage } from "../../src/s3/index.js";
-import { DataSyncRunner, listDay, syncDay, verifyDay } from "../../src/sync/index.js";
+import { getSmallObject } from "../../src/s3/object-ops.js";
+import { DataSyncRunner, listDay, type Manifest, syncDay, verifyDay } from "../../src/sync/index.js";
 import { setupDataSync } from "../../src/sync/setup.js";
 import { tempDir } from "../reader/helpers.js";
 import { DataSyncEmulator, type DataSyncFault } from "../support/datasync-emulator.js";
@@ -106,6 +109,37 @@ describe("sync run with DataSync", () => {
       });
       expect(again.status).toBe("already-verified");
       expect(st.ds.executions()).toHaveLength(1);
+    } finally {
+      await st.cleanup();
+    }
+  });
+
+  it("a file the recorder set aside is copied and proven with the day, and left out of the manifest", async () => {
+    const st = await stage();
+    try {
+      const aside = `${DATE}/okx/okx-2024-08-08T05.pod-a.tape.unreadable-1`;
+      await writeFile(join(st.root, aside), "bytes no reader could use");
+      const result = await syncDay({
+        root: st.root,
+        destination: st.dest,
+        date: DATE,
+        storage,
+        datasync: st.datasync,
+        now: LATER,
+      });
+      expect(result.status).toBe("verified");
+      expect(result.verify!.other).toEqual([aside]);
+      expect(result.verify!.files.find((f) => f.file === aside)).toMatchObject({
+        verdict: "ok",
+        method: "checksum",
+      });
+      const text = await getSmallObject(
+        storage,
+        { bucket: st.bucket, key: `ticks/${DATE}/_MANIFEST.json` },
+        1 << 20,
+      );
+      const manifest = JSON.parse(Buffer.from(text!).toString()) as Manifest;
+      expect(manifest.files.map((f) => f.path)).toEqual(st.files.map((f) => f.relative));
     } finally {
       await st.cleanup();
     }

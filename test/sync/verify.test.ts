@@ -24,7 +24,8 @@ afterAll(() => stopS3(s3, storage));
 
 /** Copies the day to S3 with CRC32 checksums (multipart above `partBytes`). */
 async function copyDay(bucket: string, partBytes = 1 << 30): Promise<void> {
-  for (const f of (await listDay(root, DATE)).sealed) {
+  const day = await listDay(root, DATE);
+  for (const f of [...day.sealed, ...day.other]) {
     await uploadFile(
       storage,
       f.path,
@@ -146,6 +147,34 @@ describe("verify", () => {
     expect(deep.files[4]!.detail).toMatch(/E_TAPE_CRC/);
     expect(deep.files.filter((f) => f.verdict === "ok")).toHaveLength(5);
     expect(deep.s3.bytesFetched).toBe(deep.objectBytes);
+  });
+
+  it("checks the day's other files by their checksums, counts a set-aside part as open, and knows folder objects", async () => {
+    const okx = join(root, DATE, "okx");
+    await writeFile(join(okx, "okx-2024-08-08T03.pod-a.tape.unreadable-1"), randomBytes(5000));
+    await writeFile(join(okx, "okx-2024-08-08T04.pod-a.part1.tape.open"), "partial");
+    await copyDay(bucket);
+    // DataSync may keep each folder as an empty object.
+    await putObject(storage, { bucket, key: `data/${DATE}/` }, new Uint8Array(0));
+    await putObject(storage, { bucket, key: `data/${DATE}/okx/` }, new Uint8Array(0));
+    const report = await verifyDay({ root, destination: `s3://${bucket}/data`, date: DATE, storage });
+    expect(report.other).toEqual([`${DATE}/okx/okx-2024-08-08T03.pod-a.tape.unreadable-1`]);
+    expect(report.files).toHaveLength(7);
+    expect(report.files.find((f) => f.file.endsWith(".unreadable-1"))).toMatchObject({
+      verdict: "ok",
+      method: "checksum",
+    });
+    expect(report.extra).toEqual([]);
+    expect(report.open).toEqual([`${DATE}/okx/okx-2024-08-08T04.pod-a.part1.tape.open`]);
+    expect(report.ok).toBe(false);
+    // A copy of the other file that differs is found like a tape's.
+    await putObject(
+      storage,
+      { bucket, key: `data/${DATE}/okx/okx-2024-08-08T03.pod-a.tape.unreadable-1` },
+      randomBytes(5000),
+    );
+    const bad = await verifyDay({ root, destination: `s3://${bucket}/data`, date: DATE, storage });
+    expect(bad.files.find((f) => f.file.endsWith(".unreadable-1"))?.verdict).toBe("checksum-differs");
   });
 
   it("an empty or absent day verifies as nothing to check", async () => {
