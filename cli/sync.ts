@@ -58,41 +58,34 @@ export function registerSync(program: Command): void {
     `${EXIT}\n\nExample (a CronJob after midnight UTC):\n  ticktape sync run --root /efs/ticks --dest s3://ticks-archive/v1 --task arn:aws:datasync:us-east-1:111122223333:task/task-0abc --metrics /metrics/ticktape-sync.prom`,
   );
   run.action(async (o: SyncCliOptions) => {
-    const { syncDay, writeMetrics } = await import("../src/sync/index.js");
+    const { metricsOf, metricsOfError, syncDay, writeMetrics } = await import("../src/sync/index.js");
     const date = o.date ?? yesterday();
-    const json = o.json === true;
-    const result = await syncDay({
-      root: o.root,
-      destination: o.dest,
-      date,
-      s3: s3Options(o),
-      ...(o.task !== undefined ? { datasync: dataSyncOptions(o) } : {}),
-      ...(o.repair !== undefined ? { repair: repairMethod(o.repair) } : {}),
-      ...(o.uploadChecksum !== undefined ? { uploadAlgorithm: await algorithm(o.uploadChecksum) } : {}),
-      ...(o.grace !== undefined ? { graceMs: await durationMs(o.grace) } : {}),
-      ...(o.deep ? { deep: true } : {}),
-      ...(o.force ? { force: true } : {}),
-      ...(o.stateDir !== undefined ? { stateDir: o.stateDir } : {}),
-      signal: stopSignal(),
-      log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
-    });
-    if (o.metrics !== undefined) {
-      const files = result.verify?.files ?? [];
-      await writeMetrics(o.metrics, {
+    const started = performance.now();
+    let result: SyncResult;
+    try {
+      result = await syncDay({
+        root: o.root,
+        destination: o.dest,
         date,
-        files: result.files,
-        bytes: result.bytes,
-        verified:
-          result.status === "already-verified"
-            ? result.files
-            : files.filter((f) => f.verdict === "ok").length,
-        repaired: new Set(result.repairs.flatMap((r) => r.files)).size,
-        failed: files.filter((f) => f.verdict !== "ok").length + result.stragglers.length,
-        success: result.status === "verified" || result.status === "already-verified",
-        durationSeconds: result.durationMs / 1000,
+        s3: s3Options(o),
+        ...(o.task !== undefined ? { datasync: dataSyncOptions(o) } : {}),
+        ...(o.repair !== undefined ? { repair: repairMethod(o.repair) } : {}),
+        ...(o.uploadChecksum !== undefined ? { uploadAlgorithm: await algorithm(o.uploadChecksum) } : {}),
+        ...(o.grace !== undefined ? { graceMs: await durationMs(o.grace) } : {}),
+        ...(o.deep ? { deep: true } : {}),
+        ...(o.force ? { force: true } : {}),
+        ...(o.stateDir !== undefined ? { stateDir: o.stateDir } : {}),
+        signal: stopSignal(),
+        log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
       });
+    } catch (err) {
+      // The alert must see a run that could not finish, too.
+      if (o.metrics !== undefined)
+        await writeMetrics(o.metrics, metricsOfError(date, (performance.now() - started) / 1000));
+      throw err;
     }
-    await writeOut(json ? `${toJson(result, 2)}\n` : describeSync(result));
+    if (o.metrics !== undefined) await writeMetrics(o.metrics, metricsOf(result));
+    await writeOut(o.json ? `${toJson(result, 2)}\n` : describeSync(result));
     process.exitCode = result.status === "verified" || result.status === "already-verified" ? 0 : 1;
   });
 

@@ -23,7 +23,7 @@ export {
   type ManifestFile,
   parseManifest,
 } from "./manifest.js";
-export { metricsText, type SyncMetrics, writeMetrics } from "./metrics.js";
+export { metricsOf, metricsOfError, metricsText, type SyncMetrics, writeMetrics } from "./metrics.js";
 export { type PruneDay, type PruneOptions, prune } from "./prune.js";
 export { type RepairMethod, repairFiles } from "./repair.js";
 export { defaultStateDir, KEPT_ALGORITHMS, SourceChecksums } from "./source-checksums.js";

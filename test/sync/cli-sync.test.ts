@@ -81,6 +81,30 @@ describe("ticktape sync and prune", () => {
     const prom = await readFile(metrics, "utf8");
     expect(prom).toMatch(/^ticktape_sync_success\{date="2024-08-08"\} 1$/m);
     expect(prom).toMatch(/^ticktape_sync_verified_files\{date="2024-08-08"\} 4$/m);
+    const lastSuccess = /^ticktape_sync_last_success_timestamp_seconds (\d+)$/m.exec(prom)?.[1];
+    expect(Number(lastSuccess)).toBeGreaterThan(Date.now() / 1000 - 600);
+
+    // A run that cannot finish (today is not over) still writes metrics, and keeps the last success time.
+    const today = new Date().toISOString().slice(0, 10);
+    const failed = await run([
+      "sync",
+      "run",
+      "--root",
+      root,
+      "--dest",
+      dest,
+      "--date",
+      today,
+      "--metrics",
+      metrics,
+      ...s3Args,
+    ]);
+    expect(failed.status).toBe(2);
+    expect(failed.stderr).toMatch(/E_TAPE_SYNC: .*is not over yet/);
+    const after = await readFile(metrics, "utf8");
+    expect(after).toMatch(new RegExp(`^ticktape_sync_error\\{date="${today}"\\} 1$`, "m"));
+    expect(after).toMatch(new RegExp(`^ticktape_sync_success\\{date="${today}"\\} 0$`, "m"));
+    expect(after).toMatch(new RegExp(`^ticktape_sync_last_success_timestamp_seconds ${lastSuccess}$`, "m"));
 
     const again = await run(["sync", "run", "--root", root, "--dest", dest, "--date", DATE, ...s3Args]);
     expect(again.status).toBe(0);
