@@ -28,6 +28,7 @@ export interface DatasetCliOptions {
   exchange?: string[];
   capture?: string[];
   includeOpen?: boolean;
+  requireManifest?: boolean;
   from?: string;
   to?: string;
   onCorrupt?: string;
@@ -51,6 +52,10 @@ export function addDatasetOptions(cmd: Command): Command {
     .option("-e, --exchange <exchange...>", "only these exchanges (with --root)")
     .option("--capture <id...>", "only these capture ids (default: every capture)")
     .option("--include-open", "also read .tape.open files (a live hour), through the recovery scan")
+    .option(
+      "--require-manifest",
+      "read only days proven by `ticktape sync run` (with a _MANIFEST.json), and check each file against it (with --root)",
+    )
     .option(
       "--from <time>",
       "from this exchange time, inclusive: ISO 8601 (UTC unless a zone is given), ns, or +OFFSET (e.g. +30m) from the start of the first file's hour",
@@ -187,10 +192,16 @@ export async function openCliDataset(paths: string[], o: DatasetCliOptions): Pro
   if (o.exchange !== undefined) options.exchanges = o.exchange;
   if (o.capture !== undefined) options.captures = o.capture;
   if (o.includeOpen) options.includeOpen = true;
+  if (o.requireManifest) {
+    if (o.root === undefined) throw usage("--require-manifest reads the day folders of --root");
+    options.requireManifest = true;
+  }
   if (o.root === undefined && o.exchange !== undefined)
     throw usage("--exchange selects folders of --root; give the files of that exchange instead");
   const shard = shardFrom(o.shard);
   const ds = o.root !== undefined ? await openDataset(o.root, options) : datasetOfFiles(paths, options);
+  if (ds.unverifiedDays.length > 0)
+    process.stderr.write(`days without a manifest, not read: ${ds.unverifiedDays.join(", ")}\n`);
   if (shard === null) return ds;
   const share = await ds.partition(shard.index, shard.count);
   process.stderr.write(

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { TapeError, type TapeErrorCode } from "../format/index.js";
 import type { DatasetFile, Selection } from "../reader/dataset.js";
+import type { ExpectedFile } from "../reader/sources.js";
 import type { BlockCacheOptions, BlockCacheStats, S3Options, S3Stats } from "../s3/index.js";
 import type { Output, Pass, PassResult, PassSettings } from "./convert-pass.js";
 
@@ -18,6 +19,8 @@ export interface WorkerSetup {
   selection: Selection;
   s3: S3Options;
   cache: BlockCacheOptions | null;
+  /** What files must be when opened (a dataset opened with `requireManifest`). */
+  expected: [string, ExpectedFile][];
   outputs: [string, Output][];
   settings: PassSettings;
 }

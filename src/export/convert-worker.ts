@@ -11,6 +11,7 @@ import { serializeError, type ToMain, type ToWorker, type WorkerSetup } from "./
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
 const sources = new Sources(setup.s3, setup.cache);
+for (const [path, file] of setup.expected) sources.expect(path, file);
 const dataset = new Dataset(setup.root, setup.files, setup.selection, [], sources);
 const outputs = new Map(setup.outputs);
 let stopped = false;

@@ -163,6 +163,7 @@ function workerSetup(
     selection: dataset.selection,
     s3: dataset.sources.s3Options,
     cache: dataset.sources.cacheOptions,
+    expected: dataset.sources.expectations(),
     outputs: [...outputs],
     settings,
   };

@@ -106,6 +106,11 @@ export class Sources {
     this.expected.set(path, file);
   }
 
+  /** Every expectation, to hand to another `Sources` (a worker thread's). */
+  expectations(): [string, ExpectedFile][] {
+    return [...this.expected];
+  }
+
   /** A whole small file or object as text, or null when there is none. */
   async readText(path: string, maxBytes: number): Promise<string | null> {
     if (isS3Url(path)) {

@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3Storage } from "../../src/s3/index.js";
-import { putObject } from "../../src/s3/object-ops.js";
+import { getSmallObject, putObject } from "../../src/s3/object-ops.js";
 import { listDay } from "../../src/sync/index.js";
 import { tempDir } from "../reader/helpers.js";
 import { DataSyncEmulator } from "../support/datasync-emulator.js";
@@ -106,6 +106,14 @@ describe("ticktape sync and prune", () => {
     expect(after).toMatch(new RegExp(`^ticktape_sync_success\\{date="${today}"\\} 0$`, "m"));
     expect(after).toMatch(new RegExp(`^ticktape_sync_last_success_timestamp_seconds ${lastSuccess}$`, "m"));
 
+    // The proven day, replayed from S3 as far as its manifest vouches for it.
+    const replayed = await run(["head", "--root", dest, "--require-manifest", "-n", "3", ...s3Args]);
+    expect(replayed.status).toBe(0);
+    expect(replayed.stdout.trim().split("\n")).toHaveLength(3);
+    const noRoot = await run(["head", join(root, DATE, "okx", "x.tape"), "--require-manifest"]);
+    expect(noRoot.status).toBe(2);
+    expect(noRoot.stderr).toMatch(/--require-manifest reads the day folders of --root/);
+
     const again = await run(["sync", "run", "--root", root, "--dest", dest, "--date", DATE, ...s3Args]);
     expect(again.status).toBe(0);
     expect(again.stdout).toMatch(/already proven: nothing to do/);
@@ -155,6 +163,48 @@ describe("ticktape sync and prune", () => {
     expect(JSON.parse(pruned.stdout)).toEqual([expect.objectContaining({ date: DATE, action: "kept" })]);
     expect((await listDay(root, DATE)).sealed).toHaveLength(4);
   }, 60_000);
+
+  it("convert --require-manifest on worker threads refuses a file that is not the one the manifest lists", async () => {
+    // The day's manifest (written to S3 by the first test) placed in the local day folder, and one local file
+    // replaced by another tape: a local listing gives no sizes, so only the check on open can see it.
+    const storage = await S3Storage.create(s3.options());
+    const manifest = await getSmallObject(
+      storage,
+      { bucket: "cli-sync", key: `ticks/${DATE}/_MANIFEST.json` },
+      1 << 20,
+    );
+    storage.close();
+    const manifestPath = join(root, DATE, "_MANIFEST.json");
+    await writeFile(manifestPath, manifest!);
+    const [first, , third] = (await listDay(root, DATE)).sealed;
+    const original = await readFile(first!.path);
+    await writeFile(first!.path, await readFile(third!.path));
+    const out = join(root, "converted");
+    try {
+      const r = await run([
+        "convert",
+        "--root",
+        root,
+        "--require-manifest",
+        "--to",
+        "ndjson",
+        "--out",
+        out,
+        "--workers",
+        "2",
+      ]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `E_TAPE_MANIFEST: .*${first!.relative.split("/").at(-1)!.replace(".", "\\.")}.*does not match`,
+        ),
+      );
+    } finally {
+      await writeFile(first!.path, original);
+      await rm(manifestPath);
+      await rm(out, { recursive: true, force: true });
+    }
+  });
 
   it("setup --dry-run prints the requests; bad input is a usage error", async () => {
     const dry = await run([
