@@ -45,7 +45,11 @@ export class S3Emulator {
     const script = existsSync(main)
       ? main
       : join(here, "..", "..", "..", "test", "support", "fauxqs-main.mjs");
-    const child = spawn(node22(), [script], { stdio: ["pipe", "pipe", "inherit"] });
+    const child = spawn(node22(), [script], {
+      stdio: ["pipe", "pipe", "inherit"],
+      // fauxqs uses node:sqlite, which prints an experimental-feature warning on every start.
+      env: { ...process.env, NODE_NO_WARNINGS: "1" },
+    });
     const line = await new Promise<string>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout! });
       lines.once("line", resolve);
