@@ -4,7 +4,14 @@ import { DataSyncClient, StartTaskExecutionCommand } from "@aws-sdk/client-datas
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { S3Storage } from "../../src/s3/index.js";
 import { getSmallObject } from "../../src/s3/object-ops.js";
-import { DataSyncRunner, listDay, type Manifest, syncDay, verifyDay } from "../../src/sync/index.js";
+import {
+  DataSyncRunner,
+  listDay,
+  type Manifest,
+  type SyncOptions,
+  syncDay,
+  verifyDay,
+} from "../../src/sync/index.js";
 import { setupDataSync } from "../../src/sync/setup.js";
 import { tempDir } from "../reader/helpers.js";
 import { DataSyncEmulator, type DataSyncFault } from "../support/datasync-emulator.js";
@@ -37,6 +44,9 @@ async function stage() {
   };
   const files = (await listDay(root, DATE)).sealed;
   return {
+    /** `syncDay` of the day through this stand-in's task, with `more` options. */
+    sync: (more: Partial<SyncOptions> = {}) =>
+      syncDay({ root, destination: dest, date: DATE, storage, datasync, now: LATER, ...more }),
     root,
     bucket,
     dest,
@@ -81,14 +91,7 @@ describe("sync run with DataSync", () => {
     const st = await stage();
     try {
       const statuses: string[] = [];
-      const result = await syncDay({
-        root: st.root,
-        destination: st.dest,
-        date: DATE,
-        storage,
-        datasync: { ...st.datasync, onStatus: (s) => statuses.push(s) },
-        now: LATER,
-      });
+      const result = await st.sync({ datasync: { ...st.datasync, onStatus: (s) => statuses.push(s) } });
       expect(result.status).toBe("verified");
       expect(result.datasync).toMatchObject({ attempts: 1, adopted: false, filesTransferred: 4 });
       expect(statuses.at(-1)).toBe("SUCCESS");
@@ -99,14 +102,7 @@ describe("sync run with DataSync", () => {
         Includes: [{ FilterType: "SIMPLE_PATTERN", Value: `/${DATE}` }],
         Excludes: [{ FilterType: "SIMPLE_PATTERN", Value: "*.open" }],
       });
-      const again = await syncDay({
-        root: st.root,
-        destination: st.dest,
-        date: DATE,
-        storage,
-        datasync: st.datasync,
-        now: LATER,
-      });
+      const again = await st.sync();
       expect(again.status).toBe("already-verified");
       expect(st.ds.executions()).toHaveLength(1);
     } finally {
@@ -119,14 +115,7 @@ describe("sync run with DataSync", () => {
     try {
       const aside = `${DATE}/okx/okx-2024-08-08T05.pod-a.tape.unreadable-1`;
       await writeFile(join(st.root, aside), "bytes no reader could use");
-      const result = await syncDay({
-        root: st.root,
-        destination: st.dest,
-        date: DATE,
-        storage,
-        datasync: st.datasync,
-        now: LATER,
-      });
+      const result = await st.sync();
       expect(result.status).toBe("verified");
       expect(result.verify!.other).toEqual([aside]);
       expect(result.verify!.files.find((f) => f.file === aside)).toMatchObject({
@@ -177,14 +166,7 @@ describe("sync run with DataSync", () => {
       try {
         const f = fault(st.files);
         st.ds.inject(f);
-        const result = await syncDay({
-          root: st.root,
-          destination: st.dest,
-          date: DATE,
-          storage,
-          datasync: st.datasync,
-          now: LATER,
-        });
+        const result = await st.sync();
         expect(result.status).toBe("verified");
         expect(result.repairs).toHaveLength(1);
         const file = (f as { file: string }).file;
@@ -211,16 +193,7 @@ describe("sync run with DataSync", () => {
     const st = await stage();
     try {
       st.ds.inject({ kind: "truncateFile", file: st.files[1]!.relative, bytes: 1 });
-      const result = await syncDay({
-        root: st.root,
-        destination: st.dest,
-        date: DATE,
-        storage,
-        datasync: st.datasync,
-        repair: "upload",
-        uploadAlgorithm: "CRC32",
-        now: LATER,
-      });
+      const result = await st.sync({ repair: "upload", uploadAlgorithm: "CRC32" });
       expect(result.status).toBe("verified");
       expect(result.repairs[0]).toMatchObject({ method: "upload", files: [st.files[1]!.relative] });
       expect(st.ds.executions()).toHaveLength(1);
@@ -238,30 +211,14 @@ describe("sync run with DataSync", () => {
         errorDetail: "transfer failed",
         afterFiles: 1,
       });
-      const ok = await syncDay({
-        root: st.root,
-        destination: st.dest,
-        date: DATE,
-        storage,
-        datasync: st.datasync,
-        now: LATER,
-      });
+      const ok = await st.sync();
       expect(ok.status).toBe("verified");
       expect(ok.datasync!.attempts).toBe(2);
 
       const st2 = await stage();
       try {
         st2.ds.inject({ kind: "error", errorCode: "InternalError", errorDetail: "disk", executions: 3 });
-        await expect(
-          syncDay({
-            root: st2.root,
-            destination: st2.dest,
-            date: DATE,
-            storage,
-            datasync: st2.datasync,
-            now: LATER,
-          }),
-        ).rejects.toMatchObject({
+        await expect(st2.sync()).rejects.toMatchObject({
           code: "E_TAPE_SYNC",
           message: expect.stringMatching(/ERROR \(InternalError: disk\) after 3 tries/),
         });
@@ -278,14 +235,7 @@ describe("sync run with DataSync", () => {
     try {
       st.ds.inject({ kind: "throttle", operation: "DescribeTaskExecution", calls: 3 });
       st.ds.inject({ kind: "throttle", operation: "StartTaskExecution", calls: 1 });
-      const result = await syncDay({
-        root: st.root,
-        destination: st.dest,
-        date: DATE,
-        storage,
-        datasync: st.datasync,
-        now: LATER,
-      });
+      const result = await st.sync();
       expect(result.status).toBe("verified");
       expect(st.ds.calls.filter((c) => c.throttled)).toHaveLength(4);
     } finally {
@@ -297,16 +247,7 @@ describe("sync run with DataSync", () => {
     const st = await stage();
     try {
       st.ds.inject({ kind: "stuckQueued" });
-      await expect(
-        syncDay({
-          root: st.root,
-          destination: st.dest,
-          date: DATE,
-          storage,
-          datasync: { ...st.datasync, timeoutMs: 300 },
-          now: LATER,
-        }),
-      ).rejects.toMatchObject({
+      await expect(st.sync({ datasync: { ...st.datasync, timeoutMs: 300 } })).rejects.toMatchObject({
         code: "E_TAPE_SYNC",
         message: expect.stringMatching(/still QUEUED at the time limit: cancelled/),
       });
@@ -315,14 +256,7 @@ describe("sync run with DataSync", () => {
 
       st.ds.inject({ kind: "stuckQueued" });
       const controller = new AbortController();
-      const run = syncDay({
-        root: st.root,
-        destination: st.dest,
-        date: DATE,
-        storage,
-        datasync: { ...st.datasync, signal: controller.signal },
-        now: LATER,
-      });
+      const run = st.sync({ datasync: { ...st.datasync, signal: controller.signal } });
       setTimeout(() => controller.abort(), 100);
       await expect(run).rejects.toMatchObject({
         code: "E_TAPE_SYNC",
@@ -341,15 +275,7 @@ describe("sync run with DataSync", () => {
     try {
       st.ds.inject({ kind: "stuckQueued" });
       const controller = new AbortController();
-      const run = syncDay({
-        root: st.root,
-        destination: st.dest,
-        date: DATE,
-        storage,
-        datasync: st.datasync,
-        signal: controller.signal,
-        now: LATER,
-      });
+      const run = st.sync({ signal: controller.signal });
       setTimeout(() => controller.abort(), 100);
       await expect(run).rejects.toMatchObject({
         code: "E_TAPE_SYNC",
@@ -392,14 +318,7 @@ describe("sync run with DataSync", () => {
         }),
       );
       client.destroy();
-      const result = await syncDay({
-        root: st.root,
-        destination: st.dest,
-        date: DATE,
-        storage,
-        datasync: st.datasync,
-        now: LATER,
-      });
+      const result = await st.sync();
       expect(result.status).toBe("verified");
       expect(result.datasync!.adopted).toBe(true);
       expect(st.ds.executions()).toHaveLength(1);
