@@ -204,6 +204,8 @@ describe.each(["binance", "binance-usdm", "bybit", "coinbase", "deribit", "krake
       }
       await s.inject({ kind: "disconnect" });
       await waitFor(() => feed.connectCount === 2 && feed.connected, "reconnect");
+      // The new connection's snapshot may come late on a loaded machine: the book must be synced again first.
+      await waitFor(() => feed.connector.bookOf(sym)?.synced === true, "sync after the reconnect");
       await new Promise((res) => setTimeout(res, 500));
       await settle(s, r);
       const expected = numeric(s.book(sym)!);
