@@ -10,12 +10,13 @@ import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { type Codec, DEFAULT_BLOCK_POLICY, DEFAULT_CODEC, DEFAULT_ZSTD_LEVEL } from "../src/index.js";
 import { type ExportFigures, exportKeys, exportMarkdown, exportTargets, measureExport } from "./export.js";
+import { inFreshProcess } from "./fresh-process.js";
 import { type IngestFigures, ingestMarkdown, ingestTargets, measureIngest } from "./ingest.js";
 import { allPeers } from "./peers/index.js";
 import type { PeerResult } from "./peers/peer.js";
 import { loadRealTables, realDataDefaultDir } from "./real-tables.js";
 import { measureRecording, type RecordFigures, recordKeys, recordMarkdown, recordTargets } from "./record.js";
-import { measureReplay, type ReplayFigures, replayKeys, replayMarkdown, replayTargets } from "./replay.js";
+import { type ReplayFigures, replayKeys, replayMarkdown, replayTargets } from "./replay.js";
 import { measureSync, type SyncFigures, syncKeys, syncMarkdown, syncTargets } from "./sync.js";
 import { syntheticWorkload } from "./synthetic.js";
 import { measureTicktape, type TicktapeResult } from "./ticktape.js";
@@ -100,10 +101,9 @@ async function run(o: Options): Promise<void> {
       rate: o.recordRate,
     });
   }
-  // Then the replay, in a heap that the format benchmarks' workloads and peers have not filled: a replay job
-  // starts from a fresh process too (measured later in the same process, it ran about 15% slower).
+  // Then the replay, in a process of its own, as a replay job runs (see fresh-process.ts).
   let replay: ReplayFigures | null = null;
-  if (o.replay) replay = await measureReplay(log, o.seed, o.s3);
+  if (o.replay) replay = await inFreshProcess("replay", { seed: o.seed, s3: o.s3 });
   const exported: ExportFigures | null = o.export ? await measureExport(log, o.seed) : null;
   const ingested: IngestFigures | null = o.ingest ? await measureIngest(log) : null;
   const synced: SyncFigures | null = o.sync ? await measureSync(log) : null;

@@ -167,6 +167,8 @@ export class KindBuffer {
   maxTs = 0n;
   /** Exchange timestamp of the record `add` accepted last. */
   lastTs = 0n;
+  /** End of the writer's flush interval that the buffered rows belong to (kept across blocks; null: none yet). */
+  intervalEnd: bigint | null = null;
   /** Price and size of the book row `add` accepted last, parsed (the writer's checkpoints reuse them). */
   lastPrice: Decimal | null = null;
   lastSize: Decimal | null = null;

@@ -21,7 +21,7 @@ import type { Decimal } from "./decimal.js";
 import { TapeError, TapeValueError } from "./errors.js";
 import { encodeFooter, encodeTrailer, statsOf, TRAILER_BYTES } from "./footer.js";
 import { encodeHeader, FORMAT_MINOR, type HeaderInput } from "./header.js";
-import { type BookBatch, KindBuffer, type TradeBatch } from "./kind-buffer.js";
+import { type BookBatch, KindBuffer, type TradeBatch, toTimestamp } from "./kind-buffer.js";
 import { BOOK_SIDES, KIND_ID, KINDS, type Kind, type RecordInput, TRADE_SIDES } from "./records.js";
 import { BOOK_FLAG_SNAPSHOT, CHECKPOINT_KIND_ID } from "./schema.js";
 
@@ -32,8 +32,11 @@ export interface BlockPolicy {
   /** ... or when its string/byte columns hold about this many bytes. */
   maxBytes: number;
   /**
-   * Every buffer is written out when record time has advanced this far (ns) since the last flush, so no
-   * record waits in memory longer than this: the most a crash of the writing process can lose.
+   * Blocks hold whole intervals of record time (ns; intervals are counted from the Unix epoch, so whole UTC
+   * minutes by default): a (symbol, kind) buffer becomes a block when one of its records reaches the next
+   * interval, and a query for a minute meets one block per (symbol, kind) instead of two. A buffer still holding
+   * an interval older than the last one is written out when record time moves on (a series that went quiet), so
+   * no record waits in memory longer than two intervals: the most a crash of the writing process can lose.
    */
   flushIntervalNs: number;
   /**
@@ -105,7 +108,8 @@ export class TapeEncoder {
   /** Bytes emitted so far (the next block's offset). */
   offset: number;
   rows = 0;
-  private lastFlushTs: bigint | null = null;
+  /** End of the flush interval that record time is in (null before the first record). */
+  private nextFlushTs: bigint | null = null;
   /** Null: never flush on time. */
   private readonly flushInterval: bigint | null;
   private sealed = false;
@@ -209,6 +213,7 @@ export class TapeEncoder {
       );
     }
     const b = this.buffer(rec.kind, rec.symbol);
+    this.cutAtInterval(b, toTimestamp(rec.ts, "ts"));
     if (!b.add(rec)) {
       this.emitBlock(b);
       if (!b.add(rec))
@@ -282,9 +287,9 @@ export class TapeEncoder {
     let chunkLimit = Number.POSITIVE_INFINITY;
     while (from < count) {
       let n = Math.min(count - from, this.policy.maxRows - b.rows, chunkLimit);
-      // Stop at the row whose time reaches the next flush.
-      if (this.lastFlushTs === null) this.lastFlushTs = batch.ts.base + BigInt(ts[from]!);
-      const limit = Number(this.lastFlushTs - batch.ts.base) + this.policy.flushIntervalNs;
+      // Stop at the row whose time reaches the buffer's next interval.
+      this.cutAtInterval(b, batch.ts.base + BigInt(ts[from]!));
+      const limit = b.intervalEnd === null ? Number.POSITIVE_INFINITY : Number(b.intervalEnd - batch.ts.base);
       for (let i = from; i < from + n; i++) {
         if (ts[i]! >= limit) {
           n = Math.max(1, i - from);
@@ -339,11 +344,29 @@ export class TapeEncoder {
 
   private afterAdd(b: KindBuffer, ts: bigint): void {
     if (b.rows >= this.policy.maxRows || b.variableBytes >= this.policy.maxBytes) this.emitBlock(b);
-    if (this.lastFlushTs === null) this.lastFlushTs = ts;
-    else if (this.flushInterval !== null && ts - this.lastFlushTs >= this.flushInterval) {
-      this.flushBuffers();
-      this.lastFlushTs = ts;
+    if (this.nextFlushTs === null) this.nextFlushTs = this.flushAfter(ts);
+    else if (ts >= this.nextFlushTs) {
+      this.nextFlushTs = this.flushAfter(ts)!;
+      // The interval that just ended stays open for records that arrive late; older ones are written out.
+      const stale = this.nextFlushTs - 2n * this.flushInterval!;
+      for (const x of this.buffers) if (x.intervalEnd !== null && x.intervalEnd <= stale) this.emitBlock(x);
     }
+  }
+
+  /** Ends `b`'s block when `ts` is past the flush interval of its rows, and moves it to the interval of `ts`. */
+  private cutAtInterval(b: KindBuffer, ts: bigint): void {
+    if (this.flushInterval === null || (b.intervalEnd !== null && ts < b.intervalEnd)) return;
+    this.emitBlock(b);
+    b.intervalEnd = this.flushAfter(ts);
+  }
+
+  /** The first multiple of the flush interval after `ts` (null without a time-based flush). */
+  private flushAfter(ts: bigint): bigint | null {
+    const interval = this.flushInterval;
+    if (interval === null) return null;
+    let q = ts / interval;
+    if (ts < 0n && q * interval !== ts) q -= 1n;
+    return (q + 1n) * interval;
   }
 
   private emitBlock(b: KindBuffer): void {

@@ -69,7 +69,7 @@ export class BlockCursor {
   readonly end: number;
   /** The row at `pos` in the block (file order). */
   row = 0;
-  // The current row's key.
+  // The current row's key (the receive time only after `loadRecv`).
   tsMs = 0;
   tsRem = 0;
   recvMs = 0;
@@ -121,7 +121,11 @@ export class BlockCursor {
     this.ts.at(i);
     this.tsMs = this.ts.ms;
     this.tsRem = this.ts.rem;
-    this.recv.at(i);
+  }
+
+  /** Sets the current row's receive time key: read only when exchange times tie, which is rare across blocks. */
+  loadRecv(): void {
+    this.recv.at(this.row);
     this.recvMs = this.recv.ms;
     this.recvRem = this.recv.rem;
   }

@@ -97,6 +97,8 @@ class Item {
   rank = 0;
   recvMs = 0;
   recvRem = 0;
+  /** False while a cursor's receive time has not been read for its current row. */
+  recvLoaded = true;
   file = 0;
   offset = 0;
   row = 0;
@@ -121,14 +123,22 @@ class Item {
     }
   }
 
-  /** Copies the cursor's current key. */
+  /** Copies the cursor's current key; its receive time is copied on the first tie (`recv`). */
   sync(): void {
     const c = this.cursor!;
     this.tsMs = c.tsMs;
     this.tsRem = c.tsRem;
+    this.row = c.row;
+    this.recvLoaded = false;
+  }
+
+  /** Makes the receive time part of the key current. */
+  recv(): void {
+    const c = this.cursor!;
+    c.loadRecv();
     this.recvMs = c.recvMs;
     this.recvRem = c.recvRem;
-    this.row = c.row;
+    this.recvLoaded = true;
   }
 }
 
@@ -136,6 +146,8 @@ function less(a: Item, b: Item): boolean {
   if (a.tsMs !== b.tsMs) return a.tsMs < b.tsMs;
   if (a.tsRem !== b.tsRem) return a.tsRem < b.tsRem;
   if (a.rank !== b.rank) return a.rank < b.rank;
+  if (!a.recvLoaded) a.recv();
+  if (!b.recvLoaded) b.recv();
   if (a.recvMs !== b.recvMs) return a.recvMs < b.recvMs;
   if (a.recvRem !== b.recvRem) return a.recvRem < b.recvRem;
   if (a.file !== b.file) return a.file < b.file;

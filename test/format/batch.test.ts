@@ -159,7 +159,7 @@ describe("block time ranges", () => {
     ]);
   });
 
-  it("records reaching the flush interval write every buffer out, each block within its own interval", async () => {
+  it("blocks hold whole flush intervals: each series is cut where its records reach the next interval", async () => {
     const s = 1_000_000_000n;
     const trade = (symbol: string, ts: bigint): RecordInput => ({
       kind: "trade",
@@ -170,16 +170,54 @@ describe("block time ranges", () => {
       side: "buy",
     });
     const bytes = encodeTapeRecords(
-      [trade("A", 0n), trade("B", 30n * s), trade("A", 61n * s), trade("B", 70n * s), trade("A", 125n * s)],
+      [
+        trade("A", 0n),
+        trade("B", 30n * s),
+        trade("C", 5n * s),
+        trade("A", 61n * s), // A reaches [60 s, 120 s): its block of [0, 60) is written
+        trade("B", 59n * s), // late: joins B's block of [0, 60), still open
+        trade("B", 70n * s), // B reaches [60 s, 120 s)
+        trade("A", 125n * s), // A reaches [120 s, 180 s); C, quiet since [0, 60), is written out
+      ],
       { flushIntervalNs: 60e9 },
     );
     const reader = await TapeReader.open(new BytesSource(bytes));
     expect(reader.blocks.map((b) => [b.symbol, b.rowCount, b.minTs / s, b.maxTs / s])).toEqual([
-      ["A", 2, 0n, 61n], // A's 61 s record reaches the interval: A and B are written
-      ["B", 1, 30n, 30n],
-      // A's 125 s record reaches the next interval: every buffer is written, in first-use order.
+      ["A", 1, 0n, 0n],
+      ["B", 2, 30n, 59n],
+      ["A", 1, 61n, 61n],
+      ["C", 1, 5n, 5n],
+      // The seal writes the rest, in first-use order.
       ["A", 1, 125n, 125n],
       ["B", 1, 70n, 70n],
+    ]);
+  });
+
+  it("a batch spanning intervals is cut at each interval, late rows staying in their block", async () => {
+    const s = 1_000_000_000;
+    const chunks: Uint8Array[] = [];
+    const enc = new TapeEncoder(HEADER, (b) => chunks.push(b.slice()), {
+      policy: { flushIntervalNs: 60e9, checkpointIntervalNs: 0 },
+    });
+    const offsets = Float64Array.from([10, 50, 59, 61, 58, 119, 120, 250].map((t) => t * s));
+    enc.appendBatch(
+      "trade",
+      "A",
+      {
+        ts: { base: 0n, offsets },
+        price: { mantissas: new Float64Array(8).fill(1), scale: 0 },
+        size: { mantissas: new Float64Array(8).fill(1), scale: 0 },
+        side: new Uint8Array(8),
+      },
+      8,
+    );
+    enc.seal();
+    const reader = await TapeReader.open(new BytesSource(Buffer.concat(chunks)));
+    expect(reader.blocks.map((b) => [b.rowCount, Number(b.minTs) / s, Number(b.maxTs) / s])).toEqual([
+      [3, 10, 59],
+      [3, 58, 119],
+      [1, 120, 120],
+      [1, 250, 250],
     ]);
   });
 });

@@ -1,0 +1,43 @@
+/**
+ * Runs one part of the benchmark in a child process of its own, so that it starts with an empty heap as a job
+ * that does only this would: measured in the benchmark's own process after the other parts, the merged replay
+ * ran 10–15% slower (a larger heap makes every collection of short-lived row objects dearer).
+ */
+import { fork } from "node:child_process";
+import { measureReplay, type ReplayFigures } from "./replay.js";
+
+const log = (msg: string) =>
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+/** The parts that run on their own, by name: each takes JSON arguments and returns JSON. */
+const PARTS = {
+  replay: (a: { seed: number; s3: boolean }): Promise<ReplayFigures> => measureReplay(log, a.seed, a.s3),
+};
+type Parts = typeof PARTS;
+
+export function inFreshProcess<K extends keyof Parts>(
+  part: K,
+  args: Parameters<Parts[K]>[0],
+): ReturnType<Parts[K]> {
+  return new Promise<unknown>((resolve, reject) => {
+    const child = fork(new URL(import.meta.url), [part, JSON.stringify(args)], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    let result: unknown;
+    child.on("message", (m) => (result = m));
+    child.on("error", reject);
+    child.on("exit", (code, signal) => {
+      if (code === 0 && result !== undefined) resolve(result);
+      else reject(new Error(`the ${part} part of the benchmark stopped (exit ${code ?? signal})`));
+    });
+  }) as ReturnType<Parts[K]>;
+}
+
+// As a child: run the part named on the command line and send its figures back.
+if (process.send !== undefined && process.argv[2] !== undefined) {
+  const part = process.argv[2] as keyof Parts;
+  const run = PARTS[part];
+  if (run === undefined) throw new Error(`no benchmark part ${part}`);
+  const figures = await run(JSON.parse(process.argv[3] ?? "{}"));
+  process.send(figures, () => process.exit(0));
+}
