@@ -176,14 +176,14 @@ export class BookState {
   /**
    * Whether a checkpoint is due before a row at `ts` (relative): the book is valid, not empty and was built in
    * replay order, every row so far is older than `ts` (so the checkpoint is a clean cut in time), and its time
-   * (the latest row's) is `interval` after the last checkpoint's (or the snapshot's), and at least as many book
-   * rows as the book has levels came since that checkpoint: a quiet symbol with a deep book would otherwise store
-   * its whole book every interval, more rows than its updates, to save a reader the replay of a few updates.
+   * (the latest row's) is `interval` after the last checkpoint's (or the snapshot's), and at least `perLevel`
+   * times as many book rows as the book has levels came since that checkpoint: a quiet symbol with a deep book
+   * would otherwise store its whole book every interval, to save a reader the replay of a few updates.
    */
-  due(ts: number, interval: number): boolean {
+  due(ts: number, interval: number, perLevel: number): boolean {
     if (!this.valid || !this.ordered || this.far || ts <= this.maxTs) return false;
     const levels = this.levels;
-    if (levels === 0 || this.bookRows - this.bookRowsAtCheckpoint < levels) return false;
+    if (levels === 0 || this.bookRows - this.bookRowsAtCheckpoint < perLevel * levels) return false;
     return this.maxTs - (this.lastCheckpoint ?? this.since) >= interval;
   }
 

@@ -45,6 +45,12 @@ export interface BlockPolicy {
    * (the file is then a 1.0 file).
    */
   checkpointIntervalNs: number;
+  /**
+   * ... and only once the symbol's book rows since its last checkpoint number at least this many times the book's
+   * levels: a checkpoint then costs at most 1/this of a row per update (a quiet symbol with a deep book is not
+   * stored whole every interval), and a reader replays at most an interval or this many times the levels.
+   */
+  checkpointRowsPerLevel: number;
 }
 
 export const DEFAULT_BLOCK_POLICY: Readonly<BlockPolicy> = Object.freeze({
@@ -52,6 +58,7 @@ export const DEFAULT_BLOCK_POLICY: Readonly<BlockPolicy> = Object.freeze({
   maxBytes: 4 * 1024 * 1024,
   flushIntervalNs: 60e9,
   checkpointIntervalNs: 60e9,
+  checkpointRowsPerLevel: 16,
 });
 export const DEFAULT_CODEC: Codec = "zstd";
 /** Largest `policy.maxBytes`: a block's string/byte columns stay well inside the 64 MiB body limit. */
@@ -116,6 +123,7 @@ export class TapeEncoder {
   /** Each symbol's book, for checkpoints; null when the policy writes none. */
   private readonly books: Map<string, BookState> | null;
   private readonly checkpointInterval: number;
+  private readonly checkpointRowsPerLevel: number;
 
   constructor(
     header: HeaderInput,
@@ -156,6 +164,19 @@ export class TapeEncoder {
       });
     }
     this.checkpointInterval = checkpointIntervalNs;
+    const { checkpointRowsPerLevel } = this.policy;
+    if (
+      !(
+        Number.isInteger(checkpointRowsPerLevel) &&
+        checkpointRowsPerLevel >= 1 &&
+        checkpointRowsPerLevel <= 1 << 20
+      )
+    ) {
+      throw new TapeError("E_TAPE_VALUE", "policy.checkpointRowsPerLevel must be an integer from 1 to 2^20", {
+        field: "policy.checkpointRowsPerLevel",
+      });
+    }
+    this.checkpointRowsPerLevel = checkpointRowsPerLevel;
     this.books = checkpointIntervalNs > 0 ? new Map() : null;
     this.codec = options.codec ?? DEFAULT_CODEC;
     if (CODEC_ID[this.codec] === undefined) {
@@ -268,7 +289,7 @@ export class TapeEncoder {
     size: Decimal,
     snapshot: boolean,
   ): void {
-    if (state.due(ts, this.checkpointInterval)) {
+    if (state.due(ts, this.checkpointInterval, this.checkpointRowsPerLevel)) {
       const input = state.checkpoint(symbol, this.symbolId(symbol));
       if (input !== null) this.writeBlock(input);
     }
@@ -321,7 +342,7 @@ export class TapeEncoder {
     for (let i = from; i < from + n; i++) {
       const t = state.checkExact(tsShift + ts.offsets[i]!);
       const r = recvTs === undefined ? NO_RECV : state.checkExact(recvShift + recvTs.offsets[i]!);
-      if (state.due(t, interval)) {
+      if (state.due(t, interval, this.checkpointRowsPerLevel)) {
         const input = state.checkpoint(symbol, this.symbolId(symbol));
         if (input !== null) this.writeBlock(input);
       }

@@ -141,7 +141,7 @@ describe("book checkpoints (format 1.1)", () => {
         const bytes = encodeTape(
           records,
           {},
-          { policy: { maxRows: 7, checkpointIntervalNs: Number(interval) } },
+          { policy: { maxRows: 7, checkpointIntervalNs: Number(interval), checkpointRowsPerLevel: 1 } },
         );
         const cps = await checkpointsOf(bytes);
         expectMatches(records, cps);
@@ -176,11 +176,22 @@ describe("book checkpoints (format 1.1)", () => {
     for (let i = 1; i <= 200; i++)
       records.push(row(i * 10, i % 2 ? "bid" : "ask", i % 2 ? 1000 : 1001, false));
     const cps = await checkpointsOf(
-      encodeTape(records, {}, { policy: { checkpointIntervalNs: 50_000_000 } }),
+      encodeTape(records, {}, { policy: { checkpointIntervalNs: 50_000_000, checkpointRowsPerLevel: 1 } }),
     );
     expectMatches(records, cps);
     // The snapshot's 100 rows pay for the first (after 50 ms); each next one waits for 100 updates (1 s).
     expect(cps.map((c) => Number((c.ts - T0) / MS))).toEqual([50, 1050]);
+    // Twice the levels: the snapshot and 100 updates pay for the first; the 100 updates left do not.
+    const twice = await checkpointsOf(
+      encodeTape(records, {}, { policy: { checkpointIntervalNs: 50_000_000, checkpointRowsPerLevel: 2 } }),
+    );
+    expectMatches(records, twice);
+    expect(twice.map((c) => Number((c.ts - T0) / MS))).toEqual([1000]);
+    // The default (16 rows a level): 300 rows of a 100-level book pay for none.
+    const byDefault = await checkpointsOf(
+      encodeTape(records, {}, { policy: { checkpointIntervalNs: 50_000_000 } }),
+    );
+    expect(byDefault).toEqual([]);
   });
 
   it("column batches write the same checkpoints as records", async () => {
@@ -196,7 +207,7 @@ describe("book checkpoints (format 1.1)", () => {
         snapshot: i < 10,
         seq: 7n,
       });
-    const policy = { checkpointIntervalNs: 50_000_000 };
+    const policy = { checkpointIntervalNs: 50_000_000, checkpointRowsPerLevel: 1 };
     const n = records.length;
     const batch: BookBatch = {
       ts: { base: T0, offsets: Float64Array.from(records, (r) => Number(r.ts - T0)) },
@@ -242,7 +253,7 @@ describe("book checkpoints (format 1.1)", () => {
     );
   });
 
-  it("checkpointIntervalNs 0 writes a 1.0 file without checkpoints; a bad interval is refused", async () => {
+  it("checkpointIntervalNs 0 writes a 1.0 file without checkpoints; a bad interval or rows per level is refused", async () => {
     const rec: TapeRecord = {
       kind: "book",
       symbol: "X",
@@ -262,6 +273,10 @@ describe("book checkpoints (format 1.1)", () => {
     expect(reader.checkpointBlocks()).toEqual([]);
     for (const bad of [-1, 0.5, Number.NaN])
       expectTapeError(await thrown(() => encodeTape([], {}, { policy: { checkpointIntervalNs: bad } })), [
+        "E_TAPE_VALUE",
+      ]);
+    for (const bad of [0, 1.5, 2 ** 20 + 1, Number.NaN])
+      expectTapeError(await thrown(() => encodeTape([], {}, { policy: { checkpointRowsPerLevel: bad } })), [
         "E_TAPE_VALUE",
       ]);
   });

@@ -245,7 +245,7 @@ describe("books from a dataset", () => {
           try {
             // Two files of one feed (the next hour's holds the later rows), checkpoints every few ms or none.
             const cut = DAY0 + BigInt(split) * step;
-            const policy = { maxRows: 7, checkpointIntervalNs };
+            const policy = { maxRows: 7, checkpointIntervalNs, checkpointRowsPerLevel: 1 };
             await writeDataset(dir, [
               {
                 exchange: "okx",
@@ -320,7 +320,7 @@ describe("books from a dataset", () => {
       hour: DAY0,
       captureId: "a",
       records: first,
-      policy: { checkpointIntervalNs: 2_000_000 },
+      policy: { checkpointIntervalNs: 2_000_000, checkpointRowsPerLevel: 1 },
     };
     await writeDataset(dir, [
       firstFile,
@@ -382,7 +382,7 @@ describe("books from a dataset", () => {
         hour: DAY0,
         captureId: "a",
         records: [...rows, disconnect],
-        policy: { checkpointIntervalNs: 5_000_000 },
+        policy: { checkpointIntervalNs: 5_000_000, checkpointRowsPerLevel: 1 },
       },
     ]);
     const at = DAY0 + 20n * step;
@@ -440,7 +440,13 @@ describe("books from a dataset", () => {
       lvl(12n, "102", "1"),
     ];
     await writeDataset(dir, [
-      { exchange: "okx", hour: DAY0, captureId: "a", records, policy: { checkpointIntervalNs: 1 } },
+      {
+        exchange: "okx",
+        hour: DAY0,
+        captureId: "a",
+        records,
+        policy: { checkpointIntervalNs: 1, checkpointRowsPerLevel: 1 },
+      },
     ]);
     const [snap] = await collect((await openDataset(dir)).books({ symbol: "BTC", at: DAY0 + 12n * step }));
     expect(snap!.book.depthAt("bid", 50)).toBe(9);
