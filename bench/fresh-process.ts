@@ -4,6 +4,7 @@
  * ran 10–15% slower (a larger heap makes every collection of short-lived row objects dearer).
  */
 import { fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { measureReplay, type ReplayFigures } from "./replay.js";
 
 const log = (msg: string) =>
@@ -33,8 +34,8 @@ export function inFreshProcess<K extends keyof Parts>(
   }) as ReturnType<Parts[K]>;
 }
 
-// As a child: run the part named on the command line and send its figures back.
-if (process.send !== undefined && process.argv[2] !== undefined) {
+// Run as a script (the child): run the part named on the command line and send its figures back.
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.send !== undefined) {
   const part = process.argv[2] as keyof Parts;
   const run = PARTS[part];
   if (run === undefined) throw new Error(`no benchmark part ${part}`);
