@@ -231,10 +231,10 @@ export class KindBuffer {
   /**
    * Validates and converts a record (throws TapeValueError before touching the buffer), then adds it.
    * Returns false, with the buffer unchanged, when the record does not fit this block's number ranges.
-   * Runs for every record the writer takes: no closure or array is made per record.
+   * Runs for every record the writer takes: no closure or array is made per record. `ts` is `rec.ts` when the
+   * caller parsed it already.
    */
-  add(rec: RecordInput): boolean {
-    const ts = toTimestamp(rec.ts, "ts");
+  add(rec: RecordInput, ts: bigint = toTimestamp(rec.ts, "ts")): boolean {
     const recvTs = rec.recvTs === undefined ? undefined : toTimestamp(rec.recvTs, "recvTs");
     const n = this.rows;
     let ok = false;

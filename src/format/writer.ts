@@ -234,10 +234,11 @@ export class TapeEncoder {
       );
     }
     const b = this.buffer(rec.kind, rec.symbol);
-    this.cutAtInterval(b, toTimestamp(rec.ts, "ts"));
-    if (!b.add(rec)) {
+    const ts = toTimestamp(rec.ts, "ts");
+    this.cutAtInterval(b, ts);
+    if (!b.add(rec, ts)) {
       this.emitBlock(b);
-      if (!b.add(rec))
+      if (!b.add(rec, ts))
         throw new TapeError("E_TAPE_VALUE", "record does not fit in an empty block", { field: "kind" });
     }
     this.rows++;
