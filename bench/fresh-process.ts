@@ -5,10 +5,8 @@
  */
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { log } from "./log.js";
 import { measureReplay, type ReplayFigures } from "./replay.js";
-
-const log = (msg: string) =>
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
 /** The parts that run on their own, by name: each takes JSON arguments and returns JSON. */
 const PARTS = {

@@ -12,6 +12,7 @@ import { type Codec, DEFAULT_BLOCK_POLICY, DEFAULT_CODEC, DEFAULT_ZSTD_LEVEL } f
 import { type ExportFigures, exportKeys, exportMarkdown, exportTargets, measureExport } from "./export.js";
 import { inFreshProcess } from "./fresh-process.js";
 import { type IngestFigures, ingestMarkdown, ingestTargets, measureIngest } from "./ingest.js";
+import { log } from "./log.js";
 import { allPeers } from "./peers/index.js";
 import type { PeerResult } from "./peers/peer.js";
 import { loadRealTables, realDataDefaultDir } from "./real-tables.js";
@@ -41,8 +42,6 @@ interface Options {
   recordRate: number;
 }
 
-const log = (msg: string) =>
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const perSec = (rows: number, seconds: number) => rows / seconds;
 const fmtRate = (r: number) => `${(r / 1e6).toFixed(1)}M/s`;
 
