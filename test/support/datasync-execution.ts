@@ -208,7 +208,20 @@ export async function runExecution(run: Run, env: ExecutionEnv): Promise<void> {
   const signal = run.abort.signal;
   const dest = { s3: env.s3, bucket: run.bucket, prefix: run.prefix };
   const pause = (phase: Phase) => sleep(env.phaseMs[phase], undefined, { signal });
-  let current: "prepare" | "transfer" | "verify" | null = null;
+  // The phase running (its status set, then its result and duration in the execution's description).
+  const current: { phase: "prepare" | "transfer" | "verify" | null; t0: number } = { phase: null, t0: 0 };
+  const begin = (
+    status: "PREPARING" | "TRANSFERRING" | "VERIFYING",
+    phase: "prepare" | "transfer" | "verify",
+  ) => {
+    setStatus(run, status);
+    current.phase = phase;
+    current.t0 = Date.now();
+  };
+  const succeeded = () => {
+    run.phase[current.phase!] = "SUCCESS";
+    run.durations[current.phase!] = Date.now() - current.t0;
+  };
   try {
     await pause("QUEUED");
     // Basic mode: one execution of a task at a time, in start order.
@@ -217,9 +230,7 @@ export async function runExecution(run: Run, env: ExecutionEnv): Promise<void> {
     run.launchTime = Date.now();
     await pause("LAUNCHING");
 
-    setStatus(run, "PREPARING");
-    current = "prepare";
-    let t0 = Date.now();
+    begin("PREPARING", "prepare");
     const filter = new PathFilter(run.includes, run.excludes);
     const toCopy: SourceFile[] = [];
     for (const file of await listFiles(run.sourceDir)) {
@@ -236,12 +247,9 @@ export async function runExecution(run: Run, env: ExecutionEnv): Promise<void> {
     run.counters.estBytes = plan.reduce((n, f) => n + f.size, 0);
     injectedError(run, "PREPARING", 0);
     await pause("PREPARING");
-    run.phase.prepare = "SUCCESS";
-    run.durations.prepare = Date.now() - t0;
+    succeeded();
 
-    setStatus(run, "TRANSFERRING");
-    current = "transfer";
-    t0 = Date.now();
+    begin("TRANSFERRING", "transfer");
     for (const file of plan) {
       injectedError(run, "TRANSFERRING", record.copied.length);
       // A file that changed or vanished since it was listed is skipped, as DataSync does.
@@ -262,12 +270,9 @@ export async function runExecution(run: Run, env: ExecutionEnv): Promise<void> {
     // An error due after more files than there were comes at the end of the transfer.
     injectedError(run, "TRANSFERRING", Number.POSITIVE_INFINITY);
     await pause("TRANSFERRING");
-    run.phase.transfer = "SUCCESS";
-    run.durations.transfer = Date.now() - t0;
+    succeeded();
 
-    setStatus(run, "VERIFYING");
-    current = "verify";
-    t0 = Date.now();
+    begin("VERIFYING", "verify");
     injectedError(run, "VERIFYING", 0);
     await pause("VERIFYING");
     const mode = run.options["VerifyMode"];
@@ -277,11 +282,10 @@ export async function runExecution(run: Run, env: ExecutionEnv): Promise<void> {
         : mode === "ONLY_FILES_TRANSFERRED"
           ? record.copied.length
           : record.copied.length + record.unchanged.length;
-    run.phase.verify = "SUCCESS";
-    run.durations.verify = Date.now() - t0;
+    succeeded();
     setStatus(run, "SUCCESS");
   } catch (e) {
-    if (current !== null) run.phase[current] = "ERROR";
+    if (current.phase !== null) run.phase[current.phase] = "ERROR";
     if (signal.aborted) {
       record.errorCode = "OpCancelled";
       record.errorDetail = "Cancelled by user";
