@@ -109,14 +109,49 @@ export function plainDecimalOf(v: JsonValue | undefined, field: string): string 
   return `${sign}${whole}${rest === "" ? "" : `.${rest}`}`;
 }
 
+/**
+ * The whole second (`2024-11-25T14:37:05`) of the last RFC 3339 time read, and its ns since the epoch: a feed's
+ * times share their second with the one before, so most are read as that second plus the digits after its point.
+ */
+let lastSecondText = "";
+let lastSecondNs = 0n;
+
+/** The ns of `.fffffffff` then `Z` from `at` on (1 to 9 digits, or only `Z`); -1 when the text has another end. */
+function fractionNs(text: string, at: number): number {
+  const end = text.length - 1;
+  if (text.charCodeAt(end) !== 90 /* Z */) return -1;
+  if (at === end) return 0;
+  const digits = end - at - 1;
+  if (text.charCodeAt(at) !== 46 /* . */ || digits < 1 || digits > 9) return -1;
+  let ns = 0;
+  for (let i = at + 1; i < end; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    ns = ns * 10 + d;
+  }
+  return ns * 10 ** (9 - digits);
+}
+
 /** An RFC 3339 time (Kraken, Coinbase), as ns since the epoch. */
 export function isoTimeOf(v: JsonValue | undefined, field: string): bigint {
   const text = stringOf(v, field);
+  if (text.length >= 20 && lastSecondText.length === 19 && text.startsWith(lastSecondText)) {
+    const ns = fractionNs(text, 19);
+    if (ns >= 0) return lastSecondNs + BigInt(ns);
+  }
+  let time: bigint;
   try {
-    return parseTime(text);
+    time = parseTime(text);
   } catch {
     throw frameError(field, `expected an RFC 3339 time, got ${JSON.stringify(text)}`);
   }
+  // A UTC time of this shape: its second is the one the next times are read against.
+  const ns = text.length >= 20 && text.charCodeAt(10) === 84 /* T */ ? fractionNs(text, 19) : -1;
+  if (ns >= 0) {
+    lastSecondText = text.slice(0, 19);
+    lastSecondNs = time - BigInt(ns);
+  }
+  return time;
 }
 
 /**

@@ -35,17 +35,45 @@ export interface IngestSummary extends FeedStats {
   files: SealSummary[];
 }
 
-/** The messages of one input, in receive order. */
-export async function* messagesOf(input: string): AsyncGenerator<CapturedMessage> {
+/** Messages read from a capture file between two awaits. */
+const CAPTURE_CHUNK = 1024;
+
+/**
+ * The messages of one input in receive order, a chunk at a time: one await per chunk (not per message), and a raw
+ * frame's text decoded straight from the block's bytes.
+ */
+export async function* messageChunksOf(input: string): AsyncGenerator<CapturedMessage[]> {
   if (!/\.tape(\.open)?$/.test(input)) {
-    yield* readCapture(input);
+    let chunk: CapturedMessage[] = [];
+    try {
+      for await (const m of readCapture(input)) {
+        chunk.push(m);
+        if (chunk.length === CAPTURE_CHUNK) {
+          yield chunk;
+          chunk = [];
+        }
+      }
+    } catch (err) {
+      // A bad line ends the input: the messages before it are handed over first.
+      if (chunk.length > 0) yield chunk;
+      throw err;
+    }
+    if (chunk.length > 0) yield chunk;
     return;
   }
   const ds = datasetOfFiles([input]);
-  for await (const r of ds.replay({ kinds: ["raw"], exact: true })) {
-    const raw = r as RawRecord;
-    yield messageOfRaw(Buffer.from(raw.data).toString("utf8"), raw.recvTs ?? null);
+  for await (const rows of ds.replayChunks({ kinds: ["raw"], exact: true })) {
+    yield rows.map((r) => {
+      const { data, recvTs } = r as RawRecord;
+      const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8");
+      return messageOfRaw(text, recvTs ?? null);
+    });
   }
+}
+
+/** The messages of one input, in receive order. */
+export async function* messagesOf(input: string): AsyncGenerator<CapturedMessage> {
+  for await (const chunk of messageChunksOf(input)) yield* chunk;
 }
 
 /** Messages handled between two writes: records are written in batches, one await per batch. */
@@ -76,10 +104,12 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   try {
     for (const input of options.inputs) {
       let n = 0;
-      for await (const m of messagesOf(input)) {
-        feed.receive(m);
-        if (++n % BATCH_MESSAGES === 0) await writeAll(writer, pending);
-        if (n % every === 0) options.onProgress?.(feed.stats, input);
+      for await (const chunk of messageChunksOf(input)) {
+        for (const m of chunk) {
+          feed.receive(m);
+          if (++n % BATCH_MESSAGES === 0) await writeAll(writer, pending);
+          if (n % every === 0) options.onProgress?.(feed.stats, input);
+        }
       }
       await writeAll(writer, pending);
       options.onProgress?.(feed.stats, input);

@@ -8,7 +8,6 @@
  * level pushed out of the subscribed depth, so after each update the book keeps only that depth, and the levels
  * it drops are written as deletions. A checksum mismatch resubscribes the book.
  */
-import { crc32 } from "@node-rs/crc32";
 import type { RecordInput } from "../../format/records.js";
 import { type BookFeed, eventRecord, type LevelChange, type Stamp } from "../book-feed.js";
 import type {
@@ -32,6 +31,7 @@ import { type JsonObject, type JsonValue, parseJsonText } from "../json-text.js"
 import type { TextLevel } from "../level-book.js";
 import { RecentIdsByKey } from "../recent-ids.js";
 import { StreamBookConnector } from "../stream-book-connector.js";
+import { CRC32_START, crc32Digits, crc32End } from "../text-crc32.js";
 import type { VenueEntry } from "./index.js";
 
 export const KRAKEN_URLS: VenueUrls = { ws: "wss://ws.kraken.com/v2", rest: "https://api.kraken.com" };
@@ -42,21 +42,14 @@ export const KRAKEN_BOOK_DEPTH = 25;
 const CHECKSUM_LEVELS = 10;
 const RESUBSCRIBE_MIN_GAP_NS = 2_000_000_000n;
 
-/** A price or quantity as the checksum takes it: no decimal point, no leading zeros (no regular expression: hot). */
-function checksumDigits(text: string): string {
-  const dot = text.indexOf(".");
-  const digits = dot < 0 ? text : text.slice(0, dot) + text.slice(dot + 1);
-  let zeros = 0;
-  while (zeros < digits.length && digits.charCodeAt(zeros) === 48) zeros++;
-  return zeros === 0 ? digits : digits.slice(zeros);
-}
-
-/** Kraken v2's book checksum over the levels as received (best first on each side). */
 export function krakenChecksum(bids: readonly TextLevel[], asks: readonly TextLevel[]): number {
-  let text = "";
-  for (const l of asks.slice(0, CHECKSUM_LEVELS)) text += checksumDigits(l.price) + checksumDigits(l.size);
-  for (const l of bids.slice(0, CHECKSUM_LEVELS)) text += checksumDigits(l.price) + checksumDigits(l.size);
-  return crc32(text) >>> 0;
+  // Each price and quantity without its decimal point and leading zeros (crc32Digits).
+  let crc = CRC32_START;
+  for (let i = 0; i < CHECKSUM_LEVELS && i < asks.length; i++)
+    crc = crc32Digits(crc32Digits(crc, asks[i]!.price), asks[i]!.size);
+  for (let i = 0; i < CHECKSUM_LEVELS && i < bids.length; i++)
+    crc = crc32Digits(crc32Digits(crc, bids[i]!.price), bids[i]!.size);
+  return crc32End(crc);
 }
 
 /** Kraken v2 levels: `{"price": number, "qty": number}`. */
