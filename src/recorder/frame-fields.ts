@@ -87,6 +87,8 @@ const NUMBER = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
  * for venues that send prices and sizes as JSON numbers (Deribit, Kraken v2).
  */
 export function plainDecimalOf(v: JsonValue | undefined, field: string): string {
+  // A JSON number without an exponent is plain decimal text already (the parser checked its syntax).
+  if (v instanceof JsonNumber && v.text.indexOf("e") < 0 && v.text.indexOf("E") < 0) return v.text;
   const text = typeof v === "string" ? v : v instanceof JsonNumber ? v.text : null;
   const m = text === null ? null : NUMBER.exec(text);
   if (m === null)
