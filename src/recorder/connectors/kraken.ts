@@ -18,6 +18,7 @@ import type {
   Heartbeat,
   VenueUrls,
 } from "../connector.js";
+import { CRC32_START, crc32Digits, crc32End } from "../digits-crc32.js";
 import {
   arrayOf,
   integerOf,
@@ -31,7 +32,6 @@ import { type JsonObject, type JsonValue, parseJsonText } from "../json-text.js"
 import type { TextLevel } from "../level-book.js";
 import { RecentIdsByKey } from "../recent-ids.js";
 import { StreamBookConnector } from "../stream-book-connector.js";
-import { CRC32_START, crc32Digits, crc32End } from "../text-crc32.js";
 import type { VenueEntry } from "./index.js";
 
 export const KRAKEN_URLS: VenueUrls = { ws: "wss://ws.kraken.com/v2", rest: "https://api.kraken.com" };

@@ -7,6 +7,7 @@
  *   strings as received; 0 means "not provided" (OKX has sent 0 on every frame at times).
  * On a gap or a checksum mismatch the book is resubscribed, and the snapshot that follows resynchronises it.
  */
+import { crc32 } from "@node-rs/crc32";
 import type { RecordInput } from "../../format/records.js";
 import { BookFeed, eventRecord, type Stamp } from "../book-feed.js";
 import type {
@@ -31,7 +32,6 @@ import { type JsonObject, type JsonValue, parseJsonText } from "../json-text.js"
 import type { TextLevel } from "../level-book.js";
 import { RecentIdsByKey } from "../recent-ids.js";
 import { SymbolStates } from "../symbol-states.js";
-import { CRC32_START, crc32Char, crc32End, crc32Text } from "../text-crc32.js";
 import type { VenueEntry } from "./index.js";
 
 export const OKX_URLS: VenueUrls = { ws: "wss://ws.okx.com:8443/ws/v5/public", rest: "https://www.okx.com" };
@@ -44,27 +44,14 @@ const RESUBSCRIBE_MIN_GAP_NS = 2_000_000_000n;
 
 /** The OKX checksum of a book: signed CRC-32 of the top 25 levels, bid and ask interleaved. */
 export function okxChecksum(bids: readonly TextLevel[], asks: readonly TextLevel[]): number {
-  // "bid price:bid size:ask price:ask size:…", level by level.
-  let crc = CRC32_START;
-  let first = true;
-  const add = (text: string) => {
-    if (!first) crc = crc32Char(crc, 58 /* : */);
-    first = false;
-    crc = crc32Text(crc, text);
-  };
+  const parts: string[] = [];
   for (let i = 0; i < CHECKSUM_LEVELS; i++) {
     const b = bids[i];
     const a = asks[i];
-    if (b !== undefined) {
-      add(b.price);
-      add(b.size);
-    }
-    if (a !== undefined) {
-      add(a.price);
-      add(a.size);
-    }
+    if (b !== undefined) parts.push(b.price, b.size);
+    if (a !== undefined) parts.push(a.price, a.size);
   }
-  return crc32End(crc) | 0;
+  return crc32(parts.join(":")) | 0;
 }
 
 class InstrumentState {

@@ -1,7 +1,7 @@
 /**
- * CRC-32 (IEEE 802.3: reflected polynomial 0xEDB88320, initial value and final XOR 0xFFFFFFFF) of text fed piece
- * by piece, so that a venue's book checksum is computed over its levels' strings without first joining them into
- * one string and converting that to bytes. The text is ASCII (decimals checked as they were read).
+ * CRC-32 (IEEE 802.3: reflected polynomial 0xEDB88320, initial value and final XOR 0xFFFFFFFF) of the digits of
+ * decimals fed one by one, so that Kraken's book checksum is computed over its levels' strings without cutting and
+ * joining them into one string and converting that to bytes. The text is ASCII (decimals checked as they were read).
  */
 
 const TABLE = (() => {
@@ -16,17 +16,6 @@ const TABLE = (() => {
 
 /** The running value before any text. */
 export const CRC32_START = -1;
-
-/** `crc` after the characters of `text`. */
-export function crc32Text(crc: number, text: string): number {
-  for (let i = 0; i < text.length; i++) crc = TABLE[(crc ^ text.charCodeAt(i)) & 255]! ^ (crc >>> 8);
-  return crc;
-}
-
-/** `crc` after one character. */
-export function crc32Char(crc: number, code: number): number {
-  return TABLE[(crc ^ code) & 255]! ^ (crc >>> 8);
-}
 
 /** `crc` after the digits of a decimal with its point and leading zeros left out (`0.0150` adds `150`). */
 export function crc32Digits(crc: number, text: string): number {
