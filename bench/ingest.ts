@@ -1,7 +1,9 @@
 /**
  * Ingest per venue: a few seconds of each venue's simulator recorded with raw frames on, then those frames through
  * `ingest` (read, parse, sequence, checksum, book, encode, write), as `ticktape ingest` runs them, on one core.
- * The figure is frames per second of the whole ingest; the slowest venue's is `ingestFramesPerSecMin`.
+ * The figure is frames per second of the whole ingest, files opened and sealed included; the slowest venue's is
+ * `ingestFramesPerSecMin`. A few seconds of frames take well under a second: the first pass, which also compiles
+ * the code, is printed beside it, and the figure is the pass after it, as an ingest of hours runs most of its time.
  */
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -19,6 +21,8 @@ export interface IngestRun {
   venue: VenueId;
   frames: number;
   bookFrames: number;
+  /** The first pass over the frames, code compiled on the way. */
+  firstPassFramesPerSec: number;
   framesPerSec: number;
   gaps: number;
   checksumsChecked: number;
@@ -54,18 +58,25 @@ export async function measureIngest(log: (m: string) => void): Promise<IngestFig
       await recorder.stop();
       await sim.close();
       const inputs = await tapes(join(root, "live"));
-      const started = performance.now();
-      const s = await ingest({ venue, inputs, out: join(root, "again"), raw: false });
-      const seconds = (performance.now() - started) / 1000;
+      const pass = async (out: string) => {
+        const started = performance.now();
+        const summary = await ingest({ venue, inputs, out: join(root, out), raw: false });
+        return { s: summary, seconds: (performance.now() - started) / 1000 };
+      };
+      const first = await pass("first");
+      const { s, seconds } = await pass("again");
       runs.push({
         venue,
         frames: s.frames,
         bookFrames: s.records.book,
+        firstPassFramesPerSec: first.s.frames / first.seconds,
         framesPerSec: s.frames / seconds,
         gaps: s.gaps,
         checksumsChecked: s.checksumsChecked,
       });
-      log(`ingest: ${venue}: ${s.frames} frames in ${seconds.toFixed(2)} s`);
+      log(
+        `ingest: ${venue}: ${s.frames} frames in ${first.seconds.toFixed(2)} s, then ${seconds.toFixed(2)} s`,
+      );
     } finally {
       await rm(root, { recursive: true, force: true });
     }
@@ -89,13 +100,14 @@ export function ingestMarkdown(f: IngestFigures | null): string[] {
   if (f === null) return [...lines, "Not measured (`--no-ingest`)."];
   return [
     ...lines,
-    `Each venue's simulator recorded for ${RECORD_MS / 1000} s (raw frames on), then ingested: read, parse, sequence, checksum, book, encode, write. One core.`,
+    `Each venue's simulator recorded for ${RECORD_MS / 1000} s (raw frames on), then ingested twice: read, parse, sequence, checksum, book, encode, write, files sealed. One core.`,
+    "The figure is the second pass: the first, well under a second, also compiles the code, which an ingest of hours does once.",
     "",
-    "| venue | frames | book rows | frames/s | gaps | checksums checked |",
-    "|---|---:|---:|---:|---:|---:|",
+    "| venue | frames | book rows | frames/s, first pass | frames/s | gaps | checksums checked |",
+    "|---|---:|---:|---:|---:|---:|---:|",
     ...f.runs.map(
       (r) =>
-        `| ${r.venue} | ${r.frames.toLocaleString("en-US")} | ${r.bookFrames.toLocaleString("en-US")} | ${(r.framesPerSec / 1000).toFixed(0)}k/s | ${r.gaps} | ${r.checksumsChecked.toLocaleString("en-US")} |`,
+        `| ${r.venue} | ${r.frames.toLocaleString("en-US")} | ${r.bookFrames.toLocaleString("en-US")} | ${(r.firstPassFramesPerSec / 1000).toFixed(0)}k/s | ${(r.framesPerSec / 1000).toFixed(0)}k/s | ${r.gaps} | ${r.checksumsChecked.toLocaleString("en-US")} |`,
     ),
   ];
 }
