@@ -3,6 +3,7 @@
  * the price and size *strings as received* (OKX, Kraken), so levels keep their text; they are ordered by numeric
  * price, because one price can arrive with different decimals ("30316" and "30316.0").
  */
+import { HashedLevel } from "./level-crc32.js";
 
 export interface TextLevel {
   price: string;
@@ -43,11 +44,11 @@ class TextSide {
       if (remove) {
         this.keys.splice(i, 1);
         this.levels.splice(i, 1);
-      } else this.levels[i] = { price, size };
+      } else this.levels[i] = new HashedLevel(price, size);
     } else if (!remove) {
       const at = -i - 1;
       this.keys.splice(at, 0, key);
-      this.levels.splice(at, 0, { price, size });
+      this.levels.splice(at, 0, new HashedLevel(price, size));
     }
   }
 

@@ -18,7 +18,6 @@ import type {
   Heartbeat,
   VenueUrls,
 } from "../connector.js";
-import { CRC32_START, crc32Digits, crc32End } from "../digits-crc32.js";
 import {
   arrayOf,
   integerOf,
@@ -30,6 +29,7 @@ import {
 } from "../frame-fields.js";
 import { type JsonObject, type JsonValue, parseJsonText } from "../json-text.js";
 import type { TextLevel } from "../level-book.js";
+import { CRC32_START, crc32End, crc32Level, LEVEL_PART } from "../level-crc32.js";
 import { RecentIdsByKey } from "../recent-ids.js";
 import { StreamBookConnector } from "../stream-book-connector.js";
 import type { VenueEntry } from "./index.js";
@@ -43,12 +43,11 @@ const CHECKSUM_LEVELS = 10;
 const RESUBSCRIBE_MIN_GAP_NS = 2_000_000_000n;
 
 export function krakenChecksum(bids: readonly TextLevel[], asks: readonly TextLevel[]): number {
-  // Each price and quantity without its decimal point and leading zeros (crc32Digits).
   let crc = CRC32_START;
   for (let i = 0; i < CHECKSUM_LEVELS && i < asks.length; i++)
-    crc = crc32Digits(crc32Digits(crc, asks[i]!.price), asks[i]!.size);
+    crc = crc32Level(crc, asks[i]!, LEVEL_PART.digits);
   for (let i = 0; i < CHECKSUM_LEVELS && i < bids.length; i++)
-    crc = crc32Digits(crc32Digits(crc, bids[i]!.price), bids[i]!.size);
+    crc = crc32Level(crc, bids[i]!, LEVEL_PART.digits);
   return crc32End(crc);
 }
 

@@ -7,7 +7,6 @@
  *   strings as received; 0 means "not provided" (OKX has sent 0 on every frame at times).
  * On a gap or a checksum mismatch the book is resubscribed, and the snapshot that follows resynchronises it.
  */
-import { crc32 } from "@node-rs/crc32";
 import type { RecordInput } from "../../format/records.js";
 import { BookFeed, eventRecord, type Stamp } from "../book-feed.js";
 import type {
@@ -30,6 +29,7 @@ import {
 } from "../frame-fields.js";
 import { type JsonObject, type JsonValue, parseJsonText } from "../json-text.js";
 import type { TextLevel } from "../level-book.js";
+import { CRC32_START, crc32Byte, crc32End, crc32Level, LEVEL_PART } from "../level-crc32.js";
 import { RecentIdsByKey } from "../recent-ids.js";
 import { SymbolStates } from "../symbol-states.js";
 import type { VenueEntry } from "./index.js";
@@ -44,14 +44,20 @@ const RESUBSCRIBE_MIN_GAP_NS = 2_000_000_000n;
 
 /** The OKX checksum of a book: signed CRC-32 of the top 25 levels, bid and ask interleaved. */
 export function okxChecksum(bids: readonly TextLevel[], asks: readonly TextLevel[]): number {
-  const parts: string[] = [];
+  // "bid price:bid size:ask price:ask size:…", level by level.
+  let crc = CRC32_START;
+  let first = true;
+  const add = (l: TextLevel) => {
+    crc = crc32Level(first ? crc : crc32Byte(crc, 58 /* : */), l, LEVEL_PART.priceColonSize);
+    first = false;
+  };
   for (let i = 0; i < CHECKSUM_LEVELS; i++) {
     const b = bids[i];
     const a = asks[i];
-    if (b !== undefined) parts.push(b.price, b.size);
-    if (a !== undefined) parts.push(a.price, a.size);
+    if (b !== undefined) add(b);
+    if (a !== undefined) add(a);
   }
-  return crc32(parts.join(":")) | 0;
+  return crc32End(crc) | 0;
 }
 
 class InstrumentState {
