@@ -3,7 +3,8 @@
  * `ingest` (read, parse, sequence, checksum, book, encode, write), as `ticktape ingest` runs them, on one core.
  * The figure is frames per second of the whole ingest, files opened and sealed included; the slowest venue's is
  * `ingestFramesPerSecMin`. A few seconds of frames take well under a second: the first pass, which also compiles
- * the code, is printed beside it, and the figure is the pass after it, as an ingest of hours runs most of its time.
+ * the code, is printed beside it, and the figure is the better of the two passes after it, as an ingest of hours
+ * runs most of its time (a pass this short also catches a garbage collection more or less).
  */
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -64,7 +65,9 @@ export async function measureIngest(log: (m: string) => void): Promise<IngestFig
         return { s: summary, seconds: (performance.now() - started) / 1000 };
       };
       const first = await pass("first");
-      const { s, seconds } = await pass("again");
+      const second = await pass("second");
+      const third = await pass("third");
+      const { s, seconds } = second.seconds <= third.seconds ? second : third;
       runs.push({
         venue,
         frames: s.frames,
@@ -75,7 +78,7 @@ export async function measureIngest(log: (m: string) => void): Promise<IngestFig
         checksumsChecked: s.checksumsChecked,
       });
       log(
-        `ingest: ${venue}: ${s.frames} frames in ${first.seconds.toFixed(2)} s, then ${seconds.toFixed(2)} s`,
+        `ingest: ${venue}: ${s.frames} frames in ${first.seconds.toFixed(2)} s, then ${second.seconds.toFixed(2)} s and ${third.seconds.toFixed(2)} s`,
       );
     } finally {
       await rm(root, { recursive: true, force: true });
@@ -100,8 +103,8 @@ export function ingestMarkdown(f: IngestFigures | null): string[] {
   if (f === null) return [...lines, "Not measured (`--no-ingest`)."];
   return [
     ...lines,
-    `Each venue's simulator recorded for ${RECORD_MS / 1000} s (raw frames on), then ingested twice: read, parse, sequence, checksum, book, encode, write, files sealed. One core.`,
-    "The figure is the second pass: the first, well under a second, also compiles the code, which an ingest of hours does once.",
+    `Each venue's simulator recorded for ${RECORD_MS / 1000} s (raw frames on), then ingested three times: read, parse, sequence, checksum, book, encode, write, files sealed. One core.`,
+    "The figure is the better of the second and third passes: the first, well under a second, also compiles the code, which an ingest of hours does once.",
     "",
     "| venue | frames | book rows | frames/s, first pass | frames/s | gaps | checksums checked |",
     "|---|---:|---:|---:|---:|---:|---:|",
