@@ -38,27 +38,30 @@ function plainDecimal(text: string): Decimal | null {
   let scale = 0;
   let point = -1;
   let intDigits = 0;
+  // The mantissa and scale through the last digit that is not a trailing zero of the fraction (canonical form).
+  let kept = 0;
+  let keptScale = 0;
   for (; i < n; i++) {
     const c = text.charCodeAt(i) - 48;
     if (c >= 0 && c <= 9) {
       if (point >= 0) scale++;
       else intDigits++;
       if (mantissa !== 0 || c !== 0) {
-        if (++significant > 15) return null;
+        significant++;
         mantissa = mantissa * 10 + c;
+      }
+      if (point < 0 || c !== 0) {
+        if (significant > 15) return null;
+        kept = mantissa;
+        keptScale = scale;
       }
     } else if (c === -2 && point < 0) point = i;
     else return null;
   }
   if (intDigits === 0 || (point >= 0 && scale === 0)) return null;
-  if (mantissa === 0) return { mantissa: 0, scale: 0 };
-  // Canonical: no trailing zeros in the fraction.
-  while (scale > 0 && mantissa % 10 === 0) {
-    mantissa /= 10;
-    scale--;
-  }
-  if (scale > MAX_DECIMAL_SCALE) return null;
-  return { mantissa: negative ? -mantissa : mantissa, scale };
+  if (kept === 0) return { mantissa: 0, scale: 0 };
+  if (keptScale > MAX_DECIMAL_SCALE) return null;
+  return { mantissa: negative ? -kept : kept, scale: keptScale };
 }
 
 /** Parses a decimal string (or a finite number, through its shortest round-trip text) exactly. */

@@ -203,7 +203,8 @@ describe("parseDecimal / formatDecimal: properties", () => {
         fc.bigInt(-(10n ** 15n - 1n), 10n ** 15n - 1n),
         fc.integer({ min: 0, max: 15 }),
         fc.integer({ min: 0, max: 3 }),
-        fc.integer({ min: 0, max: 3 }),
+        // Venues pad to a fixed number of decimals (Binance: 8), past 15 significant digits too.
+        fc.integer({ min: 0, max: 12 }),
         fc.integer({ min: -3, max: 3 }),
         fc.boolean(),
         (m, s, leading, trailing, exp, upper) => {
@@ -220,5 +221,18 @@ describe("parseDecimal / formatDecimal: properties", () => {
       ),
       { numRuns: 1000 },
     );
+  });
+
+  it("a fraction padded with zeros parses to its value, however many zeros", () => {
+    const cases: [string, number | bigint, number][] = [
+      ["65000.12000000", 6500012, 2],
+      ["0.00000000", 0, 0],
+      ["-0.10000000", -1, 1],
+      ["100.000", 100, 0],
+      ["123456789012345.000000000000000000", 123456789012345, 0],
+      ["0.000000000000000001000", 1, 18],
+    ];
+    for (const [text, mantissa, scale] of cases)
+      expect(parseDecimal(text, "x"), text).toEqual({ mantissa, scale });
   });
 });
