@@ -18,10 +18,18 @@ export function frameError(field: string, message: string): TapeError {
 function describe(v: JsonValue | undefined): string {
   if (v === undefined) return "missing";
   if (v instanceof JsonNumber) return `the number ${v.text}`;
+  if (typeof v === "number") return `the number ${v}`;
   if (Array.isArray(v)) return "an array";
   if (v === null) return "null";
   if (typeof v === "object") return "an object";
   return `${typeof v} ${JSON.stringify(v).slice(0, 40)}`;
+}
+
+/** The text of a value that may be a number: a string as it is, a number as its digits; null for anything else. */
+function numberText(v: JsonValue | undefined): string | null {
+  if (typeof v === "string") return v;
+  if (v instanceof JsonNumber) return v.text;
+  return typeof v === "number" ? String(v) : null;
 }
 
 export function objectOf(v: JsonValue | undefined, field: string): JsonObject {
@@ -49,7 +57,7 @@ export function booleanOf(v: JsonValue | undefined, field: string): boolean {
  * `part` names a member of the field in the error (`b.price`), without building that name for every value.
  */
 export function decimalOf(v: JsonValue | undefined, field: string, part?: string): string {
-  const text = typeof v === "string" ? v : v instanceof JsonNumber ? v.text : null;
+  const text = numberText(v);
   if (text === null || !DECIMAL.test(text)) {
     throw frameError(
       part === undefined ? field : `${field}.${part}`,
@@ -61,7 +69,7 @@ export function decimalOf(v: JsonValue | undefined, field: string, part?: string
 
 /** An integer sent as a string or a JSON number, as its digits (an id kept as text needs no BigInt). */
 export function integerTextOf(v: JsonValue | undefined, field: string): string {
-  const text = typeof v === "string" ? v : v instanceof JsonNumber ? v.text : null;
+  const text = numberText(v);
   if (text === null || !INTEGER.test(text) || text.length > 40) {
     throw frameError(field, `expected an integer, got ${describe(v)}`);
   }
@@ -89,7 +97,7 @@ const NUMBER = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
 export function plainDecimalOf(v: JsonValue | undefined, field: string): string {
   // A JSON number without an exponent is plain decimal text already (the parser checked its syntax).
   if (v instanceof JsonNumber && v.text.indexOf("e") < 0 && v.text.indexOf("E") < 0) return v.text;
-  const text = typeof v === "string" ? v : v instanceof JsonNumber ? v.text : null;
+  const text = numberText(v);
   const m = text === null ? null : NUMBER.exec(text);
   if (m === null)
     throw frameError(field, `expected a number, got ${text === null ? typeof v : JSON.stringify(text)}`);

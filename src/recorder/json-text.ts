@@ -11,7 +11,8 @@ export class JsonNumber {
   constructor(readonly text: string) {}
 }
 
-export type JsonValue = string | boolean | null | JsonNumber | JsonValue[] | JsonObject;
+/** `number`: only from `parseJsonStrings`, an integer of at most 15 digits (exact). */
+export type JsonValue = string | number | boolean | null | JsonNumber | JsonValue[] | JsonObject;
 export interface JsonObject {
   [key: string]: JsonValue | undefined;
 }
@@ -252,6 +253,29 @@ export function parseJsonText(text: string, source = "frame"): JsonValue {
   p.skipSpace();
   if (p.pos !== text.length) p.fail("text after the value");
   return v;
+}
+
+/**
+ * A number `JSON.parse` could round (a fraction, an exponent, 16 digits or more) where JSON puts a value: at the
+ * start, after a key's `:`, after `[` or `,`. It may also match inside a string (`"a,1.5"`): that only costs the
+ * slower parser.
+ */
+const ROUNDABLE_NUMBER = /(?:^|"\s*:|[[,])\s*-?\d+(?:[.eE]|\d{15})/;
+
+/**
+ * For venues that send their decimals as strings (Coinbase): `JSON.parse`, faster on frames of many small objects,
+ * where it is exact — when every number of the frame is an integer of at most 15 digits, handed back as a JS
+ * number — and `parseJsonText` otherwise, and to name what is wrong with a frame that is not JSON.
+ */
+export function parseJsonStrings(text: string, source = "frame"): JsonValue {
+  if (!ROUNDABLE_NUMBER.test(text)) {
+    try {
+      return JSON.parse(text) as JsonValue;
+    } catch {
+      // parseJsonText says what is wrong, and where.
+    }
+  }
+  return parseJsonText(text, source);
 }
 
 export function isObject(v: JsonValue | undefined): v is JsonObject {

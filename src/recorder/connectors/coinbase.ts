@@ -17,7 +17,7 @@ import type {
   VenueUrls,
 } from "../connector.js";
 import { arrayOf, decimalOf, frameError, integerOf, isoTimeOf, objectOf, stringOf } from "../frame-fields.js";
-import { type JsonObject, parseJsonText } from "../json-text.js";
+import { type JsonObject, parseJsonStrings } from "../json-text.js";
 import { RecentIdsByKey } from "../recent-ids.js";
 import { StreamBookConnector } from "../stream-book-connector.js";
 import type { VenueEntry } from "./index.js";
@@ -65,7 +65,7 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
   }
 
   onFrame(text: string, recvNs: bigint | null, ctx: FeedContext): string {
-    const msg = objectOf(parseJsonText(text), "frame");
+    const msg = objectOf(parseJsonStrings(text), "frame");
     if (msg.type === "error") {
       const detail = `Coinbase error: ${typeof msg.message === "string" ? msg.message : ""}`;
       ctx.record(eventRecord("", "info", detail, { ts: recvNs ?? 0n, recvNs }));
