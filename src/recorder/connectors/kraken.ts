@@ -209,6 +209,7 @@ export class KrakenConnector extends StreamBookConnector implements Connector {
   /** Drops (and writes as deletions) the levels past the subscribed depth: Kraken sends no delete for them. */
   private keepDepth(feed: BookFeed, at: Stamp, ctx: FeedContext): void {
     const book = feed.book;
+    if (book.bids.length <= KRAKEN_BOOK_DEPTH && book.asks.length <= KRAKEN_BOOK_DEPTH) return;
     const beyond = (levels: readonly TextLevel[]): LevelChange[] =>
       levels.slice(KRAKEN_BOOK_DEPTH).map((l) => [l.price, "0"]);
     const bids = beyond(book.bids.top(Number.POSITIVE_INFINITY));
