@@ -42,7 +42,7 @@ const CAPTURE_CHUNK = 1024;
  * The messages of one input in receive order, a chunk at a time: one await per chunk (not per message), and a raw
  * frame's text decoded straight from the block's bytes.
  */
-export async function* messageChunksOf(input: string): AsyncGenerator<CapturedMessage[]> {
+async function* messageChunksOf(input: string): AsyncGenerator<CapturedMessage[]> {
   if (!/\.tape(\.open)?$/.test(input)) {
     let chunk: CapturedMessage[] = [];
     try {

@@ -42,6 +42,7 @@ export const KRAKEN_BOOK_DEPTH = 25;
 const CHECKSUM_LEVELS = 10;
 const RESUBSCRIBE_MIN_GAP_NS = 2_000_000_000n;
 
+/** Kraken v2's book checksum over the levels as received (best first on each side). */
 export function krakenChecksum(bids: readonly TextLevel[], asks: readonly TextLevel[]): number {
   let crc = CRC32_START;
   for (let i = 0; i < CHECKSUM_LEVELS && i < asks.length; i++)
