@@ -132,11 +132,7 @@ export class TapeEncoder {
   ) {
     this.policy = { ...DEFAULT_BLOCK_POLICY, ...options.policy };
     const { maxRows, maxBytes, flushIntervalNs } = this.policy;
-    if (!Number.isInteger(maxRows) || maxRows < 1 || maxRows > 1 << 20) {
-      throw new TapeError("E_TAPE_VALUE", "policy.maxRows must be an integer in [1, 2^20]", {
-        field: "policy.maxRows",
-      });
-    }
+    checkCount("maxRows", maxRows);
     if (!(maxBytes >= 1 && maxBytes <= MAX_POLICY_BYTES)) {
       throw new TapeError("E_TAPE_VALUE", `policy.maxBytes must be in [1, ${MAX_POLICY_BYTES}]`, {
         field: "policy.maxBytes",
@@ -164,19 +160,7 @@ export class TapeEncoder {
       });
     }
     this.checkpointInterval = checkpointIntervalNs;
-    const { checkpointRowsPerLevel } = this.policy;
-    if (
-      !(
-        Number.isInteger(checkpointRowsPerLevel) &&
-        checkpointRowsPerLevel >= 1 &&
-        checkpointRowsPerLevel <= 1 << 20
-      )
-    ) {
-      throw new TapeError("E_TAPE_VALUE", "policy.checkpointRowsPerLevel must be an integer from 1 to 2^20", {
-        field: "policy.checkpointRowsPerLevel",
-      });
-    }
-    this.checkpointRowsPerLevel = checkpointRowsPerLevel;
+    this.checkpointRowsPerLevel = checkCount("checkpointRowsPerLevel", this.policy.checkpointRowsPerLevel);
     this.books = checkpointIntervalNs > 0 ? new Map() : null;
     this.codec = options.codec ?? DEFAULT_CODEC;
     if (CODEC_ID[this.codec] === undefined) {
@@ -499,6 +483,16 @@ function checkSymbol(symbol: unknown): void {
     throw new TapeValueError(`longer than ${MAX_SYMBOL_BYTES} bytes`, "symbol");
   if (hasLoneSurrogate(symbol))
     throw new TapeValueError("not well-formed Unicode (lone surrogate)", "symbol");
+}
+
+/** A policy setting that counts rows: an integer in [1, 2^20], else E_TAPE_VALUE naming it. */
+function checkCount(name: keyof BlockPolicy, value: number): number {
+  if (!(Number.isInteger(value) && value >= 1 && value <= 1 << 20)) {
+    throw new TapeError("E_TAPE_VALUE", `policy.${name} must be an integer in [1, 2^20]`, {
+      field: `policy.${name}`,
+    });
+  }
+  return value;
 }
 
 /** Encodes records into the bytes of a sealed file, in memory. */
