@@ -85,3 +85,17 @@ export class TapeValueError extends TapeError {
     super("E_TAPE_VALUE", message, { field });
   }
 }
+
+/**
+ * Whether `err` is about the file's own bytes (damage a reader may recover from or skip), as opposed to the bytes
+ * not being fetched at all (a local I/O error, an S3 request that failed for good, an object replaced while read):
+ * those say nothing about the file, and always stop the read.
+ */
+export function isFileDamage(err: unknown): err is TapeError {
+  return (
+    err instanceof TapeError &&
+    err.code !== "E_TAPE_IO" &&
+    err.code !== "E_TAPE_S3" &&
+    err.code !== "E_TAPE_CHANGED"
+  );
+}

@@ -7,7 +7,7 @@ export { CODECS, type Codec, DEFAULT_ZSTD_LEVEL } from "./codecs.js";
 export type { BytesColumn, Column, IntColumn, StringColumn, U8Column } from "./columns.js";
 export { crc32c } from "./crc32c.js";
 export { type Decimal, formatDecimal, type Mantissa, parseDecimal } from "./decimal.js";
-export { TapeError, type TapeErrorCode, TapeValueError } from "./errors.js";
+export { isFileDamage, TapeError, type TapeErrorCode, TapeValueError } from "./errors.js";
 export type { Footer, KindStats } from "./footer.js";
 export { type FileHeader, FORMAT_MAJOR, FORMAT_MINOR } from "./header.js";
 export { type JsonRecord, recordFromJson, recordToJson } from "./json.js";

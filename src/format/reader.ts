@@ -13,7 +13,7 @@ import {
   MAX_SYMBOL_BYTES,
 } from "./block.js";
 import { type Checkpoint, decodeCheckpoint } from "./checkpoint.js";
-import { TapeError } from "./errors.js";
+import { isFileDamage, TapeError } from "./errors.js";
 import { decodeFooter, decodeTrailer, FOOTER_MAGIC, type Footer, TRAILER_BYTES } from "./footer.js";
 import { checkPreamble, decodeHeader, type FileHeader, MAX_HEADER_BYTES } from "./header.js";
 import type { Kind, Row, TapeRecord } from "./records.js";
@@ -119,7 +119,7 @@ export class TapeReader {
       const { footer, footerOffset } = await readFooter(source, header.length);
       return new TapeReader(source, header, footer, footer.blocks, null, footerOffset);
     } catch (err) {
-      if (!(err instanceof TapeError) || err.code === "E_TAPE_IO") throw err;
+      if (!isFileDamage(err)) throw err;
       reason = err;
     }
     if (!recover) throw reason;
@@ -416,7 +416,7 @@ async function scanBlocks(
       blocks.push(h);
       pos += h.length;
     } catch (err) {
-      if (!(err instanceof TapeError) || err.code === "E_TAPE_IO") throw err;
+      if (!isFileDamage(err)) throw err;
       return { blocks, end: pos, stop: err };
     }
   }

@@ -7,6 +7,7 @@ import {
   type Column,
   type DecodedBlock,
   type IntColumn,
+  isFileDamage,
   TapeError,
   type TapeFilter,
   type TapeReader,
@@ -55,7 +56,7 @@ export function batches(dataset: Dataset, options: BatchOptions): AsyncIterable<
       const ahead = new ReadAhead();
       /** A loss: a batch that says so with `onCorrupt: "skip"`, else the error. */
       const lost = (file: DatasetFile, exchange: string, header: BlockHeader | null, err: unknown): Batch => {
-        if (!skip || !(err instanceof TapeError) || err.code === "E_TAPE_IO") throw err;
+        if (!skip || !isFileDamage(err)) throw err;
         return { file, exchange, block: null, header, lost: err };
       };
       // Hours without a file come first: a scan that would miss them says so before it starts.

@@ -8,6 +8,7 @@
  */
 import {
   type BlockHeader,
+  isFileDamage,
   type Kind,
   type Row,
   recordReader,
@@ -335,7 +336,7 @@ export class Merge {
       reader = await this.dataset.sources.openTape(f.path);
     } catch (err) {
       // Not a tape at all (an empty .open file left by a crash, a damaged header): nothing of it is readable.
-      if (!this.skip || !(err instanceof TapeError) || err.code === "E_TAPE_IO") throw err;
+      if (!this.skip || !isFileDamage(err)) throw err;
       const at =
         f.hour === null
           ? null
@@ -403,7 +404,7 @@ export class Merge {
     try {
       block = open.reader.decodeFetched(h, await this.ahead.take(p.ahead!));
     } catch (err) {
-      if (!this.skip || !(err instanceof TapeError) || err.code === "E_TAPE_IO") throw err;
+      if (!this.skip || !isFileDamage(err)) throw err;
       const at = this.filter.from !== undefined && h.minTs < this.filter.from ? this.filter.from : h.minTs;
       const message = `${open.file.path}: lost block at offset ${h.offset}: ${h.rowCount} ${h.kind} rows of ${h.symbol}, exchange time ${h.minTs} to ${h.maxTs} ns (${err.code}: ${err.reason})`;
       const e = new Item(EVENT, at);

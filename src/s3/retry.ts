@@ -59,6 +59,9 @@ export function isRetryable(err: unknown): boolean {
   // Our per-request deadline, and the HTTP handler's own timeouts.
   if (e.name === "TimeoutError" || e.name === "AbortError") return true;
   if (e.code !== undefined && NETWORK.has(e.code)) return true;
+  // A connection lost on the way says so only in its message; an answer the server gave (a 4xx) is final, whatever
+  // its message says (NoSuchUpload's names an upload "aborted").
+  if (status !== undefined) return false;
   return /socket hang up|ECONNRESET|premature close|aborted/i.test(e.message ?? "");
 }
 

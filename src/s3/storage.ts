@@ -277,7 +277,8 @@ function toTapeError(err: unknown, loc: S3Location, what: string, attempts: numb
     });
   }
   if (err instanceof ShortBodyError) {
-    return new TapeError("E_TAPE_TRUNCATED", `response cut short${tries} (${detail})`, { file, cause: err });
+    // The connection failed, not the object: a transfer error like any other that outlasted its retries.
+    return new TapeError("E_TAPE_S3", `response cut short${tries} (${detail})`, { file, cause: err });
   }
   return new TapeError("E_TAPE_S3", `${detail}${tries}`, { file, cause: err });
 }

@@ -197,6 +197,23 @@ describe("S3 faults", () => {
     storage.close();
   });
 
+  it("a request that keeps failing stops a replay that skips damage: it is not taken for a damaged block", async () => {
+    const ds = datasetOfFiles([url()], { s3: { ...options, maxAttempts: 2 } });
+    // The footer comes through; every block read fails.
+    proxy.injectRangeFaults({}, ...Array.from({ length: 50 }, () => ({ status: 503 })));
+    const events: unknown[] = [];
+    const run = (async () => {
+      for await (const r of ds.replay({ onCorrupt: "skip" })) if (r.kind === "event") events.push(r);
+    })();
+    try {
+      await expect(run).rejects.toMatchObject({ code: "E_TAPE_S3" });
+    } finally {
+      proxy.clearFaults();
+      await ds.sources.close();
+    }
+    expect(events).toEqual([]);
+  });
+
   it("a missing object is E_TAPE_S3 naming it, at once", async () => {
     const err = await openTape(`s3://${BUCKET}/data/nothing.tape`, { s3: options }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TapeError);

@@ -41,6 +41,11 @@ export class FaultProxy {
     this.faults.push(...faults);
   }
 
+  /** Drops the faults not injected yet. */
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
   resetCounts(): void {
     for (const k of Object.keys(this.counts) as (keyof FaultProxy["counts"])[]) this.counts[k] = 0;
     this.ranges.length = 0;
