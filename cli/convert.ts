@@ -31,8 +31,13 @@ function usage(message: string): Error {
   return Object.assign(new Error(message), { code: "E_USAGE" });
 }
 
+/** `--to` values in the order given: convert takes it twice, for the end of the range and for the format. */
+function collectTo(value: string, previous: unknown): string[] {
+  return Array.isArray(previous) ? [...(previous as string[]), value] : [value];
+}
+
 export function registerConvert(program: Command): void {
-  addDatasetOptions(
+  const cmd = addDatasetOptions(
     program
       .command("convert")
       .description(
@@ -81,13 +86,18 @@ Examples:
   duckdb -c "select symbol, count(*), avg(priceFloat) from './parquet/*.trade.parquet' group by symbol"`,
     )
     .action(async (inputs: string[], o: ConvertCliOptions) => {
-      // `--to parquet` names the format: no time is spelt like a format.
-      if (o.to !== undefined && isFormat(o.to)) {
-        if (o.format !== undefined && o.format !== o.to)
-          throw usage(`--to ${o.to} and --format ${o.format} name two formats`);
-        o.format = o.to;
-        delete o.to;
+      // `--to parquet` names the format (no time is spelt like a format); another `--to` ends the time range.
+      const tos = (o.to as unknown as string[] | undefined) ?? [];
+      const formats = tos.filter(isFormat);
+      const times = tos.filter((t) => !isFormat(t));
+      if (times.length > 1) throw usage(`--to gives the end of the range twice (${times.join(", ")})`);
+      for (const f of formats) {
+        if (o.format !== undefined && o.format !== f)
+          throw usage(`--to ${f} and --format ${o.format} name two formats`);
+        o.format = f;
       }
+      if (times.length === 1) o.to = times[0]!;
+      else delete o.to;
       if (!isFormat(o.format ?? "")) throw usage(`give --format ${EXPORT_FORMATS.join("|")}`);
       if (o.split !== "symbol" && o.split !== "file") throw usage("--split is symbol or file");
       if (!["both", "exact", "float"].includes(o.decimals ?? ""))
@@ -126,6 +136,7 @@ Examples:
       await ds.sources.close();
       process.stdout.write(o.json ? `${toJson(summary, 2)}\n` : describe(summary));
     });
+  cmd.options.find((x) => x.long === "--to")?.argParser(collectTo);
 }
 
 function describe(s: ConvertSummary): string {
@@ -137,7 +148,8 @@ function describe(s: ConvertSummary): string {
   lines.push(
     `${s.files.length} files, ${s.rows.toLocaleString("en-US")} rows in ${s.seconds.toFixed(1)} s (${rate}${s.workers > 0 ? `, ${s.workers} threads` : ""}): ` +
       `${formatBytes(s.inputBytes)} of tape blocks -> ${formatBytes(s.outputBytes)}` +
-      (s.lostBlocks > 0 ? `; ${s.lostBlocks} damaged blocks left out` : ""),
+      (s.lostBlocks > 0 ? `; ${s.lostBlocks} damaged blocks left out` : "") +
+      (s.missingHours > 0 ? `; ${s.missingHours} hours without a file` : ""),
   );
   return `${lines.join("\n")}\n`;
 }

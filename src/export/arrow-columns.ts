@@ -3,7 +3,7 @@
  * Decimal128 at scale 18, doubles, validity bitmaps, and UTF-8 / binary values with their offsets. Hot loops run
  * on doubles and 32-bit words; a BigInt is made only for a value beyond 2^53.
  */
-import type { BytesColumn, IntColumn, StringColumn } from "../format/index.js";
+import { type BytesColumn, formatDecimal, type IntColumn, type StringColumn } from "../format/index.js";
 
 /** The one scale of every exported decimal: the largest the format allows, so no value is ever rounded. */
 export const DECIMAL_SCALE = 18;
@@ -13,6 +13,8 @@ export const DECIMAL_PRECISION = 38;
 const TWO32 = 2 ** 32;
 /** |base| up to this and offsets within +-2^51 (the format's bound) keep base + offset exact in a double. */
 const SMALL_BASE = 2n ** 52n;
+/** Integers up to this are exact doubles. */
+const EXACT_BIG = 2n ** 53n;
 
 /**
  * The validity bitmap (1 = present, LSB first) of columns laid end to end, or null when every row is present.
@@ -64,7 +66,11 @@ export function float64Values(col: IntColumn, rows: number, all: Float64Array, a
     const base = Number(col.base);
     for (let i = 0; i < rows; i++) out[i] = (base + offsets[i]!) / div;
   } else {
-    for (let i = 0; i < rows; i++) out[i] = Number(col.base + BigInt(offsets[i]!)) / div;
+    for (let i = 0; i < rows; i++) {
+      const m = col.base + BigInt(offsets[i]!);
+      // Beyond 2^53 the mantissa would be rounded before the division: the decimal text is rounded once.
+      out[i] = m <= EXACT_BIG && m >= -EXACT_BIG ? Number(m) / div : Number(formatDecimal(m, col.scale));
+    }
   }
 }
 

@@ -6,7 +6,7 @@
 import { access, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type Kind, TapeError } from "../format/index.js";
-import type { Dataset, DatasetFile } from "../reader/dataset.js";
+import { Dataset, type DatasetFile } from "../reader/dataset.js";
 import { narrow } from "../reader/replay.js";
 import type { BlockCacheStats, S3Stats } from "../s3/index.js";
 import type { ArrowTableOptions } from "./arrow-table.js";
@@ -59,6 +59,8 @@ export interface ConvertSummary {
   outputBytes: number;
   /** Blocks left out (`onCorrupt: "skip"`). */
   lostBlocks: number;
+  /** Hours of the range with no file (`onCorrupt: "skip"`; else an `E_TAPE_MISSING` error). */
+  missingHours: number;
   /** Worker threads that ran passes (0: this thread did). */
   workers: number;
   /** What S3 and the block cache did, in this thread and the workers (null when nothing came from S3). */
@@ -81,6 +83,18 @@ interface FilePlan {
 export async function convert(dataset: Dataset, options: ConvertOptions): Promise<ConvertSummary> {
   const started = performance.now();
   const split = options.split ?? "symbol";
+  // Hours without a file are the whole conversion's: an error before anything is written, or (skipping) counted
+  // once; the passes, in this thread or in workers, then read the files there are.
+  const missing = dataset.missingWithin(narrow(dataset, {}));
+  if (missing.length > 0 && (options.onCorrupt ?? "error") === "error") {
+    const m = missing[0]!;
+    throw new TapeError(
+      "E_TAPE_MISSING",
+      `no file for ${m.exchange} capture ${m.captureId} at this hour${missing.length > 1 ? ` (and ${missing.length - 1} more hours)` : ""}`,
+      { file: m.path },
+    );
+  }
+  const present = new Dataset(dataset.root, dataset.files, dataset.selection, [], dataset.sources);
   await mkdir(options.outDir, { recursive: true });
   const plans = await planFiles(dataset);
   const outputs = split === "symbol" ? bySymbol(plans, options) : byFile(plans, options);
@@ -126,7 +140,7 @@ export async function convert(dataset: Dataset, options: ConvertOptions): Promis
     s3.push(...pool.s3);
     cache.push(...pool.cache);
   } else {
-    for (const pass of passes) results.push(await runPass(dataset, pass, outputs, settings, onBlock));
+    for (const pass of passes) results.push(await runPass(present, pass, outputs, settings, onBlock));
     s3.splice(0, 1, await dataset.sources.s3Stats());
     cache.splice(0, 1, dataset.sources.cacheStats());
   }
@@ -137,6 +151,7 @@ export async function convert(dataset: Dataset, options: ConvertOptions): Promis
     inputBytes: results.reduce((n, r) => n + r.inputBytes, 0),
     outputBytes: files.reduce((n, f) => n + f.bytes, 0),
     lostBlocks: results.reduce((n, r) => n + r.lostBlocks, 0),
+    missingHours: missing.length,
     workers: workers > 1 && setup !== null && workersAvailable() ? workers : 0,
     s3: sumStats(s3),
     cache: sumStats(cache),

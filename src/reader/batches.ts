@@ -15,7 +15,6 @@ import {
 import { splitTime } from "./cursor.js";
 import { type Dataset, type DatasetFile, FILE_LEAD_NS } from "./dataset.js";
 import { Heap } from "./heap.js";
-import { HOUR_NS } from "./layout.js";
 import { type AheadBlock, ReadAhead } from "./read-ahead.js";
 import { narrow, type ReplayOptions } from "./replay.js";
 
@@ -60,12 +59,7 @@ export function batches(dataset: Dataset, options: BatchOptions): AsyncIterable<
         return { file, exchange, block: null, header, lost: err };
       };
       // Hours without a file come first: a scan that would miss them says so before it starts.
-      for (const m of dataset.missing) {
-        if (
-          (filter.to !== undefined && m.hour >= filter.to) ||
-          (filter.from !== undefined && m.hour + HOUR_NS <= filter.from)
-        )
-          continue;
+      for (const m of dataset.missingWithin(filter)) {
         const err = new TapeError(
           "E_TAPE_MISSING",
           `no file for ${m.exchange} capture ${m.captureId} at this hour`,

@@ -107,6 +107,14 @@ export class Dataset {
     readonly unverifiedDays: readonly string[] = [],
   ) {}
 
+  /** The hours without a file that overlap a time range (`to` exclusive). */
+  missingWithin(range: { from?: bigint; to?: bigint }): MissingHour[] {
+    const { from, to } = range;
+    return this.missing.filter(
+      (m) => !((to !== undefined && m.hour >= to) || (from !== undefined && m.hour + HOUR_NS <= from)),
+    );
+  }
+
   /**
    * The same dataset limited to some of its files (numbered again, in the same order), and with parts of its
    * selection replaced.

@@ -21,7 +21,6 @@ import {
 import { BlockCursor, splitTime } from "./cursor.js";
 import { type Dataset, type DatasetFile, FILE_LEAD_NS, type TimeInput, toNs } from "./dataset.js";
 import { Heap } from "./heap.js";
-import { HOUR_NS } from "./layout.js";
 import { type AheadBlock, ReadAhead } from "./read-ahead.js";
 
 export interface ReplayOptions {
@@ -310,9 +309,8 @@ export class Merge {
 
   private start(): void {
     this.started = true;
-    const { from, to } = this.filter;
-    for (const m of this.dataset.missing) {
-      if ((to !== undefined && m.hour >= to) || (from !== undefined && m.hour + HOUR_NS <= from)) continue;
+    const { from } = this.filter;
+    for (const m of this.dataset.missingWithin(this.filter)) {
       const message = `no file for ${m.exchange} capture ${m.captureId} hour ${new Date(Number(m.hour / 1_000_000n)).toISOString().slice(0, 13)}h: ${m.path}`;
       if (!this.skip) throw new TapeError("E_TAPE_MISSING", message, { file: m.path });
       // Reported where the range starts when the hour starts before it.

@@ -381,6 +381,96 @@ describe("convert", () => {
       .filter((x) => BigInt(x["ts"] as string) >= BigInt(from) && BigInt(x["ts"] as string) < BigInt(to));
     expect(rows[0]!["n"]).toBe(want.length);
     expect(rows[0]!["t"]).toBe("TIMESTAMP WITH TIME ZONE");
+    // `--to` twice: the time ends the range, the format names the format, in either order.
+    for (const order of [
+      ["--to", to, "--to", "ndjson"],
+      ["--to", "ndjson", "--to", to],
+    ]) {
+      const again = join(dir, `window-${order[1]}`);
+      const n = run(
+        "convert",
+        file,
+        "--symbol",
+        "ETH-USDT",
+        "--kind",
+        "trade",
+        "--from",
+        from,
+        ...order,
+        "--out",
+        again,
+      );
+      expect(n.status, n.stderr).toBe(0);
+      const text = await readFile(join(again, "testvenue.ETH-USDT.trade.ndjson"), "utf8");
+      expect(text.trim().split("\n")).toHaveLength(want.length);
+    }
+    const twice = run(
+      "convert",
+      file,
+      "--to",
+      to,
+      "--to",
+      from,
+      "--format",
+      "csv",
+      "--out",
+      join(dir, "twice"),
+    );
+    expect(twice.status).not.toBe(0);
+    expect(twice.stderr).toContain("--to gives the end of the range twice");
+  });
+
+  it("an hour without a file in the range stops the conversion, with worker threads or without; skipped, it is counted once", async () => {
+    const root = join(dir, "gappy");
+    const H = 3_600_000_000_000n;
+    for (const hour of [HOUR, HOUR + 2n * H]) {
+      const path = join(root, tapeRelativePath("testvenue", hour, "c1"));
+      const { mkdir } = await import("node:fs/promises");
+      await mkdir(join(path, ".."), { recursive: true });
+      const recs: RecordInput[] = ["A-USDT", "B-USDT"].flatMap((symbol) =>
+        [1n, 2n, 3n].map(
+          (i) =>
+            ({ kind: "trade", symbol, ts: hour + i, price: "1.5", size: "2", side: "buy" }) as RecordInput,
+        ),
+      );
+      await writeFile(
+        path,
+        encodeTape(recs, { exchange: "testvenue", captureId: "c1", periodStart: hour, periodEnd: hour + H }),
+      );
+    }
+    const range = [
+      "--root",
+      root,
+      "--from",
+      HOUR.toString(),
+      "--to",
+      (HOUR + 3n * H).toString(),
+      "--format",
+      "ndjson",
+    ];
+    for (const workers of ["1", "2"]) {
+      const r = run("convert", ...range, "--workers", workers, "--out", join(dir, `gappy-${workers}`));
+      expect(r.status, `workers ${workers}`).not.toBe(0);
+      expect(r.stderr).toContain("E_TAPE_MISSING");
+      const skipped = run(
+        "convert",
+        ...range,
+        "--workers",
+        workers,
+        "--on-corrupt",
+        "skip",
+        "--json",
+        "--out",
+        join(dir, `gappy-skip-${workers}`),
+      );
+      expect(skipped.status, skipped.stderr).toBe(0);
+      const summary = JSON.parse(skipped.stdout) as {
+        rows: number;
+        missingHours: number;
+        lostBlocks: number;
+      };
+      expect(summary).toMatchObject({ rows: 12, missingHours: 1, lostBlocks: 0 });
+    }
   });
 
   it("refuses to replace outputs unless asked, and leaves no partial file when a block is damaged", async () => {
