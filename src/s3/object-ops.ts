@@ -252,7 +252,8 @@ export async function streamObject(
   info: S3ObjectInfo,
   startTry: () => (bytes: Uint8Array) => void,
 ): Promise<void> {
-  await storage.call(loc, "GET", async (client, sdk, signal) => {
+  // However big the object, a try is given up only when the data stops coming.
+  await storage.callStreaming(loc, "GET", async (client, sdk, signal, progress) => {
     const onChunk = startTry();
     const out = await client.send(
       new sdk.GetObjectCommand({
@@ -266,6 +267,7 @@ export async function streamObject(
     if (out.Body === undefined) throw new TapeError("E_TAPE_S3", "GET gave no body", { file: s3Url(loc) });
     let received = 0;
     for await (const chunk of out.Body as AsyncIterable<Uint8Array>) {
+      progress();
       received += chunk.length;
       storage.stats.bytesFetched += chunk.length;
       onChunk(chunk);

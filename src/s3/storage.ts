@@ -223,17 +223,43 @@ export class S3Storage {
     return this.request(loc, what, (signal) => send(this.client, this.sdk, signal));
   }
 
-  /** Runs one request within the concurrency bound, with a deadline per try and retries with backoff. */
+  /**
+   * `call` for a request that streams a whole object, which may take longer than any fixed deadline: a try is
+   * abandoned after `requestTimeoutMs` without a byte, however long it has run. `send` calls `progress` at each
+   * chunk.
+   */
+  callStreaming<T>(
+    loc: S3Location,
+    what: string,
+    send: (
+      client: S3Client,
+      sdk: typeof import("@aws-sdk/client-s3"),
+      signal: AbortSignal,
+      progress: () => void,
+    ) => Promise<T>,
+  ): Promise<T> {
+    return this.request(loc, what, (signal, progress) => send(this.client, this.sdk, signal, progress), true);
+  }
+
+  /**
+   * Runs one request within the concurrency bound, with a deadline per try (for the whole try, or with `idle` for
+   * the silence since the last `progress`) and retries with backoff.
+   */
   private async request<T>(
     loc: S3Location,
     what: string,
-    send: (signal: AbortSignal) => Promise<T>,
+    send: (signal: AbortSignal, progress: () => void) => Promise<T>,
+    idle = false,
   ): Promise<T> {
     await this.acquire();
     try {
       for (let attempt = 0; ; attempt++) {
+        const silence = idle ? new SilenceDeadline(this.timeoutMs) : null;
         try {
-          return await send(AbortSignal.timeout(this.timeoutMs));
+          return await send(
+            silence?.signal ?? AbortSignal.timeout(this.timeoutMs),
+            silence?.progress ?? noop,
+          );
         } catch (err) {
           if (attempt + 1 < this.maxAttempts && isRetryable(err)) {
             this.stats.retries++;
@@ -241,6 +267,8 @@ export class S3Storage {
             continue;
           }
           throw toTapeError(err, loc, what, attempt + 1);
+        } finally {
+          silence?.clear();
         }
       }
     } finally {
@@ -261,6 +289,27 @@ export class S3Storage {
     // The slot passes straight to the next waiter.
     if (next !== undefined) next();
     else this.active--;
+  }
+}
+
+const noop = () => {};
+
+/** An abort signal that fires after `ms` without a call to `progress` (as `AbortSignal.timeout` does, named so). */
+class SilenceDeadline {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  readonly signal = this.controller.signal;
+  readonly progress = () => this.timer.refresh();
+
+  constructor(ms: number) {
+    this.timer = setTimeout(
+      () => this.controller.abort(new DOMException(`no data for ${ms} ms`, "TimeoutError")),
+      ms,
+    );
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
   }
 }
 
