@@ -9,7 +9,8 @@
  * - Verified on every read: each entry carries its length and CRC-32C; a bad entry is deleted and counts as a
  *   miss (the blocks in it are checked by their own CRC again when decoded).
  * - Size-bounded, least recently used first out: a hit refreshes the entry's time; when the cache grows past its
- *   bound, the oldest entries go until it is at 90% of it.
+ *   bound, the oldest entries go until it is at 90% of it. Each process counts the others' entries by scanning
+ *   the folder after writing 5% of the bound, so N processes overshoot it by at most about N × 5%.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, stat, unlink, utimes, writeFile } from "node:fs/promises";
@@ -40,6 +41,11 @@ export interface BlockCacheStats {
 
 const MAGIC = 0x43505454; // "TTPC" little-endian
 const ENTRY_HEADER = 12; // magic, length, CRC-32C
+/**
+ * Share of the bound a process writes before it looks at the folder again: the others' entries count only from
+ * a scan, so with N processes the folder exceeds the bound by at most about N times this share.
+ */
+const RESCAN_SHARE = 0.05;
 /** Temporary files older than this were left by a process that died while writing. */
 const STALE_TEMP_MS = 3_600_000;
 
@@ -49,6 +55,8 @@ export class BlockCache {
   readonly maxBytes: number;
   /** Bytes of the entries, as of the last scan plus what this process wrote since. */
   private usedBytes = 0;
+  /** Bytes this process wrote since its last scan. */
+  private writtenSinceScan = 0;
   /** The first scan of the folder, made at the first write: a run that only reads never walks it. */
   private scanned: Promise<void> | null = null;
   private evicting: Promise<void> | null = null;
@@ -126,13 +134,17 @@ export class BlockCache {
     }
     this.stats.bytesStored += data.length;
     this.usedBytes += entry.length;
-    if (this.usedBytes > this.maxBytes) await this.evict();
+    this.writtenSinceScan += entry.length;
+    // Over the bound by this process's count, or time to count what the other processes wrote.
+    if (this.usedBytes > this.maxBytes || this.writtenSinceScan > this.maxBytes * RESCAN_SHARE)
+      await this.evict();
   }
 
-  /** Drops the oldest entries until the cache holds at most 90% of its bound. */
+  /** Counts every entry, and drops the oldest until the cache holds at most 90% of its bound. */
   async evict(): Promise<void> {
     this.evicting ??= (async () => {
       try {
+        this.writtenSinceScan = 0;
         const entries = await this.scan();
         entries.sort((a, b) => a.mtimeMs - b.mtimeMs);
         let used = entries.reduce((n, e) => n + e.size, 0);

@@ -1,0 +1,40 @@
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { BlockCache } from "../../src/index.js";
+import { tempDir } from "../reader/helpers.js";
+
+const made: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const remove of made) await remove();
+});
+
+/** Bytes of every file in the cache folder. */
+async function bytesOnDisk(dir: string): Promise<number> {
+  let total = 0;
+  for (const sub of await readdir(dir)) {
+    for (const name of await readdir(join(dir, sub))) total += (await stat(join(dir, sub, name))).size;
+  }
+  return total;
+}
+
+describe("the block cache shared by several processes", () => {
+  it("stays near its bound: each counts the others' entries as it writes", async () => {
+    const { dir, remove } = await tempDir();
+    made.push(remove);
+    const maxBytes = 8 * 1024 * 1024;
+    // One cache per process, as each process of a host has its own: they share nothing but the folder.
+    const caches = Array.from({ length: 4 }, () => new BlockCache({ dir, maxBytes }));
+    const page = new Uint8Array(256 * 1024).fill(1);
+    let peak = 0;
+    for (let round = 0; round < 40; round++) {
+      for (let i = 0; i < caches.length; i++) {
+        await caches[i]!.put(`${i}`.padStart(2, "0").padEnd(64, "a"), round, page);
+        peak = Math.max(peak, await bytesOnDisk(dir));
+      }
+    }
+    // 40 MiB written in all: without the rescans each would have let the folder grow to 8 MiB of its own.
+    expect(peak).toBeLessThanOrEqual(maxBytes * (1 + 4 * 0.05) + 4 * (page.length + 12));
+    expect(caches.reduce((n, c) => n + c.stats.evicted, 0)).toBeGreaterThan(0);
+  });
+});
