@@ -126,11 +126,31 @@ Examples:
         options.nameTag = `shard-${shard.index + 1}-of-${shard.count}`;
       // Arrow and Parquet load only for this command.
       const { convert } = await import("../src/export/index.js");
+      // A stop (Ctrl-C, a cancelled Batch job) ends the passes between two blocks: the files being written are
+      // removed, the complete ones stay.
+      const stop = new AbortController();
+      let stoppedBy: NodeJS.Signals | null = null;
+      const onSignal = (sig: NodeJS.Signals) => {
+        stoppedBy = sig;
+        stop.abort();
+      };
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      options.signal = stop.signal;
       let summary: ConvertSummary;
       try {
         summary = await convert(ds, options);
+      } catch (err) {
+        if (stoppedBy === null) throw err;
+        bar.finish();
+        await ds.sources.close();
+        process.stderr.write(`ticktape: convert stopped by ${stoppedBy}: complete files kept, unfinished ones removed\n`);
+        process.exitCode = stoppedBy === "SIGINT" ? 130 : 143;
+        return;
       } finally {
         bar.finish();
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
       }
       reportS3Stats(summary.s3, summary.cache);
       await ds.sources.close();

@@ -10,7 +10,7 @@ import { TapeError, type TapeErrorCode } from "../format/index.js";
 import type { DatasetFile, Selection } from "../reader/dataset.js";
 import type { ExpectedFile } from "../reader/sources.js";
 import type { BlockCacheOptions, BlockCacheStats, S3Options, S3Stats } from "../s3/index.js";
-import type { Output, Pass, PassResult, PassSettings } from "./convert-pass.js";
+import { type Output, type Pass, type PassResult, type PassSettings, PassStopped } from "./convert-pass.js";
 
 /** What a worker needs to open the dataset and write its outputs (structured-clonable). */
 export interface WorkerSetup {
@@ -80,11 +80,19 @@ export async function runPassesInWorkers(
   passes: readonly Pass[],
   count: number,
   onBlock: (bytes: number, rows: number) => void,
+  signal?: AbortSignal,
 ): Promise<PoolResult> {
   const out: PoolResult = { results: [], s3: [], cache: [] };
   let next = 0;
   const state: { failure: Error | null } = { failure: null };
   const workers: Worker[] = [];
+  const stopAll = (failure: Error) => {
+    if (state.failure !== null) return;
+    state.failure = failure;
+    for (const w of workers) w.postMessage({ type: "stop" } satisfies ToWorker);
+  };
+  const onAbort = () => stopAll(new PassStopped("the conversion was stopped"));
+  signal?.addEventListener("abort", onAbort, { once: true });
   const runOne = (worker: Worker) =>
     new Promise<void>((resolve) => {
       const give = () => {
@@ -99,10 +107,7 @@ export async function runPassesInWorkers(
           out.results.push(m.result);
           give();
         } else if (m.type === "failed") {
-          if (state.failure === null && !m.error.stopped) {
-            state.failure = revive(m.error);
-            for (const w of workers) w.postMessage({ type: "stop" } satisfies ToWorker);
-          }
+          if (!m.error.stopped) stopAll(revive(m.error));
           give();
         } else {
           if (m.s3 !== null) out.s3.push(m.s3);
@@ -117,7 +122,9 @@ export async function runPassesInWorkers(
     });
   for (let i = 0; i < Math.min(count, passes.length); i++)
     workers.push(new Worker(WORKER, { workerData: setup }));
+  if (signal?.aborted) onAbort();
   await Promise.all(workers.map(runOne));
+  signal?.removeEventListener("abort", onAbort);
   if (state.failure !== null) throw state.failure;
   return out;
 }

@@ -17,6 +17,7 @@ import {
   type Pass,
   type PassResult,
   type PassSettings,
+  PassStopped,
   runPass,
 } from "./convert-pass.js";
 import { runPassesInWorkers, type WorkerSetup, workersAvailable } from "./convert-pool.js";
@@ -43,6 +44,8 @@ export interface ConvertOptions extends ArrowTableOptions {
   workers?: number;
   /** Called after each block with the bytes of blocks done and in all. */
   onProgress?: (done: ConvertProgress) => void;
+  /** Stops the conversion between two blocks (SIGTERM): unfinished files are removed, complete ones stay. */
+  signal?: AbortSignal;
 }
 
 export interface ConvertProgress {
@@ -135,12 +138,16 @@ export async function convert(dataset: Dataset, options: ConvertOptions): Promis
   const setup = workerSetup(dataset, outputs, settings);
   const workers = Math.min(options.workers ?? 1, passes.length);
   if (workers > 1 && setup !== null && workersAvailable()) {
-    const pool = await runPassesInWorkers(setup, passes, workers, onBlock);
+    const pool = await runPassesInWorkers(setup, passes, workers, onBlock, options.signal);
     results.push(...pool.results);
     s3.push(...pool.s3);
     cache.push(...pool.cache);
   } else {
-    for (const pass of passes) results.push(await runPass(present, pass, outputs, settings, onBlock));
+    const stopped = () => options.signal?.aborted === true;
+    for (const pass of passes) {
+      if (stopped()) throw new PassStopped("the conversion was stopped");
+      results.push(await runPass(present, pass, outputs, settings, onBlock, stopped));
+    }
     s3.splice(0, 1, await dataset.sources.s3Stats());
     cache.splice(0, 1, dataset.sources.cacheStats());
   }

@@ -522,6 +522,64 @@ describe("convert", () => {
   });
 });
 
+describe("stopping", () => {
+  it("SIGTERM mid-conversion removes the file being written, keeps no temporary file, and exits 143", async () => {
+    const H = 3_600_000_000_000n;
+    const path = join(dir, "stop", tapeRelativePath("testvenue", HOUR, "c1"));
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(join(path, ".."), { recursive: true });
+    const recs: RecordInput[] = [];
+    for (let i = 0; i < 1_500_000; i++) {
+      const symbol = i % 2 === 0 ? "A-USDT" : "B-USDT";
+      const price = `${100 + (i % 977) / 100}`;
+      recs.push({
+        kind: "trade",
+        symbol,
+        ts: HOUR + BigInt(i) * 1000n,
+        price,
+        size: "1.5",
+        side: "buy",
+        tradeId: `${i}`,
+      });
+    }
+    const meta = { exchange: "testvenue", captureId: "c1", periodStart: HOUR, periodEnd: HOUR + H };
+    await writeFile(path, encodeTape(recs, meta, { policy: { maxRows: 4096, checkpointIntervalNs: 0 } }));
+    const out = join(dir, "stop-out");
+    const { spawn } = await import("node:child_process");
+    const child = spawn(
+      process.execPath,
+      [cli, "convert", path, "--format", "parquet", "--workers", "1", "--out", out],
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    // Stopped once a file is being written.
+    for (;;) {
+      const names = await readdir(out).catch(() => [] as string[]);
+      if (names.some((n) => n.endsWith(".tmp"))) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    child.kill("SIGTERM");
+    expect(await exited, stderr).toBe(143);
+    expect(stderr).toContain("convert stopped by SIGTERM");
+    const left = await readdir(out);
+    expect(left.filter((n) => n.endsWith(".tmp"))).toEqual([]);
+    // What is there is whole: DuckDB reads every row of it.
+    const c = await db.connect();
+    for (const name of left) {
+      const n = (
+        await c.runAndReadAll(`select count(*)::INTEGER n from '${join(out, name)}'`)
+      ).getRowObjectsJson();
+      expect(n[0]!["n"]).toBe(750_000);
+    }
+  }, 60_000);
+});
+
 describe("library", () => {
   it("dataset.toArrow gathers blocks into batches of batchRows and arrowIpcStream frames them", async () => {
     const ds = datasetOfFiles([file]);
