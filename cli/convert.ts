@@ -144,7 +144,9 @@ Examples:
         if (stoppedBy === null) throw err;
         bar.finish();
         await ds.sources.close();
-        process.stderr.write(`ticktape: convert stopped by ${stoppedBy}: complete files kept, unfinished ones removed\n`);
+        process.stderr.write(
+          `ticktape: convert stopped by ${stoppedBy}: complete files kept, unfinished ones removed\n`,
+        );
         process.exitCode = stoppedBy === "SIGINT" ? 130 : 143;
         return;
       } finally {
