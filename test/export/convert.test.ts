@@ -352,18 +352,14 @@ describe("convert", () => {
     const out = join(dir, "window");
     const from = (HOUR + 10_000_000_000n).toString();
     const to = (HOUR + 20_000_000_000n).toString();
+    const select = ["--symbol", "ETH-USDT", "--kind", "trade", "--from", from];
     const r = run(
       "convert",
       file,
       "--format",
       "parquet",
       "--parquet-utc",
-      "--symbol",
-      "ETH-USDT",
-      "--kind",
-      "trade",
-      "--from",
-      from,
+      ...select,
       "--to",
       to,
       "--out",
@@ -387,19 +383,7 @@ describe("convert", () => {
       ["--to", "ndjson", "--to", to],
     ]) {
       const again = join(dir, `window-${order[1]}`);
-      const n = run(
-        "convert",
-        file,
-        "--symbol",
-        "ETH-USDT",
-        "--kind",
-        "trade",
-        "--from",
-        from,
-        ...order,
-        "--out",
-        again,
-      );
+      const n = run("convert", file, ...select, ...order, "--out", again);
       expect(n.status, n.stderr).toBe(0);
       const text = await readFile(join(again, "testvenue.ETH-USDT.trade.ndjson"), "utf8");
       expect(text.trim().split("\n")).toHaveLength(want.length);
