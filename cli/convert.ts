@@ -74,7 +74,8 @@ export function registerConvert(program: Command): void {
     .addHelpText(
       "after",
       `
-Each output has one kind (its columns: docs/EXPORT.md) and is complete under its name only once written.
+Each output has one kind (its columns: docs/EXPORT.md) and is complete under its name only once written;
+a stop (SIGTERM, Ctrl-C) removes the files being written and keeps the complete ones.
 Timestamps are ns since the epoch, UTC: Arrow timestamp[ns, UTC]; Parquet timestamp[ns] without a zone, so that
 DuckDB keeps the nanoseconds; CSV integers. Decimals are exact: decimal128(38,18) in Parquet and Arrow, text in
 CSV and NDJSON (which is exactly what \`ticktape cat\` prints).
@@ -142,7 +143,6 @@ Examples:
         summary = await convert(ds, options);
       } catch (err) {
         if (stoppedBy === null) throw err;
-        bar.finish();
         await ds.sources.close();
         process.stderr.write(
           `ticktape: convert stopped by ${stoppedBy}: complete files kept, unfinished ones removed\n`,

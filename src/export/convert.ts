@@ -97,7 +97,14 @@ export async function convert(dataset: Dataset, options: ConvertOptions): Promis
       { file: m.path },
     );
   }
-  const present = new Dataset(dataset.root, dataset.files, dataset.selection, [], dataset.sources);
+  const present = new Dataset(
+    dataset.root,
+    dataset.files,
+    dataset.selection,
+    [],
+    dataset.sources,
+    dataset.unverifiedDays,
+  );
   await mkdir(options.outDir, { recursive: true });
   const plans = await planFiles(dataset);
   const outputs = split === "symbol" ? bySymbol(plans, options) : byFile(plans, options);
