@@ -6,7 +6,7 @@
 import { access, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type Kind, TapeError } from "../format/index.js";
-import { Dataset, type DatasetFile } from "../reader/dataset.js";
+import { Dataset, type DatasetFile, missingHourError } from "../reader/dataset.js";
 import { narrow } from "../reader/replay.js";
 import type { BlockCacheStats, S3Stats } from "../s3/index.js";
 import type { ArrowTableOptions } from "./arrow-table.js";
@@ -89,14 +89,8 @@ export async function convert(dataset: Dataset, options: ConvertOptions): Promis
   // Hours without a file are the whole conversion's: an error before anything is written, or (skipping) counted
   // once; the passes, in this thread or in workers, then read the files there are.
   const missing = dataset.missingWithin(narrow(dataset, {}));
-  if (missing.length > 0 && (options.onCorrupt ?? "error") === "error") {
-    const m = missing[0]!;
-    throw new TapeError(
-      "E_TAPE_MISSING",
-      `no file for ${m.exchange} capture ${m.captureId} at this hour${missing.length > 1 ? ` (and ${missing.length - 1} more hours)` : ""}`,
-      { file: m.path },
-    );
-  }
+  if (missing.length > 0 && (options.onCorrupt ?? "error") === "error")
+    throw missingHourError(missing[0]!, missing.length - 1);
   const present = new Dataset(
     dataset.root,
     dataset.files,

@@ -13,7 +13,7 @@ import {
   type TapeReader,
 } from "../format/index.js";
 import { splitTime } from "./cursor.js";
-import { type Dataset, type DatasetFile, FILE_LEAD_NS } from "./dataset.js";
+import { type Dataset, type DatasetFile, FILE_LEAD_NS, missingHourError } from "./dataset.js";
 import { Heap } from "./heap.js";
 import { type AheadBlock, ReadAhead } from "./read-ahead.js";
 import { narrow, type ReplayOptions } from "./replay.js";
@@ -60,13 +60,7 @@ export function batches(dataset: Dataset, options: BatchOptions): AsyncIterable<
       };
       // Hours without a file come first: a scan that would miss them says so before it starts.
       for (const m of dataset.missingWithin(filter)) {
-        const err = new TapeError(
-          "E_TAPE_MISSING",
-          `no file for ${m.exchange} capture ${m.captureId} at this hour`,
-          {
-            file: m.path,
-          },
-        );
+        const err = missingHourError(m);
         const file: DatasetFile = {
           path: m.path,
           exchange: m.exchange,

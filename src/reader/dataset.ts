@@ -69,6 +69,19 @@ export interface MissingHour {
   path: string;
 }
 
+/** The error of an hour without a file, naming it (and how many more hours lack theirs, if any). */
+export function missingHourError(m: MissingHour, more = 0): TapeError {
+  const hour = new Date(Number(m.hour / 1_000_000n)).toISOString().slice(0, 13);
+  const others = more > 0 ? ` (and ${more} more hours)` : "";
+  return new TapeError(
+    "E_TAPE_MISSING",
+    `no file for ${m.exchange} capture ${m.captureId} hour ${hour}h${others}`,
+    {
+      file: m.path,
+    },
+  );
+}
+
 /** The dataset's selection with times as exact ns. */
 export interface Selection {
   from: bigint | undefined;

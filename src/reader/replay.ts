@@ -19,7 +19,14 @@ import {
   type TapeRecord,
 } from "../format/index.js";
 import { BlockCursor, splitTime } from "./cursor.js";
-import { type Dataset, type DatasetFile, FILE_LEAD_NS, type TimeInput, toNs } from "./dataset.js";
+import {
+  type Dataset,
+  type DatasetFile,
+  FILE_LEAD_NS,
+  missingHourError,
+  type TimeInput,
+  toNs,
+} from "./dataset.js";
 import { Heap } from "./heap.js";
 import { type AheadBlock, ReadAhead } from "./read-ahead.js";
 
@@ -311,8 +318,9 @@ export class Merge {
     this.started = true;
     const { from } = this.filter;
     for (const m of this.dataset.missingWithin(this.filter)) {
-      const message = `no file for ${m.exchange} capture ${m.captureId} hour ${new Date(Number(m.hour / 1_000_000n)).toISOString().slice(0, 13)}h: ${m.path}`;
-      if (!this.skip) throw new TapeError("E_TAPE_MISSING", message, { file: m.path });
+      const err = missingHourError(m);
+      if (!this.skip) throw err;
+      const message = `${err.reason}: ${m.path}`;
       // Reported where the range starts when the hour starts before it.
       const at = from !== undefined && m.hour < from ? from : m.hour;
       const e = new Item(EVENT, at);
