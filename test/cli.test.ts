@@ -1,9 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
+import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeTape, type RecordInput } from "../src/index.js";
 
 // The built command (npm test builds first), run as a user would run it: a real child process.
 const root = join(import.meta.dirname, "..");
@@ -126,5 +127,50 @@ describe("ticktape CLI", () => {
       .split("\n")
       .map((l) => JSON.parse(l));
     expect(rows).toEqual(expected);
+  });
+
+  it("repair whose last write stores only part of the trailer (a file-size limit) fails and keeps the .open file", async () => {
+    // A torn file of some tens of KiB (footer and trailer cut off) whose sealed form ends a few bytes past a KiB
+    // boundary: under a limit at that boundary, the write of the 32-byte trailer stores only its first bytes.
+    const HOUR = 1_723_075_200_000_000_000n;
+    const meta = {
+      exchange: "testvenue",
+      captureId: "c1",
+      periodStart: HOUR,
+      periodEnd: HOUR + 3_600_000_000_000n,
+    };
+    const trade = (i: number): RecordInput => ({
+      kind: "trade",
+      symbol: i % 3 === 0 ? "ETH-USDT" : "BTC-USDT",
+      ts: HOUR + BigInt(i) * 1_234_567n,
+      price: `${60000 + ((i * 7919) % 10007) / 100}`,
+      size: `${((i * 104729) % 99991) / 10000}`,
+      side: i % 2 === 0 ? "buy" : "sell",
+      tradeId: `${i}`,
+    });
+    const trades = Array.from({ length: 20_000 }, (_, i) => trade(i));
+    let bytes = encodeTape(trades, meta, { policy: { maxRows: 2048 } });
+    while (bytes.length % 1024 === 0 || bytes.length % 1024 > 24) {
+      trades.push(trade(trades.length));
+      bytes = encodeTape(trades, meta, { policy: { maxRows: 2048 } });
+    }
+    const torn = bytes.subarray(0, bytes.length - 100);
+    const whole = join(dir, "whole.tape.open");
+    await writeFile(whole, torn);
+    const sealedBytes = (await stat(JSON.parse(run("repair", "--json", whole).stdout).output)).size;
+    const limitKiB = Math.floor(sealedBytes / 1024);
+    expect(sealedBytes - limitKiB * 1024, "bytes of the trailer past the limit").toBeLessThan(32);
+    const open = join(dir, "limited.tape.open");
+    await writeFile(open, torn);
+    const r = spawnSync(
+      "bash",
+      ["-c", `ulimit -f ${limitKiB} && exec "$0" "$@"`, process.execPath, cli, "repair", open],
+      { encoding: "utf8" },
+    );
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain("E_TAPE_IO");
+    expect(r.stderr).toContain("EFBIG");
+    expect(existsSync(join(dir, "limited.tape"))).toBe(false);
+    expect(new Uint8Array(await readFile(open))).toEqual(new Uint8Array(torn));
   });
 });

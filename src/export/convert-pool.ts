@@ -34,14 +34,18 @@ export type ToMain =
 
 interface SerializedError {
   message: string;
+  /** The `code` of an error that is not a TapeError (e.g. "ENOMEM"), kept for callers that test it. */
+  code: string | null;
   tape: { code: TapeErrorCode; reason: string; file?: string; offset?: number; field?: string } | null;
   stopped: boolean;
 }
 
 export function serializeError(err: unknown): SerializedError {
   const e = err instanceof Error ? err : new Error(String(err));
+  const code = "code" in e && typeof e.code === "string" ? e.code : null;
   return {
     message: e.message,
+    code,
     tape:
       e instanceof TapeError
         ? {
@@ -57,7 +61,7 @@ export function serializeError(err: unknown): SerializedError {
 }
 
 function revive(e: SerializedError): Error {
-  if (e.tape === null) return new Error(e.message);
+  if (e.tape === null) return Object.assign(new Error(e.message), e.code === null ? {} : { code: e.code });
   const { code, reason, ...where } = e.tape;
   return new TapeError(code, reason, where);
 }
@@ -114,9 +118,8 @@ export async function runPassesInWorkers(
           if (m.cache !== null) out.cache.push(m.cache);
         }
       });
-      worker.on("error", (err) => {
-        state.failure ??= err;
-      });
+      // A worker that dies (its error reaches here) stops the others as a failed pass does.
+      worker.on("error", (err) => stopAll(err));
       worker.on("exit", () => resolve());
       give();
     });

@@ -3,7 +3,6 @@
  * batches: data pages v2, zstd, page and row-group statistics, delta encoding for ordered integers. Batches cross
  * into WebAssembly one at a time as the writer asks for them, so memory holds about one row group.
  */
-import type { FileHandle } from "node:fs/promises";
 import {
   DataType,
   makeData,
@@ -31,6 +30,12 @@ export const PARQUET_ROW_GROUP_ROWS = 1 << 20;
 /** Columns whose values mostly grow: delta-encoded instead of dictionary-encoded. */
 const DELTA_INT_COLUMNS = ["ts", "recvTs", "seq", "seqBefore", "seqAfter"];
 const DELTA_TEXT_COLUMNS = ["tradeId"];
+
+/** Where the file's bytes go, in order; closed by the writer. */
+export interface ByteOutput {
+  write(data: Uint8Array): Promise<unknown>;
+  close(): Promise<void>;
+}
 
 export interface ParquetWriterOptions {
   rowGroupRows?: number;
@@ -78,7 +83,7 @@ export class ParquetWriter {
     private readonly feed: BatchFeed,
     /** Resolves once the writer has the first batch (it takes the schema from it). */
     output: Promise<ReadableStream<Uint8Array>>,
-    file: FileHandle,
+    file: ByteOutput,
     private readonly schema: Schema,
   ) {
     this.done = (async () => {
@@ -98,8 +103,8 @@ export class ParquetWriter {
     this.done.catch(() => {});
   }
 
-  /** A writer of Parquet with the columns of `schema` to `file` (open for writing; closed by the writer). */
-  static create(file: FileHandle, schema: Schema, options: ParquetWriterOptions = {}): ParquetWriter {
+  /** A writer of Parquet with the columns of `schema` to `file` (closed by the writer). */
+  static create(file: ByteOutput, schema: Schema, options: ParquetWriterOptions = {}): ParquetWriter {
     let props = new WriterPropertiesBuilder()
       .setWriterVersion(WriterVersion.V2)
       .setCompression(Compression.ZSTD)

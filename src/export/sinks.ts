@@ -3,12 +3,13 @@
  * temporary name in the output folder and renames the file when it is complete, so a file under its final name is
  * always whole; `abort` removes the temporary file.
  */
-import { type FileHandle, open, rename, rm } from "node:fs/promises";
+import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { writeFully } from "../common/write-fully.js";
 import { type DecodedBlock, type Kind, recordReader, recordToJson, TapeError } from "../format/index.js";
 import { ArrowTable, type ArrowTableOptions } from "./arrow-table.js";
 import type { ExportFormat } from "./formats.js";
-import { ParquetWriter } from "./parquet-writer.js";
+import { type ByteOutput, ParquetWriter } from "./parquet-writer.js";
 import { ArrowIpcEncoder, BatchGatherer } from "./to-arrow.js";
 
 export interface Sink {
@@ -27,9 +28,9 @@ export async function openSink(
   options: ArrowTableOptions,
 ): Promise<Sink> {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const file = await openFile(tmp);
+  const file = await openOutput(path, tmp);
   const finish = async (bytes: number, rows: number) => {
-    await rename(tmp, path);
+    await rename(tmp, path).catch(ioError(path, `rename ${basename(tmp)} to its name`));
     return { rows, bytes };
   };
   const abort = async () => {
@@ -92,18 +93,29 @@ export async function openSink(
   }
 }
 
-async function openFile(path: string): Promise<FileHandle> {
-  try {
-    return await open(path, "w");
-  } catch (err) {
-    throw new TapeError("E_TAPE_IO", `cannot create: ${(err as Error).message}`, { file: path, cause: err });
-  }
+/** A failure of the file system, as the `E_TAPE_IO` error of the output `path` (e.g. a disk full). */
+const ioError =
+  (path: string, what: string) =>
+  (err: unknown): never => {
+    throw new TapeError("E_TAPE_IO", `cannot ${what}: ${(err as Error).message}`, {
+      file: path,
+      cause: err,
+    });
+  };
+
+/** The temporary file `tmp` of the output `path`, created empty. */
+async function openOutput(path: string, tmp: string): Promise<ByteOutput> {
+  const handle = await open(tmp, "w").catch(ioError(path, `create ${basename(tmp)}`));
+  return {
+    write: (data) => writeFully(handle, data, null).catch(ioError(path, "write")),
+    close: () => handle.close().catch(ioError(path, "close")),
+  };
 }
 
 /** A sink whose format turns each block into bytes appended to the file. */
 function byteSink(
   path: string,
-  file: FileHandle,
+  file: ByteOutput,
   finish: (bytes: number, rows: number) => Promise<{ rows: number; bytes: number }>,
   abort: () => Promise<void>,
   encode: {

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { open, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
+import { writeFully } from "../common/write-fully.js";
 import type { BlockHeader } from "./block.js";
 import { crc32c } from "./crc32c.js";
 import { TapeError } from "./errors.js";
@@ -77,7 +78,7 @@ export async function repairTape(
       const hash = createHash("sha256");
       const put = async (bytes: Uint8Array) => {
         hash.update(bytes);
-        await fh.write(bytes, 0, bytes.length, at);
+        await writeFully(fh, bytes, at);
         at += bytes.length;
       };
       await put(await reader.source.read(0, reader.header.length));
@@ -95,7 +96,7 @@ export async function repairTape(
         digest: new Uint8Array(hash.digest()),
       });
       const footerOffset = at;
-      await fh.write(footer, 0, footer.length, at);
+      await writeFully(fh, footer, at);
       at += footer.length;
       const trailer = encodeTrailer({
         footerOffset,
@@ -103,7 +104,7 @@ export async function repairTape(
         footerCrc: crc32c(footer),
         fileLength: at + TRAILER_BYTES,
       });
-      await fh.write(trailer, 0, trailer.length, at);
+      await writeFully(fh, trailer, at);
       await fh.sync();
     } catch (err) {
       await fh.close();

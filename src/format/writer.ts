@@ -5,6 +5,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { type FileHandle, open, rename, stat } from "node:fs/promises";
 import { dirname } from "node:path";
+import { writeFully } from "../common/write-fully.js";
 import {
   BLOCK_FIXED_HEADER,
   type BlockHeader,
@@ -631,7 +632,7 @@ export class TapeWriter {
       const progress = { done: 0 };
       for (let attempt = 1; this.failure === null; attempt++) {
         try {
-          await this.writeAt(data, at, progress);
+          await writeFully(this.fh, data, at, progress);
           if (this.retry !== undefined) {
             this.unsynced.push({ at, data });
             this.unsyncedBytes += data.length;
@@ -670,15 +671,6 @@ export class TapeWriter {
     if (options.sync) await this.sync();
   }
 
-  /** Writes `data` at file offset `at`, from byte `progress.done` on, until all of it is written. */
-  private async writeAt(data: Buffer, at: number, progress = { done: 0 }): Promise<void> {
-    while (progress.done < data.length) {
-      const { done } = progress;
-      const { bytesWritten } = await this.fh.write(data, done, data.length - done, at + done);
-      progress.done += bytesWritten;
-    }
-  }
-
   /** The pause before retry `attempt`: growing from 100 ms, capped. */
   private retryPause(attempt: number): Promise<void> {
     return sleep(Math.min(this.retry?.maxDelayMs ?? 5000, 50 * 2 ** Math.min(attempt, 10)));
@@ -697,7 +689,7 @@ export class TapeWriter {
         this.retry.onWriteError(err, attempt);
         await this.retryPause(attempt);
         try {
-          for (const c of this.unsynced) await this.writeAt(c.data, c.at);
+          for (const c of this.unsynced) await writeFully(this.fh, c.data, c.at);
         } catch (rewriteError) {
           this.retry.onWriteError(rewriteError, attempt);
         }

@@ -504,6 +504,34 @@ describe("convert", () => {
     expect(skipped.lostBlocks).toBe(1);
     expect(skipped.rows).toBe(records().length - victim.rowCount);
   });
+
+  it("a file system that refuses a write (a file-size limit) is E_TAPE_IO naming the output, in workers too", async () => {
+    for (const workers of ["1", "2"]) {
+      const out = join(dir, `refused-${workers}`);
+      // 1 KiB: no Parquet output fits, and the kernel answers the write with EFBIG (Node ignores SIGXFSZ).
+      const r = spawnSync(
+        "bash",
+        [
+          "-c",
+          'ulimit -f 1 && exec "$0" "$@"',
+          process.execPath,
+          cli,
+          "convert",
+          file,
+          "--to",
+          "parquet",
+        ].concat(["--workers", workers, "--out", out]),
+        { encoding: "utf8" },
+      );
+      expect(r.status, `workers ${workers}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(/ticktape: E_TAPE_IO: \S+\.parquet: cannot write: EFBIG/);
+      expect(r.stderr, "no stack trace").not.toContain("    at ");
+      expect(
+        (await outputs(out)).filter((n) => n.startsWith(".")),
+        "temporary files left",
+      ).toEqual([]);
+    }
+  });
 });
 
 describe("stopping", () => {
