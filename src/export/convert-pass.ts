@@ -3,6 +3,7 @@
  * outputs planned for them. Passes write disjoint outputs, so they can run in any order and in parallel.
  */
 import { type Kind, TapeError } from "../format/index.js";
+import type { Batch } from "../reader/batches.js";
 import type { Dataset } from "../reader/dataset.js";
 import type { ArrowTableOptions } from "./arrow-table.js";
 import type { ExportFormat } from "./formats.js";
@@ -29,6 +30,11 @@ export type Pass = { symbol: string } | { file: string; symbols: string[] };
 
 export interface PassSettings {
   format: ExportFormat;
+  /**
+   * Of each file read without a footer (a `.open` file), where its whole blocks ended when the conversion was
+   * planned: blocks its writer appended since are left out, so that every pass converts the records planned for.
+   */
+  recoveredEnds: Record<string, number>;
   table: ArrowTableOptions;
   onCorrupt: "error" | "skip";
 }
@@ -50,6 +56,12 @@ export class PassStopped extends Error {
   override readonly name = "PassStopped";
 }
 
+/** Where a batch's block (or, for a torn tail, the loss) starts in its file. */
+function offsetOf(b: Batch): number {
+  if (b.block !== null) return b.block.header.offset;
+  return b.header?.offset ?? b.lost.offset ?? 0;
+}
+
 export async function runPass(
   dataset: Dataset,
   pass: Pass,
@@ -64,6 +76,8 @@ export async function runPass(
   const route = async (ds: Dataset, symbol: string, keyOf: (exchange: string, kind: Kind) => string) => {
     for await (const b of ds.batches({ symbols: [symbol], onCorrupt: settings.onCorrupt })) {
       if (stopped()) throw new PassStopped("stopped");
+      const end = settings.recoveredEnds[b.file.path];
+      if (end !== undefined && offsetOf(b) >= end) continue;
       if (b.block === null) {
         result.lostBlocks++;
         continue;

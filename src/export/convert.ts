@@ -100,7 +100,7 @@ export async function convert(dataset: Dataset, options: ConvertOptions): Promis
     dataset.unverifiedDays,
   );
   await mkdir(options.outDir, { recursive: true });
-  const plans = await planFiles(dataset);
+  const { plans, recoveredEnds } = await planFiles(dataset);
   const outputs = split === "symbol" ? bySymbol(plans, options) : byFile(plans, options);
   await checkOutputs(
     [...outputs.values()].map((o) => o.path),
@@ -115,6 +115,7 @@ export async function convert(dataset: Dataset, options: ConvertOptions): Promis
           .map((p) => ({ file: p.file.path, symbols: [...p.symbols.keys()].sort() }));
   const settings: PassSettings = {
     format: options.format,
+    recoveredEnds,
     onCorrupt: options.onCorrupt ?? "error",
     table: {
       ...(options.decimals === undefined ? {} : { decimals: options.decimals }),
@@ -208,13 +209,20 @@ function sumStats<T extends object>(all: readonly (T | null)[]): T | null {
   return sum as T;
 }
 
-/** Reads every file's footer (or recovers it) for the blocks the selection takes. */
-async function planFiles(dataset: Dataset): Promise<FilePlan[]> {
+/**
+ * Reads every file's footer (or recovers it) for the blocks the selection takes. A file without a footer (a
+ * `.open` file being written) is read up to the end of its last whole block now (`recoveredEnds`).
+ */
+async function planFiles(
+  dataset: Dataset,
+): Promise<{ plans: FilePlan[]; recoveredEnds: Record<string, number> }> {
   const filter = narrow(dataset, {});
   const plans: FilePlan[] = [];
+  const recoveredEnds: Record<string, number> = {};
   for (const file of dataset.files) {
     const reader = await dataset.sources.openTape(file.path);
     try {
+      if (reader.recovery !== null) recoveredEnds[file.path] = reader.recovery.validEnd;
       const blocks = reader.selectBlocks(filter);
       if (blocks.length === 0) continue;
       const plan: FilePlan = {
@@ -234,7 +242,7 @@ async function planFiles(dataset: Dataset): Promise<FilePlan[]> {
       await reader.close();
     }
   }
-  return plans;
+  return { plans, recoveredEnds };
 }
 
 /** A file name part that any file system accepts: characters outside [A-Za-z0-9_-] are %-escaped. */

@@ -4,6 +4,7 @@
  * decimals included.
  */
 import { spawnSync } from "node:child_process";
+import { appendFileSync } from "node:fs";
 import { open, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,10 +13,12 @@ import { type Data, type RecordBatch, tableFromIPC } from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ArrowTable, arrowIpcStream, convert, ParquetWriter } from "../../src/export/index.js";
 import {
+  BytesSource,
   datasetOfFiles,
   encodeTape,
   type RecordInput,
   TapeError,
+  TapeReader,
   tapeRelativePath,
 } from "../../src/index.js";
 import { canonicalDecimal } from "../format/helpers.js";
@@ -531,6 +534,80 @@ describe("convert", () => {
         "temporary files left",
       ).toEqual([]);
     }
+  });
+});
+
+describe("a .open file being written", () => {
+  it("blocks appended after the conversion was planned are left out, whatever pass meets them", async () => {
+    // X-USDT's trades (converted first: the larger symbol), then Y-USDT's trades, flushed; later Y-USDT's book
+    // updates, a (symbol, kind) pair the plan does not know.
+    const openPath = join(dir, "growing", `${tapeRelativePath("testvenue", HOUR, "c1")}.open`);
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(join(openPath, ".."), { recursive: true });
+    const trade = (symbol: string, i: number): RecordInput => ({
+      kind: "trade",
+      symbol,
+      ts: HOUR + BigInt(i) * 1_000_000n,
+      price: `${100 + i / 100}`,
+      size: "1",
+      side: "buy",
+      tradeId: `${i}`,
+    });
+    const records: RecordInput[] = [
+      ...Array.from({ length: 2000 }, (_, i) => trade("X-USDT", i)),
+      ...Array.from({ length: 10 }, (_, i) => trade("Y-USDT", i)),
+    ];
+    const meta = {
+      exchange: "testvenue",
+      captureId: "c1",
+      periodStart: HOUR,
+      periodEnd: HOUR + 3_600_000_000_000n,
+    };
+    const policy = { maxRows: 100, checkpointIntervalNs: 0 };
+    // A file being written holds its header and blocks, without footer or trailer.
+    const body = async (sealed: Uint8Array) =>
+      sealed.subarray(0, (await TapeReader.open(new BytesSource(sealed))).footerOffset);
+    const planned = await body(encodeTape(records, meta, { policy }));
+    const later = await body(
+      encodeTape(
+        [
+          ...records,
+          ...Array.from(
+            { length: 50 },
+            (_, i): RecordInput => ({
+              kind: "book",
+              symbol: "Y-USDT",
+              ts: HOUR + BigInt(i) * 1_000_000n,
+              side: "bid",
+              price: `${99 + i / 100}`,
+              size: "2",
+              snapshot: false,
+            }),
+          ),
+        ],
+        meta,
+        { policy },
+      ),
+    );
+    expect(Buffer.from(later.subarray(0, planned.length)).equals(Buffer.from(planned))).toBe(true);
+    await writeFile(openPath, planned);
+    let appended = false;
+    const summary = await convert(datasetOfFiles([openPath]), {
+      format: "ndjson",
+      outDir: join(dir, "growing-out"),
+      // After the first block of the first pass (X-USDT), the writer appends Y-USDT's book updates.
+      onProgress: () => {
+        if (appended) return;
+        appended = true;
+        appendFileSync(openPath, later.subarray(planned.length));
+      },
+    });
+    expect(appended).toBe(true);
+    expect(summary.rows).toBe(2010);
+    expect(summary.files.map((f) => `${f.symbol}|${f.kind}|${f.rows}`).sort()).toEqual([
+      "X-USDT|trade|2000",
+      "Y-USDT|trade|10",
+    ]);
   });
 });
 
