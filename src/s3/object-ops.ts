@@ -14,7 +14,7 @@ import {
   toBase64,
 } from "./checksums.js";
 import { httpStatusOf, ShortBodyError } from "./retry.js";
-import type { S3ObjectInfo, S3Storage } from "./storage.js";
+import { pinned, type S3ObjectInfo, type S3Storage } from "./storage.js";
 import { type S3Location, s3Url } from "./url.js";
 
 /** The checksum S3 keeps with an object. */
@@ -259,7 +259,7 @@ export async function streamObject(
       new sdk.GetObjectCommand({
         Bucket: loc.bucket,
         Key: loc.key,
-        ...(info.versionId !== undefined ? { VersionId: info.versionId } : { IfMatch: info.etag }),
+        ...pinned(info),
       }),
       { abortSignal: signal },
     );

@@ -119,8 +119,7 @@ export class S3Storage {
           Bucket: loc.bucket,
           Key: loc.key,
           Range: `bytes=${offset}-${offset + length - 1}`,
-          // A version pins the bytes; without versioning, the ETag at least detects a replaced object.
-          ...(info.versionId !== undefined ? { VersionId: info.versionId } : { IfMatch: info.etag }),
+          ...pinned(info),
         },
         signal,
       );
@@ -311,6 +310,15 @@ class SilenceDeadline {
   clear(): void {
     clearTimeout(this.timer);
   }
+}
+
+/**
+ * Request fields that read the object as `info` saw it. A version pins the bytes; the ETag detects a replaced
+ * object, without versioning and also with it: in a bucket whose versioning is suspended, the version "null" is
+ * overwritten in place by the next PUT.
+ */
+export function pinned(info: S3ObjectInfo): { VersionId?: string; IfMatch: string } {
+  return { ...(info.versionId !== undefined ? { VersionId: info.versionId } : {}), IfMatch: info.etag };
 }
 
 function toTapeError(err: unknown, loc: S3Location, what: string, attempts: number): TapeError {
