@@ -3,6 +3,7 @@
  * an object's stored checksum and parts, small PUTs, a file uploaded with checksums, a whole object read as a
  * stream, and deletes.
  */
+import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
 import type { ChecksumAlgorithm as SdkChecksumAlgorithm } from "@aws-sdk/client-s3";
 import { TapeError } from "../format/errors.js";
@@ -61,6 +62,23 @@ export async function headObject(storage: S3Storage, loc: S3Location): Promise<O
     if (isNotFound(err)) return null;
     throw err;
   }
+}
+
+/**
+ * Whether the object at `loc` is the one these uploaded parts make: its size, and its ETag, which S3 makes for a
+ * multipart upload from the parts' (the MD5 of their MD5s, then "-" and their count).
+ */
+async function madeOf(
+  storage: S3Storage,
+  loc: S3Location,
+  size: number,
+  parts: readonly { ETag: string }[],
+): Promise<boolean> {
+  const head = await headObject(storage, loc).catch(() => null);
+  if (head === null || head.size !== size) return false;
+  const md5 = createHash("md5");
+  for (const p of parts) md5.update(Buffer.from(p.ETag.replaceAll('"', ""), "hex"));
+  return head.etag.replaceAll('"', "") === `${md5.digest("hex")}-${parts.length}`;
 }
 
 /** The parts of a multipart object with their sizes and checksums (GetObjectAttributes, every page). */
@@ -211,20 +229,25 @@ export async function uploadFile(
           throw new TapeError("E_TAPE_S3", `part ${n} has no ETag`, { file: s3Url(loc) });
         parts.push({ PartNumber: n, ETag: out.ETag, ...checksumField(algorithm, sum) });
       }
-      await storage.call(loc, "CompleteMultipartUpload", (client, sdk, signal) =>
-        client.send(
-          new sdk.CompleteMultipartUploadCommand({
-            Bucket: loc.bucket,
-            Key: loc.key,
-            UploadId: uploadId,
-            MultipartUpload: { Parts: parts },
-            ...(whole !== null
-              ? { ChecksumType: "FULL_OBJECT", ...checksumField(algorithm, toBase64(whole.digest())) }
-              : {}),
-          }),
-          { abortSignal: signal },
-        ),
-      );
+      await storage
+        .call(loc, "CompleteMultipartUpload", (client, sdk, signal) =>
+          client.send(
+            new sdk.CompleteMultipartUploadCommand({
+              Bucket: loc.bucket,
+              Key: loc.key,
+              UploadId: uploadId,
+              MultipartUpload: { Parts: parts },
+              ...(whole !== null
+                ? { ChecksumType: "FULL_OBJECT", ...checksumField(algorithm, toBase64(whole.digest())) }
+                : {}),
+            }),
+            { abortSignal: signal },
+          ),
+        )
+        .catch(async (err: unknown) => {
+          // A try whose answer was lost may have completed the upload; the next one then finds no upload.
+          if (!(await madeOf(storage, loc, size, parts))) throw err;
+        });
     } catch (err) {
       await storage
         .call(loc, "AbortMultipartUpload", (client, sdk, signal) =>

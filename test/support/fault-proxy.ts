@@ -12,14 +12,19 @@ export interface Fault {
   delayMs?: number;
   /** Forward, but close the connection after this many body bytes. */
   cutAfterBytes?: number;
+  /** Forward at once, but pass the answer on only after this long: the server has acted, the client may not wait. */
+  answerAfterMs?: number;
 }
 
 export class FaultProxy {
   /** Requests seen, by method (GETs with a Range header count as `RANGE`). */
   readonly counts = { GET: 0, RANGE: 0, HEAD: 0, PUT: 0, OTHER: 0 };
+  /** Answers held back (`answerAfterMs`) so far: the server had acted on those requests. */
+  held = 0;
   /** The Range headers of the ranged GETs, in order. */
   readonly ranges: string[] = [];
   private readonly faults: Fault[] = [];
+  private readonly completeFaults: Fault[] = [];
   private constructor(
     private readonly server: Server,
     readonly endpoint: string,
@@ -41,9 +46,15 @@ export class FaultProxy {
     this.faults.push(...faults);
   }
 
+  /** The next CompleteMultipartUpload requests get these faults, one each, in order. */
+  injectCompleteFaults(...faults: Fault[]): void {
+    this.completeFaults.push(...faults);
+  }
+
   /** Drops the faults not injected yet. */
   clearFaults(): void {
     this.faults.length = 0;
+    this.completeFaults.length = 0;
   }
 
   resetCounts(): void {
@@ -64,7 +75,9 @@ export class FaultProxy {
     } else if (req.method === "GET" || req.method === "HEAD" || req.method === "PUT")
       this.counts[req.method]++;
     else this.counts.OTHER++;
-    const fault = ranged ? this.faults.shift() : undefined;
+    const complete =
+      req.method === "POST" && /[?&]uploadId=/.test(req.url ?? "") && !/partNumber=/.test(req.url ?? "");
+    const fault = ranged ? this.faults.shift() : complete ? this.completeFaults.shift() : undefined;
     const forward = () => {
       if (fault?.status !== undefined) {
         req.resume();
@@ -77,6 +90,16 @@ export class FaultProxy {
       const upstream = request(
         { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers },
         (up) => {
+          if (fault?.answerAfterMs !== undefined) {
+            this.held++;
+            up.pause();
+            setTimeout(() => {
+              if (res.destroyed) return void up.resume();
+              res.writeHead(up.statusCode ?? 502, up.headers);
+              up.pipe(res);
+            }, fault.answerAfterMs);
+            return;
+          }
           res.writeHead(up.statusCode ?? 502, up.headers);
           if (fault?.cutAfterBytes === undefined) {
             up.pipe(res);
