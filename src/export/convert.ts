@@ -5,8 +5,8 @@
  */
 import { access, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { type Kind, TapeError } from "../format/index.js";
-import { Dataset, type DatasetFile, missingHourError } from "../reader/dataset.js";
+import { type Kind, TapeError, type TapeFilter } from "../format/index.js";
+import { type Dataset, type DatasetFile, missingHourError } from "../reader/dataset.js";
 import { narrow } from "../reader/replay.js";
 import type { BlockCacheStats, S3Stats } from "../s3/index.js";
 import type { ArrowTableOptions } from "./arrow-table.js";
@@ -88,19 +88,13 @@ export async function convert(dataset: Dataset, options: ConvertOptions): Promis
   const split = options.split ?? "symbol";
   // Hours without a file are the whole conversion's: an error before anything is written, or (skipping) counted
   // once; the passes, in this thread or in workers, then read the files there are.
-  const missing = dataset.missingWithin(narrow(dataset, {}));
+  const filter = narrow(dataset, {});
+  const missing = dataset.missingWithin(filter);
   if (missing.length > 0 && (options.onCorrupt ?? "error") === "error")
     throw missingHourError(missing[0]!, missing.length - 1);
-  const present = new Dataset(
-    dataset.root,
-    dataset.files,
-    dataset.selection,
-    [],
-    dataset.sources,
-    dataset.unverifiedDays,
-  );
+  const present = dataset.withoutMissing();
   await mkdir(options.outDir, { recursive: true });
-  const { plans, recoveredEnds } = await planFiles(dataset);
+  const { plans, recoveredEnds } = await planFiles(dataset, filter);
   const outputs = split === "symbol" ? bySymbol(plans, options) : byFile(plans, options);
   await checkOutputs(
     [...outputs.values()].map((o) => o.path),
@@ -215,8 +209,8 @@ function sumStats<T extends object>(all: readonly (T | null)[]): T | null {
  */
 async function planFiles(
   dataset: Dataset,
+  filter: TapeFilter,
 ): Promise<{ plans: FilePlan[]; recoveredEnds: Record<string, number> }> {
-  const filter = narrow(dataset, {});
   const plans: FilePlan[] = [];
   const recoveredEnds: Record<string, number> = {};
   for (const file of dataset.files) {

@@ -146,6 +146,11 @@ export class Dataset {
     );
   }
 
+  /** The same files and selection with no hour counted missing: for work that dealt with those hours already. */
+  withoutMissing(): Dataset {
+    return new Dataset(this.root, this.files, this.selection, [], this.sources, this.unverifiedDays);
+  }
+
   /** Capture ids present, sorted. */
   get captures(): string[] {
     return [...new Set(this.files.map((f) => f.captureId).filter((c): c is string => c !== null))].sort();
