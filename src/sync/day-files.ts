@@ -14,6 +14,9 @@ export interface SourceFile {
   path: string;
   size: number;
   mtimeMs: number;
+  /** Change time and inode: a file rewritten with its size and modification time restored still shows. */
+  ctimeMs: number;
+  ino: number;
 }
 
 export interface DayListing {
@@ -49,7 +52,7 @@ export async function listDay(root: string, date: string): Promise<DayListing> {
     const s = await stat(path).catch((err: unknown) => {
       throw new TapeError("E_TAPE_IO", `cannot stat: ${(err as Error).message}`, { file: path, cause: err });
     });
-    listing[kind].push({ relative, path, size: s.size, mtimeMs: s.mtimeMs });
+    listing[kind].push({ relative, path, size: s.size, mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs, ino: s.ino });
   };
   // Tape files are `<date>/<exchange>/<name>`; anything else, at any depth, is other (or open).
   const walk = async (dir: string, relative: string, exchange: string | null): Promise<void> => {

@@ -1,7 +1,8 @@
 /**
  * Source checksums, computed once per file and kept: `<state>/<date>.checksums.json` (by default
  * `<root>/.ticktape-sync/`, outside every day folder, so DataSync never copies it). An entry holds for the file
- * while its size and modification time are unchanged; anything else is computed again.
+ * while its size, modification and change times and inode are unchanged; anything else is computed again (a copy
+ * that restores the modification time, `cp -p` or `rsync -a`, still changes the change time).
  *
  * The kept algorithms (CRC64NVME, S3's default, and CRC32C and CRC32) are computed in one pass over the file;
  * others (SHA-256, SHA-1) when an object asks for them, and kept as well.
@@ -17,6 +18,9 @@ export const KEPT_ALGORITHMS: readonly ChecksumAlgorithm[] = ["CRC64NVME", "CRC3
 interface Entry {
   size: number;
   mtimeMs: number;
+  /** Absent in ledgers written before they were kept: such entries are computed again. */
+  ctimeMs?: number;
+  ino?: number;
   checksums: Partial<Record<ChecksumAlgorithm, string>>;
 }
 
@@ -77,7 +81,13 @@ export class SourceChecksums {
         },
       );
     }
-    const entry = this.entry(file) ?? { size: file.size, mtimeMs: file.mtimeMs, checksums: {} };
+    const entry = this.entry(file) ?? {
+      size: file.size,
+      mtimeMs: file.mtimeMs,
+      ctimeMs: file.ctimeMs,
+      ino: file.ino,
+      checksums: {},
+    };
     Object.assign(entry.checksums, computed.full);
     this.ledger.files[file.relative] = entry;
     this.dirty = true;
@@ -101,7 +111,14 @@ export class SourceChecksums {
 
   private entry(file: SourceFile): Entry | undefined {
     const e = this.ledger.files[file.relative];
-    if (e === undefined || e.size !== file.size || e.mtimeMs !== file.mtimeMs) return undefined;
+    if (
+      e === undefined ||
+      e.size !== file.size ||
+      e.mtimeMs !== file.mtimeMs ||
+      e.ctimeMs !== file.ctimeMs ||
+      e.ino !== file.ino
+    )
+      return undefined;
     for (const k of Object.keys(e.checksums)) if (!isChecksumAlgorithm(k)) return undefined;
     return e;
   }

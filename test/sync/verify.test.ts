@@ -1,5 +1,6 @@
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { S3Storage } from "../../src/s3/index.js";
@@ -60,6 +61,26 @@ describe("verify", () => {
     const again = await verifyDay({ root, destination: `s3://${bucket}/data`, date: DATE, storage });
     expect(again.ok).toBe(true);
     expect(again.sourceBytesHashed).toBe(0);
+  });
+
+  it("does not trust a kept source checksum for a file rewritten with its size and modification time restored", async () => {
+    // A file that is not a tape (no footer digest to compare): only its checksums prove its copy.
+    const path = join(root, DATE, "okx", "okx-2024-08-08T03.pod-a.tape.unreadable-1");
+    await writeFile(path, randomBytes(5000));
+    await copyDay(bucket);
+    const options = { root, destination: `s3://${bucket}/data`, date: DATE, storage };
+    expect((await verifyDay(options)).ok).toBe(true);
+    // Other bytes, same size, the old modification time put back (as `cp -p`, `rsync -a` or `touch -r` do).
+    // `touch -r` keeps the times to the nanosecond, as those tools do.
+    const times = join(root, "times");
+    await writeFile(times, "");
+    execFileSync("touch", ["-r", path, times]);
+    await writeFile(path, randomBytes(5000));
+    execFileSync("touch", ["-r", times, path]);
+    expect((await stat(path)).mtimeMs).toBe((await stat(times)).mtimeMs);
+    const report = await verifyDay(options);
+    expect(report.ok).toBe(false);
+    expect(report.files.find((f) => path.endsWith(f.file))?.verdict).toBe("checksum-differs");
   });
 
   it("finds a missing object, a short one, a changed byte, an extra object and an .open file", async () => {
