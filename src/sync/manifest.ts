@@ -165,16 +165,27 @@ export function parseManifest(text: string, where: string, date?: string): Manif
     fail(`schema is not ${MANIFEST_SCHEMA}`);
   if (date !== undefined && m.date !== date) fail(`manifest of ${m.date}, expected ${date}`);
   if (!Array.isArray(m.files)) fail("no files list");
+  const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
   m.files.forEach((f, i) => {
     if (
       typeof f?.path !== "string" ||
       !Number.isSafeInteger(f.size) ||
       typeof f.digest !== "string" ||
       !/^[0-9a-f]{64}$/.test(f.digest) ||
-      typeof f.checksums !== "object"
+      !isObject(f.checksums) ||
+      Object.values(f.checksums).some((c) => typeof c !== "string")
     ) {
       fail(`files[${i}] lacks a path, size, digest or checksums`);
     }
   });
+  const t = m.totals;
+  if (
+    !isObject(t) ||
+    !Number.isSafeInteger(t.files) ||
+    !Number.isSafeInteger(t.bytes) ||
+    !Number.isSafeInteger(t.events) ||
+    !isObject(t.records)
+  )
+    fail("totals lacks files, bytes, events or records");
   return m;
 }
