@@ -107,13 +107,14 @@ export async function verifyDay(options: VerifyOptions): Promise<VerifyReport> {
   const only = options.only === undefined ? null : new Set(options.only);
   // Every file DataSync copies with the day: the tapes and any other file (checked by its checksums alone).
   const files = [...listing.sealed, ...listing.other].filter((f) => only === null || only.has(f.relative));
+  const tapes = new Set(listing.sealed);
   try {
     let done = 0;
     const checks = await mapConcurrent(files, options.concurrency ?? 16, async (file) => {
       if (options.signal?.aborted) {
         throw new TapeError("E_TAPE_SYNC", "verify stopped", { file: file.relative, field: "signal" });
       }
-      const check = await checkFile(storage, dest, file, checksums, options.deep === true);
+      const check = await checkFile(storage, dest, file, tapes.has(file), checksums, options.deep === true);
       options.onProgress?.(++done, files.length);
       return check;
     });
@@ -193,6 +194,8 @@ async function checkFile(
   storage: S3Storage,
   dest: Destination,
   file: SourceFile,
+  /** A sealed tape of the day (else another file: its bytes alone are compared). */
+  isTape: boolean,
   checksums: SourceChecksums,
   deep: boolean,
 ): Promise<FileCheck> {
@@ -214,7 +217,7 @@ async function checkFile(
   if (head.size !== file.size) {
     return result("size-differs", `object has ${head.size} bytes, source ${file.size}`, base);
   }
-  if (deep) return deepCheck(storage, loc, head, file, checksums);
+  if (deep) return deepCheck(storage, loc, head, file, isTape, checksums);
   const content = await contentCheck(storage, loc, head, file, checksums);
   if (content.verdict !== "ok") return result(content.verdict, content.detail, { ...base, ...content.how });
   const tape = await tapeTailCheck(storage, loc, head, file);
@@ -311,14 +314,15 @@ async function tapeTailCheck(
 }
 
 /**
- * Reads the whole object once: its CRC64NVME against the source's, and, as the bytes stream in, every block CRC
- * and the file digest at the places the source's footer gives.
+ * Reads the whole object once: its CRC64NVME against the source's, and for a tape, as the bytes stream in, every
+ * block CRC and the file digest at the places the source's footer gives.
  */
 async function deepCheck(
   storage: S3Storage,
   loc: { bucket: string; key: string },
   head: ObjectHead,
   file: SourceFile,
+  isTape: boolean,
   checksums: SourceChecksums,
 ): Promise<FileCheck> {
   const base = {
@@ -329,7 +333,7 @@ async function deepCheck(
     method: "deep",
     algorithm: "CRC64NVME",
   } as const;
-  const layout = await tapeLayout(file.path);
+  const layout = isTape ? await tapeLayout(file.path) : null;
   if (typeof layout === "string")
     return { ...base, verdict: "corrupt", detail: `the source is no sealed tape: ${layout}` };
   const read = await readChecked(storage, loc, head, layout);

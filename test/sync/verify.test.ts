@@ -83,6 +83,22 @@ describe("verify", () => {
     expect(report.files.find((f) => path.endsWith(f.file))?.verdict).toBe("checksum-differs");
   });
 
+  it("--deep proves a file that is not a tape by its bytes alone, and finds its changed copy", async () => {
+    const path = join(root, DATE, "okx", "okx-2024-08-08T03.pod-a.tape.unreadable-1");
+    await writeFile(path, randomBytes(5000));
+    await copyDay(bucket);
+    const options = { root, destination: `s3://${bucket}/data`, date: DATE, storage, deep: true };
+    const report = await verifyDay(options);
+    expect(report.ok, JSON.stringify(report.files.filter((f) => f.verdict !== "ok"))).toBe(true);
+    const other = report.files.find((f) => path.endsWith(f.file))!;
+    expect(other).toMatchObject({ verdict: "ok", method: "deep", algorithm: "CRC64NVME" });
+    const copy = await readFile(path);
+    copy[10] = copy[10]! ^ 1;
+    await putObject(storage, { bucket, key: `data/${other.file}` }, copy);
+    const changed = (await verifyDay(options)).files.find((f) => f.file === other.file)!;
+    expect(changed.verdict).toBe("checksum-differs");
+  });
+
   it("finds a missing object, a short one, a changed byte, an extra object and an .open file", async () => {
     await copyDay(bucket);
     const day = (await listDay(root, DATE)).sealed;
