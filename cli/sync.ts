@@ -22,6 +22,7 @@ interface SyncCliOptions extends DatasetCliOptions {
   uploadChecksum?: string;
   grace?: string;
   force?: boolean;
+  allowEmpty?: boolean;
   metrics?: string;
 }
 
@@ -51,7 +52,11 @@ export function registerSync(program: Command): void {
       "--grace <duration>",
       "wait this long for .open files of the day to be sealed (e.g. 15m; default 0)",
     )
-    .option("--force", "prove the day again and rewrite its manifest even when it has one")
+    .option(
+      "--force",
+      "prove the day again even when it has a manifest (deleted first; rewritten once the day is proven)",
+    )
+    .option("--allow-empty", "prove a day that has no files (default: no files fails the run)")
     .option("--metrics <file>", "write Prometheus metrics of the run to this file (node-exporter textfile)");
   common(run).addHelpText(
     "after",
@@ -74,6 +79,7 @@ export function registerSync(program: Command): void {
         ...(o.grace !== undefined ? { graceMs: await durationMs(o.grace) } : {}),
         ...(o.deep ? { deep: true } : {}),
         ...(o.force ? { force: true } : {}),
+        ...(o.allowEmpty ? { allowEmpty: true } : {}),
         ...(o.stateDir !== undefined ? { stateDir: o.stateDir } : {}),
         signal: stopSignal(),
         log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),

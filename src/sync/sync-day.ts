@@ -4,9 +4,10 @@
  * and only when every file is proven is the manifest written, as the day's last object. A day that already has a
  * manifest matching its files is left alone.
  */
+import { stat } from "node:fs/promises";
 import { TapeError } from "../format/errors.js";
 import type { ChecksumAlgorithm } from "../s3/checksums.js";
-import { getSmallObject, headObject, putObject } from "../s3/object-ops.js";
+import { deleteObject, getSmallObject, headObject, putObject } from "../s3/object-ops.js";
 import { type S3Options, S3Storage } from "../s3/storage.js";
 import { s3Url } from "../s3/url.js";
 import { type DataSyncOptions, type DataSyncResult, DataSyncRunner } from "./datasync.js";
@@ -43,8 +44,13 @@ export interface SyncOptions {
   deep?: boolean;
   stateDir?: string;
   concurrency?: number;
-  /** Run even when the day has a manifest (its files are proven again and the manifest rewritten). */
+  /**
+   * Run even when the day has a manifest: the old manifest is deleted first (the day has none until it is proven
+   * again), then its files are proven and a new manifest written.
+   */
   force?: boolean;
+  /** Prove and write a manifest for a day with no files (default: a day without files fails the run). */
+  allowEmpty?: boolean;
   /** "now", for tests: the day must be over before it is synced. */
   now?: () => number;
   /** Aborting stops the run between steps and files, and cancels a DataSync execution under way (SIGTERM). */
@@ -117,11 +123,18 @@ export async function syncDay(options: SyncOptions): Promise<SyncResult> {
     return result;
   };
   try {
+    await requireFolder(options.root);
     let listing = await listDay(options.root, date);
     const stateDir = options.stateDir ?? defaultStateDir(options.root);
     const manifestLoc = manifestLocation(dest, date);
     const existing = await getSmallObject(storage, manifestLoc, MAX_MANIFEST_BYTES);
-    if (existing !== null && !options.force) {
+    if (existing !== null && options.force) {
+      // The copies are about to change: until they are proven again, no manifest may vouch for them.
+      await deleteObject(storage, manifestLoc);
+      log(
+        `${date}: --force: deleted the manifest ${s3Url(manifestLoc)}; the day has none until it is proven`,
+      );
+    } else if (existing !== null) {
       const manifest = parseManifest(Buffer.from(existing).toString("utf8"), s3Url(manifestLoc), date);
       const differences = await compareWithManifest(manifest, listing, stateDir, date);
       result.files = manifest.files.length;
@@ -155,6 +168,13 @@ export async function syncDay(options: SyncOptions): Promise<SyncResult> {
       );
       return done("not-closed", `${listing.open.length} file(s) of the finished day are not sealed`);
     }
+    if (listing.sealed.length + listing.other.length === 0 && !options.allowEmpty) {
+      return done(
+        "failed",
+        `no files for ${date} under ${options.root}: is the file system mounted and the root right? ` +
+          "(a day that truly has none: --allow-empty)",
+      );
+    }
 
     stopIfAsked("the copy");
     if (runner !== null) {
@@ -182,6 +202,8 @@ export async function syncDay(options: SyncOptions): Promise<SyncResult> {
     const rounds = options.repairRounds ?? 2;
     for (let round = 1; bad.length > 0 && round <= rounds; round++) {
       stopIfAsked(`repair round ${round}`);
+      // Verify lists the day itself: a file sealed since the first listing is repaired too.
+      listing = await listDay(options.root, date);
       const files = [...listing.sealed, ...listing.other].filter((f) =>
         bad.some((b) => b.file === f.relative),
       );
@@ -218,11 +240,20 @@ export async function syncDay(options: SyncOptions): Promise<SyncResult> {
       );
     }
 
-    // Every file is proven: the manifest, last.
+    // Every file is proven: the manifest, last, of the files as they are now, which must be those proven.
     stopIfAsked("the manifest");
+    const final = await listDay(options.root, date);
+    const changed = changesSince(report, final);
+    if (changed.length > 0) {
+      return done(
+        "failed",
+        `the day changed while it was synced: ${changed.slice(0, 5).join("; ")}` +
+          `${changed.length > 5 ? ` (and ${changed.length - 5} more)` : ""}; run again`,
+      );
+    }
     const checksums = await SourceChecksums.load(stateDir, date);
     const entries: ManifestFile[] = [];
-    for (const f of listing.sealed) {
+    for (const f of final.sealed) {
       const sums: ManifestFile["checksums"] = {};
       for (const a of KEPT_ALGORITHMS) sums[a] = await checksums.get(f, a);
       entries.push(await describeFile(f, sums));
@@ -255,6 +286,32 @@ export async function syncDay(options: SyncOptions): Promise<SyncResult> {
     runner?.close();
     if (options.storage === undefined) storage.close();
   }
+}
+
+/** Throws unless `root` is a folder: a root that is not mounted or mistyped must not look like an empty day. */
+async function requireFolder(root: string): Promise<void> {
+  const s = await stat(root).catch((err: unknown) => {
+    throw new TapeError("E_TAPE_IO", `the root cannot be read: ${(err as Error).message}`, {
+      file: root,
+      cause: err,
+    });
+  });
+  if (!s.isDirectory()) throw new TapeError("E_TAPE_IO", "the root is not a folder", { file: root });
+}
+
+/** How the day's files now differ from those verify proved (added, gone, resized, or still being written). */
+function changesSince(report: VerifyReport, now: DayListing): string[] {
+  const proven = new Map(report.files.map((f) => [f.file, f.size]));
+  const changes: string[] = [];
+  for (const f of [...now.sealed, ...now.other]) {
+    const size = proven.get(f.relative);
+    proven.delete(f.relative);
+    if (size === undefined) changes.push(`${f.relative} appeared`);
+    else if (size !== f.size) changes.push(`${f.relative} has ${f.size} bytes, ${size} when verified`);
+  }
+  for (const f of now.open) changes.push(`${f.relative} is being written`);
+  for (const file of proven.keys()) changes.push(`${file} is gone`);
+  return changes;
 }
 
 /**

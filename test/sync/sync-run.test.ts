@@ -1,13 +1,14 @@
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { writeFileSync } from "node:fs";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDataset, type S3Storage } from "../../src/index.js";
+import { openDataset, type S3Storage, tapeRelativePath } from "../../src/index.js";
 import { deleteObject, getSmallObject, putObject } from "../../src/s3/object-ops.js";
 import { listDay, type Manifest, prune, syncDay } from "../../src/sync/index.js";
-import { tempDir } from "../reader/helpers.js";
+import { tempDir, writeDataset } from "../reader/helpers.js";
 import type { S3Emulator } from "../support/s3-emulator.js";
-import { DATE, LATER, startS3, stopS3, writeDay } from "./helpers.js";
+import { DATE, daySpecs, LATER, startS3, stopS3, writeDay } from "./helpers.js";
 
 let s3: S3Emulator;
 let storage: S3Storage;
@@ -107,6 +108,96 @@ describe("sync run (direct uploads)", () => {
       expect(result.stragglers).toEqual([`${DATE}/okx/okx-2024-08-08T07.pod-a.tape.open`]);
       expect(lines.some((l) => l.startsWith("RECORDER FAULT"))).toBe(true);
       expect(result.manifest).toBeNull();
+    } finally {
+      await remove();
+    }
+  });
+
+  it("a root that is not there stops the run; a day without files fails it unless allowed", async () => {
+    const { root, bucket, dest, remove } = await freshDay();
+    try {
+      const base = { destination: dest, date: DATE, storage, now: LATER, uploadAlgorithm: "CRC32" as const };
+      await expect(syncDay({ ...base, root: join(root, "not-mounted") })).rejects.toMatchObject({
+        code: "E_TAPE_IO",
+        file: join(root, "not-mounted"),
+      });
+      const empty = join(root, "empty-root");
+      await mkdir(empty);
+      const none = await syncDay({ ...base, root: empty });
+      expect(none.status).toBe("failed");
+      expect(none.detail).toMatch(/no files for 2024-08-08 under .*empty-root/);
+      expect(none.manifest).toBeNull();
+      const manifestKey = { bucket, key: `ticks/${DATE}/_MANIFEST.json` };
+      expect(await getSmallObject(storage, manifestKey, 1 << 20)).toBeNull();
+      const allowed = await syncDay({ ...base, root: empty, allowEmpty: true });
+      expect(allowed.status).toBe("verified");
+      expect(allowed.files).toBe(0);
+    } finally {
+      await remove();
+    }
+  });
+
+  it("a file sealed while the day is synced fails the run, with no manifest; the next run proves it", async () => {
+    const { root, bucket, dest, remove } = await freshDay();
+    try {
+      const late = daySpecs(["okx"], 3)
+        .slice(2)
+        .map((f) => ({ ...f, captureId: "pod-b" }));
+      let written = false;
+      const base = {
+        root,
+        destination: dest,
+        date: DATE,
+        storage,
+        now: LATER,
+        uploadAlgorithm: "CRC32" as const,
+      };
+      const result = await syncDay({
+        ...base,
+        // Once the first verify is done, a late seal lands in the day.
+        log: (line) => {
+          if (written || !line.includes(": verified ")) return;
+          written = true;
+          for (const f of late)
+            writeFileSync(join(root, tapeRelativePath(f.exchange, f.hour, f.captureId)), "");
+        },
+      });
+      expect(written).toBe(true);
+      expect(result.status).toBe("failed");
+      expect(result.detail).toMatch(/changed while it was synced: .*pod-b\.tape appeared/);
+      expect(
+        await getSmallObject(storage, { bucket, key: `ticks/${DATE}/_MANIFEST.json` }, 1 << 20),
+      ).toBeNull();
+      // The late file, written whole now, is copied and proven by the next run.
+      await writeDataset(root, late);
+      const again = await syncDay(base);
+      expect(again.status).toBe("verified");
+      expect(again.files).toBe(5);
+    } finally {
+      await remove();
+    }
+  });
+
+  it("--force deletes the old manifest first: a forced run that fails leaves the day without one", async () => {
+    const { root, bucket, dest, remove } = await freshDay();
+    try {
+      const base = {
+        root,
+        destination: dest,
+        date: DATE,
+        storage,
+        now: LATER,
+        uploadAlgorithm: "CRC32" as const,
+      };
+      expect((await syncDay(base)).status).toBe("verified");
+      const manifestKey = { bucket, key: `ticks/${DATE}/_MANIFEST.json` };
+      expect(await getSmallObject(storage, manifestKey, 1 << 20)).not.toBeNull();
+      // A file rewritten on EFS (the copy will be replaced) and an object that fails the run.
+      await writeDataset(root, daySpecs(["okx"], 1, 99));
+      await putObject(storage, { bucket, key: `ticks/${DATE}/okx/stray.bin` }, new Uint8Array([1]));
+      const forced = await syncDay({ ...base, force: true });
+      expect(forced.status).toBe("failed");
+      expect(await getSmallObject(storage, manifestKey, 1 << 20)).toBeNull();
     } finally {
       await remove();
     }
