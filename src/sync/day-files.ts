@@ -43,9 +43,19 @@ export function checkDate(date: string): string {
   return date;
 }
 
-/** The day's files, in path order; an absent day folder is an empty listing. */
+/**
+ * The day's files, in path order; an absent day folder is an empty listing, but a root that is not a folder (a
+ * file system not mounted, a mistyped root) is `E_TAPE_IO`: it must not look like an empty day.
+ */
 export async function listDay(root: string, date: string): Promise<DayListing> {
   checkDate(date);
+  const s = await stat(root).catch((err: unknown) => {
+    throw new TapeError("E_TAPE_IO", `the root cannot be read: ${(err as Error).message}`, {
+      file: root,
+      cause: err,
+    });
+  });
+  if (!s.isDirectory()) throw new TapeError("E_TAPE_IO", "the root is not a folder", { file: root });
   const listing: DayListing = { date, sealed: [], open: [], other: [], folders: [] };
   const dayDir = join(root, date);
   const add = async (relative: string, path: string, kind: "sealed" | "open" | "other") => {

@@ -4,7 +4,6 @@
  * and only when every file is proven is the manifest written, as the day's last object. A day that already has a
  * manifest matching its files is left alone.
  */
-import { stat } from "node:fs/promises";
 import { TapeError } from "../format/errors.js";
 import type { ChecksumAlgorithm } from "../s3/checksums.js";
 import { deleteObject, getSmallObject, headObject, putObject } from "../s3/object-ops.js";
@@ -123,7 +122,6 @@ export async function syncDay(options: SyncOptions): Promise<SyncResult> {
     return result;
   };
   try {
-    await requireFolder(options.root);
     let listing = await listDay(options.root, date);
     const stateDir = options.stateDir ?? defaultStateDir(options.root);
     const manifestLoc = manifestLocation(dest, date);
@@ -286,17 +284,6 @@ export async function syncDay(options: SyncOptions): Promise<SyncResult> {
     runner?.close();
     if (options.storage === undefined) storage.close();
   }
-}
-
-/** Throws unless `root` is a folder: a root that is not mounted or mistyped must not look like an empty day. */
-async function requireFolder(root: string): Promise<void> {
-  const s = await stat(root).catch((err: unknown) => {
-    throw new TapeError("E_TAPE_IO", `the root cannot be read: ${(err as Error).message}`, {
-      file: root,
-      cause: err,
-    });
-  });
-  if (!s.isDirectory()) throw new TapeError("E_TAPE_IO", "the root is not a folder", { file: root });
 }
 
 /** How the day's files now differ from those verify proved (added, gone, resized, or still being written). */
