@@ -1,8 +1,10 @@
+import { randomBytes } from "node:crypto";
 import { access, appendFile, copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { MAX_UNSYNCED_BYTES } from "../../src/format/writer.js";
 import {
   encodeTape,
   repairedPath,
@@ -181,6 +183,28 @@ describe("TapeWriter with files", () => {
     expect(records).toEqual([]);
     expect(reader.blocks).toEqual([]);
     expect(reader.recovery).toMatchObject({ droppedBytes: 0, stop: null });
+  });
+});
+
+describe("TapeWriter flushes without fsync", () => {
+  it("keep at most MAX_UNSYNCED_BYTES waiting for an fsync (with write retries, they are kept in memory)", async () => {
+    const w = await TapeWriter.create(join(dir, "unsynced.tape"), { retryWrites: { onWriteError() {} } });
+    const HOUR = 1_800_000_000_000_000_000n;
+    let peak = 0;
+    // 24 flushes of about 2 MiB of raw frames that do not compress: 48 MiB written without asking for an fsync.
+    for (let f = 0; f < 24; f++) {
+      for (let i = 0; i < 2048; i++) {
+        const ts = HOUR + BigInt(f * 2048 + i);
+        w.append({ kind: "raw", symbol: "", ts, recvTs: ts, data: new Uint8Array(randomBytes(1024)) });
+      }
+      await w.flush({ sync: false });
+      peak = Math.max(peak, w.unwrittenBytes);
+    }
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(MAX_UNSYNCED_BYTES + 4 * 1024 * 1024);
+    const summary = await w.seal();
+    expect(summary.rows).toBe(24 * 2048);
+    expect(w.unwrittenBytes).toBe(0);
   });
 });
 
