@@ -42,42 +42,40 @@ describe("a multipart upload whose completion answer is lost", () => {
   const partBytes = 5 * 1024 * 1024;
   const bytes = Uint8Array.from({ length: 2 * partBytes + 12_345 }, (_, i) => (i * 2654435761) >>> 24);
 
-  it("succeeds when the retry finds the object the parts made", async () => {
-    const path = join(dir, "x.tape");
+  /** Runs `body` with the file `name` written and the answer to the next completion held back for 1.5 s. */
+  async function withLostAnswer(
+    name: string,
+    body: (s: S3Storage, path: string, loc: { bucket: string; key: string }) => Promise<void>,
+  ): Promise<void> {
+    const path = join(dir, name);
     await writeFile(path, bytes);
-    const loc = { bucket: "ticks", key: "lost-answer/x.tape" };
     const s = await storage();
+    proxy.injectCompleteFaults({ answerAfterMs: 1500 });
     try {
-      proxy.injectCompleteFaults({ answerAfterMs: 1500 });
+      await body(s, path, { bucket: "ticks", key: `lost-answer/${name}` });
+    } finally {
+      proxy.clearFaults();
+      s.close();
+    }
+  }
+
+  it("succeeds when the retry finds the object the parts made", () =>
+    withLostAnswer("x.tape", async (s, path, loc) => {
       await uploadFile(s, path, loc, { algorithm: "CRC32", partBytes });
       expect(s.stats.retries, "the completion was tried again").toBeGreaterThan(0);
       const stored = await getSmallObject(s, loc, bytes.length);
       expect(stored !== null && Buffer.from(stored).equals(bytes), "the object holds the file's bytes").toBe(
         true,
       );
-    } finally {
-      proxy.clearFaults();
-      s.close();
-    }
-  });
+    }));
 
-  it("fails when the object there is another one", async () => {
-    const path = join(dir, "y.tape");
-    await writeFile(path, bytes);
-    const loc = { bucket: "ticks", key: "lost-answer/y.tape" };
-    const s = await storage();
-    try {
-      // Another writer's object takes the key while the answer is held back.
-      proxy.injectCompleteFaults({ answerAfterMs: 1500 });
+  it("fails when the object there is another one", () =>
+    withLostAnswer("y.tape", async (s, path, loc) => {
       const held = proxy.held;
       const upload = uploadFile(s, path, loc, { algorithm: "CRC32", partBytes });
-      // Once the server has completed the upload (its answer held back), another PUT replaces the object.
+      // Once the server has completed the upload (its answer held back), another writer's PUT replaces it.
       while (proxy.held === held) await new Promise((r) => setTimeout(r, 5));
       await emulator.put(loc.bucket, loc.key, new Uint8Array(bytes.length).fill(9));
       await expect(upload).rejects.toMatchObject({ code: "E_TAPE_S3" });
-    } finally {
-      proxy.clearFaults();
-      s.close();
-    }
-  });
+    }));
 });

@@ -38,6 +38,16 @@ async function freshDay(): Promise<{
   return { root, bucket, dest: `s3://${bucket}/ticks`, remove };
 }
 
+/** The options of a run without DataSync (uploads with CRC32), of the day written by `freshDay`. */
+function runOptions(root: string, dest: string) {
+  return { root, destination: dest, date: DATE, storage, now: LATER, uploadAlgorithm: "CRC32" as const };
+}
+
+/** The day's manifest object, or null. */
+function manifestObject(bucket: string): Promise<Uint8Array | null> {
+  return getSmallObject(storage, { bucket, key: `ticks/${DATE}/_MANIFEST.json` }, 1 << 20);
+}
+
 describe("sync run (direct uploads)", () => {
   it("copies, proves, writes the manifest last, and does nothing the second time", async () => {
     const { root, bucket, dest, remove } = await freshDay();
@@ -116,7 +126,7 @@ describe("sync run (direct uploads)", () => {
   it("a root that is not there stops the run; a day without files fails it unless allowed", async () => {
     const { root, bucket, dest, remove } = await freshDay();
     try {
-      const base = { destination: dest, date: DATE, storage, now: LATER, uploadAlgorithm: "CRC32" as const };
+      const base = runOptions(root, dest);
       await expect(syncDay({ ...base, root: join(root, "not-mounted") })).rejects.toMatchObject({
         code: "E_TAPE_IO",
         file: join(root, "not-mounted"),
@@ -127,8 +137,7 @@ describe("sync run (direct uploads)", () => {
       expect(none.status).toBe("failed");
       expect(none.detail).toMatch(/no files for 2024-08-08 under .*empty-root/);
       expect(none.manifest).toBeNull();
-      const manifestKey = { bucket, key: `ticks/${DATE}/_MANIFEST.json` };
-      expect(await getSmallObject(storage, manifestKey, 1 << 20)).toBeNull();
+      expect(await manifestObject(bucket)).toBeNull();
       const allowed = await syncDay({ ...base, root: empty, allowEmpty: true });
       expect(allowed.status).toBe("verified");
       expect(allowed.files).toBe(0);
@@ -144,14 +153,7 @@ describe("sync run (direct uploads)", () => {
         .slice(2)
         .map((f) => ({ ...f, captureId: "pod-b" }));
       let written = false;
-      const base = {
-        root,
-        destination: dest,
-        date: DATE,
-        storage,
-        now: LATER,
-        uploadAlgorithm: "CRC32" as const,
-      };
+      const base = runOptions(root, dest);
       const result = await syncDay({
         ...base,
         // Once the first verify is done, a late seal lands in the day.
@@ -165,9 +167,7 @@ describe("sync run (direct uploads)", () => {
       expect(written).toBe(true);
       expect(result.status).toBe("failed");
       expect(result.detail).toMatch(/changed while it was synced: .*pod-b\.tape appeared/);
-      expect(
-        await getSmallObject(storage, { bucket, key: `ticks/${DATE}/_MANIFEST.json` }, 1 << 20),
-      ).toBeNull();
+      expect(await manifestObject(bucket)).toBeNull();
       // The late file, written whole now, is copied and proven by the next run.
       await writeDataset(root, late);
       const again = await syncDay(base);
@@ -181,23 +181,15 @@ describe("sync run (direct uploads)", () => {
   it("--force deletes the old manifest first: a forced run that fails leaves the day without one", async () => {
     const { root, bucket, dest, remove } = await freshDay();
     try {
-      const base = {
-        root,
-        destination: dest,
-        date: DATE,
-        storage,
-        now: LATER,
-        uploadAlgorithm: "CRC32" as const,
-      };
+      const base = runOptions(root, dest);
       expect((await syncDay(base)).status).toBe("verified");
-      const manifestKey = { bucket, key: `ticks/${DATE}/_MANIFEST.json` };
-      expect(await getSmallObject(storage, manifestKey, 1 << 20)).not.toBeNull();
+      expect(await manifestObject(bucket)).not.toBeNull();
       // A file rewritten on EFS (the copy will be replaced) and an object that fails the run.
       await writeDataset(root, daySpecs(["okx"], 1, 99));
       await putObject(storage, { bucket, key: `ticks/${DATE}/okx/stray.bin` }, new Uint8Array([1]));
       const forced = await syncDay({ ...base, force: true });
       expect(forced.status).toBe("failed");
-      expect(await getSmallObject(storage, manifestKey, 1 << 20)).toBeNull();
+      expect(await manifestObject(bucket)).toBeNull();
     } finally {
       await remove();
     }
