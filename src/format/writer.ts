@@ -543,7 +543,7 @@ export class TapeWriter {
    * have dropped those pages and forgotten the error, so they are written again before the fsync is retried.
    */
   private unsynced: { at: number; data: Buffer }[] = [];
-  private unsyncedBytes = 0;
+  private unsyncedTotal = 0;
   private readonly retry: TapeWriterOptions["retryWrites"];
 
   private constructor(
@@ -597,9 +597,16 @@ export class TapeWriter {
   get index(): BlockIndex {
     return this.encoder.index;
   }
-  /** Bytes encoded but not yet on disk (waiting, being written, or being retried). */
+  /** Bytes encoded but not yet written (waiting, being written, or being retried). */
   get unwrittenBytes(): number {
-    return this.pendingBytes + this.inFlight + this.unsyncedBytes;
+    return this.pendingBytes + this.inFlight;
+  }
+  /**
+   * Bytes written since the last fsync that are kept in memory to be written again should it fail (with write
+   * retries): at most about `MAX_UNSYNCED_BYTES` plus what one flush writes.
+   */
+  get unsyncedBytes(): number {
+    return this.unsyncedTotal;
   }
 
   private check(): void {
@@ -641,7 +648,7 @@ export class TapeWriter {
           await writeFully(this.fh, data, at, progress);
           if (this.retry !== undefined) {
             this.unsynced.push({ at, data });
-            this.unsyncedBytes += data.length;
+            this.unsyncedTotal += data.length;
           }
           break;
         } catch (err) {
@@ -675,7 +682,7 @@ export class TapeWriter {
     this.startWrite();
     await this.writing;
     this.check();
-    if (options.sync || this.unsyncedBytes > MAX_UNSYNCED_BYTES) await this.sync();
+    if (options.sync || this.unsyncedTotal > MAX_UNSYNCED_BYTES) await this.sync();
   }
 
   /** The pause before retry `attempt`: growing from 100 ms, capped. */
@@ -689,7 +696,7 @@ export class TapeWriter {
       try {
         await this.fh.sync();
         this.unsynced = [];
-        this.unsyncedBytes = 0;
+        this.unsyncedTotal = 0;
         return;
       } catch (err) {
         if (this.retry === undefined) throw err;

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 /**
  * Writing as the recorder does: flushed small blocks, hours sealed with full blocks, parts joined after a restart,
  * a seal cut off at each step, a disk that fails, a queue that overflows.
@@ -240,6 +241,31 @@ describe("the recorder's writer", () => {
     await w.stop();
     const dayDir = join(root, "2026-11-27", "binance");
     expect(await allRecords(join(dayDir, "binance-2026-11-27T10.t.tape"))).toHaveLength(BACKLOG_HIGH + 100);
+  });
+
+  it("with flush.sync false, drops nothing on a healthy disk once more than its unwritten bound was written", async () => {
+    const root = (await tempDir()).dir;
+    const w = new FeedWriter({
+      hourly: { root, exchange: "binance", captureId: "t" },
+      clock: { nowNs: () => H10 },
+      log: quietLog(),
+      flushIntervalMs: 10,
+      sync: false,
+      maxQueuedRecords: 5000,
+      // Stands for the 256 MiB default: about 8 MB of raw frames are written, several times the bound.
+      maxUnwrittenBytes: 2 * 1024 * 1024,
+    });
+    w.start();
+    for (let i = 0; i < 25_000; i++) {
+      const ts = H10 + BigInt(i);
+      // Frames that do not compress.
+      const data = new TextEncoder().encode(`{"n":${i},"p":"${randomBytes(150).toString("hex")}"}`);
+      w.push({ kind: "raw", symbol: "", ts, recvTs: ts, data });
+      if (i % 400 === 399) await new Promise((r) => setTimeout(r, 5));
+    }
+    await w.stop();
+    expect(w.stats.dropped).toBe(0);
+    expect(w.stats.written).toBe(25_000);
   });
 
   it("retries a full disk, drops beyond its bound, and says so in a gap event once writing resumes", async () => {
