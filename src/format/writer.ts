@@ -702,11 +702,23 @@ export class TapeWriter {
         if (this.retry === undefined) throw err;
         this.retry.onWriteError(err, attempt);
         await this.retryPause(attempt);
-        try {
-          for (const c of this.unsynced) await writeFully(this.fh, c.data, c.at);
-        } catch (rewriteError) {
-          this.retry.onWriteError(rewriteError, attempt);
-        }
+        await this.rewriteUnsynced();
+      }
+    }
+  }
+
+  /**
+   * Writes again everything written since the last good fsync (after a failed fsync the kernel may have dropped
+   * those pages), until it all goes through: an fsync before that would vouch for bytes that are not there.
+   */
+  private async rewriteUnsynced(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        for (const c of this.unsynced) await writeFully(this.fh, c.data, c.at);
+        return;
+      } catch (err) {
+        this.retry!.onWriteError(err, attempt);
+        await this.retryPause(attempt);
       }
     }
   }

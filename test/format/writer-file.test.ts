@@ -1,5 +1,17 @@
 import { randomBytes } from "node:crypto";
-import { access, appendFile, copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import {
+  access,
+  appendFile,
+  copyFile,
+  type FileHandle,
+  mkdtemp,
+  open,
+  readFile,
+  rm,
+  stat,
+  truncate,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -207,6 +219,60 @@ describe("TapeWriter flushes without fsync", () => {
     const summary = await w.seal();
     expect(summary.rows).toBe(24 * 2048);
     expect(w.unsyncedBytes).toBe(0);
+  });
+});
+
+describe("TapeWriter after a failed fsync", () => {
+  it("writes everything since the last good fsync again, retrying that write too, before it fsyncs again", async () => {
+    // A disk whose failed fsync drops the pages written since the last good one (the file is cut back to it), and
+    // whose next write then fails once.
+    const state = { failSync: false, failWrite: false, synced: 0 };
+    const openFile = async (path: string, flags: string): Promise<FileHandle> => {
+      const fh = await open(path, flags);
+      return new Proxy(fh, {
+        get(target, key) {
+          if (key === "sync")
+            return async () => {
+              if (state.failSync) {
+                state.failSync = false;
+                state.failWrite = true;
+                await truncate(path, state.synced);
+                throw Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" });
+              }
+              await target.sync();
+              state.synced = (await target.stat()).size;
+            };
+          if (key === "write")
+            return (...args: Parameters<FileHandle["write"]>) => {
+              if (!state.failWrite) return target.write(...args);
+              state.failWrite = false;
+              return Promise.reject(
+                Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }),
+              );
+            };
+          const v = Reflect.get(target, key);
+          return typeof v === "function" ? v.bind(target) : v;
+        },
+      });
+    };
+    const errors: string[] = [];
+    const path = join(dir, "fsync.tape");
+    const w = await TapeWriter.create(path, {
+      openFile,
+      retryWrites: { onWriteError: (e) => errors.push((e as Error).message), maxDelayMs: 5 },
+    });
+    const records = sampleRecords(300);
+    for (const r of records.slice(0, 100)) w.append(r);
+    await w.flush({ sync: true });
+    state.failSync = true;
+    for (const r of records.slice(100, 200)) w.append(r);
+    await w.flush({ sync: true });
+    expect(errors.some((e) => e.startsWith("EIO"))).toBe(true);
+    expect(errors.some((e) => e.startsWith("ENOSPC"))).toBe(true);
+    for (const r of records.slice(200)) w.append(r);
+    await w.seal();
+    const { records: read } = await readFileRecords(path);
+    expect(read.map(recordKey).sort()).toEqual(records.map(recordKey).sort());
   });
 });
 
