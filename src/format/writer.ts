@@ -3,7 +3,7 @@
  * file (footer, trailer, fsync, atomic rename of `NAME.tape.open` to `NAME.tape`).
  */
 import { createHash, type Hash } from "node:crypto";
-import { type FileHandle, open, rename, stat } from "node:fs/promises";
+import { type FileHandle, open, rename, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { writeFully } from "../common/write-fully.js";
 import {
@@ -579,7 +579,14 @@ export class TapeWriter {
       });
     }
     const w = new TapeWriter(path, openPath, fh, options);
-    await w.flush();
+    try {
+      await w.flush();
+    } catch (err) {
+      // Made by this call (wx) and holding at most part of a header: nothing to keep.
+      await w.discard();
+      await rm(openPath, { force: true });
+      throw err;
+    }
     return w;
   }
 
@@ -736,6 +743,18 @@ export class TapeWriter {
     await rename(this.openPath, this.path);
     await syncDirectory(dirname(this.path));
     return { path: this.path, bytes, blocks: this.encoder.index.length, rows: this.encoder.rows };
+  }
+
+  /**
+   * Closes the file after a failure without writing what is buffered (a write being retried stops): the
+   * `.open` file stays as it is, for the caller to remove or to read by recovery.
+   */
+  async discard(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.failure ??= new TapeError("E_TAPE_STATE", "the writer was discarded", { file: this.openPath });
+    await this.writing.catch(() => {});
+    await this.fh.close().catch(() => {});
   }
 
   /** Writes what is buffered and closes without sealing: the `.open` file stays, readable by recovery. */

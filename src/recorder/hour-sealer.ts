@@ -128,9 +128,10 @@ export async function sealHour(finalPath: string, writer: TapeWriterOptions = {}
   const tmp = join(dir, `.${basename(finalPath)}.reblock.tape`);
   await rm(`${tmp}.open`, { force: true });
   await rm(tmp, { force: true });
+  let out: TapeWriter | null = null;
   try {
     const h = readers[0]!.header;
-    const out = await TapeWriter.create(tmp, {
+    out = await TapeWriter.create(tmp, {
       ...writer,
       exchange: h.exchange,
       captureId: h.captureId,
@@ -147,6 +148,11 @@ export async function sealHour(finalPath: string, writer: TapeWriterOptions = {}
     report.rows = sealed.rows;
     report.blocks = sealed.blocks;
     report.bytes = sealed.bytes;
+  } catch (err) {
+    // The sources are untouched; the unfinished output goes, handle and all, so that its space is free again.
+    await out?.discard();
+    await rm(`${tmp}.open`, { force: true });
+    throw err;
   } finally {
     for (const r of readers) await r.close();
   }

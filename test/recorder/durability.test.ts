@@ -135,6 +135,45 @@ describe("sealing an hour", () => {
     expect(await names(dir)).toEqual(["binance-2026-11-27T10.t.tape"]);
   });
 
+  it("a seal whose writes fail closes and removes its unfinished output, and keeps the sources", async () => {
+    const dir = (await tempDir()).dir;
+    const final = join(dir, "binance-2026-11-27T10.t.tape");
+    await writeOpen(final, 0, 1000, 10);
+    // A disk that takes the header and refuses the rest; every handle opened is followed to its close.
+    const handles = { opened: 0, closed: 0 };
+    const openFile = async (path: string, flags: string): Promise<FileHandle> => {
+      const fh = await open(path, flags);
+      handles.opened++;
+      return new Proxy(fh, {
+        get(target, prop) {
+          if (prop === "close")
+            return () => {
+              handles.closed++;
+              return target.close();
+            };
+          if (prop === "write")
+            // (buffer, offset, length, position): the header is the write at position 0.
+            return (...args: unknown[]) =>
+              args[3] === 0
+                ? (target.write as (...a: unknown[]) => unknown).apply(target, args)
+                : Promise.reject(
+                    Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }),
+                  );
+          const v = Reflect.get(target, prop);
+          return typeof v === "function" ? v.bind(target) : v;
+        },
+      });
+    };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await expect(sealHour(final, { openFile })).rejects.toMatchObject({ code: "E_TAPE_IO" });
+    }
+    expect(handles.opened).toBe(3);
+    expect(handles.closed).toBe(3);
+    expect(await names(dir)).toEqual(["binance-2026-11-27T10.t.tape.open"]);
+    const report = await sealHour(final);
+    expect(report.rows).toBe(1000);
+  });
+
   it("keeps an unreadable source aside instead of deleting it", async () => {
     const dir = (await tempDir()).dir;
     const final = join(dir, "binance-2026-11-27T10.t.tape");
