@@ -109,6 +109,8 @@ export class FeedWriter {
   private inBatch = 0;
   /** Reading was asked to pause (`onBacklog(true)`). */
   private behind = false;
+  /** The events this writer made to state refused records (one refused in turn is not stated again). */
+  private readonly refusalEvents = new WeakSet<RecordInput>();
   private wake: (() => void) | null = null;
   private wakeScheduled = false;
   private running: Promise<void> | null = null;
@@ -169,6 +171,18 @@ export class FeedWriter {
       onRejected: (rec: RecordInput, err: TapeValueError) => {
         this.stats.rejected++;
         log.warn("record refused by the format", { kind: rec.kind, symbol: rec.symbol, error: err.message });
+        // Stated in the files, as a dropped record is; an event refused in turn is only counted and logged.
+        if (this.refusalEvents.has(rec)) return;
+        const now = this.options.clock.nowNs();
+        const event = eventRecord(
+          "",
+          "gap",
+          `a ${rec.kind} record of ${JSON.stringify(rec.symbol)} not written: refused by the format (${err.message})`,
+          { ts: now, recvNs: now },
+        );
+        this.refusalEvents.add(event);
+        this.queue.push(event);
+        this.stats.queued = this.queue.length;
       },
     });
   }
@@ -283,6 +297,7 @@ export class FeedWriter {
     this.queue = [];
     this.stats.queued = 0;
     let written = 0;
+    let rejected = 0;
     let error: unknown = null;
     this.inBatch = batch.length;
     try {
@@ -292,6 +307,7 @@ export class FeedWriter {
           batch.length <= RECORDS_PER_TURN ? batch : batch.slice(written, written + RECORDS_PER_TURN);
         const result = await this.hourly.write(part);
         written += result.written;
+        rejected += result.rejected;
         error = result.error;
         this.inBatch = batch.length - written;
         if (this.behind) this.checkBacklog();
@@ -299,8 +315,8 @@ export class FeedWriter {
     } finally {
       this.inBatch = 0;
     }
-    this.appended += written;
-    this.stats.written += written;
+    this.appended += written - rejected;
+    this.stats.written += written - rejected;
     if (written > 0) {
       const last = batch[written - 1]!;
       if (last.recvTs !== undefined) this.lastRecv = BigInt(last.recvTs);

@@ -81,10 +81,14 @@ export class HourlyWriter {
   }
 
   /**
-   * Appends records in receive order, rotating to a new file at each later hour. Returns how many were taken:
-   * all of them, unless a file could not be opened (`error`); the caller offers the rest again later.
+   * Appends records in receive order, rotating to a new file at each later hour. Returns how many were taken
+   * (`written`): all of them, unless a file could not be opened (`error`); the caller offers the rest again later.
+   * Of those taken, `rejected` were refused by the format (`onRejected`) and are in no file.
    */
-  async write(records: readonly RecordInput[]): Promise<{ written: number; error: unknown }> {
+  async write(
+    records: readonly RecordInput[],
+  ): Promise<{ written: number; rejected: number; error: unknown }> {
+    let rejected = 0;
     for (let i = 0; i < records.length; i++) {
       const rec = records[i]!;
       const t = timeOf(rec);
@@ -98,7 +102,7 @@ export class HourlyWriter {
           try {
             await this.rotate(hour);
           } catch (err) {
-            return { written: i, error: err };
+            return { written: i, rejected, error: err };
           }
         }
       }
@@ -107,9 +111,10 @@ export class HourlyWriter {
       } catch (err) {
         if (!(err instanceof TapeValueError) || this.options.onRejected === undefined) throw err;
         this.options.onRejected(rec, err);
+        rejected++;
       }
     }
-    return { written: records.length, error: null };
+    return { written: records.length, rejected, error: null };
   }
 
   private async rotate(hour: bigint): Promise<void> {

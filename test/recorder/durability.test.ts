@@ -307,6 +307,41 @@ describe("the recorder's writer", () => {
     expect(w.stats.written).toBe(25_000);
   });
 
+  it("a record the format refuses is not acknowledged, and a gap event in the file says so", async () => {
+    const root = (await tempDir()).dir;
+    const acks: FlushAck[] = [];
+    const w = new FeedWriter({
+      hourly: { root, exchange: "binance", captureId: "t" },
+      clock: { nowNs: () => H10 + 5_000_000_000n },
+      log: quietLog(),
+      flushIntervalMs: 20,
+      onFlushed: (a) => acks.push(a),
+    });
+    w.start();
+    w.push(trade(0, H10 + 1_000_000n));
+    // 19 significant digits: more than the format stores exactly.
+    w.push({
+      ...(trade(1, H10 + 2_000_000n) as Extract<RecordInput, { kind: "trade" }>),
+      price: "1234567890.123456789",
+    });
+    w.push(trade(2, H10 + 3_000_000n));
+    await w.stop();
+    expect(w.stats.rejected).toBe(1);
+    // The two trades written and the event; not the refused trade.
+    expect(acks.at(-1)?.records).toBe(3);
+    const file = join(root, "2026-11-27", "binance", "binance-2026-11-27T10.t.tape");
+    const recs = await allRecords(file);
+    expect(recs.filter((r) => r.kind === "trade").map((r) => (r.kind === "trade" ? r.tradeId : ""))).toEqual([
+      "0",
+      "2",
+    ]);
+    const gaps = recs.filter((r) => r.kind === "event" && r.type === "gap");
+    expect(gaps).toHaveLength(1);
+    expect(gaps[0]!.kind === "event" && gaps[0]!.message).toMatch(
+      /a trade record of "BTCUSDT" not written: refused/,
+    );
+  });
+
   it("retries a full disk, drops beyond its bound, and says so in a gap event once writing resumes", async () => {
     const root = (await tempDir()).dir;
     const { disk, openFile } = fillableDisk();
