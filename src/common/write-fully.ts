@@ -17,6 +17,8 @@ export async function writeFully(
   while (progress.done < data.length) {
     const { done } = progress;
     const { bytesWritten } = await fh.write(data, done, data.length - done, at === null ? null : at + done);
+    // A write that stores nothing and reports no error would be asked again forever.
+    if (bytesWritten === 0) throw Object.assign(new Error("the write stored no byte"), { code: "EIO" });
     progress.done += bytesWritten;
   }
 }

@@ -788,8 +788,15 @@ export async function syncDirectory(dir: string): Promise<void> {
   try {
     fh = await open(dir, "r");
     await fh.sync();
-  } catch {
-    // Some file systems do not support fsync on directories; the rename itself is still atomic.
+  } catch (err) {
+    // Some file systems (and platforms) do not support fsync on directories; the rename itself is still atomic.
+    // Any other failure (EIO) means the rename may not be durable: the caller must not go on as if it were.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!(code === "EINVAL" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EISDIR"))
+      throw new TapeError("E_TAPE_IO", `cannot fsync the folder: ${(err as Error).message}`, {
+        file: dir,
+        cause: err,
+      });
   } finally {
     await fh?.close();
   }

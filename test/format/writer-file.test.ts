@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { MAX_UNSYNCED_BYTES } from "../../src/format/writer.js";
+import { MAX_UNSYNCED_BYTES, syncDirectory } from "../../src/format/writer.js";
 import {
   encodeTape,
   repairedPath,
@@ -273,6 +273,16 @@ describe("TapeWriter after a failed fsync", () => {
     await w.seal();
     const { records: read } = await readFileRecords(path);
     expect(read.map(recordKey).sort()).toEqual(records.map(recordKey).sort());
+  });
+});
+
+describe("syncDirectory", () => {
+  it("reports a folder it cannot fsync (only file systems without folder fsync are let pass)", async () => {
+    await syncDirectory(dir);
+    await expect(syncDirectory(join(dir, "gone"))).rejects.toMatchObject({
+      code: "E_TAPE_IO",
+      file: join(dir, "gone"),
+    });
   });
 });
 
