@@ -523,7 +523,7 @@ const WRITE_CHUNK = 4 * 1024 * 1024;
 /**
  * Bytes written since the last fsync that a flush without `sync` still lets wait: beyond it, the flush fsyncs.
  * With write retries the writer keeps those bytes in memory (to write again should the fsync fail), so without a
- * bound they would grow with the file and count as unwritten for as long as it is open.
+ * bound they would grow with the file for as long as it is open.
  */
 export const MAX_UNSYNCED_BYTES = 32 * 1024 * 1024;
 
@@ -673,9 +673,9 @@ export class TapeWriter {
   /**
    * Writes every buffered record as blocks (small blocks if buffers are part full) and waits for the writes;
    * with `sync`, also fsyncs (and without it, once `MAX_UNSYNCED_BYTES` wait for one). After it resolves, a crash
-   * loses nothing appended before the call. Blocks are
-   * encoded one at a time with the event loop let run between them: a flush of many buffers does not hold up
-   * sockets and timers for the time it takes to compress all of them.
+   * loses nothing appended before the call. Blocks are encoded one at a time with the event loop let run between
+   * them: a flush of many buffers does not hold up sockets and timers for the time it takes to compress all of
+   * them.
    */
   async flush(options: { sync?: boolean } = {}): Promise<void> {
     this.check();
