@@ -26,6 +26,7 @@ import {
   TapeWriter,
   type TapeWriterOptions,
 } from "../../src/index.js";
+import { diskFull, realWrite, withFaults } from "../support/faulty-file.js";
 import { drainRecords, expectTapeError, recordKey, sampleRecords, streams, thrown } from "./helpers.js";
 
 let dir = "";
@@ -229,29 +230,21 @@ describe("TapeWriter after a failed fsync", () => {
     const state = { failSync: false, failWrite: false, synced: 0 };
     const openFile = async (path: string, flags: string): Promise<FileHandle> => {
       const fh = await open(path, flags);
-      return new Proxy(fh, {
-        get(target, key) {
-          if (key === "sync")
-            return async () => {
-              if (state.failSync) {
-                state.failSync = false;
-                state.failWrite = true;
-                await truncate(path, state.synced);
-                throw Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" });
-              }
-              await target.sync();
-              state.synced = (await target.stat()).size;
-            };
-          if (key === "write")
-            return (...args: Parameters<FileHandle["write"]>) => {
-              if (!state.failWrite) return target.write(...args);
-              state.failWrite = false;
-              return Promise.reject(
-                Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }),
-              );
-            };
-          const v = Reflect.get(target, key);
-          return typeof v === "function" ? v.bind(target) : v;
+      return withFaults(fh, {
+        sync: async (real) => {
+          if (state.failSync) {
+            state.failSync = false;
+            state.failWrite = true;
+            await truncate(path, state.synced);
+            throw Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" });
+          }
+          await real.sync();
+          state.synced = (await real.stat()).size;
+        },
+        write: (real, args) => {
+          if (!state.failWrite) return realWrite(real, args);
+          state.failWrite = false;
+          return diskFull();
         },
       });
     };

@@ -14,6 +14,7 @@ import { BACKLOG_HIGH, FeedWriter, type FlushAck } from "../../src/recorder/feed
 import { listParts, sealHour, setAside } from "../../src/recorder/hour-sealer.js";
 import type { RecorderLog } from "../../src/recorder/log.js";
 import { tempDir } from "../reader/helpers.js";
+import { diskFull, realWrite, withFaults } from "../support/faulty-file.js";
 
 const HOUR = 3_600_000_000_000n;
 /** 2026-11-27T10:00:00Z */
@@ -144,24 +145,13 @@ describe("sealing an hour", () => {
     const openFile = async (path: string, flags: string): Promise<FileHandle> => {
       const fh = await open(path, flags);
       handles.opened++;
-      return new Proxy(fh, {
-        get(target, prop) {
-          if (prop === "close")
-            return () => {
-              handles.closed++;
-              return target.close();
-            };
-          if (prop === "write")
-            // (buffer, offset, length, position): the header is the write at position 0.
-            return (...args: unknown[]) =>
-              args[3] === 0
-                ? (target.write as (...a: unknown[]) => unknown).apply(target, args)
-                : Promise.reject(
-                    Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }),
-                  );
-          const v = Reflect.get(target, prop);
-          return typeof v === "function" ? v.bind(target) : v;
+      return withFaults(fh, {
+        close: (real) => {
+          handles.closed++;
+          return real.close();
         },
+        // (buffer, offset, length, position): the header is the write at position 0.
+        write: (real, args) => (args[3] === 0 ? realWrite(real, args) : diskFull()),
       });
     };
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -195,21 +185,11 @@ function fillableDisk() {
   const disk = { full: false, failures: 0 };
   const openFile = async (path: string, flags: string): Promise<FileHandle> => {
     const fh = await open(path, flags);
-    return new Proxy(fh, {
-      get(target, prop, receiver) {
-        if (prop === "write") {
-          return (...args: Parameters<FileHandle["write"]>) => {
-            if (disk.full) {
-              disk.failures++;
-              return Promise.reject(
-                Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }),
-              );
-            }
-            return (target.write as (...a: unknown[]) => unknown).apply(target, args);
-          };
-        }
-        const v = Reflect.get(target, prop, receiver);
-        return typeof v === "function" ? v.bind(target) : v;
+    return withFaults(fh, {
+      write: (real, args) => {
+        if (!disk.full) return realWrite(real, args);
+        disk.failures++;
+        return diskFull();
       },
     });
   };
@@ -420,22 +400,16 @@ describe("the recorder's writer at the edges (found in review)", () => {
     let w!: FeedWriter;
     const openFile = async (path: string, flags: string): Promise<FileHandle> => {
       const fh = await open(path, flags);
-      return new Proxy(fh, {
-        get(target, prop) {
-          if (prop === "sync") {
-            return async () => {
-              if (armed) {
-                // During the fsync of the flush that seals the hour: the clock passes the hour, and a frame
-                // stamped just before its end arrives.
-                armed = false;
-                now = H + HOUR + 1n;
-                w.push(tr(H + HOUR - 1n, "late"));
-              }
-              return target.sync();
-            };
+      return withFaults(fh, {
+        sync: (real) => {
+          if (armed) {
+            // During the fsync of the flush that seals the hour: the clock passes the hour, and a frame
+            // stamped just before its end arrives.
+            armed = false;
+            now = H + HOUR + 1n;
+            w.push(tr(H + HOUR - 1n, "late"));
           }
-          const v = Reflect.get(target, prop);
-          return typeof v === "function" ? v.bind(target) : v;
+          return real.sync();
         },
       });
     };
