@@ -9,7 +9,6 @@
 
 import { createRequire } from "node:module";
 import { compressSync as lz4Compress, uncompressSync as lz4Uncompress } from "lz4-napi";
-import { compress as zstdCompress } from "zstd-napi";
 import { TapeError } from "./errors.js";
 
 export const CODECS = ["none", "lz4", "zstd"] as const;
@@ -18,14 +17,31 @@ export const CODEC_ID: Record<Codec, number> = { none: 0, lz4: 1, zstd: 2 };
 /** The zstd level the writer uses: measured (docs/benchmarks.md) as the best size for the encode speed. */
 export const DEFAULT_ZSTD_LEVEL = 3;
 
+// The native binding is CommonJS without named exports for ESM: loaded through require.
+const { CCtx, DCtx, compressBound } = createRequire(import.meta.url)(
+  "zstd-napi/binding.js",
+) as typeof import("zstd-napi/binding.js");
+
+/**
+ * One compression context and one output buffer, reused by every block, as for decompression below: a fresh
+ * output buffer per block costs its page faults, and a copy to trim it.
+ */
+const cctx = new CCtx();
+let zstdCompressed = Buffer.allocUnsafe(1 << 20);
+
+/** The stored form of a block body. The result is valid until the next call (it may be a shared buffer). */
 export function compressBody(codec: Codec, body: Uint8Array, zstdLevel = DEFAULT_ZSTD_LEVEL): Uint8Array {
   switch (codec) {
     case "none":
       return body;
     case "lz4":
       return lz4Compress(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
-    case "zstd":
-      return zstdCompress(body, { compressionLevel: zstdLevel });
+    case "zstd": {
+      const bound = compressBound(body.length);
+      if (zstdCompressed.length < bound)
+        zstdCompressed = Buffer.allocUnsafe(Math.max(bound, 2 * zstdCompressed.length));
+      return zstdCompressed.subarray(0, cctx.compress(zstdCompressed, body, zstdLevel));
+    }
   }
 }
 
@@ -57,10 +73,6 @@ function zstdContentSize(b: Uint8Array, offset: number): number {
  * page fault per 4 KiB on first touch, as much as the decompression itself. Decoding is synchronous and copies
  * what it keeps, so one buffer serves every call.
  */
-// The native binding is CommonJS without named exports for ESM: loaded through require.
-const { DCtx } = createRequire(import.meta.url)(
-  "zstd-napi/binding.js",
-) as typeof import("zstd-napi/binding.js");
 const dctx = new DCtx();
 let zstdOut = Buffer.allocUnsafe(1 << 20);
 

@@ -277,9 +277,14 @@ export function encodeIntColumn(
   const first = m > 0 ? values[0]! : 0;
   if (deltaScratch.length < m) deltaScratch = new Float64Array(Math.max(m, 2 * deltaScratch.length));
   if (layout === "runs") {
+    // Every difference is stored and only a change moves on: rows repeat at random, and a branch on whether they
+    // do would be mispredicted about as often as not.
     let changes = 0;
-    for (let i = 1; i < m; i++)
-      if (values[i] !== values[i - 1]) deltaScratch[changes++] = values[i]! - values[i - 1]!;
+    for (let i = 1; i < m; i++) {
+      const d = values[i]! - values[i - 1]!;
+      deltaScratch[changes] = d;
+      changes += Number(d !== 0);
+    }
     // Runs pay one bit per row to drop the one-byte zero deltas: worth it when at least one row in eight repeats.
     if ((m - 1 - changes) * 8 >= m) {
       writeChanges(out, values);
@@ -303,15 +308,35 @@ function writeChanges(out: ByteWriter, values: Float64Array): void {
   const buf = out.buf;
   const start = out.pos;
   buf.fill(0, start, start + nbytes);
-  for (let i = 0; i < m; i++)
-    if (i === 0 || values[i] !== values[i - 1]) buf[start + (i >>> 3)]! |= 1 << (i & 7);
+  if (m > 0) buf[start] = 1;
+  for (let i = 1; i < m; i++) buf[start + (i >>> 3)]! |= Number(values[i] !== values[i - 1]) << (i & 7);
   out.pos += nbytes;
 }
+
+/**
+ * Columns longer than `4 * FORM_SAMPLE` choose between `INT_FOR` and `INT_SCI` from their first `FORM_SAMPLE`
+ * values and write only that form; shorter ones write both and keep the smaller.
+ */
+const FORM_SAMPLE = 256;
 
 /** `INT_FOR` or `INT_SCI`, whichever is smaller for these values (both start with the base). */
 function writeFrameOfReference(out: ByteWriter, base: bigint, values: Float64Array): number {
   out.varintBig(zigzagBig(base));
   const start = out.pos;
+  if (values.length > 4 * FORM_SAMPLE) {
+    const sample = values.subarray(0, FORM_SAMPLE);
+    writeWithUnit(out, sample);
+    const sampleForBytes = out.pos - start;
+    out.pos = start;
+    if (writeScientific(out, sample) && out.pos - start < sampleForBytes) {
+      out.pos = start;
+      if (writeScientific(out, values)) return ENCODING.intSci;
+    }
+    // Frame of reference was smaller on the sample, or a later value has no scientific form.
+    out.pos = start;
+    writeWithUnit(out, values);
+    return ENCODING.intFor;
+  }
   writeWithUnit(out, values);
   const forEnd = out.pos;
   // Tried after the INT_FOR bytes, and moved down over them when shorter.

@@ -272,6 +272,24 @@ describe("scientific form and runs", () => {
     check([1, 2, 3, 4, 5, 6, 7, 8], null, "runs", ENCODING.intDelta);
   });
 
+  it("a long column is judged on its first values, and read back exactly whatever they said", () => {
+    const encodeLong = (values: number[]) => {
+      const col: IntColumn = { type: "int", base: 0n, offsets: Float64Array.from(values), scale: 0, valid: null };
+      const encoding = encodeIntColumn(new ByteWriter(64), col, values.length, "for");
+      const got = roundTrip(col, values.length, "for", dirtyArena(values.length, values.length));
+      expect([...got.offsets]).toEqual(values);
+      return encoding;
+    };
+    const round = (i: number) => (1 + (i % 97)) * 10 ** (3 + (i % 4));
+    // Sizes with trailing zeros: scientific form, as the whole column would choose.
+    expect(encodeLong(Array.from({ length: 3000 }, (_, i) => round(i)))).toBe(ENCODING.intSci);
+    // The first values prefer it, a later one has no scientific form (negative): frame of reference, exact.
+    const negativeLater = Array.from({ length: 3000 }, (_, i) => (i === 2500 ? -5 : round(i)));
+    expect(encodeLong(negativeLater)).toBe(ENCODING.intFor);
+    // The first values are multiples of one unit with no trailing zeros: frame of reference for the whole column.
+    expect(encodeLong(Array.from({ length: 3000 }, (_, i) => 7 * (1 + (i % 13))))).toBe(ENCODING.intFor);
+  });
+
   it("a value in scientific form beyond 2^53 is an error, not an inexact number", () => {
     // s = 2^40 (varint of s·16 + 15), 10^15: far beyond 2^53.
     const w = 2 ** 44 + 15;
