@@ -274,7 +274,13 @@ describe("scientific form and runs", () => {
 
   it("a long column is judged on its first values, and read back exactly whatever they said", () => {
     const encodeLong = (values: number[]) => {
-      const col: IntColumn = { type: "int", base: 0n, offsets: Float64Array.from(values), scale: 0, valid: null };
+      const col: IntColumn = {
+        type: "int",
+        base: 0n,
+        offsets: Float64Array.from(values),
+        scale: 0,
+        valid: null,
+      };
       const encoding = encodeIntColumn(new ByteWriter(64), col, values.length, "for");
       const got = roundTrip(col, values.length, "for", dirtyArena(values.length, values.length));
       expect([...got.offsets]).toEqual(values);
