@@ -344,10 +344,12 @@ function writeChanges(out: ByteWriter, values: Float64Array): void {
 }
 
 /**
- * Columns longer than `4 * FORM_SAMPLE` choose between `INT_FOR` and `INT_SCI` from their first `FORM_SAMPLE`
- * values and write only that form; shorter ones write both and keep the smaller.
+ * Columns longer than `4 * FORM_SAMPLE` are judged on their first `FORM_SAMPLE` values: when one form takes less
+ * than `CLEAR_WIN` of the other's bytes there, only that form is written. Otherwise, and for shorter columns, both
+ * are written and the smaller kept.
  */
 const FORM_SAMPLE = 256;
+const CLEAR_WIN = 0.9;
 
 /** `INT_FOR` or `INT_SCI`, whichever is smaller for these values (both start with the base). */
 function writeFrameOfReference(out: ByteWriter, base: bigint, values: Float64Array): number {
@@ -356,16 +358,21 @@ function writeFrameOfReference(out: ByteWriter, base: bigint, values: Float64Arr
   if (values.length > 4 * FORM_SAMPLE) {
     const sample = values.subarray(0, FORM_SAMPLE);
     writeWithUnit(out, sample);
-    const sampleForBytes = out.pos - start;
+    const forBytes = out.pos - start;
     out.pos = start;
-    if (writeScientific(out, sample) && out.pos - start < sampleForBytes) {
-      out.pos = start;
+    const sciBytes = writeScientific(out, sample) ? out.pos - start : Number.POSITIVE_INFINITY;
+    out.pos = start;
+    if (sciBytes < CLEAR_WIN * forBytes) {
       if (writeScientific(out, values)) return ENCODING.intSci;
+      // A later value has no scientific form.
+      out.pos = start;
+      writeWithUnit(out, values);
+      return ENCODING.intFor;
     }
-    // Frame of reference was smaller on the sample, or a later value has no scientific form.
-    out.pos = start;
-    writeWithUnit(out, values);
-    return ENCODING.intFor;
+    if (forBytes < CLEAR_WIN * sciBytes) {
+      writeWithUnit(out, values);
+      return ENCODING.intFor;
+    }
   }
   writeWithUnit(out, values);
   const forEnd = out.pos;
