@@ -41,7 +41,12 @@ export function registerIngest(program: Command): void {
             raw: o.raw,
             progressEvery: 20_000,
             onProgress: (_stats, input) => bar.update(inputs.indexOf(input), inputs.length),
-            onBadFrame: (err) => process.stderr.write(`bad frame: ${err.message}\n`),
+            onBadFrame: (err, _text, where) =>
+              process.stderr.write(`bad frame at ${where}: ${err.message}\n`),
+            onRejected: (rec, err) =>
+              process.stderr.write(
+                `a ${rec.kind} record not written (refused by the format): ${err.message}\n`,
+              ),
           });
         } finally {
           bar.finish();
@@ -67,6 +72,7 @@ function describe(s: IngestSummary): string {
     ["duplicates dropped", s.duplicates],
     ["crossed books", s.crossed],
     ["bad frames", s.badFrames],
+    ["records refused", s.rejected],
     ["ignored frames", s.ignoredFrames],
   ] as const;
   const lines = [

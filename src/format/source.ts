@@ -26,11 +26,15 @@ export class FileSource implements RangeSource {
   ) {}
 
   static async open(path: string): Promise<FileSource> {
+    let fh: FileHandle | null = null;
     try {
-      const fh = await open(path, "r");
-      const { size } = await fh.stat();
-      return new FileSource(path, size, fh);
+      fh = await open(path, "r");
+      const stat = await fh.stat();
+      // A folder opens for reading on Linux, and fails at the first read.
+      if (!stat.isFile()) throw new Error("not a file");
+      return new FileSource(path, stat.size, fh);
     } catch (err) {
+      await fh?.close();
       throw new TapeError("E_TAPE_IO", `cannot open: ${(err as Error).message}`, { file: path, cause: err });
     }
   }

@@ -478,6 +478,16 @@ function checkBatch(kind: "trade" | "book", batch: TradeBatch | BookBatch, count
   }
 }
 
+/** True when `symbol` can name a (symbol, kind) buffer: the writer refuses a record of any other. */
+export function isStorableSymbol(symbol: string): boolean {
+  try {
+    checkSymbol(symbol);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function checkSymbol(symbol: unknown): void {
   if (typeof symbol !== "string") throw new TapeValueError("expected a string", "symbol");
   if (utf8(symbol).length > MAX_SYMBOL_BYTES)

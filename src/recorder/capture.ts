@@ -9,6 +9,7 @@
  * `raw` records of a tape use the same texts: a frame's bytes, or for a REST response `{"rest":…,"body":…}`
  * (the receive time is the record's `recvTs`).
  */
+import { isUtf8 } from "node:buffer";
 import { createReadStream } from "node:fs";
 import { TapeError } from "../format/errors.js";
 
@@ -32,6 +33,8 @@ export type CapturedMessage = CapturedFrame | CapturedRest;
 export const MAX_CAPTURE_LINE_BYTES = 64 * 1024 * 1024;
 
 const RECV_NS = /^[0-9]{1,20}$/;
+/** The latest time a `.tape` file can hold. */
+const MAX_RECV_NS = 2n ** 63n - 1n;
 
 function captureError(message: string, file: string, line: number): TapeError {
   return new TapeError("E_TAPE_CAPTURE", `line ${line}: ${message}`, { file });
@@ -60,6 +63,8 @@ export function parseCaptureLine(text: string, file = "capture", line = 0): Capt
     );
   }
   const recvNs = BigInt(recv);
+  if (recvNs > MAX_RECV_NS)
+    throw captureError(`recv_ns ${recv} is beyond 2^63 - 1 ns (the year 2262)`, file, line);
   const keys = Object.keys(o).sort().join(",");
   if (keys === "frame,recv_ns") {
     if (typeof o.frame !== "string") throw captureError("frame must be a string", file, line);
@@ -121,7 +126,11 @@ export async function* readCapture(
   let line = 0;
   const emit = (bytes: Buffer): (CapturedMessage & { line: number }) | null => {
     line++;
+    // A WebSocket text frame is UTF-8: bytes that are not were damaged after they were received.
+    if (!isUtf8(bytes)) throw captureError("not valid UTF-8", file, line);
     let text = bytes.toString("utf8");
+    // A byte order mark some editors put at the start of a file is not part of the first message.
+    if (line === 1 && text.startsWith("\uFEFF")) text = text.slice(1);
     if (text.endsWith("\r")) text = text.slice(0, -1);
     if (text.trim() === "") return null;
     return { ...parseCaptureLine(text, file, line), line };

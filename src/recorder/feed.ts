@@ -5,6 +5,8 @@
  */
 import { TapeError } from "../format/errors.js";
 import type { Kind, RecordInput } from "../format/records.js";
+import { isStorableSymbol } from "../format/writer.js";
+import { eventRecord } from "./book-feed.js";
 import type { CapturedMessage } from "./capture.js";
 import { rawText } from "./capture.js";
 import { type Connector, emptyCounters, type FeedContext, type FeedCounters } from "./connector.js";
@@ -35,8 +37,14 @@ export interface FeedOptions {
 export class Feed {
   readonly stats: FeedStats;
   private readonly ctx: FeedContext;
-  /** Latest time seen, for raw records of messages without a receive time. */
+  /** Latest time seen (0: none yet), for raw records and events of messages without a receive time. */
   private lastTs = 0n;
+  /**
+   * Raw records (and bad-frame events) of messages that came before any time was known (a capture of bare frames
+   * that starts with a subscription answer): stamped with the first time seen rather than 1970, up to
+   * `MAX_TIMELESS` of them.
+   */
+  private timeless: RecordInput[] = [];
 
   constructor(
     readonly connector: Connector,
@@ -55,7 +63,11 @@ export class Feed {
       counters: stats,
       record: (rec) => {
         stats.records[rec.kind]++;
-        if (typeof rec.ts === "bigint" && rec.ts > this.lastTs) this.lastTs = rec.ts;
+        // A time the format cannot store is refused with its record, and must not stamp the ones after it.
+        if (typeof rec.ts === "bigint" && rec.ts > this.lastTs && rec.ts <= MAX_TIME) {
+          this.lastTs = rec.ts;
+          if (this.timeless.length > 0) this.releaseTimeless();
+        }
         options.sink(rec);
       },
       requestRest: (path) => {
@@ -87,13 +99,51 @@ export class Feed {
       if (!(err instanceof TapeError) || err.code !== "E_TAPE_FRAME") throw err;
       this.stats.badFrames++;
       this.options.onBadFrame?.(err, m.kind === "frame" ? m.text : m.body);
+      // Stated in the files: what the message held is missing from the records (its raw record keeps it, if on).
+      const kept = this.options.raw ? "; kept as a raw record" : "";
+      const what = m.kind === "frame" ? "a frame" : `the REST response to ${m.path.slice(0, 200)}`;
+      const at = { ts: m.recvNs ?? this.lastTs, recvNs: m.recvNs };
+      this.recordOrHold(eventRecord("", "gap", `${what} could not be read (${err.message})${kept}`, at));
     }
     if (this.options.raw) {
-      const ts = m.recvNs ?? this.lastTs;
       const data = m.kind === "frame" && m.bytes !== undefined ? m.bytes : Buffer.from(rawText(m), "utf8");
-      const rec: RecordInput = { kind: "raw", symbol, ts, data };
+      // The frame is kept whatever symbol it names: under no symbol when the format cannot store that one.
+      const rawSymbol = this.storable(symbol) ? symbol : "";
+      const rec: RecordInput = { kind: "raw", symbol: rawSymbol, ts: m.recvNs ?? this.lastTs, data };
       if (m.recvNs !== null) rec.recvTs = m.recvNs;
-      this.ctx.record(rec);
+      this.recordOrHold(rec);
+    }
+  }
+
+  /** Whether the format can store `symbol` (remembered: a feed meets few symbols, and every frame names one). */
+  private storable(symbol: string): boolean {
+    if (this.storableSymbols.has(symbol)) return true;
+    if (!isStorableSymbol(symbol)) return false;
+    if (this.storableSymbols.size < 100_000) this.storableSymbols.add(symbol);
+    return true;
+  }
+  private readonly storableSymbols = new Set<string>();
+
+  /** Records `rec`, or holds it while no time is known (a record with neither a receive time nor a time yet). */
+  private recordOrHold(rec: RecordInput): void {
+    if (rec.recvTs === undefined && this.lastTs === 0n && this.timeless.length < MAX_TIMELESS) {
+      this.stats.records[rec.kind]++;
+      this.timeless.push(rec);
+    } else this.ctx.record(rec);
+  }
+
+  /** Hands over the records held for want of a time, stamped with the first time seen (or 0 if none was). */
+  releaseTimeless(): void {
+    const held = this.timeless;
+    this.timeless = [];
+    for (const rec of held) {
+      rec.ts = this.lastTs;
+      this.options.sink(rec);
     }
   }
 }
+
+/** Records held for want of a time, at most (beyond, they are stamped 0). */
+const MAX_TIMELESS = 10_000;
+/** The latest time a `.tape` file can hold (ns). */
+const MAX_TIME = 2n ** 63n - 1n;

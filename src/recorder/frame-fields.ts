@@ -142,6 +142,8 @@ function fractionNs(text: string, at: number): number {
   return ns * 10 ** (9 - digits);
 }
 
+const RFC_3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
+
 /** An RFC 3339 time (Kraken, Coinbase), as ns since the epoch. */
 export function isoTimeOf(v: JsonValue | undefined, field: string): bigint {
   const text = stringOf(v, field);
@@ -151,9 +153,11 @@ export function isoTimeOf(v: JsonValue | undefined, field: string): bigint {
   }
   let time: bigint;
   try {
+    // Date, time and zone all given: parseTime alone would also take integer ns, a bare date or no zone.
+    if (!RFC_3339.test(text)) throw new Error("not RFC 3339");
     time = parseTime(text);
   } catch {
-    throw frameError(field, `expected an RFC 3339 time, got ${JSON.stringify(text)}`);
+    throw frameError(field, `expected an RFC 3339 time, got ${JSON.stringify(text).slice(0, 60)}`);
   }
   // A UTC time of this shape: its second is the one the next times are read against.
   const ns = text.length >= 20 && text.charCodeAt(10) === 84 /* T */ ? fractionNs(text, 19) : -1;

@@ -13,7 +13,8 @@
  */
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { TapeValueError } from "../format/errors.js";
+import { TapeError, TapeValueError } from "../format/errors.js";
+import { toTimestamp } from "../format/kind-buffer.js";
 import type { RecordInput } from "../format/records.js";
 import { type BlockPolicy, type SealSummary, TapeWriter, type TapeWriterOptions } from "../format/writer.js";
 import { HOUR_NS, hourOf, tapeRelativePath } from "../reader/layout.js";
@@ -45,9 +46,9 @@ export interface HourlyWriterOptions {
   onRejected?(record: RecordInput, error: TapeValueError): void;
 }
 
+/** The time that places a record in an hour's file; a time the format cannot store is a TapeValueError. */
 function timeOf(rec: RecordInput): bigint {
-  const t = rec.recvTs ?? rec.ts;
-  return typeof t === "bigint" ? t : BigInt(t);
+  return rec.recvTs === undefined ? toTimestamp(rec.ts, "ts") : toTimestamp(rec.recvTs, "recvTs");
 }
 
 export class HourlyWriter {
@@ -67,7 +68,16 @@ export class HourlyWriter {
   /** Hours whose seal failed, with when to try again (ms since the epoch) and how often it failed. */
   private readonly failedSeals = new Map<bigint, { at: number; attempts: number }>();
 
-  constructor(readonly options: HourlyWriterOptions) {}
+  constructor(readonly options: HourlyWriterOptions) {
+    // Checked now, not at the first record's file: a bad id is the caller's error, not a write failure.
+    try {
+      tapeRelativePath(options.exchange, 0n, options.captureId);
+    } catch (err) {
+      const message = (err as Error).message;
+      const field = message.startsWith("exchange") ? "exchange" : "captureId";
+      throw new TapeError("E_TAPE_VALUE", message, { field, cause: err });
+    }
+  }
 
   /** The file being written, if any. */
   get writer(): TapeWriter | null {
@@ -91,7 +101,15 @@ export class HourlyWriter {
     let rejected = 0;
     for (let i = 0; i < records.length; i++) {
       const rec = records[i]!;
-      const t = timeOf(rec);
+      let t: bigint;
+      try {
+        t = timeOf(rec);
+      } catch (err) {
+        // Refused before it can choose a file: a time far off would open (and then keep) an hour of its own.
+        if (!this.reject(rec, err)) throw err;
+        rejected++;
+        continue;
+      }
       // Almost every record falls in the current file's hour: two comparisons, no arithmetic.
       if (this.current === null || t < this.hour || t >= this.hourEnd) {
         // Never back into an hour sealed or being sealed.
@@ -109,18 +127,31 @@ export class HourlyWriter {
       try {
         this.current!.append(rec);
       } catch (err) {
-        if (!(err instanceof TapeValueError) || this.options.onRejected === undefined) throw err;
-        this.options.onRejected(rec, err);
+        if (!this.reject(rec, err)) throw err;
         rejected++;
       }
     }
     return { written: records.length, rejected, error: null };
   }
 
+  /** Tells `onRejected` about a record the format refused; false when `err` is something else, or no one listens. */
+  private reject(rec: RecordInput, err: unknown): boolean {
+    if (!(err instanceof TapeValueError) || this.options.onRejected === undefined) return false;
+    this.options.onRejected(rec, err);
+    return true;
+  }
+
   private async rotate(hour: bigint): Promise<void> {
     await this.seal();
     const path = this.pathOf(hour);
-    await mkdir(dirname(path), { recursive: true });
+    try {
+      await mkdir(dirname(path), { recursive: true });
+    } catch (err) {
+      throw new TapeError("E_TAPE_IO", `cannot create the folder: ${(err as Error).message}`, {
+        file: dirname(path),
+        cause: err,
+      });
+    }
     if (this.options.seal === "reblock") await setAside(path);
     const { writer, livePolicy } = this.options;
     this.current = await TapeWriter.create(path, {

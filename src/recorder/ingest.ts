@@ -3,10 +3,15 @@
  * book), written as `.tape` files. Inputs are capture files (docs/CAPTURE.md) or tapes holding `raw` records, so a
  * day can be normalised again after a parser fix.
  */
-import type { TapeError } from "../format/errors.js";
+import { isUtf8 } from "node:buffer";
+import type { BlockHeader } from "../format/block.js";
+import { TapeError, type TapeValueError } from "../format/errors.js";
 import type { RawRecord, RecordInput } from "../format/records.js";
+import { blockRecords } from "../format/rows.js";
 import type { SealSummary } from "../format/writer.js";
-import { datasetOfFiles } from "../reader/dataset.js";
+import { Heap } from "../reader/heap.js";
+import { openTape } from "../reader/sources.js";
+import { eventRecord } from "./book-feed.js";
 import { type CapturedMessage, messageOfRaw, readCapture } from "./capture.js";
 import { createConnector, type VenueId } from "./connectors/index.js";
 import { Feed, type FeedStats } from "./feed.js";
@@ -26,12 +31,17 @@ export interface IngestOptions {
   /** Called every `progressEvery` messages and at the end. */
   onProgress?(stats: FeedStats, input: string): void;
   progressEvery?: number;
-  onBadFrame?(error: TapeError, text: string): void;
+  /** Told about each frame the connector cannot read; `where` is the input and its line (or raw record). */
+  onBadFrame?(error: TapeError, text: string, where: string): void;
+  /** Told about each record the format refuses (a value beyond its limits): a `gap` event in the files names it. */
+  onRejected?(record: RecordInput, error: TapeValueError): void;
 }
 
 export interface IngestSummary extends FeedStats {
   venue: VenueId;
   inputs: number;
+  /** Records the format refused (each stated by a `gap` event), not written. */
+  rejected: number;
   files: SealSummary[];
 }
 
@@ -42,9 +52,9 @@ const CAPTURE_CHUNK = 1024;
  * The messages of one input in receive order, a chunk at a time: one await per chunk (not per message), and a raw
  * frame's text decoded straight from the block's bytes.
  */
-async function* messageChunksOf(input: string): AsyncGenerator<CapturedMessage[]> {
+async function* messageChunksOf(input: string, venue: VenueId | null): AsyncGenerator<LocatedMessage[]> {
   if (!/\.tape(\.open)?$/.test(input)) {
-    let chunk: CapturedMessage[] = [];
+    let chunk: LocatedMessage[] = [];
     try {
       for await (const m of readCapture(input)) {
         chunk.push(m);
@@ -61,63 +71,177 @@ async function* messageChunksOf(input: string): AsyncGenerator<CapturedMessage[]
     if (chunk.length > 0) yield chunk;
     return;
   }
-  const ds = datasetOfFiles([input]);
-  for await (const rows of ds.replayChunks({ kinds: ["raw"], exact: true })) {
-    yield rows.map((r) => {
-      const { data, recvTs } = r as RawRecord;
+  let n = 0;
+  for await (const records of rawRecordsOfTape(input, venue)) {
+    yield records.map(({ data, recvTs }) => {
+      n++;
+      if (!isUtf8(data))
+        throw new TapeError("E_TAPE_CAPTURE", `raw record ${n}: not valid UTF-8`, { file: input });
       const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8");
-      return messageOfRaw(text, recvTs ?? null);
+      return { ...messageOfRaw(text, recvTs ?? null), line: n };
     });
   }
 }
 
-/** The messages of one input, in receive order. */
-export async function* messagesOf(input: string): AsyncGenerator<CapturedMessage> {
-  for await (const chunk of messageChunksOf(input)) yield* chunk;
+/** A symbol's raw blocks, read one after the other, and the row the merge is at. */
+interface RawStream {
+  blocks: BlockHeader[];
+  /** Index in `blocks` of the block being read. */
+  block: number;
+  rows: RawRecord[];
+  row: number;
+}
+
+/**
+ * The raw records of a tape in receive order, a block at a time. Each symbol's raw blocks hold its messages in the
+ * order they were received; the symbols' streams are merged by time. A message whose receive time steps back (the
+ * host clock) keeps its place in its symbol's stream, where a replay (sorted by time) would move it ahead of the
+ * messages received before it, out of their sequence.
+ */
+async function* rawRecordsOfTape(input: string, venue: VenueId | null): AsyncGenerator<RawRecord[]> {
+  const reader = await openTape(input);
+  try {
+    if (venue !== null && reader.header.exchange !== venue) {
+      throw new TapeError(
+        "E_TAPE_VALUE",
+        `holds messages of ${JSON.stringify(reader.header.exchange)}, not of ${venue}`,
+        { file: input, field: "venue" },
+      );
+    }
+    const bySymbol = new Map<string, BlockHeader[]>();
+    for (const b of [...reader.selectBlocks({ kinds: ["raw"] })].sort((x, y) => x.offset - y.offset)) {
+      const list = bySymbol.get(b.symbol);
+      if (list === undefined) bySymbol.set(b.symbol, [b]);
+      else list.push(b);
+    }
+    const load = async (s: RawStream) => {
+      s.rows = blockRecords(await reader.readBlock(s.blocks[s.block]!)) as RawRecord[];
+      s.row = 0;
+    };
+    // Earliest time first; at equal times, the block written first.
+    const heap = new Heap<RawStream>((a, b) => {
+      const ta = a.rows[a.row]!.ts;
+      const tb = b.rows[b.row]!.ts;
+      return ta < tb || (ta === tb && a.blocks[a.block]!.offset < b.blocks[b.block]!.offset);
+    });
+    for (const blocks of bySymbol.values()) {
+      const s: RawStream = { blocks, block: 0, rows: [], row: 0 };
+      await load(s);
+      if (s.rows.length > 0) heap.push(s);
+    }
+    let out: RawRecord[] = [];
+    for (let s = heap.peek(); s !== undefined; s = heap.peek()) {
+      out.push(s.rows[s.row++]!);
+      if (s.row < s.rows.length) heap.siftDown();
+      else if (++s.block < s.blocks.length) {
+        // Records are handed over before the next block is read: the caller may be slow.
+        yield out;
+        out = [];
+        await load(s);
+        heap.siftDown();
+      } else heap.pop();
+    }
+    if (out.length > 0) yield out;
+  } finally {
+    await reader.close();
+  }
+}
+
+/** A message and where it is in its input: the line of a capture file, the raw record of a tape (from 1). */
+type LocatedMessage = CapturedMessage & { line: number };
+
+/** The messages of one input, in receive order; a tape must hold `venue`'s messages, when given. */
+export async function* messagesOf(
+  input: string,
+  venue: VenueId | null = null,
+): AsyncGenerator<CapturedMessage> {
+  for await (const chunk of messageChunksOf(input, venue)) yield* chunk;
 }
 
 /** Messages handled between two writes: records are written in batches, one await per batch. */
 const BATCH_MESSAGES = 1024;
 
 async function writeAll(writer: HourlyWriter, records: RecordInput[]): Promise<void> {
-  const { error } = await writer.write(records);
-  records.length = 0;
-  if (error !== null) throw error;
+  try {
+    const { error } = await writer.write(records);
+    if (error !== null) throw error;
+  } finally {
+    // Taken or not, never offered twice.
+    records.length = 0;
+  }
 }
 
 export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const pending: RecordInput[] = [];
+  /** `gap` events for refused records, written after the batch they were refused from. */
+  const refusals: RecordInput[] = [];
+  const refusalEvents = new Set<RecordInput>();
+  let rejected = 0;
   const writer = new HourlyWriter({
     root: options.out,
     exchange: options.venue,
     captureId: options.captureId ?? "ingest",
     ...(options.writer === undefined ? {} : { writer: options.writer }),
+    onRejected: (rec, err) => {
+      rejected++;
+      options.onRejected?.(rec, err);
+      // An event refused in turn is only counted.
+      if (refusalEvents.has(rec)) return;
+      const event = eventRecord(
+        "",
+        "gap",
+        `a ${rec.kind} record of ${JSON.stringify(rec.symbol).slice(0, 100)} not written: refused by the format (${err.message})`,
+        { ts: lastTime, recvNs: lastTime },
+      );
+      refusalEvents.add(event);
+      refusals.push(event);
+    },
   });
+  /** Receive time of the latest message read (stamps the refusal events). */
+  let lastTime = 0n;
+  const flush = async () => {
+    await writeAll(writer, pending);
+    if (refusals.length > 0) await writeAll(writer, refusals);
+  };
   // Ingest takes every symbol it meets: the empty selection means "all".
   const connector = createConnector(options.venue, { symbols: [], trades: true, book: true, bbo: true });
+  let where = "";
+  const onBadFrame = options.onBadFrame;
   const feed = new Feed(connector, {
     raw: options.raw ?? true,
     sink: (rec) => pending.push(rec),
-    ...(options.onBadFrame === undefined ? {} : { onBadFrame: options.onBadFrame }),
+    ...(onBadFrame === undefined ? {} : { onBadFrame: (err, text) => onBadFrame(err, text, where) }),
   });
   const every = options.progressEvery ?? 100_000;
   try {
     for (const input of options.inputs) {
       let n = 0;
-      for await (const chunk of messageChunksOf(input)) {
+      for await (const chunk of messageChunksOf(input, options.venue)) {
         for (const m of chunk) {
+          where = `${input}:${m.line}`;
+          if (m.recvNs !== null && m.recvNs > lastTime) lastTime = m.recvNs;
           feed.receive(m);
-          if (++n % BATCH_MESSAGES === 0) await writeAll(writer, pending);
+          if (++n % BATCH_MESSAGES === 0) await flush();
           if (n % every === 0) options.onProgress?.(feed.stats, input);
         }
       }
-      await writeAll(writer, pending);
+      await flush();
       options.onProgress?.(feed.stats, input);
     }
   } finally {
     // Whatever was read is sealed, also when an input fails half way: nothing written is lost.
-    await writeAll(writer, pending);
-    await writer.close();
+    try {
+      feed.releaseTimeless();
+      await flush();
+    } finally {
+      await writer.close();
+    }
   }
-  return { venue: options.venue, inputs: options.inputs.length, ...feed.stats, files: writer.sealed };
+  return {
+    venue: options.venue,
+    inputs: options.inputs.length,
+    ...feed.stats,
+    rejected,
+    files: writer.sealed,
+  };
 }

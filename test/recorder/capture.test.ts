@@ -67,6 +67,26 @@ describe("capture format", () => {
     expect(msgs[1]!.recvNs).toBe(9n);
   });
 
+  it("refuses a receive time a tape cannot hold and bytes that are not UTF-8; skips a byte order mark", async () => {
+    expect(() => parseCaptureLine('{"recv_ns":"9223372036854775808","frame":"x"}', "c.jsonl", 3)).toThrow(
+      /c\.jsonl: line 3: recv_ns 9223372036854775808 is beyond 2\^63 - 1 ns/,
+    );
+    expect(parseCaptureLine('{"recv_ns":"9223372036854775807","frame":"x"}').recvNs).toBe(2n ** 63n - 1n);
+    const dir = await mkdtemp(join(tmpdir(), "capture-"));
+    const bom = join(dir, "bom.jsonl");
+    await writeFile(bom, `\uFEFF${JSON.stringify({ recv_ns: "5", frame: "x" })}\n`);
+    expect(await collect(bom)).toMatchObject([{ kind: "frame", recvNs: 5n, text: "x" }]);
+    const latin1 = join(dir, "latin1.jsonl");
+    await writeFile(
+      latin1,
+      Buffer.concat([Buffer.from('ok\n{"s":"ETH'), Buffer.from([0xff]), Buffer.from('USDT"}\n')]),
+    );
+    await expect(collect(latin1)).rejects.toMatchObject({
+      code: "E_TAPE_CAPTURE",
+      message: expect.stringMatching(/latin1\.jsonl: line 2: not valid UTF-8/),
+    });
+  });
+
   it("refuses a line longer than the limit instead of buffering it", async () => {
     const dir = await mkdtemp(join(tmpdir(), "capture-"));
     const file = join(dir, "c.jsonl");

@@ -104,6 +104,12 @@ describe("ingest", () => {
     expect(bad[4]).toMatch(/nested deeper than 64/);
     const raws = await records(await tapes(root), ["raw"]);
     expect(raws).toHaveLength(lines.length);
+    // The files say what is missing: one gap event per bad frame, with its reason.
+    const events = (await records(await tapes(root), ["event"])).filter((r) => r.kind === "event");
+    expect(events.map((e) => e.type)).toEqual(["gap", "gap", "gap", "gap", "gap"]);
+    expect(events[0]!.message).toMatch(
+      /a frame could not be read \(.*not valid JSON.*\); kept as a raw record/,
+    );
   });
 
   it("stops at a malformed capture line with its number, and seals what came before", async () => {
@@ -122,6 +128,136 @@ describe("ingest", () => {
     expect(files).toHaveLength(1);
     expect(files[0]).toMatch(/\.tape$/);
     expect((await records(files, ["trade"])).length).toBe(2);
+  });
+
+  it("writes a gap event for a record the format refuses, and goes on to seal the rest", async () => {
+    const root = (await tempDir()).dir;
+    const capture = join(root, "refused.jsonl");
+    const trade = (i: number, px = "1.5", ts = `${1700000000000 + i}`) =>
+      JSON.stringify({
+        recv_ns: `${1700000000000000000n + BigInt(i) * 1_000_000n}`,
+        frame: `{"arg":{"channel":"trades","instId":"X-Y"},"data":[{"instId":"X-Y","tradeId":"${i}","px":"${px}","sz":"1","side":"sell","ts":"${ts}"}]}`,
+      });
+    const lines = [
+      trade(1),
+      trade(2, "1234567890.123456789"), // 19 significant digits
+      trade(3),
+      trade(4, "1.5", "10000000000000"), // exchange time 1e13 ms: beyond 2^63 ns
+      trade(5),
+    ];
+    await writeFile(capture, `${lines.join("\n")}\n`);
+    const told: string[] = [];
+    const s = await ingest({
+      venue: "okx",
+      inputs: [capture],
+      out: root,
+      onRejected: (_r, e) => told.push(e.code),
+    });
+    expect(s.rejected).toBe(2);
+    expect(told).toEqual(["E_TAPE_VALUE", "E_TAPE_VALUE"]);
+    const files = await tapes(root);
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatch(/okx-2023-11-14T22\.ingest\.tape$/);
+    const got = await records(files, ["trade", "event", "raw"]);
+    const trades = got.filter((r) => r.kind === "trade");
+    expect(trades.map((r) => r.kind === "trade" && r.tradeId)).toEqual(["1", "3", "5"]);
+    expect(got.filter((r) => r.kind === "raw")).toHaveLength(5);
+    const events = got.filter((r) => r.kind === "event");
+    expect(events.map((e) => e.kind === "event" && e.message)).toEqual([
+      expect.stringMatching(
+        /a trade record of "X-Y" not written: refused by the format .*more than 18 significant/,
+      ),
+      expect.stringMatching(/a trade record of "X-Y" not written: refused by the format .*out of range/),
+    ]);
+  });
+
+  it("reads a tape's messages in the order each symbol's were received, also when the clock stepped back", async () => {
+    const root = (await tempDir()).dir;
+    const capture = join(root, "clockstep.jsonl");
+    const depth = (id: number, recv: string, price: string) =>
+      JSON.stringify({
+        recv_ns: recv,
+        frame: JSON.stringify({
+          stream: "xusdt@depth@100ms",
+          data: { e: "depthUpdate", E: 1795825453626, s: "XUSDT", U: id, u: id, b: [[price, "1"]], a: [] },
+        }),
+      });
+    const lines = [
+      JSON.stringify({
+        recv_ns: "1795825453500000000",
+        rest: "/api/v3/depth?symbol=XUSDT&limit=5000",
+        body: '{"lastUpdateId":100,"bids":[["10","1"]],"asks":[["11","1"]]}',
+      }),
+      depth(101, "1795825453600000000", "9"),
+      // Received after 101, with a receive time 10 ms earlier (the host clock stepped back).
+      depth(102, "1795825453590000000", "8"),
+      depth(103, "1795825453700000000", "7"),
+    ];
+    await writeFile(capture, `${lines.join("\n")}\n`);
+    const first = await ingest({ venue: "binance", inputs: [capture], out: join(root, "a") });
+    expect(first.gaps).toBe(0);
+    const again = await ingest({
+      venue: "binance",
+      inputs: await tapes(join(root, "a")),
+      out: join(root, "b"),
+    });
+    expect(again.gaps).toBe(0);
+    expect(again.records.book).toBe(first.records.book);
+    const book = async (dir: string) =>
+      (await records(await tapes(dir), ["book"])).map((r) => recordToJson(r));
+    expect(await book(join(root, "b"))).toEqual(await book(join(root, "a")));
+  });
+
+  it("refuses a tape of another venue, and stamps messages read before any time with the first time", async () => {
+    const root = (await tempDir()).dir;
+    await ingest({ venue: "okx", inputs: [OKX], out: join(root, "okx") });
+    await expect(
+      ingest({ venue: "binance", inputs: await tapes(join(root, "okx")), out: join(root, "x") }),
+    ).rejects.toMatchObject({
+      code: "E_TAPE_VALUE",
+      message: expect.stringMatching(/messages of "okx", not of binance/),
+    });
+    // A capture of bare frames (no receive times) that starts with the answer to the subscription.
+    const capture = join(root, "bare.jsonl");
+    const trade =
+      '{"stream":"ethusdt@trade","data":{"e":"trade","E":1795825453626,"s":"ETHUSDT","t":1,"p":"2650.11","q":"0.2992","T":1795825453626,"m":true,"M":true}}';
+    await writeFile(capture, `\uFEFF{"result":null,"id":1}\n${trade}\n`);
+    const s = await ingest({ venue: "binance", inputs: [capture], out: join(root, "bare") });
+    expect(s.records.trade).toBe(1);
+    const files = await tapes(join(root, "bare"));
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatch(/binance-2026-11-28T00\.ingest\.tape$/);
+    const raws = await records(files, ["raw"]);
+    expect(raws.map((r) => r.ts)).toEqual([1795825453626000000n, 1795825453626000000n]);
+  });
+
+  it("gives typed errors for an output that is a file, a bad capture id and an input that is a folder", async () => {
+    const root = (await tempDir()).dir;
+    const file = join(root, "a-file");
+    await writeFile(file, "x");
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [cli, "ingest", "--venue", "okx", ...args], { encoding: "utf8" });
+    const cases = [
+      { r: run(OKX, "--out", file), error: /E_TAPE_IO: .*a-file.*cannot create the folder/ },
+      {
+        r: run(OKX, "--out", root, "--capture-id", "a/b"),
+        error: /E_TAPE_VALUE: field captureId: capture id "a\/b"/,
+      },
+      {
+        r: run(join(root, "x.tape"), "--out", join(root, "o")),
+        error: /E_TAPE_IO: .*x\.tape: cannot open: not a file/,
+      },
+    ];
+    await (await import("node:fs/promises")).mkdir(join(root, "x.tape"));
+    for (const { r, error } of cases.slice(0, 2)) {
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(error);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+    const folder = run(join(root, "x.tape"), "--out", join(root, "o"));
+    expect(folder.status).toBe(2);
+    expect(folder.stderr).toMatch(cases[2]!.error);
+    expect(folder.stderr).not.toMatch(/\n\s+at /);
   });
 
   it("is a command with a JSON summary", async () => {

@@ -39,6 +39,17 @@ describe("isoTimeOf", () => {
     );
   });
 
+  it("refuses what the command line reads as a time but RFC 3339 does not", () => {
+    for (const text of [
+      "1795825460",
+      "2026-11-28",
+      "2026-11-28T10:00:00",
+      "2026-11-28 10:00:00Z",
+      "2026-11-28T10:00Z",
+    ])
+      expect(() => isoTimeOf(text, "time"), text).toThrow(/field time: expected an RFC 3339 time/);
+  });
+
   it("keeps every digit of the fraction", () => {
     expect(isoTimeOf("2024-11-25T14:37:05.123456789Z", "t")).toBe(1732545425123456789n);
     expect(isoTimeOf("2024-11-25T14:37:05.5Z", "t")).toBe(1732545425500000000n);

@@ -141,20 +141,11 @@ export class DeribitConnector extends StreamBookConnector implements Connector {
       symbol: stringOf(d.instrument_name, "instrument_name"),
       ts: millisOf(d.timestamp, "timestamp"),
     };
-    // A side without orders has a null price (quote) or a zero amount (ticker).
-    if (
-      d.best_bid_price instanceof JsonNumber &&
-      d.best_bid_amount instanceof JsonNumber &&
-      Number(d.best_bid_amount.text) > 0
-    ) {
+    if (hasOrders(d.best_bid_price, d.best_bid_amount, "best_bid")) {
       rec.bidPrice = plainDecimalOf(d.best_bid_price, "best_bid_price");
       rec.bidSize = plainDecimalOf(d.best_bid_amount, "best_bid_amount");
     }
-    if (
-      d.best_ask_price instanceof JsonNumber &&
-      d.best_ask_amount instanceof JsonNumber &&
-      Number(d.best_ask_amount.text) > 0
-    ) {
+    if (hasOrders(d.best_ask_price, d.best_ask_amount, "best_ask")) {
       rec.askPrice = plainDecimalOf(d.best_ask_price, "best_ask_price");
       rec.askSize = plainDecimalOf(d.best_ask_amount, "best_ask_amount");
     }
@@ -215,3 +206,18 @@ export const VENUE: VenueEntry = {
   example: "BTC-PERPETUAL",
   create: (selection, urls) => new DeribitConnector(selection, urls),
 };
+
+/**
+ * Whether a quote side has orders: a side without has a null price (quote) or a zero amount (ticker). Any value
+ * other than a number or null is a bad frame, not an empty side.
+ */
+function hasOrders(price: JsonValue | undefined, amount: JsonValue | undefined, side: string): boolean {
+  for (const [v, field] of [
+    [price, `${side}_price`],
+    [amount, `${side}_amount`],
+  ] as const) {
+    if (v !== null && v !== undefined && !(v instanceof JsonNumber))
+      throw frameError(field, `expected a number or null, got ${JSON.stringify(v).slice(0, 40)}`);
+  }
+  return price instanceof JsonNumber && amount instanceof JsonNumber && Number(amount.text) > 0;
+}
