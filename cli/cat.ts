@@ -1,7 +1,8 @@
 import type { Command } from "commander";
-import { openTape, recordToJson } from "../src/index.js";
+import { openTape, recordToJson, recoveryLoss } from "../src/index.js";
 import { addFilterOptions, type FilterOptions, toFilter } from "./filters.js";
 import { toJson, writeOut } from "./output.js";
+import { positive, usage } from "./usage.js";
 
 export function registerCat(program: Command): void {
   addFilterOptions(
@@ -12,19 +13,32 @@ export function registerCat(program: Command): void {
       )
       .argument("<file>", "a .tape or .tape.open file"),
   )
-    .option("-n, --limit <n>", "stop after n records", (v) => Number.parseInt(v, 10))
+    .option("-n, --limit <n>", "stop after n records")
+    .option(
+      "--on-corrupt <mode>",
+      "error (default): stop at a torn tail or a missing footer; skip: print what is intact, and the loss on stderr",
+      "error",
+    )
     .addHelpText(
       "after",
       "\nRecords come block by block in file order (per symbol and kind, in append order).\n\nExamples:\n  ticktape cat file.tape --symbol BTC-USDT --kind trade --from 2026-11-24T14:37 --to 2026-11-24T14:38\n  ticktape cat file.tape.open -n 10",
     )
-    .action(async (file: string, o: FilterOptions & { limit?: number }) => {
+    .action(async (file: string, o: FilterOptions & { limit?: string; onCorrupt: string }) => {
       const filter = toFilter(o);
+      const limit = positive(o.limit, "--limit", true);
+      if (o.onCorrupt !== "error" && o.onCorrupt !== "skip") throw usage("--on-corrupt is error or skip");
       const reader = await openTape(file);
       try {
+        // A file read by the recovery scan may have lost its tail: said, never passed over in silence.
+        const loss = recoveryLoss(reader.recovery, file, file.endsWith(".open"));
+        if (loss !== null) {
+          if (o.onCorrupt === "error") throw loss;
+          process.stderr.write(`ticktape: ${loss.code}: ${loss.message}\n`);
+        }
         let n = 0;
         let chunk = "";
         for await (const rec of reader.records(filter)) {
-          if (o.limit !== undefined && n >= o.limit) break;
+          if (limit !== undefined && n >= limit) break;
           chunk += `${toJson(recordToJson(rec))}\n`;
           n++;
           if (chunk.length > 1 << 16) {

@@ -11,6 +11,7 @@ import {
 } from "./dataset-options.js";
 import { formatBytes, toJson } from "./output.js";
 import { progress } from "./progress.js";
+import { usage } from "./usage.js";
 
 interface ConvertCliOptions extends DatasetCliOptions {
   format?: string;
@@ -25,10 +26,6 @@ interface ConvertCliOptions extends DatasetCliOptions {
 
 function isFormat(text: string): text is ExportFormat {
   return (EXPORT_FORMATS as readonly string[]).includes(text);
-}
-
-function usage(message: string): Error {
-  return Object.assign(new Error(message), { code: "E_USAGE" });
 }
 
 /** `--to` values in the order given: convert takes it twice, for the end of the range and for the format. */
@@ -171,7 +168,8 @@ function describe(s: ConvertSummary): string {
     `${s.files.length} files, ${s.rows.toLocaleString("en-US")} rows in ${s.seconds.toFixed(1)} s (${rate}${s.workers > 0 ? `, ${s.workers} threads` : ""}): ` +
       `${formatBytes(s.inputBytes)} of tape blocks -> ${formatBytes(s.outputBytes)}` +
       (s.lostBlocks > 0 ? `; ${s.lostBlocks} damaged blocks left out` : "") +
-      (s.missingHours > 0 ? `; ${s.missingHours} hours without a file` : ""),
+      (s.missingHours > 0 ? `; ${s.missingHours} hours without a file` : "") +
+      (s.unreadableFiles > 0 ? `; ${s.unreadableFiles} unreadable files left out` : ""),
   );
   return `${lines.join("\n")}\n`;
 }

@@ -20,6 +20,7 @@ import {
   type Sources,
   shardFrom,
 } from "../src/index.js";
+import { usage } from "./usage.js";
 
 export interface DatasetCliOptions {
   root?: string;
@@ -142,10 +143,6 @@ export function s3Options(o: DatasetCliOptions): S3Options {
     out.responseChecksumValidation = when;
   }
   return out;
-}
-
-function usage(message: string): Error {
-  return Object.assign(new Error(message), { code: "E_USAGE" });
 }
 
 /** Parses --from/--to: absolute times, or +offsets (from `start` for --from, from --from for --to). */

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { CODECS, formatTime, openTape, summarize } from "../src/index.js";
+import { CHECKPOINT_KIND_ID, CODECS, formatTime, openTape, summarize } from "../src/index.js";
 import { formatBytes, formatCount, table, toJson, writeOut } from "./output.js";
 
 export function registerInspect(program: Command): void {
@@ -21,7 +21,7 @@ export function registerInspect(program: Command): void {
           offset: b.offset,
           length: b.length,
           symbol: b.symbol,
-          kind: b.kind ?? `unknown(${b.kindId})`,
+          kind: b.kind ?? (b.kindId === CHECKPOINT_KIND_ID ? "checkpoint" : `unknown(${b.kindId})`),
           codec: CODECS[b.codecId] ?? `codec ${b.codecId}`,
           rows: b.rowCount,
           rawBytes: b.rawLength,
@@ -57,6 +57,10 @@ export function registerInspect(program: Command): void {
               .join(", ") || "-"
           }`,
         );
+        if (s.checkpoints.blocks > 0)
+          lines.push(
+            `books     ${formatCount(s.checkpoints.blocks)} checkpoint blocks, ${formatBytes(s.checkpoints.storedBytes)}`,
+          );
         if (s.minTs !== null && s.maxTs !== null)
           lines.push(`time      ${formatTime(s.minTs)} → ${formatTime(s.maxTs)}`);
         lines.push("");

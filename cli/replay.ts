@@ -3,6 +3,7 @@ import { formatTime, type ReplayRecord, recordToJson } from "../src/index.js";
 import { addDatasetOptions, type DatasetCliOptions, openCliDataset, reportS3 } from "./dataset-options.js";
 import { toJson, writeOut } from "./output.js";
 import { progress } from "./progress.js";
+import { positive, usage } from "./usage.js";
 
 export interface ReplayCliOptions extends DatasetCliOptions {
   speed?: string;
@@ -37,16 +38,6 @@ Examples:
     .action((paths: string[], o: ReplayCliOptions) => runReplay(paths, o, undefined));
 }
 
-function positive(text: string | undefined, name: string, integer = false): number | undefined {
-  if (text === undefined) return undefined;
-  const v = Number(text);
-  if (!(v > 0) || !Number.isFinite(v) || (integer && !Number.isInteger(v)))
-    throw Object.assign(new Error(`${name} must be a positive ${integer ? "integer" : "number"}`), {
-      code: "E_USAGE",
-    });
-  return v;
-}
-
 /** Replays what the options select to stdout; `defaultLimit` is head's. */
 export async function runReplay(
   paths: string[],
@@ -55,8 +46,7 @@ export async function runReplay(
 ): Promise<void> {
   const speed = positive(o.speed, "--speed");
   const limit = positive(o.limit, "--limit", true) ?? defaultLimit;
-  if (o.json && o.table)
-    throw Object.assign(new Error("--json and --table exclude each other"), { code: "E_USAGE" });
+  if (o.json && o.table) throw usage("--json and --table exclude each other");
   const ds = await openCliDataset(paths, o);
   const asTable = o.table === true || (o.json !== true && process.stdout.isTTY === true);
   const { from, to } = ds.selection;

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -83,6 +83,52 @@ describe("ticktape CLI", () => {
     }
     const all = run("cat", fixture("trades-zstd.tape")).stdout.trim().split("\n");
     expect(all.length).toBeGreaterThan(rows.length);
+  });
+
+  it("cat stops at a torn tail or a missing footer unless told to skip, and then says what was lost", async () => {
+    const torn = run("cat", fixture("truncated.tape.open"));
+    expect(torn.status).toBe(2);
+    expect(torn.stderr).toMatch(/E_TAPE_TRUNCATED: .*truncated\.tape\.open, offset \d+: torn tail/);
+    expect(torn.stdout).toBe("");
+    const skipped = run("cat", fixture("truncated.tape.open"), "--on-corrupt", "skip");
+    expect(skipped.status).toBe(0);
+    expect(skipped.stderr).toMatch(/E_TAPE_TRUNCATED/);
+    const intact = JSON.parse(readFileSync(fixture("truncated.json"), "utf8"));
+    expect(
+      skipped.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l)),
+    ).toEqual(intact.expectedRecords);
+    // A sealed name cut short: its footer is gone.
+    const dir = mkdtempSync(join(tmpdir(), "cat-"));
+    const cut = join(dir, "cut.tape");
+    const whole = readFileSync(fixture("trades-zstd.tape"));
+    writeFileSync(cut, whole.subarray(0, whole.length - 10));
+    const r = run("cat", cut);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/cut\.tape, offset \d+: unsealed file/);
+    expect(run("cat", "-n", "abc", fixture("trades-zstd.tape")).stderr).toMatch(
+      /E_USAGE: --limit must be a positive integer/,
+    );
+  });
+
+  it("inspect counts checkpoint blocks as such, not as unknown blocks or overhead", () => {
+    const r = run("inspect", "--json", "--blocks", fixture("book-checkpoints-zstd.tape"));
+    expect(r.status).toBe(0);
+    const s = JSON.parse(r.stdout);
+    const list = s.blockList as { kind: string; length: number }[];
+    const checkpoints = list.filter((b) => b.kind === "checkpoint");
+    expect(checkpoints.length).toBeGreaterThan(0);
+    expect(list.filter((b) => b.kind.startsWith("unknown"))).toEqual([]);
+    expect(s.checkpoints).toEqual({
+      blocks: checkpoints.length,
+      storedBytes: checkpoints.reduce((n, b) => n + b.length, 0),
+    });
+    expect(s.overheadBytes).toBe(s.bytes - list.reduce((n, b) => n + b.length, 0));
+    expect(run("inspect", fixture("book-checkpoints-zstd.tape")).stdout).toMatch(
+      /books +\d+ checkpoint blocks/,
+    );
   });
 
   it("cat rejects an unknown kind and a malformed time with a clear message", () => {

@@ -18,6 +18,9 @@ export function parseTime(text: string): bigint {
   const m = ISO.exec(t);
   if (m === null) throw new TimeParseError(text);
   const [, date, hh = "00", mm = "00", ss = "00", frac = "", zone = "Z"] = m;
+  // Date.parse rolls a day that does not exist (2025-02-30) into the next month, and 24:00 into the next day.
+  if (new Date(Date.parse(`${date}T00:00:00Z`) || 0).toISOString().slice(0, 10) !== date || Number(hh) > 23)
+    throw new TimeParseError(text);
   const ms = Date.parse(
     `${date}T${hh}:${mm}:${ss}${zone === "Z" ? "Z" : zone.replace(/^([+-]\d{2}):?(\d{2})$/, "$1:$2")}`,
   );

@@ -5,7 +5,7 @@
  */
 import { access, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { type Kind, TapeError, type TapeFilter } from "../format/index.js";
+import { isFileDamage, type Kind, TapeError, type TapeFilter, type TapeReader } from "../format/index.js";
 import { type Dataset, type DatasetFile, missingHourError } from "../reader/dataset.js";
 import { narrow } from "../reader/replay.js";
 import type { BlockCacheStats, S3Stats } from "../s3/index.js";
@@ -64,6 +64,8 @@ export interface ConvertSummary {
   lostBlocks: number;
   /** Hours of the range with no file (`onCorrupt: "skip"`; else an `E_TAPE_MISSING` error). */
   missingHours: number;
+  /** Files that are not readable tapes at all, left out (`onCorrupt: "skip"`; else their error). */
+  unreadableFiles: number;
   /** Worker threads that ran passes (0: this thread did). */
   workers: number;
   /** What S3 and the block cache did, in this thread and the workers (null when nothing came from S3). */
@@ -92,9 +94,14 @@ export async function convert(dataset: Dataset, options: ConvertOptions): Promis
   const missing = dataset.missingWithin(filter);
   if (missing.length > 0 && (options.onCorrupt ?? "error") === "error")
     throw missingHourError(missing[0]!, missing.length - 1);
-  const present = dataset.withoutMissing();
   await mkdir(options.outDir, { recursive: true });
-  const { plans, recoveredEnds } = await planFiles(dataset, filter);
+  const { plans, recoveredEnds, unreadable } = await planFiles(
+    dataset,
+    filter,
+    (options.onCorrupt ?? "error") === "skip",
+  );
+  // The files the passes read: readable ones (an unreadable file is counted once, here, not by every pass).
+  const present = dataset.withoutMissing().subset((f) => !unreadable.has(f.path));
   const outputs = split === "symbol" ? bySymbol(plans, options) : byFile(plans, options);
   await checkOutputs(
     [...outputs.values()].map((o) => o.path),
@@ -131,7 +138,7 @@ export async function convert(dataset: Dataset, options: ConvertOptions): Promis
   const results: PassResult[] = [];
   const s3: (S3Stats | null)[] = [await dataset.sources.s3Stats()];
   const cache: (BlockCacheStats | null)[] = [dataset.sources.cacheStats()];
-  const setup = workerSetup(dataset, outputs, settings);
+  const setup = workerSetup(present, outputs, settings);
   const workers = Math.min(options.workers ?? 1, passes.length);
   if (workers > 1 && setup !== null && workersAvailable()) {
     const pool = await runPassesInWorkers(setup, passes, workers, onBlock, options.signal);
@@ -155,6 +162,7 @@ export async function convert(dataset: Dataset, options: ConvertOptions): Promis
     outputBytes: files.reduce((n, f) => n + f.bytes, 0),
     lostBlocks: results.reduce((n, r) => n + r.lostBlocks, 0),
     missingHours: missing.length,
+    unreadableFiles: unreadable.size,
     workers: workers > 1 && setup !== null && workersAvailable() ? workers : 0,
     s3: sumStats(s3),
     cache: sumStats(cache),
@@ -210,11 +218,21 @@ function sumStats<T extends object>(all: readonly (T | null)[]): T | null {
 async function planFiles(
   dataset: Dataset,
   filter: TapeFilter,
-): Promise<{ plans: FilePlan[]; recoveredEnds: Record<string, number> }> {
+  skip: boolean,
+): Promise<{ plans: FilePlan[]; recoveredEnds: Record<string, number>; unreadable: Set<string> }> {
   const plans: FilePlan[] = [];
   const recoveredEnds: Record<string, number> = {};
+  const unreadable = new Set<string>();
   for (const file of dataset.files) {
-    const reader = await dataset.sources.openTape(file.path);
+    let reader: TapeReader;
+    try {
+      reader = await dataset.sources.openTape(file.path);
+    } catch (err) {
+      // Not a tape at all (an empty .open file left by a crash, a damaged header): left out when skipping.
+      if (!skip || !isFileDamage(err)) throw err;
+      unreadable.add(file.path);
+      continue;
+    }
     try {
       if (reader.recovery !== null) recoveredEnds[file.path] = reader.recovery.validEnd;
       const blocks = reader.selectBlocks(filter);
@@ -236,7 +254,7 @@ async function planFiles(
       await reader.close();
     }
   }
-  return { plans, recoveredEnds };
+  return { plans, recoveredEnds, unreadable };
 }
 
 /** A file name part that any file system accepts: characters outside [A-Za-z0-9_-] are %-escaped. */

@@ -15,6 +15,7 @@ export type { BookBatch, MantissasInput, OffsetsInput, TradeBatch } from "./kind
 export {
   type OpenOptions,
   type Recovery,
+  recoveryLoss,
   type TapeFilter,
   TapeReader,
   type VerifyIssue,

@@ -41,6 +41,18 @@ export interface Recovery {
   droppedBytes: number;
 }
 
+/**
+ * What a file read by the recovery scan lost, as the error a reader stops with (null: nothing). A `.tape.open`
+ * being written is read by the scan as a matter of course and loses nothing unless its tail is torn; a sealed name
+ * without a usable footer has lost its footer at least.
+ */
+export function recoveryLoss(recovery: Recovery | null, file: string, open: boolean): TapeError | null {
+  if (recovery === null || (open && recovery.stop === null)) return null;
+  const cause = recovery.stop ?? recovery.reason;
+  const message = `${open ? "torn tail" : "unsealed file"}: ${recovery.droppedBytes} bytes after offset ${recovery.validEnd} hold no valid block (${cause.reason})`;
+  return new TapeError(open ? "E_TAPE_TRUNCATED" : cause.code, message, { file, offset: recovery.validEnd });
+}
+
 export interface VerifyIssue {
   offset: number;
   code: string;

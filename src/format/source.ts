@@ -48,7 +48,16 @@ export class FileSource implements RangeSource {
   async readInto(offset: number, length: number, buf: Uint8Array): Promise<void> {
     let done = 0;
     while (done < length) {
-      const { bytesRead } = await this.fh.read(buf, done, length - done, offset + done);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await this.fh.read(buf, done, length - done, offset + done));
+      } catch (err) {
+        throw new TapeError("E_TAPE_IO", `cannot read: ${(err as Error).message}`, {
+          file: this.name,
+          offset: offset + done,
+          cause: err,
+        });
+      }
       if (bytesRead === 0) {
         throw new TapeError("E_TAPE_TRUNCATED", `file ends before ${offset + length}`, {
           file: this.name,

@@ -3,6 +3,7 @@ import type { BlockHeader } from "./block.js";
 import { CODECS } from "./codecs.js";
 import type { TapeReader } from "./reader.js";
 import type { Kind } from "./records.js";
+import { CHECKPOINT_KIND_ID } from "./schema.js";
 
 export interface KindSummary {
   kind: Kind;
@@ -40,6 +41,8 @@ export interface TapeSummary {
   codecs: Record<string, number>;
   kinds: KindSummary[];
   symbols: SymbolSummary[];
+  /** Order-book checkpoint blocks (format 1.1): not records, so in none of the counts above. */
+  checkpoints: { blocks: number; storedBytes: number };
   /** Bytes not in blocks: header, footer, trailer. */
   overheadBytes: number;
 }
@@ -52,10 +55,8 @@ export function summarize(reader: TapeReader): TapeSummary {
   let minTs: bigint | null = null;
   let maxTs: bigint | null = null;
   let rows = 0;
-  let blockBytes = 0;
   for (const b of blocks) {
     rows += b.rowCount;
-    blockBytes += b.length;
     const codec = CODECS[b.codecId] ?? `codec ${b.codecId}`;
     codecs[codec] = (codecs[codec] ?? 0) + 1;
     if (minTs === null || b.minTs < minTs) minTs = b.minTs;
@@ -89,6 +90,15 @@ export function summarize(reader: TapeReader): TapeSummary {
     symbols.set(b.symbol, s);
   }
   for (const k of kinds.values()) k.bytesPerRecord = k.storedBytes / k.rows;
+  const checkpoints = { blocks: 0, storedBytes: 0 };
+  let allBlockBytes = 0;
+  for (const b of reader.blocks) {
+    allBlockBytes += b.length;
+    if (b.kindId === CHECKPOINT_KIND_ID) {
+      checkpoints.blocks++;
+      checkpoints.storedBytes += b.length;
+    }
+  }
   const h = reader.header;
   const r = reader.recovery;
   return {
@@ -110,6 +120,7 @@ export function summarize(reader: TapeReader): TapeSummary {
     codecs,
     kinds: [...kinds.values()],
     symbols: [...symbols.values()],
-    overheadBytes: reader.size - blockBytes,
+    checkpoints,
+    overheadBytes: reader.size - allBlockBytes,
   };
 }

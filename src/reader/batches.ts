@@ -20,7 +20,10 @@ import { narrow, type ReplayOptions } from "./replay.js";
 
 export type Batch =
   | { file: DatasetFile; exchange: string; block: DecodedBlock; lost: null }
-  /** With `onCorrupt: "skip"`: a block that could not be read (or, header null, a file's torn tail), and why. */
+  /**
+   * With `onCorrupt: "skip"`: a block that could not be read (or, header null, a file's torn tail, a file that is not
+   * a tape, an hour without a file), and why.
+   */
   | { file: DatasetFile; exchange: string; block: null; header: BlockHeader | null; lost: TapeError };
 
 interface Pending {
@@ -80,7 +83,14 @@ export function batches(dataset: Dataset, options: BatchOptions): AsyncIterable<
       try {
         for (let p = heap.pop(); p !== undefined; p = heap.pop()) {
           if (p.header === null) {
-            const reader = await dataset.sources.openTape(p.dsFile.path);
+            let reader: TapeReader;
+            try {
+              reader = await dataset.sources.openTape(p.dsFile.path);
+            } catch (err) {
+              // Not a tape at all (an empty .open file left by a crash, a damaged header): all of it is lost.
+              yield lost(p.dsFile, p.dsFile.exchange ?? "", null, err);
+              continue;
+            }
             readers.add(reader);
             const r = reader.recovery;
             if (r !== null && (!p.dsFile.open || r.stop !== null)) {

@@ -113,7 +113,7 @@ export function bookSnapshots(dataset: Dataset, o: BookSnapshotOptions): AsyncIt
             yield { at: next, book: book.clone(), lastUpdate, checkpoint };
             next += step!;
           }
-          if (book.apply(r.value as Row)) lastUpdate = BigInt(t.ms) * 1_000_000n + BigInt(t.rem);
+          if (book.apply(r.value as Row, t)) lastUpdate = BigInt(t.ms) * 1_000_000n + BigInt(t.rem);
         }
         if (at !== undefined) yield { at, book, lastUpdate, checkpoint };
         while (next !== null && next < to!) {
@@ -150,9 +150,11 @@ async function feedOf(
       (exchange === undefined || exchangeOf(f) === exchange) &&
       (capture === undefined || captureOf(f) === capture),
   );
-  if (feed.files.length === 0 && dataset.files.length > 0) {
+  // Also when the dataset was opened for that feed (its files already narrowed to it): a book of a feed with no
+  // file is a mistyped name or an empty range, not a book without a snapshot.
+  if (feed.files.length === 0) {
     const asked = [exchange, capture].filter((x) => x !== undefined).join(", ");
-    throw new TapeError("E_TAPE_VALUE", `no file of ${asked} in the dataset`, {
+    throw new TapeError("E_TAPE_VALUE", `no file of ${asked === "" ? "any feed" : asked} in the dataset`, {
       field: exchange !== undefined ? "exchange" : "capture",
     });
   }

@@ -3,11 +3,13 @@
  * (docs/REPLAY.md), or an explicit list of files. Opening a dataset lists only the day folders of its time
  * range (and only the exchange folders asked for); file footers are read when a replay reaches them.
  */
+import { stat } from "node:fs/promises";
 import type { RecordBatch } from "apache-arrow";
 import { parseTime } from "../common/time.js";
 import type { ToArrowOptions } from "../export/to-arrow.js";
 import { KINDS, type Kind, TapeError } from "../format/index.js";
 import type { BlockCacheOptions, S3Options } from "../s3/index.js";
+import { isS3Url } from "../s3/index.js";
 import { MANIFEST_NAME } from "../sync/destination.js";
 import { MAX_MANIFEST_BYTES, type ManifestFile, parseManifest } from "../sync/manifest.js";
 import { type Batch, type BatchOptions, batches } from "./batches.js";
@@ -98,6 +100,14 @@ export function toNs(t: TimeInput | undefined, field: string): bigint | undefine
     if (Number.isNaN(ms)) throw new TapeError("E_TAPE_VALUE", "invalid Date", { field });
     return BigInt(ms) * 1_000_000n;
   }
+  if (typeof t !== "string") {
+    // A number is ambiguous (ms or ns?) and inexact beyond 2^53: refused, with the forms that are not.
+    throw new TapeError(
+      "E_TAPE_VALUE",
+      `expected a bigint of ns, a Date or an ISO 8601 string, got ${typeof t} ${String(t).slice(0, 40)}`,
+      { field },
+    );
+  }
   try {
     return parseTime(t);
   } catch (err) {
@@ -130,12 +140,18 @@ export class Dataset {
 
   /**
    * The same dataset limited to some of its files (numbered again, in the same order), and with parts of its
-   * selection replaced.
+   * selection replaced. Its missing hours are those of the feeds it keeps, or those `keepMissing` keeps.
    */
-  subset(keep: (f: DatasetFile) => boolean, selection: Partial<Selection> = {}): Dataset {
+  subset(
+    keep: (f: DatasetFile) => boolean,
+    selection: Partial<Selection> = {},
+    keepMissing?: (m: MissingHour, index: number) => boolean,
+  ): Dataset {
     const files = this.files.filter(keep).map((f, index) => ({ ...f, index }));
     const feeds = new Set(files.map((f) => `${f.exchange}\u0000${f.captureId}`));
-    const missing = this.missing.filter((m) => feeds.has(`${m.exchange}\u0000${m.captureId}`));
+    const missing = this.missing.filter(
+      keepMissing ?? ((m) => feeds.has(`${m.exchange}\u0000${m.captureId}`)),
+    );
     return new Dataset(
       this.root,
       files,
@@ -221,6 +237,8 @@ export async function openDataset(root: string, options: DatasetOptions = {}): P
   const join = (...parts: [string, ...string[]]) => sources.join(...parts);
   const selection = selectionOf(options);
   const { from, to } = selection;
+  // A mistyped root or an unmounted EFS is an error, not an empty dataset (an S3 prefix has no such state).
+  if (!isS3Url(root)) await checkFolder(root);
   let days: string[];
   if (from !== undefined && to !== undefined) {
     if (to <= from) throw new TapeError("E_TAPE_VALUE", "`to` must be after `from`", { field: "to" });
@@ -251,10 +269,14 @@ export async function openDataset(root: string, options: DatasetOptions = {}): P
       );
       if (manifest !== null)
         checkAgainstManifest(manifest, `${day}/${exchange}/`, entries, join(root, day, exchange), sources);
+      const names = new Set(entries.map((e) => e.name));
       for (const { name, size } of entries) {
         if (manifest !== null && !manifest.files.has(`${day}/${exchange}/${name}`)) continue;
         const parsed = parseTapeName(name);
         if (parsed === null || parsed.exchange !== exchange) continue;
+        // The sealed file holds what its `.open` source did (one left by a crash after the seal's rename, or by
+        // `repair --keep`): reading both would return every record twice.
+        if (parsed.open && names.has(name.slice(0, -".open".length))) continue;
         if (options.captures !== undefined && !options.captures.includes(parsed.captureId)) continue;
         if (!mayHold(parsed.hour, from, to)) continue;
         (parsed.open && !options.includeOpen ? live : found).push({
@@ -271,6 +293,19 @@ export async function openDataset(root: string, options: DatasetOptions = {}): P
   const files = order(found);
   const missing = missingHours(root, [...files, ...order(live)], selection, join);
   return new Dataset(root, files, selection, missing, sources, unverifiedDays);
+}
+
+async function checkFolder(dir: string): Promise<void> {
+  let isFolder: boolean;
+  try {
+    isFolder = (await stat(dir)).isDirectory();
+  } catch (err) {
+    throw new TapeError("E_TAPE_IO", `cannot read the dataset root: ${(err as Error).message}`, {
+      file: dir,
+      cause: err,
+    });
+  }
+  if (!isFolder) throw new TapeError("E_TAPE_IO", "the dataset root is not a folder", { file: dir });
 }
 
 interface DayManifest {

@@ -39,7 +39,12 @@ export async function partition(dataset: Dataset, index: number, count: number):
     count,
   );
   const keep = new Set(dataset.files.filter((_, i) => share[i] === index).map((f) => f.path));
-  return dataset.subset((f) => keep.has(f.path));
+  // Each missing hour is reported by one share (in turn), so that the shares together report it once.
+  return dataset.subset(
+    (f) => keep.has(f.path),
+    {},
+    (_, i) => i % count === index,
+  );
 }
 
 /** From the listing (S3), else a HEAD or a stat. */

@@ -12,6 +12,7 @@ import {
   type Kind,
   type Row,
   recordReader,
+  recoveryLoss,
   rowReader,
   TapeError,
   type TapeFilter,
@@ -369,15 +370,10 @@ export class Merge {
     const blocks = reader.selectBlocks(this.filter);
     const r = reader.recovery;
     // A sealed name without a usable footer, or an open file with a torn tail, lost data.
-    if (r !== null && (!f.open || r.stop !== null)) {
-      const cause = r.stop ?? r.reason;
-      const message = `${f.open ? "torn tail" : "unsealed file"}: ${r.droppedBytes} bytes after offset ${r.validEnd} hold no valid block (${cause.reason})`;
-      if (!this.skip) {
-        throw new TapeError(f.open ? "E_TAPE_TRUNCATED" : cause.code, message, {
-          file: f.path,
-          offset: r.validEnd,
-        });
-      }
+    const loss = recoveryLoss(r, f.path, f.open);
+    if (r !== null && loss !== null) {
+      if (!this.skip) throw loss;
+      const message = loss.reason;
       // The loss is after the last valid block: report it at that block's last time (or the file's hour).
       const at = reader.blocks.reduce<bigint>((m, b) => max(m, b.maxTs)!, f.hour ?? 0n);
       const clamped = this.filter.from !== undefined && at < this.filter.from ? this.filter.from : at;

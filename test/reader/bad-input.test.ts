@@ -169,6 +169,45 @@ describe("replay of damaged or incomplete data", () => {
     expect(rows.length).toBe(4);
     expect(rows[3]).toMatchObject({ kind: "event", type: "gap", ts: DAY0 + HOUR, exchange: "okx" });
     expect(rows[3]!.kind === "event" && rows[3]!.message).toContain(paths[1]!);
+    // The column scan says so the same way, and a conversion leaves the file out and counts it.
+    await expect(collect(ds.batches())).rejects.toMatchObject({ code: "E_TAPE_NOT_A_TAPE" });
+    const batches = await collect(ds.batches({ onCorrupt: "skip" }));
+    expect(batches.filter((b) => b.block === null)).toEqual([
+      expect.objectContaining({ header: null, lost: expect.objectContaining({ code: "E_TAPE_NOT_A_TAPE" }) }),
+    ]);
+    expect(batches.reduce((n, b) => n + (b.block === null ? 0 : b.block.header.rowCount), 0)).toBe(3);
+    const { convert } = await import("../../src/export/index.js");
+    const out = `${ds.root}-ndjson`;
+    cleanups.push(async () => (await import("node:fs/promises")).rm(out, { recursive: true, force: true }));
+    const summary = await convert(ds, { format: "ndjson", outDir: out, onCorrupt: "skip" });
+    expect(summary).toMatchObject({ rows: 3, unreadableFiles: 1, lostBlocks: 0 });
+  });
+
+  it("a sealed file next to the .open file it was sealed from is read once", async () => {
+    const records = trades(DAY0, 3);
+    const { ds } = await dataset(
+      [
+        { exchange: "okx", hour: DAY0, captureId: "a", records },
+        { exchange: "okx", hour: DAY0, captureId: "a", records, open: true },
+      ],
+      { includeOpen: true },
+    );
+    expect(ds.files.map((f) => f.path.endsWith(".open"))).toEqual([false]);
+    expect(await collect(ds.replay({ exact: true }))).toHaveLength(3);
+  });
+
+  it("a root that is not there is an error, not an empty dataset", async () => {
+    const { dir, remove } = await tempDir();
+    cleanups.push(remove);
+    await expect(openDataset(`${dir}/no-such-folder`)).rejects.toMatchObject({
+      code: "E_TAPE_IO",
+      message: expect.stringMatching(/no-such-folder: cannot read the dataset root/),
+    });
+    await expect(openDataset(`${dir}/no-such-folder`, { from: DAY0, to: DAY0 + HOUR })).rejects.toMatchObject(
+      {
+        code: "E_TAPE_IO",
+      },
+    );
   });
 
   it("an hour being written is not missing; a stray file in a day folder is ignored", async () => {
@@ -203,6 +242,13 @@ describe("replay of damaged or incomplete data", () => {
     const { ds } = await dataset([{ exchange: "okx", hour: DAY0, captureId: "a", records: trades(DAY0, 1) }]);
     await expect(collect(ds.replay({ speed: 0 }))).rejects.toMatchObject({ code: "E_TAPE_VALUE" });
     await expect(collect(ds.replay({ from: "yesterday" }))).rejects.toMatchObject({ code: "E_TAPE_VALUE" });
+    // A day that does not exist is not rolled into the next month; a number (ms? ns?) is refused plainly.
+    for (const from of ["2024-02-30", "2024-11-31T00:00Z", "2024-08-08T24:00Z"])
+      await expect(collect(ds.replay({ from })), from).rejects.toMatchObject({ code: "E_TAPE_VALUE" });
+    await expect(collect(ds.replay({ from: 1723075200000 as unknown as string }))).rejects.toMatchObject({
+      code: "E_TAPE_VALUE",
+      message: expect.stringMatching(/expected a bigint of ns, a Date or an ISO 8601 string, got number/),
+    });
     await expect(openDataset(ds.root!, { kinds: ["quote" as "trade"] })).rejects.toMatchObject({
       code: "E_TAPE_VALUE",
     });

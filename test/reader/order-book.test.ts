@@ -478,6 +478,46 @@ describe("books from a dataset", () => {
     expect(one!.book.bestBid()).toEqual({ price: 1, size: 1 });
   });
 
+  it("tells apart snapshots a few hundred ns apart, and says so when the feed asked for has no file", async () => {
+    const { dir, remove } = await tempDir();
+    cleanups.push(remove);
+    const level = (ts: bigint, side: "bid" | "ask", price: string): TapeRecord => ({
+      kind: "book",
+      symbol: "BTC",
+      ts,
+      side,
+      price,
+      size: "1",
+      snapshot: true,
+    });
+    // Two whole snapshots 100 ns apart: as doubles of ns, their times are equal.
+    const t = DAY0 + 1_000_000_000n;
+    await writeDataset(dir, [
+      {
+        exchange: "okx",
+        hour: DAY0,
+        captureId: "a",
+        records: [
+          level(t, "bid", "100"),
+          level(t, "ask", "101"),
+          level(t + 100n, "bid", "99"),
+          level(t + 100n, "ask", "102"),
+        ],
+        policy: { checkpointIntervalNs: 0 },
+      },
+    ]);
+    const ds = await openDataset(dir);
+    const [at] = await collect(ds.books({ symbol: "BTC", at: t + 1000n }));
+    expect(at!.book.bestBid()).toEqual({ price: 99, size: 1 });
+    expect(at!.book.bestAsk()).toEqual({ price: 102, size: 1 });
+    expect([at!.book.bidLevels, at!.book.askLevels]).toEqual([1, 1]);
+    const other = await openDataset(dir, { exchanges: ["nosuch"] });
+    await expect(collect(other.books({ symbol: "BTC", at: t, exchange: "nosuch" }))).rejects.toMatchObject({
+      code: "E_TAPE_VALUE",
+      message: expect.stringMatching(/no file of nosuch in the dataset/),
+    });
+  });
+
   it("asks for either an instant or a grid", async () => {
     const { dir, remove } = await tempDir();
     cleanups.push(remove);

@@ -91,6 +91,35 @@ describe("Dataset.partition", () => {
     );
   });
 
+  it("a missing hour is reported by one share only", async () => {
+    const { dir, remove } = await tempDir();
+    cleanups.push(remove);
+    const trade = (hour: bigint): TapeRecord => ({
+      kind: "trade",
+      symbol: "BTC-USDT",
+      ts: hour,
+      price: "1",
+      size: "1",
+      side: "buy",
+    });
+    await writeDataset(
+      dir,
+      [0n, 2n, 4n].map((h) => ({
+        exchange: "okx",
+        hour: DAY0 + h * HOUR,
+        captureId: "a",
+        records: [trade(DAY0 + h * HOUR)],
+      })),
+    );
+    const ds = await openDataset(dir, { from: DAY0, to: DAY0 + 5n * HOUR });
+    expect(ds.missing.map((m) => m.hour)).toEqual([DAY0 + HOUR, DAY0 + 3n * HOUR]);
+    for (const n of [1, 2, 3, 4]) {
+      const reported: bigint[] = [];
+      for (let i = 0; i < n; i++) reported.push(...(await ds.partition(i, n)).missing.map((m) => m.hour));
+      expect(reported.sort(), `${n} shares`).toEqual([DAY0 + HOUR, DAY0 + 3n * HOUR]);
+    }
+  });
+
   it("rejects a share outside 0..count-1", async () => {
     const { dir, remove } = await tempDir();
     cleanups.push(remove);
