@@ -20,7 +20,8 @@ class TextSide {
     return this.keys.length;
   }
 
-  private find(key: number): number {
+  /** Where `price` (as the number `key`) is, or -(insertion point) - 1. */
+  private find(key: number, price: string): number {
     const k = this.keys;
     const up = this.bestIsHighest;
     let lo = 0;
@@ -28,8 +29,10 @@ class TextSide {
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const v = k[mid]!;
-      if (v === key) return mid;
-      if (up ? v < key : v > key) lo = mid + 1;
+      // Prices of more than about 16 digits can share a double: the text decides between them.
+      const order = v !== key ? (v < key ? -1 : 1) : textOrder(this.levels[mid]!.price, price);
+      if (order === 0) return mid;
+      if (up ? order < 0 : order > 0) lo = mid + 1;
       else hi = mid;
     }
     return -lo - 1;
@@ -38,7 +41,7 @@ class TextSide {
   /** Sets a level; a size that is zero deletes it. */
   set(price: string, size: string): void {
     const key = Number(price);
-    const i = this.find(key);
+    const i = this.find(key, price);
     const remove = Number(size) === 0;
     if (i >= 0) {
       if (remove) {
@@ -61,6 +64,11 @@ class TextSide {
 
   best(): number | undefined {
     return this.keys[this.keys.length - 1];
+  }
+
+  /** The best level's price as received. */
+  bestPrice(): string | undefined {
+    return this.levels[this.levels.length - 1]?.price;
   }
 
   /** Keeps only the n best levels (venues that send no delete for levels pushed out of the subscribed depth). */
@@ -95,6 +103,41 @@ export class LevelBook {
   crossed(): boolean {
     const b = this.bids.best();
     const a = this.asks.best();
-    return b !== undefined && a !== undefined && b >= a;
+    if (b === undefined || a === undefined) return false;
+    return b > a || (b === a && compareDecimalText(this.bids.bestPrice()!, this.asks.bestPrice()!) >= 0);
   }
+}
+
+/** `compareDecimalText`, with the common case first: the same text as the level's. */
+function textOrder(a: string, b: string): number {
+  return a === b ? 0 : compareDecimalText(a, b);
+}
+
+/** The exact order of two decimal texts as venues send them (an optional `-`, digits, an optional fraction). */
+export function compareDecimalText(a: string, b: string): number {
+  const negA = a.startsWith("-");
+  const negB = b.startsWith("-");
+  if (negA !== negB) return isZeroText(a) && isZeroText(b) ? 0 : negA ? -1 : 1;
+  const order = compareMagnitude(negA ? a.slice(1) : a, negB ? b.slice(1) : b);
+  return negA ? -order : order;
+}
+
+function compareMagnitude(a: string, b: string): number {
+  const [ia, fa] = splitDecimal(a);
+  const [ib, fb] = splitDecimal(b);
+  if (ia.length !== ib.length) return ia.length < ib.length ? -1 : 1;
+  if (ia !== ib) return ia < ib ? -1 : 1;
+  return fa === fb ? 0 : fa < fb ? -1 : 1;
+}
+
+/** Integer digits without leading zeros, fraction digits without trailing zeros. */
+function splitDecimal(text: string): [string, string] {
+  const dot = text.indexOf(".");
+  const int = (dot === -1 ? text : text.slice(0, dot)).replace(/^0+/, "");
+  const frac = dot === -1 ? "" : text.slice(dot + 1).replace(/0+$/, "");
+  return [int, frac];
+}
+
+function isZeroText(text: string): boolean {
+  return /^-?0*(\.0*)?$/.test(text);
 }
