@@ -81,6 +81,11 @@ export class Feed {
     };
   }
 
+  /** The latest exchange time seen (0 before any). */
+  get latestTime(): bigint {
+    return this.lastTs;
+  }
+
   get context(): FeedContext {
     return this.ctx;
   }

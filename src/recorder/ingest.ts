@@ -175,7 +175,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const pending: RecordInput[] = [];
   /** `gap` events for refused records, written after the batch they were refused from. */
   const refusals: RecordInput[] = [];
-  const refusalEvents = new Set<RecordInput>();
+  const refusalEvents = new WeakSet<RecordInput>();
   let rejected = 0;
   const writer = new HourlyWriter({
     root: options.out,
@@ -187,11 +187,13 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       options.onRejected?.(rec, err);
       // An event refused in turn is only counted.
       if (refusalEvents.has(rec)) return;
+      // At the latest receive time read (bare frames: the latest exchange time).
+      const at = lastTime > 0n ? { ts: lastTime, recvNs: lastTime } : { ts: feed.latestTime, recvNs: null };
       const event = eventRecord(
         "",
         "gap",
         `a ${rec.kind} record of ${JSON.stringify(rec.symbol).slice(0, 100)} not written: refused by the format (${err.message})`,
-        { ts: lastTime, recvNs: lastTime },
+        at,
       );
       refusalEvents.add(event);
       refusals.push(event);
