@@ -32,6 +32,8 @@ export class BookFeed {
   lastTs: bigint | null = null;
   /** A snapshot after a loss of sync is a resync (counted, and announced by a `resync` event). */
   private lost = false;
+  /** When sync was last lost (the time of its event), null before. */
+  lostAt: Stamp | null = null;
 
   constructor(readonly symbol: string) {}
 
@@ -128,6 +130,7 @@ export class BookFeed {
     this.event(ctx, type, message, this.lastSeq, seqAfter, at);
     this.synced = false;
     this.lost = true;
+    this.lostAt = at;
     // A new connection asks at once: the reconnect backoff already paces a venue that keeps dropping us.
     if (type === "disconnect") this.requests = 0;
   }

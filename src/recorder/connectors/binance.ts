@@ -66,6 +66,8 @@ export class SymbolState {
   snapshotId = -1n;
   /** No update applied since the snapshot: the first one may straddle it (`U <= lastUpdateId + 1 <= u`). */
   fresh = false;
+  /** The time of the last update received (stamps a snapshot that finds no update buffered). */
+  lastAt: Stamp | null = null;
   constructor(symbol: string) {
     this.feed = new BookFeed(symbol);
   }
@@ -233,6 +235,7 @@ export class BinanceConnector implements Connector {
       ctx.counters.ignoredFrames++;
       return symbol;
     }
+    st.lastAt = update.at;
     if (st.feed.synced) this.continueChain(st, update, ctx);
     else this.bufferUpdate(st, update, ctx);
     return symbol;
@@ -295,14 +298,44 @@ export class BinanceConnector implements Connector {
     }
     const snap = objectOf(parseJsonText(body, "REST body"), "body");
     const lastUpdateId = integerOf(snap.lastUpdateId, "lastUpdateId");
-    const at = this.stamp(snap.E !== undefined ? millisOf(snap.E, "E") : null, recvNs);
+    const buffered = st.buffer;
+    const snapshotTs = snap.E !== undefined ? millisOf(snap.E, "E") : null;
+    const at = this.snapshotStamp(st, buffered, lastUpdateId, this.stamp(snapshotTs, recvNs));
     st.feed.snapshot(ctx, levelPairsOf(snap.bids, "bids"), levelPairsOf(snap.asks, "asks"), lastUpdateId, at);
     st.snapshotId = lastUpdateId;
     st.fresh = true;
-    const buffered = st.buffer;
     st.buffer = [];
     this.continueBuffered(st, buffered, ctx, recvNs);
     return symbol;
+  }
+
+  /**
+   * The time a snapshot's rows are stamped with. Readers rebuild a book in exchange-time order, so the rows must
+   * sort after the stream's updates the snapshot holds and before those applied after it. Neither the REST receive
+   * time (a spot snapshot has no exchange time; the buffered updates were sent before it arrived) nor the
+   * snapshot's own `E` does that. So: the time of the last buffered update it holds; else that of the first it does
+   * not (its rows come first in the file), 1 ns earlier when a gap follows (its event must come after the rows);
+   * else the last update received; else (no update yet) its own. And after the event of the last loss of sync,
+   * which the rows end.
+   */
+  private snapshotStamp(
+    st: SymbolState,
+    buffered: readonly DepthUpdate[],
+    lastUpdateId: bigint,
+    own: Stamp,
+  ): Stamp {
+    let held: DepthUpdate | undefined;
+    let at: Stamp | undefined;
+    for (const u of buffered) {
+      if (u.last > lastUpdateId) {
+        if (held !== undefined) at = held.at;
+        else at = u.first > lastUpdateId + 1n ? { ts: u.at.ts - 1n, recvNs: u.at.recvNs } : u.at;
+        break;
+      }
+      held = u;
+    }
+    at ??= held?.at ?? st.lastAt ?? own;
+    return afterLoss(at, st.feed.lostAt);
   }
 
   /**
@@ -344,3 +377,10 @@ export const VENUE: VenueEntry = {
   example: "BTCUSDT",
   create: (selection, urls) => new BinanceConnector(selection, urls),
 };
+
+/** `at`, or just after `loss` when `at` would not sort after it (readers order by time, then receive time). */
+function afterLoss(at: Stamp, loss: Stamp | null): Stamp {
+  if (loss === null || at.ts > loss.ts) return at;
+  if (at.ts === loss.ts && at.recvNs !== null && loss.recvNs !== null && at.recvNs > loss.recvNs) return at;
+  return loss.recvNs === null ? { ts: loss.ts + 1n, recvNs: null } : { ts: loss.ts, recvNs: loss.recvNs + 1n };
+}

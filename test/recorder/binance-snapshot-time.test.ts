@@ -1,0 +1,116 @@
+/**
+ * A Binance spot REST snapshot has no exchange time, and its buffered updates were sent before it arrived: the book
+ * rebuilt from the files must still equal the connector's after every message, whatever the host clock reads.
+ */
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { type OrderBook, openDataset } from "../../src/index.js";
+import { readCapture } from "../../src/recorder/capture.js";
+import { createConnector } from "../../src/recorder/connectors/index.js";
+import { Feed } from "../../src/recorder/feed.js";
+import { ingest } from "../../src/recorder/ingest.js";
+import { tempDir } from "../reader/helpers.js";
+
+const T = 1_700_000_000_000;
+
+/** The capture of a short session; the host clock reads exchange time + `skewMs`, a message arrives 20 ms late. */
+function session(skewMs: number): string {
+  const lines: string[] = [];
+  const depth = (e: number, first: number, last: number, b: string[][], a: string[][]) =>
+    lines.push(
+      JSON.stringify({
+        recv_ns: `${BigInt(e + skewMs) * 1_000_000n + 20_000_000n}`,
+        frame: JSON.stringify({
+          stream: "btcusdt@depth@100ms",
+          data: { e: "depthUpdate", E: e, s: "BTCUSDT", U: first, u: last, b, a },
+        }),
+      }),
+    );
+  const rest = (ms: number, lastUpdateId: number, bids: string[][], asks: string[][]) =>
+    lines.push(
+      JSON.stringify({
+        recv_ns: `${BigInt(ms + skewMs) * 1_000_000n}`,
+        rest: "/api/v3/depth?symbol=BTCUSDT&limit=5000",
+        body: JSON.stringify({ lastUpdateId, bids, asks }),
+      }),
+    );
+  depth(T, 1, 5, [["100.00", "5"]], [["101.00", "0"]]); // buffered; straddles the snapshot: applied after it
+  rest(
+    T + 50,
+    3,
+    [
+      ["100.00", "1"],
+      ["99.00", "1"],
+    ],
+    [
+      ["101.00", "1"],
+      ["102.00", "1"],
+    ],
+  );
+  depth(T + 100, 6, 7, [["98.00", "1"]], []);
+  depth(T + 300, 10, 11, [["97.00", "1"]], []); // 8..9 lost: a gap
+  rest(
+    T + 320,
+    12,
+    [
+      ["100.00", "5"],
+      ["99.00", "1"],
+      ["98.00", "1"],
+      ["97.00", "1"],
+      ["96.00", "2"],
+    ],
+    [["102.00", "1"]],
+  );
+  depth(T + 400, 13, 13, [["95.00", "1"]], []);
+  return `${lines.join("\n")}\n`;
+}
+
+type Ladder = { valid: boolean; bids: [number, number][]; asks: [number, number][] };
+
+describe("binance spot snapshots in the files", () => {
+  for (const skewMs of [0, 1300, -500]) {
+    it(`rebuild the connector's book after every message (host clock ${skewMs} ms off)`, async () => {
+      const { dir } = await tempDir();
+      const capture = join(dir, "session.jsonl");
+      await writeFile(capture, session(skewMs));
+      // The connector's book after each message, at the exchange time of the last row or event it wrote.
+      const connector = createConnector("binance", { symbols: [], trades: true, book: true, bbo: true });
+      let lastTs = 0n;
+      const feed = new Feed(connector, {
+        raw: false,
+        sink: (r) => {
+          if ((r.kind === "book" || r.kind === "event") && typeof r.ts === "bigint" && r.ts > lastTs)
+            lastTs = r.ts;
+        },
+      });
+      const states: { at: bigint; want: Ladder }[] = [];
+      for await (const m of readCapture(capture)) {
+        feed.receive(m);
+        const b = connector.bookOf("BTCUSDT")!;
+        if (lastTs === 0n) continue;
+        const side = (s: typeof b.book.bids) =>
+          s.top(100).map((l): [number, number] => [Number(l.price), Number(l.size)]);
+        states.push({
+          at: lastTs + 1n,
+          want: { valid: b.synced, bids: side(b.book.bids), asks: side(b.book.asks) },
+        });
+      }
+      await ingest({ venue: "binance", inputs: [capture], out: join(dir, "out"), raw: false });
+      const ds = await openDataset(join(dir, "out"));
+      // The last state at each instant (several messages may end at one time).
+      const byAt = new Map(states.map((s) => [s.at, s.want]));
+      expect(byAt.size).toBeGreaterThan(3);
+      for (const [at, want] of byAt) {
+        let book: OrderBook | null = null;
+        for await (const snap of ds.books({ symbol: "BTCUSDT", at })) book = snap.book;
+        const got: Ladder = {
+          valid: book!.valid,
+          bids: book!.top(100).bids.map((l): [number, number] => [l.price, l.size]),
+          asks: book!.top(100).asks.map((l): [number, number] => [l.price, l.size]),
+        };
+        expect(got, `at ${at}`).toEqual(want);
+      }
+    });
+  }
+});
