@@ -382,5 +382,7 @@ export const VENUE: VenueEntry = {
 function afterLoss(at: Stamp, loss: Stamp | null): Stamp {
   if (loss === null || at.ts > loss.ts) return at;
   if (at.ts === loss.ts && at.recvNs !== null && loss.recvNs !== null && at.recvNs > loss.recvNs) return at;
-  return loss.recvNs === null ? { ts: loss.ts + 1n, recvNs: null } : { ts: loss.ts, recvNs: loss.recvNs + 1n };
+  return loss.recvNs === null
+    ? { ts: loss.ts + 1n, recvNs: null }
+    : { ts: loss.ts, recvNs: loss.recvNs + 1n };
 }
