@@ -83,7 +83,7 @@ export function bookSnapshots(dataset: Dataset, o: BookSnapshotOptions): AsyncIt
       // The next grid point: the first multiple of the step at or after `from`.
       let next = step === null ? null : ceilTo(from!, step);
       const start = await findBookStart(feed, o.symbol, at ?? next!);
-      // Events without a symbol (a feed-wide disconnect, a lost file) concern every book.
+      // Events without a symbol (a missing hour, a lost file) concern every book.
       const replay: ReplayOptions = { symbols: [o.symbol, ""], kinds: ["book", "event"] };
       let checkpoint: BookSnapshot["checkpoint"] = null;
       if (start !== null) {

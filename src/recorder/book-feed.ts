@@ -128,6 +128,10 @@ export class BookFeed {
     if (type === "checksum_failure") ctx.counters.checksumFailures++;
     if (type === "crossed_book") ctx.counters.crossed++;
     this.event(ctx, type, message, this.lastSeq, seqAfter, at);
+    // A crossed book does not invalidate a book for readers (docs/FORMAT.md §6.5.3), but its updates are no longer
+    // written: a gap says so, and keeps the files' book from reading as valid until the resync.
+    if (type === "crossed_book")
+      this.event(ctx, "gap", "updates not written until the book is resynchronised", this.lastSeq, seqAfter, at);
     this.synced = false;
     this.lost = true;
     this.lostAt = at;

@@ -368,20 +368,28 @@ describe("books from a dataset", () => {
     });
     const rows = [lvl(0n, "bid", "100", "1", true), lvl(0n, "ask", "101", "1", true)];
     for (let i = 1n; i <= 40n; i++) rows.push(lvl(i, "bid", "99", `${i}`));
-    // A disconnect of the whole feed (no symbol) at 30 ms: every book is invalid after it.
+    // A loss for the whole feed (no symbol: a lost file) at 30 ms makes every book invalid after it; the close of
+    // one connection at 25 ms does not (the recorder writes a loss event for each book the connection carried).
+    const closed: TapeRecord = {
+      kind: "event",
+      symbol: "",
+      ts: DAY0 + 25n * step + 1n,
+      type: "disconnect",
+      message: "socket 1 closed (replaced by a newer one)",
+    };
     const disconnect: TapeRecord = {
       kind: "event",
       symbol: "",
       ts: DAY0 + 30n * step + 1n,
-      type: "disconnect",
-      message: "socket closed",
+      type: "gap",
+      message: "a file lost",
     };
     const [path] = await writeDataset(dir, [
       {
         exchange: "okx",
         hour: DAY0,
         captureId: "a",
-        records: [...rows, disconnect],
+        records: [...rows, closed, disconnect],
         policy: { checkpointIntervalNs: 5_000_000, checkpointRowsPerLevel: 1 },
       },
     ]);
@@ -394,10 +402,12 @@ describe("books from a dataset", () => {
     const narrow = await openDataset(dir, { kinds: ["trade"], symbols: ["ETH"] });
     const [same] = await collect(narrow.books({ symbol: "BTC", at }));
     expect(same!.book.top(10)).toEqual(ref!.book.top(10));
-    // After the feed-wide disconnect the book is invalid, with the reason.
+    // After the feed-wide loss the book is invalid, with the reason; not after the connection's close.
+    const [between] = await collect(full.books({ symbol: "BTC", at: DAY0 + 28n * step }));
+    expect(between!.book.valid).toBe(true);
     const [after] = await collect(full.books({ symbol: "BTC", at: DAY0 + 35n * step }));
     expect(after!.book.valid).toBe(false);
-    expect(after!.book.invalidReason).toContain("disconnect");
+    expect(after!.book.invalidReason).toContain("a file lost");
     // A damaged checkpoint is a shortcut not taken: the book is rebuilt, the same.
     const { readFile, writeFile } = await import("node:fs/promises");
     const bytes = new Uint8Array(await readFile(path!));

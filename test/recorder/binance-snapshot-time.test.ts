@@ -114,3 +114,42 @@ describe("binance spot snapshots in the files", () => {
     });
   }
 });
+
+describe("binance books", () => {
+  it("are found by a symbol in lower case, and a crossed book reads as invalid in the files", async () => {
+    const { dir } = await tempDir();
+    const capture = join(dir, "crossed.jsonl");
+    const text = session(0).split("\n").slice(0, 3).join("\n");
+    // Then a bid above the best ask (102): the book has missed an update.
+    const crossed = JSON.stringify({
+      recv_ns: `${BigInt(T + 150) * 1_000_000n + 20_000_000n}`,
+      frame: JSON.stringify({
+        stream: "btcusdt@depth@100ms",
+        data: { e: "depthUpdate", E: T + 150, s: "BTCUSDT", U: 8, u: 8, b: [["103.00", "1"]], a: [] },
+      }),
+    });
+    await writeFile(capture, `${text}\n${crossed}\n`);
+    const connector = createConnector("binance", {
+      symbols: ["btcusdt"],
+      trades: true,
+      book: true,
+      bbo: true,
+    });
+    const events: string[] = [];
+    const feed = new Feed(connector, {
+      raw: false,
+      sink: (r) => {
+        if (r.kind === "event") events.push(r.type);
+      },
+    });
+    for await (const m of readCapture(capture)) feed.receive(m);
+    expect(connector.bookOf("btcusdt")?.synced).toBe(false);
+    expect(events).toEqual(["crossed_book", "gap"]);
+    await ingest({ venue: "binance", inputs: [capture], out: join(dir, "out"), raw: false });
+    const ds = await openDataset(join(dir, "out"));
+    for await (const snap of ds.books({ symbol: "BTCUSDT", at: BigInt(T + 200) * 1_000_000n })) {
+      expect(snap.book.valid).toBe(false);
+      expect(snap.book.invalidReason).toMatch(/gap: updates not written until the book is resynchronised/);
+    }
+  });
+});

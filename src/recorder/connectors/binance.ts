@@ -159,7 +159,8 @@ export class BinanceConnector implements Connector {
   }
 
   bookOf(symbol: string): BookFeed | undefined {
-    return this.states.known(symbol)?.feed;
+    // Binance names symbols in upper case; a configuration may not.
+    return this.states.known(symbol.toUpperCase())?.feed;
   }
 
   onFrame(text: string, recvNs: bigint | null, ctx: FeedContext): string {
