@@ -116,7 +116,10 @@ export class OrderBook {
     // Events without a symbol (a missing hour, a lost tail) concern every symbol of the exchange; but not the close
     // of one connection (`disconnect`): the recorder states the loss of each book that connection carried, and a
     // connection replaced by a newer one loses nothing.
-    if (row.symbol !== this.symbol && !(row.kind === "event" && row.symbol === "" && row.type !== "disconnect"))
+    if (
+      row.symbol !== this.symbol &&
+      !(row.kind === "event" && row.symbol === "" && row.type !== "disconnect")
+    )
       return false;
     if (row.kind === "book") {
       this.applyBook(row, time);

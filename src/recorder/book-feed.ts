@@ -131,7 +131,14 @@ export class BookFeed {
     // A crossed book does not invalidate a book for readers (docs/FORMAT.md §6.5.3), but its updates are no longer
     // written: a gap says so, and keeps the files' book from reading as valid until the resync.
     if (type === "crossed_book")
-      this.event(ctx, "gap", "updates not written until the book is resynchronised", this.lastSeq, seqAfter, at);
+      this.event(
+        ctx,
+        "gap",
+        "updates not written until the book is resynchronised",
+        this.lastSeq,
+        seqAfter,
+        at,
+      );
     this.synced = false;
     this.lost = true;
     this.lostAt = at;
