@@ -146,10 +146,15 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
     else if (feed.synced) {
       feed.update(ctx, bids, asks, null, at);
       if (feed.book.crossed()) {
+        // This book missed an update (the connection's numbering shows no gap): it alone is subscribed again.
         feed.lose(ctx, "crossed_book", "best bid at or above best ask after an update", null, at);
-        this.loseAll("crossed book", null, at, ctx);
+        this.resubscribe(feed, ctx, at.recvNs);
       }
-    } else ctx.counters.ignoredFrames++;
+    } else {
+      // Updates of a book out of sync are not applied; if the resubscription was held back, ask now.
+      ctx.counters.ignoredFrames++;
+      if (feed.needsResync) this.resubscribe(feed, ctx, at.recvNs);
+    }
     return product;
   }
 
