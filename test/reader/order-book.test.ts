@@ -370,20 +370,15 @@ describe("books from a dataset", () => {
     for (let i = 1n; i <= 40n; i++) rows.push(lvl(i, "bid", "99", `${i}`));
     // A loss for the whole feed (no symbol: a lost file) at 30 ms makes every book invalid after it; the close of
     // one connection at 25 ms does not (the recorder writes a loss event for each book the connection carried).
-    const closed: TapeRecord = {
+    const feedEvent = (ms: bigint, type: "disconnect" | "gap", message: string): TapeRecord => ({
       kind: "event",
       symbol: "",
-      ts: DAY0 + 25n * step + 1n,
-      type: "disconnect",
-      message: "socket 1 closed (replaced by a newer one)",
-    };
-    const disconnect: TapeRecord = {
-      kind: "event",
-      symbol: "",
-      ts: DAY0 + 30n * step + 1n,
-      type: "gap",
-      message: "a file lost",
-    };
+      ts: DAY0 + ms * step + 1n,
+      type,
+      message,
+    });
+    const closed = feedEvent(25n, "disconnect", "socket 1 closed (replaced by a newer one)");
+    const disconnect = feedEvent(30n, "gap", "a file lost");
     const [path] = await writeDataset(dir, [
       {
         exchange: "okx",
