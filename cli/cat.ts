@@ -21,7 +21,7 @@ export function registerCat(program: Command): void {
     )
     .addHelpText(
       "after",
-      "\nRecords come block by block in file order (per symbol and kind, in append order).\n\nExamples:\n  ticktape cat file.tape --symbol BTC-USDT --kind trade --from 2026-11-24T14:37 --to 2026-11-24T14:38\n  ticktape cat file.tape.open -n 10",
+      "\nRecords come block by block in file order (per symbol and kind, in append order).\n\nExamples:\n  ticktape cat file.tape --symbol BTC-USDT --kind trade --from 2026-11-24T14:37 --to 2026-11-24T14:38\n  ticktape cat file.tape.open -n 10 --on-corrupt skip   # a file being written may end in a torn block",
     )
     .action(async (file: string, o: FilterOptions & { limit?: string; onCorrupt: string }) => {
       const filter = toFilter(o);
