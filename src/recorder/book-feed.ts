@@ -34,6 +34,15 @@ export class BookFeed {
   private lost = false;
   /** When sync was last lost (the time of its event), null before. */
   lostAt: Stamp | null = null;
+  /** The ids of the updates (and snapshots) applied last, `RECENT_IDS` of them, in a ring. */
+  private readonly recent: bigint[] = [];
+  private recentNext = 0;
+  /**
+   * The ids the last snapshot holds that may still arrive: `after` < id <= `upTo`, `after` being the last id applied
+   * before it (a new connection's snapshot, while the old one still delivers). Null `after`: a first snapshot, and
+   * no message from before it arrives after it.
+   */
+  private covered: { after: bigint | null; upTo: bigint } | null = null;
 
   constructor(readonly symbol: string) {}
 
@@ -87,8 +96,28 @@ export class BookFeed {
     this.book.clear();
     this.apply(ctx, bids, asks, seq, at, true);
     this.synced = true;
+    // The ids it holds: after the last one applied before it, up to its own.
+    this.covered = seq === null ? null : { after: this.lastSeq, upTo: seq };
+    this.remember(seq);
     this.lastSeq = seq;
     this.lastTs = at.ts;
+  }
+
+  /**
+   * Whether an update of id `seq` (at or before `lastSeq`) is in the book already: one applied lately, or one the
+   * last snapshot holds. An id lower than those is not a message seen again but a numbering that restarted (a reset
+   * whose message was lost): the connector reports a gap instead of dropping the updates that follow.
+   */
+  holds(seq: bigint): boolean {
+    if (this.recent.includes(seq)) return true;
+    const c = this.covered;
+    return c !== null && seq <= c.upTo && c.after !== null && seq > c.after;
+  }
+
+  private remember(seq: bigint | null): void {
+    if (seq === null) return;
+    this.recent[this.recentNext] = seq;
+    this.recentNext = (this.recentNext + 1) % RECENT_IDS;
   }
 
   /** Applies an update that the connector found in sequence, and writes its rows. */
@@ -101,6 +130,7 @@ export class BookFeed {
   ): void {
     this.apply(ctx, bids, asks, seq, at, false);
     if (seq !== null) this.lastSeq = seq;
+    this.remember(seq);
     this.lastTs = at.ts;
     this.requests = 0;
   }
@@ -222,3 +252,6 @@ export function eventRecord(
   if (seqAfter !== null) rec.seqAfter = seqAfter;
   return rec;
 }
+
+/** Ids of applied updates remembered per book: enough for a venue repeating itself or two connections overlapping. */
+const RECENT_IDS = 1024;

@@ -152,12 +152,13 @@ export class BybitConnector extends StreamBookConnector implements Connector {
       return;
     }
     const last = feed.lastSeq ?? 0n;
-    if (u <= last) {
+    if (u <= last && feed.holds(u)) {
       ctx.counters.duplicates++;
       return;
     }
     if (u !== last + 1n) {
-      feed.lose(ctx, "gap", `update ${u} after ${last}: updates ${last + 1n}..${u - 1n} missing`, u, at);
+      const what = u > last ? `updates ${last + 1n}..${u - 1n} missing` : "the numbering went back (a reset missed)";
+      feed.lose(ctx, "gap", `update ${u} after ${last}: ${what}`, u, at);
       this.resubscribe(feed, ctx, recvNs);
       return;
     }

@@ -247,7 +247,7 @@ export class OkxConnector implements Connector {
         }
         const last = st.feed.lastSeq;
         if (seqId !== null && prevSeqId !== null && last !== null && prevSeqId !== last) {
-          if (seqId <= last && prevSeqId < last) {
+          if (seqId <= last && prevSeqId < last && st.feed.holds(seqId)) {
             ctx.counters.duplicates++;
             continue;
           }
