@@ -157,7 +157,8 @@ export class BybitConnector extends StreamBookConnector implements Connector {
       return;
     }
     if (u !== last + 1n) {
-      const what = u > last ? `updates ${last + 1n}..${u - 1n} missing` : "the numbering went back (a reset missed)";
+      const what =
+        u > last ? `updates ${last + 1n}..${u - 1n} missing` : "the numbering went back (a reset missed)";
       feed.lose(ctx, "gap", `update ${u} after ${last}: ${what}`, u, at);
       this.resubscribe(feed, ctx, recvNs);
       return;
