@@ -207,28 +207,33 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   };
   // Ingest takes every symbol it meets: the empty selection means "all".
   const connector = createConnector(options.venue, { symbols: [], trades: true, book: true, bbo: true });
-  let where = "";
+  // Where the message being read is (made into text only for a bad frame).
+  let input = "";
+  let line = 0;
   const onBadFrame = options.onBadFrame;
   const feed = new Feed(connector, {
     raw: options.raw ?? true,
     sink: (rec) => pending.push(rec),
-    ...(onBadFrame === undefined ? {} : { onBadFrame: (err, text) => onBadFrame(err, text, where) }),
+    ...(onBadFrame === undefined
+      ? {}
+      : { onBadFrame: (err, text) => onBadFrame(err, text, `${input}:${line}`) }),
   });
   const every = options.progressEvery ?? 100_000;
   try {
-    for (const input of options.inputs) {
+    for (const file of options.inputs) {
+      input = file;
       let n = 0;
-      for await (const chunk of messageChunksOf(input, options.venue)) {
+      for await (const chunk of messageChunksOf(file, options.venue)) {
         for (const m of chunk) {
-          where = `${input}:${m.line}`;
+          line = m.line;
           if (m.recvNs !== null && m.recvNs > lastTime) lastTime = m.recvNs;
           feed.receive(m);
           if (++n % BATCH_MESSAGES === 0) await flush();
-          if (n % every === 0) options.onProgress?.(feed.stats, input);
+          if (n % every === 0) options.onProgress?.(feed.stats, file);
         }
       }
       await flush();
-      options.onProgress?.(feed.stats, input);
+      options.onProgress?.(feed.stats, file);
     }
   } finally {
     // Whatever was read is sealed, also when an input fails half way: nothing written is lost.
