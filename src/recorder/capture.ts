@@ -126,9 +126,10 @@ export async function* readCapture(
   let line = 0;
   const emit = (bytes: Buffer): (CapturedMessage & { line: number }) | null => {
     line++;
-    // A WebSocket text frame is UTF-8: bytes that are not were damaged after they were received.
-    if (!isUtf8(bytes)) throw captureError("not valid UTF-8", file, line);
     let text = bytes.toString("utf8");
+    // A WebSocket text frame is UTF-8: bytes that are not (they decode to U+FFFD) were damaged after they were
+    // received.
+    if (text.includes("\uFFFD") && !isUtf8(bytes)) throw captureError("not valid UTF-8", file, line);
     // A byte order mark some editors put at the start of a file is not part of the first message.
     if (line === 1 && text.startsWith("\uFEFF")) text = text.slice(1);
     if (text.endsWith("\r")) text = text.slice(0, -1);

@@ -75,10 +75,13 @@ async function* messageChunksOf(input: string, venue: VenueId | null): AsyncGene
   for await (const records of rawRecordsOfTape(input, venue)) {
     yield records.map(({ data, recvTs }) => {
       n++;
-      if (!isUtf8(data))
-        throw new TapeError("E_TAPE_CAPTURE", `raw record ${n}: not valid UTF-8`, { file: input });
       const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8");
-      return { ...messageOfRaw(text, recvTs ?? null), line: n };
+      // Bytes that are not UTF-8 decode to U+FFFD: checked only then (a frame may hold the character itself).
+      if (text.includes("\uFFFD") && !isUtf8(data))
+        throw new TapeError("E_TAPE_CAPTURE", `raw record ${n}: not valid UTF-8`, { file: input });
+      const m = messageOfRaw(text, recvTs ?? null) as LocatedMessage;
+      m.line = n;
+      return m;
     });
   }
 }
