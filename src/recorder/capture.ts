@@ -56,8 +56,10 @@ export function parseCaptureLine(text: string, file = "capture", line = 0): Capt
   const o = v as Record<string, unknown>;
   const recv = o.recv_ns;
   if (typeof recv !== "string" || !RECV_NS.test(recv)) {
+    // As written: a JSON number would be shown rounded to a double.
+    const written = /"recv_ns"\s*:\s*([^,}]{1,40})/.exec(text)?.[1]?.trim() ?? JSON.stringify(recv);
     throw captureError(
-      `recv_ns must be a string of decimal digits (ns since the epoch), got ${JSON.stringify(recv)}`,
+      `recv_ns must be a string of decimal digits (ns since the epoch), got ${written}`,
       file,
       line,
     );

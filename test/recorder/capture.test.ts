@@ -55,6 +55,10 @@ describe("capture format", () => {
     );
     expect(() => parseCaptureLine('{"recv_ns":"1","rest":"api","body":"{}"}')).toThrow(/starting with "\/"/);
     expect(() => parseCaptureLine('{"recv_ns":"1","frame":5}')).toThrow(/frame must be a string/);
+    // A number is shown as written, not rounded to a double.
+    expect(() => parseCaptureLine('{"recv_ns":1795825453628002634,"frame":"x"}')).toThrow(
+      /got 1795825453628002634$/,
+    );
   });
 
   it("reads a file across chunk boundaries, CRLF and a last line without newline", async () => {
