@@ -22,7 +22,8 @@ type BboRecordInput = InputOf<"bbo">;
 type EventRecordInput = InputOf<"event">;
 type RawRecordInput = InputOf<"raw">;
 
-const MAX_TS = (1n << 63n) - 1n;
+/** The latest time a `.tape` file can hold (ns since the epoch), and the largest int64. */
+export const MAX_TS = (1n << 63n) - 1n;
 const INT_TEXT = /^(0|-?[1-9]\d{0,18})$/;
 const MAX_ID_BYTES = 256;
 const MAX_MESSAGE_BYTES = 64 * 1024;

@@ -12,6 +12,7 @@
 import { isUtf8 } from "node:buffer";
 import { createReadStream } from "node:fs";
 import { TapeError } from "../format/errors.js";
+import { MAX_TS } from "../format/kind-buffer.js";
 
 export interface CapturedFrame {
   kind: "frame";
@@ -33,8 +34,6 @@ export type CapturedMessage = CapturedFrame | CapturedRest;
 export const MAX_CAPTURE_LINE_BYTES = 64 * 1024 * 1024;
 
 const RECV_NS = /^[0-9]{1,20}$/;
-/** The latest time a `.tape` file can hold. */
-const MAX_RECV_NS = 2n ** 63n - 1n;
 
 function captureError(message: string, file: string, line: number): TapeError {
   return new TapeError("E_TAPE_CAPTURE", `line ${line}: ${message}`, { file });
@@ -65,7 +64,7 @@ export function parseCaptureLine(text: string, file = "capture", line = 0): Capt
     );
   }
   const recvNs = BigInt(recv);
-  if (recvNs > MAX_RECV_NS)
+  if (recvNs > MAX_TS)
     throw captureError(`recv_ns ${recv} is beyond 2^63 - 1 ns (the year 2262)`, file, line);
   const keys = Object.keys(o).sort().join(",");
   if (keys === "frame,recv_ns") {

@@ -4,6 +4,7 @@
  * a frame the connector cannot read into a counted, reported bad frame instead of a crash.
  */
 import { TapeError } from "../format/errors.js";
+import { MAX_TS } from "../format/kind-buffer.js";
 import type { Kind, RecordInput } from "../format/records.js";
 import { isStorableSymbol } from "../format/writer.js";
 import { eventRecord } from "./book-feed.js";
@@ -64,7 +65,7 @@ export class Feed {
       record: (rec) => {
         stats.records[rec.kind]++;
         // A time the format cannot store is refused with its record, and must not stamp the ones after it.
-        if (typeof rec.ts === "bigint" && rec.ts > this.lastTs && rec.ts <= MAX_TIME) {
+        if (typeof rec.ts === "bigint" && rec.ts > this.lastTs && rec.ts <= MAX_TS) {
           this.lastTs = rec.ts;
           if (this.timeless.length > 0) this.releaseTimeless();
         }
@@ -150,5 +151,3 @@ export class Feed {
 
 /** Records held for want of a time, at most (beyond, they are stamped 0). */
 const MAX_TIMELESS = 10_000;
-/** The latest time a `.tape` file can hold (ns). */
-const MAX_TIME = 2n ** 63n - 1n;
