@@ -5,6 +5,7 @@
  * uniform: snapshot rows carry the snapshot flag, an update is written only while in sync, and every loss of sync
  * is one `event` with the sequence ids on both sides.
  */
+import type { TapeValueError } from "../format/errors.js";
 import type { EventType, RecordInput } from "../format/records.js";
 import type { FeedContext } from "./connector.js";
 import { LevelBook } from "./level-book.js";
@@ -251,6 +252,17 @@ export function eventRecord(
   if (seqBefore !== null) rec.seqBefore = seqBefore;
   if (seqAfter !== null) rec.seqAfter = seqAfter;
   return rec;
+}
+
+/** The `gap` event that states a record the format refused (a value beyond its limits), at `at`. */
+export function refusalEvent(rec: RecordInput, err: TapeValueError, at: Stamp): RecordInput {
+  const symbol = JSON.stringify(rec.symbol).slice(0, 100);
+  return eventRecord(
+    "",
+    "gap",
+    `a ${rec.kind} record of ${symbol} not written: refused by the format (${err.message})`,
+    at,
+  );
 }
 
 /** Ids of applied updates remembered per book: enough for a venue repeating itself or two connections overlapping. */

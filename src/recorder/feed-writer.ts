@@ -8,7 +8,7 @@
 
 import type { TapeValueError } from "../format/errors.js";
 import type { Kind, RecordInput } from "../format/records.js";
-import { eventRecord } from "./book-feed.js";
+import { eventRecord, refusalEvent } from "./book-feed.js";
 import type { Clock } from "./clock.js";
 import type { HourSealReport } from "./hour-sealer.js";
 import { HourlyWriter, type HourlyWriterOptions } from "./hourly-writer.js";
@@ -174,12 +174,7 @@ export class FeedWriter {
         // Stated in the files, as a dropped record is; an event refused in turn is only counted and logged.
         if (this.refusalEvents.has(rec)) return;
         const now = this.options.clock.nowNs();
-        const event = eventRecord(
-          "",
-          "gap",
-          `a ${rec.kind} record of ${JSON.stringify(rec.symbol)} not written: refused by the format (${err.message})`,
-          { ts: now, recvNs: now },
-        );
+        const event = refusalEvent(rec, err, { ts: now, recvNs: now });
         this.refusalEvents.add(event);
         this.queue.push(event);
         this.stats.queued = this.queue.length;

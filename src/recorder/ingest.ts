@@ -11,7 +11,7 @@ import { blockRecords } from "../format/rows.js";
 import type { SealSummary } from "../format/writer.js";
 import { Heap } from "../reader/heap.js";
 import { openTape } from "../reader/sources.js";
-import { eventRecord } from "./book-feed.js";
+import { refusalEvent } from "./book-feed.js";
 import { type CapturedMessage, messageOfRaw, readCapture } from "./capture.js";
 import { createConnector, type VenueId } from "./connectors/index.js";
 import { Feed, type FeedStats } from "./feed.js";
@@ -192,12 +192,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       if (refusalEvents.has(rec)) return;
       // At the latest receive time read (bare frames: the latest exchange time).
       const at = lastTime > 0n ? { ts: lastTime, recvNs: lastTime } : { ts: feed.latestTime, recvNs: null };
-      const event = eventRecord(
-        "",
-        "gap",
-        `a ${rec.kind} record of ${JSON.stringify(rec.symbol).slice(0, 100)} not written: refused by the format (${err.message})`,
-        at,
-      );
+      const event = refusalEvent(rec, err, at);
       refusalEvents.add(event);
       refusals.push(event);
     },
