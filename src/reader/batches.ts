@@ -8,6 +8,7 @@ import {
   type DecodedBlock,
   type IntColumn,
   isFileDamage,
+  recoveryLoss,
   TapeError,
   type TapeFilter,
   type TapeReader,
@@ -92,15 +93,8 @@ export function batches(dataset: Dataset, options: BatchOptions): AsyncIterable<
               continue;
             }
             readers.add(reader);
-            const r = reader.recovery;
-            if (r !== null && (!p.dsFile.open || r.stop !== null)) {
-              const err = new TapeError(
-                p.dsFile.open ? "E_TAPE_TRUNCATED" : (r.stop ?? r.reason).code,
-                `no valid block after this offset (${p.dsFile.open ? "torn" : "unsealed"} file): ${r.droppedBytes} bytes lost`,
-                { file: p.dsFile.path, offset: r.validEnd },
-              );
-              yield lost(p.dsFile, reader.header.exchange, null, err);
-            }
+            const loss = recoveryLoss(reader.recovery, p.dsFile.path, p.dsFile.open);
+            if (loss !== null) yield lost(p.dsFile, reader.header.exchange, null, loss);
             const blocks = reader.selectBlocks(filter);
             const open = { reader, left: blocks.length };
             for (const h of blocks)
