@@ -8,6 +8,7 @@ import {
   timeRange,
 } from "./dataset-options.js";
 import { toJson, writeOut } from "./output.js";
+import { positive, usage } from "./usage.js";
 
 interface BookCliOptions extends DatasetCliOptions {
   at: string;
@@ -42,12 +43,9 @@ Examples:
   ticktape book data/2026-11-24/binance/binance-2026-11-24T14.host-a.tape --symbol BTCUSDT --at +37m --depth 20 --json`,
     )
     .action(async (paths: string[], o: BookCliOptions) => {
-      if (o.symbol?.length !== 1) throw Object.assign(new Error("give one --symbol"), { code: "E_USAGE" });
-      const depth = Number(o.depth);
-      if (!Number.isInteger(depth) || depth <= 0)
-        throw Object.assign(new Error("--depth must be a positive integer"), { code: "E_USAGE" });
+      if (o.symbol?.length !== 1) throw usage("give one --symbol");
+      const depth = positive(o.depth, "--depth", true)!;
       const symbol = o.symbol[0]!;
-      const usage = (m: string) => Object.assign(new Error(m), { code: "E_USAGE" });
       if (o.to !== undefined) throw usage("book takes --at (and --from), not --to");
       if (o.kind !== undefined) throw usage("book reads book and event rows: --kind does not apply");
       // --at may be an offset from the start of the first file's hour, like --from (not with --root).

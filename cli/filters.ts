@@ -1,6 +1,7 @@
 /** The record filters shared by the reading commands (--symbol, --kind, --from, --to). */
 import type { Command } from "commander";
 import { KINDS, type Kind, parseTime, type TapeFilter } from "../src/index.js";
+import { usage } from "./usage.js";
 
 export interface FilterOptions {
   symbol?: string[];
@@ -23,9 +24,7 @@ export function toFilter(o: FilterOptions): TapeFilter {
   if (o.kind !== undefined) {
     for (const k of o.kind) {
       if (!(KINDS as readonly string[]).includes(k)) {
-        throw Object.assign(new Error(`unknown kind ${JSON.stringify(k)} (kinds: ${KINDS.join(", ")})`), {
-          code: "E_USAGE",
-        });
+        throw usage(`unknown kind ${JSON.stringify(k)} (kinds: ${KINDS.join(", ")})`);
       }
     }
     filter.kinds = o.kind as Kind[];

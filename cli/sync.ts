@@ -8,6 +8,7 @@ import type { DataSyncOptions, PruneDay, SyncResult, VerifyReport } from "../src
 import { addS3Options, type DatasetCliOptions, s3Options } from "./dataset-options.js";
 import { formatBytes, formatCount, table, toJson, writeOut } from "./output.js";
 import { progress } from "./progress.js";
+import { usage } from "./usage.js";
 
 interface SyncCliOptions extends DatasetCliOptions {
   root: string;
@@ -266,10 +267,6 @@ async function algorithm(s: string): Promise<ChecksumAlgorithm> {
 async function durationMs(s: string): Promise<number> {
   const { parseDuration } = await import("../src/index.js");
   return Number(parseDuration(s, "grace") / 1_000_000n);
-}
-
-function usage(message: string): Error {
-  return Object.assign(new Error(message), { code: "E_USAGE" });
 }
 
 function describeVerify(r: VerifyReport): string {
