@@ -362,14 +362,11 @@ function writeFrameOfReference(out: ByteWriter, base: bigint, values: Float64Arr
     out.pos = start;
     const sciBytes = writeScientific(out, sample) ? out.pos - start : Number.POSITIVE_INFINITY;
     out.pos = start;
-    if (sciBytes < CLEAR_WIN * forBytes) {
-      if (writeScientific(out, values)) return ENCODING.intSci;
-      // A later value has no scientific form.
+    const sciClear = sciBytes < CLEAR_WIN * forBytes;
+    if (sciClear && writeScientific(out, values)) return ENCODING.intSci;
+    if (sciClear || forBytes < CLEAR_WIN * sciBytes) {
+      // Frame of reference won clearly, or a later value has no scientific form.
       out.pos = start;
-      writeWithUnit(out, values);
-      return ENCODING.intFor;
-    }
-    if (forBytes < CLEAR_WIN * sciBytes) {
       writeWithUnit(out, values);
       return ENCODING.intFor;
     }
