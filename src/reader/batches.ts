@@ -9,7 +9,7 @@ import {
   type IntColumn,
   isFileDamage,
   recoveryLoss,
-  TapeError,
+  type TapeError,
   type TapeFilter,
   type TapeReader,
 } from "../format/index.js";

@@ -261,13 +261,17 @@ export class FeedWriter {
     while (!this.stopping || this.queue.length > 0) {
       const dueMs = this.lastFlushMs + this.flushIntervalMs - Date.now();
       if (this.queue.length === 0 && dueMs > 0) {
+        // One timer for the wait, cleared when records wake the loop first: left to run, the timers of a second's
+        // thousands of waits would all fire together at the flush, holding up the sockets for milliseconds.
+        let timer: NodeJS.Timeout | undefined;
         await new Promise<void>((resolve) => {
           this.wake = resolve;
-          setTimeout(() => {
+          timer = setTimeout(() => {
             if (this.wake === resolve) this.wake = null;
             resolve();
           }, dueMs).unref();
         });
+        clearTimeout(timer);
       }
       if (this.hourly.unwrittenBytes > this.maxUnwritten) {
         // The disk is not taking what it has: leave the records queued (the queue bound decides), and reading

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import { open, readdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { openTape, type RecordInput, type TapeRecord, TapeWriter } from "../../src/index.js";
 import { BinanceConnector } from "../../src/recorder/connectors/binance.js";
 import { Feed } from "../../src/recorder/feed.js";
@@ -260,6 +260,33 @@ describe("the recorder's writer", () => {
     await w.stop();
     const dayDir = join(root, "2026-11-27", "binance");
     expect(await allRecords(join(dayDir, "binance-2026-11-27T10.t.tape"))).toHaveLength(BACKLOG_HIGH + 100);
+  });
+
+  it("leaves no timer behind when records wake it before the flush is due", async () => {
+    const root = (await tempDir()).dir;
+    // Timers are counted, not run: the flush is never due in this test.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const w = new FeedWriter({
+        hourly: { root, exchange: "binance", captureId: "t" },
+        clock: { nowNs: () => H10 },
+        log: quietLog(),
+        flushIntervalMs: 60_000,
+      });
+      w.start();
+      // Each record comes in a turn of its own and wakes the writer, which then waits again for the flush.
+      for (let i = 0; i < 200; i++) {
+        w.push(trade(i, H10 + BigInt(i)));
+        while (w.stats.written < i + 1) await new Promise((r) => setImmediate(r));
+      }
+      // The writer's one wait for the flush, not one per wake-up: those would all fire together at the flush.
+      expect(vi.getTimerCount()).toBeLessThanOrEqual(1);
+      vi.useRealTimers();
+      await w.stop();
+      expect(w.stats.written).toBe(200);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("with flush.sync false, drops nothing on a healthy disk once more than its unwritten bound was written", async () => {
