@@ -43,7 +43,8 @@ export interface PassResult {
   files: ConvertedFile[];
   /** Bytes of the `.tape` blocks read. */
   inputBytes: number;
-  lostBlocks: number;
+  /** Where each damaged part left out starts (`path@offset`): passes over one file each meet its damage. */
+  lost: string[];
 }
 
 /** Outputs are found by exchange, then the symbol (split by symbol) or the input file (split by file), then kind. */
@@ -71,15 +72,15 @@ export async function runPass(
   onBlock: (bytes: number, rows: number) => void,
   stopped: () => boolean = () => false,
 ): Promise<PassResult> {
-  const result: PassResult = { files: [], inputBytes: 0, lostBlocks: 0 };
+  const result: PassResult = { files: [], inputBytes: 0, lost: [] };
   const open = new Map<string, { sink: Sink; output: Output }>();
   const route = async (ds: Dataset, symbol: string, keyOf: (exchange: string, kind: Kind) => string) => {
-    for await (const b of ds.batches({ symbols: [symbol], onCorrupt: settings.onCorrupt })) {
+    for await (const b of ds.batches({ symbols: [symbol], onCorrupt: settings.onCorrupt, order: "written" })) {
       if (stopped()) throw new PassStopped("stopped");
       const end = settings.recoveredEnds[b.file.path];
       if (end !== undefined && offsetOf(b) >= end) continue;
       if (b.block === null) {
-        result.lostBlocks++;
+        result.lost.push(`${b.file.path}@${offsetOf(b)}`);
         continue;
       }
       const kind = b.block.header.kind!;

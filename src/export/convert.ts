@@ -3,6 +3,7 @@
  * (exchange, symbol, kind), or one per (input file, kind) with its rows grouped by symbol. Each output is written
  * symbol by symbol in block order, which is time order within a symbol.
  */
+import { createHash } from "node:crypto";
 import { access, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { isFileDamage, type Kind, TapeError, type TapeFilter, type TapeReader } from "../format/index.js";
@@ -80,7 +81,7 @@ interface FilePlan {
   exchange: string;
   /** Bytes of blocks by symbol. */
   symbols: Map<string, number>;
-  /** (symbol, kind) pairs present. */
+  /** (symbol, kind) pairs present, as JSON arrays (a symbol may hold any character). */
   pairs: Set<string>;
   bytes: number;
 }
@@ -94,7 +95,12 @@ export async function convert(dataset: Dataset, options: ConvertOptions): Promis
   const missing = dataset.missingWithin(filter);
   if (missing.length > 0 && (options.onCorrupt ?? "error") === "error")
     throw missingHourError(missing[0]!, missing.length - 1);
-  await mkdir(options.outDir, { recursive: true });
+  await mkdir(options.outDir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+    throw new TapeError("E_TAPE_IO", `cannot create the output folder: ${err.code ?? err.message}`, {
+      file: options.outDir,
+      cause: err,
+    });
+  });
   const { plans, recoveredEnds, unreadable } = await planFiles(
     dataset,
     filter,
@@ -160,7 +166,7 @@ export async function convert(dataset: Dataset, options: ConvertOptions): Promis
     rows: files.reduce((n, f) => n + f.rows, 0),
     inputBytes: results.reduce((n, r) => n + r.inputBytes, 0),
     outputBytes: files.reduce((n, f) => n + f.bytes, 0),
-    lostBlocks: results.reduce((n, r) => n + r.lostBlocks, 0),
+    lostBlocks: new Set(results.flatMap((r) => r.lost)).size,
     missingHours: missing.length,
     unreadableFiles: unreadable.size,
     workers: workers > 1 && setup !== null && workersAvailable() ? workers : 0,
@@ -234,7 +240,8 @@ async function planFiles(
       continue;
     }
     try {
-      if (reader.recovery !== null) recoveredEnds[file.path] = reader.recovery.validEnd;
+      // A file still being written ends where its whole blocks ended at planning; a sealed name's damage is a loss.
+      if (reader.recovery !== null && file.open) recoveredEnds[file.path] = reader.recovery.validEnd;
       const blocks = reader.selectBlocks(filter);
       if (blocks.length === 0) continue;
       const plan: FilePlan = {
@@ -246,7 +253,7 @@ async function planFiles(
       };
       for (const b of blocks) {
         plan.symbols.set(b.symbol, (plan.symbols.get(b.symbol) ?? 0) + b.length);
-        plan.pairs.add(`${b.symbol}\u0000${b.kind}`);
+        plan.pairs.add(JSON.stringify([b.symbol, b.kind]));
         plan.bytes += b.length;
       }
       plans.push(plan);
@@ -257,11 +264,21 @@ async function planFiles(
   return { plans, recoveredEnds, unreadable };
 }
 
-/** A file name part that any file system accepts: characters outside [A-Za-z0-9_-] are %-escaped. */
+/** Escaped name parts longer than this are cut and end with a hash of the whole (file names stop at 255 bytes). */
+const MAX_NAME_PART = 100;
+
+/**
+ * A file name part that any file system accepts: characters outside [A-Za-z0-9_-] are %-escaped; a part longer
+ * than `MAX_NAME_PART` keeps its first 83 characters (whole escapes), then `~` and 16 hex digits of its SHA-256.
+ */
 function namePart(text: string): string {
-  return text.replace(/[^A-Za-z0-9_-]/g, (c) =>
+  const escaped = text.replace(/[^A-Za-z0-9_-]/g, (c) =>
     [...Buffer.from(c, "utf8")].map((b) => `%${b.toString(16).toUpperCase().padStart(2, "0")}`).join(""),
   );
+  if (escaped.length <= MAX_NAME_PART) return escaped;
+  // Not inside an escape: a cut `%4` would read as another character.
+  const head = escaped.slice(0, MAX_NAME_PART - 17).replace(/%[0-9A-F]?$/, "");
+  return `${head}~${createHash("sha256").update(text).digest("hex").slice(0, 16)}`;
 }
 
 /** `<parts>.<tag>.<kind>.<extension>`; parts are escaped unless they come from a file name already. */
@@ -275,7 +292,7 @@ function bySymbol(plans: readonly FilePlan[], options: ConvertOptions): Map<stri
   const out = new Map<string, Output>();
   for (const p of plans)
     for (const pair of p.pairs) {
-      const [symbol, kind] = pair.split("\u0000") as [string, Kind];
+      const [symbol, kind] = JSON.parse(pair) as [string, Kind];
       const path = outputPath(options, [p.exchange, symbol], kind);
       out.set(outputKey(p.exchange, symbol, kind), {
         path,
@@ -304,7 +321,7 @@ function byFile(plans: readonly FilePlan[], options: ConvertOptions): Map<string
       );
     }
     sources.set(stem, p.file.path);
-    for (const kind of new Set([...p.pairs].map((pair) => pair.split("\u0000")[1] as Kind))) {
+    for (const kind of new Set([...p.pairs].map((pair) => (JSON.parse(pair) as [string, Kind])[1]))) {
       const path = outputPath(options, [stem], kind, false);
       out.set(outputKey(p.exchange, p.file.path, kind), {
         path,

@@ -47,14 +47,28 @@ function less(a: Pending, b: Pending): boolean {
   return a.offset < b.offset;
 }
 
-export type BatchOptions = Omit<ReplayOptions, "exact" | "speed">;
+/** Blocks in the order they were written, file after file (the dataset's order: by hour), instead of by time. */
+function lessInBlockOrder(a: Pending, b: Pending): boolean {
+  if (a.file !== b.file) return a.file < b.file;
+  // A file opens before its blocks.
+  if ((a.header === null) !== (b.header === null)) return a.header === null;
+  return a.offset < b.offset;
+}
+
+export type BatchOptions = Omit<ReplayOptions, "exact" | "speed"> & {
+  /**
+   * `"time"` (default): blocks by their first exchange time, then file and offset. `"written"`: each file's
+   * blocks in file order, file after file, as `cat` prints them (a record written late stays where it was).
+   */
+  order?: "time" | "written";
+};
 
 export function batches(dataset: Dataset, options: BatchOptions): AsyncIterable<Batch> {
   return {
     async *[Symbol.asyncIterator]() {
       const filter = narrow(dataset, options);
       const skip = options.onCorrupt === "skip";
-      const heap = new Heap<Pending>(less);
+      const heap = new Heap<Pending>(options.order === "written" ? lessInBlockOrder : less);
       const readers = new Set<TapeReader>();
       const ahead = new ReadAhead();
       /** A loss: a batch that says so with `onCorrupt: "skip"`, else the error. */

@@ -4,6 +4,7 @@
  * range (and only the exchange folders asked for); file footers are read when a replay reaches them.
  */
 import { stat } from "node:fs/promises";
+import { resolve } from "node:path";
 import type { RecordBatch } from "apache-arrow";
 import { parseTime } from "../common/time.js";
 import type { ToArrowOptions } from "../export/to-arrow.js";
@@ -355,9 +356,17 @@ function checkAgainstManifest(
   }
 }
 
-/** A dataset of explicit files (any names); they are replayed together like a directory's. */
+/**
+ * A dataset of explicit files (any names); they are replayed together like a directory's. A file named twice (the
+ * same path, or two spellings of it) is read once.
+ */
 export function datasetOfFiles(paths: readonly string[], options: DatasetOptions = {}): Dataset {
-  const found = paths.map((path) => {
+  const unique = new Map<string, string>();
+  for (const path of paths) {
+    const key = isS3Url(path) ? path : resolve(path);
+    if (!unique.has(key)) unique.set(key, path);
+  }
+  const found = [...unique.values()].map((path) => {
     const parsed = parseTapeName(path.split(/[\\/]/).pop() ?? path);
     return {
       path,

@@ -537,6 +537,121 @@ describe("convert", () => {
   });
 });
 
+describe("inputs at the edges (found in review)", () => {
+  const meta = {
+    exchange: "edgevenue",
+    captureId: "c1",
+    periodStart: HOUR,
+    periodEnd: HOUR + 3_600_000_000_000n,
+  };
+  const trade = (symbol: string, i: number, at = i): RecordInput => ({
+    kind: "trade",
+    symbol,
+    ts: HOUR + BigInt(at) * 1_000_000n,
+    price: `${100 + i}`,
+    size: "1",
+    side: "buy",
+    tradeId: `${i}`,
+  });
+  async function place(name: string, recs: RecordInput[], maxRows = 3): Promise<string> {
+    const path = join(dir, name, tapeRelativePath("edgevenue", HOUR, "c1"));
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(join(path, ".."), { recursive: true });
+    await writeFile(path, encodeTape(recs, meta, { policy: { maxRows, checkpointIntervalNs: 0 } }));
+    return path;
+  }
+  const ids = async (path: string) =>
+    (await readFile(path, "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as { tradeId: string }).tradeId);
+
+  it("a sealed file cut short counts its lost tail once, however many symbols read it", async () => {
+    const path = await place("torn", [
+      ...Array.from({ length: 6 }, (_, i) => trade("AAA", i)),
+      ...Array.from({ length: 6 }, (_, i) => trade("BBB", 6 + i)),
+    ]);
+    const reader = await TapeReader.open(new BytesSource(await readFile(path)));
+    const last = reader.blocks.at(-1)!;
+    await reader.close();
+    // Footer gone, and half of the last block.
+    await writeFile(path, (await readFile(path)).subarray(0, last.offset + Math.floor(last.length / 2)));
+    const s = await convert(datasetOfFiles([path]), {
+      format: "ndjson",
+      outDir: join(dir, "torn-out"),
+      onCorrupt: "skip",
+    });
+    expect(s.lostBlocks).toBe(1);
+    expect(s.rows).toBe(12 - last.rowCount);
+  });
+
+  it("a file named twice is converted once", async () => {
+    const path = await place(
+      "twice",
+      Array.from({ length: 10 }, (_, i) => trade("AAA", i)),
+    );
+    const other = join(dir, "twice", ".", path.slice(join(dir, "twice").length));
+    for (const split of ["symbol", "file"] as const) {
+      const out = join(dir, `twice-${split}`);
+      const s = await convert(datasetOfFiles([path, other, path]), {
+        format: "ndjson",
+        outDir: out,
+        split,
+        workers: 2,
+      });
+      expect(s.rows).toBe(10);
+      expect(s.files).toHaveLength(1);
+      expect(await ids(s.files[0]!.path)).toEqual(Array.from({ length: 10 }, (_, i) => String(i)));
+    }
+  });
+
+  it("rows keep the order they were written in, a late record included, as cat prints them", async () => {
+    // Blocks of three: times 10, 11, 12, then a late 5 with 13 and 14.
+    const path = await place(
+      "late",
+      [10, 11, 12, 5, 13, 14].map((at, i) => trade("AAA", i, at)),
+    );
+    const cat = run("cat", path)
+      .stdout.trim()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as { tradeId: string }).tradeId);
+    expect(cat).toEqual(["0", "1", "2", "3", "4", "5"]);
+    for (const split of ["symbol", "file"] as const) {
+      const s = await convert(datasetOfFiles([path]), {
+        format: "ndjson",
+        outDir: join(dir, `late-${split}`),
+        split,
+      });
+      expect(await ids(s.files[0]!.path)).toEqual(cat);
+    }
+  });
+
+  it("symbols with any character, or as long as the format allows, get a file each", async () => {
+    const long = "BTC/USDT:".repeat(28);
+    const path = await place("names", [trade("BTC\u0000USDT", 0), trade(long, 1), trade(`${long}x`, 2)]);
+    const s = await convert(datasetOfFiles([path]), { format: "ndjson", outDir: join(dir, "names-out") });
+    expect(s.rows).toBe(3);
+    expect(s.files).toHaveLength(3);
+    for (const f of s.files) expect(Buffer.byteLength(f.path.split("/").pop()!)).toBeLessThan(160);
+    expect(new Set(s.files.map((f) => f.path)).size).toBe(3);
+    const bySymbol = new Map(s.files.map((f) => [f.symbol, f.path]));
+    expect(await ids(bySymbol.get(`${long}x`)!)).toEqual(["2"]);
+  });
+
+  it("an output folder that cannot be made is E_TAPE_IO naming it", async () => {
+    const path = await place("badout", [trade("AAA", 0)]);
+    const out = join(path, "sub");
+    const err = await convert(datasetOfFiles([path]), { format: "ndjson", outDir: out }).catch((e) => e);
+    expect(err).toBeInstanceOf(TapeError);
+    expect((err as TapeError).code).toBe("E_TAPE_IO");
+    expect((err as TapeError).file).toBe(out);
+    const cli = run("convert", path, "--to", "ndjson", "--out", out);
+    expect(cli.status).toBe(2);
+    expect(cli.stderr).toContain("E_TAPE_IO");
+    expect(cli.stderr).not.toContain("    at ");
+  });
+});
+
 describe("a .open file being written", () => {
   it("blocks appended after the conversion was planned are left out, whatever pass meets them", async () => {
     // X-USDT's trades (converted first: the larger symbol), then Y-USDT's trades, flushed; later Y-USDT's book
