@@ -75,7 +75,11 @@ export async function runPass(
   const result: PassResult = { files: [], inputBytes: 0, lost: [] };
   const open = new Map<string, { sink: Sink; output: Output }>();
   const route = async (ds: Dataset, symbol: string, keyOf: (exchange: string, kind: Kind) => string) => {
-    for await (const b of ds.batches({ symbols: [symbol], onCorrupt: settings.onCorrupt, order: "written" })) {
+    for await (const b of ds.batches({
+      symbols: [symbol],
+      onCorrupt: settings.onCorrupt,
+      order: "written",
+    })) {
       if (stopped()) throw new PassStopped("stopped");
       const end = settings.recoveredEnds[b.file.path];
       if (end !== undefined && offsetOf(b) >= end) continue;
