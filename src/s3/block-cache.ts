@@ -151,10 +151,13 @@ export class BlockCache {
         const target = Math.floor(this.maxBytes * 0.9);
         for (const e of entries) {
           if (used <= target) break;
-          // Another process may have removed it first: either way it is gone.
-          await unlink(e.path).catch(() => {});
+          // Another process may have removed it first: either way it is gone, but only this one's count it.
+          const removed = await unlink(e.path).then(
+            () => true,
+            () => false,
+          );
           used -= e.size;
-          this.stats.evicted++;
+          if (removed) this.stats.evicted++;
         }
         this.usedBytes = used;
       } finally {

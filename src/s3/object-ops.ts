@@ -118,13 +118,33 @@ export async function getSmallObject(
   maxBytes: number,
 ): Promise<Uint8Array | null> {
   const head = await headObject(storage, loc);
-  if (head === null) return null;
+  if (head === null) {
+    // A HEAD answers 404 without saying what is missing: the object, or its whole bucket (a mistyped name must
+    // not read as "no such object", e.g. a day without its manifest).
+    if (!(await bucketExists(storage, loc))) {
+      throw new TapeError("E_TAPE_S3", `no such bucket: ${loc.bucket}`, { file: s3Url(loc) });
+    }
+    return null;
+  }
   if (head.size > maxBytes) {
     throw new TapeError("E_TAPE_LIMIT", `object of ${head.size} bytes, more than the ${maxBytes} expected`, {
       file: s3Url(loc),
     });
   }
   return storage.getRange(loc, head, 0, head.size);
+}
+
+/** Whether the bucket of `loc` exists (HEAD of the bucket). */
+async function bucketExists(storage: S3Storage, loc: S3Location): Promise<boolean> {
+  try {
+    await storage.call(loc, "HEAD bucket", (client, sdk, signal) =>
+      client.send(new sdk.HeadBucketCommand({ Bucket: loc.bucket }), { abortSignal: signal }),
+    );
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
 }
 
 /** PUTs an object in one request, with its checksum. */

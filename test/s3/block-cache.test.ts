@@ -39,6 +39,26 @@ describe("the block cache shared by several processes", () => {
   });
 });
 
+describe("the block cache's counts", () => {
+  it("an entry removed by two processes at once is counted as evicted by one", async () => {
+    const { dir, remove } = await tempDir();
+    made.push(remove);
+    const caches = Array.from({ length: 4 }, () => new BlockCache({ dir, maxBytes: 1024 * 1024 }));
+    const page = new Uint8Array(64 * 1024).fill(3);
+    let written = 0;
+    for (let round = 0; round < 30; round++) {
+      // Every process writes at once, so their evictions run over the same entries.
+      await Promise.all(caches.map((c, i) => c.put(`${i}${round}`.padEnd(64, "b"), round, page)));
+      written += caches.length;
+    }
+    let left = 0;
+    for (const sub of await readdir(dir)) left += (await readdir(join(dir, sub))).length;
+    const evicted = caches.reduce((n, c) => n + c.stats.evicted, 0);
+    expect(evicted).toBeGreaterThan(0);
+    expect(evicted).toBeLessThanOrEqual(written - left);
+  });
+});
+
 describe("the block cache in one process", () => {
   it("keeps its bound when entries are written while an eviction runs", async () => {
     const { dir, remove } = await tempDir();

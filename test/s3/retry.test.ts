@@ -18,6 +18,19 @@ describe("which S3 failures are tried again", () => {
     expect(isRetryable(new ShortBodyError("got 10 of 20 bytes"))).toBe(true);
   });
 
+  it("a refusal for a skewed clock is tried again once the SDK has corrected its offset", () => {
+    const skewed = () =>
+      answered(
+        403,
+        "RequestTimeTooSkewed",
+        "The difference between the request time and the current time is too large.",
+      );
+    expect(isRetryable(skewed())).toBe(false);
+    const corrected = skewed() as Error & { $metadata: { clockSkewCorrected?: boolean } };
+    corrected.$metadata.clockSkewCorrected = true;
+    expect(isRetryable(corrected)).toBe(true);
+  });
+
   it("an answer that refuses the request is final, whatever its message says", () => {
     const noSuchUpload = answered(
       404,

@@ -210,6 +210,15 @@ describe("sync run (direct uploads)", () => {
         files: [],
         unverifiedDays: [DATE],
       });
+      // A bucket that does not exist is an error, not days without a manifest (a range needs no LIST).
+      const range = { from: `${DATE}T00:00:00Z`, to: `${DATE}T01:00:00Z` };
+      await expect(
+        openDataset(dest.replace(bucket, `${bucket}-missing`), {
+          s3: s3.options(),
+          requireManifest: true,
+          ...range,
+        }),
+      ).rejects.toMatchObject({ code: "E_TAPE_S3", message: expect.stringContaining("no such bucket") });
       await syncDay({ root, destination: dest, date: DATE, storage, uploadAlgorithm: "CRC32", now: LATER });
       const ds = await openDataset(dest, { s3: s3.options(), requireManifest: true });
       expect(ds.files).toHaveLength(4);
