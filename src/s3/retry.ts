@@ -60,7 +60,8 @@ export function isRetryable(err: unknown): boolean {
   if (e.name === "TimeoutError" || e.name === "AbortError") return true;
   if (e.code !== undefined && NETWORK.has(e.code)) return true;
   // A refusal for a clock off by minutes, which the SDK has just corrected: the next try is signed right.
-  if ((err as { $metadata?: { clockSkewCorrected?: boolean } }).$metadata?.clockSkewCorrected === true) return true;
+  if ((err as { $metadata?: { clockSkewCorrected?: boolean } }).$metadata?.clockSkewCorrected === true)
+    return true;
   // A connection lost on the way says so only in its message; an answer the server gave (a 4xx) is final, whatever
   // its message says (NoSuchUpload's names an upload "aborted").
   if (status !== undefined) return false;
