@@ -1,7 +1,7 @@
 /**
  * Converting a dataset's records to Parquet, Arrow IPC, CSV or NDJSON files (docs/EXPORT.md): one file per
  * (exchange, symbol, kind), or one per (input file, kind) with its rows grouped by symbol. Each output is written
- * symbol by symbol in block order, which is time order within a symbol.
+ * symbol by symbol in the order written (each file's blocks in file order, file after file), as `cat` prints them.
  */
 import { createHash } from "node:crypto";
 import { access, mkdir } from "node:fs/promises";
