@@ -235,6 +235,13 @@ describe("S3 faults", () => {
       }
     };
     await expect(replayOf(`s3://${BUCKET}/bad/cut.tape`)).rejects.toBeInstanceOf(TapeError);
+    // Opening it scans its blocks forward, many blocks a GET: not one GET per block before the error.
+    proxy.resetCounts();
+    const cut = await openTape(`s3://${BUCKET}/bad/cut.tape`, { s3: options });
+    expect(cut.recovery).not.toBeNull();
+    expect(cut.blocks.length).toBeGreaterThan(20);
+    expect(proxy.counts.RANGE).toBeLessThanOrEqual(2 + Math.ceil(whole.length / (8 * 1024 * 1024)));
+    await cut.close();
     const err = await replayOf(`s3://${BUCKET}/bad/flipped.tape`).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "E_TAPE_CRC", file: `s3://${BUCKET}/bad/flipped.tape` });
   });
