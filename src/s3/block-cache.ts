@@ -59,7 +59,11 @@ export class BlockCache {
   private writtenSinceScan = 0;
   /** The first scan of the folder, made at the first write: a run that only reads never walks it. */
   private scanned: Promise<void> | null = null;
+  /** While the first count runs: the entries this process wrote (the count must not add them twice). */
+  private writtenDuringScan: Set<string> | null = null;
   private evicting: Promise<void> | null = null;
+  /** Evictions finished (each recounts the folder). */
+  private evictions = 0;
 
   constructor(options: BlockCacheOptions) {
     this.dir = options.dir;
@@ -115,18 +119,29 @@ export class BlockCache {
     entry.writeUInt32LE(crc32c(data), 8);
     entry.set(data, ENTRY_HEADER);
     const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-    // Counted before writing, so that the scan never sees an entry that this process then adds again.
-    this.scanned ??= this.scan().then(
-      (entries) => {
-        this.usedBytes += entries.reduce((n, e) => n + e.size, 0);
-      },
-      // A folder that cannot be read: the write below fails too, and nothing is stored.
-      () => {},
-    );
-    await this.scanned;
+    // The first put counts what the folder holds, in the background: a cache of many entries takes seconds to
+    // count, which no read should wait for. Entries this process writes meanwhile are counted once, by the writes.
+    if (this.scanned === null) {
+      const mine = new Set<string>();
+      this.writtenDuringScan = mine;
+      this.scanned = this.scan()
+        .then(
+          (entries) => {
+            // An eviction's own count, finished first, is the newer one.
+            if (this.evictions > 0) return;
+            for (const e of entries) if (!mine.has(e.path)) this.usedBytes += e.size;
+          },
+          // A folder that cannot be read: the writes fail too, and nothing is stored.
+          () => {},
+        )
+        .finally(() => {
+          this.writtenDuringScan = null;
+        });
+    }
     try {
       await mkdir(join(this.dir, identity.slice(0, 2)), { recursive: true });
       await writeFile(temp, entry);
+      this.writtenDuringScan?.add(path);
       await rename(temp, path);
     } catch {
       await unlink(temp).catch(() => {});
@@ -160,6 +175,7 @@ export class BlockCache {
           if (removed) this.stats.evicted++;
         }
         this.usedBytes = used;
+        this.evictions++;
       } finally {
         this.evicting = null;
       }

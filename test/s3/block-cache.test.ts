@@ -59,6 +59,24 @@ describe("the block cache's counts", () => {
   });
 });
 
+describe("the block cache's first count", () => {
+  it("a new cache over a full folder, counting it in the background, still keeps the bound", async () => {
+    const { dir, remove } = await tempDir();
+    made.push(remove);
+    const maxBytes = 2 * 1024 * 1024;
+    const page = new Uint8Array(64 * 1024).fill(4);
+    const earlier = new BlockCache({ dir, maxBytes });
+    for (let i = 0; i < 28; i++) await earlier.put(`a${i.toString(16)}`.padEnd(64, "c"), i, page);
+    // A later process: its writes do not wait for its count of the 28 entries, and are not counted twice.
+    const later = new BlockCache({ dir, maxBytes });
+    for (let i = 0; i < 40; i++) await later.put(`b${i.toString(16)}`.padEnd(64, "d"), i, page);
+    expect(later.stats.evicted).toBeGreaterThan(0);
+    expect(await bytesOnDisk(dir)).toBeLessThanOrEqual(maxBytes);
+    // What it wrote last is there.
+    expect(Uint8Array.from((await later.get(`b${(39).toString(16)}`.padEnd(64, "d"), 39))!)).toEqual(page);
+  });
+});
+
 describe("the block cache in one process", () => {
   it("keeps its bound when entries are written while an eviction runs", async () => {
     const { dir, remove } = await tempDir();
