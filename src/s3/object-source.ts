@@ -30,6 +30,8 @@ const MAX_PAGE_MEMORY = 2 * 1024 * 1024;
 export class S3ObjectSource implements RangeSource {
   /** Page number → its bytes (fetched or being fetched), in order of last use. */
   private readonly pages = new Map<number, Promise<Uint8Array>>();
+  /** Pages being fetched, kept or not, until their GET (or cache read) ends. */
+  private readonly fetching = new Map<number, Promise<Uint8Array>>();
   private readonly pageBytes: number;
   private readonly maxPages: number;
   readonly joinGapBytes = JOIN_GAP_BYTES;
@@ -98,6 +100,7 @@ export class S3ObjectSource implements RangeSource {
 
   async close(): Promise<void> {
     this.pages.clear();
+    this.fetching.clear();
   }
 
   /**
@@ -106,7 +109,7 @@ export class S3ObjectSource implements RangeSource {
    */
   private pagesOf(first: number, last: number): Promise<Uint8Array>[] {
     const need: number[] = [];
-    for (let p = first; p <= last; p++) if (!this.pages.has(p)) need.push(p);
+    for (let p = first; p <= last; p++) if (!this.pages.has(p) && !this.fetching.has(p)) need.push(p);
     const got = need.length > 0 ? this.load(need) : null;
     // Pages are views of the GET's buffer: those of a big read are not kept, or one page would keep it all alive.
     const keep = need.length <= Math.max(1, this.maxPages / 4);
@@ -114,7 +117,18 @@ export class S3ObjectSource implements RangeSource {
     for (let p = first; p <= last; p++) {
       let page = this.pages.get(p);
       if (page === undefined) {
+        // Being fetched for another read (a neighbour's, sharing this page at its edge): not fetched twice.
+        const pending = this.fetching.get(p);
+        if (pending !== undefined) {
+          out.push(pending);
+          continue;
+        }
         const own = got!.then((pages) => pages.get(p)!);
+        this.fetching.set(p, own);
+        const settled = () => {
+          if (this.fetching.get(p) === own) this.fetching.delete(p);
+        };
+        own.then(settled, settled);
         // A failed fetch is not kept: the next read tries again.
         own.catch(() => {
           if (this.pages.get(p) === own) this.pages.delete(p);

@@ -289,6 +289,34 @@ describe("the block cache", () => {
     }
   });
 
+  it("neighbouring reads in flight share the page at their edge: each page is fetched and stored once", async () => {
+    const { dir, remove: removeCache } = await tempDir();
+    const storage = await S3Storage.create(options);
+    try {
+      const MiB = 1024 * 1024;
+      const bytes = Uint8Array.from({ length: 6 * MiB }, (_, i) => (i * 7919) & 255);
+      await emulator.put(BUCKET, "pages/six.bin", bytes);
+      const cache = new BlockCache({ dir, maxBytes: 64 * MiB });
+      const source = await S3ObjectSource.open(`s3://${BUCKET}/pages/six.bin`, storage, cache);
+      const fetchedAtOpen = storage.stats.bytesFetched;
+      const missesAtOpen = cache.stats.misses;
+      // Four reads at once, each ending inside the page the next one starts in.
+      const reads = [0, 1, 2, 3].map((i) => source.read(Math.round(i * 1.5 * MiB), 1.5 * MiB));
+      const got = await Promise.all(reads);
+      got.forEach((g, i) => {
+        const at = Math.round(i * 1.5 * MiB);
+        expect(Buffer.from(g).equals(Buffer.from(bytes.subarray(at, at + 1.5 * MiB)))).toBe(true);
+      });
+      // Pages 0…5 (the last read ends at 6 MiB): each fetched once, each stored once.
+      expect(storage.stats.bytesFetched - fetchedAtOpen).toBe(6 * MiB);
+      expect(cache.stats.misses - missesAtOpen).toBe(6);
+      await source.close();
+    } finally {
+      storage.close();
+      await removeCache();
+    }
+  });
+
   it("a damaged or torn entry is a miss, fetched again, never served", async () => {
     const { dir, remove: removeCache } = await tempDir();
     try {
