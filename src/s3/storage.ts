@@ -122,6 +122,19 @@ export class S3Storage {
           ...pinned(info),
         },
         signal,
+        (out) => {
+          // A server that ignores ranges sends the whole object: no retry would change that.
+          if (
+            out.ContentRange === undefined &&
+            out.ContentLength !== undefined &&
+            out.ContentLength !== length
+          )
+            throw new TapeError(
+              "E_TAPE_S3",
+              `the server ignored the byte range: it answered with ${out.ContentLength} bytes for ${length}`,
+              { file: s3Url(loc), offset },
+            );
+        },
       );
       if (bytes.length !== length) throw new ShortBodyError(`${bytes.length} of ${length} bytes`);
       return bytes;
@@ -141,15 +154,22 @@ export class S3Storage {
         const { out, bytes } = await this.get(
           { Bucket: loc.bucket, Key: loc.key, Range: `bytes=-${length}` },
           signal,
+          (out) => {
+            // Every later read is pinned to the ETag: without one the object cannot be read consistently.
+            if (out.ETag === undefined)
+              throw new TapeError("E_TAPE_S3", "the answer has no ETag, to which reads are pinned", {
+                file: s3Url(loc),
+              });
+          },
         );
-        if (out.ETag === undefined) throw new ShortBodyError("no ETag");
         const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(out.ContentRange ?? "");
         // Without a Content-Range the server sent the whole object.
         const size = range === null ? bytes.length : Number(range[3]);
         const offset = range === null ? 0 : Number(range[1]);
         if (offset + bytes.length !== size)
           throw new ShortBodyError(`${bytes.length} bytes at ${offset} of ${size}`);
-        return { info: { size, etag: out.ETag, versionId: out.VersionId }, offset, bytes };
+        // The ETag was checked before the body was read.
+        return { info: { size, etag: out.ETag!, versionId: out.VersionId }, offset, bytes };
       });
     } catch (err) {
       // An empty object has no range to give (416): its size comes from a HEAD.
@@ -159,14 +179,21 @@ export class S3Storage {
     }
   }
 
-  /** One GetObject and its whole body, counted. */
+  /** One GetObject and its whole body, counted; `check` sees the answer's headers before the body is read. */
   private async get(
     input: GetObjectCommandInput,
     signal: AbortSignal,
+    check?: (out: GetObjectCommandOutput) => void,
   ): Promise<{ out: GetObjectCommandOutput; bytes: Uint8Array }> {
     const out = await this.client.send(new this.sdk.GetObjectCommand(input), { abortSignal: signal });
     this.stats.gets++;
     if (out.Body === undefined) throw new ShortBodyError("no body");
+    try {
+      check?.(out);
+    } catch (err) {
+      (out.Body as { destroy?: () => void }).destroy?.();
+      throw err;
+    }
     const bytes = await out.Body.transformToByteArray();
     this.stats.bytesFetched += bytes.length;
     return { out, bytes };
@@ -322,6 +349,8 @@ export function pinned(info: S3ObjectInfo): { VersionId?: string; IfMatch: strin
 }
 
 function toTapeError(err: unknown, loc: S3Location, what: string, attempts: number): TapeError {
+  // Our own checks of an answer say what is wrong already.
+  if (err instanceof TapeError) return err;
   const status = httpStatusOf(err);
   const name = (err as { name?: string }).name ?? "Error";
   const detail = `${what}: ${name}${status !== undefined ? ` (HTTP ${status})` : ""}: ${(err as Error).message}`;

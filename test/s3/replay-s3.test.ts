@@ -214,6 +214,24 @@ describe("S3 faults", () => {
     expect(events).toEqual([]);
   });
 
+  it("a server that ignores the byte range is E_TAPE_S3 saying so, at once: no retry, no whole object read", async () => {
+    const storage = await S3Storage.create(options);
+    const source = await S3ObjectSource.open(url(), storage);
+    const fetched = storage.stats.bytesFetched;
+    proxy.resetCounts();
+    proxy.injectRangeFaults({ ignoreRange: true });
+    const err = await source.read(1000, 100).catch((e: unknown) => e);
+    proxy.clearFaults();
+    expect(err).toMatchObject({ code: "E_TAPE_S3", file: url() });
+    expect((err as TapeError).message).toMatch(/ignored the byte range/);
+    expect(proxy.counts.RANGE).toBe(1);
+    expect(storage.stats.retries).toBe(0);
+    // The body was not read: far less than the object came in.
+    expect(storage.stats.bytesFetched - fetched).toBe(0);
+    await source.close();
+    storage.close();
+  });
+
   it("a missing object is E_TAPE_S3 naming it, at once", async () => {
     const err = await openTape(`s3://${BUCKET}/data/nothing.tape`, { s3: options }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TapeError);

@@ -14,6 +14,8 @@ export interface Fault {
   cutAfterBytes?: number;
   /** Forward at once, but pass the answer on only after this long: the server has acted, the client may not wait. */
   answerAfterMs?: number;
+  /** Forward without the Range header, as a server that ignores ranges: the whole object comes back (200). */
+  ignoreRange?: boolean;
 }
 
 export class FaultProxy {
@@ -87,8 +89,10 @@ export class FaultProxy {
         );
         return;
       }
+      const headers = { ...req.headers };
+      if (fault?.ignoreRange === true) delete headers.range;
       const upstream = request(
-        { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers },
+        { host: to.hostname, port: to.port, method: req.method, path: req.url, headers },
         (up) => {
           if (fault?.answerAfterMs !== undefined) {
             this.held++;
