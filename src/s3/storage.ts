@@ -227,7 +227,18 @@ export class S3Storage {
       for (const p of out.CommonPrefixes ?? []) if (p.Prefix !== undefined) folders.push(p.Prefix);
       for (const o of out.Contents ?? [])
         if (o.Key !== undefined) objects.push({ key: o.Key, size: o.Size ?? 0 });
-      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+      if (out.IsTruncated === true) {
+        // A listing said to go on must say where, and somewhere new: else it would end short, or never.
+        const next = out.NextContinuationToken;
+        if (next === undefined || next === token) {
+          throw new TapeError(
+            "E_TAPE_S3",
+            `LIST: the server said the listing goes on but gave ${next === undefined ? "no" : "the same"} continuation token`,
+            { file: s3Url({ bucket, key: prefix }) },
+          );
+        }
+        token = next;
+      } else token = undefined;
     } while (token !== undefined);
     return { folders, objects };
   }
