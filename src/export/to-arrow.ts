@@ -15,21 +15,30 @@ export interface ToArrowOptions extends ArrowTableOptions, Omit<BatchOptions, "k
 /** Rows of the record batches made from blocks: large enough that per-batch costs do not count. */
 export const ARROW_BATCH_ROWS = 65_536;
 
-/** Gathers blocks until they hold enough rows for one record batch. */
+/**
+ * Decoded bytes of the blocks one record batch gathers, at most (about): Arrow's strings and binaries index their
+ * bytes with int32 offsets, so a batch of large raw frames must close before 2 GiB of them.
+ */
+export const ARROW_BATCH_MAX_BYTES = 256 * 1024 * 1024;
+
+/** Gathers blocks until they hold enough rows (or bytes) for one record batch. */
 export class BatchGatherer {
   private parts: ArrowPart[] = [];
   private rows = 0;
+  private bytes = 0;
 
   constructor(
     readonly table: ArrowTable,
     private readonly batchRows = ARROW_BATCH_ROWS,
+    private readonly maxBytes = ARROW_BATCH_MAX_BYTES,
   ) {}
 
-  /** Adds a block; returns a record batch when enough rows are gathered. */
+  /** Adds a block; returns a record batch when enough rows, or bytes, are gathered. */
   add(block: DecodedBlock, exchange: string): RecordBatch | null {
     this.parts.push({ block, exchange });
     this.rows += block.header.rowCount;
-    return this.rows >= this.batchRows ? this.flush() : null;
+    this.bytes += block.header.rawLength;
+    return this.rows >= this.batchRows || this.bytes >= this.maxBytes ? this.flush() : null;
   }
 
   /** The record batch of what is gathered, or null when nothing is. */
@@ -38,6 +47,7 @@ export class BatchGatherer {
     const batch = this.table.batch(this.parts);
     this.parts = [];
     this.rows = 0;
+    this.bytes = 0;
     return batch;
   }
 }

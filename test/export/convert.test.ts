@@ -12,6 +12,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { type Data, type RecordBatch, tableFromIPC } from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ArrowTable, arrowIpcStream, convert, ParquetWriter } from "../../src/export/index.js";
+import { BatchGatherer } from "../../src/export/to-arrow.js";
 import {
   BytesSource,
   datasetOfFiles,
@@ -785,6 +786,39 @@ describe("stopping", () => {
 });
 
 describe("library", () => {
+  it("a record batch of large raw frames closes by bytes before Arrow's int32 offsets could overflow", async () => {
+    const frame = new Uint8Array(10_000).fill(0x61);
+    const raws: RecordInput[] = Array.from({ length: 12 }, (_, i) => ({
+      kind: "raw",
+      symbol: "",
+      ts: HOUR + BigInt(i),
+      recvTs: HOUR + BigInt(i),
+      data: frame,
+    }));
+    const meta = {
+      exchange: "rawvenue",
+      captureId: "c1",
+      periodStart: HOUR,
+      periodEnd: HOUR + 3_600_000_000_000n,
+    };
+    const reader = await TapeReader.open(new BytesSource(encodeTape(raws, meta, { policy: { maxRows: 3 } })));
+    const gatherWith = async (maxBytes: number) => {
+      const gather = new BatchGatherer(new ArrowTable("raw"), 65_536, maxBytes);
+      const sizes: number[] = [];
+      for (const h of reader.blocks.filter((b) => b.kind === "raw")) {
+        const batch = gather.add(await reader.readBlock(h), "rawvenue");
+        if (batch !== null) sizes.push(batch.numRows);
+      }
+      const last = gather.flush();
+      if (last !== null) sizes.push(last.numRows);
+      return sizes;
+    };
+    // Blocks of three 10 kB frames: a 50 kB bound closes every second block; none, one batch of all.
+    expect(await gatherWith(50_000)).toEqual([6, 6]);
+    expect(await gatherWith(2 ** 31)).toEqual([12]);
+    await reader.close();
+  });
+
   it("dataset.toArrow gathers blocks into batches of batchRows and arrowIpcStream frames them", async () => {
     const ds = datasetOfFiles([file]);
     const batches: RecordBatch[] = [];
