@@ -100,7 +100,8 @@ export function batches(dataset: Dataset, options: BatchOptions): AsyncIterable<
           if (p.header === null) {
             let reader: TapeReader;
             try {
-              reader = await dataset.sources.openTape(p.dsFile.path);
+              // A .open file sealed meanwhile is read under its final name (`file` says which was read).
+              ({ reader, file: p.dsFile } = await dataset.sources.openFile(p.dsFile));
             } catch (err) {
               // Not a tape at all (an empty .open file left by a crash, a damaged header): all of it is lost.
               yield lost(p.dsFile, p.dsFile.exchange ?? "", null, err);

@@ -337,10 +337,12 @@ export class Merge {
     }
   }
 
-  private async openFile(f: DatasetFile): Promise<void> {
+  private async openFile(listed: DatasetFile): Promise<void> {
     let reader: TapeReader;
+    // A .open file sealed meanwhile is read under its final name.
+    let f = listed;
     try {
-      reader = await this.dataset.sources.openTape(f.path);
+      ({ reader, file: f } = await this.dataset.sources.openFile(listed));
     } catch (err) {
       // Not a tape at all (an empty .open file left by a crash, a damaged header): nothing of it is readable.
       if (!this.skip || !isFileDamage(err)) throw err;

@@ -17,6 +17,7 @@ import {
   S3Storage,
 } from "../s3/index.js";
 import { getSmallObject } from "../s3/object-ops.js";
+import type { DatasetFile } from "./dataset.js";
 
 /** What a file must be when opened: from the day's manifest (datasets opened with `requireManifest`). */
 export interface ExpectedFile {
@@ -81,6 +82,24 @@ export class Sources {
   /** `dir/name` as a path or an S3 address. */
   join(dir: string, ...names: string[]): string {
     return isS3Url(dir) ? [dir.replace(/\/+$/, ""), ...names].join("/") : join(dir, ...names);
+  }
+
+  /**
+   * A dataset's file, and the file actually opened: a `.open` file sealed since the dataset was listed (renamed to
+   * its final name by its writer) is read under that name, whole and sealed.
+   */
+  async openFile(f: DatasetFile): Promise<{ reader: TapeReader; file: DatasetFile }> {
+    try {
+      return { reader: await this.openTape(f.path), file: f };
+    } catch (err) {
+      const sealed = f.open && f.path.endsWith(".open") ? f.path.slice(0, -".open".length) : null;
+      const gone = err instanceof TapeError && (err.cause as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+      if (sealed === null || isS3Url(f.path) || !gone) throw err;
+      const reader = await this.openTape(sealed).catch(() => {
+        throw err;
+      });
+      return { reader, file: { ...f, path: sealed, open: false } };
+    }
   }
 
   /** A `TapeReader` over the file or object at `path`, checked against its manifest entry when it has one. */

@@ -4,7 +4,7 @@
  * decimals included.
  */
 import { spawnSync } from "node:child_process";
-import { appendFileSync } from "node:fs";
+import { appendFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { open, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -654,6 +654,63 @@ describe("inputs at the edges (found in review)", () => {
 });
 
 describe("a .open file being written", () => {
+  it("sealed during the conversion: the symbols converted after read the sealed file", async () => {
+    const sealedPath = join(dir, "sealed-midway", tapeRelativePath("testvenue", HOUR, "c1"));
+    const openPath = `${sealedPath}.open`;
+    const { mkdir, unlink } = await import("node:fs/promises");
+    await mkdir(join(openPath, ".."), { recursive: true });
+    const trade = (symbol: string, i: number): RecordInput => ({
+      kind: "trade",
+      symbol,
+      ts: HOUR + BigInt(i) * 1_000_000n,
+      price: `${100 + i}`,
+      size: "1",
+      side: "buy",
+      tradeId: `${i}`,
+    });
+    const meta = {
+      exchange: "testvenue",
+      captureId: "c1",
+      periodStart: HOUR,
+      periodEnd: HOUR + 3_600_000_000_000n,
+    };
+    const sealed = encodeTape(
+      [
+        ...Array.from({ length: 40 }, (_, i) => trade("AAA", i)),
+        ...Array.from({ length: 20 }, (_, i) => trade("BBB", i)),
+      ],
+      meta,
+      { policy: { maxRows: 10, checkpointIntervalNs: 0 } },
+    );
+    // Being written: its header and blocks, no footer yet.
+    await writeFile(
+      openPath,
+      sealed.subarray(0, (await TapeReader.open(new BytesSource(sealed))).footerOffset),
+    );
+    let sealedNow = false;
+    const s = await convert(datasetOfFiles([openPath]), {
+      format: "ndjson",
+      outDir: join(dir, "sealed-midway-out"),
+      onProgress: () => {
+        if (sealedNow) return;
+        // After the first block, the hour ends: its writer writes the footer and renames the file.
+        sealedNow = true;
+        writeFileSync(sealedPath, sealed);
+        unlinkSync(openPath);
+      },
+    });
+    expect(sealedNow).toBe(true);
+    expect(s.rows).toBe(60);
+    expect(s.files.map((f) => f.rows).sort()).toEqual([20, 40]);
+    // A replay that reaches it after the seal reads it too.
+    await writeFile(openPath, sealed.subarray(0, 100));
+    const ds = datasetOfFiles([openPath]);
+    await unlink(openPath);
+    let n = 0;
+    for await (const _ of ds.replay()) n++;
+    expect(n).toBe(60);
+  });
+
   it("blocks appended after the conversion was planned are left out, whatever pass meets them", async () => {
     // X-USDT's trades (converted first: the larger symbol), then Y-USDT's trades, flushed; later Y-USDT's book
     // updates, a (symbol, kind) pair the plan does not know.
