@@ -93,7 +93,8 @@ export class Sources {
       return { reader: await this.openTape(f.path), file: f };
     } catch (err) {
       const sealed = f.open && f.path.endsWith(".open") ? f.path.slice(0, -".open".length) : null;
-      const gone = err instanceof TapeError && (err.cause as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+      const gone =
+        err instanceof TapeError && (err.cause as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
       if (sealed === null || isS3Url(f.path) || !gone) throw err;
       const reader = await this.openTape(sealed).catch(() => {
         throw err;
