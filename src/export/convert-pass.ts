@@ -85,6 +85,8 @@ export async function runPass(
       if (end !== undefined && offsetOf(b) >= end) continue;
       if (b.block === null) {
         result.lost.push(`${b.file.path}@${offsetOf(b)}`);
+        // A damaged block was planned for: the progress counts it done, left out.
+        if (b.header !== null) onBlock(b.header.length, 0);
         continue;
       }
       const kind = b.block.header.kind!;

@@ -500,12 +500,18 @@ describe("convert", () => {
       expect(name.startsWith(".")).toBe(false);
       expect(name).not.toBe("testvenue.ETH-USDT.trade.parquet");
     }
+    let progress = { blockBytesDone: 0, blockBytesTotal: -1 };
     const skipped = await convert(datasetOfFiles([bad]), {
       format: "ndjson",
       outDir: join(dir, "bad-skip"),
       onCorrupt: "skip",
+      onProgress: (p) => {
+        progress = { ...p };
+      },
     });
     expect(skipped.lostBlocks).toBe(1);
+    // The damaged block counts as done: the progress ends at its total.
+    expect(progress.blockBytesDone).toBe(progress.blockBytesTotal);
     expect(skipped.rows).toBe(records().length - victim.rowCount);
   });
 
