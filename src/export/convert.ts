@@ -302,6 +302,20 @@ function bySymbol(plans: readonly FilePlan[], options: ConvertOptions): Map<stri
         source: null,
       });
     }
+  // Names that differ only in case are one file where file names ignore case (macOS, Windows): each of those
+  // gets 8 hex digits of its symbol's SHA-256 too.
+  const byFolded = new Map<string, Output[]>();
+  for (const o of out.values()) {
+    const key = o.path.toLowerCase();
+    byFolded.set(key, [...(byFolded.get(key) ?? []), o]);
+  }
+  for (const group of byFolded.values()) {
+    if (group.length < 2) continue;
+    for (const o of group) {
+      const hash = createHash("sha256").update(o.symbol!).digest("hex").slice(0, 8);
+      o.path = outputPath(options, [namePart(o.exchange), `${namePart(o.symbol!)}~${hash}`], o.kind, false);
+    }
+  }
   return out;
 }
 

@@ -645,6 +645,18 @@ describe("inputs at the edges (found in review)", () => {
     expect(await ids(bySymbol.get(`${long}x`)!)).toEqual(["2"]);
   });
 
+  it("symbols that differ only in case get names that differ without case too", async () => {
+    const path = await place("cases", [trade("btc-usdt", 0), trade("BTC-USDT", 1), trade("ETH-USDT", 2)]);
+    const s = await convert(datasetOfFiles([path]), { format: "ndjson", outDir: join(dir, "cases-out") });
+    const names = s.files.map((f) => f.path.split("/").pop()!);
+    expect(new Set(names.map((n) => n.toLowerCase())).size).toBe(3);
+    // A symbol alone in its name keeps the plain one.
+    expect(names).toContain("edgevenue.ETH-USDT.trade.ndjson");
+    const bySymbol = new Map(s.files.map((f) => [f.symbol, f.path]));
+    expect(await ids(bySymbol.get("btc-usdt")!)).toEqual(["0"]);
+    expect(await ids(bySymbol.get("BTC-USDT")!)).toEqual(["1"]);
+  });
+
   it("an output folder that cannot be made is E_TAPE_IO naming it", async () => {
     const path = await place("badout", [trade("AAA", 0)]);
     const out = join(path, "sub");
