@@ -22,6 +22,7 @@ export function registerBook(program: Command): void {
       .command("book")
       .description("the order book of a symbol at an instant, rebuilt from its snapshot and updates")
       .argument("[paths...]", ".tape files (or use --root)"),
+    { shard: false },
   )
     .requiredOption(
       "--at <time>",
@@ -54,7 +55,12 @@ Examples:
       const at = o.at.startsWith("+") ? timeRange({ from: o.at }, start).from! : parseTime(o.at);
       const hour = at - (at % 3_600_000_000_000n);
       const from = fromText === undefined ? hour : timeRange({ from: fromText }, start).from!;
-      const ds = await openCliDataset(paths, { ...rest, from: String(from), to: String(at + 1n) });
+      // Every file of the range: the book's snapshot may be in any of them (no share, whatever AWS Batch says).
+      const ds = await openCliDataset(
+        paths,
+        { ...rest, from: String(from), to: String(at + 1n) },
+        { shard: false },
+      );
       const exchange = o.exchange?.length === 1 ? o.exchange[0]! : undefined;
       const capture = o.capture?.length === 1 ? o.capture[0]! : undefined;
       const options = {

@@ -42,8 +42,12 @@ export interface DatasetCliOptions {
   shard?: string;
 }
 
-export function addDatasetOptions(cmd: Command): Command {
-  return addS3Options(cmd)
+/**
+ * The dataset selection options; `shard: false` for a command that needs every file of its selection (a book at an
+ * instant is rebuilt from its snapshot, whichever share holds it): it has no `--shard` and ignores AWS Batch's.
+ */
+export function addDatasetOptions(cmd: Command, o: { shard?: boolean } = {}): Command {
+  const withOptions = addS3Options(cmd)
     .option(
       "--root <dir>",
       "dataset root (<root>/<YYYY-MM-DD>/<exchange>/…), a directory or s3://bucket/prefix; instead of file paths",
@@ -74,11 +78,12 @@ export function addDatasetOptions(cmd: Command): Command {
       "--cache <dir>",
       "keep what is read from S3 in this folder, for the next run (default: TICKTAPE_CACHE_DIR)",
     )
-    .option("--cache-size <bytes>", "bound of the cache, e.g. 50GiB (default 10GiB)")
-    .option(
-      "--shard <i/n>",
-      "only share i of n (1-based) of the files, balanced by bytes, for n parallel jobs (default: from AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE)",
-    );
+    .option("--cache-size <bytes>", "bound of the cache, e.g. 50GiB (default 10GiB)");
+  if (o.shard === false) return withOptions;
+  return withOptions.option(
+    "--shard <i/n>",
+    "only share i of n (1-based) of the files, balanced by bytes, for n parallel jobs (default: from AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ARRAY_SIZE)",
+  );
 }
 
 /** How to reach S3: endpoint, region, addressing and checksum behaviour. */
@@ -171,8 +176,12 @@ export function offsetBase(paths: string[]): bigint | null {
   return hours.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))[0] ?? null;
 }
 
-/** Opens the dataset the options name (file paths, or --root). */
-export async function openCliDataset(paths: string[], o: DatasetCliOptions): Promise<Dataset> {
+/** Opens the dataset the options name (file paths, or --root); with `shard: false`, never a share of it. */
+export async function openCliDataset(
+  paths: string[],
+  o: DatasetCliOptions,
+  how: { shard?: boolean } = {},
+): Promise<Dataset> {
   if ((o.root === undefined) === (paths.length === 0))
     throw usage("give file paths or --root DIR (one of them)");
   if (o.onCorrupt !== "error" && o.onCorrupt !== "skip") throw usage("--on-corrupt is error or skip");
@@ -195,7 +204,7 @@ export async function openCliDataset(paths: string[], o: DatasetCliOptions): Pro
   }
   if (o.root === undefined && o.exchange !== undefined)
     throw usage("--exchange selects folders of --root; give the files of that exchange instead");
-  const shard = shardFrom(o.shard);
+  const shard = how.shard === false ? null : shardFrom(o.shard);
   const ds = o.root !== undefined ? await openDataset(o.root, options) : datasetOfFiles(paths, options);
   if (ds.unverifiedDays.length > 0)
     process.stderr.write(`days without a manifest, not read: ${ds.unverifiedDays.join(", ")}\n`);

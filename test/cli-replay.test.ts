@@ -152,6 +152,17 @@ describe("ticktape replay, head, book", () => {
       bestAsk: { price: 101, size: 2 },
     });
     expect(book.lastUpdate).toBe(String(DAY0 + S));
+    // In an AWS Batch child too, the book is rebuilt from every file (its snapshot may be in any share): no share.
+    const args = ["book", "--root", root, "-e", "okx", "-s", "BTC-USDT", "--at", "2024-08-08T00:00:03Z"];
+    for (const index of ["0", "1"]) {
+      const child = spawnSync(process.execPath, [cli, ...args], {
+        encoding: "utf8",
+        env: { ...process.env, AWS_BATCH_JOB_ARRAY_INDEX: index, AWS_BATCH_JOB_ARRAY_SIZE: "2" },
+      });
+      expect(child.status).toBe(0);
+      expect(child.stdout).toBe(r.stdout);
+    }
+    expect(run(...args, "--shard", "1/2").stderr).toMatch(/unknown option '--shard'/);
   });
 
   it("head prints the records it read before a damaged block stops it", async () => {

@@ -28,10 +28,26 @@ export function assignShares(files: readonly { path: string; size: number }[], n
 
 /** Share `index` of `count` (0-based) of the dataset's files, balanced by bytes. */
 export async function partition(dataset: Dataset, index: number, count: number): Promise<Dataset> {
-  if (!(Number.isInteger(count) && count >= 1 && Number.isInteger(index) && index >= 0 && index < count)) {
-    throw new TapeError("E_TAPE_VALUE", `share ${index} of ${count}: need 0 <= index < count`, {
-      field: "shard",
-    });
+  if (
+    !(Number.isInteger(count) && count >= 1 && count <= MAX_SHARES && Number.isInteger(index)) ||
+    !(index >= 0 && index < count)
+  ) {
+    throw new TapeError(
+      "E_TAPE_VALUE",
+      `share ${index} of ${count}: need 0 <= index < count <= ${MAX_SHARES}`,
+      {
+        field: "shard",
+      },
+    );
+  }
+  // Children that start at different moments would see another size, or a sealed name: other shares, overlapping.
+  const live = dataset.files.find((f) => f.open);
+  if (live !== undefined) {
+    throw new TapeError(
+      "E_TAPE_VALUE",
+      "a file being written cannot be shared out: its size changes while the jobs start, and they would not agree on the shares; share closed hours",
+      { file: live.path, field: "shard" },
+    );
   }
   const sizes = await Promise.all(dataset.files.map((f) => sizeOf(f, dataset)));
   const share = assignShares(
@@ -58,6 +74,9 @@ async function sizeOf(f: DatasetFile, dataset: Dataset): Promise<number> {
   }
 }
 
+/** Shares at most: AWS Batch array jobs have up to 10,000 children. */
+export const MAX_SHARES = 10_000;
+
 /**
  * `i/n` as given to `--shard` (1-based, as people count: 1/4 … 4/4), or from AWS Batch's array index (0-based)
  * and `AWS_BATCH_JOB_ARRAY_SIZE`; null when neither is set.
@@ -70,21 +89,25 @@ export function shardFrom(
     const m = /^(\d+)\/(\d+)$/.exec(text.trim());
     const i = m === null ? Number.NaN : Number(m[1]);
     const n = m === null ? Number.NaN : Number(m[2]);
-    if (!(n >= 1 && i >= 1 && i <= n))
-      throw new TapeError("E_TAPE_VALUE", `--shard ${text}: give i/n with 1 <= i <= n, e.g. 3/8`, {
-        field: "shard",
-      });
+    if (!(n >= 1 && n <= MAX_SHARES && i >= 1 && i <= n))
+      throw new TapeError(
+        "E_TAPE_VALUE",
+        `--shard ${text}: give i/n with 1 <= i <= n <= ${MAX_SHARES}, e.g. 3/8`,
+        { field: "shard" },
+      );
     return { index: i - 1, count: n };
   }
   const index = env.AWS_BATCH_JOB_ARRAY_INDEX;
-  if (index === undefined || index === "") return null;
   const size = env.AWS_BATCH_JOB_ARRAY_SIZE;
-  const i = Number(index);
-  const n = Number(size);
-  if (size === undefined || !(Number.isInteger(n) && n >= 1 && Number.isInteger(i) && i >= 0 && i < n)) {
+  const unset = (v: string | undefined) => v === undefined || v === "";
+  if (unset(index) && unset(size)) return null;
+  // Plain decimal integers only: Number() would also take "0x1", " 1.0 " or "4e0".
+  const i = /^\d+$/.test(index ?? "") ? Number(index) : Number.NaN;
+  const n = /^\d+$/.test(size ?? "") ? Number(size) : Number.NaN;
+  if (!(n >= 1 && n <= MAX_SHARES && i >= 0 && i < n)) {
     throw new TapeError(
       "E_TAPE_VALUE",
-      `AWS_BATCH_JOB_ARRAY_INDEX=${index} needs AWS_BATCH_JOB_ARRAY_SIZE (the array size, set in the job definition) with index < size`,
+      `AWS_BATCH_JOB_ARRAY_INDEX=${index ?? "(unset)"} and AWS_BATCH_JOB_ARRAY_SIZE=${size ?? "(unset)"}: both are needed, as integers with index < size <= ${MAX_SHARES} (the array size is set in the job definition)`,
       { field: "shard" },
     );
   }

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { assignShares, openDataset, shardFrom, TapeError, type TapeRecord } from "../../src/index.js";
@@ -152,5 +153,41 @@ describe("shardFrom", () => {
     expect(() =>
       shardFrom(undefined, { AWS_BATCH_JOB_ARRAY_INDEX: "4", AWS_BATCH_JOB_ARRAY_SIZE: "4" }),
     ).toThrow(/index < size/);
+    // Only the size set: every child would read everything.
+    expect(() => shardFrom(undefined, { AWS_BATCH_JOB_ARRAY_SIZE: "4" })).toThrow(
+      /AWS_BATCH_JOB_ARRAY_INDEX/,
+    );
+    // Plain integers only, and a bound on the count (not an allocation of any size).
+    for (const [index, size] of [
+      ["0x1", "4"],
+      [" 1.0 ", "4e0"],
+      ["1", "99999999999"],
+    ])
+      expect(() =>
+        shardFrom(undefined, { AWS_BATCH_JOB_ARRAY_INDEX: index, AWS_BATCH_JOB_ARRAY_SIZE: size }),
+      ).toThrow(TapeError);
+    expect(() => shardFrom("1/99999999999", {})).toThrow(/--shard/);
+  });
+
+  it("a dataset with a file being written is not shared out, and a count beyond the bound is refused", async () => {
+    const { dir, remove } = await tempDir();
+    cleanups.push(remove);
+    await writeDataset(dir, [
+      {
+        exchange: "okx",
+        hour: DAY0,
+        captureId: "a",
+        records: [{ kind: "trade", symbol: "X", ts: DAY0, price: "1", size: "1", side: "buy" }],
+      },
+    ]);
+    const { readdir, rename } = await import("node:fs/promises");
+    const [file] = (await readdir(dir, { recursive: true })).filter((f) => f.endsWith(".tape"));
+    await rename(join(dir, file!), join(dir, `${file!}.open`));
+    const ds = await openDataset(dir, { includeOpen: true });
+    expect(ds.files).toHaveLength(1);
+    await expect(ds.partition(0, 2)).rejects.toMatchObject({ code: "E_TAPE_VALUE", field: "shard" });
+    await expect((await openDataset(dir)).partition(0, 2 ** 32)).rejects.toMatchObject({
+      code: "E_TAPE_VALUE",
+    });
   });
 });
