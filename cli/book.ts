@@ -5,6 +5,7 @@ import {
   type DatasetCliOptions,
   offsetBase,
   openCliDataset,
+  reportS3,
   timeRange,
 } from "./dataset-options.js";
 import { toJson, writeOut } from "./output.js";
@@ -122,6 +123,9 @@ Examples:
         }
         await writeOut(`${lines.join("\n")}\n`);
       }
+      // What S3 and the cache did, on stderr, as replay and convert say it.
+      await reportS3(ds.sources);
+      await ds.sources.close();
     });
 }
 

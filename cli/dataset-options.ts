@@ -137,7 +137,13 @@ export function reportS3Stats(s3: S3Stats | null, cache: BlockCacheStats | null)
 export function s3Options(o: DatasetCliOptions): S3Options {
   const out: S3Options = {};
   const endpoint = o.s3Endpoint ?? process.env.AWS_ENDPOINT_URL_S3;
-  if (endpoint !== undefined) out.endpoint = endpoint;
+  if (endpoint !== undefined) {
+    if (!URL.canParse(endpoint) || !/^https?:$/.test(new URL(endpoint).protocol)) {
+      const from = o.s3Endpoint !== undefined ? "--s3-endpoint" : "AWS_ENDPOINT_URL_S3";
+      throw usage(`${from} ${endpoint}: give a URL such as http://127.0.0.1:9000`);
+    }
+    out.endpoint = endpoint;
+  }
   if (o.s3Region !== undefined) out.region = o.s3Region;
   if (o.s3PathStyle) out.forcePathStyle = true;
   if (o.s3Checksums !== undefined) {

@@ -110,6 +110,24 @@ describe("ticktape sync and prune", () => {
     const replayed = await run(["head", "--root", dest, "--require-manifest", "-n", "3", ...s3Args]);
     expect(replayed.status).toBe(0);
     expect(replayed.stdout.trim().split("\n")).toHaveLength(3);
+    // book from S3 says what S3 did, as replay does.
+    const book = await run([
+      "book",
+      "--root",
+      dest,
+      "-e",
+      "okx",
+      "-s",
+      "NONE",
+      "--at",
+      `${DATE}T00:30:00Z`,
+      ...s3Args,
+    ]);
+    expect(book.status).toBe(0);
+    expect(book.stderr).toMatch(/^s3: \d+ GETs, \d+ HEADs, \d+ LISTs/m);
+    const badEndpoint = await run(["head", "--root", dest, "--s3-endpoint", "notaurl"]);
+    expect(badEndpoint.status).toBe(2);
+    expect(badEndpoint.stderr).toMatch(/--s3-endpoint notaurl: give a URL/);
     const noRoot = await run(["head", join(root, DATE, "okx", "x.tape"), "--require-manifest"]);
     expect(noRoot.status).toBe(2);
     expect(noRoot.stderr).toMatch(/--require-manifest reads the day folders of --root/);
