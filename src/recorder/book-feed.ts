@@ -254,15 +254,26 @@ export function eventRecord(
   return rec;
 }
 
-/** The `gap` event that states a record the format refused (a value beyond its limits), at `at`. */
-export function refusalEvent(rec: RecordInput, err: TapeValueError, at: Stamp): RecordInput {
-  const symbol = JSON.stringify(rec.symbol).slice(0, 100);
-  return eventRecord(
-    "",
-    "gap",
-    `a ${rec.kind} record of ${symbol} not written: refused by the format (${err.message})`,
-    at,
-  );
+/**
+ * The `gap` events that state records the format refused (a value beyond its limits), for the writer of a feed and
+ * for ingest. An event refused in turn is not stated again, which could go on without end: only counted.
+ */
+export class RefusalEvents {
+  private readonly made = new WeakSet<RecordInput>();
+
+  /** The event stating that `rec` was refused, at `at`; null when `rec` is itself such an event. */
+  of(rec: RecordInput, err: TapeValueError, at: Stamp): RecordInput | null {
+    if (this.made.has(rec)) return null;
+    const symbol = JSON.stringify(rec.symbol).slice(0, 100);
+    const event = eventRecord(
+      "",
+      "gap",
+      `a ${rec.kind} record of ${symbol} not written: refused by the format (${err.message})`,
+      at,
+    );
+    this.made.add(event);
+    return event;
+  }
 }
 
 /** Ids of applied updates remembered per book: enough for a venue repeating itself or two connections overlapping. */

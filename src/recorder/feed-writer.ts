@@ -8,7 +8,7 @@
 
 import type { TapeValueError } from "../format/errors.js";
 import type { Kind, RecordInput } from "../format/records.js";
-import { eventRecord, refusalEvent } from "./book-feed.js";
+import { eventRecord, RefusalEvents } from "./book-feed.js";
 import type { Clock } from "./clock.js";
 import type { HourSealReport } from "./hour-sealer.js";
 import { HourlyWriter, type HourlyWriterOptions } from "./hourly-writer.js";
@@ -109,8 +109,8 @@ export class FeedWriter {
   private inBatch = 0;
   /** Reading was asked to pause (`onBacklog(true)`). */
   private behind = false;
-  /** The events this writer made to state refused records (one refused in turn is not stated again). */
-  private readonly refusalEvents = new WeakSet<RecordInput>();
+  /** The events that state refused records. */
+  private readonly refusals = new RefusalEvents();
   private wake: (() => void) | null = null;
   private wakeScheduled = false;
   private running: Promise<void> | null = null;
@@ -172,10 +172,9 @@ export class FeedWriter {
         this.stats.rejected++;
         log.warn("record refused by the format", { kind: rec.kind, symbol: rec.symbol, error: err.message });
         // Stated in the files, as a dropped record is; an event refused in turn is only counted and logged.
-        if (this.refusalEvents.has(rec)) return;
         const now = this.options.clock.nowNs();
-        const event = refusalEvent(rec, err, { ts: now, recvNs: now });
-        this.refusalEvents.add(event);
+        const event = this.refusals.of(rec, err, { ts: now, recvNs: now });
+        if (event === null) return;
         this.queue.push(event);
         this.stats.queued = this.queue.length;
       },

@@ -11,7 +11,7 @@ import { blockRecords } from "../format/rows.js";
 import type { SealSummary } from "../format/writer.js";
 import { Heap } from "../reader/heap.js";
 import { openTape } from "../reader/sources.js";
-import { refusalEvent } from "./book-feed.js";
+import { RefusalEvents } from "./book-feed.js";
 import { type CapturedMessage, messageOfRaw, readCapture } from "./capture.js";
 import { createConnector, type VenueId } from "./connectors/index.js";
 import { Feed, type FeedStats } from "./feed.js";
@@ -178,7 +178,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const pending: RecordInput[] = [];
   /** `gap` events for refused records, written after the batch they were refused from. */
   const refusals: RecordInput[] = [];
-  const refusalEvents = new WeakSet<RecordInput>();
+  const refusalEvents = new RefusalEvents();
   let rejected = 0;
   const writer = new HourlyWriter({
     root: options.out,
@@ -188,13 +188,11 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
     onRejected: (rec, err) => {
       rejected++;
       options.onRejected?.(rec, err);
-      // An event refused in turn is only counted.
-      if (refusalEvents.has(rec)) return;
-      // At the latest receive time read (bare frames: the latest exchange time).
+      // At the latest receive time read (bare frames: the latest exchange time); an event refused in turn is only
+      // counted.
       const at = lastTime > 0n ? { ts: lastTime, recvNs: lastTime } : { ts: feed.latestTime, recvNs: null };
-      const event = refusalEvent(rec, err, at);
-      refusalEvents.add(event);
-      refusals.push(event);
+      const event = refusalEvents.of(rec, err, at);
+      if (event !== null) refusals.push(event);
     },
   });
   /** Receive time of the latest message read (stamps the refusal events). */
