@@ -231,8 +231,10 @@ async function planFiles(
   const unreadable = new Set<string>();
   for (const file of dataset.files) {
     let reader: TapeReader;
+    // A .open file sealed since the listing is read under its final name (`opened`), whole.
+    let opened: DatasetFile;
     try {
-      reader = await dataset.sources.openTape(file.path);
+      ({ reader, file: opened } = await dataset.sources.openFile(file));
     } catch (err) {
       // Not a tape at all (an empty .open file left by a crash, a damaged header): left out when skipping.
       if (!skip || !isFileDamage(err)) throw err;
@@ -241,7 +243,7 @@ async function planFiles(
     }
     try {
       // A file still being written ends where its whole blocks ended at planning; a sealed name's damage is a loss.
-      if (reader.recovery !== null && file.open) recoveredEnds[file.path] = reader.recovery.validEnd;
+      if (reader.recovery !== null && opened.open) recoveredEnds[file.path] = reader.recovery.validEnd;
       const blocks = reader.selectBlocks(filter);
       if (blocks.length === 0) continue;
       const plan: FilePlan = {

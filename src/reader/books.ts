@@ -139,7 +139,7 @@ async function feedOf(
   const named = new Map<string, { exchange: string; captureId: string }>();
   for (const f of dataset.files) {
     if (f.exchange !== null && f.captureId !== null) continue;
-    const r = await dataset.sources.openTape(f.path);
+    const { reader: r } = await dataset.sources.openFile(f);
     named.set(f.path, { exchange: r.header.exchange, captureId: r.header.captureId });
     await r.close();
   }

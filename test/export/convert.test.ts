@@ -727,6 +727,9 @@ describe("a .open file being written", () => {
     let n = 0;
     for await (const _ of ds.replay()) n++;
     expect(n).toBe(60);
+    // A conversion planned after the seal too.
+    const planned = await convert(ds, { format: "ndjson", outDir: join(dir, "sealed-before-plan-out") });
+    expect(planned.rows).toBe(60);
   });
 
   it("blocks appended after the conversion was planned are left out, whatever pass meets them", async () => {
