@@ -266,6 +266,11 @@ async function planFiles(
   return { plans, recoveredEnds, unreadable };
 }
 
+/** The first `n` hex digits of the SHA-256 of `text`: what tells apart names that would otherwise be one. */
+function hashDigits(text: string, n: number): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, n);
+}
+
 /** Escaped name parts longer than this are cut and end with a hash of the whole (file names stop at 255 bytes). */
 const MAX_NAME_PART = 100;
 
@@ -280,7 +285,7 @@ function namePart(text: string): string {
   if (escaped.length <= MAX_NAME_PART) return escaped;
   // Not inside an escape: a cut `%4` would read as another character.
   const head = escaped.slice(0, MAX_NAME_PART - 17).replace(/%[0-9A-F]?$/, "");
-  return `${head}~${createHash("sha256").update(text).digest("hex").slice(0, 16)}`;
+  return `${head}~${hashDigits(text, 16)}`;
 }
 
 /** `<parts>.<tag>.<kind>.<extension>`; parts are escaped unless they come from a file name already. */
@@ -309,13 +314,15 @@ function bySymbol(plans: readonly FilePlan[], options: ConvertOptions): Map<stri
   const byFolded = new Map<string, Output[]>();
   for (const o of out.values()) {
     const key = o.path.toLowerCase();
-    byFolded.set(key, [...(byFolded.get(key) ?? []), o]);
+    const group = byFolded.get(key);
+    if (group === undefined) byFolded.set(key, [o]);
+    else group.push(o);
   }
   for (const group of byFolded.values()) {
     if (group.length < 2) continue;
     for (const o of group) {
-      const hash = createHash("sha256").update(o.symbol!).digest("hex").slice(0, 8);
-      o.path = outputPath(options, [namePart(o.exchange), `${namePart(o.symbol!)}~${hash}`], o.kind, false);
+      const part = `${namePart(o.symbol!)}~${hashDigits(o.symbol!, 8)}`;
+      o.path = outputPath(options, [namePart(o.exchange), part], o.kind, false);
     }
   }
   return out;
