@@ -544,14 +544,9 @@ describe("convert", () => {
   });
 });
 
-describe("inputs at the edges (found in review)", () => {
-  const meta = {
-    exchange: "edgevenue",
-    captureId: "c1",
-    periodStart: HOUR,
-    periodEnd: HOUR + 3_600_000_000_000n,
-  };
-  const trade = (symbol: string, i: number, at = i): RecordInput => ({
+/** Trade `i` of `symbol` (price 100 + i, id i), at `at` ms into the hour. */
+function trade(symbol: string, i: number, at = i): RecordInput {
+  return {
     kind: "trade",
     symbol,
     ts: HOUR + BigInt(at) * 1_000_000n,
@@ -559,7 +554,16 @@ describe("inputs at the edges (found in review)", () => {
     size: "1",
     side: "buy",
     tradeId: `${i}`,
-  });
+  };
+}
+
+describe("inputs at the edges (found in review)", () => {
+  const meta = {
+    exchange: "edgevenue",
+    captureId: "c1",
+    periodStart: HOUR,
+    periodEnd: HOUR + 3_600_000_000_000n,
+  };
   async function place(name: string, recs: RecordInput[], maxRows = 3): Promise<string> {
     const path = join(dir, name, tapeRelativePath("edgevenue", HOUR, "c1"));
     const { mkdir } = await import("node:fs/promises");
@@ -677,15 +681,6 @@ describe("a .open file being written", () => {
     const openPath = `${sealedPath}.open`;
     const { mkdir, unlink } = await import("node:fs/promises");
     await mkdir(join(openPath, ".."), { recursive: true });
-    const trade = (symbol: string, i: number): RecordInput => ({
-      kind: "trade",
-      symbol,
-      ts: HOUR + BigInt(i) * 1_000_000n,
-      price: `${100 + i}`,
-      size: "1",
-      side: "buy",
-      tradeId: `${i}`,
-    });
     const meta = {
       exchange: "testvenue",
       captureId: "c1",
