@@ -727,6 +727,61 @@ describe("a .open file being written", () => {
     expect(planned.rows).toBe(60);
   });
 
+  it("sealed during the conversion with a (symbol, kind) pair the plan does not know: that pair is left out", async () => {
+    // AAA's trades are converted first (the larger symbol); the hour then gets BBB's first book updates and is
+    // sealed, so BBB's pass reads the sealed file, which holds a pair no output was planned for.
+    const sealedPath = join(dir, "sealed-new-pair", tapeRelativePath("testvenue", HOUR, "c1"));
+    const openPath = `${sealedPath}.open`;
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(join(openPath, ".."), { recursive: true });
+    const meta = {
+      exchange: "testvenue",
+      captureId: "c1",
+      periodStart: HOUR,
+      periodEnd: HOUR + 3_600_000_000_000n,
+    };
+    const policy = { maxRows: 10, checkpointIntervalNs: 0 };
+    const trades = [
+      ...Array.from({ length: 40 }, (_, i) => trade("AAA", i)),
+      ...Array.from({ length: 20 }, (_, i) => trade("BBB", i)),
+    ];
+    const planned = encodeTape(trades, meta, { policy });
+    const book = Array.from(
+      { length: 30 },
+      (_, i): RecordInput => ({
+        kind: "book",
+        symbol: "BBB",
+        ts: HOUR + BigInt(i) * 1_000_000n,
+        side: "bid",
+        price: `${99 + i / 100}`,
+        size: "2",
+        snapshot: false,
+      }),
+    );
+    const sealed = encodeTape([...trades, ...book], meta, { policy });
+    await writeFile(
+      openPath,
+      planned.subarray(0, (await TapeReader.open(new BytesSource(planned))).footerOffset),
+    );
+    let sealedNow = false;
+    const s = await convert(datasetOfFiles([openPath]), {
+      format: "ndjson",
+      outDir: join(dir, "sealed-new-pair-out"),
+      onProgress: () => {
+        if (sealedNow) return;
+        sealedNow = true;
+        writeFileSync(sealedPath, sealed);
+        unlinkSync(openPath);
+      },
+    });
+    expect(sealedNow).toBe(true);
+    expect(s.files.map((f) => `${f.symbol}|${f.kind}|${f.rows}`).sort()).toEqual([
+      "AAA|trade|40",
+      "BBB|trade|20",
+    ]);
+    expect(s.rows).toBe(60);
+  });
+
   it("blocks appended after the conversion was planned are left out, whatever pass meets them", async () => {
     // X-USDT's trades (converted first: the larger symbol), then Y-USDT's trades, flushed; later Y-USDT's book
     // updates, a (symbol, kind) pair the plan does not know.
