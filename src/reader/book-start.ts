@@ -28,10 +28,13 @@ export interface BookStart {
  */
 export async function findBookStart(feed: Dataset, symbol: string, at: bigint): Promise<BookStart | null> {
   const candidates = feed.files.filter((f) => f.hour === null || f.hour - FILE_LEAD_NS <= at).reverse();
-  for (const file of candidates.slice(0, LOOKBACK_FILES)) {
+  for (const listed of candidates.slice(0, LOOKBACK_FILES)) {
     let reader: TapeReader | null = null;
     try {
-      reader = await feed.sources.openTape(file.path);
+      // A .open file sealed since the listing is read under its final name.
+      const opened = await feed.sources.openFile(listed);
+      reader = opened.reader;
+      const file = opened.file;
       let best: BlockHeader | null = null;
       for (const b of reader.checkpointBlocks(symbol)) {
         if (b.maxTs <= at && (best === null || b.maxTs >= best.maxTs)) best = b;
@@ -88,8 +91,9 @@ async function usable(
     r.selectBlocks({ symbols: [""], kinds: ["event"] }).some((b) => b.minTs <= cp.ts && b.maxTs >= cp.since);
   if (cut(reader)) return false;
   for (const other of await feedFiles(feed, file, cp)) {
-    if (other.path === file.path) continue;
-    const r = await feed.sources.openTape(other.path);
+    // The checkpoint's own file, also when it was listed under its .open name.
+    if (other.path === file.path || other.path === `${file.path}.open`) continue;
+    const { reader: r } = await feed.sources.openFile(other);
     try {
       const overlap = r
         .selectBlocks({ symbols: [cp.symbol], kinds: ["book", "event"] })

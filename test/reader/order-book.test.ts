@@ -1,3 +1,4 @@
+import { rename } from "node:fs/promises";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { type BookRow, type EventRow, OrderBook, openDataset, type TapeRecord } from "../../src/index.js";
@@ -345,6 +346,42 @@ describe("books from a dataset", () => {
     expect(snap2!.checkpoint).not.toBeNull();
     expect(snap2!.checkpoint!.ts <= at && snap2!.checkpoint!.ts > DAY0).toBe(true);
     expect({ valid: snap2!.book.valid, ...snap2!.book.top(100) }).toEqual(naive(first, at));
+  });
+
+  it("a .open file sealed after the dataset was listed still gives its checkpoint", async () => {
+    const { dir, remove } = await tempDir();
+    cleanups.push(remove);
+    const lvl = (ms: bigint, side: "bid" | "ask", price: string, snapshot = false): TapeRecord => ({
+      kind: "book",
+      symbol: "BTC",
+      ts: DAY0 + ms * step,
+      side,
+      price,
+      size: "1",
+      snapshot,
+      seq: 1n,
+    });
+    const rows = [lvl(0n, "bid", "100", true), lvl(0n, "ask", "101", true)];
+    for (let i = 1n; i <= 30n; i++) rows.push(lvl(i, "ask", `${101 + Number(i % 3n)}`));
+    const [sealed] = await writeDataset(dir, [
+      {
+        exchange: "okx",
+        hour: DAY0,
+        captureId: "a",
+        records: rows,
+        policy: { checkpointIntervalNs: 2_000_000, checkpointRowsPerLevel: 1 },
+      },
+    ]);
+    // Listed while its writer still had it under the .open name; sealed (renamed) before the book is asked for.
+    await rename(sealed!, `${sealed}.open`);
+    const ds = await openDataset(dir, { includeOpen: true });
+    expect(ds.files.map((f) => f.open)).toEqual([true]);
+    await rename(`${sealed}.open`, sealed!);
+    const at = DAY0 + 20n * step;
+    const [snap] = await collect(ds.books({ symbol: "BTC", at }));
+    expect(snap!.checkpoint).not.toBeNull();
+    expect(snap!.checkpoint!.file).toBe(sealed);
+    expect({ valid: snap!.book.valid, ...snap!.book.top(100) }).toEqual(naive(rows, at));
   });
 
   it("the book does not depend on the dataset's selection, honours feed-wide events and survives a damaged checkpoint", async () => {
