@@ -710,10 +710,11 @@ export class TapeWriter {
   /** fsync; with write retries, a failure rewrites what was written since the last good fsync and tries again. */
   private async sync(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
+      // Writes that finish while the fsync runs (records appended during a flush) may not be covered by it.
+      const covered = this.unsynced.length;
       try {
         await this.fh.sync();
-        this.unsynced = [];
-        this.unsyncedTotal = 0;
+        for (const c of this.unsynced.splice(0, covered)) this.unsyncedTotal -= c.data.length;
         return;
       } catch (err) {
         if (this.retry === undefined) throw err;

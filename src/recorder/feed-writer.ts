@@ -114,6 +114,8 @@ export class FeedWriter {
   private wake: (() => void) | null = null;
   private wakeScheduled = false;
   private running: Promise<void> | null = null;
+  /** The flush in progress (it catches its own failures). */
+  private flushing: Promise<void> | null = null;
   private stopping = false;
   private lastFlushMs = 0;
   /** Records lost since the last gap event: count and the receive-time span. */
@@ -259,12 +261,14 @@ export class FeedWriter {
   private async loop(): Promise<void> {
     while (!this.stopping || this.queue.length > 0) {
       const dueMs = this.lastFlushMs + this.flushIntervalMs - Date.now();
-      if (this.queue.length === 0 && dueMs > 0) {
+      // While a flush runs the next one waits for it: the loop waits for records, or for that flush to end.
+      if (this.queue.length === 0 && (dueMs > 0 || this.flushing !== null)) {
         // One timer for the wait, cleared when records wake the loop first: left to run, the timers of a second's
         // thousands of waits would all fire together at the flush, holding up the sockets for milliseconds.
         let timer: NodeJS.Timeout | undefined;
         await new Promise<void>((resolve) => {
           this.wake = resolve;
+          if (this.flushing !== null) return;
           timer = setTimeout(() => {
             if (this.wake === resolve) this.wake = null;
             resolve();
@@ -281,11 +285,19 @@ export class FeedWriter {
       } else if (this.queue.length > 0) {
         await this.writeQueued();
       }
-      if (
-        Date.now() - this.lastFlushMs >= this.flushIntervalMs ||
-        (this.stopping && this.queue.length === 0)
-      ) {
+      if (this.stopping && this.queue.length === 0) {
+        // The flush in progress, then the last one.
+        await this.flushing;
         await this.flush();
+      } else if (this.flushing === null && Date.now() - this.lastFlushMs >= this.flushIntervalMs) {
+        // Records go on into the files while the flush writes and fsyncs: left in the queue meanwhile, they
+        // would outlive young-generation collections and be copied, stalling the sockets at every flush.
+        this.flushing = this.flush().finally(() => {
+          this.flushing = null;
+          const w = this.wake;
+          this.wake = null;
+          w?.();
+        });
       }
     }
   }

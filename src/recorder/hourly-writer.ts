@@ -67,6 +67,8 @@ export class HourlyWriter {
   private sealedThrough = -1n;
   /** Hours whose seal failed, with when to try again (ms since the epoch) and how often it failed. */
   private readonly failedSeals = new Map<bigint, { at: number; attempts: number }>();
+  /** The current file's flush in progress, if any. */
+  private flushing: Promise<void> | null = null;
 
   constructor(readonly options: HourlyWriterOptions) {
     // Checked now, not at the first record's file: a bad id is the caller's error, not a write failure.
@@ -166,9 +168,19 @@ export class HourlyWriter {
     this.hourEnd = hour + HOUR_NS;
   }
 
-  /** Writes buffered records to the file (small blocks), and fsyncs with `sync`. */
+  /**
+   * Writes buffered records to the file (small blocks), and fsyncs with `sync`. Records may be written meanwhile;
+   * a seal (a later hour's record) waits for the flush to end.
+   */
   async flush(sync: boolean): Promise<void> {
-    await this.current?.flush({ sync });
+    if (this.current === null) return;
+    const job = this.current.flush({ sync });
+    this.flushing = job;
+    try {
+      await job;
+    } finally {
+      if (this.flushing === job) this.flushing = null;
+    }
   }
 
   /** Bytes encoded but not yet on disk. */
@@ -219,6 +231,8 @@ export class HourlyWriter {
 
   /** Seals the current file, if any (in reblock mode: closes it and seals in the background). */
   async seal(): Promise<void> {
+    // Sealing under a flush would close the file it is writing; its failure is the flush's caller's to report.
+    while (this.flushing !== null) await this.flushing.catch(() => {});
     const w = this.current;
     if (w === null) return;
     this.current = null;

@@ -223,6 +223,45 @@ describe("TapeWriter flushes without fsync", () => {
   });
 });
 
+describe("TapeWriter written to during an fsync", () => {
+  it("keeps what was written while the fsync ran for the next one to vouch for", async () => {
+    const gate: { release: (() => void) | null } = { release: null };
+    let hold = false;
+    const openFile = async (path: string, flags: string): Promise<FileHandle> =>
+      withFaults(await open(path, flags), {
+        sync: async (real) => {
+          if (hold) {
+            hold = false;
+            await new Promise<void>((r) => (gate.release = r));
+          }
+          return real.sync();
+        },
+      });
+    const w = await TapeWriter.create(join(dir, "during-fsync.tape"), {
+      openFile,
+      retryWrites: { onWriteError() {} },
+    });
+    const records = sampleRecords(200);
+    for (const r of records.slice(0, 100)) w.append(r);
+    hold = true;
+    const first = w.flush({ sync: true });
+    while (gate.release === null) await new Promise((r) => setTimeout(r, 1));
+    const before = w.unsyncedBytes;
+    // Appended and written while the fsync is held: that fsync may not cover these bytes.
+    for (const r of records.slice(100)) w.append(r);
+    await w.flush({ sync: false });
+    const writtenDuring = w.unsyncedBytes - before;
+    gate.release!();
+    await first;
+    expect(before).toBeGreaterThan(0);
+    expect(writtenDuring).toBeGreaterThan(0);
+    expect(w.unsyncedBytes).toBe(writtenDuring);
+    await w.flush({ sync: true });
+    expect(w.unsyncedBytes).toBe(0);
+    await w.seal();
+  });
+});
+
 describe("TapeWriter after a failed fsync", () => {
   it("writes everything since the last good fsync again, retrying that write too, before it fsyncs again", async () => {
     // A disk whose failed fsync drops the pages written since the last good one (the file is cut back to it), and

@@ -397,7 +397,7 @@ describe("the recorder's writer", () => {
   });
 });
 
-describe("the recorder's writer at the edges (found in review)", () => {
+describe("the recorder's writer at the edges", () => {
   const H = 1_800_000_000_000_000_000n - (1_800_000_000_000_000_000n % HOUR);
   const tr = (t: bigint, id: string): RecordInput => ({
     kind: "trade",
@@ -457,6 +457,86 @@ describe("the recorder's writer at the edges (found in review)", () => {
     const ids = await idsIn(root);
     expect(Object.values(ids).flat().sort()).toEqual(["early", "late", "next"]);
     expect(Object.keys(ids)).toHaveLength(2);
+  });
+
+  it("goes on writing records into the file while a flush waits for a slow fsync", async () => {
+    const root = (await tempDir()).dir;
+    const gate: { release: (() => void) | null } = { release: null };
+    let held = false;
+    const openFile = async (path: string, flags: string): Promise<FileHandle> => {
+      const fh = await open(path, flags);
+      return withFaults(fh, {
+        sync: async (real) => {
+          // The first fsync of the data file takes as long as the test wants (a slow network file system).
+          if (!held && path.endsWith(".tape.open")) {
+            held = true;
+            await new Promise<void>((r) => (gate.release = r));
+          }
+          return real.sync();
+        },
+      });
+    };
+    const acks: FlushAck[] = [];
+    const w = new FeedWriter({
+      hourly: { root, exchange: "binance", captureId: "c", writer: { openFile } },
+      clock: { nowNs: () => H + 1000n },
+      log: quietLog(),
+      flushIntervalMs: 20,
+      onFlushed: (a) => acks.push(a),
+    });
+    w.push(tr(H + 1n, "0"));
+    w.start();
+    await waitFor(() => gate.release !== null);
+    for (let i = 1; i <= 5; i++) w.push(tr(H + 1n + BigInt(i), `${i}`));
+    // Taken by the file while the fsync is still held, not left in the queue.
+    await waitFor(() => w.stats.written === 6 && w.stats.queued === 0);
+    expect(w.hourly.writer!.rows).toBe(6);
+    expect(acks).toEqual([]);
+    gate.release!();
+    // The flush vouches for what was appended before it began, and the next one for the rest.
+    await waitFor(() => acks.length >= 2);
+    expect(acks[0]!.records).toBe(1);
+    expect(acks.at(-1)!.records).toBe(6);
+    await w.stop();
+    expect(Object.values(await idsIn(root)).flat()).toEqual(["0", "1", "2", "3", "4", "5"]);
+  });
+
+  it("seals an hour only once the flush writing its file has ended", async () => {
+    const root = (await tempDir()).dir;
+    const gate: { release: (() => void) | null } = { release: null };
+    let held = false;
+    const openFile = async (path: string, flags: string): Promise<FileHandle> =>
+      withFaults(await open(path, flags), {
+        sync: async (real) => {
+          if (!held && path.endsWith(".tape.open")) {
+            held = true;
+            await new Promise<void>((r) => (gate.release = r));
+          }
+          return real.sync();
+        },
+      });
+    const alerts: string[] = [];
+    const w = new FeedWriter({
+      hourly: { root, exchange: "binance", captureId: "c", writer: { openFile } },
+      clock: { nowNs: () => H + 1000n },
+      log: { ...quietLog(), alert: (m) => alerts.push(m) },
+      flushIntervalMs: 20,
+    });
+    w.push(tr(H + 1n, "0"));
+    w.push(tr(H + 2n, "1"));
+    w.start();
+    await waitFor(() => gate.release !== null);
+    // The next hour's first record, while the flush of this hour's file waits for its fsync.
+    w.push(tr(H + HOUR + 1n, "2"));
+    await new Promise((r) => setTimeout(r, 50));
+    gate.release!();
+    await w.stop();
+    expect(alerts).toEqual([]);
+    expect(w.stats.writeErrors).toBe(0);
+    expect(await idsIn(root)).toEqual({
+      "binance-2027-01-15T08.c.tape": ["0", "1"],
+      "binance-2027-01-15T09.c.tape": ["2"],
+    });
   });
 
   it("takes the rest of a batch again, not the whole batch, when the next hour's file cannot be created", async () => {
