@@ -5,7 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { appendFileSync, unlinkSync, writeFileSync } from "node:fs";
-import { open, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
@@ -120,7 +120,6 @@ beforeAll(async () => {
   dir = join(tmpdir(), `ticktape-export-${process.pid}`);
   file = join(dir, tapeRelativePath("testvenue", HOUR, "c1"));
   await rm(dir, { recursive: true, force: true });
-  const { mkdir } = await import("node:fs/promises");
   await mkdir(join(file, ".."), { recursive: true });
   const bytes = encodeTape(
     records(),
@@ -413,7 +412,6 @@ describe("convert", () => {
     const H = 3_600_000_000_000n;
     for (const hour of [HOUR, HOUR + 2n * H]) {
       const path = join(root, tapeRelativePath("testvenue", hour, "c1"));
-      const { mkdir } = await import("node:fs/promises");
       await mkdir(join(path, ".."), { recursive: true });
       const recs: RecordInput[] = ["A-USDT", "B-USDT"].flatMap((symbol) =>
         [1n, 2n, 3n].map(
@@ -477,7 +475,6 @@ describe("convert", () => {
     await reader.close();
     bytes[victim.offset + victim.length - 10]! ^= 0x40;
     const bad = join(dir, "bad", tapeRelativePath("testvenue", HOUR, "c1"));
-    const { mkdir } = await import("node:fs/promises");
     await mkdir(join(bad, ".."), { recursive: true });
     await writeFile(bad, bytes);
     const badOut = join(dir, "bad-out");
@@ -557,7 +554,7 @@ function trade(symbol: string, i: number, at = i): RecordInput {
   };
 }
 
-describe("inputs at the edges (found in review)", () => {
+describe("inputs at the edges", () => {
   const meta = {
     exchange: "edgevenue",
     captureId: "c1",
@@ -566,7 +563,6 @@ describe("inputs at the edges (found in review)", () => {
   };
   async function place(name: string, recs: RecordInput[], maxRows = 3): Promise<string> {
     const path = join(dir, name, tapeRelativePath("edgevenue", HOUR, "c1"));
-    const { mkdir } = await import("node:fs/promises");
     await mkdir(join(path, ".."), { recursive: true });
     await writeFile(path, encodeTape(recs, meta, { policy: { maxRows, checkpointIntervalNs: 0 } }));
     return path;
@@ -676,17 +672,50 @@ describe("inputs at the edges (found in review)", () => {
 });
 
 describe("a .open file being written", () => {
-  it("sealed during the conversion: the symbols converted after read the sealed file", async () => {
-    const sealedPath = join(dir, "sealed-midway", tapeRelativePath("testvenue", HOUR, "c1"));
+  const meta = {
+    exchange: "testvenue",
+    captureId: "c1",
+    periodStart: HOUR,
+    periodEnd: HOUR + 3_600_000_000_000n,
+  };
+  /** What a file being written holds of `sealed`: its header and blocks, without footer or trailer. */
+  const beforeFooter = async (sealed: Uint8Array) =>
+    sealed.subarray(0, (await TapeReader.open(new BytesSource(sealed))).footerOffset);
+  const bookRow = (symbol: string, i: number): RecordInput => ({
+    kind: "book",
+    symbol,
+    ts: HOUR + BigInt(i) * 1_000_000n,
+    side: "bid",
+    price: `${99 + i / 100}`,
+    size: "2",
+    snapshot: false,
+  });
+
+  /**
+   * Converts the hour `planned` as a `.open` file being written (in folder `name`), which its writer seals as
+   * `sealed` once the first block is converted: the footer written and the file renamed.
+   */
+  async function convertSealedMidway(name: string, planned: Uint8Array, sealed: Uint8Array) {
+    const sealedPath = join(dir, name, tapeRelativePath("testvenue", HOUR, "c1"));
     const openPath = `${sealedPath}.open`;
-    const { mkdir, unlink } = await import("node:fs/promises");
     await mkdir(join(openPath, ".."), { recursive: true });
-    const meta = {
-      exchange: "testvenue",
-      captureId: "c1",
-      periodStart: HOUR,
-      periodEnd: HOUR + 3_600_000_000_000n,
-    };
+    await writeFile(openPath, await beforeFooter(planned));
+    let sealedNow = false;
+    const summary = await convert(datasetOfFiles([openPath]), {
+      format: "ndjson",
+      outDir: join(dir, `${name}-out`),
+      onProgress: () => {
+        if (sealedNow) return;
+        sealedNow = true;
+        writeFileSync(sealedPath, sealed);
+        unlinkSync(openPath);
+      },
+    });
+    expect(sealedNow).toBe(true);
+    return { summary, openPath };
+  }
+
+  it("sealed during the conversion: the symbols converted after read the sealed file", async () => {
     const sealed = encodeTape(
       [
         ...Array.from({ length: 40 }, (_, i) => trade("AAA", i)),
@@ -695,24 +724,7 @@ describe("a .open file being written", () => {
       meta,
       { policy: { maxRows: 10, checkpointIntervalNs: 0 } },
     );
-    // Being written: its header and blocks, no footer yet.
-    await writeFile(
-      openPath,
-      sealed.subarray(0, (await TapeReader.open(new BytesSource(sealed))).footerOffset),
-    );
-    let sealedNow = false;
-    const s = await convert(datasetOfFiles([openPath]), {
-      format: "ndjson",
-      outDir: join(dir, "sealed-midway-out"),
-      onProgress: () => {
-        if (sealedNow) return;
-        // After the first block, the hour ends: its writer writes the footer and renames the file.
-        sealedNow = true;
-        writeFileSync(sealedPath, sealed);
-        unlinkSync(openPath);
-      },
-    });
-    expect(sealedNow).toBe(true);
+    const { summary: s, openPath } = await convertSealedMidway("sealed-midway", sealed, sealed);
     expect(s.rows).toBe(60);
     expect(s.files.map((f) => f.rows).sort()).toEqual([20, 40]);
     // A replay that reaches it after the seal reads it too.
@@ -730,51 +742,17 @@ describe("a .open file being written", () => {
   it("sealed during the conversion with a (symbol, kind) pair the plan does not know: that pair is left out", async () => {
     // AAA's trades are converted first (the larger symbol); the hour then gets BBB's first book updates and is
     // sealed, so BBB's pass reads the sealed file, which holds a pair no output was planned for.
-    const sealedPath = join(dir, "sealed-new-pair", tapeRelativePath("testvenue", HOUR, "c1"));
-    const openPath = `${sealedPath}.open`;
-    const { mkdir } = await import("node:fs/promises");
-    await mkdir(join(openPath, ".."), { recursive: true });
-    const meta = {
-      exchange: "testvenue",
-      captureId: "c1",
-      periodStart: HOUR,
-      periodEnd: HOUR + 3_600_000_000_000n,
-    };
     const policy = { maxRows: 10, checkpointIntervalNs: 0 };
     const trades = [
       ...Array.from({ length: 40 }, (_, i) => trade("AAA", i)),
       ...Array.from({ length: 20 }, (_, i) => trade("BBB", i)),
     ];
-    const planned = encodeTape(trades, meta, { policy });
-    const book = Array.from(
-      { length: 30 },
-      (_, i): RecordInput => ({
-        kind: "book",
-        symbol: "BBB",
-        ts: HOUR + BigInt(i) * 1_000_000n,
-        side: "bid",
-        price: `${99 + i / 100}`,
-        size: "2",
-        snapshot: false,
-      }),
+    const book = Array.from({ length: 30 }, (_, i) => bookRow("BBB", i));
+    const { summary: s } = await convertSealedMidway(
+      "sealed-new-pair",
+      encodeTape(trades, meta, { policy }),
+      encodeTape([...trades, ...book], meta, { policy }),
     );
-    const sealed = encodeTape([...trades, ...book], meta, { policy });
-    await writeFile(
-      openPath,
-      planned.subarray(0, (await TapeReader.open(new BytesSource(planned))).footerOffset),
-    );
-    let sealedNow = false;
-    const s = await convert(datasetOfFiles([openPath]), {
-      format: "ndjson",
-      outDir: join(dir, "sealed-new-pair-out"),
-      onProgress: () => {
-        if (sealedNow) return;
-        sealedNow = true;
-        writeFileSync(sealedPath, sealed);
-        unlinkSync(openPath);
-      },
-    });
-    expect(sealedNow).toBe(true);
     expect(s.files.map((f) => `${f.symbol}|${f.kind}|${f.rows}`).sort()).toEqual([
       "AAA|trade|40",
       "BBB|trade|20",
@@ -786,52 +764,17 @@ describe("a .open file being written", () => {
     // X-USDT's trades (converted first: the larger symbol), then Y-USDT's trades, flushed; later Y-USDT's book
     // updates, a (symbol, kind) pair the plan does not know.
     const openPath = join(dir, "growing", `${tapeRelativePath("testvenue", HOUR, "c1")}.open`);
-    const { mkdir } = await import("node:fs/promises");
     await mkdir(join(openPath, ".."), { recursive: true });
-    const trade = (symbol: string, i: number): RecordInput => ({
-      kind: "trade",
-      symbol,
-      ts: HOUR + BigInt(i) * 1_000_000n,
-      price: `${100 + i / 100}`,
-      size: "1",
-      side: "buy",
-      tradeId: `${i}`,
-    });
     const records: RecordInput[] = [
       ...Array.from({ length: 2000 }, (_, i) => trade("X-USDT", i)),
       ...Array.from({ length: 10 }, (_, i) => trade("Y-USDT", i)),
     ];
-    const meta = {
-      exchange: "testvenue",
-      captureId: "c1",
-      periodStart: HOUR,
-      periodEnd: HOUR + 3_600_000_000_000n,
-    };
     const policy = { maxRows: 100, checkpointIntervalNs: 0 };
-    // A file being written holds its header and blocks, without footer or trailer.
-    const body = async (sealed: Uint8Array) =>
-      sealed.subarray(0, (await TapeReader.open(new BytesSource(sealed))).footerOffset);
-    const planned = await body(encodeTape(records, meta, { policy }));
-    const later = await body(
-      encodeTape(
-        [
-          ...records,
-          ...Array.from(
-            { length: 50 },
-            (_, i): RecordInput => ({
-              kind: "book",
-              symbol: "Y-USDT",
-              ts: HOUR + BigInt(i) * 1_000_000n,
-              side: "bid",
-              price: `${99 + i / 100}`,
-              size: "2",
-              snapshot: false,
-            }),
-          ),
-        ],
-        meta,
-        { policy },
-      ),
+    const planned = await beforeFooter(encodeTape(records, meta, { policy }));
+    const later = await beforeFooter(
+      encodeTape([...records, ...Array.from({ length: 50 }, (_, i) => bookRow("Y-USDT", i))], meta, {
+        policy,
+      }),
     );
     expect(Buffer.from(later.subarray(0, planned.length)).equals(Buffer.from(planned))).toBe(true);
     await writeFile(openPath, planned);
@@ -859,7 +802,6 @@ describe("stopping", () => {
   it("SIGTERM mid-conversion removes the file being written, keeps no temporary file, and exits 143", async () => {
     const H = 3_600_000_000_000n;
     const path = join(dir, "stop", tapeRelativePath("testvenue", HOUR, "c1"));
-    const { mkdir } = await import("node:fs/promises");
     await mkdir(join(path, ".."), { recursive: true });
     const recs: RecordInput[] = [];
     for (let i = 0; i < 1_500_000; i++) {

@@ -233,6 +233,23 @@ const bookRecordsArb = fc
   });
 
 describe("books from a dataset", () => {
+  const lvl = (ms: bigint, side: "bid" | "ask", price: string, snapshot = false): TapeRecord => ({
+    kind: "book",
+    symbol: "BTC",
+    ts: DAY0 + ms * step,
+    side,
+    price,
+    size: "1",
+    snapshot,
+    seq: 1n,
+  });
+  /** A snapshot at 0 ms, then an ask update each ms up to 30 ms. */
+  const btcLadder = () => {
+    const rows = [lvl(0n, "bid", "100", true), lvl(0n, "ask", "101", true)];
+    for (let i = 1n; i <= 30n; i++) rows.push(lvl(i, "ask", `${101 + Number(i % 3n)}`));
+    return rows;
+  };
+
   it("the book at t equals the book built by applying every record up to t; the grid agrees too", async () => {
     let fromCheckpoint = 0;
     await fc.assert(
@@ -302,18 +319,7 @@ describe("books from a dataset", () => {
   it("a checkpoint that another file of the feed contradicts is not used", async () => {
     const { dir, remove } = await tempDir();
     cleanups.push(remove);
-    const lvl = (ms: bigint, side: "bid" | "ask", price: string, snapshot = false): TapeRecord => ({
-      kind: "book",
-      symbol: "BTC",
-      ts: DAY0 + ms * step,
-      side,
-      price,
-      size: "1",
-      snapshot,
-      seq: 1n,
-    });
-    const first = [lvl(0n, "bid", "100", true), lvl(0n, "ask", "101", true)];
-    for (let i = 1n; i <= 30n; i++) first.push(lvl(i, "ask", `${101 + Number(i % 3n)}`));
+    const first = btcLadder();
     // The next hour's file holds a late row from 10 ms: inside what the checkpoints of the first file cover.
     const late = { ...lvl(10n, "bid", "99.5") };
     const firstFile = {
@@ -351,18 +357,7 @@ describe("books from a dataset", () => {
   it("a .open file sealed after the dataset was listed still gives its checkpoint", async () => {
     const { dir, remove } = await tempDir();
     cleanups.push(remove);
-    const lvl = (ms: bigint, side: "bid" | "ask", price: string, snapshot = false): TapeRecord => ({
-      kind: "book",
-      symbol: "BTC",
-      ts: DAY0 + ms * step,
-      side,
-      price,
-      size: "1",
-      snapshot,
-      seq: 1n,
-    });
-    const rows = [lvl(0n, "bid", "100", true), lvl(0n, "ask", "101", true)];
-    for (let i = 1n; i <= 30n; i++) rows.push(lvl(i, "ask", `${101 + Number(i % 3n)}`));
+    const rows = btcLadder();
     const [sealed] = await writeDataset(dir, [
       {
         exchange: "okx",

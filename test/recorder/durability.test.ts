@@ -196,6 +196,26 @@ function fillableDisk() {
   return { disk, openFile };
 }
 
+/**
+ * Opens real files; the first fsync of a data file waits until the test calls `gate.release` (a slow network file
+ * system).
+ */
+function heldFirstFsync() {
+  const gate: { release: (() => void) | null } = { release: null };
+  let held = false;
+  const openFile = async (path: string, flags: string): Promise<FileHandle> =>
+    withFaults(await open(path, flags), {
+      sync: async (real) => {
+        if (!held && path.endsWith(".tape.open")) {
+          held = true;
+          await new Promise<void>((r) => (gate.release = r));
+        }
+        return real.sync();
+      },
+    });
+  return { gate, openFile };
+}
+
 async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -461,21 +481,7 @@ describe("the recorder's writer at the edges", () => {
 
   it("goes on writing records into the file while a flush waits for a slow fsync", async () => {
     const root = (await tempDir()).dir;
-    const gate: { release: (() => void) | null } = { release: null };
-    let held = false;
-    const openFile = async (path: string, flags: string): Promise<FileHandle> => {
-      const fh = await open(path, flags);
-      return withFaults(fh, {
-        sync: async (real) => {
-          // The first fsync of the data file takes as long as the test wants (a slow network file system).
-          if (!held && path.endsWith(".tape.open")) {
-            held = true;
-            await new Promise<void>((r) => (gate.release = r));
-          }
-          return real.sync();
-        },
-      });
-    };
+    const { gate, openFile } = heldFirstFsync();
     const acks: FlushAck[] = [];
     const w = new FeedWriter({
       hourly: { root, exchange: "binance", captureId: "c", writer: { openFile } },
@@ -503,18 +509,7 @@ describe("the recorder's writer at the edges", () => {
 
   it("seals an hour only once the flush writing its file has ended", async () => {
     const root = (await tempDir()).dir;
-    const gate: { release: (() => void) | null } = { release: null };
-    let held = false;
-    const openFile = async (path: string, flags: string): Promise<FileHandle> =>
-      withFaults(await open(path, flags), {
-        sync: async (real) => {
-          if (!held && path.endsWith(".tape.open")) {
-            held = true;
-            await new Promise<void>((r) => (gate.release = r));
-          }
-          return real.sync();
-        },
-      });
+    const { gate, openFile } = heldFirstFsync();
     const alerts: string[] = [];
     const w = new FeedWriter({
       hourly: { root, exchange: "binance", captureId: "c", writer: { openFile } },
