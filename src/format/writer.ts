@@ -552,8 +552,12 @@ export class TapeWriter {
    * With write retries: the chunks written since the last successful fsync. After a failed fsync the kernel may
    * have dropped those pages and forgotten the error, so they are written again before the fsync is retried.
    */
-  private unsynced: { at: number; data: Buffer }[] = [];
+  private unsynced: { at: number; data: Buffer; written: number }[] = [];
   private unsyncedTotal = 0;
+  /** Writes completed so far: an fsync vouches for those completed before it started. */
+  private writesDone = 0;
+  /** Flushes in progress: `seal` and `close` wait for them, so a flush never finds its file closed. */
+  private readonly flushing = new Set<Promise<void>>();
   private readonly retry: TapeWriterOptions["retryWrites"];
 
   private constructor(
@@ -663,8 +667,9 @@ export class TapeWriter {
       for (let attempt = 1; this.failure === null; attempt++) {
         try {
           await writeFully(this.fh, data, at, progress);
+          this.writesDone++;
           if (this.retry !== undefined) {
-            this.unsynced.push({ at, data });
+            this.unsynced.push({ at, data, written: this.writesDone });
             this.unsyncedTotal += data.length;
           }
           break;
@@ -688,6 +693,21 @@ export class TapeWriter {
    * them.
    */
   async flush(options: { sync?: boolean } = {}): Promise<void> {
+    const job = this.flushOnce(options);
+    this.flushing.add(job);
+    try {
+      await job;
+    } finally {
+      this.flushing.delete(job);
+    }
+  }
+
+  /** Waits for the flushes in progress (their failures are their callers' to report). */
+  private async flushesEnded(): Promise<void> {
+    while (this.flushing.size > 0) await Promise.allSettled([...this.flushing]);
+  }
+
+  private async flushOnce(options: { sync?: boolean }): Promise<void> {
     this.check();
     // Bounded by the buffers there are now (records appended meanwhile may make more); the rest in one go.
     for (let n = this.encoder.bufferCount; n > 0 && this.encoder.flushOneBuffer(); n--) {
@@ -710,11 +730,13 @@ export class TapeWriter {
   /** fsync; with write retries, a failure rewrites what was written since the last good fsync and tries again. */
   private async sync(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      // Writes that finish while the fsync runs (records appended during a flush) may not be covered by it.
-      const covered = this.unsynced.length;
+      // Writes that finish while the fsync runs (records appended during a flush) may not be covered by it; nor,
+      // when fsyncs overlap, by another that started before them.
+      const covered = this.writesDone;
       try {
         await this.fh.sync();
-        for (const c of this.unsynced.splice(0, covered)) this.unsyncedTotal -= c.data.length;
+        this.unsynced = this.unsynced.filter((c) => c.written > covered);
+        this.unsyncedTotal = this.unsynced.reduce((n, c) => n + c.data.length, 0);
         return;
       } catch (err) {
         if (this.retry === undefined) throw err;
@@ -743,14 +765,19 @@ export class TapeWriter {
 
   /** Writes footer and trailer, fsyncs, renames `NAME.tape.open` to `NAME.tape` and fsyncs the directory. */
   async seal(): Promise<SealSummary> {
+    await this.flushesEnded();
     this.check();
     const bytes = this.encoder.seal();
     this.startWrite();
     await this.writing;
     this.check();
     await this.sync();
-    await this.fh.close();
-    this.closed = true;
+    try {
+      await this.fh.close();
+    } finally {
+      // Closed even when close reports an error (the descriptor is gone): nothing may fsync it again.
+      this.closed = true;
+    }
     await rename(this.openPath, this.path);
     await syncDirectory(dirname(this.path));
     return { path: this.path, bytes, blocks: this.encoder.index.length, rows: this.encoder.rows };
@@ -770,6 +797,7 @@ export class TapeWriter {
 
   /** Writes what is buffered and closes without sealing: the `.open` file stays, readable by recovery. */
   async close(): Promise<void> {
+    await this.flushesEnded();
     if (this.closed) return;
     await this.flush({ sync: true });
     await this.fh.close();

@@ -262,7 +262,7 @@ export class FeedWriter {
     while (!this.stopping || this.queue.length > 0) {
       const dueMs = this.lastFlushMs + this.flushIntervalMs - Date.now();
       // While a flush runs the next one waits for it: the loop waits for records, or for that flush to end.
-      if (this.queue.length === 0 && (dueMs > 0 || this.flushing !== null)) {
+      if (!this.stopping && this.queue.length === 0 && (dueMs > 0 || this.flushing !== null)) {
         // One timer for the wait, cleared when records wake the loop first: left to run, the timers of a second's
         // thousands of waits would all fire together at the flush, holding up the sockets for milliseconds.
         let timer: NodeJS.Timeout | undefined;
@@ -285,11 +285,7 @@ export class FeedWriter {
       } else if (this.queue.length > 0) {
         await this.writeQueued();
       }
-      if (this.stopping && this.queue.length === 0) {
-        // The flush in progress, then the last one.
-        await this.flushing;
-        await this.flush();
-      } else if (this.flushing === null && Date.now() - this.lastFlushMs >= this.flushIntervalMs) {
+      if (this.flushing === null && Date.now() - this.lastFlushMs >= this.flushIntervalMs) {
         // Records go on into the files while the flush writes and fsyncs: left in the queue meanwhile, they
         // would outlive young-generation collections and be copied, stalling the sockets at every flush.
         this.flushing = this.flush().finally(() => {
@@ -300,6 +296,9 @@ export class FeedWriter {
         });
       }
     }
+    // Stopping, with nothing queued: the flush in progress, then the last one.
+    await this.flushing;
+    await this.flush();
   }
 
   private async writeQueued(): Promise<void> {

@@ -67,8 +67,6 @@ export class HourlyWriter {
   private sealedThrough = -1n;
   /** Hours whose seal failed, with when to try again (ms since the epoch) and how often it failed. */
   private readonly failedSeals = new Map<bigint, { at: number; attempts: number }>();
-  /** The current file's flush in progress, if any. */
-  private flushing: Promise<void> | null = null;
 
   constructor(readonly options: HourlyWriterOptions) {
     // Checked now, not at the first record's file: a bad id is the caller's error, not a write failure.
@@ -173,14 +171,7 @@ export class HourlyWriter {
    * a seal (a later hour's record) waits for the flush to end.
    */
   async flush(sync: boolean): Promise<void> {
-    if (this.current === null) return;
-    const job = this.current.flush({ sync });
-    this.flushing = job;
-    try {
-      await job;
-    } finally {
-      if (this.flushing === job) this.flushing = null;
-    }
+    await this.current?.flush({ sync });
   }
 
   /** Bytes encoded but not yet on disk. */
@@ -231,17 +222,18 @@ export class HourlyWriter {
 
   /** Seals the current file, if any (in reblock mode: closes it and seals in the background). */
   async seal(): Promise<void> {
-    // Sealing under a flush would close the file it is writing; its failure is the flush's caller's to report.
-    while (this.flushing !== null) await this.flushing.catch(() => {});
     const w = this.current;
     if (w === null) return;
+    // The file's hour, taken with it: records of a later hour may open the next file (and set `this.hour`) while
+    // this one is sealed. The file's writer lets a flush in progress end before it seals.
+    const hour = this.hour;
     this.current = null;
-    if (this.hour > this.sealedThrough) this.sealedThrough = this.hour;
+    if (hour > this.sealedThrough) this.sealedThrough = hour;
     if (this.options.seal !== "reblock") {
       this.sealed.push(await w.seal());
       return;
     }
-    this.adopted.delete(this.hour);
+    this.adopted.delete(hour);
     const recordBlocks = w.index.recordBlocks;
     const compact = recordBlocks === 0 || w.rows / recordBlocks >= COMPACT_ROWS_PER_BLOCK;
     if (compact && (await listParts(w.path)).length === 0) {
@@ -252,7 +244,7 @@ export class HourlyWriter {
       } catch (err) {
         // The `.open` file stays, with everything flushed: sealed again later (with a second pass).
         await w.close().catch(() => {});
-        this.sealFailed(this.hour, w.path, err);
+        this.sealFailed(hour, w.path, err);
         return;
       }
       this.sealed.push(summary);
@@ -274,7 +266,6 @@ export class HourlyWriter {
       );
       return;
     }
-    const hour = this.hour;
     try {
       await w.close();
     } catch (err) {

@@ -260,6 +260,92 @@ describe("TapeWriter written to during an fsync", () => {
     expect(w.unsyncedBytes).toBe(0);
     await w.seal();
   });
+
+  it("keeps, when two fsyncs overlap, what neither covered: a failed fsync after them writes it again", async () => {
+    const path = join(dir, "overlap.tape");
+    // A disk whose fsync vouches for what the file held when it started, and whose failed fsync drops what was
+    // written since the last good one (the file cut back to it).
+    const state = { synced: 0, failNext: false, holds: [] as (() => void)[], hold: 0 };
+    const openFile = async (p: string, flags: string): Promise<FileHandle> =>
+      withFaults(await open(p, flags), {
+        sync: async (real) => {
+          const sizeAtStart = (await real.stat()).size;
+          if (state.failNext) {
+            state.failNext = false;
+            await truncate(p, state.synced);
+            throw Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" });
+          }
+          if (state.hold > 0) {
+            state.hold--;
+            await new Promise<void>((r) => state.holds.push(r));
+          }
+          await real.sync();
+          state.synced = Math.max(state.synced, sizeAtStart);
+        },
+      });
+    const w = await TapeWriter.create(path, { openFile, retryWrites: { onWriteError() {}, maxDelayMs: 5 } });
+    const records = sampleRecords(400);
+    const held = async (n: number) => {
+      while (state.holds.length < n) await new Promise((r) => setTimeout(r, 1));
+    };
+    for (const r of records.slice(0, 100)) w.append(r);
+    state.hold = 2;
+    const first = w.flush({ sync: true });
+    await held(1);
+    for (const r of records.slice(100, 200)) w.append(r);
+    const second = w.flush({ sync: true });
+    await held(2);
+    // Written after both fsyncs started: neither vouches for it.
+    for (const r of records.slice(200, 300)) w.append(r);
+    await w.flush({ sync: false });
+    const size = (await stat(`${path}.open`)).size;
+    state.holds[1]!();
+    await second;
+    state.holds[0]!();
+    await first;
+    expect(size - state.synced).toBeGreaterThan(0);
+    expect(w.unsyncedBytes).toBe(size - state.synced);
+    for (const r of records.slice(300)) w.append(r);
+    state.failNext = true;
+    await w.flush({ sync: true });
+    await w.seal();
+    const { records: read } = await readFileRecords(path);
+    expect(read.map(recordKey).sort()).toEqual(records.map(recordKey).sort());
+  });
+
+  it("seals only once the flushes in progress have ended", async () => {
+    const gate: { release: (() => void) | null } = { release: null };
+    let hold = true;
+    const openFile = async (path: string, flags: string): Promise<FileHandle> =>
+      withFaults(await open(path, flags), {
+        sync: async (real) => {
+          if (hold) {
+            hold = false;
+            await new Promise<void>((r) => (gate.release = r));
+          }
+          return real.sync();
+        },
+      });
+    const w = await TapeWriter.create(join(dir, "seal-after-flush.tape"), { openFile });
+    const records = sampleRecords(100);
+    for (const r of records.slice(0, 50)) w.append(r);
+    const events: string[] = [];
+    const first = w.flush({ sync: true }).then(
+      () => events.push("first flush"),
+      (e) => events.push(`first flush failed: ${(e as Error).message}`),
+    );
+    while (gate.release === null) await new Promise((r) => setTimeout(r, 1));
+    for (const r of records.slice(50)) w.append(r);
+    await w.flush({ sync: true });
+    events.push("second flush");
+    const sealed = w.seal().then(() => events.push("sealed"));
+    await new Promise((r) => setTimeout(r, 20));
+    gate.release!();
+    await Promise.all([first, sealed]);
+    expect(events).toEqual(["second flush", "first flush", "sealed"]);
+    const { records: read } = await readFileRecords(join(dir, "seal-after-flush.tape"));
+    expect(read.map(recordKey).sort()).toEqual(records.map(recordKey).sort());
+  });
 });
 
 describe("TapeWriter after a failed fsync", () => {

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
  * a seal cut off at each step, a disk that fails, a queue that overflows.
  */
 import type { FileHandle } from "node:fs/promises";
-import { open, readdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { openTape, type RecordInput, type TapeRecord, TapeWriter } from "../../src/index.js";
@@ -12,6 +12,7 @@ import { BinanceConnector } from "../../src/recorder/connectors/binance.js";
 import { Feed } from "../../src/recorder/feed.js";
 import { BACKLOG_HIGH, FeedWriter, type FlushAck } from "../../src/recorder/feed-writer.js";
 import { listParts, sealHour, setAside } from "../../src/recorder/hour-sealer.js";
+import { HourlyWriter } from "../../src/recorder/hourly-writer.js";
 import type { RecorderLog } from "../../src/recorder/log.js";
 import { tempDir } from "../reader/helpers.js";
 import { diskFull, realWrite, withFaults } from "../support/faulty-file.js";
@@ -532,6 +533,102 @@ describe("the recorder's writer at the edges", () => {
       "binance-2027-01-15T08.c.tape": ["0", "1"],
       "binance-2027-01-15T09.c.tape": ["2"],
     });
+  });
+
+  it("a seal that fails while the next hour's file opens is retried for its own hour, not the live file", async () => {
+    const root = (await tempDir()).dir;
+    const gate: { release: (() => void) | null } = { release: null };
+    let holdSync = false;
+    const openFile = async (path: string, flags: string): Promise<FileHandle> =>
+      withFaults(await open(path, flags), {
+        sync: async (real) => {
+          if (holdSync) {
+            holdSync = false;
+            await new Promise<void>((r) => (gate.release = r));
+          }
+          return real.sync();
+        },
+      });
+    const sealed: (string | null)[] = [];
+    const hw = new HourlyWriter({
+      root,
+      exchange: "binance",
+      captureId: "c",
+      seal: "reblock",
+      writer: { openFile },
+      onSealed: (report, _err, path) => sealed.push(report === null ? `failed ${path}` : path),
+    });
+    // Blocks of 300 rows: the hour is sealed as written.
+    await hw.write(Array.from({ length: 300 }, (_, i) => tr(H + 1n + BigInt(i), `a${i}`)));
+    await hw.flush(true);
+    const pathA = hw.pathOf(H);
+    const pathB = hw.pathOf(H + HOUR);
+    // The hour is over: its seal waits in its fsync, then cannot rename (a folder has the final name).
+    await mkdir(pathA);
+    holdSync = true;
+    const sealing = hw.sealIfOver(H + HOUR + 1n);
+    while (gate.release === null) await new Promise((r) => setTimeout(r, 1));
+    // Meanwhile the next hour's first record opens the next file.
+    await hw.write([tr(H + HOUR + 5n, "n1")]);
+    expect(hw.writer!.path).toBe(pathB);
+    gate.release!();
+    await sealing;
+    expect(sealed).toEqual([`failed ${pathA}`]);
+    // Retried later (the obstacle gone): the hour of the failed file, while the next one goes on being written.
+    await rmdir(pathA);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(Date.now() + 10_000);
+      await hw.sealIfOver(H + HOUR + 2n);
+    } finally {
+      vi.useRealTimers();
+    }
+    await waitFor(() => sealed.length === 2);
+    expect(sealed[1]).toBe(pathA);
+    expect(hw.writer!.path).toBe(pathB);
+    await hw.write([tr(H + HOUR + 6n, "n2")]);
+    await hw.close();
+    expect(await idsIn(root)).toEqual({
+      "binance-2027-01-15T08.c.tape": Array.from({ length: 300 }, (_, i) => `a${i}`),
+      "binance-2027-01-15T09.c.tape": ["n1", "n2"],
+    });
+  });
+
+  it("stop() returns once the hour is sealed, also when the disk was behind as it stopped", async () => {
+    const root = (await tempDir()).dir;
+    let now = H + 1000n;
+    let hold = false;
+    const gate: { release: (() => void) | null } = { release: null };
+    const openFile = async (path: string, flags: string): Promise<FileHandle> =>
+      withFaults(await open(path, flags), {
+        write: async (real, args) => {
+          if (hold) {
+            hold = false;
+            await new Promise<void>((r) => (gate.release = r));
+          }
+          return realWrite(real, args);
+        },
+      });
+    const w = new FeedWriter({
+      hourly: { root, exchange: "binance", captureId: "c", writer: { openFile } },
+      clock: { nowNs: () => now },
+      log: quietLog(),
+      flushIntervalMs: 300,
+      // Any byte being written counts as the disk not keeping up.
+      maxUnwrittenBytes: 0,
+    });
+    w.push(tr(H + 1n, "0"));
+    w.start();
+    await waitFor(() => w.hourly.writer !== null);
+    hold = true;
+    // The hour is over: the flush whose write is now slow seals it.
+    now = H + HOUR + 1n;
+    await waitFor(() => gate.release !== null);
+    const stopped = w.stop();
+    setTimeout(() => gate.release!(), 100);
+    await stopped;
+    expect(w.stats.sealedFiles).toBe(1);
+    expect(await idsIn(root)).toEqual({ "binance-2027-01-15T08.c.tape": ["0"] });
   });
 
   it("takes the rest of a batch again, not the whole batch, when the next hour's file cannot be created", async () => {
