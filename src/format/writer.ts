@@ -558,6 +558,8 @@ export class TapeWriter {
   private writesDone = 0;
   /** Flushes in progress: `seal` and `close` wait for them, so a flush never finds its file closed. */
   private readonly flushing = new Set<Promise<void>>();
+  /** The fsync in progress (or the last one), which the next one waits for. */
+  private syncing: Promise<void> = Promise.resolve();
   private readonly retry: TapeWriterOptions["retryWrites"];
 
   private constructor(
@@ -727,11 +729,20 @@ export class TapeWriter {
     return sleep(Math.min(this.retry?.maxDelayMs ?? 5000, 50 * 2 ** Math.min(attempt, 10)));
   }
 
-  /** fsync; with write retries, a failure rewrites what was written since the last good fsync and tries again. */
-  private async sync(): Promise<void> {
+  /**
+   * fsync; with write retries, a failure rewrites what was written since the last good fsync and tries again.
+   * One fsync at a time: of two overlapping ones, the second could succeed after the first failed (an error is
+   * reported once) and vouch for bytes the disk dropped.
+   */
+  private sync(): Promise<void> {
+    const run = this.syncing.then(() => this.syncOnce());
+    this.syncing = run.catch(() => {});
+    return run;
+  }
+
+  private async syncOnce(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      // Writes that finish while the fsync runs (records appended during a flush) may not be covered by it; nor,
-      // when fsyncs overlap, by another that started before them.
+      // Writes that finish while the fsync runs (records appended during a flush) may not be covered by it.
       const covered = this.writesDone;
       try {
         await this.fh.sync();
@@ -739,9 +750,11 @@ export class TapeWriter {
         this.unsyncedTotal = this.unsynced.reduce((n, c) => n + c.data.length, 0);
         return;
       } catch (err) {
-        if (this.retry === undefined) throw err;
+        if (this.retry === undefined || this.closed) throw err;
         this.retry.onWriteError(err, attempt);
         await this.retryPause(attempt);
+        // A write in flight across the failed fsync may have lost its pages too: rewritten once it is done.
+        await this.writing;
         await this.rewriteUnsynced();
       }
     }
@@ -757,6 +770,8 @@ export class TapeWriter {
         for (const c of this.unsynced) await writeFully(this.fh, c.data, c.at);
         return;
       } catch (err) {
+        // Discarded meanwhile: the file is given up, not retried.
+        if (this.closed) throw err;
         this.retry!.onWriteError(err, attempt);
         await this.retryPause(attempt);
       }
@@ -797,6 +812,7 @@ export class TapeWriter {
 
   /** Writes what is buffered and closes without sealing: the `.open` file stays, readable by recovery. */
   async close(): Promise<void> {
+    if (this.closed) return;
     await this.flushesEnded();
     if (this.closed) return;
     await this.flush({ sync: true });

@@ -114,8 +114,6 @@ export class FeedWriter {
   private wake: (() => void) | null = null;
   private wakeScheduled = false;
   private running: Promise<void> | null = null;
-  /** The flush in progress (it catches its own failures). */
-  private flushing: Promise<void> | null = null;
   private stopping = false;
   private lastFlushMs = 0;
   /** Records lost since the last gap event: count and the receive-time span. */
@@ -261,14 +259,12 @@ export class FeedWriter {
   private async loop(): Promise<void> {
     while (!this.stopping || this.queue.length > 0) {
       const dueMs = this.lastFlushMs + this.flushIntervalMs - Date.now();
-      // While a flush runs the next one waits for it: the loop waits for records, or for that flush to end.
-      if (!this.stopping && this.queue.length === 0 && (dueMs > 0 || this.flushing !== null)) {
+      if (!this.stopping && this.queue.length === 0 && dueMs > 0) {
         // One timer for the wait, cleared when records wake the loop first: left to run, the timers of a second's
         // thousands of waits would all fire together at the flush, holding up the sockets for milliseconds.
         let timer: NodeJS.Timeout | undefined;
         await new Promise<void>((resolve) => {
           this.wake = resolve;
-          if (this.flushing !== null) return;
           timer = setTimeout(() => {
             if (this.wake === resolve) this.wake = null;
             resolve();
@@ -285,19 +281,9 @@ export class FeedWriter {
       } else if (this.queue.length > 0) {
         await this.writeQueued();
       }
-      if (this.flushing === null && Date.now() - this.lastFlushMs >= this.flushIntervalMs) {
-        // Records go on into the files while the flush writes and fsyncs: left in the queue meanwhile, they
-        // would outlive young-generation collections and be copied, stalling the sockets at every flush.
-        this.flushing = this.flush().finally(() => {
-          this.flushing = null;
-          const w = this.wake;
-          this.wake = null;
-          w?.();
-        });
-      }
+      if (Date.now() - this.lastFlushMs >= this.flushIntervalMs) await this.flush();
     }
-    // Stopping, with nothing queued: the flush in progress, then the last one.
-    await this.flushing;
+    // Stopping, with nothing queued: the last flush (also when the loop left through the slow-disk branch).
     await this.flush();
   }
 

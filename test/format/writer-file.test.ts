@@ -19,6 +19,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MAX_UNSYNCED_BYTES, syncDirectory } from "../../src/format/writer.js";
 import {
   encodeTape,
+  type RecordInput,
   repairedPath,
   repairTape,
   TapeReader,
@@ -261,58 +262,6 @@ describe("TapeWriter written to during an fsync", () => {
     await w.seal();
   });
 
-  it("keeps, when two fsyncs overlap, what neither covered: a failed fsync after them writes it again", async () => {
-    const path = join(dir, "overlap.tape");
-    // A disk whose fsync vouches for what the file held when it started, and whose failed fsync drops what was
-    // written since the last good one (the file cut back to it).
-    const state = { synced: 0, failNext: false, holds: [] as (() => void)[], hold: 0 };
-    const openFile = async (p: string, flags: string): Promise<FileHandle> =>
-      withFaults(await open(p, flags), {
-        sync: async (real) => {
-          const sizeAtStart = (await real.stat()).size;
-          if (state.failNext) {
-            state.failNext = false;
-            await truncate(p, state.synced);
-            throw Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" });
-          }
-          if (state.hold > 0) {
-            state.hold--;
-            await new Promise<void>((r) => state.holds.push(r));
-          }
-          await real.sync();
-          state.synced = Math.max(state.synced, sizeAtStart);
-        },
-      });
-    const w = await TapeWriter.create(path, { openFile, retryWrites: { onWriteError() {}, maxDelayMs: 5 } });
-    const records = sampleRecords(400);
-    const held = async (n: number) => {
-      while (state.holds.length < n) await new Promise((r) => setTimeout(r, 1));
-    };
-    for (const r of records.slice(0, 100)) w.append(r);
-    state.hold = 2;
-    const first = w.flush({ sync: true });
-    await held(1);
-    for (const r of records.slice(100, 200)) w.append(r);
-    const second = w.flush({ sync: true });
-    await held(2);
-    // Written after both fsyncs started: neither vouches for it.
-    for (const r of records.slice(200, 300)) w.append(r);
-    await w.flush({ sync: false });
-    const size = (await stat(`${path}.open`)).size;
-    state.holds[1]!();
-    await second;
-    state.holds[0]!();
-    await first;
-    expect(size - state.synced).toBeGreaterThan(0);
-    expect(w.unsyncedBytes).toBe(size - state.synced);
-    for (const r of records.slice(300)) w.append(r);
-    state.failNext = true;
-    await w.flush({ sync: true });
-    await w.seal();
-    const { records: read } = await readFileRecords(path);
-    expect(read.map(recordKey).sort()).toEqual(records.map(recordKey).sort());
-  });
-
   it("seals only once the flushes in progress have ended", async () => {
     const gate: { release: (() => void) | null } = { release: null };
     let hold = true;
@@ -336,15 +285,148 @@ describe("TapeWriter written to during an fsync", () => {
     );
     while (gate.release === null) await new Promise((r) => setTimeout(r, 1));
     for (const r of records.slice(50)) w.append(r);
-    await w.flush({ sync: true });
-    events.push("second flush");
+    const second = w.flush({ sync: true }).then(() => events.push("second flush"));
     const sealed = w.seal().then(() => events.push("sealed"));
     await new Promise((r) => setTimeout(r, 20));
+    expect(events).toEqual([]);
     gate.release!();
-    await Promise.all([first, sealed]);
-    expect(events).toEqual(["second flush", "first flush", "sealed"]);
+    await Promise.all([first, second, sealed]);
+    expect(events).toEqual(["first flush", "second flush", "sealed"]);
     const { records: read } = await readFileRecords(join(dir, "seal-after-flush.tape"));
     expect(read.map(recordKey).sort()).toEqual(records.map(recordKey).sort());
+  });
+
+  it("runs one fsync at a time: a second waits for the first, which fails and writes everything again", async () => {
+    const path = join(dir, "one-fsync.tape");
+    const state = { synced: 0, calls: 0, gate: null as ((fail: boolean) => void) | null, hold: true };
+    const openFile = async (p: string, flags: string): Promise<FileHandle> =>
+      withFaults(await open(p, flags), {
+        sync: async (real) => {
+          state.calls++;
+          if (state.hold) {
+            state.hold = false;
+            if (await new Promise<boolean>((r) => (state.gate = r))) {
+              // The failed writeback: what no good fsync vouched for is gone.
+              await truncate(p, state.synced);
+              throw Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" });
+            }
+          }
+          await real.sync();
+          state.synced = (await real.stat()).size;
+        },
+      });
+    const w = await TapeWriter.create(path, { openFile, retryWrites: { onWriteError() {}, maxDelayMs: 5 } });
+    const records = sampleRecords(300);
+    for (const r of records.slice(0, 100)) w.append(r);
+    const calls = state.calls;
+    const first = w.flush({ sync: true });
+    while (state.gate === null) await new Promise((r) => setTimeout(r, 1));
+    for (const r of records.slice(100, 200)) w.append(r);
+    const second = w.flush({ sync: true });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(state.calls).toBe(calls + 1);
+    state.gate!(true);
+    await Promise.all([first, second]);
+    for (const r of records.slice(200)) w.append(r);
+    await w.seal();
+    const { records: read } = await readFileRecords(path);
+    expect(read.map(recordKey).sort()).toEqual(records.map(recordKey).sort());
+  });
+
+  it("writes again, after a failed fsync, a write that was in flight across it", async () => {
+    const path = join(dir, "in-flight.tape");
+    const state = {
+      synced: 0,
+      failSync: null as Promise<void> | null,
+      syncHeld: false,
+      holdWrite: false,
+      writeHeld: null as (() => void) | null,
+    };
+    const openFile = async (p: string, flags: string): Promise<FileHandle> =>
+      withFaults(await open(p, flags), {
+        write: async (real, args) => {
+          // The bytes reach the file (the page cache); the write returns later.
+          const r = await realWrite(real, args);
+          if (state.holdWrite) {
+            state.holdWrite = false;
+            await new Promise<void>((res) => (state.writeHeld = res));
+          }
+          return r;
+        },
+        sync: async (real) => {
+          if (state.failSync !== null) {
+            const gate = state.failSync;
+            state.failSync = null;
+            state.syncHeld = true;
+            await gate;
+            await truncate(p, state.synced);
+            throw Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" });
+          }
+          await real.sync();
+          state.synced = (await real.stat()).size;
+        },
+      });
+    const w = await TapeWriter.create(path, { openFile, retryWrites: { onWriteError() {}, maxDelayMs: 5 } });
+    const T = 1_800_000_000_000_000_000n;
+    const records: RecordInput[] = [];
+    const add = (bytes: number) => {
+      const r: RecordInput = {
+        kind: "raw",
+        symbol: "X",
+        ts: T + BigInt(records.length),
+        data: new Uint8Array(randomBytes(bytes)),
+      };
+      records.push(r);
+      w.append(r);
+    };
+    for (let i = 0; i < 10; i++) add(1000);
+    let releaseSync!: () => void;
+    state.failSync = new Promise<void>((r) => (releaseSync = r));
+    const first = w.flush({ sync: true });
+    while (!state.syncHeld) await new Promise((r) => setTimeout(r, 1));
+    // Appended during the fsync: enough to start a write, which is still in flight when the fsync fails.
+    state.holdWrite = true;
+    for (let i = 0; i < 80; i++) add(64 * 1024);
+    while (state.writeHeld === null) await new Promise((r) => setTimeout(r, 1));
+    releaseSync();
+    await new Promise((r) => setTimeout(r, 20));
+    state.writeHeld!();
+    await first;
+    for (let i = 0; i < 10; i++) add(1000);
+    await w.flush({ sync: true });
+    await w.seal();
+    const { records: read } = await readFileRecords(path);
+    expect(read.length).toBe(records.length);
+  });
+
+  it("gives up a flush whose fsync fails after discard(), and close() returns", async () => {
+    const gate: { release: (() => void) | null } = { release: null };
+    let hold = false;
+    const openFile = async (p: string, flags: string): Promise<FileHandle> =>
+      withFaults(await open(p, flags), {
+        sync: async () => {
+          if (hold) {
+            hold = false;
+            await new Promise<void>((r) => (gate.release = r));
+            throw Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" });
+          }
+        },
+      });
+    const w = await TapeWriter.create(join(dir, "discarded.tape"), {
+      openFile,
+      retryWrites: { onWriteError() {}, maxDelayMs: 5 },
+    });
+    for (const r of sampleRecords(50)) w.append(r);
+    hold = true;
+    const flushed = w.flush({ sync: true }).then(
+      () => "resolved",
+      () => "rejected",
+    );
+    while (gate.release === null) await new Promise((r) => setTimeout(r, 1));
+    await w.discard();
+    gate.release!();
+    expect(await flushed).toBe("rejected");
+    await w.close();
   });
 });
 

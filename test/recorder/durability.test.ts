@@ -480,34 +480,6 @@ describe("the recorder's writer at the edges", () => {
     expect(Object.keys(ids)).toHaveLength(2);
   });
 
-  it("goes on writing records into the file while a flush waits for a slow fsync", async () => {
-    const root = (await tempDir()).dir;
-    const { gate, openFile } = heldFirstFsync();
-    const acks: FlushAck[] = [];
-    const w = new FeedWriter({
-      hourly: { root, exchange: "binance", captureId: "c", writer: { openFile } },
-      clock: { nowNs: () => H + 1000n },
-      log: quietLog(),
-      flushIntervalMs: 20,
-      onFlushed: (a) => acks.push(a),
-    });
-    w.push(tr(H + 1n, "0"));
-    w.start();
-    await waitFor(() => gate.release !== null);
-    for (let i = 1; i <= 5; i++) w.push(tr(H + 1n + BigInt(i), `${i}`));
-    // Taken by the file while the fsync is still held, not left in the queue.
-    await waitFor(() => w.stats.written === 6 && w.stats.queued === 0);
-    expect(w.hourly.writer!.rows).toBe(6);
-    expect(acks).toEqual([]);
-    gate.release!();
-    // The flush vouches for what was appended before it began, and the next one for the rest.
-    await waitFor(() => acks.length >= 2);
-    expect(acks[0]!.records).toBe(1);
-    expect(acks.at(-1)!.records).toBe(6);
-    await w.stop();
-    expect(Object.values(await idsIn(root)).flat()).toEqual(["0", "1", "2", "3", "4", "5"]);
-  });
-
   it("seals an hour only once the flush writing its file has ended", async () => {
     const root = (await tempDir()).dir;
     const { gate, openFile } = heldFirstFsync();
