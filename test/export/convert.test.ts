@@ -27,6 +27,13 @@ import { canonicalDecimal } from "../format/helpers.js";
 const root = join(import.meta.dirname, "..", "..");
 const cli = join(root, "dist", "cli", "main.js");
 const HOUR = 1_764_000_000_000_000_000n - (1_764_000_000_000_000_000n % 3_600_000_000_000n);
+/** The header of `exchange`'s file of the hour at HOUR, capture c1. */
+const hourMeta = (exchange: string) => ({
+  exchange,
+  captureId: "c1",
+  periodStart: HOUR,
+  periodEnd: HOUR + 3_600_000_000_000n,
+});
 
 function run(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", maxBuffer: 64 << 20 });
@@ -121,11 +128,9 @@ beforeAll(async () => {
   file = join(dir, tapeRelativePath("testvenue", HOUR, "c1"));
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(file, ".."), { recursive: true });
-  const bytes = encodeTape(
-    records(),
-    { exchange: "testvenue", captureId: "c1", periodStart: HOUR, periodEnd: HOUR + 3_600_000_000_000n },
-    { policy: { maxRows: 7, checkpointIntervalNs: 0 } },
-  );
+  const bytes = encodeTape(records(), hourMeta("testvenue"), {
+    policy: { maxRows: 7, checkpointIntervalNs: 0 },
+  });
   await writeFile(file, bytes);
   const r = run("cat", file);
   expect(r.status, r.stderr).toBe(0);
@@ -555,12 +560,7 @@ function trade(symbol: string, i: number, at = i): RecordInput {
 }
 
 describe("inputs at the edges", () => {
-  const meta = {
-    exchange: "edgevenue",
-    captureId: "c1",
-    periodStart: HOUR,
-    periodEnd: HOUR + 3_600_000_000_000n,
-  };
+  const meta = hourMeta("edgevenue");
   async function place(name: string, recs: RecordInput[], maxRows = 3): Promise<string> {
     const path = join(dir, name, tapeRelativePath("edgevenue", HOUR, "c1"));
     await mkdir(join(path, ".."), { recursive: true });
@@ -672,12 +672,7 @@ describe("inputs at the edges", () => {
 });
 
 describe("a .open file being written", () => {
-  const meta = {
-    exchange: "testvenue",
-    captureId: "c1",
-    periodStart: HOUR,
-    periodEnd: HOUR + 3_600_000_000_000n,
-  };
+  const meta = hourMeta("testvenue");
   /** What a file being written holds of `sealed`: its header and blocks, without footer or trailer. */
   const beforeFooter = async (sealed: Uint8Array) =>
     sealed.subarray(0, (await TapeReader.open(new BytesSource(sealed))).footerOffset);
@@ -800,7 +795,6 @@ describe("a .open file being written", () => {
 
 describe("stopping", () => {
   it("SIGTERM mid-conversion removes the file being written, keeps no temporary file, and exits 143", async () => {
-    const H = 3_600_000_000_000n;
     const path = join(dir, "stop", tapeRelativePath("testvenue", HOUR, "c1"));
     await mkdir(join(path, ".."), { recursive: true });
     const recs: RecordInput[] = [];
@@ -817,7 +811,7 @@ describe("stopping", () => {
         tradeId: `${i}`,
       });
     }
-    const meta = { exchange: "testvenue", captureId: "c1", periodStart: HOUR, periodEnd: HOUR + H };
+    const meta = hourMeta("testvenue");
     await writeFile(path, encodeTape(recs, meta, { policy: { maxRows: 4096, checkpointIntervalNs: 0 } }));
     const out = join(dir, "stop-out");
     const { spawn } = await import("node:child_process");
@@ -865,12 +859,7 @@ describe("library", () => {
       recvTs: HOUR + BigInt(i),
       data: frame,
     }));
-    const meta = {
-      exchange: "rawvenue",
-      captureId: "c1",
-      periodStart: HOUR,
-      periodEnd: HOUR + 3_600_000_000_000n,
-    };
+    const meta = hourMeta("rawvenue");
     const reader = await TapeReader.open(new BytesSource(encodeTape(raws, meta, { policy: { maxRows: 3 } })));
     const gatherWith = async (maxBytes: number) => {
       const gather = new BatchGatherer(new ArrowTable("raw"), 65_536, maxBytes);

@@ -27,7 +27,7 @@ import {
   TapeWriter,
   type TapeWriterOptions,
 } from "../../src/index.js";
-import { diskFull, realWrite, withFaults } from "../support/faulty-file.js";
+import { diskFull, heldFsync, realWrite, withFaults } from "../support/faulty-file.js";
 import { drainRecords, expectTapeError, recordKey, sampleRecords, streams, thrown } from "./helpers.js";
 
 let dir = "";
@@ -226,27 +226,16 @@ describe("TapeWriter flushes without fsync", () => {
 
 describe("TapeWriter written to during an fsync", () => {
   it("keeps what was written while the fsync ran for the next one to vouch for", async () => {
-    const gate: { release: (() => void) | null } = { release: null };
-    let hold = false;
-    const openFile = async (path: string, flags: string): Promise<FileHandle> =>
-      withFaults(await open(path, flags), {
-        sync: async (real) => {
-          if (hold) {
-            hold = false;
-            await new Promise<void>((r) => (gate.release = r));
-          }
-          return real.sync();
-        },
-      });
+    const { gate, openFile, held } = heldFsync();
     const w = await TapeWriter.create(join(dir, "during-fsync.tape"), {
       openFile,
       retryWrites: { onWriteError() {} },
     });
     const records = sampleRecords(200);
     for (const r of records.slice(0, 100)) w.append(r);
-    hold = true;
+    gate.armed = true;
     const first = w.flush({ sync: true });
-    while (gate.release === null) await new Promise((r) => setTimeout(r, 1));
+    await held();
     const before = w.unsyncedBytes;
     // Appended and written while the fsync is held: that fsync may not cover these bytes.
     for (const r of records.slice(100)) w.append(r);
@@ -263,27 +252,17 @@ describe("TapeWriter written to during an fsync", () => {
   });
 
   it("seals only once the flushes in progress have ended", async () => {
-    const gate: { release: (() => void) | null } = { release: null };
-    let hold = true;
-    const openFile = async (path: string, flags: string): Promise<FileHandle> =>
-      withFaults(await open(path, flags), {
-        sync: async (real) => {
-          if (hold) {
-            hold = false;
-            await new Promise<void>((r) => (gate.release = r));
-          }
-          return real.sync();
-        },
-      });
+    const { gate, openFile, held } = heldFsync();
     const w = await TapeWriter.create(join(dir, "seal-after-flush.tape"), { openFile });
     const records = sampleRecords(100);
     for (const r of records.slice(0, 50)) w.append(r);
     const events: string[] = [];
+    gate.armed = true;
     const first = w.flush({ sync: true }).then(
       () => events.push("first flush"),
       (e) => events.push(`first flush failed: ${(e as Error).message}`),
     );
-    while (gate.release === null) await new Promise((r) => setTimeout(r, 1));
+    await held();
     for (const r of records.slice(50)) w.append(r);
     const second = w.flush({ sync: true }).then(() => events.push("second flush"));
     const sealed = w.seal().then(() => events.push("sealed"));

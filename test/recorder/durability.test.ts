@@ -15,7 +15,7 @@ import { listParts, sealHour, setAside } from "../../src/recorder/hour-sealer.js
 import { HourlyWriter } from "../../src/recorder/hourly-writer.js";
 import type { RecorderLog } from "../../src/recorder/log.js";
 import { tempDir } from "../reader/helpers.js";
-import { diskFull, realWrite, withFaults } from "../support/faulty-file.js";
+import { diskFull, heldFsync, realWrite, withFaults } from "../support/faulty-file.js";
 
 const HOUR = 3_600_000_000_000n;
 /** 2026-11-27T10:00:00Z */
@@ -195,26 +195,6 @@ function fillableDisk() {
     });
   };
   return { disk, openFile };
-}
-
-/**
- * Opens real files; the first fsync of a data file waits until the test calls `gate.release` (a slow network file
- * system).
- */
-function heldFirstFsync() {
-  const gate: { release: (() => void) | null } = { release: null };
-  let held = false;
-  const openFile = async (path: string, flags: string): Promise<FileHandle> =>
-    withFaults(await open(path, flags), {
-      sync: async (real) => {
-        if (!held && path.endsWith(".tape.open")) {
-          held = true;
-          await new Promise<void>((r) => (gate.release = r));
-        }
-        return real.sync();
-      },
-    });
-  return { gate, openFile };
 }
 
 async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
@@ -482,7 +462,9 @@ describe("the recorder's writer at the edges", () => {
 
   it("seals an hour only once the flush writing its file has ended", async () => {
     const root = (await tempDir()).dir;
-    const { gate, openFile } = heldFirstFsync();
+    // The first fsync of the hour's file is slow.
+    const { gate, openFile } = heldFsync((path) => path.endsWith(".tape.open"));
+    gate.armed = true;
     const alerts: string[] = [];
     const w = new FeedWriter({
       hourly: { root, exchange: "binance", captureId: "c", writer: { openFile } },
@@ -509,18 +491,7 @@ describe("the recorder's writer at the edges", () => {
 
   it("a seal that fails while the next hour's file opens is retried for its own hour, not the live file", async () => {
     const root = (await tempDir()).dir;
-    const gate: { release: (() => void) | null } = { release: null };
-    let holdSync = false;
-    const openFile = async (path: string, flags: string): Promise<FileHandle> =>
-      withFaults(await open(path, flags), {
-        sync: async (real) => {
-          if (holdSync) {
-            holdSync = false;
-            await new Promise<void>((r) => (gate.release = r));
-          }
-          return real.sync();
-        },
-      });
+    const { gate, openFile, held } = heldFsync();
     const sealed: (string | null)[] = [];
     const hw = new HourlyWriter({
       root,
@@ -537,9 +508,9 @@ describe("the recorder's writer at the edges", () => {
     const pathB = hw.pathOf(H + HOUR);
     // The hour is over: its seal waits in its fsync, then cannot rename (a folder has the final name).
     await mkdir(pathA);
-    holdSync = true;
+    gate.armed = true;
     const sealing = hw.sealIfOver(H + HOUR + 1n);
-    while (gate.release === null) await new Promise((r) => setTimeout(r, 1));
+    await held();
     // Meanwhile the next hour's first record opens the next file.
     await hw.write([tr(H + HOUR + 5n, "n1")]);
     expect(hw.writer!.path).toBe(pathB);
