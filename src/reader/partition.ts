@@ -28,10 +28,9 @@ export function assignShares(files: readonly { path: string; size: number }[], n
 
 /** Share `index` of `count` (0-based) of the dataset's files, balanced by bytes. */
 export async function partition(dataset: Dataset, index: number, count: number): Promise<Dataset> {
-  if (
-    !(Number.isInteger(count) && count >= 1 && count <= MAX_SHARES && Number.isInteger(index)) ||
-    !(index >= 0 && index < count)
-  ) {
+  const valid =
+    Number.isInteger(count) && Number.isInteger(index) && index >= 0 && index < count && count <= MAX_SHARES;
+  if (!valid) {
     throw new TapeError(
       "E_TAPE_VALUE",
       `share ${index} of ${count}: need 0 <= index < count <= ${MAX_SHARES}`,
