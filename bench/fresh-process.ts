@@ -15,20 +15,23 @@ import { measureTicktape, type TicktapeResult } from "./ticktape.js";
 /** The parts that run on their own, by name: each takes JSON arguments and returns JSON. */
 const PARTS = {
   replay: (a: { seed: number; s3: boolean }): Promise<ReplayFigures> => measureReplay(log, a.seed, a.s3),
-  /** The format's sizes and speeds on the synthetic workload, one result per codec (in the order given). */
+  /**
+   * The format's sizes and speeds on the synthetic workload, one result per codec (in the order given), and the
+   * workload's symbols.
+   */
   format: async (a: {
     trades: number;
     book: number;
     seed: number;
     codecs: Codec[];
-  }): Promise<TicktapeResult[]> => {
+  }): Promise<{ symbols: string[]; results: TicktapeResult[] }> => {
     const synth = syntheticWorkload({ trades: a.trades, bookUpdates: a.book, seed: a.seed });
     const results: TicktapeResult[] = [];
     for (const codec of a.codecs) {
       log(`ticktape ${codec}: encode and decode`);
       results.push(await measureTicktape(synth, codec));
     }
-    return results;
+    return { symbols: synth.symbols.map((s) => s.name), results };
   },
 };
 type Parts = typeof PARTS;

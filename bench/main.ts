@@ -109,16 +109,12 @@ async function run(o: Options): Promise<void> {
   // The format in a process of its own too: after the parts above, this process's heap slows decoding into objects.
   const codecs: Codec[] = [DEFAULT_CODEC, ...(["zstd", "lz4"] as Codec[]).filter((c) => c !== DEFAULT_CODEC)];
   log(`the format on the synthetic workload: ${o.trades} trades, ${o.book} book updates, seed ${o.seed}`);
-  const tt: TicktapeResult[] = await inFreshProcess("format", {
-    trades: o.trades,
-    book: o.book,
-    seed: o.seed,
-    codecs,
-  });
-  // The same rows again here (seeded: identical), for the peers and the figures below.
-  const synth = syntheticWorkload({ trades: o.trades, bookUpdates: o.book, seed: o.seed });
+  const format = await inFreshProcess("format", { trades: o.trades, book: o.book, seed: o.seed, codecs });
+  const tt: TicktapeResult[] = format.results;
   const peers: { name: string; line: Line; result: PeerResult }[] = [];
   if (o.peers) {
+    // The same rows again here (seeded: identical), for the peers.
+    const synth = syntheticWorkload({ trades: o.trades, bookUpdates: o.book, seed: o.seed });
     for (const peer of allPeers) {
       log(`peer ${peer.name}`);
       const result = await peer.run(synth);
@@ -158,10 +154,10 @@ async function run(o: Options): Promise<void> {
     date: new Date().toISOString(),
     machine: machine(),
     workload: {
-      trades: synth.trades.count,
-      bookUpdates: synth.book.count,
+      trades: def.trades.rows,
+      bookUpdates: def.book.rows,
       seed: o.seed,
-      symbols: synth.symbols.map((s) => s.name),
+      symbols: format.symbols,
     },
     policy: { ...DEFAULT_BLOCK_POLICY, codec: DEFAULT_CODEC, zstdLevel: DEFAULT_ZSTD_LEVEL },
     bytesPerTrade: trades.bytes / trades.rows,
@@ -171,7 +167,7 @@ async function run(o: Options): Promise<void> {
     encodeInterleavedRowsPerSec: perSec(trades.rows, trades.encodeInterleavedSeconds),
     decodeColumnsRowsPerSec: perSec(trades.rows, trades.decodeColumnsSeconds),
     decodeObjectsRowsPerSec: perSec(trades.rows, trades.decodeObjectsSeconds),
-    parquetBytesPerTrade: parquet ? parquet.result.tradeBytes / synth.trades.count : null,
+    parquetBytesPerTrade: parquet ? parquet.result.tradeBytes / trades.rows : null,
     ratioVsParquet: parquet ? (parquet.result.tradeBytes + parquet.result.bookBytes) / ttBytes : null,
     ...realFigures,
     ...(replay === null ? {} : { replay, ...replayKeys(replay) }),
