@@ -467,6 +467,8 @@ function readDenseDeltas(
   const buf = r.buf;
   let p = r.pos;
   let acc = 0;
+  let lowest = 0;
+  let highest = 0;
   const end = startIndex + count;
   for (let row = startIndex; row < end; row++) {
     const b = buf[p]!;
@@ -479,10 +481,23 @@ function readDenseDeltas(
       p = varintEnd;
     }
     acc += v * unit;
+    if (acc > highest) highest = acc;
+    else if (acc < lowest) lowest = acc;
     target[row] = acc;
   }
   if (p > r.end) r.fail("varint runs past the column or exceeds 2^56", field);
+  checkOffsetRange(r, lowest, highest, field);
   r.pos = p;
+}
+
+/**
+ * Every value − base must be within ±(2^53 − 1) (§5.5): beyond, a double no longer holds it exactly. Checking the
+ * extremes of the running values suffices: once a sum leaves that range it is caught, even if later deltas bring
+ * it back.
+ */
+function checkOffsetRange(r: ByteReader, lowest: number, highest: number, field: string): void {
+  if (highest > Number.MAX_SAFE_INTEGER || lowest < -Number.MAX_SAFE_INTEGER)
+    r.fail("value − base exceeds 2^53 − 1", field);
 }
 
 function readDenseValues(
@@ -494,6 +509,8 @@ function readDenseValues(
 ): void {
   const buf = r.buf;
   let p = r.pos;
+  let lowest = 0;
+  let highest = 0;
   for (let row = 0; row < count; row++) {
     const b = buf[p]!;
     let v: number;
@@ -504,9 +521,13 @@ function readDenseValues(
       v = multiByteVarint(buf, p);
       p = varintEnd;
     }
-    target[row] = v * unit;
+    const value = v * unit;
+    if (value > highest) highest = value;
+    else if (value < lowest) lowest = value;
+    target[row] = value;
   }
   if (p > r.end) r.fail("varint runs past the column or exceeds 2^56", field);
+  checkOffsetRange(r, lowest, highest, field);
   r.pos = p;
 }
 

@@ -29,6 +29,16 @@ function decodeBytes(
   return decodeColumn(new ByteReader(bytes, 0, end, 0), encoding, flags, 0, rows, field, arena);
 }
 
+/** What `run` throws, or null. */
+function thrown(run: () => unknown): unknown {
+  try {
+    run();
+    return null;
+  } catch (e) {
+    return e;
+  }
+}
+
 type Layout = "delta" | "runs" | "for";
 const LAYOUTS = ["delta", "runs", "for"] as const;
 
@@ -170,18 +180,31 @@ describe("integer columns, any values", () => {
         const whole = out.finish();
         const end = cut % whole.length;
         // The bytes after `end` are still in the buffer, as the next column's would be.
-        const error = (() => {
-          try {
-            decodeBytes(whole, end, { encoding, flags: 0, rows, field: "trade.size" }, dirtyArena(rows, 0));
-            return null;
-          } catch (e) {
-            return e;
-          }
-        })();
+        const error = thrown(() =>
+          decodeBytes(whole, end, { encoding, flags: 0, rows, field: "trade.size" }, dirtyArena(rows, 0)),
+        );
         expect(error).toBeInstanceOf(TapeError);
         expect((error as TapeError).field).toBe("trade.size");
       }),
     );
+  });
+
+  it("a value − base beyond 2^53 − 1 is an error, not an inexact value", () => {
+    // unit 55·2^14 and the value 75·2^27 (zigzagged 75·2^28): their product is 9.07·10^15, above 2^53 (9.007·10^15).
+    const forBytes = Uint8Array.from([0, 128, 128, 55, 128, 128, 128, 128, 75]);
+    // The same as a delta after the first value, then its negative less one unit: the running sum leaves the range
+    // and comes back into it.
+    const deltaBytes = Uint8Array.from([0, 128, 128, 55, 128, 128, 128, 128, 75, 129, 128, 128, 128, 75]);
+    for (const [bytes, encoding, rows] of [
+      [forBytes, ENCODING.intFor, 1],
+      [deltaBytes, ENCODING.intDelta, 3],
+    ] as const) {
+      const column = { encoding, flags: 0, rows, field: "book.size" };
+      const error = thrown(() => decodeBytes(bytes, bytes.length, column, dirtyArena(rows, 0)));
+      expect(error).toBeInstanceOf(TapeError);
+      expect(error).toMatchObject({ code: "E_TAPE_CORRUPT", field: "book.size" });
+      expect((error as TapeError).message).toMatch(/2\^53/);
+    }
   });
 
   it("garbage decodes to integers or fails with a TapeError", () => {
