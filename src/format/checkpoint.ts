@@ -67,13 +67,18 @@ export function decodeCheckpoint(block: DecodedBlock): Checkpoint {
       size: formatDecimal(toMantissa(size.base + BigInt(size.offsets[i]!)), size.scale),
     });
   }
+  const since = constant("since");
+  const lastChange = constant("lastChange");
+  // A book said to descend from a later snapshot would pass every test of whether other files contradict it.
+  if (since > ts) fail(`since ${since} is after the checkpoint's time ${ts}`, "since");
+  if (lastChange > ts) fail(`lastChange ${lastChange} is after the checkpoint's time ${ts}`, "lastChange");
   return {
     symbol: h.symbol,
     ts,
     bookRows: count("bookRows"),
     eventRows: count("eventRows"),
-    since: constant("since"),
-    lastChange: constant("lastChange"),
+    since,
+    lastChange,
     levels,
     offset: h.offset,
   };

@@ -413,8 +413,8 @@ let varintEnd = 0;
 
 /**
  * The varint of two or more bytes at `buf[p]` (not unzigzagged); sets `varintEnd`. Up to 28 bits in integer
- * operations, beyond in doubles (exact below 2^53). A varint longer than 8 bytes, or one running past the
- * buffer, sets `varintEnd` past any column end, so that the caller's bound check fails.
+ * operations, beyond in doubles (exact below 2^53). A varint longer than 8 bytes, one of 2^53 or more, or one
+ * running past the buffer, sets `varintEnd` past any column end, so that the caller's bound check fails.
  */
 function multiByteRaw(buf: Uint8Array, p: number): number {
   let b = buf[p++]!;
@@ -434,7 +434,8 @@ function multiByteRaw(buf: Uint8Array, p: number): number {
           z += (b & 0x7f) * mul;
           mul *= 0x80;
         } while (b >= 0x80 && mul < 0x100000000000000);
-        varintEnd = b >= 0x80 || b === undefined ? Number.MAX_SAFE_INTEGER : p;
+        // Beyond 2^53 a double rounds the value (and the zigzag sign with it): refused like an overlong varint.
+        varintEnd = b >= 0x80 || b === undefined || z > Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : p;
         return z;
       }
     }
@@ -485,7 +486,7 @@ function readDenseDeltas(
     else if (acc < lowest) lowest = acc;
     target[row] = acc;
   }
-  if (p > r.end) r.fail("varint runs past the column or exceeds 2^56", field);
+  if (p > r.end) r.fail("varint runs past the column or exceeds 2^53 − 1", field);
   checkOffsetRange(r, lowest, highest, field);
   r.pos = p;
 }
@@ -526,7 +527,7 @@ function readDenseValues(
     else if (value < lowest) lowest = value;
     target[row] = value;
   }
-  if (p > r.end) r.fail("varint runs past the column or exceeds 2^56", field);
+  if (p > r.end) r.fail("varint runs past the column or exceeds 2^53 − 1", field);
   checkOffsetRange(r, lowest, highest, field);
   r.pos = p;
 }
@@ -581,7 +582,7 @@ function readScientific(r: ByteReader, target: Float64Array, count: number, fiel
     if (v > largest) largest = v;
     target[k] = v;
   }
-  if (p > end) r.fail("varint runs past the column or exceeds 2^56", field);
+  if (p > end) r.fail("varint runs past the column or exceeds 2^53 − 1", field);
   // Beyond 2^53 the product is no longer exact.
   if (largest > Number.MAX_SAFE_INTEGER) r.fail("value in scientific form exceeds 2^53", field);
   r.pos = p;

@@ -3,7 +3,7 @@
  * The footer is a sequence of tagged sections; a reader skips tags it does not know (later minor versions).
  */
 
-import { BLOCK_FIXED_HEADER, type BlockHeader, MAX_SYMBOL_BYTES } from "./block.js";
+import { BLOCK_FIXED_HEADER, type BlockHeader, MAX_BLOCK_BYTES, MAX_SYMBOL_BYTES } from "./block.js";
 import { ByteReader, ByteWriter, utf8 } from "./bytes.js";
 import { crc32c } from "./crc32c.js";
 import { TapeError } from "./errors.js";
@@ -205,6 +205,8 @@ function decodeBlockEntries(s: ByteReader, symbols: string[], bytes: number): Bl
     const rawLength = s.u32("block.rawLength");
     const minTs = s.i64("block.minTs");
     const maxTs = s.i64("block.maxTs");
+    // Checked before any read of the block: a block is read whole, in one buffer.
+    if (length > MAX_BLOCK_BYTES) s.fail(`block length ${length} exceeds ${MAX_BLOCK_BYTES}`, "block.length");
     const symbol = symbols[symbolId];
     if (symbol === undefined) s.fail(`symbol id ${symbolId} not in the dictionary`, "block.symbolId");
     blocks.push({

@@ -116,7 +116,14 @@ export function decodeHeader(buf: Uint8Array): FileHeader {
   const meta: Record<string, string> = {};
   for (let i = 0; i < count; i++) {
     const k = r.string16("meta.key", MAX_FIELD);
-    meta[k] = r.string16("meta.value", MAX_META_VALUE);
+    if (Object.hasOwn(meta, k)) r.fail(`metadata key ${JSON.stringify(k)} appears twice`, "meta.key");
+    // Defined, not assigned: a key `__proto__` is an entry like any other.
+    Object.defineProperty(meta, k, {
+      value: r.string16("meta.value", MAX_META_VALUE),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   // A later minor version may append fields before the CRC: they are skipped.
   return { major, minor, exchange, captureId, periodStart, periodEnd, meta, length };

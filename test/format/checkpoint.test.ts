@@ -2,6 +2,8 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { decodeCheckpoint } from "../../src/format/checkpoint.js";
+import type { IntColumn } from "../../src/format/columns.js";
 import {
   type BookBatch,
   BytesSource,
@@ -279,6 +281,22 @@ describe("book checkpoints (format 1.1)", () => {
       expectTapeError(await thrown(() => encodeTape([], {}, { policy: { checkpointRowsPerLevel: bad } })), [
         "E_TAPE_VALUE",
       ]);
+  });
+
+  it("a checkpoint whose since or lastChange is after its time is E_TAPE_CORRUPT", async () => {
+    const dir = join(import.meta.dirname, "..", "..", "fixtures");
+    const bytes = new Uint8Array(await readFile(join(dir, "book-checkpoints-zstd.tape")));
+    const reader = await TapeReader.open(new BytesSource(bytes));
+    const cp = reader.checkpointBlocks()[0]!;
+    expect(decodeCheckpoint(await reader.readBlock(cp)).since).toBeLessThanOrEqual(cp.maxTs);
+    for (const name of ["since", "lastChange"]) {
+      const block = await reader.readBlock(cp);
+      const column = block.columns[name] as IntColumn;
+      // One nanosecond after the checkpoint's time, on every row (the column stays constant).
+      column.offsets.fill(Number(cp.maxTs + 1n - column.base));
+      const e = expectTapeError(await thrown(() => decodeCheckpoint(block)), ["E_TAPE_CORRUPT"]);
+      expect(e.field).toBe(`checkpoint.${name}`);
+    }
   });
 
   it("a damaged checkpoint is reported by verify and by readCheckpoint, and records still read", async () => {

@@ -12,6 +12,7 @@ import {
   type IntColumn,
 } from "../../src/format/columns.js";
 import { TapeError } from "../../src/format/errors.js";
+import { thrown } from "./helpers.js";
 
 /** An arena over memory full of 0xff bytes (each Float64 a NaN), as recycled memory may be. */
 function dirtyArena(floats: number, bytes: number): ColumnArena {
@@ -27,16 +28,6 @@ function decodeBytes(
 ): Column {
   const { encoding, flags, rows, field } = column;
   return decodeColumn(new ByteReader(bytes, 0, end, 0), encoding, flags, 0, rows, field, arena);
-}
-
-/** What `run` throws, or null. */
-function thrown(run: () => unknown): unknown {
-  try {
-    run();
-    return null;
-  } catch (e) {
-    return e;
-  }
 }
 
 type Layout = "delta" | "runs" | "for";
@@ -166,9 +157,9 @@ describe("integer columns, any values", () => {
     );
   });
 
-  it("a column cut short is an error naming the column, never values read from the next one", () => {
-    fc.assert(
-      fc.property(offsetsArb, fc.constantFrom(...LAYOUTS), fc.nat(), (values, layout, cut) => {
+  it("a column cut short is an error naming the column, never values read from the next one", async () => {
+    await fc.assert(
+      fc.asyncProperty(offsetsArb, fc.constantFrom(...LAYOUTS), fc.nat(), async (values, layout, cut) => {
         const rows = values.length;
         const out = new ByteWriter(256);
         const encoding = encodeIntColumn(
@@ -180,7 +171,7 @@ describe("integer columns, any values", () => {
         const whole = out.finish();
         const end = cut % whole.length;
         // The bytes after `end` are still in the buffer, as the next column's would be.
-        const error = thrown(() =>
+        const error = await thrown(() =>
           decodeBytes(whole, end, { encoding, flags: 0, rows, field: "trade.size" }, dirtyArena(rows, 0)),
         );
         expect(error).toBeInstanceOf(TapeError);
@@ -189,7 +180,7 @@ describe("integer columns, any values", () => {
     );
   });
 
-  it("a value − base beyond 2^53 − 1 is an error, not an inexact value", () => {
+  it("a value − base beyond 2^53 − 1 is an error, not an inexact value", async () => {
     // unit 55·2^14 and the value 75·2^27 (zigzagged 75·2^28): their product is 9.07·10^15, above 2^53 (9.007·10^15).
     const forBytes = Uint8Array.from([0, 128, 128, 55, 128, 128, 128, 128, 75]);
     // The same as a delta after the first value, then its negative less one unit: the running sum leaves the range
@@ -200,11 +191,45 @@ describe("integer columns, any values", () => {
       [deltaBytes, ENCODING.intDelta, 3],
     ] as const) {
       const column = { encoding, flags: 0, rows, field: "book.size" };
-      const error = thrown(() => decodeBytes(bytes, bytes.length, column, dirtyArena(rows, 0)));
+      const error = await thrown(() => decodeBytes(bytes, bytes.length, column, dirtyArena(rows, 0)));
       expect(error).toBeInstanceOf(TapeError);
       expect(error).toMatchObject({ code: "E_TAPE_CORRUPT", field: "book.size" });
       expect((error as TapeError).message).toMatch(/2\^53/);
     }
+  });
+
+  it("a value varint of 2^53 or more is an error, not a rounded value", async () => {
+    /** LEB128 of `v`. */
+    const leb = (v: bigint): number[] => {
+      const out: number[] = [];
+      while (v >= 0x80n) {
+        out.push(Number(v & 0x7fn) | 0x80);
+        v >>= 7n;
+      }
+      return [...out, Number(v)];
+    };
+    // Base 0, unit 1, then the zigzag form of −(2^52 + 1): a double would round it to 2^53, that is +2^52.
+    const forBytes = Uint8Array.from([0, 1, ...leb(2n ** 53n + 1n)]);
+    // INT_SCI: w = 2^53 + 1 would round to s = 2^49, e = 0.
+    const sciBytes = Uint8Array.from([0, ...leb(2n ** 53n + 1n)]);
+    for (const [bytes, encoding] of [
+      [forBytes, ENCODING.intFor],
+      [sciBytes, ENCODING.intSci],
+    ] as const) {
+      const column = { encoding, flags: 0, rows: 1, field: "trade.size" };
+      const error = await thrown(() => decodeBytes(bytes, bytes.length, column, dirtyArena(1, 0)));
+      expect(error).toMatchObject({ code: "E_TAPE_CORRUPT", field: "trade.size" });
+      expect((error as TapeError).message).toMatch(/2\^53/);
+    }
+    // 2^53 − 1 itself is a valid varint: zigzag for −2^52.
+    const edge = Uint8Array.from([0, 1, ...leb(2n ** 53n - 1n)]);
+    const col = decodeBytes(
+      edge,
+      edge.length,
+      { encoding: ENCODING.intFor, flags: 0, rows: 1, field: "t" },
+      dirtyArena(1, 0),
+    );
+    expect(col.type === "int" && col.offsets[0]).toBe(-(2 ** 52));
   });
 
   it("garbage decodes to integers or fails with a TapeError", () => {

@@ -366,17 +366,45 @@ describe("hostile lengths and counts", () => {
     }
   });
 
-  it("a footer entry pointing outside the body is rejected", async () => {
-    const bytes = none().bytes.slice();
-    const entries = sectionBody(bytes, 2) + 1;
-    // First entry: u64 offset, then u32 length.
-    setU32(bytes, entries + 8, 2 ** 31);
-    fixFooterCrc(bytes);
-    const e = expectTapeError(
-      await thrown(() => TapeReader.open(new BytesSource(bytes), { recover: false })),
-    );
-    expect(e.code).toBe("E_TAPE_CORRUPT");
-    expect(e.field).toBe("footer.blocks");
+  it("a footer entry pointing outside the body, or longer than a block can be, is rejected", async () => {
+    // First entry: u64 offset, then u32 length. 68157440 is the largest block length (docs/FORMAT.md §10.1).
+    for (const [length, field] of [
+      [68157440, "footer.blocks"],
+      [2 ** 31, "block.length"],
+    ] as const) {
+      const bytes = none().bytes.slice();
+      const entries = sectionBody(bytes, 2) + 1;
+      setU32(bytes, entries + 8, length);
+      fixFooterCrc(bytes);
+      const e = expectTapeError(
+        await thrown(() => TapeReader.open(new BytesSource(bytes), { recover: false })),
+      );
+      expect(e.code).toBe("E_TAPE_CORRUPT");
+      expect(e.field).toBe(field);
+    }
+  });
+
+  it("metadata: a key `__proto__` is an entry like any other; a key given twice is rejected", async () => {
+    const bytes = encodeTape(sampleRecords(), {
+      exchange: "x",
+      meta: JSON.parse('{"__proto__":"p","k":"v"}'),
+    });
+    const reader = await TapeReader.open(new BytesSource(bytes));
+    expect(Object.entries(reader.header.meta)).toEqual([
+      ["__proto__", "p"],
+      ["k", "v"],
+    ]);
+    // Both keys are 1-byte strings after a u16 length: rename `k` to `x`, then the second key to the first's name.
+    const twice = encodeTape(sampleRecords(), { exchange: "x", meta: { a: "1", b: "2" } });
+    const parts = disassemble(twice);
+    const h = parts.header;
+    const second = Buffer.from(h).indexOf(Buffer.from([1, 0, 0x62, 1, 0, 0x32]));
+    expect(second).toBeGreaterThan(0);
+    h[second + 2] = 0x61;
+    fixHeaderCrc(h);
+    const e = await readError(assemble(parts));
+    expect(e?.code).toBe("E_TAPE_CORRUPT");
+    expect(e?.field).toBe("meta.key");
   });
 
   it("header length and string claims are bounded", async () => {
