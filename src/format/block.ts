@@ -17,7 +17,9 @@ import {
   encodeIntColumn,
   encodeStringColumn,
   encodeU8Column,
+  type IntColumn,
   isIntEncoding,
+  offsetRange,
 } from "./columns.js";
 import { crc32c } from "./crc32c.js";
 import { TapeError } from "./errors.js";
@@ -280,6 +282,7 @@ export function decodeBlock(bytes: Uint8Array, header: BlockHeader): DecodedBloc
   const kindName = header.kind ?? "checkpoint";
   const columns: Record<string, Column> = {};
   const arena = arenaFor(dir, schema, header.rowCount);
+  let tsRange: { low: number; high: number } | null = null;
   for (const d of dir) {
     const start = r.pos;
     r.need(d.length, "column.data");
@@ -290,6 +293,8 @@ export function decodeBlock(bytes: Uint8Array, header: BlockHeader): DecodedBloc
       const col = decodeColumn(sub, d.encoding, d.flags, d.scale, header.rowCount, field, arena);
       if (sub.pos !== sub.end) sub.fail(`${sub.end - sub.pos} unread bytes`, field);
       checkColumnType(col, spec, header, field);
+      // Taken at once: the extremes of an INT_DELTA column are known only until the next column is decoded.
+      if (spec.name === "ts") tsRange = offsetRange(col as IntColumn);
       columns[spec.name] = col;
     }
     r.pos = start + d.length;
@@ -303,7 +308,29 @@ export function decodeBlock(bytes: Uint8Array, header: BlockHeader): DecodedBloc
       });
     }
   }
+  checkTimeRange(columns["ts"] as IntColumn, tsRange!, header, `${kindName}.ts`);
   return { header, columns };
+}
+
+/**
+ * The header's `minTs`/`maxTs` must be the rows' (§4.1): readers select rows by time with them, and a block that
+ * lies about them would hand out rows outside the range asked for.
+ */
+function checkTimeRange(
+  ts: IntColumn,
+  { low, high }: { low: number; high: number },
+  header: BlockHeader,
+  field: string,
+): void {
+  const min = ts.base + BigInt(low);
+  const max = ts.base + BigInt(high);
+  if (min !== header.minTs || max !== header.maxTs) {
+    throw new TapeError(
+      "E_TAPE_CORRUPT",
+      `rows' ts span ${min}..${max}, the block header says ${header.minTs}..${header.maxTs}`,
+      { offset: header.offset, field },
+    );
+  }
 }
 
 /** Room for the typed arrays the known columns of a block decode into (unknown encodings get none). */

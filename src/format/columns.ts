@@ -488,7 +488,32 @@ function readDenseDeltas(
   }
   if (p > r.end) r.fail("varint runs past the column or exceeds 2^53 − 1", field);
   checkOffsetRange(r, lowest, highest, field);
+  lastDeltaLow = lowest;
+  lastDeltaHigh = highest;
   r.pos = p;
+}
+
+/** The least and greatest running sum of the last `readDenseDeltas` (offset 0, the first value, included). */
+let lastDeltaLow = 0;
+let lastDeltaHigh = 0;
+/** The offsets of the last `INT_DELTA` column decoded without absent rows: `offsetRange` knows its extremes. */
+let lastDeltaColumn: Float64Array | null = null;
+
+/**
+ * The least and greatest offset of an integer column with no absent rows, without a pass over it when it is the
+ * `INT_DELTA` column just decoded (its reading tracked them).
+ */
+export function offsetRange(col: IntColumn): { low: number; high: number } {
+  const offsets = col.offsets;
+  if (offsets === lastDeltaColumn) return { low: lastDeltaLow, high: lastDeltaHigh };
+  let low = offsets[0]!;
+  let high = low;
+  for (let i = 1; i < offsets.length; i++) {
+    const v = offsets[i]!;
+    if (v < low) low = v;
+    else if (v > high) high = v;
+  }
+  return { low, high };
 }
 
 /**
@@ -626,11 +651,13 @@ export function decodeColumn(
       const offsets = arena === null ? new Float64Array(rows) : arena.float64(rows);
       // The present values are decoded into offsets[0..present), then moved to their rows, which also writes
       // the absent rows' 0 (arena memory is not zeroed).
+      lastDeltaColumn = null;
       if (encoding === ENCODING.intDelta) {
         if (present > 0) {
           // The first present value is the base.
           offsets[0] = 0;
           readDenseDeltas(r, offsets, present - 1, unit, 1, field);
+          if (valid === null) lastDeltaColumn = offsets;
         }
       } else if (encoding === ENCODING.intFor) readDenseValues(r, offsets, present, unit, field);
       else if (changes !== null) {

@@ -428,3 +428,25 @@ describe("hostile lengths and counts", () => {
     expect((await readError(assemble(meta)))?.code).toBe("E_TAPE_LIMIT");
   });
 });
+
+describe("a block header's time range", () => {
+  it("that is not its rows' is E_TAPE_CORRUPT, never rows outside the range asked for", async () => {
+    const trade = (ts: bigint) =>
+      ({ kind: "trade", symbol: "S", ts, price: "1", size: "1", side: "buy" }) as const;
+    const bytes = copy(encodeTape([trade(1000n), trade(5000n)], { exchange: "x" }, { codec: "none" }));
+    const reader = await TapeReader.open(new BytesSource(bytes));
+    expect(reader.blocks).toHaveLength(1);
+    const block = reader.blocks[0]!;
+    // The header and its footer entry both say 1000..1000: consistent with each other, not with the rows.
+    view(bytes).setBigInt64(block.offset + 32, 1000n, true);
+    fixBlockCrc(bytes.subarray(block.offset, block.offset + block.length));
+    view(bytes).setBigInt64(sectionBody(bytes, 2) + 1 + 34, 1000n, true);
+    fixFooterCrc(bytes);
+    const lying = await TapeReader.open(new BytesSource(bytes), { recover: false });
+    expect(lying.blocks[0]!.maxTs).toBe(1000n);
+    const { error } = await drainRecords(lying);
+    const e = expectTapeError(error, ["E_TAPE_CORRUPT"]);
+    expect(e.field).toBe("trade.ts");
+    expect(e.offset).toBe(block.offset);
+  });
+});
