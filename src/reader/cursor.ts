@@ -22,7 +22,7 @@ export function splitTime(t: bigint): { ms: number; rem: number } {
   return { ms: Number(ms), rem: Number(rem) };
 }
 
-/** One time column, read as (ms, remainder) pairs: base split once, offsets (exact, below 2^50) added per row. */
+/** One time column, read as (ms, remainder) pairs: base split once, offsets (exact, within ±(2^53 − 1)) added per row. */
 class TimeColumn {
   private readonly baseMs: number;
   private readonly baseRem: number;
@@ -46,14 +46,16 @@ class TimeColumn {
       this.rem = 0;
       return;
     }
-    const t = this.baseRem + this.offsets[i]!;
-    let q = Math.floor(t / MS);
-    let r = t - q * MS;
-    // The quotient is rounded before the floor: put a remainder that fell outside [0, 1e6) back.
-    if (r < 0) {
+    // The offset is split before the base's remainder is added: their sum could pass 2^53 and lose its last digit.
+    const offset = this.offsets[i]!;
+    let q = Math.floor(offset / MS);
+    let r = offset - q * MS + this.baseRem;
+    // The quotient is rounded before the floor, and the base's remainder added: r is in [−1e6, 3e6).
+    while (r < 0) {
       q -= 1;
       r += MS;
-    } else if (r >= MS) {
+    }
+    while (r >= MS) {
       q += 1;
       r -= MS;
     }
@@ -158,9 +160,9 @@ export class BlockCursor {
 
   /** First position (replay order) whose exchange time is >= t. */
   private lowerBound(t: bigint, rows: number): number {
-    // t as an offset from the column's base; far outside the block it clamps (every offset is below 2^51).
+    // t as an offset from the column's base; beyond ±(2^53 − 1), where no offset is (§5.5), it clamps.
     const d = t - this.tsBase;
-    const limit = 2n ** 52n;
+    const limit = BigInt(Number.MAX_SAFE_INTEGER);
     const rel = d > limit ? Number.POSITIVE_INFINITY : d < -limit ? Number.NEGATIVE_INFINITY : Number(d);
     const ts = this.tsOffsets;
     let lo = 0;
