@@ -52,8 +52,8 @@ export function decodeCheckpoint(block: DecodedBlock): Checkpoint {
     if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) fail(`${v} is not a row count`, name);
     return Number(v);
   };
+  // One time on every row; decodeBlock checked that the rows' time range is the header's minTs..maxTs.
   const ts = constant("ts");
-  if (ts !== h.minTs || ts !== h.maxTs) fail("time differs from the block header's", "ts");
   const sides = (block.columns["side"] as U8Column).values;
   const price = int("price");
   const size = int("size");
