@@ -201,12 +201,9 @@ describe("integer columns, any values", () => {
   it("a value varint of 2^53 or more is an error, not a rounded value", async () => {
     /** LEB128 of `v`. */
     const leb = (v: bigint): number[] => {
-      const out: number[] = [];
-      while (v >= 0x80n) {
-        out.push(Number(v & 0x7fn) | 0x80);
-        v >>= 7n;
-      }
-      return [...out, Number(v)];
+      const out = new ByteWriter(16);
+      out.varintBig(v);
+      return [...out.finish()];
     };
     // Base 0, unit 1, then the zigzag form of −(2^52 + 1): a double would round it to 2^53, that is +2^52.
     const forBytes = Uint8Array.from([0, 1, ...leb(2n ** 53n + 1n)]);

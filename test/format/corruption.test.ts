@@ -394,7 +394,7 @@ describe("hostile lengths and counts", () => {
       ["__proto__", "p"],
       ["k", "v"],
     ]);
-    // Both keys are 1-byte strings after a u16 length: rename `k` to `x`, then the second key to the first's name.
+    // Both keys are 1-byte strings after a u16 length: the second key, `b`, becomes `a`.
     const twice = encodeTape(sampleRecords(), { exchange: "x", meta: { a: "1", b: "2" } });
     const parts = disassemble(twice);
     const h = parts.header;
