@@ -11,10 +11,14 @@ export const DECIMAL_SCALE = 18;
 export const DECIMAL_PRECISION = 38;
 
 const TWO32 = 2 ** 32;
-/** |base| up to this and offsets within +-2^51 (the format's bound) keep base + offset exact in a double. */
+/**
+ * A base within this range is an exact double, and base + offset (an offset is within ±(2^53 − 1), §5.5) is then
+ * exact whenever the double sum is below 2^53 in magnitude: rounding cannot bring a sum of 2^53 or more below it.
+ * Rows whose sum is not go through BigInt.
+ */
 const SMALL_BASE = 2n ** 52n;
-/** Integers up to this are exact doubles. */
-const EXACT_BIG = 2n ** 53n;
+/** Integers below this in magnitude are exact doubles. */
+const SAFE = 2 ** 53;
 
 /**
  * The validity bitmap (1 = present, LSB first) of columns laid end to end, or null when every row is present.
@@ -48,12 +52,15 @@ export function int64Values(col: IntColumn, rows: number, out: BigInt64Array, at
   const baseHi = Number(BigInt.asIntN(32, col.base >> 32n));
   const offsets = col.offsets;
   for (let i = 0; i < rows; i++) {
-    // Exact: |offsets| < 2^51 (the format's bound), so the sum stays below 2^53.
-    const lo = baseLo + offsets[i]!;
-    const carry = Math.floor(lo / TWO32);
+    // The offset in 32-bit words too, each part exact (a division by 2^32 and its floor are exact in doubles),
+    // so that any offset the format allows (up to ±(2^53 − 1)) adds exactly.
+    const offset = offsets[i]!;
+    const offsetHi = Math.floor(offset / TWO32);
+    const lo = baseLo + (offset - offsetHi * TWO32);
+    const carry = lo >= TWO32 ? 1 : 0;
     low[2 * i] = lo - carry * TWO32;
     // The typed array wraps the high word to int32, as int64 arithmetic wraps.
-    high[2 * i + 1] = baseHi + carry;
+    high[2 * i + 1] = baseHi + offsetHi + carry;
   }
 }
 
@@ -62,15 +69,16 @@ export function float64Values(col: IntColumn, rows: number, all: Float64Array, a
   const out = all.subarray(at, at + rows);
   const offsets = col.offsets;
   const div = 10 ** col.scale;
+  // Beyond 2^53 the mantissa would be rounded before the division: its decimal text is rounded once instead.
+  const exact = (i: number) => Number(formatDecimal(col.base + BigInt(offsets[i]!), col.scale));
   if (col.base >= -SMALL_BASE && col.base <= SMALL_BASE) {
     const base = Number(col.base);
-    for (let i = 0; i < rows; i++) out[i] = (base + offsets[i]!) / div;
-  } else {
     for (let i = 0; i < rows; i++) {
-      const m = col.base + BigInt(offsets[i]!);
-      // Beyond 2^53 the mantissa would be rounded before the division: the decimal text is rounded once.
-      out[i] = m <= EXACT_BIG && m >= -EXACT_BIG ? Number(m) / div : Number(formatDecimal(m, col.scale));
+      const m = base + offsets[i]!;
+      out[i] = m < SAFE && m > -SAFE ? m / div : exact(i);
     }
+  } else {
+    for (let i = 0; i < rows; i++) out[i] = exact(i);
   }
 }
 
@@ -94,21 +102,26 @@ export function decimal128Values(col: IntColumn, rows: number, all: Uint32Array,
   const out = all.subarray(at * 4, (at + rows) * 4);
   const k = DECIMAL_SCALE - col.scale;
   const offsets = col.offsets;
-  if (col.base < -SMALL_BASE || col.base > SMALL_BASE) {
-    const mul = 10n ** BigInt(k);
-    for (let i = 0; i < rows; i++) {
-      let v = BigInt.asUintN(128, (col.base + BigInt(offsets[i]!)) * mul);
-      for (let w = 0; w < 4; w++) {
-        out[4 * i + w] = Number(v & 0xffffffffn);
-        v >>= 32n;
-      }
+  const mul = 10n ** BigInt(k);
+  const exact = (i: number) => {
+    let v = BigInt.asUintN(128, (col.base + BigInt(offsets[i]!)) * mul);
+    for (let w = 0; w < 4; w++) {
+      out[4 * i + w] = Number(v & 0xffffffffn);
+      v >>= 32n;
     }
+  };
+  if (col.base < -SMALL_BASE || col.base > SMALL_BASE) {
+    for (let i = 0; i < rows; i++) exact(i);
     return;
   }
   const [p0, p1, p2] = POW10_LIMBS[k]!;
   const base = Number(col.base);
   for (let i = 0; i < rows; i++) {
     const m = base + offsets[i]!;
+    if (!(m < SAFE && m > -SAFE)) {
+      exact(i);
+      continue;
+    }
     const a = m < 0 ? -m : m;
     const a2 = Math.floor(a / TWO48);
     const a1 = Math.floor((a - a2 * TWO48) / TWO24);
@@ -172,19 +185,26 @@ export function intText(col: IntColumn, rows: number): VarBinary {
   if (col.base >= -SMALL_BASE && col.base <= SMALL_BASE) {
     const base = Number(col.base);
     for (let i = 0; i < rows; i++) {
-      if (valid === null || valid[i]) p = writeDigits(bytes, p, base + col.offsets[i]!);
+      if (valid === null || valid[i]) {
+        const v = base + col.offsets[i]!;
+        p = v < SAFE && v > -SAFE ? writeDigits(bytes, p, v) : writeBigDigits(bytes, p, col, i);
+      }
       offsets[i + 1] = p;
     }
   } else {
     for (let i = 0; i < rows; i++) {
-      if (valid === null || valid[i]) {
-        const text = (col.base + BigInt(col.offsets[i]!)).toString();
-        for (let c = 0; c < text.length; c++) bytes[p++] = text.charCodeAt(c);
-      }
+      if (valid === null || valid[i]) p = writeBigDigits(bytes, p, col, i);
       offsets[i + 1] = p;
     }
   }
   return { offsets, bytes: bytes.subarray(0, p) };
+}
+
+/** Writes the decimal digits of base + offsets[i] through BigInt; returns the position after them. */
+function writeBigDigits(bytes: Uint8Array, p: number, col: IntColumn, i: number): number {
+  const text = (col.base + BigInt(col.offsets[i]!)).toString();
+  for (let c = 0; c < text.length; c++) bytes[p++] = text.charCodeAt(c);
+  return p;
 }
 
 /** Writes the decimal digits of the safe integer `v` at `bytes[p]`; returns the position after them. */
