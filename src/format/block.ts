@@ -283,6 +283,7 @@ export function decodeBlock(bytes: Uint8Array, header: BlockHeader): DecodedBloc
   const columns: Record<string, Column> = {};
   const arena = arenaFor(dir, schema, header.rowCount);
   let tsRange: { low: number; high: number } | null = null;
+  let recvRange: { low: number; high: number } | null = null;
   for (const d of dir) {
     const start = r.pos;
     r.need(d.length, "column.data");
@@ -293,8 +294,10 @@ export function decodeBlock(bytes: Uint8Array, header: BlockHeader): DecodedBloc
       const col = decodeColumn(sub, d.encoding, d.flags, d.scale, header.rowCount, field, arena);
       if (sub.pos !== sub.end) sub.fail(`${sub.end - sub.pos} unread bytes`, field);
       checkColumnType(col, spec, header, field);
-      // Taken at once: the extremes of an INT_DELTA column are known only until the next column is decoded.
+      // Taken at once: the extremes of an INT_DELTA or INT_RUNS column are known only until the next column is
+      // decoded.
       if (spec.name === "ts") tsRange = offsetRange(col as IntColumn);
+      else if (spec.name === "recvTs") recvRange = offsetRange(col as IntColumn);
       columns[spec.name] = col;
     }
     r.pos = start + d.length;
@@ -309,7 +312,27 @@ export function decodeBlock(bytes: Uint8Array, header: BlockHeader): DecodedBloc
     }
   }
   checkTimeRange(columns["ts"] as IntColumn, tsRange!, header, `${kindName}.ts`);
+  const recvTs = columns["recvTs"] as IntColumn | undefined;
+  if (recvTs !== undefined && recvRange !== null)
+    checkTimestamps(
+      recvTs.base + BigInt(recvRange.low),
+      recvTs.base + BigInt(recvRange.high),
+      header,
+      `${kindName}.recvTs`,
+    );
   return { header, columns };
+}
+
+const MAX_TIMESTAMP = 2n ** 63n - 1n;
+
+/** Timestamps are in [0, 2^63 − 1] (§7.1): beyond, they are no instant an int64 of ns since 1970 can hold. */
+function checkTimestamps(min: bigint, max: bigint, header: BlockHeader, field: string): void {
+  if (min < 0n || max > MAX_TIMESTAMP) {
+    throw new TapeError("E_TAPE_CORRUPT", `timestamps span ${min}..${max}, outside [0, 2^63 − 1]`, {
+      offset: header.offset,
+      field,
+    });
+  }
 }
 
 /**
@@ -331,6 +354,7 @@ function checkTimeRange(
       { offset: header.offset, field },
     );
   }
+  checkTimestamps(min, max, header, field);
 }
 
 /** Room for the typed arrays the known columns of a block decode into (unknown encodings get none). */

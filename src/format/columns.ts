@@ -496,24 +496,29 @@ function readDenseDeltas(
 /** The least and greatest running sum of the last `readDenseDeltas` (offset 0, the first value, included). */
 let lastDeltaLow = 0;
 let lastDeltaHigh = 0;
-/** The offsets of the last `INT_DELTA` column decoded without absent rows: `offsetRange` knows its extremes. */
+/**
+ * The offsets of the last `INT_DELTA` or `INT_RUNS` column decoded with a present row: its present values are the
+ * running sums of its `readDenseDeltas`, so `offsetRange` knows their extremes.
+ */
 let lastDeltaColumn: Float64Array | null = null;
 
 /**
- * The least and greatest offset of an integer column with no absent rows, without a pass over it when it is the
- * `INT_DELTA` column just decoded (its reading tracked them).
+ * The least and greatest offset of an integer column's present rows (null when none is present), without a pass
+ * over it when it is the `INT_DELTA` or `INT_RUNS` column just decoded (its reading tracked them).
  */
-export function offsetRange(col: IntColumn): { low: number; high: number } {
+export function offsetRange(col: IntColumn): { low: number; high: number } | null {
   const offsets = col.offsets;
   if (offsets === lastDeltaColumn) return { low: lastDeltaLow, high: lastDeltaHigh };
-  let low = offsets[0]!;
-  let high = low;
-  for (let i = 1; i < offsets.length; i++) {
+  const valid = col.valid;
+  let low = Number.POSITIVE_INFINITY;
+  let high = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < offsets.length; i++) {
+    if (valid !== null && valid[i] === 0) continue;
     const v = offsets[i]!;
     if (v < low) low = v;
-    else if (v > high) high = v;
+    if (v > high) high = v;
   }
-  return { low, high };
+  return low === Number.POSITIVE_INFINITY ? null : { low, high };
 }
 
 /**
@@ -657,11 +662,14 @@ export function decodeColumn(
           // The first present value is the base.
           offsets[0] = 0;
           readDenseDeltas(r, offsets, present - 1, unit, 1, field);
-          if (valid === null) lastDeltaColumn = offsets;
+          lastDeltaColumn = offsets;
         }
       } else if (encoding === ENCODING.intFor) readDenseValues(r, offsets, present, unit, field);
       else if (changes !== null) {
-        if (present > 0) readRuns(r, offsets, changes, present, unit, field);
+        if (present > 0) {
+          readRuns(r, offsets, changes, present, unit, field);
+          lastDeltaColumn = offsets;
+        }
       } else readScientific(r, offsets, present, field);
       if (valid !== null) spreadToPresentRows(offsets, valid, present);
       return { type: "int", base, offsets, scale, valid };

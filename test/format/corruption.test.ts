@@ -1,5 +1,7 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
+import { decodeBlock, decodeBlockHeader, encodeBlock } from "../../src/format/block.js";
+import type { IntColumn } from "../../src/format/columns.js";
 import {
   type BlockHeader,
   BytesSource,
@@ -448,5 +450,55 @@ describe("a block header's time range", () => {
     const e = expectTapeError(error, ["E_TAPE_CORRUPT"]);
     expect(e.field).toBe("trade.ts");
     expect(e.offset).toBe(block.offset);
+  });
+});
+
+describe("timestamps outside [0, 2^63 − 1]", () => {
+  /** A raw block of `rows` rows with these ts and recvTs columns, decoded. */
+  const decodeRaw = (ts: IntColumn, recvTs: IntColumn) => {
+    const rows = ts.offsets.length;
+    const data = {
+      type: "bytes" as const,
+      values: Array.from({ length: rows }, () => new Uint8Array(1)),
+      valid: null,
+    };
+    const lo = ts.base + BigInt(Math.min(...ts.offsets));
+    const hi = ts.base + BigInt(Math.max(...ts.offsets));
+    const input = { kind: "raw", symbolId: 0, symbol: "S", rowCount: rows, minTs: lo, maxTs: hi } as const;
+    const bytes = encodeBlock({ ...input, columns: { ts, recvTs, data } }, "none");
+    return decodeBlock(bytes, decodeBlockHeader(bytes, 0, 0, bytes.length));
+  };
+  const int = (base: bigint, offsets: number[], valid: number[] | null = null): IntColumn => ({
+    type: "int",
+    base,
+    offsets: Float64Array.from(offsets),
+    scale: 0,
+    valid: valid === null ? null : Uint8Array.from(valid),
+  });
+  const top = 2n ** 63n - 1n;
+  const ok = int(1000n, [0, 0, 10]);
+
+  it("are E_TAPE_CORRUPT naming the column, in ts and in recvTs, whatever the column's encoding", async () => {
+    const cases: [IntColumn, IntColumn, string][] = [
+      [int(-5n, [0, 10, 10]), ok, "raw.ts"],
+      [int(top - 5n, [0, 10, 10]), ok, "raw.ts"],
+      // Distinct values (INT_DELTA), repeated ones (INT_RUNS), absent rows.
+      [ok, int(top - 5n, [0, 4, 10]), "raw.recvTs"],
+      [ok, int(top - 5n, [0, 0, 10]), "raw.recvTs"],
+      [ok, int(3n, [0, -7, -7]), "raw.recvTs"],
+      [ok, int(top - 5n, [0, 0, 10], [1, 0, 1]), "raw.recvTs"],
+      [ok, int(2n, [0, 0, -3], [0, 1, 1]), "raw.recvTs"],
+    ];
+    for (const [ts, recvTs, field] of cases) {
+      const e = expectTapeError(await thrown(() => decodeRaw(ts, recvTs)), ["E_TAPE_CORRUPT"]);
+      expect(e.field, `${ts.base} ${recvTs.base} ${recvTs.offsets}`).toBe(field);
+      expect(e.offset).toBe(0);
+    }
+  });
+
+  it("are read at both ends of the range", () => {
+    const block = decodeRaw(int(0n, [0, 3, 3]), int(top - 10n, [0, 10, 10]));
+    expect(block.header.minTs).toBe(0n);
+    expect((block.columns["recvTs"] as IntColumn).base + 10n).toBe(top);
   });
 });
