@@ -80,6 +80,11 @@ export async function runPass(
       symbols: [symbol],
       onCorrupt: settings.onCorrupt,
       order: "written",
+      // Planned for (unless appended since), read, and converted to nothing: done.
+      onBlockWithoutRows: (file, h) => {
+        const end = settings.recoveredEnds[file.path];
+        if (end === undefined || h.offset < end) onBlock(h.length, 0);
+      },
     })) {
       if (stopped()) throw new PassStopped("stopped");
       const end = settings.recoveredEnds[b.file.path];

@@ -61,6 +61,11 @@ export type BatchOptions = Omit<ReplayOptions, "exact" | "speed"> & {
    * blocks in file order, file after file, as `cat` prints them (a record written late stays where it was).
    */
   order?: "time" | "written";
+  /**
+   * Told of each block read whose rows all fall outside the time range (its header's range overlaps it, its rows
+   * straddle it): such a block yields no batch. A progress count of the blocks selected counts it here.
+   */
+  onBlockWithoutRows?: (file: DatasetFile, header: BlockHeader) => void;
 };
 
 export function batches(dataset: Dataset, options: BatchOptions): AsyncIterable<Batch> {
@@ -136,6 +141,7 @@ export function batches(dataset: Dataset, options: BatchOptions): AsyncIterable<
               const block = open.reader.decodeFetched(header, await ahead.take(p.ahead!));
               const cut = withinRange(block, filter);
               batch = cut.header.rowCount > 0 ? { file: dsFile, exchange, block: cut, lost: null } : null;
+              if (batch === null) options.onBlockWithoutRows?.(dsFile, header);
             } catch (err) {
               batch = lost(dsFile, exchange, header, err);
             } finally {

@@ -592,6 +592,25 @@ describe("inputs at the edges", () => {
     expect(s.rows).toBe(12 - last.rowCount);
   });
 
+  it("a block whose rows straddle the range converts to nothing and still counts as done", async () => {
+    // Blocks of three: times 10, 11, 12, then 1, 9, 20 (its header says 1..20), then 30, 31, 32.
+    const path = await place(
+      "straddle",
+      [10, 11, 12, 1, 9, 20, 30, 31, 32].map((at, i) => trade("AAA", i, at)),
+    );
+    const ms = (at: number) => HOUR + BigInt(at) * 1_000_000n;
+    const updates: { blockBytesDone: number; blockBytesTotal: number }[] = [];
+    const s = await convert(datasetOfFiles([path], { from: ms(13), to: ms(15) }), {
+      format: "ndjson",
+      outDir: join(dir, "straddle-out"),
+      onProgress: (p) => updates.push({ ...p }),
+    });
+    expect(s.rows).toBe(0);
+    const last = updates.at(-1)!;
+    expect(last.blockBytesTotal).toBeGreaterThan(0);
+    expect(last.blockBytesDone).toBe(last.blockBytesTotal);
+  });
+
   it("a file named twice is converted once", async () => {
     const path = await place(
       "twice",
