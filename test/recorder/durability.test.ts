@@ -537,6 +537,37 @@ describe("the recorder's writer at the edges", () => {
     });
   });
 
+  it("a record of an adopted hour, written as the hour is found over, is in one file, whichever runs first", async () => {
+    for (const writeFirst of [true, false]) {
+      const root = (await tempDir()).dir;
+      const hw = new HourlyWriter({ root, exchange: "binance", captureId: "c", seal: "reblock" });
+      const path = hw.pathOf(H);
+      // An earlier process's file of the hour, left open.
+      await mkdir(join(path, ".."), { recursive: true });
+      const left = await TapeWriter.create(path, {
+        exchange: "binance",
+        captureId: "c",
+        periodStart: H,
+        periodEnd: H + HOUR,
+      });
+      left.append(tr(H + 1n, "old"));
+      await left.close();
+      await hw.adopt(H);
+      // A late record of that hour arrives as the clock passes its end: the write opens the hour's file while the
+      // check finds the hour over, or the check seals the hour first and the record goes to the next file.
+      const write = () => hw.write([tr(H + 2n, "late")]);
+      const check = () => hw.sealIfOver(H + HOUR + 1n);
+      await Promise.all(writeFirst ? [write(), check()] : [check(), write()]);
+      await hw.close();
+      expect(await idsIn(root)).toEqual(
+        writeFirst
+          ? { "binance-2027-01-15T08.c.tape": ["old", "late"] }
+          : { "binance-2027-01-15T08.c.tape": ["old"], "binance-2027-01-15T09.c.tape": ["late"] },
+      );
+      expect((await readdir(join(path, ".."))).filter((n) => !n.endsWith(".tape"))).toEqual([]);
+    }
+  });
+
   it("stop() returns once the hour is sealed, also when the disk was behind as it stopped", async () => {
     const root = (await tempDir()).dir;
     let now = H + 1000n;
