@@ -100,6 +100,8 @@ export interface Connector {
   resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void;
   /** The connector's copy of a symbol's book (read-only use: tests, the simulator comparison), if it keeps one. */
   bookOf(symbol: string): BookFeed | undefined;
+  /** Every book the connector keeps, in the order it met their symbols (the selection's order first). */
+  allBooks(): Iterable<BookFeed>;
   /** One REST response to `requestRest(path)` (or found in a capture). Returns the symbol it concerns. */
   onRest(path: string, body: string, recvNs: bigint | null, ctx: FeedContext): string;
 }

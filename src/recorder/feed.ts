@@ -1,12 +1,14 @@
 /**
  * The pipeline from received messages to records, shared by the live recorder and offline ingest: it hands each
- * frame or REST response to the venue's connector, keeps the raw bytes when asked, counts what happened, and turns
- * a frame the connector cannot read into a counted, reported bad frame instead of a crash.
+ * frame or REST response to the venue's connector, keeps the raw bytes when asked, counts what happened, turns
+ * a frame the connector cannot read into a counted, reported bad frame instead of a crash, and at the first message
+ * of each new hour of receive time writes every book in sync again (each hour's file holds a book to start from).
  */
 import { TapeError } from "../format/errors.js";
 import { MAX_TS } from "../format/kind-buffer.js";
 import type { Kind, RecordInput } from "../format/records.js";
 import { isStorableSymbol } from "../format/writer.js";
+import { HOUR_NS, hourOf } from "../reader/layout.js";
 import { eventRecord } from "./book-feed.js";
 import type { CapturedMessage } from "./capture.js";
 import { rawText } from "./capture.js";
@@ -46,6 +48,10 @@ export class Feed {
    * `MAX_TIMELESS` of them.
    */
   private timeless: RecordInput[] = [];
+  /** The hour of receive time of the last message (files are per hour of receive time); -1 before any. */
+  private hour = -1n;
+  /** Start of the hour after `hour`: the one comparison each message costs. */
+  private nextHour = -1n;
 
   constructor(
     readonly connector: Connector,
@@ -93,6 +99,7 @@ export class Feed {
 
   /** One received message, in receive order. */
   receive(m: CapturedMessage): void {
+    if (m.recvNs !== null && m.recvNs >= this.nextHour) this.carryBooks(m.recvNs);
     let symbol = "";
     if (m.kind === "frame") this.stats.frames++;
     else this.stats.restResponses++;
@@ -119,6 +126,20 @@ export class Feed {
       if (m.recvNs !== null) rec.recvTs = m.recvNs;
       this.recordOrHold(rec);
     }
+  }
+
+  /**
+   * At the first message of a new hour, every book in sync is written again as snapshot rows, before the message:
+   * each hour's file then holds a book to start from (and the writer's checkpoints have one to build on). Not at
+   * the first message of all: the books start from their own snapshots.
+   */
+  private carryBooks(recvNs: bigint): void {
+    const hour = hourOf(recvNs);
+    this.nextHour = hour + HOUR_NS;
+    const first = this.hour < 0n;
+    this.hour = hour;
+    if (first) return;
+    for (const book of this.connector.allBooks()) book.carry(this.ctx, hour);
   }
 
   /** Whether the format can store `symbol` (remembered: a feed meets few symbols, and every frame names one). */

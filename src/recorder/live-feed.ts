@@ -4,7 +4,6 @@
  * so the files say when the recording could have missed something.
  */
 import { exists } from "../format/writer.js";
-import { HOUR_NS, hourOf } from "../reader/layout.js";
 import { eventRecord } from "./book-feed.js";
 import type { Clock } from "./clock.js";
 import { Connection } from "./connection.js";
@@ -67,10 +66,6 @@ export class LiveFeed {
   private countedMessages = 0;
   private countedWritten = 0;
   private uncountedBytes = 0;
-  /** The hour of the last message received (files are per hour of receive time). */
-  private hour = -1n;
-  /** Start of the hour after `hour`: the one comparison each message costs. */
-  private nextHour = -1n;
   private connects = 0;
   /** Receive time of the oldest record not yet flushed, for the receive → disk latency. */
   private oldestUnflushed: bigint | null = null;
@@ -215,7 +210,6 @@ export class LiveFeed {
         },
         onFrame: (text, _id, bytes) => {
           const recvNs = this.o.clock.nowNs();
-          this.carryBooks(recvNs);
           this.uncountedBytes += text.length;
           this.sendTo = conn;
           this.feed.receive({ kind: "frame", recvNs, text, bytes });
@@ -240,20 +234,6 @@ export class LiveFeed {
     });
     this.connections.push(conn);
     conn.start();
-  }
-
-  /**
-   * At the first message of a new hour, every book in sync is written again as snapshot rows, before the message:
-   * each hour's file then holds a book to start from (and the writer's checkpoints have one to build on).
-   */
-  private carryBooks(recvNs: bigint): void {
-    if (recvNs < this.nextHour) return;
-    const hour = hourOf(recvNs);
-    this.nextHour = hour + HOUR_NS;
-    const first = this.hour < 0n;
-    this.hour = hour;
-    if (first) return;
-    for (const symbol of this.o.feed.symbols) this.connector.bookOf(symbol)?.carry(this.feed.context, hour);
   }
 
   /** Brings the counters up to date (once a flush: a labelled counter per message would cost more than parsing). */
@@ -282,7 +262,6 @@ export class LiveFeed {
     const body = await this.rest.get(path);
     if (body === null) return;
     const recvNs = this.o.clock.nowNs();
-    this.carryBooks(recvNs);
     this.uncountedBytes += body.length;
     this.feed.receive({ kind: "rest", recvNs, path, body });
   }

@@ -50,4 +50,8 @@ export abstract class StreamBookConnector {
   bookOf(symbol: string): BookFeed | undefined {
     return this.books.known(symbol);
   }
+
+  allBooks(): Iterable<BookFeed> {
+    return this.books.values();
+  }
 }

@@ -283,6 +283,17 @@ describe("the recorder", () => {
       ).toBeGreaterThan(10);
     }
     expect((await records([h9!])).length).toBeGreaterThan(0);
+    // Ingest of the raw frames carries the books over at the same place: the same records in both hours' files.
+    const again = (await tempDir()).dir;
+    await ingest({ venue: "okx", inputs: [h9!, h10!], out: again, raw: false });
+    const offline = await files(again);
+    expect(offline.map((p) => p.split("/").pop())).toEqual([
+      "okx-2026-11-27T09.ingest.tape",
+      "okx-2026-11-27T10.ingest.tape",
+    ]);
+    const liveOnly = (x: TapeRecord) =>
+      x.kind === "raw" || (x.kind === "event" && ["connect", "disconnect"].includes(x.type));
+    expect(await records([offline[1]!])).toEqual(second.filter((x) => !liveOnly(x)));
   });
 
   it("replaces a connection before its forced disconnect without losing or doubling a record", async () => {

@@ -163,6 +163,10 @@ export class BinanceConnector implements Connector {
     return this.states.known(symbol.toUpperCase())?.feed;
   }
 
+  *allBooks(): Iterable<BookFeed> {
+    for (const st of this.states.values()) yield st.feed;
+  }
+
   onFrame(text: string, recvNs: bigint | null, ctx: FeedContext): string {
     const top = objectOf(parseJsonText(text), "frame");
     const msg = isObject(top.data) && typeof top.stream === "string" ? top.data : top;

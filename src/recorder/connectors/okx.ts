@@ -128,6 +128,10 @@ export class OkxConnector implements Connector {
     return this.states.known(instId)?.feed;
   }
 
+  *allBooks(): Iterable<BookFeed> {
+    for (const st of this.states.values()) yield st.feed;
+  }
+
   onFrame(text: string, recvNs: bigint | null, ctx: FeedContext): string {
     if (text === "pong") {
       ctx.counters.ignoredFrames++;
