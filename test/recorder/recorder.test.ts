@@ -147,7 +147,9 @@ describe.each(["binance", "binance-usdm", "bybit", "coinbase", "deribit", "krake
       const paths = await files(root);
       expect(paths.every((p) => p.endsWith(".tape"))).toBe(true);
       for (const p of paths) {
-        const report = await (await openTape(p)).verify();
+        const reader = await openTape(p);
+        const report = await reader.verify();
+        await reader.close();
         expect(report.ok, p).toBe(true);
       }
       const recs = await records(paths);
