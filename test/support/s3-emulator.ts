@@ -5,7 +5,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -18,17 +17,10 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import type { S3Options } from "../../src/s3/index.js";
+import { node22 } from "./node22.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PART_BYTES = 8 * 1024 * 1024;
-
-/** The Node 22 binary of the `node` devDependency. */
-function node22(): string {
-  const require = createRequire(import.meta.url);
-  const bin = join(dirname(require.resolve("node/package.json")), "bin", "node");
-  if (!existsSync(bin)) throw new Error(`no Node 22 binary at ${bin}: run npm install`);
-  return bin;
-}
 
 export class S3Emulator {
   readonly client: S3Client;
