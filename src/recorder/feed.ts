@@ -35,7 +35,16 @@ export interface FeedOptions {
   send?(text: string): void;
   /** Told about each bad frame (for the log). */
   onBadFrame?(error: TapeError, text: string): void;
+  /**
+   * Messages further apart than this (ns) are not one session: the books are not carried over the new hour
+   * across such a silence (live, the connection would have been replaced as stalled). Default 30 s, the live
+   * recorder's default `stallSeconds`.
+   */
+  maxSilenceNs?: bigint;
 }
+
+/** The live recorder's default stall limit, as ns: a longer silence ends a session. */
+const DEFAULT_MAX_SILENCE_NS = 30_000_000_000n;
 
 export class Feed {
   readonly stats: FeedStats;
@@ -52,6 +61,8 @@ export class Feed {
   private hour = -1n;
   /** Start of the hour after `hour`: the one comparison each message costs. */
   private nextHour = -1n;
+  /** The latest receive time seen (null before any). */
+  private lastRecvNs: bigint | null = null;
 
   constructor(
     readonly connector: Connector,
@@ -99,7 +110,10 @@ export class Feed {
 
   /** One received message, in receive order. */
   receive(m: CapturedMessage): void {
-    if (m.recvNs !== null && m.recvNs >= this.nextHour) this.carryBooks(m.recvNs);
+    if (m.recvNs !== null) {
+      if (m.recvNs >= this.nextHour) this.carryBooks(m.recvNs);
+      if (this.lastRecvNs === null || m.recvNs > this.lastRecvNs) this.lastRecvNs = m.recvNs;
+    }
     let symbol = "";
     if (m.kind === "frame") this.stats.frames++;
     else this.stats.restResponses++;
@@ -131,7 +145,8 @@ export class Feed {
   /**
    * At the first message of a new hour, every book in sync is written again as snapshot rows, before the message:
    * each hour's file then holds a book to start from (and the writer's checkpoints have one to build on). Not at
-   * the first message of all: the books start from their own snapshots.
+   * the first message of all (the books start from their own snapshots), nor after a silence longer than
+   * `maxSilenceNs` (another session, e.g. the next capture file given to ingest: its books may be stale).
    */
   private carryBooks(recvNs: bigint): void {
     const hour = hourOf(recvNs);
@@ -139,6 +154,8 @@ export class Feed {
     const first = this.hour < 0n;
     this.hour = hour;
     if (first) return;
+    const silence = this.lastRecvNs === null ? 0n : recvNs - this.lastRecvNs;
+    if (silence > (this.options.maxSilenceNs ?? DEFAULT_MAX_SILENCE_NS)) return;
     for (const book of this.connector.allBooks()) book.carry(this.ctx, hour);
   }
 

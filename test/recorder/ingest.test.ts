@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { readdir, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { datasetOfFiles, type Kind, openDataset, recordToJson, type TapeRecord } from "../../src/index.js";
@@ -281,5 +281,50 @@ describe("ingest", () => {
     });
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/choices|nope/);
+  });
+});
+
+describe("books carried over at a new hour", () => {
+  /** The OKX session twice: the first ending 1 s before an hour, the second starting `silenceS` seconds after it. */
+  async function twoSessions(root: string, silenceS: number): Promise<string[]> {
+    const lines = (await readFile(OKX, "utf8")).trim().split("\n");
+    const times = lines.map((l) => BigInt((JSON.parse(l) as { recv_ns: string }).recv_ns));
+    const hour = 1_795_773_600_000_000_000n;
+    const shifted = (by: bigint) =>
+      lines.map((l, i) => {
+        const o = JSON.parse(l) as { recv_ns: string };
+        return JSON.stringify({ ...o, recv_ns: String(times[i]! + by) });
+      });
+    const endA = hour - 1_000_000_000n;
+    const a = shifted(endA - times.at(-1)!);
+    const b = shifted(endA + BigInt(silenceS) * 1_000_000_000n - times[0]!);
+    const paths = [join(root, "a.jsonl"), join(root, "b.jsonl")];
+    await writeFile(paths[0]!, `${a.join("\n")}\n`);
+    await writeFile(paths[1]!, `${b.join("\n")}\n`);
+    return paths;
+  }
+  const carried = (recs: TapeRecord[]) =>
+    recs.filter((r) => r.kind === "event" && r.type === "info" && r.message.startsWith("book carried over"));
+
+  it("are written when the next hour's messages follow on, not after a silence that ends the session", async () => {
+    for (const [silenceS, expected] of [
+      [3, true],
+      [61, false],
+    ] as const) {
+      const root = (await tempDir()).dir;
+      await ingest({
+        venue: "okx",
+        inputs: await twoSessions(root, silenceS),
+        out: join(root, "out"),
+        raw: false,
+      });
+      const files = await tapes(join(root, "out"));
+      expect(files).toHaveLength(2);
+      const second = await records(files.slice(1));
+      expect(carried(second).length > 0, `silence ${silenceS} s`).toBe(expected);
+      expect(
+        second.some((r) => r.kind === "book" && r.snapshot && r.recvTs === 1_795_773_600_000_000_000n),
+      ).toBe(expected);
+    }
   });
 });
