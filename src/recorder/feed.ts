@@ -37,14 +37,11 @@ export interface FeedOptions {
   onBadFrame?(error: TapeError, text: string): void;
   /**
    * Messages further apart than this (ns) are not one session: the books are not carried over the new hour
-   * across such a silence (live, the connection would have been replaced as stalled). Default 30 s, the live
-   * recorder's default `stallSeconds`.
+   * across such a silence. Ingest sets it (it cannot tell a connection kept alive by pings from another
+   * session); live, the books a connection keeps in sync are carried whatever the silence.
    */
   maxSilenceNs?: bigint;
 }
-
-/** The live recorder's default stall limit, as ns: a longer silence ends a session. */
-const DEFAULT_MAX_SILENCE_NS = 30_000_000_000n;
 
 export class Feed {
   readonly stats: FeedStats;
@@ -154,8 +151,8 @@ export class Feed {
     const first = this.hour < 0n;
     this.hour = hour;
     if (first) return;
-    const silence = this.lastRecvNs === null ? 0n : recvNs - this.lastRecvNs;
-    if (silence > (this.options.maxSilenceNs ?? DEFAULT_MAX_SILENCE_NS)) return;
+    const limit = this.options.maxSilenceNs;
+    if (limit !== undefined && this.lastRecvNs !== null && recvNs - this.lastRecvNs > limit) return;
     for (const book of this.connector.allBooks()) book.carry(this.ctx, hour);
   }
 

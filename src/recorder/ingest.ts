@@ -161,6 +161,12 @@ export async function* messagesOf(
   for await (const chunk of messageChunksOf(input, venue)) yield* chunk;
 }
 
+/**
+ * A silence longer than this ends a session: no book is carried over the next hour (the recorder's default
+ * `stallSeconds`, after which it replaces a silent connection).
+ */
+const INGEST_MAX_SILENCE_NS = 30_000_000_000n;
+
 /** Messages handled between two writes: records are written in batches, one await per batch. */
 const BATCH_MESSAGES = 1024;
 
@@ -210,6 +216,7 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
   const feed = new Feed(connector, {
     raw: options.raw ?? true,
     sink: (rec) => pending.push(rec),
+    maxSilenceNs: INGEST_MAX_SILENCE_NS,
     ...(onBadFrame === undefined
       ? {}
       : { onBadFrame: (err, text) => onBadFrame(err, text, `${input}:${line}`) }),

@@ -124,7 +124,6 @@ export class LiveFeed {
       requestRest: (path) => void this.fetchSnapshot(path),
       send: (text) => (this.sendTo ?? this.connections[0])?.send(text),
       onBadFrame: (err, text) => log.warn("bad frame", { error: err.message, frame: text.slice(0, 200) }),
-      maxSilenceNs: BigInt(Math.round(f.stallMs)) * 1_000_000n,
     });
   }
 
