@@ -101,6 +101,11 @@ export class Feed {
     return this.lastTs;
   }
 
+  /** The latest receive time of a message (null before any with one). */
+  get latestReceiveTime(): bigint | null {
+    return this.lastRecvNs;
+  }
+
   get context(): FeedContext {
     return this.ctx;
   }

@@ -196,13 +196,13 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       options.onRejected?.(rec, err);
       // At the latest receive time read (bare frames: the latest exchange time); an event refused in turn is only
       // counted.
-      const at = lastTime > 0n ? { ts: lastTime, recvNs: lastTime } : { ts: feed.latestTime, recvNs: null };
+      const recv = feed.latestReceiveTime;
+      const at =
+        recv !== null && recv > 0n ? { ts: recv, recvNs: recv } : { ts: feed.latestTime, recvNs: null };
       const event = refusalEvents.of(rec, err, at);
       if (event !== null) refusals.push(event);
     },
   });
-  /** Receive time of the latest message read (stamps the refusal events). */
-  let lastTime = 0n;
   const flush = async () => {
     await writeAll(writer, pending);
     if (refusals.length > 0) await writeAll(writer, refusals);
@@ -229,7 +229,6 @@ export async function ingest(options: IngestOptions): Promise<IngestSummary> {
       for await (const chunk of messageChunksOf(file, options.venue)) {
         for (const m of chunk) {
           line = m.line;
-          if (m.recvNs !== null && m.recvNs > lastTime) lastTime = m.recvNs;
           feed.receive(m);
           if (++n % BATCH_MESSAGES === 0) await flush();
           if (n % every === 0) options.onProgress?.(feed.stats, file);
