@@ -75,6 +75,11 @@ export async function runPass(
   const result: PassResult = { files: [], inputBytes: 0, lost: [] };
   const open = new Map<string, { sink: Sink; output: Output }>();
   const listed = new Set(dataset.files.map((f) => f.path));
+  /** Whether a block at `offset` of `path` is one the conversion planned for, not one appended to it since. */
+  const planned = (path: string, offset: number) => {
+    const end = settings.recoveredEnds[path];
+    return end === undefined || offset < end;
+  };
   const route = async (ds: Dataset, symbol: string, keyOf: (exchange: string, kind: Kind) => string) => {
     for await (const b of ds.batches({
       symbols: [symbol],
@@ -82,13 +87,11 @@ export async function runPass(
       order: "written",
       // Planned for (unless appended since), read, and converted to nothing: done.
       onBlockWithoutRows: (file, h) => {
-        const end = settings.recoveredEnds[file.path];
-        if (end === undefined || h.offset < end) onBlock(h.length, 0);
+        if (planned(file.path, h.offset)) onBlock(h.length, 0);
       },
     })) {
       if (stopped()) throw new PassStopped("stopped");
-      const end = settings.recoveredEnds[b.file.path];
-      if (end !== undefined && offsetOf(b) >= end) continue;
+      if (!planned(b.file.path, offsetOf(b))) continue;
       if (b.block === null) {
         result.lost.push(`${b.file.path}@${offsetOf(b)}`);
         // A damaged block was planned for: the progress counts it done, left out.
