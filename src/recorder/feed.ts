@@ -54,9 +54,10 @@ export class Feed {
    * `MAX_TIMELESS` of them.
    */
   private timeless: RecordInput[] = [];
-  /** The hour of receive time of the last message (files are per hour of receive time); -1 before any. */
-  private hour = -1n;
-  /** Start of the hour after `hour`: the one comparison each message costs. */
+  /**
+   * Start of the hour after that of the last message's receive time (files are per hour of receive time), -1
+   * before any: the one comparison each message costs.
+   */
   private nextHour = -1n;
   /** The latest receive time seen (null before any). */
   private lastRecvNs: bigint | null = null;
@@ -152,9 +153,8 @@ export class Feed {
    */
   private carryBooks(recvNs: bigint): void {
     const hour = hourOf(recvNs);
+    const first = this.nextHour < 0n;
     this.nextHour = hour + HOUR_NS;
-    const first = this.hour < 0n;
-    this.hour = hour;
     if (first) return;
     const limit = this.options.maxSilenceNs;
     if (limit !== undefined && this.lastRecvNs !== null && recvNs - this.lastRecvNs > limit) return;
