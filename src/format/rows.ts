@@ -48,18 +48,44 @@ function smallBase(col: IntColumn): boolean {
 }
 
 /**
- * value(i) as the double nearest the exact value. Integers: a large base is split into a double and an exact
- * remainder, so that `hi + (lo + offset)` rounds once. Decimals beyond 2^53 go through their exact text.
+ * A large base split into a double and an exact remainder, so that `hi + (lo + offset)` rounds once, to the double
+ * nearest the exact value. Null when some offset is so large (files of other writers may use up to 2^53 - 1) that
+ * `lo + offset` would round first. `span`, when known, is the least and greatest value (a block header's time range
+ * is its rows'): no pass over the offsets then.
+ */
+function splitBase(col: IntColumn, span?: { min: bigint; max: bigint }): { hi: number; lo: number } | null {
+  const hi = Number(col.base);
+  const lo = Number(col.base - BigInt(hi));
+  if (lo === 0) return { hi, lo };
+  const limit = SAFE - Math.abs(lo);
+  if (span !== undefined) {
+    const far = Math.max(Math.abs(Number(span.min - col.base)), Math.abs(Number(span.max - col.base)));
+    return far <= limit ? { hi, lo } : null;
+  }
+  const offsets = col.offsets;
+  for (let i = 0; i < offsets.length; i++) if (Math.abs(offsets[i]!) > limit) return null;
+  return { hi, lo };
+}
+
+/** Integer value(i) of a column (absent rows read as their offset 0) as the double nearest the exact value. */
+function integerReader(col: IntColumn, span?: { min: bigint; max: bigint }): (i: number) => number {
+  const offsets = col.offsets;
+  const split = splitBase(col, span);
+  if (split === null) return (i) => Number(col.base + BigInt(offsets[i]!));
+  const { hi, lo } = split;
+  return (i) => hi + (lo + offsets[i]!);
+}
+
+/**
+ * value(i) as the double nearest the exact value (integers as `integerReader`). Decimals beyond 2^53 go through
+ * their exact text.
  */
 function numberReader(col: IntColumn): (i: number) => number | null {
   const offsets = col.offsets;
   const valid = col.valid;
   let value: (i: number) => number;
-  if (col.scale === 0) {
-    const hi = Number(col.base);
-    const lo = Number(col.base - BigInt(hi));
-    value = (i) => hi + (lo + offsets[i]!);
-  } else if (smallBase(col)) {
+  if (col.scale === 0) value = integerReader(col);
+  else if (smallBase(col)) {
     const base = Number(col.base);
     const div = pow10(col.scale);
     value = (i) => {
@@ -102,11 +128,7 @@ export function rowReader(block: DecodedBlock, exchange = ""): (i: number) => Ro
   if (fast !== null) return fast;
   const h = block.header;
   const symbol = h.symbol;
-  const tsCol = int(block, "ts");
-  // ts = tsHi + (tsLo + offset): one rounding, to the double nearest the exact ns value.
-  const tsHi = Number(tsCol.base);
-  const tsLo = Number(tsCol.base - BigInt(tsHi));
-  const tsOff = tsCol.offsets;
+  const ts = integerReader(int(block, "ts"), { min: h.minTs, max: h.maxTs });
   const recv = numberReader(int(block, "recvTs"));
   switch (h.kind) {
     case "trade": {
@@ -120,7 +142,7 @@ export function rowReader(block: DecodedBlock, exchange = ""): (i: number) => Ro
         exchange,
         kind: "trade",
         symbol,
-        ts: tsHi + (tsLo + tsOff[i]!),
+        ts: ts(i),
         recvTs: recv(i),
         price: price(i),
         size: size(i),
@@ -138,7 +160,7 @@ export function rowReader(block: DecodedBlock, exchange = ""): (i: number) => Ro
         exchange,
         kind: "book",
         symbol,
-        ts: tsHi + (tsLo + tsOff[i]!),
+        ts: ts(i),
         recvTs: recv(i),
         side: sides[i]!,
         price: price(i),
@@ -156,7 +178,7 @@ export function rowReader(block: DecodedBlock, exchange = ""): (i: number) => Ro
         exchange,
         kind: "bbo",
         symbol,
-        ts: tsHi + (tsLo + tsOff[i]!),
+        ts: ts(i),
         recvTs: recv(i),
         bidPrice: bp(i),
         bidSize: bs(i),
@@ -173,7 +195,7 @@ export function rowReader(block: DecodedBlock, exchange = ""): (i: number) => Ro
         exchange,
         kind: "event",
         symbol,
-        ts: tsHi + (tsLo + tsOff[i]!),
+        ts: ts(i),
         recvTs: recv(i),
         type: types[i]!,
         seqBefore: before(i),
@@ -187,7 +209,7 @@ export function rowReader(block: DecodedBlock, exchange = ""): (i: number) => Ro
         exchange,
         kind: "raw",
         symbol,
-        ts: tsHi + (tsLo + tsOff[i]!),
+        ts: ts(i),
         recvTs: recv(i),
         data: data[i]!,
       });
@@ -197,11 +219,14 @@ export function rowReader(block: DecodedBlock, exchange = ""): (i: number) => Ro
   }
 }
 
-/** Integers with every value present, as `hi + (lo + offset)`: one rounding to the nearest double. */
-function plainInt(col: Column | undefined): { hi: number; lo: number; off: Float64Array } | null {
+/** Integers with every value present, as `hi + (lo + offset)` (see `splitBase`): one rounding to the nearest double. */
+function plainInt(
+  col: Column | undefined,
+  span?: { min: bigint; max: bigint },
+): { hi: number; lo: number; off: Float64Array } | null {
   if (col === undefined || col.type !== "int" || col.valid !== null || col.scale !== 0) return null;
-  const hi = Number(col.base);
-  return { hi, lo: Number(col.base - BigInt(hi)), off: col.offsets };
+  const split = splitBase(col, span);
+  return split === null ? null : { hi: split.hi, lo: split.lo, off: col.offsets };
 }
 
 /** Decimals with every value present and every mantissa below 2^53: `(base + offset) / 10^scale`. */
@@ -221,7 +246,7 @@ function fastRowReader(block: DecodedBlock, exchange: string): ((i: number) => R
   const h = block.header;
   const c = block.columns;
   const symbol = h.symbol;
-  const ts = plainInt(c["ts"]);
+  const ts = plainInt(c["ts"], { min: h.minTs, max: h.maxTs });
   const recv = plainInt(c["recvTs"]);
   const price = plainDecimal(c["price"]);
   const size = plainDecimal(c["size"]);
