@@ -26,7 +26,11 @@ function block(kind: "trade" | "book", base: bigint, recvValid: Uint8Array | nul
   const columns =
     kind === "trade"
       ? { ...common, tradeId: ints(base) }
-      : { ...common, flags: { type: "u8", values: new Uint8Array(n), valid: null } as const, seq: ints(base) };
+      : {
+          ...common,
+          flags: { type: "u8", values: new Uint8Array(n), valid: null } as const,
+          seq: ints(base),
+        };
   return {
     header: {
       offset: 64,
