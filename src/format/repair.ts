@@ -58,7 +58,8 @@ export async function repairTape(
     const good: BlockHeader[] = [];
     for (const b of reader.blocks) {
       try {
-        await reader.readBlock(b);
+        // As verify checks it: what is copied, the repaired file's verify accepts.
+        await reader.checkBlock(b);
         good.push(b);
       } catch (err) {
         if (!(err instanceof TapeError)) throw err;
@@ -82,15 +83,19 @@ export async function repairTape(
         at += bytes.length;
       };
       await put(await reader.source.read(0, reader.header.length));
-      // Blocks are self-contained: each is copied verbatim and indexed at its new offset.
+      // Blocks are self-contained: each is copied and indexed at its new offset. Symbol ids are numbered again
+      // in order of first use, as a writer numbers them: a scanned file's ids are any u32, and the dictionary
+      // is as long as the largest. A writer's own ids are unchanged, and so are its blocks' bytes.
+      const ids = new Map<string, number>();
       for (const b of good) {
-        kept.push({ ...b, offset: at });
-        await put(await reader.source.read(b.offset, b.length));
+        let symbolId = ids.get(b.symbol);
+        if (symbolId === undefined) ids.set(b.symbol, (symbolId = ids.size));
+        kept.push({ ...b, offset: at, symbolId });
+        const bytes = await reader.source.read(b.offset, b.length);
+        await put(symbolId === b.symbolId ? bytes : withSymbolId(bytes, symbolId));
       }
-      const symbols: string[] = [];
-      for (const b of kept) symbols[b.symbolId] = b.symbol;
       const footer = encodeFooter({
-        symbols: Array.from(symbols, (s) => s ?? ""),
+        symbols: [...ids.keys()],
         blocks: kept,
         stats: statsOf(kept),
         digest: new Uint8Array(hash.digest()),
@@ -133,4 +138,13 @@ export async function repairTape(
   } finally {
     await reader.close();
   }
+}
+
+/** A copy of a block's bytes with another symbol id (block header offset 12, §4.1) and the CRC that goes with it. */
+function withSymbolId(block: Uint8Array, symbolId: number): Uint8Array {
+  const out = Uint8Array.from(block);
+  const view = new DataView(out.buffer);
+  view.setUint32(12, symbolId, true);
+  view.setUint32(out.length - 4, crc32c(out.subarray(0, out.length - 4)), true);
+  return out;
 }

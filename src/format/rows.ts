@@ -1,5 +1,5 @@
 /** Turning decoded blocks into row objects (fast, numbers) or exact records (bigint, decimal strings). */
-import type { DecodedBlock } from "./block.js";
+import type { BlockHeader, DecodedBlock } from "./block.js";
 import type { BytesColumn, Column, IntColumn, StringColumn, U8Column } from "./columns.js";
 import { formatDecimal, pow10, toMantissa } from "./decimal.js";
 import { TapeError } from "./errors.js";
@@ -14,7 +14,7 @@ import {
   TRADE_SIDES,
   type TradeSide,
 } from "./records.js";
-import { BOOK_FLAG_SNAPSHOT } from "./schema.js";
+import { BOOK_FLAG_SNAPSHOT, CHECKPOINT_KIND_ID } from "./schema.js";
 
 function int(block: DecodedBlock, name: string): IntColumn {
   return block.columns[name] as IntColumn;
@@ -110,6 +110,16 @@ function decimalReader(col: IntColumn): (i: number) => number {
   return (i) => read(i) ?? 0;
 }
 
+/** Only blocks of a record kind hold rows: a book checkpoint (§6.5) or a kind of a later version is refused. */
+function checkRowKind(h: BlockHeader): void {
+  if (h.kind !== null && KIND_BY_ID.get(h.kindId) === h.kind) return;
+  const what =
+    h.kindId === CHECKPOINT_KIND_ID
+      ? "is a book checkpoint, which holds no rows (read it with readCheckpoint)"
+      : `is of unknown kind ${h.kindId}`;
+  throw new TapeError("E_TAPE_VERSION", `block ${what}`, { offset: h.offset, field: "block.kind" });
+}
+
 /** Row objects with number fields; `exchange` is the file header's (blocks do not know it). */
 export function blockRows(block: DecodedBlock, exchange = ""): Row[] {
   const read = rowReader(block, exchange);
@@ -124,6 +134,7 @@ export function blockRows(block: DecodedBlock, exchange = ""): Row[] {
  * it emits. Enumerations are checked here, once per block.
  */
 export function rowReader(block: DecodedBlock, exchange = ""): (i: number) => Row {
+  checkRowKind(block.header);
   const fast = fastRowReader(block, exchange);
   if (fast !== null) return fast;
   const h = block.header;
@@ -321,14 +332,13 @@ export function blockRecords(block: DecodedBlock): TapeRecord[] {
 /** A function that makes the exact record of row i of a block (see `rowReader`). */
 export function recordReader(block: DecodedBlock): (i: number) => TapeRecord {
   const h = block.header;
+  checkRowKind(h);
   const ts = int(block, "ts");
   const recv = int(block, "recvTs");
   const c = block.columns;
   const sides = h.kind === "trade" ? enumValues(block, "side", TRADE_SIDES) : null;
   const bookSides = h.kind === "book" ? enumValues(block, "side", BOOK_SIDES) : null;
   const types = h.kind === "event" ? enumValues(block, "type", EVENT_TYPES) : null;
-  if (KIND_BY_ID.get(h.kindId) === undefined)
-    throw new TapeError("E_TAPE_VERSION", `unknown block kind ${h.kindId}`, { offset: h.offset });
   return (i) => {
     const base = { symbol: h.symbol, ts: bigAt(ts, i)! };
     const recvTs = bigAt(recv, i);

@@ -1,7 +1,11 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { DecodedBlock } from "../../src/format/block.js";
 import type { IntColumn } from "../../src/format/columns.js";
-import { blockRows } from "../../src/format/rows.js";
+import { blockRecords, blockRows } from "../../src/format/rows.js";
+import { BytesSource, TapeError, TapeReader } from "../../src/index.js";
+import { thrown } from "./helpers.js";
 
 /**
  * Bases and offsets where `hi + (lo + offset)` rounds twice (found by search): a base beyond 2^53 that is not a
@@ -76,5 +80,23 @@ describe("row objects of large integers", () => {
         }
       }
     }
+  });
+});
+
+describe("blocks without rows", () => {
+  it("a book checkpoint read as rows or records is a TapeError naming the block, never a TypeError", async () => {
+    const fixtures = join(import.meta.dirname, "..", "..", "fixtures");
+    const reader = await TapeReader.open(
+      new BytesSource(await readFile(join(fixtures, "book-checkpoints-zstd.tape"))),
+    );
+    const block = reader.checkpointBlocks()[0]!;
+    const decoded = await reader.readBlock(block);
+    for (const read of [blockRows, blockRecords]) {
+      const err = await thrown(() => read(decoded));
+      expect(err).toBeInstanceOf(TapeError);
+      expect(err).toMatchObject({ code: "E_TAPE_VERSION", offset: block.offset, field: "block.kind" });
+      expect((err as Error).message).toMatch(/book checkpoint/);
+    }
+    await reader.close();
   });
 });

@@ -16,8 +16,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { encodeBlock } from "../../src/format/block.js";
+import { encodeHeader } from "../../src/format/header.js";
 import { MAX_UNSYNCED_BYTES, syncDirectory } from "../../src/format/writer.js";
 import {
+  crc32c,
   encodeTape,
   type RecordInput,
   repairedPath,
@@ -569,6 +572,101 @@ describe("repairTape", () => {
     const check = await TapeReader.open(result.output ?? path);
     expect((await check.verify()).ok).toBe(true);
     await check.close();
+  });
+
+  /** The blocks of a file (read through its footer or its scan), and its bytes. */
+  async function blocksOf(path: string) {
+    const reader = await TapeReader.open(path);
+    const blocks = reader.blocks;
+    await reader.close();
+    return { blocks, bytes: await readFile(path) };
+  }
+  /** Sets a u32 or u8 of a block's header, and the block CRC that goes with it. */
+  function patchBlock(bytes: Uint8Array, b: { offset: number; length: number }, at: number, value: number) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    if (at === 8) view.setUint8(b.offset + at, value);
+    else view.setUint32(b.offset + at, value, true);
+    const crcAt = b.offset + b.length - 4;
+    view.setUint32(crcAt, crc32c(bytes.subarray(b.offset, crcAt)), true);
+  }
+
+  it("numbers symbol ids again in order of first use: any u32 ids of a scanned file make no huge dictionary", async () => {
+    const source = await unsealed("ids.tape");
+    const { blocks, bytes } = await blocksOf(source);
+    // A writer's own ids are kept: its blocks are copied byte for byte.
+    const same = await repairTape(source, { output: join(dir, "ids-same.tape"), keepSource: true });
+    expect(Buffer.compare((await readFile(same.output!)).subarray(0, bytes.length), bytes)).toBe(0);
+    // Ids near 2^32, one per symbol as the scan requires.
+    for (const b of blocks) patchBlock(bytes, b, 12, 0xffff_fff0 - b.symbolId * 7);
+    const open = join(dir, "ids-far.tape.open");
+    await writeFile(open, bytes);
+    const result = await repairTape(open);
+    const { reader, records } = await readFileRecords(result.output!);
+    expect(streams(records)).toEqual(streams(sampleRecords()));
+    expect(reader.symbols).toEqual(["BTC-USDT", "ÉTH/€", ""]);
+    expect(reader.blocks.map((b) => b.symbolId)).toEqual(blocks.map((b) => b.symbolId));
+    expect((await stat(result.output!)).size).toBe((await stat(same.output!)).size);
+    expect((await reader.verify()).ok).toBe(true);
+  });
+
+  it("leaves out a checkpoint block that fails its own checks, so that the repaired file verifies", async () => {
+    const ts = 1_732_500_000_000_000_000n;
+    const ints = (base: bigint, offsets: number[]) => ({
+      type: "int" as const,
+      base,
+      offsets: Float64Array.from(offsets),
+      scale: 0,
+      valid: null,
+    });
+    const checkpoint = (since: number[]) =>
+      encodeBlock(
+        {
+          kind: "checkpoint",
+          symbolId: 0,
+          symbol: "BTC-USDT",
+          rowCount: 2,
+          minTs: ts,
+          maxTs: ts,
+          columns: {
+            ts: ints(ts, [0, 0]),
+            side: { type: "u8", values: Uint8Array.of(0, 1), valid: null },
+            price: ints(100n, [0, 1]),
+            size: ints(1n, [0, 0]),
+            bookRows: ints(2n, [0, 0]),
+            eventRows: ints(0n, [0, 0]),
+            since: ints(ts - 5n, since),
+            lastChange: ints(ts, [0, 0]),
+          },
+        },
+        "none",
+      );
+    const header = encodeHeader({ exchange: "okx", captureId: "", periodStart: 0n, periodEnd: 0n, meta: {} });
+    const good = checkpoint([0, 0]);
+    const open = join(dir, "ckpt.tape.open");
+    // `since` differs between the rows of the second: not a checkpoint (§6.5), though its CRC is right.
+    await writeFile(open, Buffer.concat([header, good, checkpoint([0, 1])]));
+    const result = await repairTape(open);
+    expect(result).toMatchObject({ blocks: 1, droppedBlocks: 1 });
+    expect(result.stop).toMatch(/checkpoint\.since/);
+    const reader = await TapeReader.open(result.output!);
+    openReaders.push(reader);
+    expect(await reader.verify()).toMatchObject({ ok: true, issues: [] });
+    expect(reader.checkpointBlocks()).toHaveLength(1);
+  });
+
+  it("keeps a whole block of a kind a later version adds, as verify accepts it", async () => {
+    const source = await unsealed("later.tape");
+    const { blocks, bytes } = await blocksOf(source);
+    const later = blocks[2]!;
+    patchBlock(bytes, later, 8, 7);
+    const open = join(dir, "later-kind.tape.open");
+    await writeFile(open, bytes);
+    const result = await repairTape(open);
+    expect(result).toMatchObject({ blocks: blocks.length, droppedBlocks: 0, droppedBytes: 0 });
+    const { reader, records } = await readFileRecords(result.output!);
+    expect(reader.blocks[2]).toMatchObject({ kind: null, kindId: 7 });
+    expect(records).toHaveLength(36 - later.rowCount);
+    expect(await reader.verify()).toMatchObject({ ok: true, rows: 36 - later.rowCount });
   });
 
   it("records of the repaired file equal those read from the .open file", async () => {
