@@ -237,7 +237,10 @@ export class TapeReader {
     try {
       const inFile = this.headerInFile(block, bytes);
       if (bytes.length !== inFile.length) {
-        throw new TapeError("E_TAPE_TRUNCATED", "block bytes cut short", { offset: block.offset, field: "block" });
+        throw new TapeError("E_TAPE_TRUNCATED", "block bytes cut short", {
+          offset: block.offset,
+          field: "block",
+        });
       }
       checkBlockCrc(bytes, inFile);
     } catch (err) {

@@ -88,8 +88,8 @@ export async function repairTape(
       // is as long as the largest. A writer's own ids are unchanged, and so are its blocks' bytes.
       const ids = new Map<string, number>();
       for (const b of good) {
-        let symbolId = ids.get(b.symbol);
-        if (symbolId === undefined) ids.set(b.symbol, (symbolId = ids.size));
+        if (!ids.has(b.symbol)) ids.set(b.symbol, ids.size);
+        const symbolId = ids.get(b.symbol)!;
         kept.push({ ...b, offset: at, symbolId });
         const bytes = await reader.source.read(b.offset, b.length);
         await put(symbolId === b.symbolId ? bytes : withSymbolId(bytes, symbolId));
