@@ -39,6 +39,16 @@ function captureError(message: string, file: string, line: number): TapeError {
   return new TapeError("E_TAPE_CAPTURE", `line ${line}: ${message}`, { file });
 }
 
+/**
+ * What a JSON value is, briefly: the line's text did not show it (a member name written with escapes), and the
+ * value may be nested too deeply to print.
+ */
+function kindOfValue(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (v === null || typeof v === "number" || typeof v === "boolean") return String(v);
+  return Array.isArray(v) ? "an array" : "an object";
+}
+
 /** Parses one line; `file` and `line` locate errors. Empty lines are not messages: the caller skips them. */
 export function parseCaptureLine(text: string, file = "capture", line = 0): CapturedMessage {
   if (!text.includes('"recv_ns"')) return { kind: "frame", recvNs: null, text };
@@ -56,7 +66,7 @@ export function parseCaptureLine(text: string, file = "capture", line = 0): Capt
   const recv = o.recv_ns;
   if (typeof recv !== "string" || !RECV_NS.test(recv)) {
     // As written: a JSON number would be shown rounded to a double.
-    const written = /"recv_ns"\s*:\s*([^,}]{1,40})/.exec(text)?.[1]?.trim() ?? JSON.stringify(recv);
+    const written = /"recv_ns"\s*:\s*([^,}]{1,40})/.exec(text)?.[1]?.trim() ?? kindOfValue(recv);
     throw captureError(
       `recv_ns must be a string of decimal digits (ns since the epoch), got ${written}`,
       file,

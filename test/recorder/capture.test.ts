@@ -59,6 +59,9 @@ describe("capture format", () => {
     expect(() => parseCaptureLine('{"recv_ns":1795825453628002634,"frame":"x"}')).toThrow(
       /got 1795825453628002634$/,
     );
+    // A member name written with an escape, holding a value nested too deeply to print: said what it is.
+    const deep = `{"recv\\u005fns":${"[".repeat(10_000)}${"]".repeat(10_000)},"frame":"x","y":["recv_ns"]}`;
+    expect(() => parseCaptureLine(deep, "c.jsonl", 3)).toThrow(/line 3: recv_ns must be .*, got an array$/);
   });
 
   it("reads a file across chunk boundaries, CRLF and a last line without newline", async () => {
