@@ -145,7 +145,13 @@ export async function* readCapture(
     if (line === 1 && text.startsWith("\uFEFF")) text = text.slice(1);
     if (text.endsWith("\r")) text = text.slice(0, -1);
     if (text.trim() === "") return null;
-    return { ...parseCaptureLine(text, file, line), line };
+    try {
+      return { ...parseCaptureLine(text, file, line), line };
+    } catch (err) {
+      // Whatever went wrong with a line is that line's error, not the file's: named by its number.
+      if (err instanceof TapeError) throw err;
+      throw captureError(`cannot be read: ${(err as Error).message}`, file, line);
+    }
   };
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
