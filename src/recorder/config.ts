@@ -79,6 +79,23 @@ class Checker {
     return v;
   }
 
+  integer(v: unknown, path: Path, fallback: number, min: number, max: number): number {
+    if (v === undefined) return fallback;
+    if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) {
+      this.fail(path, `expected a whole number from ${min} to ${max}`);
+    }
+    return v as number;
+  }
+
+  /** The document as plain values; an alias without its anchor, or too many aliases, is an error of the file. */
+  values(): unknown {
+    try {
+      return this.doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      throw new TapeError("E_TAPE_CONFIG", (err as Error).message.split("\n")[0]!, { file: this.file });
+    }
+  }
+
   boolean(v: unknown, path: Path, fallback: boolean): boolean {
     if (v === undefined) return fallback;
     if (typeof v !== "boolean") this.fail(path, "expected true or false");
@@ -120,7 +137,7 @@ export function parseRecorderConfig(
 ): RecorderConfig {
   const c: Checker = new Checker(text, file);
   if (!isMap(c.doc.contents)) c.fail([], "expected a mapping of keys");
-  const top = c.object(c.doc.toJS(), [], TOP);
+  const top = c.object(c.values(), [], TOP);
   const captureId = c.string(top.captureId, ["captureId"], env.HOSTNAME ?? "");
   if (!ID.test(captureId)) c.fail(["captureId"], "use letters, digits, - and _ (it is part of file names)");
   const codec = c.string(top.codec, ["codec"], "zstd");
@@ -161,11 +178,11 @@ export function parseRecorderConfig(
     for (const key of ["ws", "rest"] as const) {
       if (urls[key] === undefined) continue;
       const u = c.string(urls[key], [...p, "urls", key]);
-      const scheme = key === "ws" ? /^wss?:\/\// : /^https?:\/\//;
-      if (!scheme.test(u))
+      const schemes = key === "ws" ? ["ws:", "wss:"] : ["http:", "https:"];
+      if (!schemes.includes(parsedUrl(u)?.protocol ?? "") || !/^[a-z]+:\/\//i.test(u))
         c.fail(
           [...p, "urls", key],
-          `expected a ${key === "ws" ? "ws:// or wss://" : "http:// or https://"} URL`,
+          `expected a ${key === "ws" ? "ws:// or wss://" : "http:// or https://"} URL with a host (and a port from 1 to 65535)`,
         );
       feedUrls[key] = u;
     }
@@ -186,22 +203,33 @@ export function parseRecorderConfig(
           0,
           720,
         ) * 3_600_000,
+      maxFrameBytes: c.integer(f.maxFrameMiB, [...p, "maxFrameMiB"], 64, 1, 1024) * 1024 * 1024,
     };
   });
-  const port = status.port === undefined ? null : c.number(status.port, ["status", "port"], 0, 0, 65535);
+  const port = status.port === undefined ? null : c.integer(status.port, ["status", "port"], 0, 0, 65535);
   return {
     root: c.string(top.root, ["root"]),
     captureId,
     codec: codec as Codec,
     flushIntervalMs: c.number(flush.intervalMs, ["flush", "intervalMs"], 1000, 10, 60_000),
     sync: c.boolean(flush.sync, ["flush", "sync"], true),
-    maxQueuedRecords: c.number(queue.maxRecords, ["queue", "maxRecords"], 1_000_000, 1000, 100_000_000),
+    maxQueuedRecords: c.integer(queue.maxRecords, ["queue", "maxRecords"], 1_000_000, 1000, 100_000_000),
     statusPort: port,
     statusHost: c.string(status.host, ["status", "host"], "0.0.0.0"),
     logLevel: level,
     stopTimeoutSeconds: c.number(top.stopTimeoutSeconds, ["stopTimeoutSeconds"], 30, 1, 3600),
     feeds,
   };
+}
+
+/** The URL `text` names, or null when it names none (no host, a bad port, spaces). */
+function parsedUrl(text: string): URL | null {
+  try {
+    const url = new URL(text);
+    return url.hostname === "" ? null : url;
+  } catch {
+    return null;
+  }
 }
 
 export async function loadRecorderConfig(file: string): Promise<RecorderConfig> {

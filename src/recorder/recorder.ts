@@ -79,7 +79,13 @@ export class Recorder {
         ready: () => r.ready,
       });
     }
-    for (const f of r.feeds) await f.start();
+    try {
+      for (const f of r.feeds) await f.start();
+    } catch (err) {
+      // Not left half started: a status server alone would keep the process alive and its liveness probe green.
+      await r.stop().catch(() => {});
+      throw err;
+    }
     r.log.info("recording", {
       root: options.root,
       captureId: options.captureId,

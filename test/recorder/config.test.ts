@@ -89,8 +89,32 @@ describe("recorder configuration", () => {
       /field captureId: line 3: use letters/,
     );
     expect(configError(GOOD.replace("port: 9464", "port: 99999")).message).toMatch(
-      /field status\.port: line \d+: expected a number from 0 to 65535/,
+      /field status\.port: line \d+: expected a whole number from 0 to 65535/,
     );
+    expect(configError(GOOD.replace("port: 9464", "port: 9464.5")).message).toMatch(
+      /field status\.port: line \d+: expected a whole number/,
+    );
+    // URLs that name no host or port a socket could use are refused here, not when the feed connects.
+    for (const bad of ["wss://", "ws://a b", "ws://host:99999"]) {
+      expect(configError(GOOD.replace(/ws: ws:\/\/\S+/, `ws: "${bad}"`)).message, bad).toMatch(
+        /field feeds\.0\.urls\.ws: line 12: expected a ws:\/\/ or wss:\/\/ URL with a host/,
+      );
+    }
+    expect(
+      configError(GOOD.replace("symbols: [BTCUSDT", "maxFrameMiB: 0.5\n    symbols: [BTCUSDT")).message,
+    ).toMatch(/field feeds\.0\.maxFrameMiB: line \d+: expected a whole number from 1 to 1024/);
+    // Aliases: one without its anchor, and a "billion laughs" document.
+    expect(configError(GOOD.replace("root: /efs/ticks", "root: *nope")).message).toMatch(
+      /^rec\.yaml: Unresolved alias/,
+    );
+    const laughs = Array.from({ length: 9 }, (_, i) =>
+      i === 0
+        ? 'a0: &a0 ["lol"]'
+        : `a${i}: &a${i} [${Array(9)
+            .fill(`*a${i - 1}`)
+            .join(", ")}]`,
+    ).join("\n");
+    expect(configError(`${laughs}\n${GOOD}`).message).toMatch(/^rec\.yaml: Excessive alias count/);
     expect(configError("root: [unclosed").message).toMatch(/^rec\.yaml: line 1: /);
     expect(configError(`${GOOD}\nroot: /again`).message).toMatch(/line \d+: Map keys must be unique/);
     expect(configError(GOOD.replace(/feeds:[\s\S]*/, "feeds: []")).message).toMatch(

@@ -4,6 +4,7 @@
  * records again through ingest, rotation at the hour.
  */
 import { readdir } from "node:fs/promises";
+import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { datasetOfFiles, OrderBook, openTape, type TapeRecord } from "../../src/index.js";
@@ -296,6 +297,40 @@ describe("the recorder", () => {
     const liveOnly = (x: TapeRecord) =>
       x.kind === "raw" || (x.kind === "event" && ["connect", "disconnect"].includes(x.type));
     expect(await records([offline[1]!])).toEqual(second.filter((x) => !liveOnly(x)));
+  });
+
+  it("a feed that cannot start stops the recorder, status server included, instead of leaving it half started", async () => {
+    const free = createServer();
+    await new Promise<void>((res) => free.listen(0, "127.0.0.1", res));
+    const port = (free.address() as AddressInfo).port;
+    await new Promise((res) => free.close(res));
+    const start = Recorder.start({
+      root: (await tempDir()).dir,
+      captureId: "t",
+      statusPort: port,
+      statusHost: "127.0.0.1",
+      feeds: [
+        {
+          venue: "binance",
+          symbols: ["BTCUSDT"],
+          trades: true,
+          book: true,
+          bbo: false,
+          raw: false,
+          // Not a URL (the configuration file refuses it; the library is told it directly).
+          urls: { ws: "ws://a b", rest: "http://127.0.0.1:1" },
+          stallMs: 30_000,
+          maxConnectionAgeMs: 0,
+        },
+      ],
+    });
+    await expect(start).rejects.toThrow(/Invalid URL/);
+    // Nothing listens on the status port: a liveness probe fails and the pod is restarted.
+    const refused = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      () => false,
+      () => true,
+    );
+    expect(refused).toBe(true);
   });
 
   it("replaces a connection before its forced disconnect without losing or doubling a record", async () => {
