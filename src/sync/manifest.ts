@@ -10,6 +10,7 @@ import type { EventRecord } from "../format/records.js";
 import { blockRecords } from "../format/rows.js";
 import type { ChecksumAlgorithm } from "../s3/checksums.js";
 import type { SourceFile } from "./day-files.js";
+import { KEPT_ALGORITHMS } from "./source-checksums.js";
 
 export const MANIFEST_SCHEMA = "ticktape.manifest/1";
 /** Integrity events kept per file; more are counted, not listed. */
@@ -151,6 +152,13 @@ export function buildManifest(
 }
 
 /** Parses and checks a manifest's text; a manifest that is not one is `E_TAPE_MANIFEST`, never trusted. */
+/** The base64 form of each kept checksum (8-byte CRC64NVME, 4-byte CRC32C and CRC32). */
+const BASE64_OF_LENGTH: Partial<Record<ChecksumAlgorithm, RegExp>> = {
+  CRC64NVME: /^[A-Za-z0-9+/]{11}=$/,
+  CRC32C: /^[A-Za-z0-9+/]{6}==$/,
+  CRC32: /^[A-Za-z0-9+/]{6}==$/,
+};
+
 export function parseManifest(text: string, where: string, date?: string): Manifest {
   const fail = (why: string): never => {
     throw new TapeError("E_TAPE_MANIFEST", why, { file: where });
@@ -166,16 +174,31 @@ export function parseManifest(text: string, where: string, date?: string): Manif
   if (date !== undefined && m.date !== date) fail(`manifest of ${m.date}, expected ${date}`);
   if (!Array.isArray(m.files)) fail("no files list");
   const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+  const paths = new Set<string>();
   m.files.forEach((f, i) => {
     if (
       typeof f?.path !== "string" ||
       !Number.isSafeInteger(f.size) ||
+      f.size < 0 ||
       typeof f.digest !== "string" ||
       !/^[0-9a-f]{64}$/.test(f.digest) ||
       !isObject(f.checksums) ||
       Object.values(f.checksums).some((c) => typeof c !== "string")
     ) {
       fail(`files[${i}] lacks a path, size, digest or checksums`);
+    }
+    // The day's own files, each once: a path elsewhere would be compared with nothing.
+    const [day, exchange, name, ...rest] = f.path.split("/");
+    if (day !== m.date || !exchange || !name || rest.length > 0 || exchange === ".." || name === "..")
+      fail(`files[${i}].path ${JSON.stringify(f.path)} is not ${m.date}/<exchange>/<name>`);
+    if (paths.has(f.path)) fail(`files[${i}].path ${f.path} is listed twice`);
+    paths.add(f.path);
+    // CRC64NVME, which a file is compared with (not with its size alone), and the other kept checksums when
+    // present, each of its algorithm's length.
+    for (const a of KEPT_ALGORITHMS) {
+      const c = f.checksums[a];
+      if ((c === undefined && a === "CRC64NVME") || (c !== undefined && !BASE64_OF_LENGTH[a]!.test(c)))
+        fail(`files[${i}].checksums.${a} missing or malformed`);
     }
   });
   const t = m.totals;

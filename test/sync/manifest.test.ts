@@ -51,6 +51,14 @@ describe("parseManifest", () => {
     ["totals.records absent", (m) => delete m.totals.records],
     ["files not a list", (m) => (m.files = {})],
     ["a digest too short", (m) => (m.files[0].digest = "ab")],
+    // A file would be compared with its size alone, or with nothing.
+    ["no CRC64NVME", (m) => (m.files[0].checksums = { MD5: "x" })],
+    ["empty checksums", (m) => (m.files[0].checksums = {})],
+    ["a CRC32 of the wrong length", (m) => (m.files[0].checksums.CRC32 = "AAAA")],
+    ["a path outside the day", (m) => (m.files[0].path = "../../etc/passwd")],
+    ["a path of another day", (m) => (m.files[0].path = "2024-08-09/okx/x.tape")],
+    ["a path listed twice", (m) => m.files.push({ ...m.files[0] })],
+    ["a negative size", (m) => (m.files[0].size = -1)],
   ];
   for (const [what, damage] of damaged) {
     it(`refuses a manifest with ${what}`, () => {
