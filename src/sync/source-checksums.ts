@@ -30,6 +30,20 @@ interface LedgerFile {
   files: Record<string, Entry>;
 }
 
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isEntry(v: unknown): v is Entry {
+  return (
+    isObject(v) &&
+    typeof v.size === "number" &&
+    typeof v.mtimeMs === "number" &&
+    isObject(v.checksums) &&
+    Object.values(v.checksums).every((c) => typeof c === "string")
+  );
+}
+
 export function defaultStateDir(root: string): string {
   return join(root, ".ticktape-sync");
 }
@@ -48,9 +62,14 @@ export class SourceChecksums {
     const path = join(stateDir, `${date}.checksums.json`);
     let ledger: LedgerFile = { version: 1, date, files: {} };
     try {
-      const parsed = JSON.parse(await readFile(path, "utf8")) as LedgerFile;
-      // A ledger that does not parse or is of another version is computed again, never trusted.
-      if (parsed.version === 1 && parsed.date === date && typeof parsed.files === "object") ledger = parsed;
+      const parsed = JSON.parse(await readFile(path, "utf8")) as unknown;
+      // A ledger that does not parse or is of another version is computed again, never trusted; so is an entry
+      // of the wrong shape.
+      if (isObject(parsed) && parsed.version === 1 && parsed.date === date && isObject(parsed.files)) {
+        const files: Record<string, Entry> = {};
+        for (const [relative, entry] of Object.entries(parsed.files)) if (isEntry(entry)) files[relative] = entry;
+        ledger = { version: 1, date, files };
+      }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT" && !(err instanceof SyntaxError)) {
         throw new TapeError("E_TAPE_IO", `cannot read: ${(err as Error).message}`, {
