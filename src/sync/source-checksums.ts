@@ -67,7 +67,8 @@ export class SourceChecksums {
       // of the wrong shape.
       if (isObject(parsed) && parsed.version === 1 && parsed.date === date && isObject(parsed.files)) {
         const files: Record<string, Entry> = {};
-        for (const [relative, entry] of Object.entries(parsed.files)) if (isEntry(entry)) files[relative] = entry;
+        for (const [relative, entry] of Object.entries(parsed.files))
+          if (isEntry(entry)) files[relative] = entry;
         ledger = { version: 1, date, files };
       }
     } catch (err) {
