@@ -168,7 +168,14 @@ export function timeRange(o: DatasetCliOptions, start: bigint | null): { from?: 
     out.from = o.from.startsWith("+") ? offset(o.from, start, "--from") : parseTime(o.from);
   if (o.to !== undefined)
     out.to = o.to.startsWith("+") ? offset(o.to, out.from ?? start, "--to") : parseTime(o.to);
+  checkOrder(out);
   return out;
+}
+
+/** An empty range is a mistake, not a question whose answer is nothing: --to must be after --from. */
+export function checkOrder(range: { from?: bigint; to?: bigint }): void {
+  if (range.from !== undefined && range.to !== undefined && range.to <= range.from)
+    throw usage(`--to (${range.to} ns) must be after --from (${range.from} ns)`);
 }
 
 /**

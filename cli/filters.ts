@@ -1,6 +1,8 @@
 /** The record filters shared by the reading commands (--symbol, --kind, --from, --to). */
+
 import type { Command } from "commander";
 import { KINDS, type Kind, parseTime, type TapeFilter } from "../src/index.js";
+import { checkOrder } from "./dataset-options.js";
 import { usage } from "./usage.js";
 
 export interface FilterOptions {
@@ -31,5 +33,6 @@ export function toFilter(o: FilterOptions): TapeFilter {
   }
   if (o.from !== undefined) filter.from = parseTime(o.from);
   if (o.to !== undefined) filter.to = parseTime(o.to);
+  checkOrder(filter);
   return filter;
 }

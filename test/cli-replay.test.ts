@@ -188,6 +188,12 @@ describe("ticktape replay, head, book", () => {
     expect(run("replay").stderr).toContain("E_USAGE");
     expect(run("replay", "--root", root, "--kind", "quote").stderr).toContain("E_USAGE");
     expect(run("replay", "--root", root, "--from", "+1m").stderr).toContain("E_USAGE");
+    // --to not after --from, with files as with a root.
+    for (const where of [[paths[0]!], ["--root", root]]) {
+      const empty = run("replay", ...where, "--from", "2024-08-08T00:30Z", "--to", "2024-08-08T00:30Z");
+      expect(empty.status).toBe(2);
+      expect(empty.stderr).toMatch(/E_USAGE: --to .* must be after --from/);
+    }
     const missing = run("replay", "--root", root, "--from", "2024-08-08T00:00Z", "--to", "+3h");
     expect(missing.status).toBe(2);
     expect(missing.stderr).toContain("E_TAPE_MISSING");

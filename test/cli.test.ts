@@ -138,6 +138,18 @@ describe("ticktape CLI", () => {
     const badTime = run("cat", fixture("trades-zstd.tape"), "--from", "yesterday");
     expect(badTime.status).toBe(2);
     expect(badTime.stderr).toContain("E_TIME_PARSE");
+    // An empty range is a mistake, not a question whose answer is nothing.
+    const empty = run(
+      "cat",
+      fixture("trades-zstd.tape"),
+      "--from",
+      "2024-01-01T01:00Z",
+      "--to",
+      "2024-01-01T00:00Z",
+    );
+    expect(empty.status).toBe(2);
+    expect(empty.stdout).toBe("");
+    expect(empty.stderr).toMatch(/E_USAGE: --to \(\d+ ns\) must be after --from/);
   });
 
   it("verify: 0 when intact, 1 with the first bad offset when a byte is flipped, 2 when not a tape", async () => {
