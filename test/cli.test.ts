@@ -138,6 +138,17 @@ describe("ticktape CLI", () => {
     const badTime = run("cat", fixture("trades-zstd.tape"), "--from", "yesterday");
     expect(badTime.status).toBe(2);
     expect(badTime.stderr).toContain("E_TIME_PARSE");
+    // Times a tape cannot hold, and counts written other than in decimal digits.
+    for (const time of ["9999999999999999999", "1969-12-31", "2262-04-12"]) {
+      const far = run("cat", fixture("trades-zstd.tape"), "--from", time);
+      expect(far.status, time).toBe(2);
+      expect(far.stderr, time).toMatch(/E_TIME_PARSE: .* is outside the times a tape holds/);
+    }
+    for (const n of ["0x10", "1e1", "+3", "2.5"]) {
+      const limit = run("cat", fixture("trades-zstd.tape"), "-n", n);
+      expect(limit.status, n).toBe(2);
+      expect(limit.stderr, n).toMatch(/E_USAGE: --limit must be a positive integer/);
+    }
     // An empty range is a mistake, not a question whose answer is nothing.
     const empty = run(
       "cat",

@@ -4,17 +4,31 @@ const ISO = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9})
 
 export class TimeParseError extends Error {
   readonly code = "E_TIME_PARSE";
-  constructor(text: string) {
+  constructor(text: string, why?: string) {
     super(
-      `cannot read ${JSON.stringify(text)} as a time: use ISO 8601 (2024-11-25T14:37:05.123Z, a date, or no zone = UTC) or integer ns since the epoch`,
+      why === undefined
+        ? `cannot read ${JSON.stringify(text)} as a time: use ISO 8601 (2024-11-25T14:37:05.123Z, a date, or no zone = UTC) or integer ns since the epoch`
+        : `${JSON.stringify(text)} is ${why}`,
     );
   }
+}
+
+/** The times a `.tape` file holds: ns since the epoch in [0, 2^63 − 1] (docs/FORMAT.md §7.1). */
+const LATEST_NS = 2n ** 63n - 1n;
+
+function inRange(ns: bigint, text: string): bigint {
+  if (ns < 0n || ns > LATEST_NS)
+    throw new TimeParseError(
+      text,
+      "outside the times a tape holds (1970-01-01 to 2262-04-11T23:47:16.854775807Z)",
+    );
+  return ns;
 }
 
 /** ISO 8601 (UTC unless a zone is given, up to 9 fractional digits) or an integer of ns since the epoch. */
 export function parseTime(text: string): bigint {
   const t = text.trim();
-  if (/^\d{1,19}$/.test(t)) return BigInt(t);
+  if (/^\d{1,19}$/.test(t)) return inRange(BigInt(t), text);
   const m = ISO.exec(t);
   if (m === null) throw new TimeParseError(text);
   const [, date, hh = "00", mm = "00", ss = "00", frac = "", zone = "Z"] = m;
@@ -25,7 +39,7 @@ export function parseTime(text: string): bigint {
     `${date}T${hh}:${mm}:${ss}${zone === "Z" ? "Z" : zone.replace(/^([+-]\d{2}):?(\d{2})$/, "$1:$2")}`,
   );
   if (Number.isNaN(ms)) throw new TimeParseError(text);
-  return BigInt(ms) * 1_000_000n + BigInt(frac.padEnd(9, "0"));
+  return inRange(BigInt(ms) * 1_000_000n + BigInt(frac.padEnd(9, "0")), text);
 }
 
 /** ISO 8601 UTC with all nine fractional digits. */
