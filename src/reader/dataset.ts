@@ -241,8 +241,10 @@ export async function openDataset(root: string, options: DatasetOptions = {}): P
   // A mistyped root or an unmounted EFS is an error, not an empty dataset (an S3 prefix has no such state).
   if (!isS3Url(root)) await checkFolder(root);
   let days: string[];
-  if (from !== undefined && to !== undefined) {
-    if (to <= from) throw new TapeError("E_TAPE_VALUE", "`to` must be after `from`", { field: "to" });
+  if (from !== undefined && to !== undefined && to <= from)
+    throw new TapeError("E_TAPE_VALUE", "`to` must be after `from`", { field: "to" });
+  if (from !== undefined && to !== undefined && to - from <= LISTED_DAYS_BEYOND_NS) {
+    // The range's days, asked for one by one: no listing of a root that holds years.
     days = dayFoldersBetween(from - HOUR_NS - FILE_LEAD_NS, to + FILE_LEAD_NS);
   } else {
     const all = (await list(root)).filter((d) => /^\d{4}-\d{2}-\d{2}$/.test(d)).sort();
@@ -429,6 +431,11 @@ function order(found: Omit<DatasetFile, "index">[]): DatasetFile[] {
     .map((f, index) => ({ ...f, index }));
 }
 
+/** Ranges longer than this list the root's day folders once instead of asking for each day of the range. */
+const LISTED_DAYS_BEYOND_NS = 366n * 24n * HOUR_NS;
+/** Missing hours listed at most: a wider gap is a range to narrow, not a list to build. */
+export const MAX_MISSING_HOURS = 1_000_000;
+
 /** For each (exchange, capture) with a file for an hour of a bounded range, the hours of the range with none. */
 function missingHours(
   root: string,
@@ -446,6 +453,16 @@ function missingHours(
     const k = `${f.exchange}\u0000${f.captureId}`;
     if (!have.has(k)) have.set(k, new Set());
     have.get(k)!.add(f.hour);
+  }
+  const rangeHours = (s.to - first + HOUR_NS - 1n) / HOUR_NS;
+  let count = 0n;
+  for (const hours of have.values()) count += rangeHours - BigInt(hours.size);
+  if (count > BigInt(MAX_MISSING_HOURS)) {
+    throw new TapeError(
+      "E_TAPE_LIMIT",
+      `${count} hours of the range have no file of a capture that has files in it (at most ${MAX_MISSING_HOURS} are listed): narrow the range`,
+      { file: root, field: "from" },
+    );
   }
   const out: MissingHour[] = [];
   for (const [k, hours] of have) {

@@ -112,6 +112,21 @@ describe("replay of damaged or incomplete data", () => {
     expect((await openDataset(ds.root!)).files.length).toBe(0);
   });
 
+  it("a range of centuries is refused quickly, not walked day by day into the heap; two years are listed", async () => {
+    const files = [{ exchange: "okx", hour: DAY0, captureId: "a", records: trades(DAY0, 3) }];
+    const { dir, remove } = await tempDir();
+    cleanups.push(remove);
+    await writeDataset(dir, files);
+    const err = await rejection(openDataset(dir, { from: 0n, to: 2n ** 63n - 1n }));
+    expect(err.code).toBe("E_TAPE_LIMIT");
+    expect(err.message).toMatch(/hours of the range have no file .*: narrow the range/);
+    // Two years around the one file: the other hours of its capture are missing, each named.
+    const year = 366n * 24n * HOUR;
+    const wide = await openDataset(dir, { from: DAY0 - year, to: DAY0 + year });
+    expect(wide.files).toHaveLength(1);
+    expect(wide.missing).toHaveLength(Number((2n * year) / HOUR) - 1);
+  });
+
   it("a missing hour in the range: an error naming the expected file, or an event at the hour", async () => {
     const { ds } = await dataset(
       [
