@@ -485,10 +485,19 @@ export class Merge {
     const ms = this.lastMs + this.lastRem / 1e6;
     const now = performance.now();
     if (this.paceStart === null) this.paceStart = { wall: now, ms };
-    const wait = this.paceStart.wall + (ms - this.paceStart.ms) / this.speed - now;
-    if (wait < 1) return Promise.resolve(result);
-    return new Promise((resolve) => setTimeout(() => resolve(result), wait));
+    const at = this.paceStart.wall + (ms - this.paceStart.ms) / this.speed;
+    if (at - now < 1) return Promise.resolve(result);
+    return sleepUntil(at).then(() => result);
   }
+}
+
+/** The longest wait one Node timer takes (a longer one fires at once, with a warning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Resolves at `performance.now()` time `at`, in waits a timer can take. */
+async function sleepUntil(at: number): Promise<void> {
+  for (let left = at - performance.now(); left >= 1; left = at - performance.now())
+    await new Promise((resolve) => setTimeout(resolve, Math.min(left, MAX_TIMER_MS)));
 }
 
 function exactReader(

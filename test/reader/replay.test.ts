@@ -163,6 +163,24 @@ describe("replay", () => {
     const elapsed = performance.now() - t0;
     expect(paced.length).toBe(31);
     expect(elapsed).toBeGreaterThanOrEqual(95);
+    // So slow that a row's wait passes what one timer takes: the row waits, without a timer firing at once.
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on("warning", onWarning);
+    try {
+      const slow = ds.replay({ speed: 1e-12 })[Symbol.asyncIterator]();
+      expect((await slow.next()).done).toBe(false);
+      const second = slow.next();
+      const early = await Promise.race([
+        second.then(() => "row"),
+        new Promise((r) => setTimeout(r, 200, "waiting")),
+      ]);
+      expect(early).toBe("waiting");
+      expect(warnings).toEqual([]);
+      await slow.return?.();
+    } finally {
+      process.off("warning", onWarning);
+    }
   });
 
   it("narrows by symbol and kind, and by capture", async () => {
