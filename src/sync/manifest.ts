@@ -4,6 +4,8 @@
  * counts, time range and the integrity events (gaps, checksum failures, …) its records hold. A dataset opened
  * with `requireManifest` reads only days that have one and checks every file against it.
  */
+
+import { isObject } from "../common/is-object.js";
 import { TapeError } from "../format/errors.js";
 import { TapeReader } from "../format/reader.js";
 import type { EventRecord } from "../format/records.js";
@@ -151,7 +153,6 @@ export function buildManifest(
   };
 }
 
-/** Parses and checks a manifest's text; a manifest that is not one is `E_TAPE_MANIFEST`, never trusted. */
 /** The base64 form of each kept checksum (8-byte CRC64NVME, 4-byte CRC32C and CRC32). */
 const BASE64_OF_LENGTH: Partial<Record<ChecksumAlgorithm, RegExp>> = {
   CRC64NVME: /^[A-Za-z0-9+/]{11}=$/,
@@ -159,6 +160,7 @@ const BASE64_OF_LENGTH: Partial<Record<ChecksumAlgorithm, RegExp>> = {
   CRC32: /^[A-Za-z0-9+/]{6}==$/,
 };
 
+/** Parses and checks a manifest's text; a manifest that is not one is `E_TAPE_MANIFEST`, never trusted. */
 export function parseManifest(text: string, where: string, date?: string): Manifest {
   const fail = (why: string): never => {
     throw new TapeError("E_TAPE_MANIFEST", why, { file: where });
@@ -173,7 +175,6 @@ export function parseManifest(text: string, where: string, date?: string): Manif
     fail(`schema is not ${MANIFEST_SCHEMA}`);
   if (date !== undefined && m.date !== date) fail(`manifest of ${m.date}, expected ${date}`);
   if (!Array.isArray(m.files)) fail("no files list");
-  const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
   const paths = new Set<string>();
   m.files.forEach((f, i) => {
     if (

@@ -9,6 +9,7 @@
  */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { isObject } from "../common/is-object.js";
 import { TapeError } from "../format/errors.js";
 import { type ChecksumAlgorithm, fileChecksums, isChecksumAlgorithm } from "../s3/checksums.js";
 import type { SourceFile } from "./day-files.js";
@@ -28,10 +29,6 @@ interface LedgerFile {
   version: 1;
   date: string;
   files: Record<string, Entry>;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function isEntry(v: unknown): v is Entry {
