@@ -225,8 +225,14 @@ export function decodeBlockHeader(
   };
 }
 
-/** Checks the CRC of a whole block held in `bytes` (exactly `header.length` bytes). */
+/** Checks that `bytes` is the whole block (`header.length` bytes, else `E_TAPE_TRUNCATED`) and its CRC. */
 export function checkBlockCrc(bytes: Uint8Array, header: BlockHeader): void {
+  if (bytes.length !== header.length) {
+    throw new TapeError("E_TAPE_TRUNCATED", "block bytes cut short", {
+      offset: header.offset,
+      field: "block",
+    });
+  }
   const stored = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 4, 4).getUint32(0, true);
   const actual = crc32c(bytes.subarray(0, bytes.length - 4));
   if (stored !== actual) {
@@ -244,12 +250,6 @@ function hex(n: number): string {
 
 /** Verifies and decodes a whole block (`bytes` = exactly the block). Never returns rows of a bad block. */
 export function decodeBlock(bytes: Uint8Array, header: BlockHeader): DecodedBlock {
-  if (bytes.length !== header.length) {
-    throw new TapeError("E_TAPE_TRUNCATED", "block bytes cut short", {
-      offset: header.offset,
-      field: "block",
-    });
-  }
   checkBlockCrc(bytes, header);
   const checkpoint = header.kind === null && header.kindId === CHECKPOINT_KIND_ID;
   if (header.kind === null && !checkpoint) {

@@ -235,14 +235,7 @@ export class TapeReader {
     }
     const bytes = await this.fetchBlock(block);
     try {
-      const inFile = this.headerInFile(block, bytes);
-      if (bytes.length !== inFile.length) {
-        throw new TapeError("E_TAPE_TRUNCATED", "block bytes cut short", {
-          offset: block.offset,
-          field: "block",
-        });
-      }
-      checkBlockCrc(bytes, inFile);
+      checkBlockCrc(bytes, this.headerInFile(block, bytes));
     } catch (err) {
       throw locate(err, this.name);
     }
