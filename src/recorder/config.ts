@@ -71,20 +71,22 @@ class Checker {
     return v;
   }
 
-  number(v: unknown, path: Path, fallback: number, min: number, max: number): number {
+  number(v: unknown, path: Path, fallback: number, min: number, max: number, whole = false): number {
     if (v === undefined) return fallback;
-    if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) {
-      this.fail(path, `expected a number from ${min} to ${max}`);
+    if (
+      typeof v !== "number" ||
+      !Number.isFinite(v) ||
+      v < min ||
+      v > max ||
+      (whole && !Number.isInteger(v))
+    ) {
+      this.fail(path, `expected a ${whole ? "whole " : ""}number from ${min} to ${max}`);
     }
     return v;
   }
 
   integer(v: unknown, path: Path, fallback: number, min: number, max: number): number {
-    if (v === undefined) return fallback;
-    if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) {
-      this.fail(path, `expected a whole number from ${min} to ${max}`);
-    }
-    return v as number;
+    return this.number(v, path, fallback, min, max, true);
   }
 
   /** The document as plain values; an alias without its anchor, or too many aliases, is an error of the file. */
