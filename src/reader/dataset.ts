@@ -241,8 +241,6 @@ export async function openDataset(root: string, options: DatasetOptions = {}): P
   // A mistyped root or an unmounted EFS is an error, not an empty dataset (an S3 prefix has no such state).
   if (!isS3Url(root)) await checkFolder(root);
   let days: string[];
-  if (from !== undefined && to !== undefined && to <= from)
-    throw new TapeError("E_TAPE_VALUE", "`to` must be after `from`", { field: "to" });
   if (from !== undefined && to !== undefined && to - from <= LISTED_DAYS_BEYOND_NS) {
     // The range's days, asked for one by one: no listing of a root that holds years.
     days = dayFoldersBetween(from - HOUR_NS - FILE_LEAD_NS, to + FILE_LEAD_NS);
@@ -414,7 +412,12 @@ function selectionOf(o: DatasetOptions): Selection {
         field: "kinds",
       });
   }
-  return { from: toNs(o.from, "from"), to: toNs(o.to, "to"), symbols: o.symbols, kinds: o.kinds };
+  const from = toNs(o.from, "from");
+  const to = toNs(o.to, "to");
+  // An empty range is a mistake, not a question whose answer is nothing: refused for every dataset.
+  if (from !== undefined && to !== undefined && to <= from)
+    throw new TapeError("E_TAPE_VALUE", "`to` must be after `from`", { field: "to" });
+  return { from, to, symbols: o.symbols, kinds: o.kinds };
 }
 
 function order(found: Omit<DatasetFile, "index">[]): DatasetFile[] {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import {
   BytesSource,
+  datasetOfFiles,
   encodeTape,
   openDataset,
   TapeError,
@@ -110,6 +111,20 @@ describe("replay of damaged or incomplete data", () => {
     expect(events[0]!.kind === "event" && events[0]!.message).toContain(`after offset ${third.offset}`);
     // Sealed files only, by default: the .open file is not even listed.
     expect((await openDataset(ds.root!)).files.length).toBe(0);
+  });
+
+  it("an empty range (to not after from) is E_TAPE_VALUE for a root and for files alike", async () => {
+    const files = [{ exchange: "okx", hour: DAY0, captureId: "a", records: trades(DAY0, 3) }];
+    const { dir, remove } = await tempDir();
+    cleanups.push(remove);
+    const paths = await writeDataset(dir, files);
+    for (const open of [
+      () => openDataset(dir, { from: DAY0, to: DAY0 }),
+      async () => datasetOfFiles(paths, { from: DAY0 + HOUR, to: DAY0 }),
+    ]) {
+      const err = await rejection(open());
+      expect(err).toMatchObject({ code: "E_TAPE_VALUE", field: "to" });
+    }
   });
 
   it("a range of centuries is refused quickly, not walked day by day into the heap; two years are listed", async () => {
