@@ -20,6 +20,16 @@ export interface TapeName {
 const NAME =
   /^([a-z0-9][a-z0-9_-]*)-(\d{4}-\d{2}-\d{2})T(\d{2})\.([A-Za-z0-9][A-Za-z0-9_-]*)\.tape(\.open)?$/;
 const ID = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+/** The longest capture id: file names stay well below the 255 bytes a file system allows (a host name has ≤ 63). */
+export const MAX_CAPTURE_ID_LENGTH = 100;
+
+/** What is wrong with a capture id, or null when it can be part of file names. */
+export function captureIdProblem(captureId: string): string | null {
+  if (!ID.test(captureId)) return "use letters, digits, - and _ (it is part of file names)";
+  if (captureId.length > MAX_CAPTURE_ID_LENGTH)
+    return `${captureId.length} characters: at most ${MAX_CAPTURE_ID_LENGTH} (it is part of file names)`;
+  return null;
+}
 
 /** Parses a file name of the layout; null when the name does not follow it. */
 export function parseTapeName(name: string): TapeName | null {
@@ -41,8 +51,9 @@ export function parseTapeName(name: string): TapeName | null {
 export function tapeName(exchange: string, hour: bigint, captureId: string): string {
   if (!ID.test(exchange) || exchange !== exchange.toLowerCase())
     throw new RangeError(`exchange id ${JSON.stringify(exchange)}: use lower-case letters, digits, - and _`);
-  if (!ID.test(captureId))
-    throw new RangeError(`capture id ${JSON.stringify(captureId)}: use letters, digits, - and _`);
+  const problem = captureIdProblem(captureId);
+  if (problem !== null)
+    throw new RangeError(`capture id ${JSON.stringify(captureId.slice(0, 120))}: ${problem}`);
   const iso = new Date(Number(floorTo(hour, HOUR_NS) / 1_000_000n)).toISOString();
   return `${exchange}-${iso.slice(0, 10)}T${iso.slice(11, 13)}.${captureId}.tape`;
 }

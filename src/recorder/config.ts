@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { type Document, isMap, isSeq, LineCounter, parseDocument } from "yaml";
 import { CODECS, type Codec } from "../format/codecs.js";
 import { TapeError } from "../format/errors.js";
+import { captureIdProblem } from "../reader/layout.js";
 import { isVenueId, VENUE_IDS } from "./connectors/index.js";
 import type { FeedConfig } from "./live-feed.js";
 
@@ -127,7 +128,6 @@ const FEED = [
   "maxFrameMiB",
 ] as const;
 const KINDS = ["trade", "book", "bbo"] as const;
-const ID = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 /** Binance drops connections after 24 h: replace them a little before. */
 const DEFAULT_MAX_CONNECTION_HOURS: Record<string, number> = { binance: 23.5 };
 
@@ -141,7 +141,8 @@ export function parseRecorderConfig(
   if (!isMap(c.doc.contents)) c.fail([], "expected a mapping of keys");
   const top = c.object(c.values(), [], TOP);
   const captureId = c.string(top.captureId, ["captureId"], env.HOSTNAME ?? "");
-  if (!ID.test(captureId)) c.fail(["captureId"], "use letters, digits, - and _ (it is part of file names)");
+  const problem = captureIdProblem(captureId);
+  if (problem !== null) c.fail(["captureId"], problem);
   const codec = c.string(top.codec, ["codec"], "zstd");
   if (!(CODECS as readonly string[]).includes(codec))
     c.fail(["codec"], `expected one of ${CODECS.join(", ")}`);

@@ -88,6 +88,13 @@ describe("recorder configuration", () => {
     expect(configError(GOOD.replace("captureId: pod-a", "captureId: pod.a")).message).toMatch(
       /field captureId: line 3: use letters/,
     );
+    // A name past the file system's 255 bytes would fail at the first file, after --check had passed.
+    expect(configError(GOOD.replace("captureId: pod-a", `captureId: ${"p".repeat(101)}`)).message).toMatch(
+      /field captureId: line 3: 101 characters: at most 100/,
+    );
+    expect(
+      parseRecorderConfig(GOOD.replace("captureId: pod-a", `captureId: ${"p".repeat(100)}`)).captureId,
+    ).toHaveLength(100);
     expect(configError(GOOD.replace("port: 9464", "port: 99999")).message).toMatch(
       /field status\.port: line \d+: expected a whole number from 0 to 65535/,
     );

@@ -244,19 +244,24 @@ describe("ingest", () => {
         error: /E_TAPE_VALUE: field captureId: capture id "a\/b"/,
       },
       {
+        // Refused before any file: the name would pass the 255 bytes a file system allows.
+        r: run(OKX, "--out", root, "--capture-id", "c".repeat(300)),
+        error: /E_TAPE_VALUE: field captureId: capture id "c+": 300 characters: at most 100/,
+      },
+      {
         r: run(join(root, "x.tape"), "--out", join(root, "o")),
         error: /E_TAPE_IO: .*x\.tape: cannot open: not a file/,
       },
     ];
     await (await import("node:fs/promises")).mkdir(join(root, "x.tape"));
-    for (const { r, error } of cases.slice(0, 2)) {
+    for (const { r, error } of cases.slice(0, 3)) {
       expect(r.status).toBe(2);
       expect(r.stderr).toMatch(error);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
     const folder = run(join(root, "x.tape"), "--out", join(root, "o"));
     expect(folder.status).toBe(2);
-    expect(folder.stderr).toMatch(cases[2]!.error);
+    expect(folder.stderr).toMatch(cases[3]!.error);
     expect(folder.stderr).not.toMatch(/\n\s+at /);
   });
 
