@@ -6,8 +6,9 @@
  *   ETag, version and size; a replaced object has another identity, so a stale entry can never be served.
  * - Safe to share between the processes of a host: entries are written to a temporary file and renamed into
  *   place (atomic), so a reader sees a whole entry or none, also after a crash; a deleted entry is a miss.
- * - Verified on every read: each entry carries its length and CRC-32C; a bad entry is deleted and counts as a
- *   miss (the blocks in it are checked by their own CRC again when decoded).
+ * - Verified on every read: each entry carries its length and a CRC-32C of its name and bytes; a bad entry (or one
+ *   moved under another name) is deleted and counts as a miss (the blocks in it are checked by their own CRC again
+ *   when decoded).
  * - Size-bounded, least recently used first out: a hit refreshes the entry's time; when the cache grows past its
  *   bound, the oldest entries go until it is at 90% of it. Each process counts the others' entries by scanning
  *   the folder after writing 5% of the bound, so N processes overshoot it by at most about N × 5%.
@@ -39,8 +40,8 @@ export interface BlockCacheStats {
   evicted: number;
 }
 
-const MAGIC = 0x43505454; // "TTPC" little-endian
-const ENTRY_HEADER = 12; // magic, length, CRC-32C
+const MAGIC = 0x32505454; // "TTP2" little-endian (entries of the first layout, "TTPC", read as bad)
+const ENTRY_HEADER = 12; // magic, length, CRC-32C of the entry's name then its bytes
 /**
  * Share of the bound a process writes before it looks at the folder again: the others' entries count only from
  * a scan, so with N processes the folder exceeds the bound by at most about N times this share.
@@ -48,6 +49,11 @@ const ENTRY_HEADER = 12; // magic, length, CRC-32C
 const RESCAN_SHARE = 0.05;
 /** Temporary files older than this were left by a process that died while writing. */
 const STALE_TEMP_MS = 3_600_000;
+
+/** The CRC of an entry covers its name too: bytes of another object or page never pass for this one's. */
+function entryCrc(identity: string, part: number | "tail", data: Uint8Array): number {
+  return crc32c(data, crc32c(Buffer.from(`${identity}.${part}`)));
+}
 
 export class BlockCache {
   readonly stats: BlockCacheStats = { hits: 0, misses: 0, bytesHit: 0, bytesStored: 0, bad: 0, evicted: 0 };
@@ -95,7 +101,7 @@ export class BlockCache {
       bytes.length < ENTRY_HEADER ||
       bytes.readUInt32LE(0) !== MAGIC ||
       length !== bytes.length - ENTRY_HEADER ||
-      crc32c(bytes.subarray(ENTRY_HEADER)) !== bytes.readUInt32LE(8)
+      entryCrc(identity, part, bytes.subarray(ENTRY_HEADER)) !== bytes.readUInt32LE(8)
     ) {
       this.stats.bad++;
       this.stats.misses++;
@@ -116,7 +122,7 @@ export class BlockCache {
     const entry = Buffer.allocUnsafe(ENTRY_HEADER + data.length);
     entry.writeUInt32LE(MAGIC, 0);
     entry.writeUInt32LE(data.length, 4);
-    entry.writeUInt32LE(crc32c(data), 8);
+    entry.writeUInt32LE(entryCrc(identity, part, data), 8);
     entry.set(data, ENTRY_HEADER);
     const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
     // The first put counts what the folder holds, in the background: a cache of many entries takes seconds to

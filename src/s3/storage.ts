@@ -113,8 +113,10 @@ export class S3Storage {
         offset,
       });
     }
-    return this.request(loc, `GET bytes ${offset}-${offset + length - 1}`, async (signal) => {
+    const asked = `bytes ${offset}-${offset + length - 1}`;
+    return this.request(loc, `GET ${asked}`, async (signal) => {
       const { bytes } = await this.get(
+        loc,
         {
           Bucket: loc.bucket,
           Key: loc.key,
@@ -122,18 +124,36 @@ export class S3Storage {
           ...pinned(info),
         },
         signal,
+        length,
         (out) => {
-          // A server that ignores ranges sends the whole object: no retry would change that.
-          if (
-            out.ContentRange === undefined &&
-            out.ContentLength !== undefined &&
-            out.ContentLength !== length
-          )
+          checkIdentity(out, info, loc);
+          const answered = parseContentRange(out.ContentRange);
+          if (out.ContentRange === undefined) {
+            // Without a Content-Range the body is the whole object (the server ignored the range): right only when
+            // the whole object was asked for, and no retry would change that.
+            if (offset !== 0 || length !== info.size || (out.ContentLength ?? length) !== length)
+              throw new TapeError(
+                "E_TAPE_S3",
+                `the server ignored the byte range: it answered ${out.ContentLength ?? "an unknown number of"} bytes with no Content-Range for ${asked}`,
+                { file: s3Url(loc), offset },
+              );
+          } else if (answered !== null && answered.start === offset && answered.end < offset + length - 1) {
+            // Fewer bytes than asked for, where they were asked for: cut short, as a body can be; tried again.
+            throw new ShortBodyError(`${out.ContentRange} for ${asked}`);
+          } else if (answered === null || answered.start !== offset || answered.end !== offset + length - 1) {
+            // Bytes from elsewhere in the object would pass for the block asked for (and be cached as it).
             throw new TapeError(
               "E_TAPE_S3",
-              `the server ignored the byte range: it answered with ${out.ContentLength} bytes for ${length}`,
+              `the server answered Content-Range "${out.ContentRange}" for ${asked}`,
               { file: s3Url(loc), offset },
             );
+          } else if (answered.size !== null && answered.size !== info.size) {
+            throw new TapeError(
+              "E_TAPE_CHANGED",
+              `object changed since it was opened: it has ${answered.size} bytes, not ${info.size}`,
+              { file: s3Url(loc), offset },
+            );
+          }
         },
       );
       if (bytes.length !== length) throw new ShortBodyError(`${bytes.length} of ${length} bytes`);
@@ -152,20 +172,30 @@ export class S3Storage {
     try {
       return await this.request(loc, `GET last ${length} bytes`, async (signal) => {
         const { out, bytes } = await this.get(
+          loc,
           { Bucket: loc.bucket, Key: loc.key, Range: `bytes=-${length}` },
           signal,
+          length,
           (out) => {
             // Every later read is pinned to the ETag: without one the object cannot be read consistently.
             if (out.ETag === undefined)
               throw new TapeError("E_TAPE_S3", "the answer has no ETag, to which reads are pinned", {
                 file: s3Url(loc),
               });
+            // A whole object (no Content-Range) is right when it is smaller than the tail asked for.
+            const partial = out.$metadata.httpStatusCode === 206 || out.ContentRange !== undefined;
+            const range = parseContentRange(out.ContentRange);
+            if (partial && (range === null || range.size === null || range.end !== range.size - 1))
+              throw new TapeError(
+                "E_TAPE_S3",
+                `the server answered Content-Range ${JSON.stringify(out.ContentRange ?? null)} for the last ${length} bytes`,
+                { file: s3Url(loc) },
+              );
           },
         );
-        const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(out.ContentRange ?? "");
-        // Without a Content-Range the server sent the whole object.
-        const size = range === null ? bytes.length : Number(range[3]);
-        const offset = range === null ? 0 : Number(range[1]);
+        const range = parseContentRange(out.ContentRange);
+        const size = range?.size ?? bytes.length;
+        const offset = range?.start ?? 0;
         if (offset + bytes.length !== size)
           throw new ShortBodyError(`${bytes.length} bytes at ${offset} of ${size}`);
         // The ETag was checked before the body was read.
@@ -179,23 +209,49 @@ export class S3Storage {
     }
   }
 
-  /** One GetObject and its whole body, counted; `check` sees the answer's headers before the body is read. */
+  /**
+   * One GetObject and its body, counted; `check` sees the answer's headers before the body is read. A body longer
+   * than `maxBytes` (a server that ignored the range, or a runaway answer) is not read further.
+   */
   private async get(
+    loc: S3Location,
     input: GetObjectCommandInput,
     signal: AbortSignal,
-    check?: (out: GetObjectCommandOutput) => void,
+    maxBytes: number,
+    check: (out: GetObjectCommandOutput) => void,
   ): Promise<{ out: GetObjectCommandOutput; bytes: Uint8Array }> {
     const out = await this.client.send(new this.sdk.GetObjectCommand(input), { abortSignal: signal });
     this.stats.gets++;
     if (out.Body === undefined) throw new ShortBodyError("no body");
+    const body = out.Body as unknown as AsyncIterable<Uint8Array> & { destroy?: () => void };
+    const chunks: Uint8Array[] = [];
+    let length = 0;
     try {
-      check?.(out);
+      check(out);
+      for await (const chunk of body) {
+        length += chunk.length;
+        this.stats.bytesFetched += chunk.length;
+        if (length > maxBytes)
+          throw new TapeError(
+            "E_TAPE_S3",
+            `the server sent more than the ${maxBytes} bytes asked for (${input.Range}): it ignored the byte range`,
+            { file: s3Url(loc) },
+          );
+        chunks.push(chunk);
+      }
     } catch (err) {
-      (out.Body as { destroy?: () => void }).destroy?.();
+      body.destroy?.();
       throw err;
     }
-    const bytes = await out.Body.transformToByteArray();
-    this.stats.bytesFetched += bytes.length;
+    // A plain Uint8Array, as callers slice it (a Buffer's `slice` would share memory where theirs copies).
+    const only = chunks.length === 1 ? chunks[0]! : null;
+    if (only !== null) return { out, bytes: new Uint8Array(only.buffer, only.byteOffset, only.length) };
+    const bytes = new Uint8Array(length);
+    let at = 0;
+    for (const c of chunks) {
+      bytes.set(c, at);
+      at += c.length;
+    }
     return { out, bytes };
   }
 
@@ -348,6 +404,39 @@ class SilenceDeadline {
   clear(): void {
     clearTimeout(this.timer);
   }
+}
+
+/** `bytes START-END/SIZE` (SIZE null for `*`), or null when the header is absent or not that. */
+export function parseContentRange(
+  header: string | undefined,
+): { start: number; end: number; size: number | null } | null {
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header ?? "");
+  if (m === null) return null;
+  const [start, end] = [Number(m[1]), Number(m[2])];
+  const size = m[3] === "*" ? null : Number(m[3]);
+  if (
+    !Number.isSafeInteger(end) ||
+    start > end ||
+    (size !== null && (!Number.isSafeInteger(size) || end >= size))
+  )
+    return null;
+  return { start, end, size };
+}
+
+/**
+ * An answer for another object than the one reads are pinned to: a server that does not honour If-Match (or a
+ * version id) would otherwise mix two objects' bytes.
+ */
+function checkIdentity(out: GetObjectCommandOutput, info: S3ObjectInfo, loc: S3Location): void {
+  const etag = out.ETag !== undefined && out.ETag !== info.etag ? `ETag ${out.ETag}, not ${info.etag}` : null;
+  const version =
+    info.versionId !== undefined && out.VersionId !== undefined && out.VersionId !== info.versionId
+      ? `version ${out.VersionId}, not ${info.versionId}`
+      : null;
+  if (etag !== null || version !== null)
+    throw new TapeError("E_TAPE_CHANGED", `object changed since it was opened: ${etag ?? version}`, {
+      file: s3Url(loc),
+    });
 }
 
 /**

@@ -95,3 +95,21 @@ describe("the block cache in one process", () => {
     expect(await bytesOnDisk(dir)).toBeLessThanOrEqual(maxBytes);
   });
 });
+
+describe("the block cache's entries", () => {
+  it("an entry moved under another entry's name is bad, not served as that entry", async () => {
+    const { dir, remove } = await tempDir();
+    made.push(remove);
+    const cache = new BlockCache({ dir });
+    const identity = "ab".padEnd(64, "c");
+    await cache.put(identity, 0, new Uint8Array(1000).fill(7));
+    await cache.put(identity, 1, new Uint8Array(1000).fill(8));
+    expect(await cache.get(identity, 0)).toEqual(Buffer.alloc(1000, 7));
+    // Whole, with a right length and CRC of its bytes, but the bytes of page 1 in page 0's place.
+    const { copyFile } = await import("node:fs/promises");
+    await copyFile(join(dir, "ab", `${identity}.1`), join(dir, "ab", `${identity}.0`));
+    expect(await cache.get(identity, 0)).toBeNull();
+    expect(cache.stats.bad).toBe(1);
+    expect(await cache.get(identity, 1)).toEqual(Buffer.alloc(1000, 8));
+  });
+});

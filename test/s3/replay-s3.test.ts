@@ -232,6 +232,64 @@ describe("S3 faults", () => {
     storage.close();
   });
 
+  it("a body longer than the range is not read further: E_TAPE_S3 at once, no retry", async () => {
+    const storage = await S3Storage.create({ ...options, maxAttempts: 3 });
+    // The whole object for its tail, with no Content-Length to tell in advance: stopped once more than the
+    // tail asked for came in.
+    proxy.injectRangeFaults({ ignoreRange: true, chunked: true });
+    const err = await S3ObjectSource.open(url(), storage).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "E_TAPE_S3", file: url() });
+    expect((err as TapeError).message).toMatch(
+      /more than the 131072 bytes asked for \(bytes=-131072\): it ignored the byte range/,
+    );
+    expect(storage.stats.bytesFetched).toBeLessThan(131072 + 65536);
+    // A block read: the answer has no Content-Range, so its body is not read at all.
+    const source = await S3ObjectSource.open(url(), storage);
+    const fetched = storage.stats.bytesFetched;
+    proxy.injectRangeFaults({ ignoreRange: true, chunked: true });
+    const block = await source.read(1000, 100).catch((e: unknown) => e);
+    proxy.clearFaults();
+    expect((block as TapeError).message).toMatch(
+      /ignored the byte range: .* no Content-Range for bytes 0-16383/,
+    );
+    expect(storage.stats.bytesFetched).toBe(fetched);
+    expect(storage.stats.retries).toBe(0);
+    await source.close();
+    storage.close();
+  });
+
+  it("an answer for another part of the object, or of another object, is refused and never cached", async () => {
+    const storage = await S3Storage.create(options);
+    const cache = new BlockCache({ dir: (await tempDir()).dir });
+    const plain = await S3ObjectSource.open(url(), storage);
+    const cached = await S3ObjectSource.open(url(), storage, cache);
+    const stored = cache.stats.bytesStored;
+    // A consistent 206 of the wrong bytes: its Content-Range says so.
+    proxy.injectRangeFaults({ shiftRange: 4096 }, { shiftRange: 4096 });
+    const shifted = await plain.read(0, 100).catch((e: unknown) => e);
+    expect(shifted).toMatchObject({ code: "E_TAPE_S3", file: url() });
+    expect((shifted as TapeError).message).toMatch(
+      /answered Content-Range "bytes 4096-20479\/\d+" for bytes 0-16383/,
+    );
+    await expect(cached.read(0, 100)).rejects.toMatchObject({ code: "E_TAPE_S3" });
+    // The answer of a server that ignored If-Match for an object replaced since.
+    proxy.injectRangeFaults({ etag: '"0123456789abcdef0123456789abcdef"' });
+    const changed = await cached.read(0, 100).catch((e: unknown) => e);
+    proxy.clearFaults();
+    expect(changed).toMatchObject({ code: "E_TAPE_CHANGED", file: url() });
+    expect((changed as TapeError).message).toMatch(/ETag "0123456789abcdef0123456789abcdef", not "/);
+    expect(storage.stats.retries).toBe(0);
+    expect(cache.stats.bytesStored).toBe(stored);
+    // Healthy again: the right bytes, as on disk, and now cached.
+    const first = new Uint8Array((await readFile(paths[2]!)).subarray(0, 100));
+    expect(await plain.read(0, 100)).toEqual(first);
+    expect(await cached.read(0, 100)).toEqual(first);
+    expect(cache.stats.bytesStored).toBeGreaterThan(stored);
+    await plain.close();
+    await cached.close();
+    storage.close();
+  });
+
   it("a missing object is E_TAPE_S3 naming it, at once", async () => {
     const err = await openTape(`s3://${BUCKET}/data/nothing.tape`, { s3: options }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TapeError);

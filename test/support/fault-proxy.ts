@@ -16,6 +16,12 @@ export interface Fault {
   answerAfterMs?: number;
   /** Forward without the Range header, as a server that ignores ranges: the whole object comes back (200). */
   ignoreRange?: boolean;
+  /** With `ignoreRange`: the answer without its Content-Length (chunked), so its size shows only as it comes. */
+  chunked?: boolean;
+  /** Forward the range moved on by this many bytes: the answer is a 206 of another part of the object. */
+  shiftRange?: number;
+  /** Answer with this ETag, as a server that ignored If-Match would for an object replaced since. */
+  etag?: string;
 }
 
 export class FaultProxy {
@@ -91,6 +97,13 @@ export class FaultProxy {
       }
       const headers = { ...req.headers };
       if (fault?.ignoreRange === true) delete headers.range;
+      if (fault?.shiftRange !== undefined) {
+        const [from, to] = /^bytes=(\d+)-(\d+)$/
+          .exec(headers.range ?? "")!
+          .slice(1)
+          .map(Number);
+        headers.range = `bytes=${from! + fault.shiftRange}-${to! + fault.shiftRange}`;
+      }
       const upstream = request(
         { host: to.hostname, port: to.port, method: req.method, path: req.url, headers },
         (up) => {
@@ -104,7 +117,10 @@ export class FaultProxy {
             }, fault.answerAfterMs);
             return;
           }
-          res.writeHead(up.statusCode ?? 502, up.headers);
+          const answer = { ...up.headers };
+          if (fault?.chunked === true) delete answer["content-length"];
+          if (fault?.etag !== undefined) answer.etag = fault.etag;
+          res.writeHead(up.statusCode ?? 502, answer);
           if (fault?.cutAfterBytes === undefined) {
             up.pipe(res);
             return;
