@@ -15,7 +15,7 @@ import {
   toBase64,
 } from "./checksums.js";
 import { httpStatusOf, ShortBodyError } from "./retry.js";
-import { pinned, type S3ObjectInfo, type S3Storage } from "./storage.js";
+import { checkIdentity, pinned, type S3ObjectInfo, type S3Storage } from "./storage.js";
 import { type S3Location, s3Url } from "./url.js";
 
 /** The checksum S3 keeps with an object. */
@@ -308,11 +308,20 @@ export async function streamObject(
     );
     storage.stats.gets++;
     if (out.Body === undefined) throw new TapeError("E_TAPE_S3", "GET gave no body", { file: s3Url(loc) });
+    checkIdentity(out, info, loc);
     let received = 0;
     for await (const chunk of out.Body as AsyncIterable<Uint8Array>) {
       progress();
       received += chunk.length;
       storage.stats.bytesFetched += chunk.length;
+      if (received > info.size)
+        throw new TapeError(
+          "E_TAPE_CHANGED",
+          `object changed since it was opened: more than its ${info.size} bytes`,
+          {
+            file: s3Url(loc),
+          },
+        );
       onChunk(chunk);
     }
     if (received !== info.size) throw new ShortBodyError(`GET gave ${received} of ${info.size} bytes`);

@@ -427,7 +427,7 @@ export function parseContentRange(
  * An answer for another object than the one reads are pinned to: a server that does not honour If-Match (or a
  * version id) would otherwise mix two objects' bytes.
  */
-function checkIdentity(out: GetObjectCommandOutput, info: S3ObjectInfo, loc: S3Location): void {
+export function checkIdentity(out: GetObjectCommandOutput, info: S3ObjectInfo, loc: S3Location): void {
   const etag = out.ETag !== undefined && out.ETag !== info.etag ? `ETag ${out.ETag}, not ${info.etag}` : null;
   const version =
     info.versionId !== undefined && out.VersionId !== undefined && out.VersionId !== info.versionId

@@ -13,6 +13,8 @@ let emulator: S3Emulator;
 let proxy: Server;
 /** Bytes per second the proxy lets through; 0: it sends the headers and then nothing. */
 let pace = 1024 * 1024;
+/** The ETag the proxy gives GET answers instead of the object's (a server that ignored If-Match), or null. */
+let answerEtag: string | null = null;
 
 beforeAll(async () => {
   emulator = await S3Emulator.start();
@@ -23,7 +25,10 @@ beforeAll(async () => {
     const up = request(
       { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers },
       (u) => {
-        res.writeHead(u.statusCode ?? 502, u.headers);
+        res.writeHead(
+          u.statusCode ?? 502,
+          answerEtag !== null && req.method === "GET" ? { ...u.headers, etag: answerEtag } : u.headers,
+        );
         if (req.method !== "GET") {
           u.pipe(res);
           return;
@@ -59,6 +64,25 @@ function storage(): Promise<S3Storage> {
 }
 
 describe("streamObject", () => {
+  it("refuses bytes of another object than the one opened: another ETag, or more bytes than it has", async () => {
+    pace = 64 * 1024 * 1024;
+    const s = await storage();
+    const loc = { bucket: "ticks", key: "big.bin" };
+    const head = (await headObject(s, loc))!;
+    const read = (info: typeof head) => streamObject(s, loc, info, () => () => {}).catch((e: unknown) => e);
+    answerEtag = '"0123456789abcdef0123456789abcdef"';
+    const other = await read(head);
+    answerEtag = null;
+    expect(other).toMatchObject({ code: "E_TAPE_CHANGED", file: "s3://ticks/big.bin" });
+    expect((other as Error).message).toMatch(/ETag "0123456789abcdef0123456789abcdef", not /);
+    // Opened when it was smaller (a server that ignores If-Match, and the same ETag): stopped at the excess.
+    const longer = await read({ ...head, size: SIZE - 1000 });
+    expect(longer).toMatchObject({ code: "E_TAPE_CHANGED" });
+    expect((longer as Error).message).toMatch(`more than its ${SIZE - 1000} bytes`);
+    expect(s.stats.retries).toBe(0);
+    s.close();
+  });
+
   it("reads an object that takes longer than the deadline, as long as bytes keep coming", async () => {
     pace = 1024 * 1024;
     const s = await storage();
