@@ -138,7 +138,7 @@ export class ArrowTable {
     const perBlock = (name: string, textOf: (p: ArrowPart) => string) => {
       const type = new Dictionary(new Utf8(), new Int32(), dictionaryId++);
       // The same vector for the same values: a stream writes a dictionary again only when it changes.
-      let last: { key: string; vector: Vector } | null = null;
+      let last: { values: string[]; vector: Vector } | null = null;
       add(name, type, false, (parts, rows) => {
         const values: string[] = [];
         const indices = new Int32Array(rows);
@@ -150,9 +150,13 @@ export class ArrowTable {
           indices.fill(index, at, at + p.block.header.rowCount);
           at += p.block.header.rowCount;
         }
-        const key = values.join("\u0000");
-        if (last === null || last.key !== key) last = { key, vector: vectorFromArray(values, new Utf8()) };
-        return makeData({ type, length: rows, nullCount: 0, data: indices, dictionary: last.vector });
+        // Compared value by value: any text may be a symbol, so no joined key is unambiguous.
+        const same =
+          last !== null &&
+          last.values.length === values.length &&
+          last.values.every((v, i) => v === values[i]);
+        if (!same) last = { values, vector: vectorFromArray(values, new Utf8()) };
+        return makeData({ type, length: rows, nullCount: 0, data: indices, dictionary: last!.vector });
       });
     };
     perBlock("exchange", (p) => p.exchange);

@@ -163,8 +163,8 @@ export function csvColumns(kind: Kind): string[] {
 }
 
 /**
- * Rows as RFC 4180 CSV: timestamps as ns since the epoch, decimals as canonical text, absent values empty; a raw
- * message that is not UTF-8 goes to `dataBase64`.
+ * Rows as RFC 4180 CSV: timestamps as ns since the epoch, decimals as canonical text, absent values empty, an empty
+ * text `""`; a raw message that is not UTF-8 goes to `dataBase64`.
  */
 function csvLines(block: DecodedBlock, exchange: string, columns: readonly string[]): string {
   const read = recordReader(block);
@@ -179,5 +179,6 @@ function csvLines(block: DecodedBlock, exchange: string, columns: readonly strin
 function csvField(v: unknown): string {
   if (v === undefined || v === null) return "";
   const s = String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  // An empty text is quoted: unquoted, it would read as an absent value.
+  return s === "" || /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }

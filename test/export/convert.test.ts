@@ -65,9 +65,10 @@ function records(): RecordInput[] {
       side: (["buy", "sell", "unknown"] as const)[i % 3]!,
     };
     if (i % 5 !== 4) trade.recvTs = ts + 123_457n;
-    // Integer ids in some blocks, text ids in others, some absent.
+    // Integer ids in some blocks, text ids in others, some empty, some absent.
     if (i < 20) trade.tradeId = String(9_007_199_254_740_990 + i);
     else if (i % 4 !== 0) trade.tradeId = `T-${i}`;
+    else if (i % 8 === 0) trade.tradeId = "";
     out.push(trade);
     out.push({
       kind: "book",
@@ -302,7 +303,7 @@ describe("convert", () => {
     }
   });
 
-  it("CSV: DuckDB reads every value as text exactly as ticktape cat prints it", async () => {
+  it("CSV: DuckDB reads every value as text exactly as ticktape cat prints it, absent and empty apart", async () => {
     const out = join(dir, "csv");
     const r = run("convert", file, "--to", "csv", "--out", out);
     expect(r.status, r.stderr).toBe(0);
@@ -311,7 +312,7 @@ describe("convert", () => {
       const { symbol, kind } = keyOf(name);
       const rows = (
         await c.runAndReadAll(
-          `select * from read_csv('${join(out, name)}', all_varchar = true, header = true, quote = '"', escape = '"')`,
+          `select * from read_csv('${join(out, name)}', all_varchar = true, header = true, quote = '"', escape = '"', allow_quoted_nulls = false)`,
         )
       ).getRowObjectsJson() as Record<string, unknown>[];
       expectSame(
@@ -320,9 +321,8 @@ describe("convert", () => {
           const rec: Record<string, unknown> = { kind };
           for (const [k, v] of Object.entries(row)) {
             if (k === "exchange") expect(v).toBe("testvenue");
-            // CSV has no absent value but the empty one; the symbol of a venue-wide event is empty.
-            else if (k === "symbol" || (v !== null && v !== ""))
-              rec[k] = k === "snapshot" ? v === "true" : (v ?? "");
+            // An absent value is an empty field (NULL), an empty text `""` (a venue-wide event's symbol, empty ids).
+            else if (v !== null) rec[k] = k === "snapshot" ? v === "true" : v;
           }
           return rec;
         }),
@@ -920,6 +920,31 @@ describe("library", () => {
         got.filter((r) => r["symbol"] === s),
       );
     }
+  });
+
+  it("a batch's symbol dictionary is its own, whatever characters symbols hold", async () => {
+    const path = join(dir, "nul-symbols.tape");
+    const t = (symbol: string, ts: bigint): RecordInput => ({
+      kind: "trade",
+      symbol,
+      ts,
+      price: "1",
+      size: "1",
+      side: "buy",
+    });
+    // "a\u0000b" alone, then "a" and "b": joined with U+0000 the two batches' values would read the same.
+    const input = [t("a\u0000b", 1n), t("a\u0000b", 2n), t("a", 3n), t("b", 4n)];
+    await writeFile(path, encodeTape(input, { exchange: "testvenue" }, { policy: { maxRows: 1 } }));
+    const chunks: Uint8Array[] = [];
+    const ds = datasetOfFiles([path]);
+    for await (const c of arrowIpcStream(
+      new ArrowTable("trade").schema,
+      ds.toArrow({ kind: "trade", batchRows: 2 }),
+    ))
+      chunks.push(c);
+    const table = tableFromIPC(Buffer.concat(chunks));
+    expect(table.batches.length).toBe(2);
+    expect([...table.getChild("symbol")!]).toEqual(["a\u0000b", "a\u0000b", "a", "b"]);
   });
 
   it("an Arrow stream or a Parquet file without rows still names its columns", async () => {
