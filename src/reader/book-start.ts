@@ -113,15 +113,27 @@ async function usable(
 async function feedFiles(feed: Dataset, file: DatasetFile, cp: Checkpoint): Promise<readonly DatasetFile[]> {
   const mayHold = (f: DatasetFile) =>
     f.hour === null || (f.hour - FILE_LEAD_NS <= cp.ts && f.hour + HOUR_NS + FILE_LEAD_NS >= cp.since);
-  if (feed.root === null || file.exchange === null || file.captureId === null)
-    return feed.files.filter(mayHold);
-  const wide = await openDataset(feed.root, {
-    from: cp.since,
-    to: cp.ts + 1n,
+  const wide = await feedFromRoot(feed, file, cp.since, cp.ts + 1n);
+  return (wide ?? feed).files.filter(mayHold);
+}
+
+/**
+ * The feed of `file` listed again from the dataset's root for [from, to), beyond the dataset's own range; null for
+ * a dataset that is a list of files (its files are all there is), or a file whose name does not say its feed.
+ */
+export async function feedFromRoot(
+  feed: Dataset,
+  file: DatasetFile,
+  from: bigint | undefined,
+  to: bigint | undefined,
+): Promise<Dataset | null> {
+  if (feed.root === null || file.exchange === null || file.captureId === null) return null;
+  return openDataset(feed.root, {
+    ...(from === undefined ? {} : { from }),
+    ...(to === undefined ? {} : { to }),
     exchanges: [file.exchange],
     captures: [file.captureId],
     includeOpen: feed.files.some((f) => f.open),
     sources: feed.sources,
   });
-  return wide.files.filter(mayHold);
 }

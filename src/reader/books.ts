@@ -5,7 +5,7 @@
  * which must then hold a snapshot (until one, the book is invalid, with the reason).
  */
 import { type Row, TapeError } from "../format/index.js";
-import { findBookStart } from "./book-start.js";
+import { feedFromRoot, findBookStart } from "./book-start.js";
 import type { Dataset, DatasetFile, TimeInput } from "./dataset.js";
 import { toNs } from "./dataset.js";
 import { OrderBook } from "./order-book.js";
@@ -86,6 +86,7 @@ export function bookSnapshots(dataset: Dataset, o: BookSnapshotOptions): AsyncIt
       // Events without a symbol (a missing hour, a lost file) concern every book.
       const replay: ReplayOptions = { symbols: [o.symbol, ""], kinds: ["book", "event"] };
       let checkpoint: BookSnapshot["checkpoint"] = null;
+      let since = from;
       if (start !== null) {
         const cp = start.checkpoint;
         book.restore(
@@ -93,13 +94,25 @@ export function bookSnapshots(dataset: Dataset, o: BookSnapshotOptions): AsyncIt
           Number(cp.lastChange),
         );
         checkpoint = { file: start.file.path, offset: cp.offset, ts: cp.ts };
-        replay.from = cp.ts + 1n;
-      } else if (from !== undefined) replay.from = from;
+        since = cp.ts + 1n;
+      }
+      if (since !== undefined) replay.from = since;
       if (to !== undefined) replay.to = to;
       if (o.onCorrupt !== undefined) replay.onCorrupt = o.onCorrupt;
-      // The rebuild starts where it starts, even before the dataset's own range.
+      // The rebuild starts where it starts, even before the dataset's own range: then the files it reads are those
+      // of the feed listed again for its span (a file the range leaves out may hold rows of it).
+      const sel = dataset.selection;
+      const beyond =
+        (sel.from !== undefined && (since === undefined || since < sel.from)) ||
+        (sel.to !== undefined && (to === undefined || to > sel.to));
+      const wide = beyond ? await feedFromRoot(feed, feed.files[0]!, since, to) : null;
       const merge = new Merge(
-        feed.subset(() => true, { from: undefined, to: undefined, symbols: undefined, kinds: undefined }),
+        (wide ?? feed).subset(() => true, {
+          from: undefined,
+          to: undefined,
+          symbols: undefined,
+          kinds: undefined,
+        }),
         replay,
       );
       let lastUpdate: bigint | null = start === null ? null : start.checkpoint.lastChange;

@@ -354,6 +354,46 @@ describe("books from a dataset", () => {
     expect({ valid: snap2!.book.valid, ...snap2!.book.top(100) }).toEqual(naive(first, at));
   });
 
+  it("a rebuild from a checkpoint before the dataset's range reads the feed's files of that time too", async () => {
+    const { dir, remove } = await tempDir();
+    cleanups.push(remove);
+    // Hour 1 holds the snapshot, updates and checkpoints; hour 0 a gap of the symbol late in hour 1 (a file may hold
+    // records up to an hour outside its own); hour 2 nothing of it. A range from hour 2 lists neither hour 0 nor 1.
+    const gapAt = DAY0 + HOUR + 30n * 60_000_000_000n;
+    await writeDataset(dir, [
+      {
+        exchange: "okx",
+        hour: DAY0,
+        captureId: "a",
+        records: [{ kind: "event", symbol: "BTC", ts: gapAt, type: "gap", message: "lost updates" }],
+      },
+      {
+        exchange: "okx",
+        hour: DAY0 + HOUR,
+        captureId: "a",
+        records: btcLadder().map((r) => ({ ...r, ts: r.ts + HOUR })),
+        policy: { checkpointIntervalNs: 2_000_000, checkpointRowsPerLevel: 1 },
+      },
+      {
+        exchange: "okx",
+        hour: DAY0 + 2n * HOUR,
+        captureId: "a",
+        records: [{ kind: "trade", symbol: "X", ts: DAY0 + 2n * HOUR, price: "1", size: "1", side: "buy" }],
+      },
+    ]);
+    const at = DAY0 + 2n * HOUR + 30n * 60_000_000_000n;
+    for (const ds of [
+      await openDataset(dir),
+      await openDataset(dir, { from: DAY0 + 2n * HOUR, to: at + 1n }),
+    ]) {
+      const [snap] = await collect(ds.books({ symbol: "BTC", at }));
+      // From the checkpoint in hour 1, and the gap in hour 0's file applied after it: the book is not valid.
+      expect(snap!.checkpoint).not.toBeNull();
+      expect(snap!.book.valid).toBe(false);
+      expect(snap!.book.invalidReason).toMatch(/gap: lost updates/);
+    }
+  });
+
   it("a .open file sealed after the dataset was listed still gives its checkpoint", async () => {
     const { dir, remove } = await tempDir();
     cleanups.push(remove);
