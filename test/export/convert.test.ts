@@ -22,7 +22,7 @@ import {
   TapeReader,
   tapeRelativePath,
 } from "../../src/index.js";
-import { canonicalDecimal } from "../format/helpers.js";
+import { canonicalDecimal, unitTrade } from "../format/helpers.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const cli = join(root, "dist", "cli", "main.js");
@@ -924,14 +924,7 @@ describe("library", () => {
 
   it("a batch's symbol dictionary is its own, whatever characters symbols hold", async () => {
     const path = join(dir, "nul-symbols.tape");
-    const t = (symbol: string, ts: bigint): RecordInput => ({
-      kind: "trade",
-      symbol,
-      ts,
-      price: "1",
-      size: "1",
-      side: "buy",
-    });
+    const t = unitTrade;
     // "a\u0000b" alone, then "a" and "b": joined with U+0000 the two batches' values would read the same.
     const input = [t("a\u0000b", 1n), t("a\u0000b", 2n), t("a", 3n), t("b", 4n)];
     await writeFile(path, encodeTape(input, { exchange: "testvenue" }, { policy: { maxRows: 1 } }));

@@ -9,6 +9,7 @@ import {
   type TapeRecord,
   type TradeBatch,
 } from "../../src/index.js";
+import { unitTrade } from "./helpers.js";
 
 const HEADER = { exchange: "x", captureId: "c", periodStart: 0n, periodEnd: 0n, meta: {} };
 const T0 = 1732500000000000000n;
@@ -161,14 +162,7 @@ describe("block time ranges", () => {
 
   it("blocks hold whole flush intervals: each series is cut where its records reach the next interval", async () => {
     const s = 1_000_000_000n;
-    const trade = (symbol: string, ts: bigint): RecordInput => ({
-      kind: "trade",
-      symbol,
-      ts,
-      price: "1",
-      size: "1",
-      side: "buy",
-    });
+    const trade = unitTrade;
     const bytes = encodeTapeRecords(
       [
         trade("A", 0n),

@@ -4,7 +4,15 @@
  * back together with every length, CRC, digest and offset recomputed.
  */
 import { createHash } from "node:crypto";
-import { BytesSource, crc32c, type Row, TapeError, TapeReader, type TapeRecord } from "../../src/index.js";
+import {
+  BytesSource,
+  crc32c,
+  type RecordInput,
+  type Row,
+  TapeError,
+  TapeReader,
+  type TapeRecord,
+} from "../../src/index.js";
 
 /** Canonical decimal text of m / 10^scale, written independently of the code under test. */
 export function canonicalDecimal(m: bigint, scale: number): string {
@@ -381,6 +389,11 @@ export function sectionBody(bytes: Uint8Array, tag: number): number {
 }
 
 export const T0 = 1_700_000_000_000_000_000n;
+
+/** A buy of 1 at 1: for tests of where rows go, not of their values. */
+export function unitTrade(symbol: string, ts: bigint): RecordInput {
+  return { kind: "trade", symbol, ts, price: "1", size: "1", side: "buy" };
+}
 
 /** A small mixed tape: 3 symbols, every kind, 36 records. */
 export function sampleRecords(n = 36): TapeRecord[] {
