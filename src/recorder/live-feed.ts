@@ -83,6 +83,7 @@ export class LiveFeed {
     const labels = { venue: f.venue };
     this.rest = new RestClient({
       base: urls.rest,
+      ...(f.maxFrameBytes === undefined ? {} : { maxBodyBytes: f.maxFrameBytes }),
       onRetry: (path, error, attempt) => log.warn("REST request failed, retrying", { path, error, attempt }),
     });
     this.writer = new Writer({
