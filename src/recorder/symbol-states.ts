@@ -24,6 +24,14 @@ export class SymbolStates<T> {
     return st;
   }
 
+  /**
+   * Whether messages of `symbol` are recorded: a symbol of the selection (any, with an empty selection). A venue
+   * may send others (a shared channel, a hostile peer): keeping state or buffers for each would grow without bound.
+   */
+  selected(symbol: string): boolean {
+    return this.takeAll ? symbol !== "" : this.map.has(symbol);
+  }
+
   /** The state of a symbol met already, without making one. */
   known(symbol: string): T | undefined {
     return this.map.get(symbol);

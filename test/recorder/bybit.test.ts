@@ -143,5 +143,9 @@ describe("bybit connector", () => {
       ts: 1672304486866000000n,
     });
     expect(s.stats.ignoredFrames).toBe(1);
+    // Another symbol's trades and quotes (never subscribed): counted, not recorded.
+    const other = session([trade.replaceAll("BTCUSDT", "ETHUSDT"), top.replaceAll("BTCUSDT", "ETHUSDT")]);
+    expect(other.records).toEqual([]);
+    expect(other.stats.ignoredFrames).toBe(2);
   });
 });

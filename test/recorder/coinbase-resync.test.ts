@@ -77,3 +77,37 @@ describe("coinbase resynchronisation", () => {
     expect(connector.bookOf("BTC-USD")!.synced).toBe(false);
   });
 });
+
+describe("coinbase products not asked for", () => {
+  it("are counted, not recorded, also beside a product asked for in one message", () => {
+    const connector = createConnector("coinbase", {
+      symbols: ["BTC-USD"],
+      trades: true,
+      book: true,
+      bbo: true,
+    });
+    const records: { kind: string; symbol: string }[] = [];
+    const feed = new Feed(connector, { raw: false, sink: (r) => records.push(r) });
+    const at = "2023-11-14T22:13:20.000000Z";
+    const frame = (sequence_num: number, channel: string, events: unknown[]) => ({
+      kind: "frame" as const,
+      recvNs: 1_700_000_000_000_000_000n + BigInt(sequence_num),
+      text: JSON.stringify({ channel, client_id: "", timestamp: at, sequence_num, events }),
+    });
+    const trade = (product_id: string, trade_id: string) => ({
+      trade_id,
+      product_id,
+      price: "37000.5",
+      size: "0.01",
+      side: "BUY",
+      time: at,
+    });
+    const ticker = (product_id: string) => ({ product_id, best_bid: "1", best_ask: "2" });
+    feed.receive(
+      frame(0, "market_trades", [{ type: "update", trades: [trade("ETH-USD", "1"), trade("BTC-USD", "2")] }]),
+    );
+    feed.receive(frame(1, "ticker", [{ type: "update", tickers: [ticker("SOL-USD"), ticker("BTC-USD")] }]));
+    expect(records.map((r) => `${r.kind} ${r.symbol}`)).toEqual(["trade BTC-USD", "bbo BTC-USD"]);
+    expect(feed.stats.ignoredFrames).toBe(2);
+  });
+});

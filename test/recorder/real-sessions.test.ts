@@ -312,3 +312,42 @@ describe("Deribit, a genuine 2021 session (book.raw snapshots and changes, ticke
     expect(removedCaught).toBeGreaterThan(20);
   });
 });
+
+describe("messages of symbols not asked for", () => {
+  it("are counted and kept as raw records of no symbol: no record, book or state of their own", async () => {
+    const sessions: [VenueId, string][] = [
+      ["okx", OKX],
+      ["binance", BINANCE_2024],
+      ["binance-usdm", USDM_2021],
+      ["deribit", DERIBIT_2021],
+      ["kraken", "fixtures/real/kraken-v2-doc-book-snapshot.jsonl"],
+    ];
+    for (const [venue, file] of sessions) {
+      const msgs = await load(file);
+      const records: RecordInput[] = [];
+      // A selection the session's symbols are not in (a venue may send others: a shared channel, a hostile peer).
+      const connector = createConnector(venue, {
+        symbols: ["NOT-ASKED"],
+        trades: true,
+        book: true,
+        bbo: true,
+      });
+      const feed = new Feed(connector, { raw: true, sink: (r) => records.push(r) });
+      for (const m of msgs) feed.receive(m);
+      // Raw records of messages before any time (a capture of bare frames) are held until one is known.
+      feed.releaseTimeless();
+      const kinds = new Set(records.map((r) => r.kind));
+      expect(
+        [...kinds].filter((k) => k !== "raw" && k !== "event"),
+        venue,
+      ).toEqual([]);
+      expect(records.filter((r) => r.kind === "raw").length, venue).toBe(msgs.length);
+      expect(new Set(records.map((r) => r.symbol)), venue).toEqual(new Set([""]));
+      expect(feed.stats.ignoredFrames, venue).toBeGreaterThan(0);
+      expect(
+        [...connector.allBooks()].map((b) => b.symbol),
+        venue,
+      ).toEqual(["NOT-ASKED"]);
+    }
+  });
+});

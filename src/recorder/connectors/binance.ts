@@ -181,11 +181,16 @@ export class BinanceConnector implements Connector {
       return this.onBookTicker(msg, recvNs, ctx);
     }
     ctx.counters.ignoredFrames++;
-    return typeof msg.s === "string" ? msg.s : "";
+    return typeof msg.s === "string" && this.states.selected(msg.s) ? msg.s : "";
   }
 
   private onTrade(m: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
     const symbol = stringOf(m.s, "s");
+    if (!this.states.selected(symbol)) {
+      // Not asked for: counted, its frame kept as a raw record of no symbol.
+      ctx.counters.ignoredFrames++;
+      return "";
+    }
     const at = this.stamp(millisOf(m.T, "T"), recvNs);
     const id = integerTextOf(m.e === "aggTrade" ? m.a : m.t, m.e === "aggTrade" ? "a" : "t");
     if (this.recent.repeated(m.e as string, symbol, id, ctx.counters)) return symbol;
@@ -206,6 +211,11 @@ export class BinanceConnector implements Connector {
 
   private onBookTicker(m: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
     const symbol = stringOf(m.s, "s");
+    if (!this.states.selected(symbol)) {
+      // Not asked for: counted, its frame kept as a raw record of no symbol.
+      ctx.counters.ignoredFrames++;
+      return "";
+    }
     if (this.recent.repeated("bookTicker", symbol, integerTextOf(m.u, "u"), ctx.counters)) return symbol;
     const exchangeTs = m.T !== undefined ? millisOf(m.T, "T") : m.E !== undefined ? millisOf(m.E, "E") : null;
     const at = this.stamp(exchangeTs, recvNs);
@@ -238,7 +248,7 @@ export class BinanceConnector implements Connector {
     const st = this.states.get(symbol);
     if (st === undefined) {
       ctx.counters.ignoredFrames++;
-      return symbol;
+      return "";
     }
     st.lastAt = update.at;
     if (st.feed.synced) this.continueChain(st, update, ctx);
@@ -293,7 +303,7 @@ export class BinanceConnector implements Connector {
     const st = this.states.get(symbol);
     if (!path.startsWith(this.depthPath) || st === undefined) {
       ctx.counters.ignoredFrames++;
-      return symbol;
+      return st === undefined ? "" : symbol;
     }
     st.awaiting = false;
     if (st.feed.synced) {

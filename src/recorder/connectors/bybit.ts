@@ -84,6 +84,11 @@ export class BybitConnector extends StreamBookConnector implements Connector {
     const topic = stringOf(msg.topic, "topic");
     const [channel = "", a = "", b] = topic.split(".");
     const symbol = b ?? a;
+    if (!this.books.selected(symbol)) {
+      // Not asked for: counted, its frame kept as a raw record of no symbol.
+      ctx.counters.ignoredFrames++;
+      return "";
+    }
     if (channel === "publicTrade") {
       for (const d of arrayOf(msg.data, "data")) this.onTrade(objectOf(d, "data[]"), recvNs, ctx);
     } else if (channel === "orderbook" && a === String(BYBIT_BOOK_DEPTH))
@@ -104,6 +109,10 @@ export class BybitConnector extends StreamBookConnector implements Connector {
 
   private onTrade(d: JsonObject, recvNs: bigint | null, ctx: FeedContext): void {
     const symbol = stringOf(d.s, "s");
+    if (!this.books.selected(symbol)) {
+      ctx.counters.ignoredFrames++;
+      return;
+    }
     const tradeId = stringOf(d.i, "i");
     if (this.recent.repeated("publicTrade", symbol, tradeId, ctx.counters)) return;
     const side = stringOf(d.S, "S");

@@ -127,7 +127,7 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
     const feed = this.books.get(product);
     if (feed === undefined || (type !== "snapshot" && type !== "update")) {
       ctx.counters.ignoredFrames++;
-      return product;
+      return feed === undefined ? "" : product;
     }
     const bids: LevelChange[] = [];
     const asks: LevelChange[] = [];
@@ -162,7 +162,13 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
     let product = "";
     for (const item of arrayOf(e.trades, "trades")) {
       const t = objectOf(item, "trades[]");
-      product = stringOf(t.product_id, "product_id");
+      const id = stringOf(t.product_id, "product_id");
+      if (!this.books.selected(id)) {
+        // Not asked for: counted, its frame kept as a raw record.
+        ctx.counters.ignoredFrames++;
+        continue;
+      }
+      product = id;
       const tradeId = stringOf(t.trade_id, "trade_id");
       if (this.recent.repeated("market_trades", product, tradeId, ctx.counters)) continue;
       const side = stringOf(t.side, "side");
@@ -186,7 +192,12 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
     let product = "";
     for (const item of arrayOf(e.tickers, "tickers")) {
       const t = objectOf(item, "tickers[]");
-      product = stringOf(t.product_id, "product_id");
+      const id = stringOf(t.product_id, "product_id");
+      if (!this.books.selected(id)) {
+        ctx.counters.ignoredFrames++;
+        continue;
+      }
+      product = id;
       const rec: Extract<RecordInput, { kind: "bbo" }> = {
         kind: "bbo",
         symbol: product,

@@ -97,6 +97,11 @@ export class DeribitConnector extends StreamBookConnector implements Connector {
     const params = objectOf(msg.params, "params");
     const channel = stringOf(params.channel, "params.channel");
     const [kind = "", inst = ""] = channel.split(".");
+    if (!this.books.selected(inst)) {
+      // Not asked for: counted, its frame kept as a raw record of no symbol.
+      ctx.counters.ignoredFrames++;
+      return "";
+    }
     if (kind === "book") this.onBook(inst, objectOf(params.data, "params.data"), recvNs, ctx);
     else if (kind === "trades")
       for (const d of arrayOf(params.data, "params.data")) this.onTrade(objectOf(d, "data[]"), recvNs, ctx);
@@ -118,6 +123,10 @@ export class DeribitConnector extends StreamBookConnector implements Connector {
 
   private onTrade(d: JsonObject, recvNs: bigint | null, ctx: FeedContext): void {
     const inst = stringOf(d.instrument_name, "instrument_name");
+    if (!this.books.selected(inst)) {
+      ctx.counters.ignoredFrames++;
+      return;
+    }
     const tradeId = typeof d.trade_id === "string" ? d.trade_id : integerTextOf(d.trade_id, "trade_id");
     if (this.recent.repeated("trades", inst, tradeId, ctx.counters)) return;
     const direction = stringOf(d.direction, "direction");
@@ -136,9 +145,14 @@ export class DeribitConnector extends StreamBookConnector implements Connector {
   }
 
   private onQuote(d: JsonObject, recvNs: bigint | null, ctx: FeedContext): void {
+    const symbol = stringOf(d.instrument_name, "instrument_name");
+    if (!this.books.selected(symbol)) {
+      ctx.counters.ignoredFrames++;
+      return;
+    }
     const rec: Extract<RecordInput, { kind: "bbo" }> = {
       kind: "bbo",
-      symbol: stringOf(d.instrument_name, "instrument_name"),
+      symbol,
       ts: millisOf(d.timestamp, "timestamp"),
     };
     if (hasOrders(d.best_bid_price, d.best_bid_amount, "best_bid")) {

@@ -107,12 +107,14 @@ export class KrakenConnector extends StreamBookConnector implements Connector {
     if (channel === "book") return this.onBook(msg, recvNs, ctx);
     if (channel === "trade") {
       let symbol = "";
-      for (const d of arrayOf(msg.data, "data")) symbol = this.onTrade(objectOf(d, "data[]"), recvNs, ctx);
+      for (const d of arrayOf(msg.data, "data"))
+        symbol = this.onTrade(objectOf(d, "data[]"), recvNs, ctx) || symbol;
       return symbol;
     }
     if (channel === "ticker") {
       let symbol = "";
-      for (const d of arrayOf(msg.data, "data")) symbol = this.onTicker(objectOf(d, "data[]"), recvNs, ctx);
+      for (const d of arrayOf(msg.data, "data"))
+        symbol = this.onTicker(objectOf(d, "data[]"), recvNs, ctx) || symbol;
       return symbol;
     }
     // heartbeat, status
@@ -126,11 +128,16 @@ export class KrakenConnector extends StreamBookConnector implements Connector {
       const detail = `Kraken refused ${typeof msg.method === "string" ? msg.method : "a request"}: ${typeof msg.error === "string" ? msg.error : ""}`;
       ctx.record(eventRecord("", "info", detail, this.stamp(null, recvNs)));
     } else ctx.counters.ignoredFrames++;
-    return typeof msg.symbol === "string" ? msg.symbol : "";
+    return typeof msg.symbol === "string" && this.books.selected(msg.symbol) ? msg.symbol : "";
   }
 
   private onTrade(d: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
     const symbol = stringOf(d.symbol, "symbol");
+    if (!this.books.selected(symbol)) {
+      // Not asked for: counted, its frame kept as a raw record (of no symbol when it names no other).
+      ctx.counters.ignoredFrames++;
+      return "";
+    }
     const tradeId = integerTextOf(d.trade_id, "trade_id");
     if (this.recent.repeated("trade", symbol, tradeId, ctx.counters)) return symbol;
     const side = stringOf(d.side, "side");
@@ -151,6 +158,11 @@ export class KrakenConnector extends StreamBookConnector implements Connector {
 
   private onTicker(d: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
     const symbol = stringOf(d.symbol, "symbol");
+    if (!this.books.selected(symbol)) {
+      // Not asked for: counted, its frame kept as a raw record (of no symbol when it names no other).
+      ctx.counters.ignoredFrames++;
+      return "";
+    }
     const rec: Extract<RecordInput, { kind: "bbo" }> = {
       kind: "bbo",
       symbol,
@@ -170,12 +182,13 @@ export class KrakenConnector extends StreamBookConnector implements Connector {
     let symbol = "";
     for (const item of arrayOf(msg.data, "data")) {
       const d = objectOf(item, "data[]");
-      symbol = stringOf(d.symbol, "symbol");
-      const feed = this.books.get(symbol);
+      const name = stringOf(d.symbol, "symbol");
+      const feed = this.books.get(name);
       if (feed === undefined || (type !== "snapshot" && type !== "update")) {
         ctx.counters.ignoredFrames++;
         continue;
       }
+      symbol = name;
       const at = this.stamp(d.timestamp === undefined ? null : isoTimeOf(d.timestamp, "timestamp"), recvNs);
       const checksum = integerOf(d.checksum, "checksum");
       const bids = levelsOf(d.bids, "bids");

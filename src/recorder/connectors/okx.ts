@@ -142,6 +142,11 @@ export class OkxConnector implements Connector {
     const arg = objectOf(msg.arg, "arg");
     const channel = stringOf(arg.channel, "arg.channel");
     const instId = stringOf(arg.instId, "arg.instId");
+    if (!this.states.selected(instId)) {
+      // Not asked for: counted, its frame kept as a raw record of no symbol.
+      ctx.counters.ignoredFrames++;
+      return "";
+    }
     const data = arrayOf(msg.data, "data");
     if (channel === "books") this.onBooks(instId, msg, data, text, recvNs, ctx);
     else if (channel === "trades")
