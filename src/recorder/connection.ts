@@ -161,10 +161,9 @@ export class Connection {
     });
     ws.on("message", (data, isBinary) => {
       s.lastFrameAt = Date.now();
-      if (isBinary) {
-        this.o.events.onWarning(`binary frame of ${(data as Buffer).length} bytes ignored`);
-        return;
-      }
+      // A binary frame goes the way of any frame (no venue here sends one): unreadable, it is a bad frame, stated by
+      // a gap event, its bytes kept as a raw record.
+      if (isBinary) this.o.events.onWarning(`binary frame of ${(data as Buffer).length} bytes`);
       const bytes = data as Buffer;
       const text = bytes.toString();
       if (this.o.heartbeat.isPong(text)) return;

@@ -111,7 +111,8 @@ describe("a venue sending garbage", () => {
     );
     // The snapshot the venue answers with HTML is a bad message too, and the book stays out of sync.
     await waitFor(() => feed.feed.stats.restResponses >= 1, "the REST answer");
-    expect(feed.feed.stats.badFrames).toBe(4 + feed.feed.stats.restResponses);
+    // Not JSON, a price of the wrong type, one beyond the format, a nesting too deep, a binary frame.
+    expect(feed.feed.stats.badFrames).toBe(5 + feed.feed.stats.restResponses);
     expect(feed.connector.bookOf("BTCUSDT")?.synced).toBe(false);
     await r.stop();
     const files: string[] = [];
@@ -127,6 +128,15 @@ describe("a venue sending garbage", () => {
       .filter((x) => x.kind === "raw")
       .map((x) => (x.kind === "raw" ? Buffer.from(x.data).toString() : ""));
     expect(raws).toContain("not json at all");
+    // The binary frame, as received, and the gap that says it could not be read.
+    const binary = recs.find(
+      (x) => x.kind === "raw" && Buffer.from(x.data).equals(Buffer.from([0xde, 0xad, 0xbe, 0xef])),
+    );
+    expect(binary).toBeDefined();
+    const unreadable = recs.filter(
+      (x) => x.kind === "event" && x.type === "gap" && /a frame could not be read/.test(x.message),
+    );
+    expect(unreadable.length).toBe(5);
     expect(raws.some((t) => t.startsWith('{"rest":"/api/v3/depth?symbol=BTCUSDT&limit=5000"'))).toBe(true);
     const disconnects = recs.filter((x) => x.kind === "event" && x.type === "disconnect");
     expect(disconnects.map((x) => (x.kind === "event" ? x.message : ""))).toEqual([
