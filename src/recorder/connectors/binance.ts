@@ -56,6 +56,12 @@ export interface DepthUpdate {
   at: Stamp;
 }
 
+interface PendingSnapshot {
+  bids: LevelChange[];
+  asks: LevelChange[];
+  lastUpdateId: bigint;
+}
+
 export class SymbolState {
   readonly feed: BookFeed;
   /** Updates received while no snapshot has been applied. */
@@ -68,6 +74,11 @@ export class SymbolState {
   fresh = false;
   /** The time of the last update received (stamps a snapshot that finds no update buffered). */
   lastAt: Stamp | null = null;
+  /**
+   * A snapshot with no exchange time that came before any update: applied (and its rows stamped) with the first
+   * update, whose time is the first the rows can take and still sort before what follows them.
+   */
+  pending: PendingSnapshot | null = null;
   constructor(symbol: string) {
     this.feed = new BookFeed(symbol);
   }
@@ -127,6 +138,8 @@ export class BinanceConnector implements Connector {
   onClose(plan: ConnectionPlan, recvNs: bigint | null, reason: string, ctx: FeedContext): void {
     for (const s of plan.symbols) {
       const st = this.states.known(s);
+      // A snapshot waiting for the stream's first update is of this connection's stream.
+      if (st !== undefined) st.pending = null;
       if (st === undefined || !st.feed.synced) continue;
       st.feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, this.stamp(null, recvNs));
       st.buffer = [];
@@ -259,7 +272,8 @@ export class BinanceConnector implements Connector {
   protected bufferUpdate(st: SymbolState, update: DepthUpdate, ctx: FeedContext): void {
     st.buffer.push(update);
     if (st.buffer.length > MAX_BUFFERED_UPDATES) st.buffer.shift();
-    this.requestSnapshot(st, ctx, update.at.recvNs);
+    if (st.pending !== null) this.applySnapshot(st, st.pending, update.at, ctx, update.at.recvNs);
+    else this.requestSnapshot(st, ctx, update.at.recvNs);
   }
 
   /** Applies an update to a book in sync, or records the gap it reveals. */
@@ -312,16 +326,34 @@ export class BinanceConnector implements Connector {
       return symbol;
     }
     const snap = objectOf(parseJsonText(body, "REST body"), "body");
-    const lastUpdateId = integerOf(snap.lastUpdateId, "lastUpdateId");
-    const buffered = st.buffer;
+    const pending: PendingSnapshot = {
+      lastUpdateId: integerOf(snap.lastUpdateId, "lastUpdateId"),
+      bids: levelPairsOf(snap.bids, "bids"),
+      asks: levelPairsOf(snap.asks, "asks"),
+    };
     const snapshotTs = snap.E !== undefined ? millisOf(snap.E, "E") : null;
-    const at = this.snapshotStamp(st, buffered, lastUpdateId, this.stamp(snapshotTs, recvNs));
-    st.feed.snapshot(ctx, levelPairsOf(snap.bids, "bids"), levelPairsOf(snap.asks, "asks"), lastUpdateId, at);
-    st.snapshotId = lastUpdateId;
+    // No time to stamp its rows with yet (none of its own, no update received): they wait for the first update.
+    if (snapshotTs === null && st.buffer.length === 0 && st.lastAt === null) st.pending = pending;
+    else this.applySnapshot(st, pending, this.stamp(snapshotTs, recvNs), ctx, recvNs);
+    return symbol;
+  }
+
+  /** Writes a snapshot's rows, then the buffered updates it does not hold. */
+  private applySnapshot(
+    st: SymbolState,
+    snap: PendingSnapshot,
+    own: Stamp,
+    ctx: FeedContext,
+    recvNs: bigint | null,
+  ): void {
+    const buffered = st.buffer;
+    const at = this.snapshotStamp(st, buffered, snap.lastUpdateId, own);
+    st.pending = null;
+    st.feed.snapshot(ctx, snap.bids, snap.asks, snap.lastUpdateId, at);
+    st.snapshotId = snap.lastUpdateId;
     st.fresh = true;
     st.buffer = [];
     this.continueBuffered(st, buffered, ctx, recvNs);
-    return symbol;
   }
 
   /**
@@ -330,8 +362,8 @@ export class BinanceConnector implements Connector {
    * time (a spot snapshot has no exchange time; the buffered updates were sent before it arrived) nor the
    * snapshot's own `E` does that. So: the time of the last buffered update it holds; else that of the first it does
    * not (its rows come first in the file), 1 ns earlier when a gap follows (its event must come after the rows);
-   * else the last update received; else (no update yet) its own. And after the event of the last loss of sync,
-   * which the rows end.
+   * else the last update received; else its own exchange time (USD-M; a spot snapshot that comes before any update
+   * waits for the first, see `pending`). And after the event of the last loss of sync, which the rows end.
    */
   private snapshotStamp(
     st: SymbolState,
