@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { openTape, recordToJson, recoveryLoss } from "../src/index.js";
+import { type BlockHeader, openTape, recordToJson, recoveryLoss, type TapeError } from "../src/index.js";
 import { addFilterOptions, type FilterOptions, toFilter } from "./filters.js";
 import { toJson, writeOut } from "./output.js";
 import { positive, usage } from "./usage.js";
@@ -16,7 +16,7 @@ export function registerCat(program: Command): void {
     .option("-n, --limit <n>", "stop after n records")
     .option(
       "--on-corrupt <mode>",
-      "error (default): stop at a torn tail or a missing footer; skip: print what is intact, and the loss on stderr",
+      "error (default): stop at a damaged block, a torn tail or a missing footer; skip: print what is intact, and each loss on stderr",
       "error",
     )
     .addHelpText(
@@ -37,7 +37,15 @@ export function registerCat(program: Command): void {
         }
         let n = 0;
         let chunk = "";
-        for await (const rec of reader.records(filter)) {
+        // With skip, a damaged block is said on stderr and passed over, as a replay reports it.
+        const onDamaged =
+          o.onCorrupt === "skip"
+            ? (err: TapeError, b: BlockHeader) =>
+                process.stderr.write(
+                  `ticktape: ${err.code}: ${err.message} (lost: ${b.rowCount} ${b.kind ?? "?"} rows of ${JSON.stringify(b.symbol)})\n`,
+                )
+            : undefined;
+        for await (const rec of reader.records(filter, onDamaged)) {
           if (limit !== undefined && n >= limit) break;
           chunk += `${toJson(recordToJson(rec))}\n`;
           n++;

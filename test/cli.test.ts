@@ -113,6 +113,35 @@ describe("ticktape CLI", () => {
     );
   });
 
+  it("cat stops at a damaged block unless told to skip, and then prints every other block and names the loss", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cat-"));
+    const records: RecordInput[] = [];
+    for (let i = 0; i < 3000; i++)
+      records.push({
+        kind: "trade",
+        symbol: i % 2 === 0 ? "A" : "B",
+        ts: 1_700_000_000_000_000_000n + BigInt(i) * 1_000_000n,
+        price: String(100 + (i % 7)),
+        size: "1",
+        side: "buy",
+      });
+    const whole = encodeTape(records, { exchange: "ex" }, { policy: { maxRows: 500 } });
+    const damaged = Uint8Array.from(whole);
+    // A byte inside one of the blocks (past the header, far before the footer).
+    damaged[400] = damaged[400]! ^ 0xff;
+    const path = join(dir, "damaged.tape");
+    writeFileSync(path, damaged);
+    const stopped = run("cat", path);
+    expect(stopped.status).toBe(2);
+    expect(stopped.stderr).toMatch(/E_TAPE_CRC: .*damaged\.tape, offset \d+/);
+    const skipped = run("cat", path, "--on-corrupt", "skip");
+    expect(skipped.status).toBe(0);
+    expect(skipped.stderr).toMatch(
+      /E_TAPE_CRC: .*damaged\.tape, offset \d+.*\(lost: 500 trade rows of "[AB]"\)/,
+    );
+    expect(skipped.stdout.trim().split("\n")).toHaveLength(2500);
+  });
+
   it("inspect counts checkpoint blocks as such, not as unknown blocks or overhead", () => {
     const r = run("inspect", "--json", "--blocks", fixture("book-checkpoints-zstd.tape"));
     expect(r.status).toBe(0);

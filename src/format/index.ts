@@ -13,6 +13,7 @@ export { type FileHeader, FORMAT_MAJOR, FORMAT_MINOR } from "./header.js";
 export { type JsonRecord, recordFromJson, recordToJson } from "./json.js";
 export type { BookBatch, MantissasInput, OffsetsInput, TradeBatch } from "./kind-buffer.js";
 export {
+  type OnDamagedBlock,
   type OpenOptions,
   type Recovery,
   recoveryLoss,

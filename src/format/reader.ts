@@ -30,6 +30,9 @@ export interface TapeFilter {
   to?: bigint;
 }
 
+/** Told of a block passed over because it failed its checks (its error names the file and offset). */
+export type OnDamagedBlock = (err: TapeError, block: BlockHeader) => void;
+
 export interface Recovery {
   /** Why the footer could not be used. */
   reason: TapeError;
@@ -242,14 +245,28 @@ export class TapeReader {
     return 0;
   }
 
-  /** Decoded blocks matching the filter, in file order. */
-  async *decodedBlocks(filter: TapeFilter = {}): AsyncGenerator<DecodedBlock> {
-    for (const b of this.selectBlocks(filter)) yield await this.readBlock(b);
+  /**
+   * Decoded blocks matching the filter, in file order. With `onDamaged`, a block that fails its checks (a bad CRC,
+   * codec or column: `isFileDamage`) is handed to it and passed over instead of thrown; a failure to read (I/O,
+   * S3) still throws.
+   */
+  async *decodedBlocks(filter: TapeFilter = {}, onDamaged?: OnDamagedBlock): AsyncGenerator<DecodedBlock> {
+    for (const b of this.selectBlocks(filter)) {
+      let block: DecodedBlock;
+      try {
+        block = await this.readBlock(b);
+      } catch (err) {
+        if (onDamaged === undefined || !isFileDamage(err)) throw err;
+        onDamaged(err, b);
+        continue;
+      }
+      yield block;
+    }
   }
 
   /** Row objects (number fields), block by block in file order, rows within the time range. */
-  async *rows(filter: TapeFilter = {}): AsyncGenerator<Row> {
-    for await (const block of this.decodedBlocks(filter)) {
+  async *rows(filter: TapeFilter = {}, onDamaged?: OnDamagedBlock): AsyncGenerator<Row> {
+    for await (const block of this.decodedBlocks(filter, onDamaged)) {
       const rows = blockRows(block, this.header.exchange);
       const keep = timeMask(block, filter);
       for (let i = 0; i < rows.length; i++) if (keep === null || keep(i)) yield rows[i]!;
@@ -257,8 +274,8 @@ export class TapeReader {
   }
 
   /** Exact records (bigint timestamps, canonical decimal strings), in the same order as `rows`. */
-  async *records(filter: TapeFilter = {}): AsyncGenerator<TapeRecord> {
-    for await (const block of this.decodedBlocks(filter)) {
+  async *records(filter: TapeFilter = {}, onDamaged?: OnDamagedBlock): AsyncGenerator<TapeRecord> {
+    for await (const block of this.decodedBlocks(filter, onDamaged)) {
       const records = blockRecords(block);
       const keep = timeMask(block, filter);
       for (let i = 0; i < records.length; i++) if (keep === null || keep(i)) yield records[i]!;
