@@ -36,15 +36,23 @@ const trade = (id: number) =>
 /** Sends each connection's list of frames; the second connection gets the second list, and so on. */
 async function hostileVenue(
   sessions: (string | Buffer)[][],
-): Promise<{ url: string; connections: () => number }> {
-  const http: Server = createServer((_req, res) =>
-    res.writeHead(200).end("<html>not a depth snapshot</html>"),
-  );
+  snapshot = "<html>not a depth snapshot</html>",
+  /** Between two frames: 0 sends a session's frames at once. */
+  pauseMs = 0,
+): Promise<{ url: string; connections: () => number; restRequests: () => number }> {
+  let rest = 0;
+  const http: Server = createServer((_req, res) => {
+    rest++;
+    res.writeHead(200).end(snapshot);
+  });
   const wss = new WebSocketServer({ server: http });
   let n = 0;
   wss.on("connection", (ws: WebSocket) => {
     const frames = sessions[Math.min(n++, sessions.length - 1)]!;
-    for (const f of frames) ws.send(f);
+    frames.forEach((f, i) => {
+      if (pauseMs === 0) ws.send(f);
+      else setTimeout(() => ws.readyState === ws.OPEN && ws.send(f), (i + 1) * pauseMs);
+    });
   });
   await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
   cleanups.push(
@@ -55,7 +63,11 @@ async function hostileVenue(
         http.close(() => resolve());
       }),
   );
-  return { url: `127.0.0.1:${(http.address() as AddressInfo).port}`, connections: () => n };
+  return {
+    url: `127.0.0.1:${(http.address() as AddressInfo).port}`,
+    connections: () => n,
+    restRequests: () => rest,
+  };
 }
 
 async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
@@ -144,5 +156,69 @@ describe("a venue sending garbage", () => {
       "socket 2 closed (code 1000 recorder stopping)",
     ]);
     expect(recs.filter((x) => x.kind === "event" && x.type === "connect").length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe("a frame that cannot be read", () => {
+  it("resynchronises every book: its gap names no symbol, so the files' books need a fresh snapshot", async () => {
+    const depth = (first: number, last: number, price: string) =>
+      JSON.stringify({
+        stream: "btcusdt@depth@100ms",
+        data: {
+          e: "depthUpdate",
+          E: 1764000000000 + last,
+          s: "BTCUSDT",
+          U: first,
+          u: last,
+          b: [[price, "1"]],
+          a: [],
+        },
+      });
+    // The first update asks for the snapshot (at lastUpdateId 1); the next frames come once it has been applied.
+    const venue = await hostileVenue(
+      [[depth(1, 1, "99"), depth(2, 2, "98"), "not json at all", depth(3, 3, "97")]],
+      JSON.stringify({ lastUpdateId: 1, bids: [["99", "1"]], asks: [["101", "1"]] }),
+      // Time for the snapshot to come between the frames: the bad one finds the book in sync.
+      300,
+    );
+    const root = (await tempDir()).dir;
+    const r = await Recorder.start({
+      root,
+      captureId: "t",
+      feeds: [
+        {
+          venue: "binance",
+          symbols: ["BTCUSDT"],
+          trades: false,
+          book: true,
+          bbo: false,
+          raw: true,
+          urls: { ws: `ws://${venue.url}`, rest: `http://${venue.url}` },
+          stallMs: 10_000,
+          maxConnectionAgeMs: 0,
+        },
+      ],
+      flushIntervalMs: 50,
+      sync: false,
+    });
+    cleanups.push(() => r.stop().catch(() => {}));
+    const feed = r.feeds[0]!;
+    await waitFor(() => feed.feed.stats.badFrames >= 1, "the bad frame");
+    // The book lost its sync with the frame, and asked for a snapshot again.
+    await waitFor(() => venue.restRequests() >= 2, "a second snapshot request");
+    expect(feed.feed.stats.gaps).toBeGreaterThanOrEqual(1);
+    await r.stop();
+    const files: string[] = [];
+    for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
+      if (e.isFile()) files.push(join(e.parentPath, e.name));
+    }
+    const events: TapeRecord[] = [];
+    for await (const x of datasetOfFiles(files).replay({ exact: true, kinds: ["event"] }))
+      events.push(x as TapeRecord);
+    const gaps = events.flatMap((x) =>
+      x.kind === "event" && x.type === "gap" ? [`${x.symbol}: ${x.message}`] : [],
+    );
+    expect(gaps.some((g) => g.startsWith(": a frame could not be read"))).toBe(true);
+    expect(gaps.some((g) => g.startsWith("BTCUSDT: a frame could not be read"))).toBe(true);
   });
 });
