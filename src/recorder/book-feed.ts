@@ -96,6 +96,7 @@ export class BookFeed {
     }
     this.book.clear();
     this.apply(ctx, bids, asks, seq, at, true);
+    if (bids.length === 0 && asks.length === 0) this.emitEmptySnapshot(ctx, seq, at);
     this.synced = true;
     // The ids it holds: after the last one applied before it, up to its own.
     this.covered = seq === null ? null : { after: this.lastSeq, upTo: seq };
@@ -151,6 +152,15 @@ export class BookFeed {
     const asks = rows("ask").map((l): LevelChange => [l.price, l.size]);
     this.emitRows(ctx, "bid", bids, this.lastSeq, at, true);
     this.emitRows(ctx, "ask", asks, this.lastSeq, at, true);
+    if (bids.length === 0 && asks.length === 0) this.emitEmptySnapshot(ctx, this.lastSeq, at);
+  }
+
+  /**
+   * A snapshot of an empty book, as one snapshot row of size 0 (docs/FORMAT.md §6.5.3): a new snapshot empties the
+   * book and the size deletes nothing. Without a row, readers would keep the levels they had, as valid.
+   */
+  private emitEmptySnapshot(ctx: FeedContext, seq: bigint | null, at: Stamp): void {
+    this.emitRows(ctx, "bid", [["0", "0"]], seq, at, true);
   }
 
   /** Marks the book out of sync and writes the event that says why; nothing is applied until a snapshot. */

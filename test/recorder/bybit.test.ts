@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { RecordInput } from "../../src/format/records.js";
+import { BytesSource, encodeTape, OrderBook, TapeReader } from "../../src/index.js";
 import { createConnector } from "../../src/recorder/connectors/index.js";
 import { Feed } from "../../src/recorder/feed.js";
 
@@ -37,6 +38,20 @@ const snapshot = book(
 );
 
 describe("bybit connector", () => {
+  it("writes a snapshot of an empty book as one row that empties the book for readers too", async () => {
+    // Levels, then the venue's snapshot of an empty book (a halted market, a new listing).
+    const s = session([snapshot, book("snapshot", 200, [], [])]);
+    expect(s.book.synced).toBe(true);
+    expect(s.book.book.bids.top(10)).toEqual([]);
+    const last = s.records.at(-1)!;
+    expect(last).toMatchObject({ kind: "book", side: "bid", price: "0", size: "0", snapshot: true });
+    const book2 = new OrderBook("BTCUSDT");
+    const reader = await TapeReader.open(new BytesSource(encodeTape(s.records, { exchange: "bybit" })));
+    for await (const row of reader.rows()) book2.apply(row);
+    expect(book2.valid).toBe(true);
+    expect(book2.top(10)).toEqual({ bids: [], asks: [] });
+  });
+
   it("applies deltas whose u follows by one, and keeps the received digits", () => {
     const s = session([
       snapshot,
