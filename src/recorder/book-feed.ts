@@ -69,9 +69,12 @@ export class BookFeed {
     return true;
   }
 
-  /** True after a loss of sync, until the snapshot that ends it. */
+  /**
+   * True while out of sync: after a loss, and before the first snapshot (an update before any snapshot means the
+   * subscription's snapshot was missed). Asking again is paced by `mayRequest`.
+   */
   get needsResync(): boolean {
-    return this.lost;
+    return !this.synced;
   }
 
   /** Replaces the book with a snapshot and writes its rows. */

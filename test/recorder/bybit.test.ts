@@ -38,6 +38,12 @@ const snapshot = book(
 );
 
 describe("bybit connector", () => {
+  it("asks for the snapshot again when an update comes before any: the subscription's snapshot was missed", () => {
+    const s = session([book("delta", 101, [["16493.50", "1"]], [])]);
+    expect(s.book.synced).toBe(false);
+    expect(s.sent.map((t) => JSON.parse(t).op)).toEqual(["unsubscribe", "subscribe"]);
+  });
+
   it("writes a snapshot of an empty book as one row that empties the book for readers too", async () => {
     // Levels, then the venue's snapshot of an empty book (a halted market, a new listing).
     const s = session([snapshot, book("snapshot", 200, [], [])]);
