@@ -182,3 +182,53 @@ describe("binance books", () => {
     }
   });
 });
+
+describe("binance update ids that go back", () => {
+  for (const venue of ["binance", "binance-usdm"] as const) {
+    it(`are a gap on ${venue}, not duplicates that would freeze the book`, () => {
+      const connector = createConnector(venue, {
+        symbols: ["BTCUSDT"],
+        trades: false,
+        book: true,
+        bbo: false,
+      });
+      const events: string[] = [];
+      const feed = new Feed(connector, {
+        raw: false,
+        sink: (r) => {
+          if (r.kind === "event") events.push(`${r.type}: ${r.message}`);
+        },
+      });
+      let n = 0;
+      const depth = (first: number, last: number, prev: number) =>
+        feed.receive({
+          kind: "frame",
+          recvNs: BigInt(T + n++) * 1_000_000n,
+          text: JSON.stringify({
+            e: "depthUpdate",
+            E: T + n,
+            s: "BTCUSDT",
+            U: first,
+            u: last,
+            ...(venue === "binance-usdm" ? { pu: prev } : {}),
+            b: [["100.00", "1"]],
+            a: [],
+          }),
+        });
+      depth(11, 12, 10);
+      const path = venue === "binance" ? "/api/v3/depth" : "/fapi/v1/depth";
+      feed.receive({
+        kind: "rest",
+        recvNs: BigInt(T + n++) * 1_000_000n,
+        path: `${path}?symbol=BTCUSDT&limit=1000`,
+        body: JSON.stringify({ lastUpdateId: 11, E: T, T, bids: [["99.00", "1"]], asks: [["101.00", "1"]] }),
+      });
+      depth(13, 14, 12);
+      depth(13, 14, 12); // sent twice: a duplicate
+      depth(5, 6, 4); // the ids went back
+      expect(feed.stats.duplicates).toBe(1);
+      expect(events).toEqual(["gap: update 5..6 after 14: the ids went back"]);
+      expect(connector.bookOf("BTCUSDT")!.synced).toBe(false);
+    });
+  }
+});

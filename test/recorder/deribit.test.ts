@@ -69,3 +69,39 @@ describe("deribit quotes", () => {
     ]);
   });
 });
+
+describe("deribit book changes", () => {
+  const book = (type: "snapshot" | "change", changeId: number, prev: number | null, price: number) =>
+    JSON.stringify({
+      jsonrpc: "2.0",
+      method: "subscription",
+      params: {
+        channel: "book.ETH-PERPETUAL.raw",
+        data: {
+          type,
+          timestamp: 1795825461839 + changeId,
+          instrument_name: "ETH-PERPETUAL",
+          change_id: changeId,
+          ...(prev === null ? {} : { prev_change_id: prev }),
+          bids: [["new", price, 10]],
+          asks: [["new", price + 100, 10]],
+        },
+      },
+    });
+
+  it("take a change seen again for a duplicate, and ids that went back for a gap, not for duplicates", () => {
+    const { records } = session([
+      book("snapshot", 1000, null, 2650),
+      book("change", 1001, 1000, 2649),
+      book("change", 1001, 1000, 2649),
+      // The numbering restarts lower, chained from there: not seen, not held by the snapshot.
+      book("change", 500, 499, 2648),
+      book("change", 501, 500, 2647),
+    ]);
+    const events = records.flatMap((r) => (r.kind === "event" ? [`${r.type}: ${r.message}`] : []));
+    expect(events).toEqual(["gap: change_id 500 after 1001: the ids went back"]);
+    // Nothing applied across the gap.
+    const prices = records.flatMap((r) => (r.kind === "book" ? [r.price] : []));
+    expect(prices).not.toContain("2648");
+  });
+});

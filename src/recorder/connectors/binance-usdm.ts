@@ -51,7 +51,18 @@ export class BinanceUsdmConnector extends BinanceConnector {
       return;
     }
     if (u.last <= last) {
-      ctx.counters.duplicates++;
+      if (st.feed.holds(u.last)) ctx.counters.duplicates++;
+      else {
+        // Not one seen lately: the numbering went back, and what follows would all be dropped as seen.
+        st.feed.lose(
+          ctx,
+          "gap",
+          `update ${u.first}..${u.last} after ${last}: the ids went back`,
+          u.first,
+          u.at,
+        );
+        this.bufferUpdate(st, u, ctx);
+      }
       return;
     }
     if (u.prev !== last) {

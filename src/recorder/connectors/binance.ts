@@ -280,6 +280,19 @@ export class BinanceConnector implements Connector {
   protected continueChain(st: SymbolState, u: DepthUpdate, ctx: FeedContext): void {
     const last = st.feed.lastSeq ?? -1n;
     if (u.last <= last) {
+      // Neither one seen lately nor one the snapshot holds: the numbering went back, and what follows would all be
+      // dropped as seen.
+      if (!st.fresh && !st.feed.holds(u.last)) {
+        st.feed.lose(
+          ctx,
+          "gap",
+          `update ${u.first}..${u.last} after ${last}: the ids went back`,
+          u.first,
+          u.at,
+        );
+        this.bufferUpdate(st, u, ctx);
+        return;
+      }
       // At or before the snapshot: Binance says drop it. After: the stream sent it twice.
       if (u.last <= st.snapshotId) ctx.counters.ignoredFrames++;
       else ctx.counters.duplicates++;

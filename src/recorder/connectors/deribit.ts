@@ -190,7 +190,12 @@ export class DeribitConnector extends StreamBookConnector implements Connector {
     const last = feed.lastSeq ?? -1n;
     const prev = integerOf(d.prev_change_id, "prev_change_id");
     if (changeId <= last) {
-      ctx.counters.duplicates++;
+      if (feed.holds(changeId)) ctx.counters.duplicates++;
+      else {
+        // Not one seen lately: the numbering went back, and what follows would all be dropped as seen.
+        feed.lose(ctx, "gap", `change_id ${changeId} after ${last}: the ids went back`, changeId, at);
+        this.resubscribe(feed, ctx, recvNs);
+      }
       return;
     }
     if (prev !== last) {
