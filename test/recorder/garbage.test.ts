@@ -78,6 +78,31 @@ async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<
   }
 }
 
+/** A recorder of the venue's BTCUSDT, with raw capture on, flushing often. */
+function recordVenue(url: string, feed: { trades: boolean; maxFrameBytes?: number }) {
+  return tempDir().then(({ dir: root }) =>
+    Recorder.start({
+      root,
+      captureId: "t",
+      feeds: [
+        {
+          venue: "binance",
+          symbols: ["BTCUSDT"],
+          book: true,
+          bbo: false,
+          raw: true,
+          urls: { ws: `ws://${url}`, rest: `http://${url}` },
+          stallMs: 10_000,
+          maxConnectionAgeMs: 0,
+          ...feed,
+        },
+      ],
+      flushIntervalMs: 50,
+      sync: false,
+    }).then((recorder) => ({ root, recorder })),
+  );
+}
+
 describe("a venue sending garbage", () => {
   it("is counted and kept, never fatal; an oversized frame costs a reconnect", async () => {
     const venue = await hostileVenue([
@@ -94,27 +119,7 @@ describe("a venue sending garbage", () => {
       ],
       [trade(4), trade(5)],
     ]);
-    const root = (await tempDir()).dir;
-    const r = await Recorder.start({
-      root,
-      captureId: "t",
-      feeds: [
-        {
-          venue: "binance",
-          symbols: ["BTCUSDT"],
-          trades: true,
-          book: true,
-          bbo: false,
-          raw: true,
-          urls: { ws: `ws://${venue.url}`, rest: `http://${venue.url}` },
-          stallMs: 10_000,
-          maxConnectionAgeMs: 0,
-          maxFrameBytes: 1024 * 1024,
-        },
-      ],
-      flushIntervalMs: 50,
-      sync: false,
-    });
+    const { root, recorder: r } = await recordVenue(venue.url, { trades: true, maxFrameBytes: 1024 * 1024 });
     cleanups.push(() => r.stop().catch(() => {}));
     const feed = r.feeds[0]!;
     await waitFor(
@@ -181,26 +186,7 @@ describe("a frame that cannot be read", () => {
       // Time for the snapshot to come between the frames: the bad one finds the book in sync.
       300,
     );
-    const root = (await tempDir()).dir;
-    const r = await Recorder.start({
-      root,
-      captureId: "t",
-      feeds: [
-        {
-          venue: "binance",
-          symbols: ["BTCUSDT"],
-          trades: false,
-          book: true,
-          bbo: false,
-          raw: true,
-          urls: { ws: `ws://${venue.url}`, rest: `http://${venue.url}` },
-          stallMs: 10_000,
-          maxConnectionAgeMs: 0,
-        },
-      ],
-      flushIntervalMs: 50,
-      sync: false,
-    });
+    const { root, recorder: r } = await recordVenue(venue.url, { trades: false });
     cleanups.push(() => r.stop().catch(() => {}));
     const feed = r.feeds[0]!;
     await waitFor(() => feed.feed.stats.badFrames >= 1, "the bad frame");

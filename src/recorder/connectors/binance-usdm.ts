@@ -51,18 +51,9 @@ export class BinanceUsdmConnector extends BinanceConnector {
       return;
     }
     if (u.last <= last) {
+      // Not one seen lately: the numbering went back, and what follows would all be dropped as seen.
       if (st.feed.holds(u.last)) ctx.counters.duplicates++;
-      else {
-        // Not one seen lately: the numbering went back, and what follows would all be dropped as seen.
-        st.feed.lose(
-          ctx,
-          "gap",
-          `update ${u.first}..${u.last} after ${last}: the ids went back`,
-          u.first,
-          u.at,
-        );
-        this.bufferUpdate(st, u, ctx);
-      }
+      else this.idsWentBack(st, u, last, ctx);
       return;
     }
     if (u.prev !== last) {

@@ -283,14 +283,7 @@ export class BinanceConnector implements Connector {
       // Neither one seen lately nor one the snapshot holds: the numbering went back, and what follows would all be
       // dropped as seen.
       if (!st.fresh && !st.feed.holds(u.last)) {
-        st.feed.lose(
-          ctx,
-          "gap",
-          `update ${u.first}..${u.last} after ${last}: the ids went back`,
-          u.first,
-          u.at,
-        );
-        this.bufferUpdate(st, u, ctx);
+        this.idsWentBack(st, u, last, ctx);
         return;
       }
       // At or before the snapshot: Binance says drop it. After: the stream sent it twice.
@@ -306,6 +299,12 @@ export class BinanceConnector implements Connector {
       return;
     }
     this.apply(st, u, ctx);
+  }
+
+  /** An update at or below the last id applied that is not one seen again: the numbering restarted lower. */
+  protected idsWentBack(st: SymbolState, u: DepthUpdate, last: bigint, ctx: FeedContext): void {
+    st.feed.lose(ctx, "gap", `update ${u.first}..${u.last} after ${last}: the ids went back`, u.first, u.at);
+    this.bufferUpdate(st, u, ctx);
   }
 
   /** Applies an update found in sequence; a crossed book after it loses sync. */
