@@ -53,6 +53,9 @@ export interface LiveFeedOptions {
   onFlushed?(venue: VenueId, ack: FlushAck): void;
 }
 
+/** Least time between two resynchronisations of every book after unreadable frames. */
+const BAD_FRAME_RESYNC_MS = 60_000;
+
 export class LiveFeed {
   readonly connector: Connector;
   readonly feed: Feed;
@@ -64,6 +67,8 @@ export class LiveFeed {
   private openSockets = 0;
   private lastCounted = { gaps: 0, checksumFailures: 0, badFrames: 0 };
   private countedMessages = 0;
+  /** When every book was last resynchronised after an unreadable frame (ms since the epoch). */
+  private badFrameResyncAt = Number.NEGATIVE_INFINITY;
   private countedWritten = 0;
   private uncountedBytes = 0;
   private connects = 0;
@@ -128,7 +133,11 @@ export class LiveFeed {
         log.warn("bad frame", { error: err.message, frame: text.slice(0, 200) });
         // The frame's gap names no symbol (it could not be read), so readers take every book as broken by it: each
         // is resynchronised from a fresh snapshot, as after records lost on their way to disk, not left broken in
-        // the files until the next hour. (Offline ingest has no venue to ask: its capture holds what it holds.)
+        // the files until the next hour. At most once a minute, as a reconnect would: a venue whose every message
+        // fails to read must not turn into a flood of snapshot requests. (Offline ingest has no venue to ask.)
+        const now = Date.now();
+        if (now - this.badFrameResyncAt < BAD_FRAME_RESYNC_MS) return;
+        this.badFrameResyncAt = now;
         this.connector.resync(
           `a frame could not be read (${err.message})`,
           o.clock.nowNs(),

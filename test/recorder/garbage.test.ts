@@ -181,7 +181,16 @@ describe("a frame that cannot be read", () => {
       });
     // The first update asks for the snapshot (at lastUpdateId 1); the next frames come once it has been applied.
     const venue = await hostileVenue(
-      [[depth(1, 1, "99"), depth(2, 2, "98"), "not json at all", depth(3, 3, "97")]],
+      [
+        [
+          depth(1, 1, "99"),
+          depth(2, 2, "98"),
+          "not json at all",
+          depth(3, 3, "97"),
+          "nor this",
+          depth(4, 4, "96"),
+        ],
+      ],
       JSON.stringify({ lastUpdateId: 1, bids: [["99", "1"]], asks: [["101", "1"]] }),
       // Time for the snapshot to come between the frames: the bad one finds the book in sync.
       300,
@@ -189,9 +198,12 @@ describe("a frame that cannot be read", () => {
     const { root, recorder: r } = await recordVenue(venue.url, { trades: false });
     cleanups.push(() => r.stop().catch(() => {}));
     const feed = r.feeds[0]!;
-    await waitFor(() => feed.feed.stats.badFrames >= 1, "the bad frame");
-    // The book lost its sync with the frame, and asked for a snapshot again.
+    await waitFor(() => feed.feed.stats.badFrames >= 2, "the bad frames");
+    // The book lost its sync with the first, and asked for a snapshot again; the second, within the minute, asks
+    // for nothing more.
     await waitFor(() => venue.restRequests() >= 2, "a second snapshot request");
+    await waitFor(() => feed.feed.stats.frames >= 6, "the last frame");
+    expect(venue.restRequests()).toBe(2);
     expect(feed.feed.stats.gaps).toBeGreaterThanOrEqual(1);
     await r.stop();
     const files: string[] = [];
