@@ -4,6 +4,8 @@
  * which is how Binance says "you are over the request weight").
  */
 
+import { readAtMost } from "../common/read-at-most.js";
+
 export interface RestClientOptions {
   base: string;
   /** Deadline of one attempt, body included (default 10 s). */
@@ -79,12 +81,7 @@ async function readBody(res: Response, max: number): Promise<string> {
     throw new Error(`answer of ${declared} bytes, more than the ${max} taken`);
   }
   if (res.body === null) return "";
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    length += chunk.length;
-    if (length > max) throw new Error(`answer of more than the ${max} bytes taken`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, length).toString("utf8");
+  const bytes = await readAtMost(res.body as unknown as AsyncIterable<Uint8Array>, max);
+  if (bytes === null) throw new Error(`answer of more than the ${max} bytes taken`);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8");
 }

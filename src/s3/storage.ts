@@ -6,6 +6,7 @@
  * The AWS SDK is loaded on first use, so that local-only work never pays for it.
  */
 import type { GetObjectCommandInput, GetObjectCommandOutput, S3Client } from "@aws-sdk/client-s3";
+import { readAtMost } from "../common/read-at-most.js";
 import { TapeError } from "../format/errors.js";
 import { backoffMs, httpStatusOf, isRetryable, ShortBodyError } from "./retry.js";
 import { type S3Location, s3Url } from "./url.js";
@@ -224,34 +225,22 @@ export class S3Storage {
     this.stats.gets++;
     if (out.Body === undefined) throw new ShortBodyError("no body");
     const body = out.Body as unknown as AsyncIterable<Uint8Array> & { destroy?: () => void };
-    const chunks: Uint8Array[] = [];
-    let length = 0;
+    let bytes: Uint8Array | null;
     try {
       check(out);
-      for await (const chunk of body) {
-        length += chunk.length;
-        this.stats.bytesFetched += chunk.length;
-        if (length > maxBytes)
-          throw new TapeError(
-            "E_TAPE_S3",
-            `the server sent more than the ${maxBytes} bytes asked for (${input.Range}): it ignored the byte range`,
-            { file: s3Url(loc) },
-          );
-        chunks.push(chunk);
-      }
+      bytes = await readAtMost(body, maxBytes, (n) => {
+        this.stats.bytesFetched += n;
+      });
     } catch (err) {
       body.destroy?.();
       throw err;
     }
-    // A plain Uint8Array, as callers slice it (a Buffer's `slice` would share memory where theirs copies).
-    const only = chunks.length === 1 ? chunks[0]! : null;
-    if (only !== null) return { out, bytes: new Uint8Array(only.buffer, only.byteOffset, only.length) };
-    const bytes = new Uint8Array(length);
-    let at = 0;
-    for (const c of chunks) {
-      bytes.set(c, at);
-      at += c.length;
-    }
+    if (bytes === null)
+      throw new TapeError(
+        "E_TAPE_S3",
+        `the server sent more than the ${maxBytes} bytes asked for (${input.Range}): it ignored the byte range`,
+        { file: s3Url(loc) },
+      );
     return { out, bytes };
   }
 
