@@ -20,6 +20,8 @@ export interface CapturedFrame {
   text: string;
   /** The text's UTF-8 bytes, when the receiver has them (the raw record takes them instead of encoding again). */
   bytes?: Uint8Array;
+  /** The live socket it came from (`FeedContext.socket`); absent in a capture. */
+  socket?: number;
 }
 export interface CapturedRest {
   kind: "rest";

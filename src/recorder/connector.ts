@@ -77,6 +77,11 @@ export interface FeedContext {
   requestRest(path: string): void;
   /** Sends a text message on the connection the current frame came from. */
   send(text: string): void;
+  /**
+   * Which connection the current frame came from: a number that grows with each socket the live recorder opens
+   * (a replacement's is above its predecessor's); 0 in a capture, which holds one connection at a time.
+   */
+  readonly socket: number;
   readonly counters: FeedCounters;
 }
 

@@ -61,6 +61,8 @@ export class Feed {
   private nextHour = -1n;
   /** The latest receive time seen (null before any). */
   private lastRecvNs: bigint | null = null;
+  /** The socket of the message being handled (`FeedContext.socket`). */
+  private socket = 0;
 
   constructor(
     readonly connector: Connector,
@@ -75,8 +77,12 @@ export class Feed {
       records: { trade: 0, book: 0, bbo: 0, event: 0, raw: 0 },
     };
     const stats = this.stats;
+    const feed = this;
     this.ctx = {
       counters: stats,
+      get socket() {
+        return feed.socket;
+      },
       record: (rec) => {
         stats.records[rec.kind]++;
         // A time the format cannot store is refused with its record, and must not stamp the ones after it.
@@ -120,6 +126,7 @@ export class Feed {
     let symbol = "";
     if (m.kind === "frame") this.stats.frames++;
     else this.stats.restResponses++;
+    this.socket = m.kind === "frame" ? (m.socket ?? 0) : 0;
     try {
       symbol =
         m.kind === "frame"

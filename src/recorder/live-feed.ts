@@ -228,11 +228,11 @@ export class LiveFeed {
           log.info("connected", { url: plan.url, socket: id, replacing });
           if (!replacing) this.connector.onOpen(plan, now, this.feed.context);
         },
-        onFrame: (text, _id, bytes) => {
+        onFrame: (text, socket, bytes) => {
           const recvNs = this.o.clock.nowNs();
           this.uncountedBytes += text.length;
           this.sendTo = conn;
-          this.feed.receive({ kind: "frame", recvNs, text, bytes });
+          this.feed.receive({ kind: "frame", recvNs, text, bytes, socket });
           this.sendTo = null;
         },
         onClose: (id, reason, why) => {

@@ -1,5 +1,6 @@
 /** Coinbase: a crossed book resubscribes that product alone, and a resubscription held back is asked again. */
 import { describe, expect, it } from "vitest";
+import type { RecordInput as TapeRecordInput } from "../../src/format/records.js";
 import { createConnector } from "../../src/recorder/connectors/index.js";
 import { Feed } from "../../src/recorder/feed.js";
 
@@ -109,5 +110,184 @@ describe("coinbase products not asked for", () => {
     feed.receive(frame(1, "ticker", [{ type: "update", tickers: [ticker("SOL-USD"), ticker("BTC-USD")] }]));
     expect(records.map((r) => `${r.kind} ${r.symbol}`)).toEqual(["trade BTC-USD", "bbo BTC-USD"]);
     expect(feed.stats.ignoredFrames).toBe(2);
+  });
+});
+
+describe("coinbase connections", () => {
+  type Level = [string, string, string];
+  function twoSockets() {
+    const connector = createConnector("coinbase", {
+      symbols: ["BTC-USD"],
+      trades: true,
+      book: true,
+      bbo: false,
+    });
+    const records: TapeRecordInput[] = [];
+    const sent: string[] = [];
+    const feed = new Feed(connector, { raw: false, sink: (r) => records.push(r), send: (t) => sent.push(t) });
+    const next = new Map<number, number>();
+    let ms = 1_700_000_000_000;
+    const send = (
+      socket: number,
+      channel: string,
+      events: unknown[],
+      sequence_num = next.get(socket) ?? 0,
+      timestamp = new Date(ms + 1).toISOString(),
+    ) => {
+      next.set(socket, sequence_num + 1);
+      ms++;
+      const text = JSON.stringify({ channel, client_id: "", timestamp, sequence_num, events });
+      feed.receive({ kind: "frame", recvNs: BigInt(ms) * 1_000_000n, text, socket });
+      lastText = text;
+    };
+    let lastText = "";
+    const again = (socket: number) =>
+      feed.receive({ kind: "frame", recvNs: BigInt(++ms) * 1_000_000n, text: lastText, socket });
+    const l2 = (socket: number, type: string, ups: Level[], seq?: number) =>
+      send(
+        socket,
+        "l2_data",
+        [
+          {
+            type,
+            product_id: "BTC-USD",
+            updates: ups.map(([side, price_level, new_quantity]) => ({ side, price_level, new_quantity })),
+          },
+        ],
+        seq,
+      );
+    const trade = (socket: number, trade_id: string, seq?: number) =>
+      send(
+        socket,
+        "market_trades",
+        [
+          {
+            type: "update",
+            trades: [
+              {
+                trade_id,
+                product_id: "BTC-USD",
+                price: "100.5",
+                size: "1",
+                side: "BUY",
+                time: "2023-11-14T22:13:20Z",
+              },
+            ],
+          },
+        ],
+        seq,
+      );
+    const ticker = (socket: number, timestamp: string, best_bid: string, seq?: number) => {
+      const tickers = [{ type: "ticker", product_id: "BTC-USD", best_bid, best_ask: "101" }];
+      send(socket, "ticker", [{ type: "update", tickers }], seq, timestamp);
+    };
+    const quotes = () =>
+      records.flatMap((r) => (r.kind === "bbo" ? [`${String(r.ts).slice(-10, -6)} ${r.bidPrice}`] : []));
+    const gaps = () => records.filter((r) => r.kind === "event" && r.type === "gap").length;
+    const trades = () =>
+      records.filter((r) => r.kind === "trade").map((r) => (r.kind === "trade" ? r.tradeId : ""));
+    return { connector, feed, sent, l2, trade, ticker, quotes, again, gaps, trades };
+  }
+  const book = (c: ReturnType<typeof twoSockets>["connector"]) => {
+    const b = c.bookOf("BTC-USD")!;
+    return { synced: b.synced, bids: b.book.bids.top(10).map((l) => `${l.price}:${l.size}`) };
+  };
+
+  it("moves a book to the replacing connection with its snapshot; the old one's updates are copies", () => {
+    const s = twoSockets();
+    s.l2(1, "snapshot", [
+      ["bid", "100", "1"],
+      ["offer", "101", "1"],
+    ]);
+    s.l2(1, "update", [["bid", "99", "2"]]);
+    // The replacement counts its own messages from 0 and sends its snapshot.
+    s.l2(2, "snapshot", [
+      ["bid", "100", "1"],
+      ["bid", "99", "2"],
+      ["offer", "101", "1"],
+    ]);
+    s.l2(1, "update", [["bid", "98", "3"]]);
+    s.l2(2, "update", [["bid", "98", "3"]]);
+    s.l2(2, "update", [["bid", "97", "4"]]);
+    s.l2(1, "update", [["bid", "97", "4"]]);
+    expect(s.gaps()).toBe(0);
+    expect(s.feed.stats.duplicates).toBe(2);
+    expect(book(s.connector)).toEqual({ synced: true, bids: ["100:1", "99:2", "98:3", "97:4"] });
+    // Trades of both connections: each once, none dropped for the other connection's numbering.
+    s.trade(1, "7");
+    s.trade(2, "7");
+    s.trade(2, "8");
+    expect(s.trades()).toEqual(["7", "8"]);
+  });
+
+  it("records each quote once while two connections send them, whichever delivers first", () => {
+    const s = twoSockets();
+    const t = (ms: number) => `2023-11-14T22:13:20.${ms}Z`;
+    s.ticker(1, t(100), "1");
+    s.ticker(1, t(101), "2");
+    s.ticker(1, t(101), "3"); // two quotes of one millisecond
+    // The replacement delivers its copies later than the old connection; then the old one lags behind it.
+    s.ticker(2, t(101), "2");
+    s.ticker(2, t(101), "3");
+    s.ticker(2, t(102), "4");
+    s.ticker(1, t(102), "4");
+    s.ticker(1, t(103), "5");
+    s.ticker(2, t(103), "5");
+    expect(s.quotes()).toEqual(["0100 1", "0101 2", "0101 3", "0102 4", "0103 5"]);
+    expect(s.feed.stats.duplicates).toBe(4);
+  });
+
+  it("loses only the books of the connection whose messages went missing", () => {
+    const s = twoSockets();
+    s.l2(1, "snapshot", [
+      ["bid", "100", "1"],
+      ["offer", "101", "1"],
+    ]);
+    s.l2(2, "snapshot", [
+      ["bid", "100", "1"],
+      ["offer", "101", "1"],
+    ]);
+    s.l2(1, "update", [["bid", "99", "1"]], 10); // the old connection skipped 8 messages: not this book's
+    expect(s.gaps()).toBe(0);
+    s.l2(2, "update", [["bid", "99", "1"]], 5);
+    expect(s.gaps()).toBe(1);
+    expect(book(s.connector).synced).toBe(false);
+  });
+
+  it("takes updates on a newer connection before its snapshot as a gap", () => {
+    const s = twoSockets();
+    s.l2(1, "snapshot", [
+      ["bid", "100", "1"],
+      ["offer", "101", "1"],
+    ]);
+    s.l2(2, "update", [["bid", "99", "1"]]);
+    expect(s.gaps()).toBe(1);
+    expect(book(s.connector).synced).toBe(false);
+    expect(subscribed(s.sent)).toEqual(["BTC-USD"]);
+  });
+
+  it("drops a message received again, but follows numbering that went back, with a gap", () => {
+    const s = twoSockets();
+    s.l2(
+      0,
+      "snapshot",
+      [
+        ["bid", "100", "1"],
+        ["offer", "101", "1"],
+      ],
+      5000,
+    );
+    s.trade(0, "1");
+    s.again(0); // the same message again
+    expect(s.feed.stats.duplicates).toBe(1);
+    expect(s.gaps()).toBe(0);
+    // A number seen before on another message: the numbering went back, and nothing after it is dropped.
+    s.trade(0, "2", 5000);
+    s.trade(0, "3");
+    expect(s.trades()).toEqual(["1", "2", "3"]);
+    expect(s.gaps()).toBe(1);
+    expect(book(s.connector).synced).toBe(false);
+    s.trade(0, "4", 17);
+    expect(s.trades()).toEqual(["1", "2", "3", "4"]);
   });
 });

@@ -5,6 +5,11 @@
  * message of a connection carries `sequence_num`, counting the connection's messages from 0; a jump means
  * messages were lost, and since any of them may have been a book update, every book of the connection loses sync
  * and `level2` is subscribed again for a fresh snapshot. A number seen again is a duplicate and is dropped.
+ *
+ * While a connection is replaced, two are open and each counts its own messages. Level 2 updates carry no number of
+ * their book, so a book takes its updates from one connection only: the one whose snapshot it was built from (the
+ * new connection's snapshot takes the book over; the old one's updates are then copies). Trades are told apart by
+ * id, quotes come from the newest connection that sent the product's quote.
  */
 import type { RecordInput } from "../../format/records.js";
 import { type BookFeed, eventRecord, type LevelChange, type Stamp } from "../book-feed.js";
@@ -18,6 +23,7 @@ import type {
 } from "../connector.js";
 import { arrayOf, decimalOf, frameError, integerOf, isoTimeOf, objectOf, stringOf } from "../frame-fields.js";
 import { type JsonObject, parseJsonStrings } from "../json-text.js";
+import { MessageNumbers } from "../message-numbers.js";
 import { RecentIdsByKey } from "../recent-ids.js";
 import { StreamBookConnector } from "../stream-book-connector.js";
 import type { VenueEntry } from "./index.js";
@@ -28,6 +34,10 @@ export const COINBASE_URLS: VenueUrls = {
 };
 
 const RESUBSCRIBE_MIN_GAP_NS = 2_000_000_000n;
+/** Quotes remembered per product to drop the copies a replaced connection sent first. */
+const RECENT_QUOTES = 32;
+
+type Quote = Extract<RecordInput, { kind: "bbo" }>;
 
 export class CoinbaseConnector extends StreamBookConnector implements Connector {
   readonly venue = "coinbase";
@@ -35,8 +45,14 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
   /** The `heartbeats` channel sends a message every second; silence means a dead connection. */
   readonly heartbeat: Heartbeat = { idleMs: 5_000, ping: null, isPong: () => false };
   private readonly recent = new RecentIdsByKey();
-  /** The connection's last `sequence_num`; null before its first message. */
-  private lastSequence: bigint | null = null;
+  /** Each open connection's `sequence_num`s, by socket (the two newest sockets: an overlap has two). */
+  private readonly numbers = new Map<number, MessageNumbers>();
+  /** The socket whose snapshot each book was built from: its updates alone apply to the book. */
+  private readonly bookSocket = new Map<string, number>();
+  /** The newest socket that sent each product's quote: older ones send copies while they are replaced. */
+  private readonly quoteSocket = new Map<string, number>();
+  /** Each product's latest quotes recorded, oldest first: a replacing connection's first quotes are copies. */
+  private readonly recentQuotes = new Map<string, Quote[]>();
 
   constructor(
     private readonly selection: FeedSelection,
@@ -55,11 +71,6 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
     return [{ url: this.urls.ws, subscribe, symbols: product_ids }];
   }
 
-  override onOpen(): void {
-    // A new connection counts its messages from 0 again.
-    this.lastSequence = null;
-  }
-
   override resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void {
     this.loseAll(reason, null, this.lossStamp(recvNs), ctx);
   }
@@ -74,20 +85,7 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
     const channel = stringOf(msg.channel, "channel");
     const at: Stamp = { ts: isoTimeOf(msg.timestamp, "timestamp"), recvNs };
     const n = integerOf(msg.sequence_num, "sequence_num");
-    let last = this.lastSequence;
-    if (n === 0n && last !== null) {
-      // Numbering restarts only on a new connection (a recording read offline has no other sign of one).
-      this.loseAll("a new connection: its messages are numbered from 0 again", null, at, ctx);
-      last = null;
-    }
-    if (last !== null && n <= last) {
-      ctx.counters.duplicates++;
-      return "";
-    }
-    this.lastSequence = n;
-    if (last !== null && n !== last + 1n) {
-      this.loseAll(`messages ${last + 1n}..${n - 1n} of the connection missing`, n, at, ctx);
-    }
+    if (!this.inSequence(n, text, at, ctx)) return "";
     const events = arrayOf(msg.events, "events");
     let product = "";
     if (channel === "l2_data")
@@ -100,6 +98,40 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
     return product;
   }
 
+  /**
+   * Follows the numbering of the frame's connection; false for a message received again. A connection met for the
+   * first time (a replacement) starts its own numbering; only the two newest connections are remembered.
+   */
+  private inSequence(n: bigint, text: string, at: Stamp, ctx: FeedContext): boolean {
+    const socket = ctx.socket;
+    let numbers = this.numbers.get(socket);
+    if (numbers === undefined) {
+      for (const s of this.numbers.keys()) if (s < socket && this.numbers.size >= 2) this.numbers.delete(s);
+      numbers = new MessageNumbers();
+      this.numbers.set(socket, numbers);
+    }
+    let last = numbers.last;
+    if (last !== null && n <= last) {
+      if (numbers.behind(n, text) !== "back") {
+        // Received again, or late: what it held is in the books, or its loss was stated by the gap it left.
+        ctx.counters.duplicates++;
+        return false;
+      }
+      // Numbering restarts only on a new connection (a recording read offline has no other sign of one).
+      const why =
+        n === 0n
+          ? "a new connection: its messages are numbered from 0 again"
+          : `the connection's messages went back from ${last} to ${n}`;
+      this.loseAll(why, n === 0n ? null : n, at, ctx, socket);
+      last = null;
+    }
+    numbers.follow(n, text);
+    if (last !== null && n !== last + 1n) {
+      this.loseAll(`messages ${last + 1n}..${n - 1n} of the connection missing`, n, at, ctx, socket);
+    }
+    return true;
+  }
+
   /** One book's fresh snapshot: `level2` subscribed again for its product. */
   protected resubscribe(feed: BookFeed, ctx: FeedContext, nowNs: bigint | null): void {
     if (!feed.mayRequest(nowNs, RESUBSCRIBE_MIN_GAP_NS)) return;
@@ -108,11 +140,20 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
     ctx.send(JSON.stringify({ type: "subscribe", product_ids, channel: "level2" }));
   }
 
-  /** Every book in sync loses it (one event each), and `level2` is subscribed again for them, in one request. */
-  private loseAll(reason: string, seqAfter: bigint | null, at: Stamp, ctx: FeedContext): void {
+  /**
+   * Every book in sync loses it (one event each), and `level2` is subscribed again for them, in one request; with
+   * `socket`, only the books whose updates come from that connection.
+   */
+  private loseAll(
+    reason: string,
+    seqAfter: bigint | null,
+    at: Stamp,
+    ctx: FeedContext,
+    socket?: number,
+  ): void {
     const lost: string[] = [];
     for (const feed of this.books.values()) {
-      if (!feed.synced) continue;
+      if (!feed.synced || (socket !== undefined && this.bookSocket.get(feed.symbol) !== socket)) continue;
       feed.lose(ctx, "gap", reason, seqAfter, at);
       if (feed.mayRequest(at.recvNs, RESUBSCRIBE_MIN_GAP_NS)) lost.push(feed.symbol);
     }
@@ -142,8 +183,18 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
       else if (side === "offer" || side === "ask") asks.push(level);
       else throw frameError("side", `expected bid or offer, got ${JSON.stringify(side)}`);
     }
-    if (type === "snapshot") feed.snapshot(ctx, bids, asks, null, at);
-    else if (feed.synced) {
+    const owner = this.bookSocket.get(product);
+    if (type === "snapshot") {
+      feed.snapshot(ctx, bids, asks, null, at);
+      this.bookSocket.set(product, ctx.socket);
+    } else if (feed.synced && owner !== undefined && ctx.socket < owner) {
+      // The replaced connection's copy of what the book's own connection sends.
+      ctx.counters.duplicates++;
+    } else if (feed.synced && owner !== undefined && ctx.socket > owner) {
+      // A newer connection's updates without its snapshot first: they cannot continue the book.
+      feed.lose(ctx, "gap", `updates on socket ${ctx.socket} before its snapshot`, null, at);
+      this.resubscribe(feed, ctx, at.recvNs);
+    } else if (feed.synced) {
       feed.update(ctx, bids, asks, null, at);
       if (feed.book.crossed()) {
         // This book missed an update (the connection's numbering shows no gap): it alone is subscribed again.
@@ -198,7 +249,12 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
         continue;
       }
       product = id;
-      const rec: Extract<RecordInput, { kind: "bbo" }> = {
+      const from = this.quoteSocket.get(id) ?? 0;
+      if (ctx.socket < from) {
+        ctx.counters.duplicates++;
+        continue;
+      }
+      const rec: Quote = {
         kind: "bbo",
         symbol: product,
         ts: at.ts,
@@ -209,11 +265,43 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
         rec.bidSize = decimalOf(t.best_bid_quantity, "best_bid_quantity");
       if (t.best_ask_quantity !== undefined)
         rec.askSize = decimalOf(t.best_ask_quantity, "best_ask_quantity");
+      if (ctx.socket > from) this.quoteSocket.set(id, ctx.socket);
+      if (this.recordedLately(rec)) {
+        ctx.counters.duplicates++;
+        continue;
+      }
       if (at.recvNs !== null) rec.recvTs = at.recvNs;
       ctx.record(rec);
     }
     return product;
   }
+
+  /**
+   * Whether the quote is one recorded lately (a copy the replaced connection delivered first); remembers it if not.
+   * Newest first, and no further back than the quote's time: usually one comparison.
+   */
+  private recordedLately(rec: Quote): boolean {
+    let recent = this.recentQuotes.get(rec.symbol);
+    if (recent === undefined) {
+      recent = [];
+      this.recentQuotes.set(rec.symbol, recent);
+    }
+    for (let i = recent.length - 1; i >= 0 && recent[i]!.ts >= rec.ts; i--)
+      if (sameQuote(recent[i]!, rec)) return true;
+    recent.push(rec);
+    if (recent.length > RECENT_QUOTES) recent.shift();
+    return false;
+  }
+}
+
+function sameQuote(a: Quote, b: Quote): boolean {
+  return (
+    a.ts === b.ts &&
+    a.bidPrice === b.bidPrice &&
+    a.askPrice === b.askPrice &&
+    a.bidSize === b.bidSize &&
+    a.askSize === b.askSize
+  );
 }
 
 export const VENUE: VenueEntry = {
