@@ -1,6 +1,7 @@
 /**
  * One WebSocket connection of a feed, kept alive for as long as the recorder runs: connect, subscribe within the
- * venue's message rate, heartbeat when idle, reconnect a silent (stalled) connection, reconnect after a drop with
+ * venue's message rate, heartbeat when idle, reconnect a silent (stalled) connection (on a venue that sends heartbeats
+ * of its own, one that only answers pings is silent), reconnect after a drop with
  * capped exponential backoff and jitter, and replace the connection before the venue's forced disconnect by
  * opening the new one first and closing the old one only once the new one delivers (the connectors drop what
  * arrives twice by its sequence or id).
@@ -160,20 +161,21 @@ export class Connection {
       this.o.events.onOpen(s.id, replacing);
     });
     ws.on("message", (data, isBinary) => {
-      s.lastFrameAt = Date.now();
       // A binary frame goes the way of any frame (no venue here sends one): unreadable, it is a bad frame, stated by
       // a gap event, its bytes kept as a raw record.
       if (isBinary) this.o.events.onWarning(`binary frame of ${(data as Buffer).length} bytes`);
       const bytes = data as Buffer;
       const text = bytes.toString();
-      if (this.o.heartbeat.isPong(text)) return;
+      if (this.o.heartbeat.isPong(text)) {
+        this.ponged(s);
+        return;
+      }
+      s.lastFrameAt = Date.now();
       if (this.successor === s && !s.delivered) this.promote(s);
       s.delivered = true;
       this.o.events.onFrame(text, s.id, bytes);
     });
-    ws.on("pong", () => {
-      s.lastFrameAt = Date.now();
-    });
+    ws.on("pong", () => this.ponged(s));
     ws.on("error", (err) => {
       s.lastError = err.message;
       this.o.events.onWarning(`socket ${s.id}: ${err.message}`);
@@ -183,6 +185,11 @@ export class Connection {
         reason.length > 0 ? ` ${reason.toString()}` : s.lastError === null ? "" : `: ${s.lastError}`;
       this.closed(s, `code ${code}${why}`);
     });
+  }
+
+  /** An answer to our ping: the feed's sign of life only on a venue that sends no heartbeats of its own. */
+  private ponged(s: Socket): void {
+    if (!this.o.heartbeat.venueBeats) s.lastFrameAt = Date.now();
   }
 
   /** The successor delivers: it becomes the connection, and the old one is closed. */

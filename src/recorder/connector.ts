@@ -38,6 +38,12 @@ export interface Heartbeat {
   ping: string | null;
   /** True for the venue's answer to our ping (it is not market data). */
   isPong(text: string): boolean;
+  /**
+   * The venue sends messages of its own at least every few seconds on a healthy connection (a heartbeat channel):
+   * answers to our pings then do not show the feed alive, and a connection that answers pings but delivers nothing
+   * else is reconnected after the stall time. False where a quiet market is silent: there a pong is all there is.
+   */
+  venueBeats: boolean;
 }
 
 /** What the connector counts; the runtime adds frames, bytes and records. */

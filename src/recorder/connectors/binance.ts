@@ -87,7 +87,7 @@ export class SymbolState {
 export class BinanceConnector implements Connector {
   readonly venue: string = "binance";
   readonly sendsPerSecond = 5;
-  readonly heartbeat: Heartbeat = { idleMs: 30_000, ping: null, isPong: () => false };
+  readonly heartbeat: Heartbeat = { idleMs: 30_000, ping: null, isPong: () => false, venueBeats: false };
   /** The REST depth snapshot endpoint and its largest `limit`. */
   protected readonly depthPath: string = "/api/v3/depth";
   protected readonly snapshotLimit: number = BINANCE_SNAPSHOT_LIMIT;

@@ -51,6 +51,7 @@ export class BybitConnector extends StreamBookConnector implements Connector {
     idleMs: 20_000,
     ping: '{"op":"ping"}',
     isPong: (t) => t.includes('"ret_msg":"pong"') || t.includes('"op":"pong"'),
+    venueBeats: false,
   };
   /** The top of each book from `orderbook.1`, for BBO records. */
   private readonly tops = new Map<string, LevelBook>();

@@ -42,8 +42,8 @@ type Quote = Extract<RecordInput, { kind: "bbo" }>;
 export class CoinbaseConnector extends StreamBookConnector implements Connector {
   readonly venue = "coinbase";
   readonly sendsPerSecond = 5;
-  /** The `heartbeats` channel sends a message every second; silence means a dead connection. */
-  readonly heartbeat: Heartbeat = { idleMs: 5_000, ping: null, isPong: () => false };
+  /** The `heartbeats` channel sends a message every second: silence (pongs aside) means a dead feed. */
+  readonly heartbeat: Heartbeat = { idleMs: 5_000, ping: null, isPong: () => false, venueBeats: true };
   private readonly recent = new RecentIdsByKey();
   /** Each open connection's `sequence_num`s, by socket (the two newest sockets: an overlap has two). */
   private readonly numbers = new Map<number, MessageNumbers>();

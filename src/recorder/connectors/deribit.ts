@@ -62,6 +62,7 @@ export class DeribitConnector extends StreamBookConnector implements Connector {
     idleMs: 15_000,
     ping: '{"jsonrpc":"2.0","id":"ping","method":"public/test","params":{}}',
     isPong: (t) => t.includes('"id":"ping"'),
+    venueBeats: false,
   };
   private readonly recent = new RecentIdsByKey();
   private nextId = 1;

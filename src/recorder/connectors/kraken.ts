@@ -68,6 +68,7 @@ export class KrakenConnector extends StreamBookConnector implements Connector {
     idleMs: 10_000,
     ping: '{"method":"ping"}',
     isPong: (t) => t.includes('"method":"pong"'),
+    venueBeats: true,
   };
   private readonly recent = new RecentIdsByKey();
   /** The latest exchange time seen, for messages that carry none (tickers). */

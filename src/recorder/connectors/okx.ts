@@ -73,7 +73,12 @@ export class OkxConnector implements Connector {
   readonly venue = "okx";
   readonly sendsPerSecond = 3;
   /** OKX closes a connection that is silent for 30 s; "ping" is answered with "pong". */
-  readonly heartbeat: Heartbeat = { idleMs: 20_000, ping: "ping", isPong: (t) => t === "pong" };
+  readonly heartbeat: Heartbeat = {
+    idleMs: 20_000,
+    ping: "ping",
+    isPong: (t) => t === "pong",
+    venueBeats: false,
+  };
   private readonly states: SymbolStates<InstrumentState>;
   /** Trade ids and quote sequence ids seen lately, by channel and instrument: what arrives twice is dropped. */
   private readonly recent = new RecentIdsByKey();
