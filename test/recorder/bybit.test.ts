@@ -164,6 +164,19 @@ describe("bybit connector", () => {
       ts: 1672304486866000000n,
     });
     expect(s.stats.ignoredFrames).toBe(1);
+    // Depth 1 holds one level a side: a level pushed out by a better one is not shown again when that one goes
+    // (Bybit pushes depth 1 as snapshots only; a delta must not grow the copy past its depth).
+    const delta = (b: string[][]) =>
+      top
+        .replace('"type":"snapshot"', '"type":"delta"')
+        .replace(/"b":\[\[[^\]]*\]\]/, `"b":${JSON.stringify(b)}`);
+    const pushed = session([top, delta([["16578.70", "1"]]), delta([["16578.70", "0"]])]);
+    const quotes = pushed.records.filter((r) => r.kind === "bbo");
+    expect(quotes.map((q) => (q.kind === "bbo" ? (q.bidPrice ?? null) : ""))).toEqual([
+      "16578.50",
+      "16578.70",
+      null,
+    ]);
     // Another symbol's trades and quotes (never subscribed): counted, not recorded.
     const other = session([trade.replaceAll("BTCUSDT", "ETHUSDT"), top.replaceAll("BTCUSDT", "ETHUSDT")]);
     expect(other.records).toEqual([]);

@@ -195,6 +195,9 @@ export class BybitConnector extends StreamBookConnector implements Connector {
     if (msg.type === "snapshot") top.clear();
     for (const [price, size] of levelPairsOf(d.b, "data.b")) top.side("bid").set(price, size);
     for (const [price, size] of levelPairsOf(d.a, "data.a")) top.side("ask").set(price, size);
+    // Depth 1 is pushed as snapshots only: a delta (not in Bybit's docs) must not grow the copy beyond its depth.
+    top.bids.truncate(1);
+    top.asks.truncate(1);
     const rec: Extract<RecordInput, { kind: "bbo" }> = {
       kind: "bbo",
       symbol,
