@@ -36,22 +36,28 @@ const trade = (id: number) =>
 /** Sends each connection's list of frames; the second connection gets the second list, and so on. */
 async function hostileVenue(
   sessions: (string | Buffer)[][],
-  snapshot = "<html>not a depth snapshot</html>",
+  /** The REST answer, or a function of how many frames were sent so far. */
+  snapshot: string | ((framesSent: number) => string) = "<html>not a depth snapshot</html>",
   /** Between two frames: 0 sends a session's frames at once. */
   pauseMs = 0,
 ): Promise<{ url: string; connections: () => number; restRequests: () => number }> {
   let rest = 0;
+  let sent = 0;
   const http: Server = createServer((_req, res) => {
     rest++;
-    res.writeHead(200).end(snapshot);
+    res.writeHead(200).end(typeof snapshot === "string" ? snapshot : snapshot(sent));
   });
   const wss = new WebSocketServer({ server: http });
   let n = 0;
   wss.on("connection", (ws: WebSocket) => {
     const frames = sessions[Math.min(n++, sessions.length - 1)]!;
+    const send = (f: string | Buffer) => {
+      sent++;
+      ws.send(f);
+    };
     frames.forEach((f, i) => {
-      if (pauseMs === 0) ws.send(f);
-      else setTimeout(() => ws.readyState === ws.OPEN && ws.send(f), (i + 1) * pauseMs);
+      if (pauseMs === 0) send(f);
+      else setTimeout(() => ws.readyState === ws.OPEN && send(f), (i + 1) * pauseMs);
     });
   });
   await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
@@ -179,32 +185,33 @@ describe("a frame that cannot be read", () => {
           a: [],
         },
       });
-    // The first update asks for the snapshot (at lastUpdateId 1); the next frames come once it has been applied.
+    // The first update asks for the snapshot; the next frames come once it has been applied. The venue's snapshot is
+    // always current, so the book is in sync again before the second bad frame.
+    const frames = [
+      depth(1, 1, "99"),
+      depth(2, 2, "98"),
+      "not json at all",
+      depth(3, 3, "97"),
+      "nor this",
+      depth(4, 4, "96"),
+    ];
+    const lastIdAfter = [0, 1, 2, 2, 3, 3, 4];
     const venue = await hostileVenue(
-      [
-        [
-          depth(1, 1, "99"),
-          depth(2, 2, "98"),
-          "not json at all",
-          depth(3, 3, "97"),
-          "nor this",
-          depth(4, 4, "96"),
-        ],
-      ],
-      JSON.stringify({ lastUpdateId: 1, bids: [["99", "1"]], asks: [["101", "1"]] }),
+      [frames],
+      (sent) =>
+        JSON.stringify({ lastUpdateId: lastIdAfter[sent], bids: [["99", "1"]], asks: [["101", "1"]] }),
       // Time for the snapshot to come between the frames: the bad one finds the book in sync.
       300,
     );
     const { root, recorder: r } = await recordVenue(venue.url, { trades: false });
     cleanups.push(() => r.stop().catch(() => {}));
     const feed = r.feeds[0]!;
-    await waitFor(() => feed.feed.stats.badFrames >= 2, "the bad frames");
-    // The book lost its sync with the first, and asked for a snapshot again; the second, within the minute, asks
-    // for nothing more.
-    await waitFor(() => venue.restRequests() >= 2, "a second snapshot request");
     await waitFor(() => feed.feed.stats.frames >= 6, "the last frame");
+    // The book lost its sync with the first bad frame, asked for a snapshot again and was in sync again at the
+    // second, which, within the minute, broke nothing more.
     expect(venue.restRequests()).toBe(2);
-    expect(feed.feed.stats.gaps).toBeGreaterThanOrEqual(1);
+    expect(feed.connector.bookOf("BTCUSDT")!.synced).toBe(true);
+    expect(feed.feed.stats.resyncs).toBe(1);
     await r.stop();
     const files: string[] = [];
     for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
@@ -216,7 +223,7 @@ describe("a frame that cannot be read", () => {
     const gaps = events.flatMap((x) =>
       x.kind === "event" && x.type === "gap" ? [`${x.symbol}: ${x.message}`] : [],
     );
-    expect(gaps.some((g) => g.startsWith(": a frame could not be read"))).toBe(true);
-    expect(gaps.some((g) => g.startsWith("BTCUSDT: a frame could not be read"))).toBe(true);
+    expect(gaps.filter((g) => g.startsWith(": a frame could not be read")).length).toBe(2);
+    expect(gaps.filter((g) => g.startsWith("BTCUSDT: a frame could not be read")).length).toBe(1);
   });
 });
