@@ -89,7 +89,15 @@ export class LiveFeed {
     this.rest = new RestClient({
       base: urls.rest,
       ...(f.maxFrameBytes === undefined ? {} : { maxBodyBytes: f.maxFrameBytes }),
-      onRetry: (path, error, attempt) => log.warn("REST request failed, retrying", { path, error, attempt }),
+      onRetry: (path, error, attempt) => {
+        log.warn("REST request failed, retrying", { path, error, attempt });
+        // Said in the files too, so that a book missing for want of its snapshot says why: at the 1st, 2nd, 4th,
+        // 8th… failure (a venue down for hours writes a few events, not thousands).
+        if ((attempt & (attempt - 1)) !== 0) return;
+        const now = o.clock.nowNs();
+        const what = `REST request ${path.slice(0, 200)} failed (${error.slice(0, 300)}), attempt ${attempt}: retrying`;
+        this.feed.context.record(eventRecord("", "info", what, { ts: now, recvNs: now }));
+      },
     });
     this.writer = new Writer({
       ...o.writer,

@@ -36,8 +36,12 @@ const trade = (id: number) =>
 /** Sends each connection's list of frames; the second connection gets the second list, and so on. */
 async function hostileVenue(
   sessions: (string | Buffer)[][],
-  /** The REST answer, or a function of how many frames were sent so far. */
-  snapshot: string | ((framesSent: number) => string) = "<html>not a depth snapshot</html>",
+  /** The REST answer (HTTP 200, or the status given), or a function of how many frames were sent so far. */
+  snapshot:
+    | string
+    | ((
+        framesSent: number,
+      ) => string | { status: number; body: string }) = "<html>not a depth snapshot</html>",
   /** Between two frames: 0 sends a session's frames at once. */
   pauseMs = 0,
 ): Promise<{ url: string; connections: () => number; restRequests: () => number }> {
@@ -45,7 +49,9 @@ async function hostileVenue(
   let sent = 0;
   const http: Server = createServer((_req, res) => {
     rest++;
-    res.writeHead(200).end(typeof snapshot === "string" ? snapshot : snapshot(sent));
+    const answer = typeof snapshot === "string" ? snapshot : snapshot(sent);
+    const { status, body } = typeof answer === "string" ? { status: 200, body: answer } : answer;
+    res.writeHead(status).end(body);
   });
   const wss = new WebSocketServer({ server: http });
   let n = 0;
@@ -225,5 +231,30 @@ describe("a frame that cannot be read", () => {
     );
     expect(gaps.filter((g) => g.startsWith(": a frame could not be read")).length).toBe(2);
     expect(gaps.filter((g) => g.startsWith("BTCUSDT: a frame could not be read")).length).toBe(1);
+  });
+});
+
+describe("a snapshot the venue does not give", () => {
+  it("is said in the files: the book is missing for want of it, and why", async () => {
+    const update = JSON.stringify({
+      stream: "btcusdt@depth@100ms",
+      data: { e: "depthUpdate", E: 1764000000000, s: "BTCUSDT", U: 1, u: 1, b: [["99", "1"]], a: [] },
+    });
+    const venue = await hostileVenue([[update]], () => ({ status: 503, body: "Service Unavailable" }));
+    const { root, recorder: r } = await recordVenue(venue.url, { trades: false });
+    cleanups.push(() => r.stop().catch(() => {}));
+    // Retries after about 0.25 s, 0.5 s and 1 s: the 1st, 2nd and 4th failures are written.
+    await waitFor(() => venue.restRequests() >= 5, "five failed snapshot requests");
+    await r.stop();
+    const files: string[] = [];
+    for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
+      if (e.isFile()) files.push(join(e.parentPath, e.name));
+    }
+    const infos: string[] = [];
+    for await (const x of datasetOfFiles(files).replay({ exact: true, kinds: ["event"] }))
+      if (x.kind === "event" && x.type === "info") infos.push(`${x.symbol}: ${x.message}`);
+    const failed = (n: number) =>
+      `: REST request /api/v3/depth?symbol=BTCUSDT&limit=5000 failed (HTTP 503: Service Unavailable), attempt ${n}: retrying`;
+    expect(infos).toEqual([failed(1), failed(2), failed(4)]);
   });
 });
