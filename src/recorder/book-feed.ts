@@ -125,6 +125,25 @@ export class BookFeed {
     this.recentNext = (this.recentNext + 1) % RECENT_IDS;
   }
 
+  /**
+   * The time of a loss that no message dates while the connection goes on (a resync the runtime asks for), noticed
+   * at `recvNs`: the book's last exchange time, so that its event sorts after every row written before it (readers
+   * order by exchange time, then receive time) and before the rows after it. The recorder's own clock may run ahead
+   * of the venue's: stamped with it, the event would sort after rows the book received later.
+   */
+  lossStamp(recvNs: bigint | null): Stamp {
+    return { ts: this.lastTs ?? recvNs ?? 0n, recvNs };
+  }
+
+  /**
+   * The time at which a connection's end (`recvNs`) breaks the book: the recorder's own time, since the book was
+   * known until then and rows come again only from a new connection, but never before the book's last row.
+   */
+  endStamp(recvNs: bigint | null): Stamp {
+    if (recvNs === null) return { ts: this.lastTs ?? 0n, recvNs };
+    return { ts: this.lastTs !== null && this.lastTs > recvNs ? this.lastTs : recvNs, recvNs };
+  }
+
   /** Applies an update that the connector found in sequence, and writes its rows. */
   update(
     ctx: FeedContext,

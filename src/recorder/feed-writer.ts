@@ -8,7 +8,7 @@
 
 import type { TapeValueError } from "../format/errors.js";
 import type { Kind, RecordInput } from "../format/records.js";
-import { eventRecord, RefusalEvents } from "./book-feed.js";
+import { eventRecord, RefusalEvents, type Stamp } from "./book-feed.js";
 import type { Clock } from "./clock.js";
 import type { HourSealReport } from "./hour-sealer.js";
 import { HourlyWriter, type HourlyWriterOptions } from "./hourly-writer.js";
@@ -117,7 +117,14 @@ export class FeedWriter {
   private stopping = false;
   private lastFlushMs = 0;
   /** Records lost since the last gap event: count and the receive-time span. */
-  private lost: { count: number; from: bigint; to: bigint; kinds: Record<Kind, number> } | null = null;
+  private lost: {
+    count: number;
+    from: bigint;
+    to: bigint;
+    kinds: Record<Kind, number>;
+    /** The earliest exchange time among the trades, book rows and quotes dropped, and its receive time. */
+    first: Stamp | null;
+  } | null = null;
   private appended = 0;
   private lastRecv: bigint | null = null;
   private readonly flushIntervalMs: number;
@@ -221,7 +228,13 @@ export class FeedWriter {
     this.stats.droppedByKind[rec.kind]++;
     this.options.onDropped?.(rec);
     if (this.lost === null) {
-      this.lost = { count: 0, from: t, to: t, kinds: { trade: 0, book: 0, bbo: 0, event: 0, raw: 0 } };
+      this.lost = {
+        count: 0,
+        from: t,
+        to: t,
+        kinds: { trade: 0, book: 0, bbo: 0, event: 0, raw: 0 },
+        first: null,
+      };
       this.options.log.alert("writer queue full: dropping records until the disk catches up", {
         queued: this.queue.length,
       });
@@ -229,6 +242,10 @@ export class FeedWriter {
     this.lost.count++;
     this.lost.to = t;
     this.lost.kinds[rec.kind]++;
+    if (rec.kind !== "event" && rec.kind !== "raw") {
+      const ts = BigInt(rec.ts);
+      if (this.lost.first === null || ts < this.lost.first.ts) this.lost.first = { ts, recvNs: t };
+    }
   }
 
   /** The gap event for records dropped, queued ahead of the first record taken again. */
@@ -245,8 +262,11 @@ export class FeedWriter {
       from: l.from.toString(),
       to: l.to.toString(),
     });
+    // Where the first record dropped would have been (exchange time, then receive time): readers order rows so, and
+    // the recorder's clock may run ahead of the venue's, so that an event at its own time would sort after rows
+    // written after the loss, and break the books the resync that follows restores.
     const now = this.options.clock.nowNs();
-    this.queue.push(eventRecord("", "gap", message, { ts: now, recvNs: now }));
+    this.queue.push(eventRecord("", "gap", message, l.first ?? { ts: now, recvNs: now }));
     this.options.onResumed?.();
   }
 

@@ -48,6 +48,8 @@ export class Feed {
   private readonly ctx: FeedContext;
   /** Latest time seen (0: none yet), for raw records and events of messages without a receive time. */
   private lastTs = 0n;
+  /** Latest exchange time of a trade, book or quote record (0: none yet): the clock readers order rows by. */
+  private lastDataTs = 0n;
   /**
    * Raw records (and bad-frame events) of messages that came before any time was known (a capture of bare frames
    * that starts with a subscription answer): stamped with the first time seen rather than 1970, up to
@@ -90,6 +92,8 @@ export class Feed {
           this.lastTs = rec.ts;
           if (this.timeless.length > 0) this.releaseTimeless();
         }
+        if (typeof rec.ts === "bigint" && rec.ts > this.lastDataTs && rec.ts <= MAX_TS && isData(rec.kind))
+          this.lastDataTs = rec.ts;
         options.sink(rec);
       },
       requestRest: (path) => {
@@ -139,7 +143,9 @@ export class Feed {
       // Stated in the files: what the message held is missing from the records (its raw record keeps it, if on).
       const kept = this.options.raw ? "; kept as a raw record" : "";
       const what = m.kind === "frame" ? "a frame" : `the REST response to ${m.path.slice(0, 200)}`;
-      const at = { ts: m.recvNs ?? this.lastTs, recvNs: m.recvNs };
+      // At the latest exchange time: readers order rows by it, and the receive clock may run ahead of it (the event
+      // would then sort after rows received after it, and break the books the resync that follows restores).
+      const at = { ts: this.lastDataTs > 0n ? this.lastDataTs : (m.recvNs ?? this.lastTs), recvNs: m.recvNs };
       this.recordOrHold(eventRecord("", "gap", `${what} could not be read (${err.message})${kept}`, at));
     }
     if (this.options.raw) {
@@ -198,3 +204,8 @@ export class Feed {
 
 /** Records held for want of a time, at most (beyond, they are stamped 0). */
 const MAX_TIMELESS = 10_000;
+
+/** Records that carry the venue's time (events and raw frames carry the recorder's). */
+function isData(kind: Kind): boolean {
+  return kind === "trade" || kind === "book" || kind === "bbo";
+}

@@ -3,7 +3,7 @@
  * one `BookFeed` per symbol, every book of a closed connection out of sync, no REST, and a fresh snapshot by
  * subscribing the book again. A venue's connector adds its messages and its `resubscribe`.
  */
-import { BookFeed, type Stamp } from "./book-feed.js";
+import { BookFeed } from "./book-feed.js";
 import type { ConnectionPlan, FeedContext } from "./connector.js";
 import { SymbolStates } from "./symbol-states.js";
 
@@ -17,11 +17,6 @@ export abstract class StreamBookConnector {
   /** Asks for a fresh snapshot of one book (unsubscribe and subscribe it again, within the venue's limits). */
   protected abstract resubscribe(feed: BookFeed, ctx: FeedContext, nowNs: bigint | null): void;
 
-  /** The time of a loss that no message dates (a closed connection, a resync the runtime asks for). */
-  protected lossStamp(recvNs: bigint | null): Stamp {
-    return { ts: recvNs ?? 0n, recvNs };
-  }
-
   onOpen(_plan: ConnectionPlan, _recvNs: bigint | null, _ctx: FeedContext): void {
     // Each book starts with a snapshot in the stream: nothing to fetch.
   }
@@ -30,7 +25,7 @@ export abstract class StreamBookConnector {
     for (const s of plan.symbols) {
       const feed = this.books.known(s);
       if (feed?.synced)
-        feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, this.lossStamp(recvNs));
+        feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, feed.endStamp(recvNs));
     }
   }
 
@@ -42,7 +37,7 @@ export abstract class StreamBookConnector {
   resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void {
     for (const feed of this.books.values()) {
       if (!feed.synced) continue;
-      feed.lose(ctx, "gap", reason, null, this.lossStamp(recvNs));
+      feed.lose(ctx, "gap", reason, null, feed.lossStamp(recvNs));
       this.resubscribe(feed, ctx, recvNs);
     }
   }

@@ -7,7 +7,14 @@ import type { FileHandle } from "node:fs/promises";
 import { mkdir, open, readdir, rename, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
-import { openTape, type RecordInput, type TapeRecord, TapeWriter } from "../../src/index.js";
+import {
+  datasetOfFiles,
+  OrderBook,
+  openTape,
+  type RecordInput,
+  type TapeRecord,
+  TapeWriter,
+} from "../../src/index.js";
 import { BinanceConnector } from "../../src/recorder/connectors/binance.js";
 import { Feed } from "../../src/recorder/feed.js";
 import { BACKLOG_HIGH, FeedWriter, type FlushAck } from "../../src/recorder/feed-writer.js";
@@ -704,5 +711,20 @@ describe("the recorder's writer at the edges", () => {
       "book:47",
       "book:48",
     ]);
+    // The loss is dated where its first record would have been (the venue's time), not at the recorder's later time:
+    // the book replayed from the file in exchange-time order is valid again after the resync, and the connector's.
+    const loss = recs.find((r) => r.kind === "event" && r.symbol === "")!;
+    expect(loss.ts).toBe(1_800_000_000_000_000_000n);
+    const book = new OrderBook("BTCUSDT");
+    for await (const row of datasetOfFiles([file]).replay({
+      symbols: ["BTCUSDT", ""],
+      kinds: ["book", "event"],
+    }))
+      book.apply(row);
+    const mine = con.bookOf("BTCUSDT")!.book.bids.top(100);
+    expect(book.valid).toBe(true);
+    expect(book.top(100).bids.map((l) => `${l.price}:${l.size}`)).toEqual(
+      mine.map((l) => `${l.price}:${l.size}`),
+    );
   });
 });

@@ -141,7 +141,7 @@ export class BinanceConnector implements Connector {
       // A snapshot waiting for the stream's first update is of this connection's stream.
       if (st !== undefined) st.pending = null;
       if (st === undefined || !st.feed.synced) continue;
-      st.feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, this.stamp(null, recvNs));
+      st.feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, st.feed.endStamp(recvNs));
       st.buffer = [];
       st.awaiting = false;
     }
@@ -165,7 +165,7 @@ export class BinanceConnector implements Connector {
   resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void {
     for (const st of this.states.values()) {
       if (!st.feed.synced) continue;
-      st.feed.lose(ctx, "gap", reason, null, this.stamp(null, recvNs));
+      st.feed.lose(ctx, "gap", reason, null, st.feed.lossStamp(recvNs));
       st.buffer = [];
       this.requestSnapshot(st, ctx, recvNs);
     }

@@ -72,7 +72,7 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
   }
 
   override resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void {
-    this.loseAll(reason, null, this.lossStamp(recvNs), ctx);
+    this.loseAll(reason, null, (feed) => feed.lossStamp(recvNs), ctx);
   }
 
   onFrame(text: string, recvNs: bigint | null, ctx: FeedContext): string {
@@ -141,21 +141,22 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
   }
 
   /**
-   * Every book in sync loses it (one event each), and `level2` is subscribed again for them, in one request; with
-   * `socket`, only the books whose updates come from that connection.
+   * Every book in sync loses it (one event each, at `at` or at the time `at` gives for the book), and `level2` is
+   * subscribed again for them, in one request; with `socket`, only the books whose updates come from that connection.
    */
   private loseAll(
     reason: string,
     seqAfter: bigint | null,
-    at: Stamp,
+    at: Stamp | ((feed: BookFeed) => Stamp),
     ctx: FeedContext,
     socket?: number,
   ): void {
     const lost: string[] = [];
     for (const feed of this.books.values()) {
       if (!feed.synced || (socket !== undefined && this.bookSocket.get(feed.symbol) !== socket)) continue;
-      feed.lose(ctx, "gap", reason, seqAfter, at);
-      if (feed.mayRequest(at.recvNs, RESUBSCRIBE_MIN_GAP_NS)) lost.push(feed.symbol);
+      const stamp = typeof at === "function" ? at(feed) : at;
+      feed.lose(ctx, "gap", reason, seqAfter, stamp);
+      if (feed.mayRequest(stamp.recvNs, RESUBSCRIBE_MIN_GAP_NS)) lost.push(feed.symbol);
     }
     if (lost.length === 0) return;
     ctx.send(JSON.stringify({ type: "unsubscribe", product_ids: lost, channel: "level2" }));

@@ -92,10 +92,6 @@ export class KrakenConnector extends StreamBookConnector implements Connector {
     return [{ url: this.urls.ws, subscribe, symbols: symbol }];
   }
 
-  protected override lossStamp(recvNs: bigint | null): Stamp {
-    return this.stamp(null, recvNs);
-  }
-
   private stamp(ts: bigint | null, recvNs: bigint | null): Stamp {
     if (ts !== null && ts > this.lastTs) this.lastTs = ts;
     return { ts: ts ?? recvNs ?? this.lastTs, recvNs };

@@ -112,7 +112,7 @@ export class OkxConnector implements Connector {
     for (const s of plan.symbols) {
       const st = this.states.known(s);
       if (st === undefined || !st.feed.synced) continue;
-      st.feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, { ts: recvNs ?? 0n, recvNs });
+      st.feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, st.feed.endStamp(recvNs));
     }
   }
 
@@ -124,7 +124,7 @@ export class OkxConnector implements Connector {
   resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void {
     for (const st of this.states.values()) {
       if (!st.feed.synced) continue;
-      st.feed.lose(ctx, "gap", reason, null, { ts: recvNs ?? 0n, recvNs });
+      st.feed.lose(ctx, "gap", reason, null, st.feed.lossStamp(recvNs));
       this.resubscribe(st, ctx, recvNs);
     }
   }

@@ -1,0 +1,155 @@
+/**
+ * Where the events of a loss sort among a book's rows. Rows carry the venue's time; the recorder's own clock may
+ * run ahead of it (latency, skew). A loss no message dates (records dropped on their way to disk, an unreadable
+ * frame, a closed connection) must still sort after every row written before it and before every row written after
+ * it, or readers, who replay by exchange time, rebuild a wrong book that reads valid, or an invalid one until the
+ * next hour.
+ */
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { RecordInput } from "../../src/format/records.js";
+import { datasetOfFiles, encodeTape, OrderBook } from "../../src/index.js";
+import { createConnector } from "../../src/recorder/connectors/index.js";
+import { Feed } from "../../src/recorder/feed.js";
+import { tempDir } from "../reader/helpers.js";
+
+/** The recorder's clock: 200 ms ahead of the venue's, and 5 ms of latency. */
+const recvOf = (venueMs: number) => BigInt(venueMs) * 1_000_000n + 205_000_000n;
+const E0 = 1_800_000_000_000;
+
+async function rebuilt(records: RecordInput[], exchange: string, symbol: string) {
+  const dir = (await tempDir()).dir;
+  const file = join(dir, `${exchange}.tape`);
+  await writeFile(file, encodeTape(records, { exchange }));
+  const book = new OrderBook(symbol);
+  for await (const row of datasetOfFiles([file]).replay({ symbols: [symbol, ""], kinds: ["book", "event"] }))
+    book.apply(row);
+  return { valid: book.valid, bids: book.top(100).bids.map((l) => `${l.price}:${l.size}`) };
+}
+
+function bidsOf(connectorBook: { bids: { top(n: number): { price: string; size: string }[] } }) {
+  return connectorBook.bids.top(100).map((l) => `${Number(l.price)}:${Number(l.size)}`);
+}
+
+describe("a loss no message dates, with the recorder's clock ahead of the venue's", () => {
+  it("binance: the resync's snapshot does not sort after the updates that follow it", async () => {
+    const records: RecordInput[] = [];
+    const con = createConnector("binance", { symbols: ["BTCUSDT"], trades: false, book: true, bbo: false });
+    const rests: string[] = [];
+    const feed = new Feed(con, {
+      raw: false,
+      sink: (r) => records.push(r),
+      requestRest: (p) => rests.push(p),
+    });
+    const depth = (id: number, ms: number, px: string, q: string) => {
+      const data = { e: "depthUpdate", E: ms, s: "BTCUSDT", U: id, u: id, b: [[px, q]], a: [] };
+      feed.receive({
+        kind: "frame",
+        recvNs: recvOf(ms),
+        text: JSON.stringify({ stream: "btcusdt@depth@100ms", data }),
+      });
+    };
+    const snapshot = (id: number, ms: number, bids: string[][]) =>
+      feed.receive({
+        kind: "rest",
+        recvNs: recvOf(ms),
+        path: rests.shift()!,
+        body: JSON.stringify({ lastUpdateId: id, bids, asks: [["200", "1"]] }),
+      });
+    depth(10, E0, "99", "1");
+    snapshot(10, E0 + 1, [["99", "1"]]);
+    depth(11, E0 + 100, "98", "1");
+    // Records lost on their way to disk: the runtime resyncs every book, at its own time.
+    con.resync("records were dropped on their way to disk", recvOf(E0 + 150), feed.context);
+    depth(12, E0 + 200, "97", "1");
+    snapshot(12, E0 + 210, [
+      ["99", "1"],
+      ["98", "1"],
+      ["97", "1"],
+    ]);
+    depth(13, E0 + 300, "96", "5");
+    depth(14, E0 + 400, "95", "5");
+    const mine = bidsOf(con.bookOf("BTCUSDT")!.book);
+    expect(mine).toEqual(["99:1", "98:1", "97:1", "96:5", "95:5"]);
+    expect(await rebuilt(records, "binance", "BTCUSDT")).toEqual({ valid: true, bids: mine });
+  });
+
+  it("bybit: after a frame that cannot be read, the book is valid again from its fresh snapshot on", async () => {
+    const records: RecordInput[] = [];
+    const con = createConnector("bybit", { symbols: ["BTCUSDT"], trades: false, book: true, bbo: false });
+    const feed = new Feed(con, { raw: false, sink: (r) => records.push(r) });
+    const book = (type: string, u: number, ms: number, b: string[][]) =>
+      feed.receive({
+        kind: "frame",
+        recvNs: recvOf(ms),
+        text: JSON.stringify({
+          topic: "orderbook.50.BTCUSDT",
+          type,
+          ts: ms,
+          data: { s: "BTCUSDT", b, a: [["200", "1"]], u, seq: u },
+          cts: ms,
+        }),
+      });
+    book("snapshot", 1, E0, [["99", "1"]]);
+    book("delta", 2, E0 + 100, [["98", "1"]]);
+    // An unreadable frame: a gap of no symbol, then (as the live recorder does) every book resynchronised.
+    feed.receive({ kind: "frame", recvNs: recvOf(E0 + 150), text: "not json" });
+    con.resync("a frame could not be read", recvOf(E0 + 150), feed.context);
+    book("snapshot", 3, E0 + 160, [
+      ["99", "1"],
+      ["98", "2"],
+    ]);
+    book("delta", 4, E0 + 250, [["97", "1"]]);
+    const mine = bidsOf(con.bookOf("BTCUSDT")!.book);
+    expect(mine).toEqual(["99:1", "98:2", "97:1"]);
+    expect(await rebuilt(records, "bybit", "BTCUSDT")).toEqual({ valid: true, bids: mine });
+  });
+
+  it("okx: records lost on their way to disk break the book only from its last row on", async () => {
+    const records: RecordInput[] = [];
+    const con = createConnector("okx", { symbols: ["BTC-USDT"], trades: false, book: true, bbo: false });
+    const sent: string[] = [];
+    const feed = new Feed(con, { raw: false, sink: (r) => records.push(r), send: (t) => sent.push(t) });
+    const books = (action: string, prevSeqId: number, seqId: number, ms: number, bids: string[][]) =>
+      feed.receive({
+        kind: "frame",
+        recvNs: recvOf(ms),
+        text: JSON.stringify({
+          arg: { channel: "books", instId: "BTC-USDT" },
+          action,
+          data: [{ asks: [["200", "1", "0", "1"]], bids, ts: String(ms), checksum: 0, prevSeqId, seqId }],
+        }),
+      });
+    books("snapshot", -1, 10, E0, [["99", "1", "0", "1"]]);
+    books("update", 10, 11, E0 + 100, [["98", "1", "0", "1"]]);
+    con.resync("records were dropped on their way to disk", recvOf(E0 + 150), feed.context);
+    expect(sent.length).toBeGreaterThan(0); // subscribed again: the fresh snapshot follows
+    books("snapshot", -1, 20, E0 + 160, [
+      ["99", "1", "0", "1"],
+      ["98", "3", "0", "1"],
+    ]);
+    books("update", 20, 21, E0 + 220, [["97", "1", "0", "1"]]);
+    const mine = bidsOf(con.bookOf("BTC-USDT")!.book);
+    expect(mine).toEqual(["99:1", "98:3", "97:1"]);
+    expect(await rebuilt(records, "okx", "BTC-USDT")).toEqual({ valid: true, bids: mine });
+  });
+
+  it("a connection's end breaks the book at the recorder's time: the book was known until then", async () => {
+    const records: RecordInput[] = [];
+    const con = createConnector("bybit", { symbols: ["BTCUSDT"], trades: false, book: true, bbo: false });
+    const feed = new Feed(con, { raw: false, sink: (r) => records.push(r) });
+    const text = JSON.stringify({
+      topic: "orderbook.50.BTCUSDT",
+      type: "snapshot",
+      ts: E0,
+      data: { s: "BTCUSDT", b: [["99", "1"]], a: [["200", "1"]], u: 1, seq: 1 },
+      cts: E0,
+    });
+    feed.receive({ kind: "frame", recvNs: recvOf(E0), text });
+    // A quiet book: nothing for a minute, then the connection drops.
+    con.onClose(con.connections()[0]!, recvOf(E0 + 60_000), "code 1006", feed.context);
+    const lost = records.find((r) => r.kind === "event" && r.type === "disconnect")!;
+    expect(lost.ts).toBe(recvOf(E0 + 60_000));
+  });
+});
