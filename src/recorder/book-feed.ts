@@ -144,7 +144,11 @@ export class BookFeed {
     return { ts: this.lastTs !== null && this.lastTs > recvNs ? this.lastTs : recvNs, recvNs };
   }
 
-  /** Applies an update that the connector found in sequence, and writes its rows. */
+  /**
+   * Applies an update that the connector found in sequence, and writes its rows. Readers replay rows by exchange
+   * time: an update stamped before the book's last one (not a thing venues do) would be applied before updates it
+   * follows. Its rows are stamped with the book's last time instead, and an `info` event says so.
+   */
   update(
     ctx: FeedContext,
     bids: readonly LevelChange[],
@@ -152,6 +156,12 @@ export class BookFeed {
     seq: bigint | null,
     at: Stamp,
   ): void {
+    if (this.lastTs !== null && at.ts < this.lastTs) {
+      const kept: Stamp = { ts: this.lastTs, recvNs: at.recvNs };
+      const why = `exchange time went back from ${this.lastTs} to ${at.ts} within the book's sequence: the update's rows are stamped ${this.lastTs}, so that they replay in the venue's order`;
+      this.event(ctx, "info", why, this.lastSeq, seq, kept);
+      at = kept;
+    }
     this.apply(ctx, bids, asks, seq, at, false);
     if (seq !== null) this.lastSeq = seq;
     this.remember(seq);

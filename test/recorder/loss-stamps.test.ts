@@ -1,5 +1,5 @@
 /**
- * Where the events of a loss sort among a book's rows. Rows carry the venue's time; the recorder's own clock may
+ * Where a book's rows and the events of a loss sort for readers. Rows carry the venue's time; the recorder's own clock may
  * run ahead of it (latency, skew). A loss no message dates (records dropped on their way to disk, an unreadable
  * frame, a closed connection) must still sort after every row written before it and before every row written after
  * it, or readers, who replay by exchange time, rebuild a wrong book that reads valid, or an invalid one until the
@@ -151,5 +151,34 @@ describe("a loss no message dates, with the recorder's clock ahead of the venue'
     con.onClose(con.connections()[0]!, recvOf(E0 + 60_000), "code 1006", feed.context);
     const lost = records.find((r) => r.kind === "event" && r.type === "disconnect")!;
     expect(lost.ts).toBe(recvOf(E0 + 60_000));
+  });
+});
+
+describe("an update stamped before the book's last one", () => {
+  it("is written at the book's last time, with an info event, so that the book replays in the venue's order", async () => {
+    const records: RecordInput[] = [];
+    const con = createConnector("bybit", { symbols: ["BTCUSDT"], trades: false, book: true, bbo: false });
+    const feed = new Feed(con, { raw: false, sink: (r) => records.push(r) });
+    const book = (type: string, u: number, ms: number, b: string[][]) =>
+      feed.receive({
+        kind: "frame",
+        recvNs: recvOf(Math.max(ms, E0 + 100 * u)),
+        text: JSON.stringify({
+          topic: "orderbook.50.BTCUSDT",
+          type,
+          ts: ms,
+          data: { s: "BTCUSDT", b, a: [["200", "1"]], u, seq: u },
+          cts: ms,
+        }),
+      });
+    book("snapshot", 1, E0, [["99", "1"]]);
+    book("delta", 2, E0 + 100, [["99", "2"]]);
+    book("delta", 3, E0 + 100 - 2000, [["99", "7"]]); // two seconds back, in sequence
+    const mine = bidsOf(con.bookOf("BTCUSDT")!.book);
+    expect(mine).toEqual(["99:7"]);
+    expect(await rebuilt(records, "bybit", "BTCUSDT")).toEqual({ valid: true, bids: mine });
+    const info = records.find((r) => r.kind === "event" && r.type === "info");
+    expect(info).toMatchObject({ ts: BigInt(E0 + 100) * 1_000_000n });
+    expect(info!.kind === "event" && info!.message).toMatch(/^exchange time went back from \d+ to \d+/);
   });
 });
