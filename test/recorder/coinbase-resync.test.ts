@@ -291,3 +291,46 @@ describe("coinbase connections", () => {
     expect(s.trades()).toEqual(["1", "2", "3", "4"]);
   });
 });
+
+describe("coinbase messages missing", () => {
+  it("say that trades and quotes may be missing, for each product whose book does not say it already", () => {
+    const connector = createConnector("coinbase", {
+      symbols: ["BTC-USD", "ETH-USD"],
+      trades: true,
+      book: false,
+      bbo: false,
+    });
+    const records: TapeRecordInput[] = [];
+    const feed = new Feed(connector, { raw: false, sink: (r) => records.push(r) });
+    const at = "2023-11-14T22:13:20.000000Z";
+    const trades = (sequence_num: number, trade_id: string) =>
+      feed.receive({
+        kind: "frame",
+        recvNs: 1_700_000_000_000_000_000n + BigInt(sequence_num),
+        text: JSON.stringify({
+          channel: "market_trades",
+          client_id: "",
+          timestamp: at,
+          sequence_num,
+          events: [
+            {
+              type: "update",
+              trades: [{ trade_id, product_id: "BTC-USD", price: "1", size: "1", side: "BUY", time: at }],
+            },
+          ],
+        }),
+      });
+    trades(0, "1");
+    trades(1, "2");
+    trades(5, "6"); // messages 2..4 lost: trades of either product may have been in them
+    const gaps = records.flatMap((r) =>
+      r.kind === "event" && r.type === "gap" ? [`${r.symbol}: ${r.message}`] : [],
+    );
+    expect(gaps).toEqual([
+      "BTC-USD: messages 2..4 of the connection missing: trades and quotes may be missing",
+      "ETH-USD: messages 2..4 of the connection missing: trades and quotes may be missing",
+    ]);
+    expect(feed.stats.gaps).toBe(2);
+    expect(records.filter((r) => r.kind === "trade").length).toBe(3);
+  });
+});

@@ -127,9 +127,33 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
     }
     numbers.follow(n, text);
     if (last !== null && n !== last + 1n) {
-      this.loseAll(`messages ${last + 1n}..${n - 1n} of the connection missing`, n, at, ctx, socket);
+      const missing = `messages ${last + 1n}..${n - 1n} of the connection missing`;
+      const lost = this.loseAll(missing, n, at, ctx, socket);
+      this.missingTrades(missing, lost, n, at, ctx);
     }
     return true;
+  }
+
+  /**
+   * Any message lost may have held trades or quotes: said by a `gap` event for each product whose book did not just
+   * say it (books in sync lose it; a book another connection keeps is not touched, and neither are its trades,
+   * which that connection delivers).
+   */
+  private missingTrades(
+    missing: string,
+    said: ReadonlySet<string>,
+    n: bigint,
+    at: Stamp,
+    ctx: FeedContext,
+  ): void {
+    if (!this.selection.trades && !this.selection.bbo) return;
+    for (const feed of this.books.values()) {
+      if (feed.synced || said.has(feed.symbol)) continue;
+      ctx.counters.gaps++;
+      ctx.record(
+        eventRecord(feed.symbol, "gap", `${missing}: trades and quotes may be missing`, at, null, n),
+      );
+    }
   }
 
   /** One book's fresh snapshot: `level2` subscribed again for its product. */
@@ -143,6 +167,7 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
   /**
    * Every book in sync loses it (one event each, at `at` or at the time `at` gives for the book), and `level2` is
    * subscribed again for them, in one request; with `socket`, only the books whose updates come from that connection.
+   * Returns the symbols of the books that lost sync.
    */
   private loseAll(
     reason: string,
@@ -150,17 +175,21 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
     at: Stamp | ((feed: BookFeed) => Stamp),
     ctx: FeedContext,
     socket?: number,
-  ): void {
-    const lost: string[] = [];
+  ): Set<string> {
+    const lost = new Set<string>();
+    const ask: string[] = [];
     for (const feed of this.books.values()) {
       if (!feed.synced || (socket !== undefined && this.bookSocket.get(feed.symbol) !== socket)) continue;
       const stamp = typeof at === "function" ? at(feed) : at;
       feed.lose(ctx, "gap", reason, seqAfter, stamp);
-      if (feed.mayRequest(stamp.recvNs, RESUBSCRIBE_MIN_GAP_NS)) lost.push(feed.symbol);
+      lost.add(feed.symbol);
+      if (feed.mayRequest(stamp.recvNs, RESUBSCRIBE_MIN_GAP_NS)) ask.push(feed.symbol);
     }
-    if (lost.length === 0) return;
-    ctx.send(JSON.stringify({ type: "unsubscribe", product_ids: lost, channel: "level2" }));
-    ctx.send(JSON.stringify({ type: "subscribe", product_ids: lost, channel: "level2" }));
+    if (ask.length > 0) {
+      ctx.send(JSON.stringify({ type: "unsubscribe", product_ids: ask, channel: "level2" }));
+      ctx.send(JSON.stringify({ type: "subscribe", product_ids: ask, channel: "level2" }));
+    }
+    return lost;
   }
 
   private onBook(e: JsonObject, at: Stamp, ctx: FeedContext): string {
