@@ -82,6 +82,15 @@ async function hostileVenue(
   };
 }
 
+/** Every file under `root`. */
+async function filesUnder(root: string): Promise<string[]> {
+  const files: string[] = [];
+  for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (e.isFile()) files.push(join(e.parentPath, e.name));
+  }
+  return files;
+}
+
 async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -144,10 +153,7 @@ describe("a venue sending garbage", () => {
     expect(feed.feed.stats.badFrames).toBe(5 + feed.feed.stats.restResponses);
     expect(feed.connector.bookOf("BTCUSDT")?.synced).toBe(false);
     await r.stop();
-    const files: string[] = [];
-    for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
-      if (e.isFile()) files.push(join(e.parentPath, e.name));
-    }
+    const files = await filesUnder(root);
     const recs: TapeRecord[] = [];
     for await (const x of datasetOfFiles(files).replay({ exact: true })) recs.push(x as TapeRecord);
     const tradeIds = recs.flatMap((x) => (x.kind === "trade" ? [x.tradeId] : []));
@@ -219,10 +225,7 @@ describe("a frame that cannot be read", () => {
     expect(feed.connector.bookOf("BTCUSDT")!.synced).toBe(true);
     expect(feed.feed.stats.resyncs).toBe(1);
     await r.stop();
-    const files: string[] = [];
-    for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
-      if (e.isFile()) files.push(join(e.parentPath, e.name));
-    }
+    const files = await filesUnder(root);
     const events: TapeRecord[] = [];
     for await (const x of datasetOfFiles(files).replay({ exact: true, kinds: ["event"] }))
       events.push(x as TapeRecord);
@@ -246,10 +249,7 @@ describe("a snapshot the venue does not give", () => {
     // Retries after about 0.25 s, 0.5 s and 1 s: the 1st, 2nd and 4th failures are written.
     await waitFor(() => venue.restRequests() >= 5, "five failed snapshot requests");
     await r.stop();
-    const files: string[] = [];
-    for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
-      if (e.isFile()) files.push(join(e.parentPath, e.name));
-    }
+    const files = await filesUnder(root);
     const infos: string[] = [];
     for await (const x of datasetOfFiles(files).replay({ exact: true, kinds: ["event"] }))
       if (x.kind === "event" && x.type === "info") infos.push(`${x.symbol}: ${x.message}`);

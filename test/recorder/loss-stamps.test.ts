@@ -32,6 +32,26 @@ function bidsOf(connectorBook: { bids: { top(n: number): { price: string; size: 
   return connectorBook.bids.top(100).map((l) => `${Number(l.price)}:${Number(l.size)}`);
 }
 
+/** A Bybit feed of BTCUSDT's book; `book` sends one book message of exchange time `ms`, received at `recvMs`. */
+function bybitSession() {
+  const records: RecordInput[] = [];
+  const con = createConnector("bybit", { symbols: ["BTCUSDT"], trades: false, book: true, bbo: false });
+  const feed = new Feed(con, { raw: false, sink: (r) => records.push(r) });
+  const book = (type: string, u: number, ms: number, b: string[][], recvMs = ms) =>
+    feed.receive({
+      kind: "frame",
+      recvNs: recvOf(recvMs),
+      text: JSON.stringify({
+        topic: "orderbook.50.BTCUSDT",
+        type,
+        ts: ms,
+        data: { s: "BTCUSDT", b, a: [["200", "1"]], u, seq: u },
+        cts: ms,
+      }),
+    });
+  return { records, con, feed, book };
+}
+
 describe("a loss no message dates, with the recorder's clock ahead of the venue's", () => {
   it("binance: the resync's snapshot does not sort after the updates that follow it", async () => {
     const records: RecordInput[] = [];
@@ -76,21 +96,7 @@ describe("a loss no message dates, with the recorder's clock ahead of the venue'
   });
 
   it("bybit: after a frame that cannot be read, the book is valid again from its fresh snapshot on", async () => {
-    const records: RecordInput[] = [];
-    const con = createConnector("bybit", { symbols: ["BTCUSDT"], trades: false, book: true, bbo: false });
-    const feed = new Feed(con, { raw: false, sink: (r) => records.push(r) });
-    const book = (type: string, u: number, ms: number, b: string[][]) =>
-      feed.receive({
-        kind: "frame",
-        recvNs: recvOf(ms),
-        text: JSON.stringify({
-          topic: "orderbook.50.BTCUSDT",
-          type,
-          ts: ms,
-          data: { s: "BTCUSDT", b, a: [["200", "1"]], u, seq: u },
-          cts: ms,
-        }),
-      });
+    const { records, con, feed, book } = bybitSession();
     book("snapshot", 1, E0, [["99", "1"]]);
     book("delta", 2, E0 + 100, [["98", "1"]]);
     // An unreadable frame: a gap of no symbol, then (as the live recorder does) every book resynchronised.
@@ -136,17 +142,8 @@ describe("a loss no message dates, with the recorder's clock ahead of the venue'
   });
 
   it("a connection's end breaks the book at the recorder's time: the book was known until then", async () => {
-    const records: RecordInput[] = [];
-    const con = createConnector("bybit", { symbols: ["BTCUSDT"], trades: false, book: true, bbo: false });
-    const feed = new Feed(con, { raw: false, sink: (r) => records.push(r) });
-    const text = JSON.stringify({
-      topic: "orderbook.50.BTCUSDT",
-      type: "snapshot",
-      ts: E0,
-      data: { s: "BTCUSDT", b: [["99", "1"]], a: [["200", "1"]], u: 1, seq: 1 },
-      cts: E0,
-    });
-    feed.receive({ kind: "frame", recvNs: recvOf(E0), text });
+    const { records, con, feed, book } = bybitSession();
+    book("snapshot", 1, E0, [["99", "1"]]);
     // A quiet book: nothing for a minute, then the connection drops.
     con.onClose(con.connections()[0]!, recvOf(E0 + 60_000), "code 1006", feed.context);
     const lost = records.find((r) => r.kind === "event" && r.type === "disconnect")!;
@@ -156,24 +153,10 @@ describe("a loss no message dates, with the recorder's clock ahead of the venue'
 
 describe("an update stamped before the book's last one", () => {
   it("is written at the book's last time, with an info event, so that the book replays in the venue's order", async () => {
-    const records: RecordInput[] = [];
-    const con = createConnector("bybit", { symbols: ["BTCUSDT"], trades: false, book: true, bbo: false });
-    const feed = new Feed(con, { raw: false, sink: (r) => records.push(r) });
-    const book = (type: string, u: number, ms: number, b: string[][]) =>
-      feed.receive({
-        kind: "frame",
-        recvNs: recvOf(Math.max(ms, E0 + 100 * u)),
-        text: JSON.stringify({
-          topic: "orderbook.50.BTCUSDT",
-          type,
-          ts: ms,
-          data: { s: "BTCUSDT", b, a: [["200", "1"]], u, seq: u },
-          cts: ms,
-        }),
-      });
+    const { records, con, book } = bybitSession();
     book("snapshot", 1, E0, [["99", "1"]]);
     book("delta", 2, E0 + 100, [["99", "2"]]);
-    book("delta", 3, E0 + 100 - 2000, [["99", "7"]]); // two seconds back, in sequence
+    book("delta", 3, E0 + 100 - 2000, [["99", "7"]], E0 + 200); // two seconds back, in sequence
     const mine = bidsOf(con.bookOf("BTCUSDT")!.book);
     expect(mine).toEqual(["99:7"]);
     expect(await rebuilt(records, "bybit", "BTCUSDT")).toEqual({ valid: true, bids: mine });
