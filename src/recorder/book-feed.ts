@@ -126,28 +126,24 @@ export class BookFeed {
   }
 
   /**
-   * The time of a loss that no message dates while the connection goes on (a resync the runtime asks for), noticed
-   * at `recvNs`: the book's last exchange time, so that its event sorts after every row written before it (readers
-   * order by exchange time, then receive time) and before the rows after it. The recorder's own clock may run ahead
-   * of the venue's: stamped with it, the event would sort after rows the book received later.
+   * The time of a loss that no message dates (a closed connection, a resync the recorder asks for), noticed at
+   * `recvNs`: on the venue's clock, which rows are stamped with and readers replay by (the recorder's own clock may
+   * run ahead of it): the latest exchange time the feed received (`ctx.venueTime`), never before the book's last
+   * row. Its event then sorts after every row written before it, and before the rows that follow (a fresh snapshot,
+   * a new connection's), which the venue made later.
    */
-  lossStamp(recvNs: bigint | null): Stamp {
-    return { ts: this.lastTs ?? recvNs ?? 0n, recvNs };
-  }
-
-  /**
-   * The time at which a connection's end (`recvNs`) breaks the book: the recorder's own time, since the book was
-   * known until then and rows come again only from a new connection, but never before the book's last row.
-   */
-  endStamp(recvNs: bigint | null): Stamp {
-    if (recvNs === null) return { ts: this.lastTs ?? 0n, recvNs };
-    return { ts: this.lastTs !== null && this.lastTs > recvNs ? this.lastTs : recvNs, recvNs };
+  lossStamp(ctx: FeedContext, recvNs: bigint | null): Stamp {
+    let ts = ctx.venueTime;
+    if (this.lastTs !== null && this.lastTs > ts) ts = this.lastTs;
+    return { ts: ts > 0n ? ts : (recvNs ?? 0n), recvNs };
   }
 
   /**
    * Applies an update that the connector found in sequence, and writes its rows. Readers replay rows by exchange
    * time: an update stamped before the book's last one (not a thing venues do) would be applied before updates it
-   * follows. Its rows are stamped with the book's last time instead, and an `info` event says so.
+   * follows, and the book read valid. The book loses sync instead (a `gap` right after its last row, received with
+   * the update), and the update is not applied; the connector asks for a fresh snapshot.
+   * Returns whether the update was applied.
    */
   update(
     ctx: FeedContext,
@@ -155,18 +151,18 @@ export class BookFeed {
     asks: readonly LevelChange[],
     seq: bigint | null,
     at: Stamp,
-  ): void {
+  ): boolean {
     if (this.lastTs !== null && at.ts < this.lastTs) {
-      const kept: Stamp = { ts: this.lastTs, recvNs: at.recvNs };
-      const why = `exchange time went back from ${this.lastTs} to ${at.ts} within the book's sequence: the update's rows are stamped ${this.lastTs}, so that they replay in the venue's order`;
-      this.event(ctx, "info", why, this.lastSeq, seq, kept);
-      at = kept;
+      const why = `exchange time went back from ${this.lastTs} to ${at.ts} within the book's sequence`;
+      this.lose(ctx, "gap", why, seq, { ts: this.lastTs, recvNs: at.recvNs });
+      return false;
     }
     this.apply(ctx, bids, asks, seq, at, false);
     if (seq !== null) this.lastSeq = seq;
     this.remember(seq);
     this.lastTs = at.ts;
     this.requests = 0;
+    return true;
   }
 
   /**

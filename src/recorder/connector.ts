@@ -88,6 +88,11 @@ export interface FeedContext {
    * (a replacement's is above its predecessor's); 0 in a capture, which holds one connection at a time.
    */
   readonly socket: number;
+  /**
+   * The latest exchange time of a trade, book row or quote recorded (0 before any): the venue's clock as far as the
+   * feed knows it, for events no message dates.
+   */
+  readonly venueTime: bigint;
   readonly counters: FeedCounters;
 }
 

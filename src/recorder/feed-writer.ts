@@ -124,6 +124,8 @@ export class FeedWriter {
     kinds: Record<Kind, number>;
     /** The earliest exchange time among the trades, book rows and quotes dropped, and its receive time. */
     first: Stamp | null;
+    /** Each symbol's book rows dropped: how many, and the first (its exchange and receive times). */
+    books: Map<string, { count: number; first: Stamp }>;
   } | null = null;
   private appended = 0;
   private lastRecv: bigint | null = null;
@@ -234,6 +236,7 @@ export class FeedWriter {
         to: t,
         kinds: { trade: 0, book: 0, bbo: 0, event: 0, raw: 0 },
         first: null,
+        books: new Map(),
       };
       this.options.log.alert("writer queue full: dropping records until the disk catches up", {
         queued: this.queue.length,
@@ -245,6 +248,11 @@ export class FeedWriter {
     if (rec.kind !== "event" && rec.kind !== "raw") {
       const ts = BigInt(rec.ts);
       if (this.lost.first === null || ts < this.lost.first.ts) this.lost.first = { ts, recvNs: t };
+      if (rec.kind === "book") {
+        const book = this.lost.books.get(rec.symbol);
+        if (book === undefined) this.lost.books.set(rec.symbol, { count: 1, first: { ts, recvNs: t } });
+        else book.count++;
+      }
     }
   }
 
@@ -267,6 +275,12 @@ export class FeedWriter {
     // written after the loss, and break the books the resync that follows restores.
     const now = this.options.clock.nowNs();
     this.queue.push(eventRecord("", "gap", message, l.first ?? { ts: now, recvNs: now }));
+    // And for each book, where its own first row dropped would have been: a snapshot written before the loss (an
+    // hour's carry-over, a resync) may sort after the event above and make the book valid again for readers.
+    for (const [symbol, book] of l.books) {
+      const what = `${book.count} book rows not written: the writer queue was full (disk slow or failing)`;
+      this.queue.push(eventRecord(symbol, "gap", what, book.first));
+    }
     this.options.onResumed?.();
   }
 

@@ -85,6 +85,9 @@ export class Feed {
       get socket() {
         return feed.socket;
       },
+      get venueTime() {
+        return feed.lastDataTs;
+      },
       record: (rec) => {
         stats.records[rec.kind]++;
         // A time the format cannot store is refused with its record, and must not stamp the ones after it.

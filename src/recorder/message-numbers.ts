@@ -6,8 +6,11 @@
 
 /** How many of the latest messages are remembered. */
 const WINDOW = 1024;
-/** Longer frames (snapshots) are not kept: a repeat of one is taken as numbering gone back, which resyncs. */
-const MAX_KEPT_CHARS = 64 * 1024;
+/**
+ * Longer frames (snapshots, big batches) are not kept, so that the window holds at most 8 MiB: a repeat of one is
+ * taken as numbering gone back, which resyncs.
+ */
+const MAX_KEPT_CHARS = 8 * 1024;
 
 export class MessageNumbers {
   /** The last number followed; null before the first message. */

@@ -25,7 +25,7 @@ export abstract class StreamBookConnector {
     for (const s of plan.symbols) {
       const feed = this.books.known(s);
       if (feed?.synced)
-        feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, feed.endStamp(recvNs));
+        feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, feed.lossStamp(ctx, recvNs));
     }
   }
 
@@ -37,7 +37,7 @@ export abstract class StreamBookConnector {
   resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void {
     for (const feed of this.books.values()) {
       if (!feed.synced) continue;
-      feed.lose(ctx, "gap", reason, null, feed.lossStamp(recvNs));
+      feed.lose(ctx, "gap", reason, null, feed.lossStamp(ctx, recvNs));
       this.resubscribe(feed, ctx, recvNs);
     }
   }

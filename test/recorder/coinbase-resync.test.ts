@@ -237,6 +237,48 @@ describe("coinbase connections", () => {
     expect(s.feed.stats.duplicates).toBe(4);
   });
 
+  it("does not give the book back to an older connection whose snapshot comes late", () => {
+    const s = twoSockets();
+    s.l2(1, "snapshot", [
+      ["bid", "100", "1"],
+      ["offer", "101", "1"],
+    ]);
+    s.l2(2, "snapshot", [
+      ["bid", "100", "2"],
+      ["offer", "101", "1"],
+    ]);
+    s.l2(1, "snapshot", [
+      ["bid", "100", "9"],
+      ["offer", "101", "1"],
+    ]); // the answer to a resubscription sent on the old connection
+    s.l2(2, "update", [["bid", "99", "1"]]);
+    expect(s.gaps()).toBe(0);
+    expect(book(s.connector)).toEqual({ synced: true, bids: ["100:2", "99:1"] });
+  });
+
+  it("remembers the numbering of the two highest connections, whatever order they deliver in", () => {
+    const s = twoSockets();
+    s.trade(1, "a");
+    s.trade(2, "b");
+    s.l2(3, "snapshot", [
+      ["bid", "100", "1"],
+      ["offer", "101", "1"],
+    ]); // a third connection (a drop and a reconnect during an overlap)
+    s.trade(1, "c"); // the oldest still delivers
+    s.trade(4, "d"); // and the live one is being replaced
+    s.l2(3, "update", [["bid", "99", "1"]], 9); // connection 3 skipped messages: its book must lose sync
+    expect(s.gaps()).toBe(1);
+    expect(book(s.connector).synced).toBe(false);
+  });
+
+  it("records the trades of a message that comes late; its loss was said by the gap it left", () => {
+    const s = twoSockets();
+    s.trade(0, "a", 0);
+    s.trade(0, "c", 2);
+    s.trade(0, "b", 1);
+    expect(s.trades()).toEqual(["a", "c", "b"]);
+  });
+
   it("loses only the books of the connection whose messages went missing", () => {
     const s = twoSockets();
     s.l2(1, "snapshot", [

@@ -702,7 +702,8 @@ describe("the recorder's writer at the edges", () => {
     );
     expect(shape, JSON.stringify(recs.map((r) => [r.kind, r.kind === "event" ? r.message : ""]))).toEqual([
       "gap(all)",
-      "gap",
+      "gap", // the writer's, for the book's own rows not written
+      "gap", // the resync's
       "resync",
       "book*:45",
       "book*:45",
@@ -726,5 +727,56 @@ describe("the recorder's writer at the edges", () => {
     expect(book.top(100).bids.map((l) => `${l.price}:${l.size}`)).toEqual(
       mine.map((l) => `${l.price}:${l.size}`),
     );
+  });
+});
+
+describe("records dropped by the writer", () => {
+  it("break each book where its own first row dropped would have been, after a snapshot written before them", async () => {
+    const root = (await tempDir()).dir;
+    const w = new FeedWriter({
+      hourly: { root, exchange: "binance", captureId: "c" },
+      clock: { nowNs: () => 1_800_000_000_500_000_000n },
+      log: quietLog(),
+      flushIntervalMs: 20,
+      maxQueuedRecords: 1,
+    });
+    const row = (
+      symbol: string,
+      ms: number,
+      recvMs: number,
+      size: string,
+      snapshot = false,
+    ): RecordInput => ({
+      kind: "book",
+      symbol,
+      ts: BigInt(ms) * 1_000_000n,
+      recvTs: BigInt(recvMs) * 1_000_000n,
+      side: "bid",
+      price: "99",
+      size,
+      snapshot,
+    });
+    const E = 1_800_000_000_000;
+    // A's book, carried over at its own (older) time, is written; then the queue is full: another book's row of
+    // an earlier time and A's next update are dropped.
+    w.push(row("AUSDT", E + 100, E + 200, "1", true));
+    w.push(row("BUSDT", E + 50, E + 201, "5"));
+    w.push(row("AUSDT", E + 110, E + 202, "2"));
+    w.start();
+    await waitFor(() => w.stats.queued === 0);
+    w.push(row("AUSDT", E + 120, E + 203, "3", false));
+    await w.stop();
+    const file = join(root, (await readdir(root, { recursive: true })).find((d) => d.endsWith(".tape"))!);
+    const book = new OrderBook("AUSDT");
+    for await (const r of datasetOfFiles([file]).replay({ symbols: ["AUSDT", ""], kinds: ["book", "event"] }))
+      book.apply(r);
+    // The update of size 2 is missing: the book must not read valid.
+    expect(book.valid).toBe(false);
+    const gaps = (await allRecords(file)).flatMap((r) => (r.kind === "event" ? [`${r.symbol} ${r.ts}`] : []));
+    expect(gaps).toEqual([
+      ` ${BigInt(E + 50) * 1_000_000n}`,
+      `BUSDT ${BigInt(E + 50) * 1_000_000n}`,
+      `AUSDT ${BigInt(E + 110) * 1_000_000n}`,
+    ]);
   });
 });

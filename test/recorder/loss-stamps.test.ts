@@ -33,19 +33,19 @@ function bidsOf(connectorBook: { bids: { top(n: number): { price: string; size: 
 }
 
 /** A Bybit feed of BTCUSDT's book; `book` sends one book message of exchange time `ms`, received at `recvMs`. */
-function bybitSession() {
+function bybitSession(symbols = ["BTCUSDT"]) {
   const records: RecordInput[] = [];
-  const con = createConnector("bybit", { symbols: ["BTCUSDT"], trades: false, book: true, bbo: false });
+  const con = createConnector("bybit", { symbols, trades: false, book: true, bbo: false });
   const feed = new Feed(con, { raw: false, sink: (r) => records.push(r) });
-  const book = (type: string, u: number, ms: number, b: string[][], recvMs = ms) =>
+  const book = (type: string, u: number, ms: number, b: string[][], recvMs = ms, s = "BTCUSDT") =>
     feed.receive({
       kind: "frame",
       recvNs: recvOf(recvMs),
       text: JSON.stringify({
-        topic: "orderbook.50.BTCUSDT",
+        topic: `orderbook.50.${s}`,
         type,
         ts: ms,
-        data: { s: "BTCUSDT", b, a: [["200", "1"]], u, seq: u },
+        data: { s, b, a: [["200", "1"]], u, seq: u },
         cts: ms,
       }),
     });
@@ -141,27 +141,44 @@ describe("a loss no message dates, with the recorder's clock ahead of the venue'
     expect(await rebuilt(records, "okx", "BTC-USDT")).toEqual({ valid: true, bids: mine });
   });
 
-  it("a connection's end breaks the book at the recorder's time: the book was known until then", async () => {
-    const { records, con, feed, book } = bybitSession();
+  it("a quiet book's loss is dated at the venue's latest time, not at its own last row", async () => {
+    const { records, con, feed, book } = bybitSession(["BTCUSDT", "ETHUSDT"]);
     book("snapshot", 1, E0, [["99", "1"]]);
-    // A quiet book: nothing for a minute, then the connection drops.
+    // BTCUSDT is quiet for a minute while ETHUSDT trades on; then the connection drops.
+    book("snapshot", 1, E0 + 1, [["9", "1"]], E0 + 1, "ETHUSDT");
+    for (let u = 2; u < 60; u++) book("delta", u, E0 + u * 1000, [["9", `${u}`]], E0 + u * 1000, "ETHUSDT");
     con.onClose(con.connections()[0]!, recvOf(E0 + 60_000), "code 1006", feed.context);
-    const lost = records.find((r) => r.kind === "event" && r.type === "disconnect")!;
-    expect(lost.ts).toBe(recvOf(E0 + 60_000));
+    const lost = records.filter((r) => r.kind === "event" && r.type === "disconnect");
+    expect(lost.map((r) => [r.symbol, r.ts])).toEqual([
+      ["BTCUSDT", BigInt(E0 + 59_000) * 1_000_000n],
+      ["ETHUSDT", BigInt(E0 + 59_000) * 1_000_000n],
+    ]);
   });
 });
 
 describe("an update stamped before the book's last one", () => {
-  it("is written at the book's last time, with an info event, so that the book replays in the venue's order", async () => {
+  it("loses the book after its last row: readers hold it invalid, not wrong, until the fresh snapshot", async () => {
     const { records, con, book } = bybitSession();
     book("snapshot", 1, E0, [["99", "1"]]);
     book("delta", 2, E0 + 100, [["99", "2"]]);
     book("delta", 3, E0 + 100 - 2000, [["99", "7"]], E0 + 200); // two seconds back, in sequence
-    const mine = bidsOf(con.bookOf("BTCUSDT")!.book);
-    expect(mine).toEqual(["99:7"]);
-    expect(await rebuilt(records, "bybit", "BTCUSDT")).toEqual({ valid: true, bids: mine });
-    const info = records.find((r) => r.kind === "event" && r.type === "info");
-    expect(info).toMatchObject({ ts: BigInt(E0 + 100) * 1_000_000n });
-    expect(info!.kind === "event" && info!.message).toMatch(/^exchange time went back from \d+ to \d+/);
+    expect(con.bookOf("BTCUSDT")!.synced).toBe(false);
+    expect(await rebuilt(records, "bybit", "BTCUSDT")).toMatchObject({ valid: false });
+    const gap = records.find((r) => r.kind === "event" && r.type === "gap");
+    expect(gap).toMatchObject({ ts: BigInt(E0 + 100) * 1_000_000n });
+    expect(gap!.kind === "event" && gap!.message).toMatch(/^exchange time went back from \d+ to \d+/);
+    book("snapshot", 4, E0 + 300, [["99", "7"]]);
+    expect(await rebuilt(records, "bybit", "BTCUSDT")).toEqual({ valid: true, bids: ["99:7"] });
+  });
+
+  it("one time far ahead costs one resync, not every update after it", async () => {
+    const { records, con, book } = bybitSession();
+    book("snapshot", 1, E0, [["99", "1"]]);
+    book("delta", 2, E0 + 3_600_000, [["99", "2"]], E0 + 100); // an hour ahead
+    book("delta", 3, E0 + 200, [["99", "3"]]);
+    book("snapshot", 4, E0 + 300, [["99", "3"]]);
+    for (let u = 5; u < 100; u++) book("delta", u, E0 + 300 + u, [["98", `${u}`]]);
+    expect(con.bookOf("BTCUSDT")!.synced).toBe(true);
+    expect(records.filter((r) => r.kind === "event").length).toBe(2); // the gap, and the resync
   });
 });

@@ -141,7 +141,7 @@ export class BinanceConnector implements Connector {
       // A snapshot waiting for the stream's first update is of this connection's stream.
       if (st !== undefined) st.pending = null;
       if (st === undefined || !st.feed.synced) continue;
-      st.feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, st.feed.endStamp(recvNs));
+      st.feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, st.feed.lossStamp(ctx, recvNs));
       st.buffer = [];
       st.awaiting = false;
     }
@@ -165,7 +165,7 @@ export class BinanceConnector implements Connector {
   resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void {
     for (const st of this.states.values()) {
       if (!st.feed.synced) continue;
-      st.feed.lose(ctx, "gap", reason, null, st.feed.lossStamp(recvNs));
+      st.feed.lose(ctx, "gap", reason, null, st.feed.lossStamp(ctx, recvNs));
       st.buffer = [];
       this.requestSnapshot(st, ctx, recvNs);
     }
@@ -309,7 +309,10 @@ export class BinanceConnector implements Connector {
 
   /** Applies an update found in sequence; a crossed book after it loses sync. */
   protected apply(st: SymbolState, u: DepthUpdate, ctx: FeedContext): void {
-    st.feed.update(ctx, u.bids, u.asks, u.last, u.at);
+    if (!st.feed.update(ctx, u.bids, u.asks, u.last, u.at)) {
+      this.requestSnapshot(st, ctx, u.at.recvNs);
+      return;
+    }
     st.fresh = false;
     if (st.feed.book.crossed()) {
       st.feed.lose(

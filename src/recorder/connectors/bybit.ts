@@ -173,8 +173,8 @@ export class BybitConnector extends StreamBookConnector implements Connector {
       this.resubscribe(feed, ctx, recvNs);
       return;
     }
-    feed.update(ctx, bids, asks, u, at);
-    if (feed.book.crossed()) {
+    if (!feed.update(ctx, bids, asks, u, at)) this.resubscribe(feed, ctx, recvNs);
+    else if (feed.book.crossed()) {
       feed.lose(ctx, "crossed_book", `best bid at or above best ask after update ${u}`, u, at);
       this.resubscribe(feed, ctx, recvNs);
     }

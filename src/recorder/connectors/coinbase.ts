@@ -72,7 +72,7 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
   }
 
   override resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void {
-    this.loseAll(reason, null, (feed) => feed.lossStamp(recvNs), ctx);
+    this.loseAll(reason, null, (feed) => feed.lossStamp(ctx, recvNs), ctx);
   }
 
   onFrame(text: string, recvNs: bigint | null, ctx: FeedContext): string {
@@ -85,9 +85,18 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
     const channel = stringOf(msg.channel, "channel");
     const at: Stamp = { ts: isoTimeOf(msg.timestamp, "timestamp"), recvNs };
     const n = integerOf(msg.sequence_num, "sequence_num");
-    if (!this.inSequence(n, text, at, ctx)) return "";
+    const place = this.inSequence(n, text, at, ctx);
+    if (place === "repeat") return "";
     const events = arrayOf(msg.events, "events");
     let product = "";
+    if (place === "late") {
+      // A message that comes after those that followed it: its book updates cannot apply (the books lost sync at
+      // the gap it left) and its quotes are stale, but its trades are as good as ever (told apart by id).
+      if (channel === "market_trades")
+        for (const e of events) product = this.onTrades(objectOf(e, "events[]"), recvNs, ctx);
+      else ctx.counters.duplicates++;
+      return product;
+    }
     if (channel === "l2_data")
       for (const e of events) product = this.onBook(objectOf(e, "events[]"), at, ctx);
     else if (channel === "market_trades")
@@ -99,24 +108,24 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
   }
 
   /**
-   * Follows the numbering of the frame's connection; false for a message received again. A connection met for the
-   * first time (a replacement) starts its own numbering; only the two newest connections are remembered.
+   * Follows the numbering of the frame's connection: "repeat" for a message received again, "late" for one whose
+   * number was skipped (its loss was stated by the gap it left), else "next". A connection met for the first time
+   * (a replacement) starts its own numbering; only the two newest connections are remembered.
    */
-  private inSequence(n: bigint, text: string, at: Stamp, ctx: FeedContext): boolean {
+  private inSequence(n: bigint, text: string, at: Stamp, ctx: FeedContext): "next" | "repeat" | "late" {
     const socket = ctx.socket;
     let numbers = this.numbers.get(socket);
     if (numbers === undefined) {
-      for (const s of this.numbers.keys()) if (s < socket && this.numbers.size >= 2) this.numbers.delete(s);
       numbers = new MessageNumbers();
       this.numbers.set(socket, numbers);
+      // The two highest sockets: a retiring one may deliver after its successor was met.
+      if (this.numbers.size > 2) this.numbers.delete(Math.min(...this.numbers.keys()));
     }
     let last = numbers.last;
     if (last !== null && n <= last) {
-      if (numbers.behind(n, text) !== "back") {
-        // Received again, or late: what it held is in the books, or its loss was stated by the gap it left.
-        ctx.counters.duplicates++;
-        return false;
-      }
+      const behind = numbers.behind(n, text);
+      if (behind === "repeat") ctx.counters.duplicates++;
+      if (behind !== "back") return behind;
       // Numbering restarts only on a new connection (a recording read offline has no other sign of one).
       const why =
         n === 0n
@@ -131,7 +140,7 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
       const lost = this.loseAll(missing, n, at, ctx, socket);
       this.missingTrades(missing, lost, n, at, ctx);
     }
-    return true;
+    return "next";
   }
 
   /**
@@ -214,7 +223,10 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
       else throw frameError("side", `expected bid or offer, got ${JSON.stringify(side)}`);
     }
     const owner = this.bookSocket.get(product);
-    if (type === "snapshot") {
+    if (type === "snapshot" && owner !== undefined && ctx.socket < owner) {
+      // An older connection's snapshot (a resubscription it answers late): the book has moved to a newer one.
+      ctx.counters.duplicates++;
+    } else if (type === "snapshot") {
       feed.snapshot(ctx, bids, asks, null, at);
       this.bookSocket.set(product, ctx.socket);
     } else if (feed.synced && owner !== undefined && ctx.socket < owner) {
@@ -225,8 +237,8 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
       feed.lose(ctx, "gap", `updates on socket ${ctx.socket} before its snapshot`, null, at);
       this.resubscribe(feed, ctx, at.recvNs);
     } else if (feed.synced) {
-      feed.update(ctx, bids, asks, null, at);
-      if (feed.book.crossed()) {
+      if (!feed.update(ctx, bids, asks, null, at)) this.resubscribe(feed, ctx, at.recvNs);
+      else if (feed.book.crossed()) {
         // This book missed an update (the connection's numbering shows no gap): it alone is subscribed again.
         feed.lose(ctx, "crossed_book", "best bid at or above best ask after an update", null, at);
         this.resubscribe(feed, ctx, at.recvNs);

@@ -204,8 +204,8 @@ export class DeribitConnector extends StreamBookConnector implements Connector {
       this.resubscribe(feed, ctx, recvNs);
       return;
     }
-    feed.update(ctx, bids, asks, changeId, at);
-    if (feed.book.crossed()) {
+    if (!feed.update(ctx, bids, asks, changeId, at)) this.resubscribe(feed, ctx, recvNs);
+    else if (feed.book.crossed()) {
       feed.lose(ctx, "crossed_book", `best bid at or above best ask after change ${changeId}`, changeId, at);
       this.resubscribe(feed, ctx, recvNs);
     }

@@ -197,7 +197,10 @@ export class KrakenConnector extends StreamBookConnector implements Connector {
           if (feed.needsResync) this.resubscribe(feed, ctx, recvNs);
           continue;
         }
-        feed.update(ctx, bids, asks, null, at);
+        if (!feed.update(ctx, bids, asks, null, at)) {
+          this.resubscribe(feed, ctx, recvNs);
+          continue;
+        }
         this.keepDepth(feed, at, ctx);
       }
       ctx.counters.checksumsChecked++;

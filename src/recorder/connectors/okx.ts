@@ -112,7 +112,7 @@ export class OkxConnector implements Connector {
     for (const s of plan.symbols) {
       const st = this.states.known(s);
       if (st === undefined || !st.feed.synced) continue;
-      st.feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, st.feed.endStamp(recvNs));
+      st.feed.lose(ctx, "disconnect", `connection lost: ${reason}`, null, st.feed.lossStamp(ctx, recvNs));
     }
   }
 
@@ -124,7 +124,7 @@ export class OkxConnector implements Connector {
   resync(reason: string, recvNs: bigint | null, ctx: FeedContext): void {
     for (const st of this.states.values()) {
       if (!st.feed.synced) continue;
-      st.feed.lose(ctx, "gap", reason, null, st.feed.lossStamp(recvNs));
+      st.feed.lose(ctx, "gap", reason, null, st.feed.lossStamp(ctx, recvNs));
       this.resubscribe(st, ctx, recvNs);
     }
   }
@@ -273,7 +273,10 @@ export class OkxConnector implements Connector {
           ctx.counters.duplicates++;
           continue;
         }
-        st.feed.update(ctx, bids, asks, seqId, at);
+        if (!st.feed.update(ctx, bids, asks, seqId, at)) {
+          this.resubscribe(st, ctx, recvNs);
+          continue;
+        }
         st.lastUpdateText = text;
       }
       if (checksum !== 0n) this.check(st, checksum, seqId, at, ctx);
