@@ -95,8 +95,11 @@ export class Feed {
           this.lastTs = rec.ts;
           if (this.timeless.length > 0) this.releaseTimeless();
         }
-        if (typeof rec.ts === "bigint" && rec.ts > this.lastDataTs && rec.ts <= MAX_TS && isData(rec.kind))
-          this.lastDataTs = rec.ts;
+        if (typeof rec.ts === "bigint" && rec.ts > this.lastDataTs && rec.ts <= MAX_TS && isData(rec.kind)) {
+          // A time well ahead of its receipt is not the venue's clock (a bogus stamp): it must not date every loss.
+          const recv = rec.recvTs;
+          if (typeof recv !== "bigint" || rec.ts <= recv + MAX_VENUE_LEAD_NS) this.lastDataTs = rec.ts;
+        }
         options.sink(rec);
       },
       requestRest: (path) => {
@@ -207,6 +210,9 @@ export class Feed {
 
 /** Records held for want of a time, at most (beyond, they are stamped 0). */
 const MAX_TIMELESS = 10_000;
+
+/** The most a venue's time may be ahead of the receive time and still count as its clock (ns). */
+const MAX_VENUE_LEAD_NS = 10_000_000_000n;
 
 /** Records that carry the venue's time (events and raw frames carry the recorder's). */
 function isData(kind: Kind): boolean {

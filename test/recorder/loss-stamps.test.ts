@@ -141,6 +141,16 @@ describe("a loss no message dates, with the recorder's clock ahead of the venue'
     expect(await rebuilt(records, "okx", "BTC-USDT")).toEqual({ valid: true, bids: mine });
   });
 
+  it("a time far ahead of its receipt does not date the losses of every book", async () => {
+    const { records, con, feed, book } = bybitSession(["BTCUSDT", "ETHUSDT"]);
+    book("snapshot", 1, E0, [["99", "1"]]);
+    book("snapshot", 1, E0 + 1, [["9", "1"]], E0 + 1, "ETHUSDT");
+    book("delta", 2, E0 + 3_600_000, [["9", "2"]], E0 + 2, "ETHUSDT"); // an hour ahead of its receipt
+    con.resync("records were dropped on their way to disk", recvOf(E0 + 3), feed.context);
+    const btc = records.find((r) => r.kind === "event" && r.type === "gap" && r.symbol === "BTCUSDT");
+    expect(btc).toMatchObject({ ts: BigInt(E0 + 1) * 1_000_000n });
+  });
+
   it("a quiet book's loss is dated at the venue's latest time, not at its own last row", async () => {
     const { records, con, feed, book } = bybitSession(["BTCUSDT", "ETHUSDT"]);
     book("snapshot", 1, E0, [["99", "1"]]);
