@@ -31,6 +31,8 @@ export class BookFeed {
   lastSeq: bigint | null = null;
   /** Exchange time of the last snapshot or update applied: the time of the book's current state. */
   lastTs: bigint | null = null;
+  /** Receive time of the rows last written (with `lastTs`, where they sort for readers). */
+  private lastRecvNs: bigint | null = null;
   /** A snapshot after a loss of sync is a resync (counted, and announced by a `resync` event). */
   private lost = false;
   /** When sync was last lost (the time of its event), null before. */
@@ -106,6 +108,7 @@ export class BookFeed {
     this.remember(seq);
     this.lastSeq = seq;
     this.lastTs = at.ts;
+    this.lastRecvNs = at.recvNs;
   }
 
   /**
@@ -154,13 +157,23 @@ export class BookFeed {
   ): boolean {
     if (this.lastTs !== null && at.ts < this.lastTs) {
       const why = `exchange time went back from ${this.lastTs} to ${at.ts} within the book's sequence`;
-      this.lose(ctx, "gap", why, seq, { ts: this.lastTs, recvNs: at.recvNs });
+      this.lose(ctx, "gap", why, seq, at);
       return false;
     }
+    // Rows sort by time, then receive time: an update applied after a snapshot of the same time that was placed
+    // after a loss (Binance: buffered while it was fetched) must not sort before the snapshot.
+    if (
+      at.ts === this.lastTs &&
+      at.recvNs !== null &&
+      this.lastRecvNs !== null &&
+      at.recvNs < this.lastRecvNs
+    )
+      at = { ts: at.ts, recvNs: this.lastRecvNs };
     this.apply(ctx, bids, asks, seq, at, false);
     if (seq !== null) this.lastSeq = seq;
     this.remember(seq);
     this.lastTs = at.ts;
+    this.lastRecvNs = at.recvNs;
     this.requests = 0;
     return true;
   }
@@ -193,6 +206,8 @@ export class BookFeed {
 
   /** Marks the book out of sync and writes the event that says why; nothing is applied until a snapshot. */
   lose(ctx: FeedContext, type: SyncLoss, message: string, seqAfter: bigint | null, at: Stamp): void {
+    // Never dated before the book's last rows: readers would hold the book valid over the loss until then.
+    if (this.lastTs !== null && at.ts < this.lastTs) at = { ts: this.lastTs, recvNs: at.recvNs };
     if (type === "gap") ctx.counters.gaps++;
     if (type === "checksum_failure") ctx.counters.checksumFailures++;
     if (type === "crossed_book") ctx.counters.crossed++;

@@ -192,3 +192,51 @@ describe("an update stamped before the book's last one", () => {
     expect(records.filter((r) => r.kind === "event").length).toBe(2); // the gap, and the resync
   });
 });
+
+describe("a snapshot that ends a loss", () => {
+  it("binance: an update applied after the snapshot that ends a gap it revealed sorts after that snapshot", async () => {
+    const records: RecordInput[] = [];
+    const con = createConnector("binance", { symbols: ["BTCUSDT"], trades: false, book: true, bbo: false });
+    const rests: string[] = [];
+    const feed = new Feed(con, {
+      raw: false,
+      sink: (r) => records.push(r),
+      requestRest: (p) => rests.push(p),
+    });
+    const depth = (U: number, u: number, ms: number, b: string[][]) => {
+      const data = { e: "depthUpdate", E: ms, s: "BTCUSDT", U, u, b, a: [] };
+      feed.receive({
+        kind: "frame",
+        recvNs: recvOf(ms),
+        text: JSON.stringify({ stream: "btcusdt@depth@100ms", data }),
+      });
+    };
+    const snapshot = (id: number, ms: number, bids: string[][]) =>
+      feed.receive({
+        kind: "rest",
+        recvNs: recvOf(ms),
+        path: rests.shift()!,
+        body: JSON.stringify({ lastUpdateId: id, bids, asks: [["200", "1"]] }),
+      });
+    depth(1, 2, E0 - 300, [["90", "1"]]);
+    snapshot(2, E0 - 290, [["90", "1"]]);
+    depth(3, 3, E0 - 200, [["91", "1"]]);
+    // Id 4 lost: the update 5..8 reveals the gap (its event takes the update's own time and receive time).
+    depth(5, 8, E0, [
+      ["99", "1"],
+      ["98", "1"],
+      ["97", "1"],
+      ["96", "1"],
+    ]);
+    // The REST snapshot was taken at id 6: it holds 99 and 98; the update 5..8 is applied after it.
+    snapshot(6, E0 + 50, [
+      ["99", "1"],
+      ["98", "1"],
+      ["91", "1"],
+      ["90", "1"],
+    ]);
+    const mine = bidsOf(con.bookOf("BTCUSDT")!.book);
+    expect(mine).toEqual(["99:1", "98:1", "97:1", "96:1", "91:1", "90:1"]);
+    expect(await rebuilt(records, "binance", "BTCUSDT")).toEqual({ valid: true, bids: mine });
+  });
+});
