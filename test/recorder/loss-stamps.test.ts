@@ -32,6 +32,30 @@ function bidsOf(connectorBook: { bids: { top(n: number): { price: string; size: 
   return connectorBook.bids.top(100).map((l) => `${Number(l.price)}:${Number(l.size)}`);
 }
 
+/** A Binance spot feed of BTCUSDT's book: `depth` sends an update of ids `U..u`, `snapshot` answers its REST request. */
+function binanceSession() {
+  const records: RecordInput[] = [];
+  const con = createConnector("binance", { symbols: ["BTCUSDT"], trades: false, book: true, bbo: false });
+  const rests: string[] = [];
+  const feed = new Feed(con, { raw: false, sink: (r) => records.push(r), requestRest: (p) => rests.push(p) });
+  const depth = (U: number, u: number, ms: number, b: string[][]) => {
+    const data = { e: "depthUpdate", E: ms, s: "BTCUSDT", U, u, b, a: [] };
+    feed.receive({
+      kind: "frame",
+      recvNs: recvOf(ms),
+      text: JSON.stringify({ stream: "btcusdt@depth@100ms", data }),
+    });
+  };
+  const snapshot = (id: number, ms: number, bids: string[][]) =>
+    feed.receive({
+      kind: "rest",
+      recvNs: recvOf(ms),
+      path: rests.shift()!,
+      body: JSON.stringify({ lastUpdateId: id, bids, asks: [["200", "1"]] }),
+    });
+  return { records, con, feed, depth, snapshot };
+}
+
 /** A Bybit feed of BTCUSDT's book; `book` sends one book message of exchange time `ms`, received at `recvMs`. */
 function bybitSession(symbols = ["BTCUSDT"]) {
   const records: RecordInput[] = [];
@@ -54,29 +78,8 @@ function bybitSession(symbols = ["BTCUSDT"]) {
 
 describe("a loss no message dates, with the recorder's clock ahead of the venue's", () => {
   it("binance: the resync's snapshot does not sort after the updates that follow it", async () => {
-    const records: RecordInput[] = [];
-    const con = createConnector("binance", { symbols: ["BTCUSDT"], trades: false, book: true, bbo: false });
-    const rests: string[] = [];
-    const feed = new Feed(con, {
-      raw: false,
-      sink: (r) => records.push(r),
-      requestRest: (p) => rests.push(p),
-    });
-    const depth = (id: number, ms: number, px: string, q: string) => {
-      const data = { e: "depthUpdate", E: ms, s: "BTCUSDT", U: id, u: id, b: [[px, q]], a: [] };
-      feed.receive({
-        kind: "frame",
-        recvNs: recvOf(ms),
-        text: JSON.stringify({ stream: "btcusdt@depth@100ms", data }),
-      });
-    };
-    const snapshot = (id: number, ms: number, bids: string[][]) =>
-      feed.receive({
-        kind: "rest",
-        recvNs: recvOf(ms),
-        path: rests.shift()!,
-        body: JSON.stringify({ lastUpdateId: id, bids, asks: [["200", "1"]] }),
-      });
+    const { records, con, feed, depth: update, snapshot } = binanceSession();
+    const depth = (id: number, ms: number, px: string, q: string) => update(id, id, ms, [[px, q]]);
     depth(10, E0, "99", "1");
     snapshot(10, E0 + 1, [["99", "1"]]);
     depth(11, E0 + 100, "98", "1");
@@ -195,29 +198,7 @@ describe("an update stamped before the book's last one", () => {
 
 describe("a snapshot that ends a loss", () => {
   it("binance: an update applied after the snapshot that ends a gap it revealed sorts after that snapshot", async () => {
-    const records: RecordInput[] = [];
-    const con = createConnector("binance", { symbols: ["BTCUSDT"], trades: false, book: true, bbo: false });
-    const rests: string[] = [];
-    const feed = new Feed(con, {
-      raw: false,
-      sink: (r) => records.push(r),
-      requestRest: (p) => rests.push(p),
-    });
-    const depth = (U: number, u: number, ms: number, b: string[][]) => {
-      const data = { e: "depthUpdate", E: ms, s: "BTCUSDT", U, u, b, a: [] };
-      feed.receive({
-        kind: "frame",
-        recvNs: recvOf(ms),
-        text: JSON.stringify({ stream: "btcusdt@depth@100ms", data }),
-      });
-    };
-    const snapshot = (id: number, ms: number, bids: string[][]) =>
-      feed.receive({
-        kind: "rest",
-        recvNs: recvOf(ms),
-        path: rests.shift()!,
-        body: JSON.stringify({ lastUpdateId: id, bids, asks: [["200", "1"]] }),
-      });
+    const { records, con, depth, snapshot } = binanceSession();
     depth(1, 2, E0 - 300, [["90", "1"]]);
     snapshot(2, E0 - 290, [["90", "1"]]);
     depth(3, 3, E0 - 200, [["91", "1"]]);
