@@ -4,7 +4,9 @@
  * `heartbeats` channel, which keeps a connection of quiet products alive. Integrity, from Coinbase's docs: every
  * message of a connection carries `sequence_num`, counting the connection's messages from 0; a jump means
  * messages were lost, and since any of them may have been a book update, every book of the connection loses sync
- * and `level2` is subscribed again for a fresh snapshot. A number seen again is a duplicate and is dropped.
+ * and `level2` is subscribed again for a fresh snapshot. A message received again (same number, same text) is a
+ * duplicate and is dropped; a skipped number that comes late keeps only its trades; any other number at or below
+ * the last means the numbering went back, a loss like a jump.
  *
  * While a connection is replaced, two are open and each counts its own messages. Level 2 updates carry no number of
  * their book, so a book takes its updates from one connection only: the one whose snapshot it was built from (the
