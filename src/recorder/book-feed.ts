@@ -87,11 +87,6 @@ export class BookFeed {
     seq: bigint | null,
     at: Stamp,
   ): void {
-    // A snapshot that replaces a book in sync (a replacing connection's, which may stamp with a clock a little
-    // behind) never sorts before the book's last rows: readers would apply them over the snapshot that holds them.
-    // After a loss the snapshot starts the book's time again (the loss may have come from a time far ahead).
-    if (this.synced && this.lastTs !== null && at.ts < this.lastTs)
-      at = { ts: this.lastTs, recvNs: at.recvNs };
     if (this.lost) {
       ctx.counters.resyncs++;
       this.event(

@@ -221,33 +221,3 @@ describe("a snapshot that ends a loss", () => {
     expect(await rebuilt(records, "binance", "BTCUSDT")).toEqual({ valid: true, bids: mine });
   });
 });
-
-describe("a connection that replaces another, stamping with a clock a little behind", () => {
-  it("coinbase: its snapshot, which holds the old connection's last update, sorts after that update", async () => {
-    const records: RecordInput[] = [];
-    const con = createConnector("coinbase", { symbols: ["BTC-USD"], trades: false, book: true, bbo: false });
-    const feed = new Feed(con, { raw: false, sink: (r) => records.push(r) });
-    const next = new Map<number, number>();
-    const l2 = (socket: number, recvMs: number, ms: number, type: string, ups: string[][]) => {
-      const sequence_num = next.get(socket) ?? 0;
-      next.set(socket, sequence_num + 1);
-      const timestamp = new Date(E0 + ms).toISOString();
-      const updates = ups.map(([side, price_level, new_quantity]) => ({ side, price_level, new_quantity }));
-      const events = [{ type, product_id: "BTC-USD", updates }];
-      const text = JSON.stringify({ channel: "l2_data", client_id: "", timestamp, sequence_num, events });
-      feed.receive({ kind: "frame", recvNs: recvOf(E0 + recvMs), text, socket });
-    };
-    const bids = (...levels: string[][]) => [
-      ...levels.map(([p, q]) => ["bid", p!, q!]),
-      ["offer", "101", "1"],
-    ];
-    l2(1, 0, 0, "snapshot", bids(["100", "1"], ["99", "1"]));
-    l2(1, 10, 13, "update", [["bid", "99", "5"]]); // the old connection's clock, 3 ms ahead of the new one's
-    l2(2, 12, 12, "snapshot", bids(["100", "1"], ["99", "7"])); // holds that update and the next
-    l2(1, 13, 14, "update", [["bid", "99", "7"]]); // a copy now: dropped
-    l2(2, 20, 20, "update", [["bid", "98", "1"]]);
-    const mine = bidsOf(con.bookOf("BTC-USD")!.book);
-    expect(mine).toEqual(["100:1", "99:7", "98:1"]);
-    expect(await rebuilt(records, "coinbase", "BTC-USD")).toEqual({ valid: true, bids: mine });
-  });
-});
