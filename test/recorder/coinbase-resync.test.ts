@@ -186,7 +186,18 @@ describe("coinbase connections", () => {
     const gaps = () => records.filter((r) => r.kind === "event" && r.type === "gap").length;
     const trades = () =>
       records.filter((r) => r.kind === "trade").map((r) => (r.kind === "trade" ? r.tradeId : ""));
-    return { connector, feed, sent, l2, trade, ticker, quotes, again, gaps, trades };
+    /** A snapshot of the touch: a bid at 100 of `size`, an offer at 101. */
+    const snapshot = (socket: number, size: string, seq?: number) =>
+      l2(
+        socket,
+        "snapshot",
+        [
+          ["bid", "100", size],
+          ["offer", "101", "1"],
+        ],
+        seq,
+      );
+    return { connector, feed, sent, l2, snapshot, trade, ticker, quotes, again, gaps, trades };
   }
   const book = (c: ReturnType<typeof twoSockets>["connector"]) => {
     const b = c.bookOf("BTC-USD")!;
@@ -195,10 +206,7 @@ describe("coinbase connections", () => {
 
   it("moves a book to the replacing connection with its snapshot; the old one's updates are copies", () => {
     const s = twoSockets();
-    s.l2(1, "snapshot", [
-      ["bid", "100", "1"],
-      ["offer", "101", "1"],
-    ]);
+    s.snapshot(1, "1");
     s.l2(1, "update", [["bid", "99", "2"]]);
     // The replacement counts its own messages from 0 and sends its snapshot.
     s.l2(2, "snapshot", [
@@ -239,18 +247,9 @@ describe("coinbase connections", () => {
 
   it("does not give the book back to an older connection whose snapshot comes late", () => {
     const s = twoSockets();
-    s.l2(1, "snapshot", [
-      ["bid", "100", "1"],
-      ["offer", "101", "1"],
-    ]);
-    s.l2(2, "snapshot", [
-      ["bid", "100", "2"],
-      ["offer", "101", "1"],
-    ]);
-    s.l2(1, "snapshot", [
-      ["bid", "100", "9"],
-      ["offer", "101", "1"],
-    ]); // the answer to a resubscription sent on the old connection
+    s.snapshot(1, "1");
+    s.snapshot(2, "2");
+    s.snapshot(1, "9"); // the answer to a resubscription sent on the old connection
     s.l2(2, "update", [["bid", "99", "1"]]);
     expect(s.gaps()).toBe(0);
     expect(book(s.connector)).toEqual({ synced: true, bids: ["100:2", "99:1"] });
@@ -260,10 +259,7 @@ describe("coinbase connections", () => {
     const s = twoSockets();
     s.trade(1, "a");
     s.trade(2, "b");
-    s.l2(3, "snapshot", [
-      ["bid", "100", "1"],
-      ["offer", "101", "1"],
-    ]); // a third connection (a drop and a reconnect during an overlap)
+    s.snapshot(3, "1"); // a third connection (a drop and a reconnect during an overlap)
     s.trade(1, "c"); // the oldest still delivers
     s.trade(4, "d"); // and the live one is being replaced
     s.l2(3, "update", [["bid", "99", "1"]], 9); // connection 3 skipped messages: its book must lose sync
@@ -281,14 +277,8 @@ describe("coinbase connections", () => {
 
   it("loses only the books of the connection whose messages went missing", () => {
     const s = twoSockets();
-    s.l2(1, "snapshot", [
-      ["bid", "100", "1"],
-      ["offer", "101", "1"],
-    ]);
-    s.l2(2, "snapshot", [
-      ["bid", "100", "1"],
-      ["offer", "101", "1"],
-    ]);
+    s.snapshot(1, "1");
+    s.snapshot(2, "1");
     s.l2(1, "update", [["bid", "99", "1"]], 10); // the old connection skipped 8 messages: not this book's
     expect(s.gaps()).toBe(0);
     s.l2(2, "update", [["bid", "99", "1"]], 5);
@@ -298,10 +288,7 @@ describe("coinbase connections", () => {
 
   it("takes updates on a newer connection before its snapshot as a gap", () => {
     const s = twoSockets();
-    s.l2(1, "snapshot", [
-      ["bid", "100", "1"],
-      ["offer", "101", "1"],
-    ]);
+    s.snapshot(1, "1");
     s.l2(2, "update", [["bid", "99", "1"]]);
     expect(s.gaps()).toBe(1);
     expect(book(s.connector).synced).toBe(false);
@@ -310,15 +297,7 @@ describe("coinbase connections", () => {
 
   it("drops a message received again, but follows numbering that went back, with a gap", () => {
     const s = twoSockets();
-    s.l2(
-      0,
-      "snapshot",
-      [
-        ["bid", "100", "1"],
-        ["offer", "101", "1"],
-      ],
-      5000,
-    );
+    s.snapshot(0, "1", 5000);
     s.trade(0, "1");
     s.again(0); // the same message again
     expect(s.feed.stats.duplicates).toBe(1);
