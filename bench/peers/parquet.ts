@@ -18,6 +18,7 @@ import {
   WriterPropertiesBuilder,
   WriterVersion,
 } from "parquet-wasm";
+import { concatBytes } from "../../src/common/concat-bytes.js";
 import type { Workload } from "../workload.js";
 import {
   arrowTables,
@@ -30,7 +31,6 @@ import {
 import {
   CHUNK_ROWS,
   checkDigest,
-  concatBytes,
   ObjectDigest,
   type Peer,
   type PeerResult,

@@ -186,15 +186,3 @@ export function checkDigest(peer: string, what: string, got: Digest, want: Diges
   if (got.ts !== null && got.ts !== want.ts) bad.push("ts checksum");
   if (bad.length > 0) throw new Error(`${peer}: ${what} decode does not match the input: ${bad.join(", ")}`);
 }
-
-export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}

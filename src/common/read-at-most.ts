@@ -1,3 +1,5 @@
+import { concatBytes } from "./concat-bytes.js";
+
 /**
  * A response body read whole but bounded: its chunks joined into one plain Uint8Array, or null as soon as they
  * pass `max` bytes (the rest is not read). `onChunk` is told each chunk's length as it arrives (for counters).
@@ -18,11 +20,5 @@ export async function readAtMost(
   // A plain Uint8Array, as callers slice it (a Buffer's `slice` would share memory where theirs copies).
   const only = chunks.length === 1 ? chunks[0]! : null;
   if (only !== null) return new Uint8Array(only.buffer, only.byteOffset, only.length);
-  const bytes = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.length;
-  }
-  return bytes;
+  return concatBytes(chunks);
 }

@@ -6,6 +6,7 @@
 
 /** How many of the latest messages are remembered. */
 const WINDOW = 1024;
+const WINDOW_N = BigInt(WINDOW);
 /**
  * Longer frames (snapshots, big batches) are not kept, so that the window holds at most 8 MiB: a repeat of one is
  * taken as numbering gone back, which resyncs.
@@ -24,8 +25,8 @@ export class MessageNumbers {
    * `back` otherwise: the numbering went back.
    */
   behind(n: bigint, text: string): "repeat" | "late" | "back" {
-    if (this.last === null || this.last - n >= BigInt(WINDOW)) return "back";
-    const i = Number(n % BigInt(WINDOW));
+    if (this.last === null || this.last - n >= WINDOW_N) return "back";
+    const i = Number(n % WINDOW_N);
     if (this.numbers[i] !== n) return "late";
     return this.texts[i] === text ? "repeat" : "back";
   }
@@ -33,7 +34,7 @@ export class MessageNumbers {
   /** Follows message `n`, and remembers it. */
   follow(n: bigint, text: string): void {
     this.last = n;
-    const i = Number(n % BigInt(WINDOW));
+    const i = Number(n % WINDOW_N);
     this.numbers[i] = n;
     this.texts[i] = text.length <= MAX_KEPT_CHARS ? text : undefined;
   }
