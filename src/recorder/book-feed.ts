@@ -33,6 +33,8 @@ export class BookFeed {
   lastTs: bigint | null = null;
   /** Receive time of the rows last written (with `lastTs`, where they sort for readers). */
   private lastRecvNs: bigint | null = null;
+  /** The rows last written are a snapshot's (its own or a carried-over one): no update since. */
+  private snapshotLast = false;
   /** A snapshot after a loss of sync is a resync (counted, and announced by a `resync` event). */
   private lost = false;
   /** When sync was last lost (the time of its event), null before. */
@@ -87,6 +89,25 @@ export class BookFeed {
     seq: bigint | null,
     at: Stamp,
   ): void {
+    if (
+      this.synced &&
+      this.snapshotLast &&
+      this.lastTs === at.ts &&
+      this.lastSeq === seq &&
+      !this.holdsAll(bids, asks)
+    ) {
+      // Readers tell snapshots apart by (ts, seq) (docs/FORMAT.md §6.5.3): this one would continue the last one and
+      // keep the levels it no longer has. The venue's book changed while no update reached us: a loss, stated
+      // before the snapshot and sorting before it (its rows one ns later in receive time).
+      this.lose(
+        ctx,
+        "gap",
+        "the venue's book changed with no update between two snapshots of the same time",
+        seq,
+        at,
+      );
+      if (at.recvNs !== null) at = { ts: at.ts, recvNs: at.recvNs + 1n };
+    }
     if (this.lost) {
       ctx.counters.resyncs++;
       this.event(
@@ -109,6 +130,20 @@ export class BookFeed {
     this.lastSeq = seq;
     this.lastTs = at.ts;
     this.lastRecvNs = at.recvNs;
+    this.snapshotLast = true;
+  }
+
+  /** Whether every level of the book has its price among these (a reader keeping both would have these). */
+  private holdsAll(bids: readonly LevelChange[], asks: readonly LevelChange[]): boolean {
+    for (const [side, levels] of [
+      ["bid", bids],
+      ["ask", asks],
+    ] as const) {
+      const prices = new Set(levels.filter(([, size]) => Number(size) !== 0).map(([price]) => Number(price)));
+      for (const l of this.book.side(side).top(Number.POSITIVE_INFINITY))
+        if (!prices.has(Number(l.price))) return false;
+    }
+    return true;
   }
 
   /**
@@ -174,6 +209,7 @@ export class BookFeed {
     this.remember(seq);
     this.lastTs = at.ts;
     this.lastRecvNs = at.recvNs;
+    this.snapshotLast = false;
     this.requests = 0;
     return true;
   }
@@ -194,6 +230,7 @@ export class BookFeed {
     this.emitRows(ctx, "bid", bids, this.lastSeq, at, true);
     this.emitRows(ctx, "ask", asks, this.lastSeq, at, true);
     if (bids.length === 0 && asks.length === 0) this.emitEmptySnapshot(ctx, this.lastSeq, at);
+    this.snapshotLast = true;
   }
 
   /**

@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import type { RecordInput } from "../../src/format/records.js";
 import { datasetOfFiles, encodeTape, OrderBook } from "../../src/index.js";
 import { createConnector } from "../../src/recorder/connectors/index.js";
+import { krakenChecksum } from "../../src/recorder/connectors/kraken.js";
 import { Feed } from "../../src/recorder/feed.js";
 import { tempDir } from "../reader/helpers.js";
 
@@ -219,5 +220,59 @@ describe("a snapshot that ends a loss", () => {
     const mine = bidsOf(con.bookOf("BTCUSDT")!.book);
     expect(mine).toEqual(["99:1", "98:1", "97:1", "96:1", "91:1", "90:1"]);
     expect(await rebuilt(records, "binance", "BTCUSDT")).toEqual({ valid: true, bids: mine });
+  });
+});
+
+describe("two snapshots of the same time with no update between them", () => {
+  /** A Kraken v2 book snapshot of BTC/USD at exchange time `iso`, with its checksum. */
+  const krakenSnapshot = (iso: string, bids: [string, string][]) => {
+    const asks: [string, string][] = [["101.0", "1.00000000"]];
+    const level = ([price, qty]: [string, string]) => `{"price":${price},"qty":${qty}}`;
+    const checksum = krakenChecksum(
+      bids.map(([price, size]) => ({ price, size })),
+      asks.map(([price, size]) => ({ price, size })),
+    );
+    return `{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[${bids.map(level).join(",")}],"asks":[${asks.map(level).join(",")}],"checksum":${checksum},"timestamp":"${iso}"}]}`;
+  };
+  const T = "2027-01-15T08:00:00.123456Z";
+
+  function krakenSession() {
+    const records: RecordInput[] = [];
+    const con = createConnector("kraken", { symbols: ["BTC/USD"], trades: false, book: true, bbo: false });
+    const feed = new Feed(con, { raw: false, sink: (r) => records.push(r) });
+    const snapshot = (recvNs: bigint, bids: [string, string][]) =>
+      feed.receive({ kind: "frame", recvNs, text: krakenSnapshot(T, bids) });
+    return {
+      records,
+      con,
+      snapshot,
+      gaps: () => records.filter((r) => r.kind === "event" && r.type === "gap"),
+    };
+  }
+
+  it("kraken: a level the second no longer has is not kept by readers (a gap before it)", async () => {
+    const { records, con, snapshot, gaps } = krakenSession();
+    snapshot(1_800_000_000_000_000_000n, [
+      ["100.0", "1.00000000"],
+      ["99.0", "2.00000000"],
+    ]);
+    // The answer to a second subscription, of the same microsecond: the update that deleted 99.0 was lost.
+    snapshot(1_800_000_000_005_000_000n, [["100.0", "1.00000000"]]);
+    const mine = bidsOf(con.bookOf("BTC/USD")!.book);
+    expect(mine).toEqual(["100:1"]);
+    expect(await rebuilt(records, "kraken", "BTC/USD")).toEqual({ valid: true, bids: mine });
+    expect(gaps()).toHaveLength(1);
+  });
+
+  it("kraken: the same snapshot twice is not a loss", async () => {
+    const { records, snapshot, gaps } = krakenSession();
+    const bids: [string, string][] = [
+      ["100.0", "1.00000000"],
+      ["99.0", "2.00000000"],
+    ];
+    snapshot(1_800_000_000_000_000_000n, bids);
+    snapshot(1_800_000_000_005_000_000n, bids);
+    expect(await rebuilt(records, "kraken", "BTC/USD")).toEqual({ valid: true, bids: ["100:1", "99:2"] });
+    expect(gaps()).toHaveLength(0);
   });
 });
