@@ -245,6 +245,24 @@ export class BookFeed {
   lose(ctx: FeedContext, type: SyncLoss, message: string, seqAfter: bigint | null, at: Stamp): void {
     // Never dated before the book's last rows: readers would hold the book valid over the loss until then.
     if (this.lastTs !== null && at.ts < this.lastTs) at = { ts: this.lastTs, recvNs: at.recvNs };
+    this.markLost(ctx, type, message, seqAfter, at);
+  }
+
+  /**
+   * A loss found after rows were written: the book in the files has been wrong since `at` (before its last rows).
+   * Its `gap` is dated there, so that readers hold the book invalid from then on.
+   */
+  loseSince(ctx: FeedContext, message: string, at: Stamp): void {
+    this.markLost(ctx, "gap", message, null, at);
+  }
+
+  private markLost(
+    ctx: FeedContext,
+    type: SyncLoss,
+    message: string,
+    seqAfter: bigint | null,
+    at: Stamp,
+  ): void {
     if (type === "gap") ctx.counters.gaps++;
     if (type === "checksum_failure") ctx.counters.checksumFailures++;
     if (type === "crossed_book") ctx.counters.crossed++;

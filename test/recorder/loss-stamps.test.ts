@@ -276,3 +276,84 @@ describe("two snapshots of the same time with no update between them", () => {
     expect(gaps()).toHaveLength(0);
   });
 });
+
+describe("a connection's snapshot stamped before rows another connection sent", () => {
+  /** A Coinbase feed of BTC-USD's book; `l2` sends an l2_data message of `socket`, stamped `ms` on its clock. */
+  function coinbaseSession() {
+    const records: RecordInput[] = [];
+    const con = createConnector("coinbase", { symbols: ["BTC-USD"], trades: false, book: true, bbo: false });
+    const sent: string[] = [];
+    const feed = new Feed(con, { raw: false, sink: (r) => records.push(r), send: (t) => sent.push(t) });
+    const numbers = new Map<number, number>();
+    const l2 = (socket: number, ms: number, recvMs: number, type: string, bids: [string, string][]) => {
+      const n = numbers.get(socket) ?? 0;
+      numbers.set(socket, n + 1);
+      const updates = [
+        ...bids.map(([price_level, new_quantity]) => ({ side: "bid", price_level, new_quantity })),
+        ...(type === "snapshot" ? [{ side: "offer", price_level: "101", new_quantity: "1" }] : []),
+      ];
+      const timestamp = new Date(E0 + ms).toISOString();
+      const events = [{ type, product_id: "BTC-USD", updates }];
+      const text = JSON.stringify({ channel: "l2_data", client_id: "", timestamp, sequence_num: n, events });
+      feed.receive({ kind: "frame", recvNs: recvOf(recvMs), text, socket });
+    };
+    const gaps = () => records.filter((r) => r.kind === "event" && r.type === "gap");
+    return { records, con, sent, l2, gaps };
+  }
+
+  it("coinbase: a change the snapshot held, stamped after it by the old connection, is a loss from its time on", async () => {
+    const { records, con, sent, l2, gaps } = coinbaseSession();
+    l2(1, 0, 0, "snapshot", [
+      ["100", "1"],
+      ["99", "1"],
+    ]);
+    // The old connection's clock runs 3 ms ahead of the new one's.
+    l2(1, 13, 10, "update", [["99", "5"]]);
+    // The replacement's snapshot already holds that change and the next one (99 -> 7).
+    l2(2, 12, 12, "snapshot", [
+      ["100", "1"],
+      ["99", "7"],
+    ]);
+    l2(1, 14, 13, "update", [["99", "7"]]); // a copy now
+    l2(2, 20, 20, "update", [["98", "1"]]);
+    expect(gaps()).toHaveLength(0);
+    // The new connection goes on well past the old connection's change without sending it: the snapshot held it.
+    l2(2, 1100, 1100, "update", [["97", "1"]]);
+    expect(gaps().map((g) => g.ts)).toEqual([BigInt(E0 + 13) * 1_000_000n]);
+    expect(await rebuilt([...records], "coinbase", "BTC-USD")).toMatchObject({ valid: false });
+    expect(sent.some((t) => t.includes('"type":"subscribe"') && t.includes("level2"))).toBe(true);
+    // The answer to the new subscription makes it valid again, as the venue has it.
+    l2(2, 1200, 1200, "snapshot", [
+      ["100", "1"],
+      ["99", "7"],
+      ["98", "1"],
+      ["97", "1"],
+    ]);
+    l2(2, 1300, 1300, "update", [["96", "2"]]);
+    const mine = bidsOf(con.bookOf("BTC-USD")!.book);
+    expect(mine).toEqual(["100:1", "99:7", "98:1", "97:1", "96:2"]);
+    expect(await rebuilt(records, "coinbase", "BTC-USD")).toEqual({ valid: true, bids: mine });
+  });
+
+  it("coinbase: changes stamped after the snapshot that the new connection sends too are no loss", async () => {
+    const { records, con, l2, gaps } = coinbaseSession();
+    l2(1, 0, 0, "snapshot", [
+      ["100", "1"],
+      ["99", "1"],
+    ]);
+    // Delivered by the old connection before the new one's snapshot arrives, but made after it.
+    l2(1, 13, 10, "update", [["99", "5"]]);
+    l2(2, 12, 12, "snapshot", [
+      ["100", "1"],
+      ["99", "1"],
+    ]);
+    l2(2, 13, 14, "update", [["99", "5"]]);
+    l2(1, 20, 15, "update", [["98", "1"]]);
+    l2(2, 20, 16, "update", [["98", "1"]]);
+    l2(2, 1100, 1100, "update", [["97", "1"]]);
+    expect(gaps()).toHaveLength(0);
+    const mine = bidsOf(con.bookOf("BTC-USD")!.book);
+    expect(mine).toEqual(["100:1", "99:5", "98:1", "97:1"]);
+    expect(await rebuilt(records, "coinbase", "BTC-USD")).toEqual({ valid: true, bids: mine });
+  });
+});

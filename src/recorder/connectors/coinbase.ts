@@ -10,8 +10,9 @@
  *
  * While a connection is replaced, two are open and each counts its own messages. Level 2 updates carry no number of
  * their book, so a book takes its updates from one connection only: the one whose snapshot it was built from (the
- * new connection's snapshot takes the book over; the old one's updates are then copies). Trades are told apart by
- * id, quotes come from the newest connection that sent the product's quote.
+ * new connection's snapshot takes the book over; the old one's updates are then copies, and its last changes stamped
+ * after the snapshot are watched: takeover-watch.ts). Trades are told apart by id, quotes come from the newest
+ * connection that sent the product's quote.
  */
 import type { RecordInput } from "../../format/records.js";
 import { type BookFeed, eventRecord, type LevelChange, type Stamp } from "../book-feed.js";
@@ -28,6 +29,7 @@ import { type JsonObject, parseJsonStrings } from "../json-text.js";
 import { MessageNumbers } from "../message-numbers.js";
 import { RecentIdsByKey } from "../recent-ids.js";
 import { StreamBookConnector } from "../stream-book-connector.js";
+import { RecentLevels, TakeoverWatch } from "../takeover-watch.js";
 import type { VenueEntry } from "./index.js";
 
 export const COINBASE_URLS: VenueUrls = {
@@ -41,6 +43,9 @@ const RECENT_QUOTES = 32;
 
 type Quote = Extract<RecordInput, { kind: "bbo" }>;
 
+const REPLACED_CHANGE =
+  "a change the replaced connection sent after the new connection's snapshot is not the venue's";
+
 export class CoinbaseConnector extends StreamBookConnector implements Connector {
   readonly venue = "coinbase";
   readonly sendsPerSecond = 5;
@@ -51,6 +56,11 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
   private readonly numbers = new Map<number, MessageNumbers>();
   /** The socket whose snapshot each book was built from: its updates alone apply to the book. */
   private readonly bookSocket = new Map<string, number>();
+  /** Each book's level changes written lately, and the takeover being watched (docs in takeover-watch.ts). */
+  private readonly recentLevels = new Map<string, RecentLevels>();
+  private readonly takeovers = new Map<string, TakeoverWatch>();
+  /** The time of each book's last snapshot. */
+  private readonly snapshotTs = new Map<string, bigint>();
   /** The newest socket that sent each product's quote: older ones send copies while they are replaced. */
   private readonly quoteSocket = new Map<string, number>();
   /** Each product's latest quotes recorded, oldest first: a replacing connection's first quotes are copies. */
@@ -229,8 +239,16 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
       // An older connection's snapshot (a resubscription it answers late): the book has moved to a newer one.
       ctx.counters.duplicates++;
     } else if (type === "snapshot") {
+      const takeover = feed.synced && owner !== undefined && ctx.socket > owner;
+      const before = this.snapshotTs.get(product);
+      // A takeover still watched when the book is fetched again (it lost sync meanwhile): its last state decides.
+      const wrongSince = this.takeovers.get(product)?.decide(feed.book) ?? null;
+      if (wrongSince !== null) feed.loseSince(ctx, REPLACED_CHANGE, { ts: wrongSince, recvNs: at.recvNs });
       feed.snapshot(ctx, bids, asks, null, at);
       this.bookSocket.set(product, ctx.socket);
+      this.snapshotTs.set(product, at.ts);
+      this.takeovers.delete(product);
+      if (takeover) this.watchTakeover(feed, at, before, ctx);
     } else if (feed.synced && owner !== undefined && ctx.socket < owner) {
       // The replaced connection's copy of what the book's own connection sends.
       ctx.counters.duplicates++;
@@ -240,6 +258,7 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
       this.resubscribe(feed, ctx, at.recvNs);
     } else if (feed.synced) {
       if (!feed.update(ctx, bids, asks, null, at)) this.resubscribe(feed, ctx, at.recvNs);
+      else if (this.followTakeover(feed, at, bids, asks, ctx)) this.resubscribe(feed, ctx, at.recvNs);
       else if (feed.book.crossed()) {
         // This book missed an update (the connection's numbering shows no gap): it alone is subscribed again.
         feed.lose(ctx, "crossed_book", "best bid at or above best ask after an update", null, at);
@@ -251,6 +270,58 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
       if (feed.needsResync) this.resubscribe(feed, ctx, at.recvNs);
     }
     return product;
+  }
+
+  /** A newer connection's snapshot took the book over: the old connection's last changes are watched. */
+  private watchTakeover(feed: BookFeed, at: Stamp, before: bigint | undefined, ctx: FeedContext): void {
+    if (before !== undefined && before > at.ts) {
+      // The old connection's last snapshot is stamped after this one: readers take the book back to it (an older
+      // state, or a later one: it cannot be told), so the book is lost from its time on.
+      const why = "a connection's snapshot took the book over from a snapshot stamped after it";
+      feed.lose(ctx, "gap", why, null, { ts: before, recvNs: at.recvNs });
+      this.resubscribe(feed, ctx, at.recvNs);
+      return;
+    }
+    const recent = this.recentLevels.get(feed.symbol);
+    const watch = recent === undefined ? null : TakeoverWatch.start(recent, at.ts);
+    if (watch === "unknown") {
+      // Too many changes since the snapshot's time to tell: the book is taken as lost from the snapshot on.
+      // Dated a nanosecond after the snapshot's rows in receive time, so that it sorts after them.
+      const after = at.recvNs === null ? at : { ts: at.ts, recvNs: at.recvNs + 1n };
+      const why = "a connection's snapshot took the book over after more changes than are kept";
+      feed.lose(ctx, "gap", why, null, after);
+      this.resubscribe(feed, ctx, at.recvNs);
+    } else if (watch !== null) this.takeovers.set(feed.symbol, watch);
+  }
+
+  /**
+   * Keeps an applied update's level changes and follows a takeover being watched. True when readers turned out to
+   * end a level with a change the old connection sent after the snapshot's time, which the venue's book does not
+   * have: the book has lost sync since that change.
+   */
+  private followTakeover(
+    feed: BookFeed,
+    at: Stamp,
+    bids: readonly LevelChange[],
+    asks: readonly LevelChange[],
+    ctx: FeedContext,
+  ): boolean {
+    let recent = this.recentLevels.get(feed.symbol);
+    if (recent === undefined) {
+      recent = new RecentLevels();
+      this.recentLevels.set(feed.symbol, recent);
+    }
+    recent.add(at.ts, bids, asks);
+    const watch = this.takeovers.get(feed.symbol);
+    if (watch === undefined) return false;
+    const wrongSince = watch.update(at.ts, bids, asks, feed.book);
+    if (watch.done) this.takeovers.delete(feed.symbol);
+    if (wrongSince === null) return false;
+    this.takeovers.delete(feed.symbol);
+    const why =
+      "a change the replaced connection sent after the new connection's snapshot is not the venue's";
+    feed.loseSince(ctx, why, { ts: wrongSince, recvNs: at.recvNs });
+    return true;
   }
 
   private onTrades(e: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
