@@ -298,22 +298,29 @@ describe("a connection's snapshot stamped before rows another connection sent", 
       feed.receive({ kind: "frame", recvNs: recvOf(recvMs), text, socket });
     };
     const gaps = () => records.filter((r) => r.kind === "event" && r.type === "gap");
-    return { records, con, sent, l2, gaps };
+    /**
+     * A book on connection 1 whose change of 99 to 5 is stamped 13 (received at 10), then connection 2's snapshot
+     * stamped 12 (received at 12) with 99 at `held`.
+     */
+    const takeover = (held: string) => {
+      l2(1, 0, 0, "snapshot", [
+        ["100", "1"],
+        ["99", "1"],
+      ]);
+      l2(1, 13, 10, "update", [["99", "5"]]);
+      l2(2, 12, 12, "snapshot", [
+        ["100", "1"],
+        ["99", held],
+      ]);
+    };
+    return { records, con, sent, l2, gaps, takeover };
   }
 
   it("coinbase: a change the snapshot held, stamped after it by the old connection, is a loss from its time on", async () => {
-    const { records, con, sent, l2, gaps } = coinbaseSession();
-    l2(1, 0, 0, "snapshot", [
-      ["100", "1"],
-      ["99", "1"],
-    ]);
-    // The old connection's clock runs 3 ms ahead of the new one's.
-    l2(1, 13, 10, "update", [["99", "5"]]);
-    // The replacement's snapshot already holds that change and the next one (99 -> 7).
-    l2(2, 12, 12, "snapshot", [
-      ["100", "1"],
-      ["99", "7"],
-    ]);
+    const { records, con, sent, l2, gaps, takeover } = coinbaseSession();
+    // The old connection's clock runs 3 ms ahead of the new one's: the replacement's snapshot already holds its
+    // change of 99 and the next one (99 -> 7).
+    takeover("7");
     l2(1, 14, 13, "update", [["99", "7"]]); // a copy now
     l2(2, 20, 20, "update", [["98", "1"]]);
     expect(gaps()).toHaveLength(0);
@@ -336,17 +343,9 @@ describe("a connection's snapshot stamped before rows another connection sent", 
   });
 
   it("coinbase: changes stamped after the snapshot that the new connection sends too are no loss", async () => {
-    const { records, con, l2, gaps } = coinbaseSession();
-    l2(1, 0, 0, "snapshot", [
-      ["100", "1"],
-      ["99", "1"],
-    ]);
-    // Delivered by the old connection before the new one's snapshot arrives, but made after it.
-    l2(1, 13, 10, "update", [["99", "5"]]);
-    l2(2, 12, 12, "snapshot", [
-      ["100", "1"],
-      ["99", "1"],
-    ]);
+    const { records, con, l2, gaps, takeover } = coinbaseSession();
+    // The old connection's change of 99 is delivered before the new one's snapshot arrives, but made after it.
+    takeover("1");
     l2(2, 13, 14, "update", [["99", "5"]]);
     l2(1, 20, 15, "update", [["98", "1"]]);
     l2(2, 20, 16, "update", [["98", "1"]]);
