@@ -107,6 +107,7 @@ export class TakeoverWatch {
   ): bigint | null {
     this.settle(ts, "bid", bids);
     this.settle(ts, "ask", asks);
+    if (this.open.size === 0) return null;
     for (const o of this.open.values()) if (ts <= o.ts + SETTLE_NS) return null;
     return this.decide(book);
   }

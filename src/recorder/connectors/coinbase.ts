@@ -318,9 +318,7 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
     if (watch.done) this.takeovers.delete(feed.symbol);
     if (wrongSince === null) return false;
     this.takeovers.delete(feed.symbol);
-    const why =
-      "a change the replaced connection sent after the new connection's snapshot is not the venue's";
-    feed.loseSince(ctx, why, { ts: wrongSince, recvNs: at.recvNs });
+    feed.loseSince(ctx, REPLACED_CHANGE, { ts: wrongSince, recvNs: at.recvNs });
     return true;
   }
 
