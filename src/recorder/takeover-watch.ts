@@ -7,10 +7,9 @@
  * levels set back.
  *
  * `RecentLevels` keeps the level changes a book's connection wrote lately; at a takeover, `TakeoverWatch` takes
- * those stamped after the snapshot and follows the new connection's updates: a change of the level stamped after
- * one settles it (readers apply it last). Once the new connection's time is well past them, readers end each
- * unsettled level with the old change's size: where the venue's book (the connector's) has another, the book in
- * the files has been wrong since that change.
+ * those stamped after the snapshot and follows the new connection's updates. Readers hold such a level at the old
+ * change's size from its time until a change stamped after it: where the venue's size (the new connection's) was
+ * another meanwhile, the book in the files has been wrong since the old change.
  */
 import type { LevelChange } from "./book-feed.js";
 import type { LevelBook } from "./level-book.js";
@@ -74,69 +73,90 @@ export class RecentLevels {
   }
 }
 
+/** An old change stamped after the snapshot, and the level's size as the new connection has it meanwhile. */
+interface Open {
+  size: number;
+  ts: bigint;
+  truth: number;
+}
+
 export class TakeoverWatch {
   private constructor(
     /** Per level, the old connection's last change stamped after the snapshot, until a later change settles it. */
-    private readonly open: Map<string, { size: number; ts: bigint }>,
+    private readonly open: Map<string, Open>,
   ) {}
 
   /**
-   * The watch of a takeover by a snapshot stamped `ts`, given the old connection's changes: null when none is
-   * stamped after it, "unknown" when they cannot all be told (more than were kept).
+   * The watch of a takeover by a snapshot stamped `ts`, whose levels `book` holds, given the old connection's
+   * changes: null when none is stamped after it, "unknown" when they cannot all be told (more than were kept).
    */
-  static start(recent: RecentLevels, ts: bigint): TakeoverWatch | null | "unknown" {
+  static start(recent: RecentLevels, ts: bigint, book: LevelBook): TakeoverWatch | null | "unknown" {
     const later = recent.after(ts);
     if (later === null) return "unknown";
+    if (later.length === 0) return null;
+    const held = sizes(book);
     // The last change of each level is the one a reader ends with.
-    const last = new Map<string, { size: number; ts: bigint }>();
-    for (const c of later) last.set(c.key, { size: c.size, ts: c.ts });
-    return last.size === 0 ? null : new TakeoverWatch(last);
+    const open = new Map<string, Open>();
+    for (const c of later) open.set(c.key, { size: c.size, ts: c.ts, truth: held.get(c.key) ?? 0 });
+    return new TakeoverWatch(open);
   }
 
   /**
-   * Follows an update of the new connection, stamped `ts`, applied to `book`. A change of a level stamped after an
-   * old change settles it (readers apply it last). Once the update is well past every unsettled change, each is
-   * compared with the book: the time of the first one whose size differs (readers end with that size, the venue
-   * has another) is returned, the time since which the book in the files is wrong; null otherwise.
+   * Follows an update of the new connection, stamped `ts`. Returns the time since which the book in the files is
+   * wrong, or null. Readers hold each open level at the old change's size from its time until a change stamped
+   * after it (which settles it): wrong when the venue's size meanwhile (the new connection's) was another, unless
+   * that change is the old one's copy. Once the update is well past every open change, each is compared with the
+   * venue's size as it stands.
    */
-  update(
-    ts: bigint,
-    bids: readonly LevelChange[],
-    asks: readonly LevelChange[],
-    book: LevelBook,
-  ): bigint | null {
-    this.settle(ts, "bid", bids);
-    this.settle(ts, "ask", asks);
+  update(ts: bigint, bids: readonly LevelChange[], asks: readonly LevelChange[]): bigint | null {
+    let wrong = this.follow(ts, "bid", bids, null);
+    wrong = this.follow(ts, "ask", asks, wrong);
+    if (wrong !== null) {
+      this.open.clear();
+      return wrong;
+    }
     if (this.open.size === 0) return null;
     for (const o of this.open.values()) if (ts <= o.ts + SETTLE_NS) return null;
-    return this.decide(book);
+    return this.decide();
   }
 
-  /**
-   * Ends the watch: the time of the first unsettled change whose size differs from `book`'s (readers end that level
-   * with it, the venue has another), the time since which the book in the files is wrong; null when there is none.
-   */
-  decide(book: LevelBook): bigint | null {
-    const size = new Map<string, number>();
-    for (const side of ["bid", "ask"] as const)
-      for (const l of book.side(side).top(Number.POSITIVE_INFINITY))
-        size.set(levelKey(side === "bid", Number(l.price)), Number(l.size));
+  /** Ends the watch: the time of the first open change whose size is not the venue's, or null. */
+  decide(): bigint | null {
     let wrong: bigint | null = null;
-    for (const [key, o] of this.open)
-      if (o.size !== (size.get(key) ?? 0) && (wrong === null || o.ts < wrong)) wrong = o.ts;
+    for (const o of this.open.values()) if (o.size !== o.truth) wrong = earliest(wrong, o.ts);
     this.open.clear();
     return wrong;
   }
 
-  private settle(ts: bigint, side: "bid" | "ask", levels: readonly LevelChange[]): void {
-    for (const [price] of levels) {
+  private follow(ts: bigint, side: "bid" | "ask", levels: readonly LevelChange[], wrong: bigint | null) {
+    for (const [price, size] of levels) {
       const key = levelKey(side === "bid", Number(price));
       const o = this.open.get(key);
-      if (o !== undefined && ts > o.ts) this.open.delete(key);
+      if (o === undefined) continue;
+      const v = Number(size);
+      if (ts <= o.ts) o.truth = v;
+      else {
+        if (v !== o.size && o.truth !== o.size) wrong = earliest(wrong, o.ts);
+        this.open.delete(key);
+      }
     }
+    return wrong;
   }
 
   get done(): boolean {
     return this.open.size === 0;
   }
+}
+
+function earliest(a: bigint | null, b: bigint): bigint {
+  return a === null || b < a ? b : a;
+}
+
+/** A book's sizes by level key. */
+function sizes(book: LevelBook): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const side of ["bid", "ask"] as const)
+    for (const l of book.side(side).top(Number.POSITIVE_INFINITY))
+      out.set(levelKey(side === "bid", Number(l.price)), Number(l.size));
+  return out;
 }

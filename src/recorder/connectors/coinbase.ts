@@ -242,7 +242,7 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
       const takeover = feed.synced && owner !== undefined && ctx.socket > owner;
       const before = this.snapshotTs.get(product);
       // A takeover still watched when the book is fetched again (it lost sync meanwhile): its last state decides.
-      const wrongSince = this.takeovers.get(product)?.decide(feed.book) ?? null;
+      const wrongSince = this.takeovers.get(product)?.decide() ?? null;
       if (wrongSince !== null) feed.loseSince(ctx, REPLACED_CHANGE, { ts: wrongSince, recvNs: at.recvNs });
       feed.snapshot(ctx, bids, asks, null, at);
       this.bookSocket.set(product, ctx.socket);
@@ -283,7 +283,7 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
       return;
     }
     const recent = this.recentLevels.get(feed.symbol);
-    const watch = recent === undefined ? null : TakeoverWatch.start(recent, at.ts);
+    const watch = recent === undefined ? null : TakeoverWatch.start(recent, at.ts, feed.book);
     if (watch === "unknown") {
       // Too many changes since the snapshot's time to tell: the book is taken as lost from the snapshot on.
       // Dated a nanosecond after the snapshot's rows in receive time, so that it sorts after them.
@@ -314,7 +314,7 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
     recent.add(at.ts, bids, asks);
     const watch = this.takeovers.get(feed.symbol);
     if (watch === undefined) return false;
-    const wrongSince = watch.update(at.ts, bids, asks, feed.book);
+    const wrongSince = watch.update(at.ts, bids, asks);
     if (watch.done) this.takeovers.delete(feed.symbol);
     if (wrongSince === null) return false;
     this.takeovers.delete(feed.symbol);
