@@ -128,7 +128,12 @@ export class TakeoverWatch {
     return wrong;
   }
 
-  private follow(ts: bigint, side: "bid" | "ask", levels: readonly LevelChange[], wrong: bigint | null) {
+  private follow(
+    ts: bigint,
+    side: "bid" | "ask",
+    levels: readonly LevelChange[],
+    wrong: bigint | null,
+  ): bigint | null {
     for (const [price, size] of levels) {
       const key = levelKey(side === "bid", Number(price));
       const o = this.open.get(key);
