@@ -296,8 +296,8 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
 
   /**
    * Keeps an applied update's level changes and follows a takeover being watched. True when readers turned out to
-   * end a level with a change the old connection sent after the snapshot's time, which the venue's book does not
-   * have: the book has lost sync since that change.
+   * hold a level at a change the old connection sent after the snapshot's time while the venue had another size:
+   * the book in the files has been wrong since that change, and has lost sync.
    */
   private followTakeover(
     feed: BookFeed,
