@@ -106,7 +106,7 @@ export class BookFeed {
         seq,
         at,
       );
-      if (at.recvNs !== null) at = { ts: at.ts, recvNs: at.recvNs + 1n };
+      at = justAfter(at);
     }
     if (this.lost) {
       ctx.counters.resyncs++;
@@ -344,6 +344,14 @@ export class BookFeed {
   ): void {
     ctx.record(eventRecord(this.symbol, type, message, at, seqBefore, seqAfter));
   }
+}
+
+/**
+ * Where a record sorts right after rows stamped `at` (readers order by exchange time, then receive time): one
+ * nanosecond later in receive time; `at` itself without a receive time.
+ */
+export function justAfter(at: Stamp): Stamp {
+  return at.recvNs === null ? at : { ts: at.ts, recvNs: at.recvNs + 1n };
 }
 
 /** An `event` record. */

@@ -8,7 +8,7 @@
  * (`/stream?streams=…`), whose `{"stream","data"}` envelope is optional in recordings.
  */
 import type { RecordInput } from "../../format/records.js";
-import { BookFeed, type LevelChange, type Stamp } from "../book-feed.js";
+import { BookFeed, justAfter, type LevelChange, type Stamp } from "../book-feed.js";
 import type {
   ConnectionPlan,
   Connector,
@@ -444,7 +444,5 @@ export const VENUE: VenueEntry = {
 function afterLoss(at: Stamp, loss: Stamp | null): Stamp {
   if (loss === null || at.ts > loss.ts) return at;
   if (at.ts === loss.ts && at.recvNs !== null && loss.recvNs !== null && at.recvNs > loss.recvNs) return at;
-  return loss.recvNs === null
-    ? { ts: loss.ts + 1n, recvNs: null }
-    : { ts: loss.ts, recvNs: loss.recvNs + 1n };
+  return loss.recvNs === null ? { ts: loss.ts + 1n, recvNs: null } : justAfter(loss);
 }

@@ -15,7 +15,7 @@
  * connection that sent the product's quote.
  */
 import type { RecordInput } from "../../format/records.js";
-import { type BookFeed, eventRecord, type LevelChange, type Stamp } from "../book-feed.js";
+import { type BookFeed, eventRecord, justAfter, type LevelChange, type Stamp } from "../book-feed.js";
 import type {
   ConnectionPlan,
   Connector,
@@ -286,10 +286,8 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
     const watch = recent === undefined ? null : TakeoverWatch.start(recent, at.ts, feed.book);
     if (watch === "unknown") {
       // Too many changes since the snapshot's time to tell: the book is taken as lost from the snapshot on.
-      // Dated a nanosecond after the snapshot's rows in receive time, so that it sorts after them.
-      const after = at.recvNs === null ? at : { ts: at.ts, recvNs: at.recvNs + 1n };
       const why = "a connection's snapshot took the book over after more changes than are kept";
-      feed.lose(ctx, "gap", why, null, after);
+      feed.lose(ctx, "gap", why, null, justAfter(at));
       this.resubscribe(feed, ctx, at.recvNs);
     } else if (watch !== null) this.takeovers.set(feed.symbol, watch);
   }
@@ -315,9 +313,9 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
     const watch = this.takeovers.get(feed.symbol);
     if (watch === undefined) return false;
     const wrongSince = watch.update(at.ts, bids, asks);
+    // A watch that found the book wrong is done too.
     if (watch.done) this.takeovers.delete(feed.symbol);
     if (wrongSince === null) return false;
-    this.takeovers.delete(feed.symbol);
     feed.loseSince(ctx, REPLACED_CHANGE, { ts: wrongSince, recvNs: at.recvNs });
     return true;
   }
