@@ -290,6 +290,8 @@ export function decodeBlock(bytes: Uint8Array, header: BlockHeader): DecodedBloc
     const spec = schema.find((s) => s.id === d.id);
     if (spec !== undefined) {
       const field = `${kindName}.${spec.name}`;
+      // Two copies of a column leave no way to tell which holds the rows: the block is damaged.
+      if (columns[spec.name] !== undefined) r.fail(`column ${spec.name} given twice`, field);
       const sub = new ByteReader(raw, start, start + d.length, bodyOffset);
       const col = decodeColumn(sub, d.encoding, d.flags, d.scale, header.rowCount, field, arena);
       if (sub.pos !== sub.end) sub.fail(`${sub.end - sub.pos} unread bytes`, field);

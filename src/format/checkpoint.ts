@@ -72,6 +72,9 @@ export function decodeCheckpoint(block: DecodedBlock): Checkpoint {
   // A book said to descend from a later snapshot would pass every test of whether other files contradict it.
   if (since > ts) fail(`since ${since} is after the checkpoint's time ${ts}`, "since");
   if (lastChange > ts) fail(`lastChange ${lastChange} is after the checkpoint's time ${ts}`, "lastChange");
+  // Times, as every timestamp of the format (§7.1): not before the epoch.
+  if (since < 0n) fail(`since ${since} is before 1970`, "since");
+  if (lastChange < 0n) fail(`lastChange ${lastChange} is before 1970`, "lastChange");
   return {
     symbol: h.symbol,
     ts,

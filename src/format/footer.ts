@@ -15,6 +15,7 @@ export const TRAILER_BYTES = 32;
 export const MAX_FOOTER_BYTES = 256 * 1024 * 1024;
 const BLOCK_ENTRY_BYTES = 42;
 export const SECTION = { symbols: 1, blocks: 2, stats: 3, digest: 4 } as const;
+const KNOWN_SECTIONS = new Set<number>(Object.values(SECTION));
 export const DIGEST_SHA256 = 1;
 
 export interface KindStats {
@@ -126,11 +127,14 @@ export function decodeTrailer(buf: Uint8Array, fileSize: number, headerLength: n
   for (let i = 0; i < 8; i++) {
     if (buf[24 + i] !== TRAILER_MAGIC.charCodeAt(i)) noTrailer("no trailer (the file was not sealed)");
   }
-  const r = new ByteReader(buf, 0, TRAILER_BYTES, at);
-  const footerOffset = r.u64("trailer.footerOffset");
-  const footerLength = r.u32("trailer.footerLength");
-  const footerCrc = r.u32("trailer.footerCrc");
-  const fileLength = r.u64("trailer.fileLength");
+  const view = new DataView(buf.buffer, buf.byteOffset, TRAILER_BYTES);
+  // u64 fields as doubles: one of 2^53 or more is inexact, but cannot equal the file's size or end at its trailer
+  // either, so the checks below find it.
+  const u64 = (p: number) => view.getUint32(p + 4, true) * 2 ** 32 + view.getUint32(p, true);
+  const footerOffset = u64(0);
+  const footerLength = view.getUint32(8, true);
+  const footerCrc = view.getUint32(12, true);
+  const fileLength = u64(16);
   if (fileLength !== fileSize) noTrailer(`trailer says the file has ${fileLength} bytes, it has ${fileSize}`);
   if (footerOffset < headerLength || footerOffset + footerLength !== at || footerLength > MAX_FOOTER_BYTES) {
     noTrailer(`trailer locates the footer at ${footerOffset}+${footerLength}, which does not end at ${at}`);
@@ -149,10 +153,15 @@ export function decodeFooter(buf: Uint8Array, trailer: Trailer): Footer {
   let entries: ByteReader | null = null;
   let stats: Partial<Record<Kind, KindStats>> = {};
   let digest: Uint8Array | null = null;
+  const seen = new Set<number>();
   while (r.remaining > 0) {
     const tag = r.u8("footer.section");
     const len = r.u32("footer.sectionLength");
     r.need(len, "footer.section");
+    // A known section given twice: either copy could be the one meant.
+    if (KNOWN_SECTIONS.has(tag) && seen.has(tag))
+      r.fail(`footer section ${tag} given twice`, "footer.section");
+    seen.add(tag);
     const s = new ByteReader(buf, r.pos, r.pos + len, at);
     r.pos += len;
     if (tag === SECTION.symbols) {

@@ -51,7 +51,9 @@ export function encodeHeader(h: HeaderInput, minor = FORMAT_MINOR): Uint8Array {
   checkField(h.captureId, "captureId", MAX_FIELD);
   w.string16(h.exchange);
   w.string16(h.captureId);
-  const entries = Object.entries(h.meta).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  // By the keys' UTF-8 bytes (code point order), which any language can reproduce; JavaScript's own string order
+  // (UTF-16 units) differs for characters beyond U+FFFF.
+  const entries = Object.entries(h.meta).sort(([a], [b]) => Buffer.compare(utf8(a), utf8(b)));
   if (entries.length > MAX_META)
     throw new TapeError("E_TAPE_LIMIT", `more than ${MAX_META} metadata entries`);
   w.u16(entries.length);

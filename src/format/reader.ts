@@ -468,6 +468,8 @@ async function scanBlocks(
         throw new TapeError("E_TAPE_NO_TRAILER", "reached a footer that could not be used", { offset: pos });
       }
       const h = decodeBlockHeader(head, 0, pos, source.size);
+      // The CRC first: a damaged symbol is reported as the damage it is, not as a second symbol for the id.
+      checkBlockCrc(await bytesAt(pos, h.length), h);
       const known = symbolOf.get(h.symbolId);
       if (known !== undefined && known !== h.symbol) {
         throw new TapeError("E_TAPE_CORRUPT", `symbol id ${h.symbolId} names two symbols`, {
@@ -475,7 +477,6 @@ async function scanBlocks(
           field: "block.symbolId",
         });
       }
-      checkBlockCrc(await bytesAt(pos, h.length), h);
       symbolOf.set(h.symbolId, h.symbol);
       blocks.push(h);
       pos += h.length;

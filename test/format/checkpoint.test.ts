@@ -283,7 +283,7 @@ describe("book checkpoints (format 1.1)", () => {
       ]);
   });
 
-  it("a checkpoint whose since or lastChange is after its time is E_TAPE_CORRUPT", async () => {
+  it("a checkpoint whose since or lastChange is after its time, or before 1970, is E_TAPE_CORRUPT", async () => {
     const dir = join(import.meta.dirname, "..", "..", "fixtures");
     const bytes = new Uint8Array(await readFile(join(dir, "book-checkpoints-zstd.tape")));
     const reader = await TapeReader.open(new BytesSource(bytes));
@@ -296,6 +296,12 @@ describe("book checkpoints (format 1.1)", () => {
       column.offsets.fill(Number(cp.maxTs + 1n - column.base));
       const e = expectTapeError(await thrown(() => decodeCheckpoint(block)), ["E_TAPE_CORRUPT"]);
       expect(e.field).toBe(`checkpoint.${name}`);
+      // A nanosecond before the epoch (§7.1: no timestamp is negative).
+      column.base = -1n;
+      column.offsets.fill(0);
+      const early = expectTapeError(await thrown(() => decodeCheckpoint(block)), ["E_TAPE_CORRUPT"]);
+      expect(early.field).toBe(`checkpoint.${name}`);
+      expect(early.message).toContain("before 1970");
     }
   });
 

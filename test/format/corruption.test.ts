@@ -409,6 +409,101 @@ describe("hostile lengths and counts", () => {
     expect(e?.field).toBe("meta.key");
   });
 
+  it("metadata is written in the order of its keys' UTF-8 bytes, not of JavaScript's UTF-16 units", async () => {
+    // U+FFFD is EF BF BD, U+1F600 is F0 9F 98 80 in UTF-8; in UTF-16 the emoji (D83D DE00) sorts first.
+    const bytes = encodeTape([], { exchange: "x", meta: { "\u{1F600}": "b", "\uFFFD": "a", z: "c" } });
+    const reader = await TapeReader.open(new BytesSource(bytes));
+    expect(Object.keys(reader.header.meta)).toEqual(["z", "\uFFFD", "\u{1F600}"]);
+  });
+
+  it("a known column given twice in a block is E_TAPE_CORRUPT: neither copy is taken", async () => {
+    // Codec none: the stored body is the raw body. This sample's blocks are small: every varint is one byte.
+    const bytes = withBlock(0, (b) => {
+      const body = bodyOf(b);
+      const count = body[0]!;
+      const dirEnd = 1 + 5 * count;
+      const first = body.subarray(1, 6);
+      expect(first[4]).toBeLessThan(0x80);
+      const out = Buffer.concat([
+        Uint8Array.of(count + 1),
+        body.subarray(1, dirEnd),
+        first,
+        body.subarray(dirEnd),
+        body.subarray(dirEnd, dirEnd + first[4]!),
+      ]);
+      return withBody(b, out);
+    });
+    const e = await readError(bytes);
+    expect(e?.code).toBe("E_TAPE_CORRUPT");
+    expect(e?.field).toMatch(/\.ts$/);
+    expect(e?.message).toContain("given twice");
+  });
+
+  it("a known footer section given twice is E_TAPE_CORRUPT, and the scan still recovers every block", async () => {
+    const parts = disassemble(none().bytes);
+    // A second stats section (no kinds) before the one the footer always has; unknown tags may repeat.
+    parts.leadingSections = [{ tag: 3, body: Uint8Array.of(0) }];
+    parts.extraSections = [
+      { tag: 9, body: Uint8Array.of(1) },
+      { tag: 9, body: Uint8Array.of(2) },
+    ];
+    const bytes = assemble(parts);
+    const e = expectTapeError(
+      await thrown(() => TapeReader.open(new BytesSource(bytes), { recover: false })),
+    );
+    expect(e.code).toBe("E_TAPE_CORRUPT");
+    expect(e.field).toBe("footer.section");
+    const reader = await TapeReader.open(new BytesSource(bytes));
+    expect(reader.recovery?.reason.code).toBe("E_TAPE_CORRUPT");
+    expect(reader.blocks.length).toBe(none().blocks.length);
+    parts.leadingSections = [];
+    expect((await TapeReader.open(new BytesSource(assemble(parts)), { recover: false })).sealed).toBe(true);
+  });
+
+  it("a trailer whose u64 field is 2^53 or more is no trailer: the file is scanned", async () => {
+    // footerOffset at trailer offset 0, fileLength at 16: their high words at +4.
+    for (const at of [4, 20]) {
+      const bytes = none().bytes.slice();
+      setU32(bytes, bytes.length - 32 + at, 0x200000);
+      const e = expectTapeError(
+        await thrown(() => TapeReader.open(new BytesSource(bytes), { recover: false })),
+      );
+      expect(e.code).toBe("E_TAPE_NO_TRAILER");
+      const reader = await TapeReader.open(new BytesSource(bytes));
+      expect(reader.recovery?.reason.code).toBe("E_TAPE_NO_TRAILER");
+      expect(reader.blocks.length).toBe(none().blocks.length);
+    }
+  });
+
+  it("the forward scan reports a damaged symbol as a CRC failure, and a second symbol for an id as corrupt", async () => {
+    const s = none();
+    const unsealed = s.bytes.slice(0, footerRange(s.bytes).offset);
+    // The second block of the first block's symbol: its id was seen, with the first block's symbol.
+    const second = s.blocks.findIndex((b, i) => i > 0 && b.symbolId === s.blocks[0]!.symbolId);
+    expect(second).toBeGreaterThan(0);
+    expect(s.blocks[second]!.symbol.length).toBeGreaterThan(0);
+    const at = s.blocks[second]!.offset + BLOCK.fixed;
+    const scan = async (bytes: Uint8Array) => {
+      const reader = await TapeReader.open(new BytesSource(bytes));
+      return { stop: reader.recovery?.stop ?? null, blocks: reader.blocks.length };
+    };
+    const damaged = unsealed.slice();
+    damaged[at]! ^= 0x01;
+    const d = await scan(damaged);
+    expect(d.stop?.code).toBe("E_TAPE_CRC");
+    expect(d.blocks).toBe(second);
+    // The same change with the block's CRC made to match: a file that names two symbols with one id.
+    const clash = unsealed.slice();
+    clash[at]! ^= 0x01;
+    fixBlockCrc(
+      clash.subarray(s.blocks[second]!.offset, s.blocks[second]!.offset + s.blocks[second]!.length),
+    );
+    const c = await scan(clash);
+    expect(c.stop?.code).toBe("E_TAPE_CORRUPT");
+    expect(c.stop?.field).toBe("block.symbolId");
+    expect(c.blocks).toBe(second);
+  });
+
   it("header length and string claims are bounded", async () => {
     const s = none();
     const huge = s.bytes.slice();
