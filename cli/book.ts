@@ -9,9 +9,10 @@ import {
   timeRange,
 } from "./dataset-options.js";
 import { toJson, writeOut } from "./output.js";
-import { positive, usage } from "./usage.js";
+import { positive } from "./usage.js";
 
-interface BookCliOptions extends DatasetCliOptions {
+interface BookCliOptions extends Omit<DatasetCliOptions, "symbol" | "kind" | "to"> {
+  symbol: string;
   at: string;
   depth: string;
   json?: boolean;
@@ -23,7 +24,7 @@ export function registerBook(program: Command): void {
       .command("book")
       .description("the order book of a symbol at an instant, rebuilt from its snapshot and updates")
       .argument("[paths...]", ".tape files (or use --root)"),
-    { shard: false },
+    { shard: false, book: true },
   )
     .requiredOption(
       "--at <time>",
@@ -45,13 +46,10 @@ Examples:
   ticktape book data/2026-11-24/binance/binance-2026-11-24T14.host-a.tape --symbol BTCUSDT --at +37m --depth 20 --json`,
     )
     .action(async (paths: string[], o: BookCliOptions) => {
-      if (o.symbol?.length !== 1) throw usage("give one --symbol");
       const depth = positive(o.depth, "--depth", true)!;
-      const symbol = o.symbol[0]!;
-      if (o.to !== undefined) throw usage("book takes --at (and --from), not --to");
-      if (o.kind !== undefined) throw usage("book reads book and event rows: --kind does not apply");
+      const symbol = o.symbol;
       // --at may be an offset from the start of the first file's hour, like --from (not with --root).
-      const { from: fromText, to: _to, ...rest } = o;
+      const { from: fromText, symbol: _symbol, ...rest } = o;
       const start = offsetBase(paths);
       const at = o.at.startsWith("+") ? timeRange({ from: o.at }, start).from! : parseTime(o.at);
       const hour = at - (at % 3_600_000_000_000n);
@@ -59,7 +57,7 @@ Examples:
       // Every file of the range: the book's snapshot may be in any of them (no share, whatever AWS Batch says).
       const ds = await openCliDataset(
         paths,
-        { ...rest, from: String(from), to: String(at + 1n) },
+        { ...rest, symbol: [symbol], from: String(from), to: String(at + 1n) },
         { shard: false },
       );
       const exchange = o.exchange?.length === 1 ? o.exchange[0]! : undefined;
@@ -85,7 +83,8 @@ Examples:
                 invalidReason: book.invalidReason,
                 lastUpdate,
                 checkpoint,
-                seq: book.seq,
+                // As text, as every sequence id this command line prints.
+                seq: book.seq === null ? null : String(book.seq),
                 bestBid: book.bestBid(),
                 bestAsk: book.bestAsk(),
                 mid: book.mid(),

@@ -45,15 +45,19 @@ export interface DatasetCliOptions {
 /**
  * The dataset selection options; `shard: false` for a command that needs every file of its selection (a book at an
  * instant is rebuilt from its snapshot, whichever share holds it): it has no `--shard` and ignores AWS Batch's.
+ * `book: true` for the book of one symbol: one `--symbol`, no `--kind` or `--to`.
  */
-export function addDatasetOptions(cmd: Command, o: { shard?: boolean } = {}): Command {
-  const withOptions = addS3Options(cmd)
-    .option(
-      "--root <dir>",
-      "dataset root (<root>/<YYYY-MM-DD>/<exchange>/…), a directory or s3://bucket/prefix; instead of file paths",
-    )
-    .option("-s, --symbol <symbol...>", "only these symbols")
-    .option("-k, --kind <kind...>", `only these kinds (${KINDS.join(", ")})`)
+export function addDatasetOptions(cmd: Command, o: { shard?: boolean; book?: boolean } = {}): Command {
+  let withOptions = addS3Options(cmd).option(
+    "--root <dir>",
+    "dataset root (<root>/<YYYY-MM-DD>/<exchange>/…), a directory or s3://bucket/prefix; instead of file paths",
+  );
+  withOptions = o.book
+    ? withOptions.requiredOption("-s, --symbol <symbol>", "the symbol whose book to show")
+    : withOptions
+        .option("-s, --symbol <symbol...>", "only these symbols")
+        .option("-k, --kind <kind...>", `only these kinds (${KINDS.join(", ")})`);
+  withOptions = withOptions
     .option("-e, --exchange <exchange...>", "only these exchanges (with --root)")
     .option("--capture <id...>", "only these capture ids (default: every capture)")
     .option("--include-open", "also read .tape.open files (a live hour), through the recovery scan")
@@ -63,12 +67,16 @@ export function addDatasetOptions(cmd: Command, o: { shard?: boolean } = {}): Co
     )
     .option(
       "--from <time>",
-      "from this exchange time, inclusive: ISO 8601 (UTC unless a zone is given), ns, or +OFFSET (e.g. +30m) from the start of the first file's hour",
-    )
-    .option(
+      o.book
+        ? "rebuild from this exchange time when no checkpoint serves (default: the start of the hour of --at): ISO 8601 (UTC unless a zone is given), ns, or +OFFSET (e.g. +30m) from the start of the first file's hour"
+        : "from this exchange time, inclusive: ISO 8601 (UTC unless a zone is given), ns, or +OFFSET (e.g. +30m) from the start of the first file's hour",
+    );
+  if (!o.book)
+    withOptions = withOptions.option(
       "--to <time>",
       "up to this time, exclusive: as --from, or +OFFSET (e.g. +10m) from --from (from the first file's hour without --from)",
-    )
+    );
+  withOptions = withOptions
     .option(
       "--on-corrupt <mode>",
       "error (default): stop at a damaged block, torn or missing file; skip: go on and print a gap event",

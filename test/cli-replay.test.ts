@@ -152,6 +152,8 @@ describe("ticktape replay, head, book", () => {
       bestAsk: { price: 101, size: 2 },
     });
     expect(book.lastUpdate).toBe(String(DAY0 + S));
+    // Sequence ids as text, as everywhere on the command line.
+    expect(book.seq).toBe(String((DAY0 + S) / S));
     // In an AWS Batch child too, the book is rebuilt from every file (its snapshot may be in any share): no share.
     const args = ["book", "--root", root, "-e", "okx", "-s", "BTC-USDT", "--at", "2024-08-08T00:00:03Z"];
     for (const index of ["0", "1"]) {
@@ -163,6 +165,12 @@ describe("ticktape replay, head, book", () => {
       expect(child.stdout).toBe(r.stdout);
     }
     expect(run(...args, "--shard", "1/2").stderr).toMatch(/unknown option '--shard'/);
+    // One symbol, book and event rows, an instant: the help offers nothing else.
+    const help = run("book", "--help").stdout;
+    expect(help).toMatch(/-s, --symbol <symbol>\s/);
+    expect(help).not.toMatch(/--kind|--to /);
+    expect(run(...args, "--kind", "trade").stderr).toMatch(/unknown option '--kind'/);
+    expect(run("book", "--root", root, "-e", "okx", "--at", "+1s").stderr).toMatch(/--symbol/);
   });
 
   it("head prints the records it read before a damaged block stops it", async () => {
