@@ -1,5 +1,5 @@
 import { availableParallelism } from "node:os";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { EXPORT_FORMATS, type ExportFormat } from "../src/export/formats.js";
 import type { ConvertOptions, ConvertSummary, DecimalMode } from "../src/export/index.js";
 import { shardFrom } from "../src/index.js";
@@ -62,10 +62,11 @@ export function registerConvert(program: Command): void {
       "mark Parquet timestamps as UTC instants (isAdjustedToUTC); DuckDB then reads them as microseconds only",
     )
     .option("--overwrite", "replace output files that exist (default: refuse before writing anything)")
-    .option(
-      "--workers <n>",
-      "threads converting symbols (or files) in parallel (default: one per core)",
-      String(availableParallelism()),
+    .addOption(
+      new Option("--workers <n>", "threads converting symbols (or files) in parallel").default(
+        String(availableParallelism()),
+        `one per core: ${availableParallelism()}`,
+      ),
     )
     .option("--json", "print the summary as JSON")
     .addHelpText(

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { createLog, loadRecorderConfig, Recorder } from "../src/recorder/index.js";
+import { createLog, loadRecorderConfig, Recorder, venueEntry } from "../src/recorder/index.js";
 import { toJson, writeOut } from "./output.js";
 
 export function registerRecord(program: Command): void {
@@ -15,7 +15,9 @@ export function registerRecord(program: Command): void {
     .action(async (o: { config: string; check?: boolean }) => {
       const config = await loadRecorderConfig(o.config);
       if (o.check) {
-        await writeOut(`${toJson(config, 2)}\n`);
+        // What the recorder will use: a feed's URLs default to the venue's production addresses.
+        const feeds = config.feeds.map((f) => ({ ...f, urls: { ...venueEntry(f.venue).urls, ...f.urls } }));
+        await writeOut(`${toJson({ ...config, feeds }, 2)}\n`);
         return;
       }
       const log = createLog({ level: config.logLevel });

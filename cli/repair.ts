@@ -10,7 +10,10 @@ export function registerRepair(program: Command): void {
       "seal what is valid in an unsealed (.tape.open) or damaged file: every whole block whose CRC holds",
     )
     .argument("<file>", "the file to repair")
-    .option("-o, --output <path>", "where to write the sealed file (default: X.tape for X.tape.open)")
+    .option(
+      "-o, --output <path>",
+      "where to write the sealed file (default: X.tape for X.tape.open, X.repaired.tape for a damaged X.tape)",
+    )
     .option(
       "--keep",
       "keep the source file (by default it is removed once the sealed copy is safely on disk)",
@@ -30,9 +33,14 @@ export function registerRepair(program: Command): void {
       if (o.json) await writeOut(`${toJson(result, 2)}\n`);
       else if (result.output === null) await writeOut(`${file}: already sealed and intact, nothing to do\n`);
       else {
+        // Damaged blocks may lie anywhere, before kept ones; without any, what was dropped is the torn tail.
+        const dropped =
+          result.droppedBlocks === 0
+            ? `${formatBytes(result.droppedBytes)} after the last whole block dropped`
+            : `${formatBytes(result.droppedBytes)} dropped, ${formatCount(result.droppedBlocks)} damaged ${result.droppedBlocks === 1 ? "block" : "blocks"} among them`;
         await writeOut(
           `${file} → ${result.output}: ${formatCount(result.blocks)} blocks, ${formatCount(result.rows)} records kept; ` +
-            `${formatBytes(result.droppedBytes)} after the last valid block dropped${result.stop ? ` (${result.stop})` : ""}\n`,
+            `${dropped}${result.stop ? ` (${result.stop})` : ""}\n`,
         );
       }
     });

@@ -9,7 +9,7 @@ import {
   simulatorEntry,
   startSimulator,
 } from "../src/recorder/simulators/index.js";
-import { writeOut } from "./output.js";
+import { toJson, writeOut } from "./output.js";
 
 function numberOf(what: string, min: number, integer: boolean, exclusive = false) {
   return (v: string): number => {
@@ -45,6 +45,7 @@ interface SimulateOptions {
   replay?: string;
   speed: number;
   fault: ScheduledFault[];
+  json?: boolean;
 }
 
 export function registerSimulate(program: Command): void {
@@ -81,9 +82,11 @@ export function registerSimulate(program: Command): void {
         .argParser(faultOption)
         .default([], "none"),
     )
+    .option("--json", "print the addresses as one JSON line (venue, port, ws, rest, symbols), for a script")
     .addHelpText(
       "after",
-      `\nPrints the URLs to give the recorder, then one line per injected fault on stderr.\nDefault symbols: ${VENUE_IDS.map((v) => `${v} ${simulatorEntry(v).defaultSymbols.join(",")}`).join("; ")}.\n\nExamples:\n  ticktape simulate binance --port 9443 --symbols BTCUSDT,ETHUSDT --rate 20\n  ticktape simulate binance-usdm --symbols BTCUSDT --fault drop@5\n  ticktape simulate okx --seed 7 --fault drop@10 --fault bad-checksum@20 --fault stall=3000@30\n  ticktape simulate okx --replay fixtures/real/okx-v5-20220513.jsonl --speed 0`,
+      `\nPrints the URLs to give the recorder (--json: as one JSON line), then one line per injected fault on stderr.\nDefault symbols: ${VENUE_IDS.map((v) => `${v} ${simulatorEntry(v).defaultSymbols.join(",")}`).join("; ")}.\n\nExamples:\n  ticktape simulate binance --port 9443 --symbols BTCUSDT,ETHUSDT --rate 20\n  ticktape simulate binance-usdm --symbols BTCUSDT --fault drop@5\n  ticktape simulate okx --seed 7 --fault drop@10 --fault bad-checksum@20 --fault stall=3000@30\n  ticktape simulate okx --replay fixtures/real/okx-v5-20220513.jsonl --speed 0
+  ticktape simulate bybit --port 0 --json`,
     )
     .action(async (venue: string, o: SimulateOptions) => {
       if (!isVenueId(venue)) throw new Error(`unknown venue ${venue}`);
@@ -102,7 +105,11 @@ export function registerSimulate(program: Command): void {
         onFault: (f) => process.stderr.write(`${describeFault(f)}\n`),
         onLog: (m) => process.stderr.write(`${m}\n`),
       });
-      await writeOut(banner(sim, o));
+      await writeOut(
+        o.json
+          ? `${toJson({ venue: sim.venue, port: sim.port, ws: sim.wsUrl, rest: sim.restUrl, symbols: sim.symbols })}\n`
+          : banner(sim, o),
+      );
       await new Promise<void>((resolve) => {
         process.once("SIGTERM", () => resolve());
         process.once("SIGINT", () => resolve());

@@ -35,6 +35,14 @@ export function registerSync(program: Command): void {
     .command("sync")
     .description(
       "copy a finished UTC day from EFS to S3 with AWS DataSync, prove the copy, write the day's manifest",
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  ticktape sync run --root /efs/ticks --dest s3://ticks-archive/v1 --task arn:aws:datasync:us-east-1:111122223333:task/task-0abc
+  ticktape sync verify --root /efs/ticks --dest s3://ticks-archive/v1 --date 2026-11-24 --json
+  ticktape sync setup --help        # the DataSync locations and task, created once`,
     );
 
   const run = sync
@@ -298,8 +306,9 @@ function describeSync(r: SyncResult): string {
     "not-closed": "NOT SYNCED: the day is not closed",
     failed: "FAILED",
   }[r.status];
-  lines.push(`${r.date}: ${what}${r.detail ? `: ${r.detail}` : ""}`);
   if (r.manifest !== null) lines.push(`manifest ${r.manifest}`);
+  // Last: the line that says what happened (docs/OPERATIONS.md).
+  lines.push(`${r.date}: ${what}${r.detail ? `: ${r.detail}` : ""}`);
   return `${lines.join("\n")}\n`;
 }
 

@@ -227,6 +227,23 @@ describe("ticktape CLI", () => {
     expect(rows).toEqual(expected);
   });
 
+  it("repair says what it dropped: a torn tail, or damaged blocks before kept ones", async () => {
+    const open = join(dir, "torn-text.tape.open");
+    await copyFile(fixture("truncated.tape.open"), open);
+    expect(run("repair", open).stdout).toMatch(/records kept; [\d.]+ \w+ after the last whole block dropped/);
+    // A sealed file whose first block is damaged: the blocks after it are kept, into X.repaired.tape.
+    const sealed = join(dir, "damaged.tape");
+    const bytes = readFileSync(fixture("trades-zstd.tape"));
+    const first = bytes.readUInt32LE(12);
+    bytes[first + 50]! ^= 0xff;
+    await writeFile(sealed, bytes);
+    const r = run("repair", sealed);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`→ ${join(dir, "damaged.repaired.tape")}: 2 blocks`);
+    expect(r.stdout).toMatch(/dropped, 1 damaged block among them/);
+    expect(run("repair", "--help").stdout).toContain("X.repaired.tape for a damaged X.tape");
+  });
+
   it("repair whose last write stores only part of the trailer (a file-size limit) fails and keeps the .open file", async () => {
     // A torn file of some tens of KiB (footer and trailer cut off) whose sealed form ends a few bytes past a KiB
     // boundary: under a limit at that boundary, the write of the 32-byte trailer stores only its first bytes.

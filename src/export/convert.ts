@@ -366,9 +366,13 @@ async function checkOutputs(paths: readonly string[], overwrite: boolean): Promi
       () => false,
     );
     if (exists) {
-      throw new TapeError("E_TAPE_VALUE", "exists; choose another folder or replace it (overwrite)", {
-        file: path,
-      });
+      throw new TapeError(
+        "E_TAPE_VALUE",
+        "exists; choose another folder, or replace it (--overwrite; `overwrite: true` in the library)",
+        {
+          file: path,
+        },
+      );
     }
   }
 }

@@ -257,7 +257,9 @@ export async function openDataset(root: string, options: DatasetOptions = {}): P
   for (const day of days) {
     const manifest = options.requireManifest ? await readManifest(sources, root, day) : null;
     if (options.requireManifest && manifest === null) {
-      unverifiedDays.push(day);
+      // A day that is not there at all is not unverified (the neighbours of the range, looked at for records
+      // written an hour late, often are not): its hours of the range are reported missing, as without a manifest.
+      if ((await list(join(root, day))).length > 0) unverifiedDays.push(day);
       continue;
     }
     let exchanges = options.exchanges ?? (await list(join(root, day))).sort();

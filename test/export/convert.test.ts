@@ -469,7 +469,7 @@ describe("convert", () => {
     expect(run("convert", file, "--to", "csv", "--out", out).status).toBe(0);
     const again = run("convert", file, "--to", "csv", "--out", out);
     expect(again.status).not.toBe(0);
-    expect(again.stderr).toMatch(/exists/);
+    expect(again.stderr).toMatch(/exists; .*--overwrite/);
     expect(run("convert", file, "--to", "csv", "--out", out, "--overwrite").status).toBe(0);
 
     // A flipped byte inside the last block of ETH-USDT trades.

@@ -132,3 +132,30 @@ describe("recorder configuration", () => {
     );
   });
 });
+
+describe("ticktape record --check", () => {
+  it("prints the configuration as the recorder will use it, the venues' production URLs included", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const { mkdtemp, rm, writeFile } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { VENUES } = await import("../../src/recorder/index.js");
+    const dir = await mkdtemp(join(tmpdir(), "check-"));
+    try {
+      const file = join(dir, "rec.yaml");
+      await writeFile(file, GOOD);
+      const cli = join(import.meta.dirname, "..", "..", "dist", "cli", "main.js");
+      const r = spawnSync(process.execPath, [cli, "record", "--config", file, "--check"], {
+        encoding: "utf8",
+      });
+      expect(r.status).toBe(0);
+      const feeds = JSON.parse(r.stdout).feeds;
+      // Given in the file: kept; not given: the venue's own.
+      expect(feeds[0].urls).toEqual({ ws: "ws://127.0.0.1:9001", rest: "http://127.0.0.1:9001" });
+      expect(feeds[1].urls).toEqual(VENUES.get("okx")!.urls);
+      expect(feeds[1].urls.ws).toMatch(/^wss:\/\//);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -929,4 +929,31 @@ describe("ticktape simulate", () => {
     expect(code).toBe(0);
     expect(err).toMatch(/stopped: 1 connections/);
   });
+
+  it("--json prints the addresses as one JSON line", async () => {
+    const entry = `import { Command } from "commander";
+      import { registerSimulate } from ${JSON.stringify(pathToFileURL(join(root, "cli/simulate.ts")).href)};
+      const program = new Command().name("ticktape");
+      registerSimulate(program);
+      await program.parseAsync(process.argv.slice(1), { from: "user" });`;
+    const args = ["--import", "tsx", "--input-type=module", "-e", entry, "simulate", "bybit", "--json"];
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += String(d);
+    });
+    try {
+      await until(() => out.includes("\n"), "the JSON line", 10_000);
+      const line = JSON.parse(out.trim());
+      expect(line).toMatchObject({ venue: "bybit", symbols: expect.any(Array) });
+      expect(line.ws).toBe(`ws://127.0.0.1:${line.port}${new URL(line.ws).pathname}`);
+      expect(line.rest).toBe(`http://127.0.0.1:${line.port}`);
+      const ws = new WebSocket(line.ws);
+      sockets.push(ws);
+      await once(ws, "open");
+    } finally {
+      child.kill("SIGTERM");
+    }
+    await once(child, "exit");
+  });
 });

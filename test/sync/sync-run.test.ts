@@ -210,6 +210,15 @@ describe("sync run (direct uploads)", () => {
         files: [],
         unverifiedDays: [DATE],
       });
+      // With a range, the days next to it are looked at too; as they are not there, they are not unverified.
+      const bounded = await openDataset(dest, {
+        s3: s3.options(),
+        requireManifest: true,
+        from: `${DATE}T00:00:00Z`,
+        to: `${DATE}T23:59:59Z`,
+      });
+      expect(bounded.unverifiedDays).toEqual([DATE]);
+      await bounded.sources.close();
       // A bucket that does not exist is an error, not days without a manifest (a range needs no LIST).
       const range = { from: `${DATE}T00:00:00Z`, to: `${DATE}T01:00:00Z` };
       await expect(
