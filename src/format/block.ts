@@ -137,7 +137,7 @@ export function encodeBlock(
   const rawBody = scratch.buf.subarray(bodyStart, scratch.pos);
   if (rawBody.length > MAX_BLOCK_RAW_BYTES)
     throw new TapeError("E_TAPE_LIMIT", `block body of ${rawBody.length} bytes`);
-  const stored = compressBody(codec, rawBody, zstdLevel);
+  const stored = compressBody(codec, rawBody, zstdLevel, partEnds(dirBytes.length, dir, rawBody.length));
 
   const length = BLOCK_FIXED_HEADER + symbolBytes.length + stored.length + 4;
   const out = new ByteWriter(length);
@@ -157,6 +157,26 @@ export function encodeBlock(
   out.u32(crc32c(out.buf.subarray(0, out.pos)));
   return out.finish();
 }
+
+/**
+ * Where the parts of a raw body that the codec compresses apart end (docs/FORMAT.md §12.3): at the end of a
+ * column, once the part holds at least MIN_PART_BYTES and so does the rest of the body; the directory goes with
+ * the first column. A smaller part would cost more in entropy tables of its own than they save.
+ */
+function partEnds(dirLength: number, dir: readonly { length: number }[], bodyLength: number): number[] {
+  const ends: number[] = [];
+  let end = dirLength;
+  let partStart = 0;
+  for (let i = 0; i < dir.length - 1; i++) {
+    end += dir[i]!.length;
+    if (end - partStart >= MIN_PART_BYTES && bodyLength - end >= MIN_PART_BYTES) {
+      ends.push(end);
+      partStart = end;
+    }
+  }
+  return ends;
+}
+const MIN_PART_BYTES = 4096;
 
 /**
  * Parses a block header from `buf` (which must hold at least the fixed header and the symbol).
