@@ -51,6 +51,7 @@ function zstdBlocks(frame: Uint8Array): number {
   let at = 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][fhd & 3]! + fcs;
   let blocks = 0;
   for (;;) {
+    if (at + 3 > frame.length) throw new Error("zstd frame without a last block");
     const header = frame[at]! | (frame[at + 1]! << 8) | (frame[at + 2]! << 16);
     const type = (header >> 1) & 3;
     const size = header >>> 3;
