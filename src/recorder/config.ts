@@ -4,7 +4,7 @@
  * records the wrong thing.
  */
 import { readFile } from "node:fs/promises";
-import { type Document, isMap, isSeq, LineCounter, parseDocument } from "yaml";
+import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument, type Scalar } from "yaml";
 import { CODECS, type Codec } from "../format/codecs.js";
 import { TapeError } from "../format/errors.js";
 import { captureIdProblem } from "../reader/layout.js";
@@ -44,17 +44,24 @@ class Checker {
   }
 
   fail(path: Path, message: string): never {
-    const node = this.doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
-    let where = "";
-    if (node?.range !== undefined) where = `line ${this.lines.linePos(node.range[0]).line}: `;
-    else if (path.length > 1) {
-      const parent = this.doc.getIn(path.slice(0, -1), true) as
-        | { range?: [number, number, number] }
-        | undefined;
-      if (parent?.range !== undefined) where = `line ${this.lines.linePos(parent.range[0]).line}: `;
-    }
+    const node = this.nodeAt(path) ?? (path.length > 1 ? this.nodeAt(path.slice(0, -1)) : undefined);
+    const where = node?.range == null ? "" : `line ${this.lines.linePos(node.range[0]).line}: `;
     const key = path.length === 0 ? undefined : path.join(".");
     throw new TapeError("E_TAPE_CONFIG", `${where}${message}`, { file: this.file, field: key });
+  }
+
+  /**
+   * The node at `path`, or the key of its last step in its mapping: a key that is not text (`1:`, `true:`) is a
+   * number or boolean to `getIn`, but the checks name it by its text.
+   */
+  private nodeAt(path: Path): { range?: [number, number, number] | null } | undefined {
+    const node = this.doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+    if (node?.range != null || path.length === 0) return node;
+    const parent = path.length === 1 ? this.doc.contents : this.doc.getIn(path.slice(0, -1), true);
+    if (!isMap(parent)) return undefined;
+    const last = String(path.at(-1));
+    const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === last);
+    return pair === undefined ? undefined : (pair.key as Scalar);
   }
 
   object(v: unknown, path: Path, keys: readonly string[]): Record<string, unknown> {

@@ -127,6 +127,11 @@ describe("recorder configuration", () => {
     expect(configError(GOOD.replace(/feeds:[\s\S]*/, "feeds: []")).message).toMatch(
       /field feeds: line \d+: expected a list of feeds/,
     );
+    // Keys that YAML reads as a number or a boolean are named by their text, with their line.
+    expect(configError(`${GOOD}1: x\n`).message).toMatch(/field 1: line \d+: unknown key/);
+    expect(configError(GOOD.replace("intervalMs: 500", "true: 500")).message).toBe(
+      "rec.yaml, field flush.true: line 5: unknown key (known: intervalMs, sync)",
+    );
     expect(configError(`${GOOD}  - venue: binance\n    symbols: [X]\n`).message).toMatch(
       /field feeds\.2\.venue: line \d+: each venue once/,
     );
