@@ -91,6 +91,12 @@ export interface SealSummary {
   rows: number;
 }
 
+/** A buffer that held records when a flush started, and the blocks it had made by then. */
+interface PendingBuffer {
+  buffer: KindBuffer;
+  blocks: number;
+}
+
 /**
  * The I/O-free core of the writer: records in, file bytes out (through `sink`). TapeWriter wraps it with a file;
  * tests and fixtures use it directly to build files in memory.
@@ -101,6 +107,8 @@ export class TapeEncoder {
   private readonly zstdLevel: number;
   /** Every (kind, symbol) buffer, in order of first use (the order blocks are flushed in). */
   private readonly buffers: KindBuffer[] = [];
+  /** Blocks each buffer has made (a flush tells by it whether a buffer it listed was written meanwhile). */
+  private readonly blocksMade = new Map<KindBuffer, number>();
   /** The same buffers by kind, then symbol. */
   private readonly buffersByKind = new Map<Kind, Map<string, KindBuffer>>(KINDS.map((k) => [k, new Map()]));
   private readonly symbolIds = new Map<string, number>();
@@ -380,6 +388,7 @@ export class TapeEncoder {
     if (b.rows === 0) return;
     this.writeBlock(b.blockInput(this.symbolId(b.symbol)));
     b.reset();
+    this.blocksMade.set(b, (this.blocksMade.get(b) ?? 0) + 1);
   }
 
   private writeBlock(input: BlockInput): void {
@@ -408,19 +417,22 @@ export class TapeEncoder {
     for (const b of this.buffers) this.emitBlock(b);
   }
 
-  get bufferCount(): number {
-    return this.buffers.length;
+  /** The buffers holding records now, each with the blocks it had made: what a flush started now must write. */
+  pendingBuffers(): PendingBuffer[] {
+    const out: PendingBuffer[] = [];
+    for (const b of this.buffers)
+      if (b.rows > 0) out.push({ buffer: b, blocks: this.blocksMade.get(b) ?? 0 });
+    return out;
   }
 
-  /** Turns the first non-empty buffer (in `flushBuffers` order) into a block; false when every buffer is empty. */
-  flushOneBuffer(): boolean {
-    for (const b of this.buffers) {
-      if (b.rows > 0) {
-        this.emitBlock(b);
-        return true;
-      }
-    }
-    return false;
+  /**
+   * Turns a pending buffer into a block, unless it made one since it was listed (its records of then are in that
+   * block); true when it wrote one.
+   */
+  flushPending(p: PendingBuffer): boolean {
+    if (p.buffer.rows === 0 || (this.blocksMade.get(p.buffer) ?? 0) !== p.blocks) return false;
+    this.emitBlock(p.buffer);
+    return true;
   }
 
   /** Flushes and emits footer and trailer; returns the total file length. */
@@ -692,7 +704,7 @@ export class TapeWriter {
    * with `sync`, also fsyncs (and without it, once `MAX_UNSYNCED_BYTES` wait for one). After it resolves, a crash
    * loses nothing appended before the call. Blocks are encoded one at a time with the event loop let run between
    * them: a flush of many buffers does not hold up sockets and timers for the time it takes to compress all of
-   * them.
+   * them. Records appended meanwhile are left for the next flush (or a full block), not cut into blocks of their own.
    */
   async flush(options: { sync?: boolean } = {}): Promise<void> {
     const job = this.flushOnce(options);
@@ -711,13 +723,14 @@ export class TapeWriter {
 
   private async flushOnce(options: { sync?: boolean }): Promise<void> {
     this.check();
-    // Bounded by the buffers there are now (records appended meanwhile may make more); the rest in one go.
-    for (let n = this.encoder.bufferCount; n > 0 && this.encoder.flushOneBuffer(); n--) {
+    // The buffers holding records now, each written once: records appended while the flush runs are the next
+    // flush's, so that they do not make small blocks of their own.
+    for (const pending of this.encoder.pendingBuffers()) {
+      if (!this.encoder.flushPending(pending)) continue;
       this.startWrite();
       await yieldToEventLoop();
       this.check();
     }
-    this.encoder.flushBuffers();
     this.startWrite();
     await this.writing;
     this.check();

@@ -114,6 +114,9 @@ export class FeedWriter {
   private wake: (() => void) | null = null;
   private wakeScheduled = false;
   private running: Promise<void> | null = null;
+  /** The flush in progress, and what a listener of a finished one threw. */
+  private flushing: Promise<void> | null = null;
+  private flushError: unknown = null;
   private stopping = false;
   private lastFlushMs = 0;
   /** Records lost since the last gap event: count and the receive-time span. */
@@ -292,33 +295,77 @@ export class FeedWriter {
 
   private async loop(): Promise<void> {
     while (!this.stopping || this.queue.length > 0) {
-      const dueMs = this.lastFlushMs + this.flushIntervalMs - Date.now();
-      if (!this.stopping && this.queue.length === 0 && dueMs > 0) {
-        // One timer for the wait, cleared when records wake the loop first: left to run, the timers of a second's
-        // thousands of waits would all fire together at the flush, holding up the sockets for milliseconds.
-        let timer: NodeJS.Timeout | undefined;
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-          timer = setTimeout(() => {
-            if (this.wake === resolve) this.wake = null;
-            resolve();
-          }, dueMs).unref();
-        });
-        clearTimeout(timer);
-      }
+      if (!this.stopping && this.queue.length === 0) await this.idle();
+      if (this.flushError !== null) throw this.flushError;
       if (this.hourly.unwrittenBytes > this.maxUnwritten) {
         // The disk is not taking what it has: leave the records queued (the queue bound decides), and reading
         // goes on.
         if (this.behind) this.checkBacklog();
         await sleep(20);
-        if (Date.now() - this.lastFlushMs < this.flushIntervalMs) continue;
+        if (!this.flushDue()) continue;
       } else if (this.queue.length > 0) {
         await this.writeQueued();
       }
-      if (Date.now() - this.lastFlushMs >= this.flushIntervalMs) await this.flush();
+      if (this.flushDue()) this.startFlush();
     }
-    // Stopping, with nothing queued: the last flush (also when the loop left through the slow-disk branch).
+    // Stopping, with nothing queued: the last flush, after the one in progress (also when the loop left through
+    // the slow-disk branch).
+    await this.flushing;
+    if (this.flushError !== null) throw this.flushError;
     await this.flush();
+  }
+
+  /** No flush in progress, and the last one started `flushIntervalMs` ago or more. */
+  private flushDue(): boolean {
+    return this.flushing === null && Date.now() - this.lastFlushMs >= this.flushIntervalMs;
+  }
+
+  /**
+   * A flush runs beside the loop, which goes on taking queued records into the file's buffers meanwhile. Awaited
+   * in the loop, each flush left the records of its writes and fsync in the queue (tens of thousands at busy
+   * rates), enough to cross BACKLOG_HIGH and pause reading, though the disk was keeping up.
+   */
+  private startFlush(): void {
+    const job = this.flush();
+    this.flushing = job;
+    job.then(
+      () => {
+        this.flushing = null;
+        this.wakeLoop();
+      },
+      (err: unknown) => {
+        // Only a listener (`onFlushed`) can throw here: the loop stops with it, as when it awaited the flush.
+        this.flushing = null;
+        this.flushError = err;
+        this.wakeLoop();
+      },
+    );
+  }
+
+  /** Waits for records, for the next flush to be due, or for the flush in progress to end. */
+  private async idle(): Promise<void> {
+    const dueMs = this.lastFlushMs + this.flushIntervalMs - Date.now();
+    if (this.flushing === null && dueMs <= 0) return;
+    // One timer for the wait, cleared when records wake the loop first: left to run, the timers of a second's
+    // thousands of waits would all fire together at the flush, holding up the sockets for milliseconds.
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+      // With a flush in progress, its end wakes the loop (startFlush).
+      if (this.flushing === null) {
+        timer = setTimeout(() => {
+          if (this.wake === resolve) this.wake = null;
+          resolve();
+        }, dueMs).unref();
+      }
+    });
+    clearTimeout(timer);
+  }
+
+  private wakeLoop(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
   }
 
   private async writeQueued(): Promise<void> {

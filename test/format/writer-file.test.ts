@@ -192,6 +192,37 @@ describe("TapeWriter with files", () => {
     expect(streams((await readFileRecords(`${path}.open`)).records)).toEqual(streams(recs));
   });
 
+  it("flush() writes the buffers that held records when it started, once each: later records wait for the next", async () => {
+    const path = join(dir, "g.tape");
+    const trade = (symbol: string, i: number) => ({
+      kind: "trade" as const,
+      symbol,
+      ts: 1_700_000_000_000_000_000n + BigInt(i),
+      price: "1.5",
+      size: "2",
+      side: "buy" as const,
+    });
+    const w = await write(path, [trade("A", 0), trade("B", 1), trade("C", 2)]);
+    const flushing = w.flush();
+    // Between the flush's blocks: A again (written already by this flush), and D (empty when it started).
+    await new Promise((r) => setImmediate(r));
+    w.append(trade("A", 3));
+    w.append(trade("D", 4));
+    await flushing;
+    expect(w.blocks.map((b) => [b.symbol, b.rowCount])).toEqual([
+      ["A", 1],
+      ["B", 1],
+      ["C", 1],
+    ]);
+    await w.flush();
+    expect(w.blocks.map((b) => [b.symbol, b.rowCount]).slice(3)).toEqual([
+      ["A", 1],
+      ["D", 1],
+    ]);
+    await w.close();
+    expect((await readFileRecords(`${path}.open`)).records).toHaveLength(5);
+  });
+
   it("a writer created and closed at once leaves a header-only file that recovers with no blocks", async () => {
     const path = join(dir, "empty.tape");
     const w = await TapeWriter.create(path);

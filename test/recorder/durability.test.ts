@@ -270,6 +270,39 @@ describe("the recorder's writer", () => {
     expect(await allRecords(join(dayDir, "binance-2026-11-27T10.t.tape"))).toHaveLength(BACKLOG_HIGH + 100);
   });
 
+  it("takes records into the file while a flush waits for its fsync, and acknowledges only what that flush wrote", async () => {
+    const root = (await tempDir()).dir;
+    const { gate, openFile, held } = heldFsync((path) => path.endsWith(".tape.open"));
+    const acks: FlushAck[] = [];
+    const w = new FeedWriter({
+      hourly: { root, exchange: "binance", captureId: "t", writer: { openFile } },
+      clock: { nowNs: () => H10 },
+      log: quietLog(),
+      flushIntervalMs: 20,
+      onFlushed: (a) => acks.push(a),
+    });
+    gate.armed = true;
+    for (let i = 0; i < 100; i++) w.push(trade(i, H10 + BigInt(i) * 1_000_000n));
+    w.start();
+    await held();
+    // The first flush waits in its fsync: records that come meanwhile leave the queue for the file's buffers.
+    for (let i = 100; i < 300; i++) w.push(trade(i, H10 + BigInt(i) * 1_000_000n));
+    await waitFor(() => w.stats.written === 300);
+    expect(w.stats.queued).toBe(0);
+    expect(acks).toEqual([]);
+    gate.release!();
+    await waitFor(() => acks.length >= 1);
+    // The held flush vouches for the records appended before it started, not for those taken during its fsync.
+    expect(acks[0]).toEqual({ records: 100, throughRecvNs: H10 + 99_000_000n });
+    await waitFor(() => acks.some((a) => a.records === 300));
+    await w.stop();
+    const dayDir = join(root, "2026-11-27", "binance");
+    const ids = (await allRecords(join(dayDir, "binance-2026-11-27T10.t.tape"))).map((r) =>
+      r.kind === "trade" ? Number(r.tradeId) : -1,
+    );
+    expect(ids).toEqual(Array.from({ length: 300 }, (_, i) => i));
+  });
+
   it("leaves no timer behind when records wake it before the flush is due", async () => {
     const root = (await tempDir()).dir;
     // Timers are counted, not run: the flush is never due in this test.
