@@ -170,6 +170,8 @@ export class KindBuffer {
   lastTs = 0n;
   /** End of the writer's flush interval that the buffered rows belong to (kept across blocks; null: none yet). */
   intervalEnd: bigint | null = null;
+  /** Blocks the writer made of this buffer (a flush tells by it whether a buffer it listed was written meanwhile). */
+  blocks = 0;
   /** Price and size of the book row `add` accepted last, parsed (the writer's checkpoints reuse them). */
   lastPrice: Decimal | null = null;
   lastSize: Decimal | null = null;

@@ -107,8 +107,6 @@ export class TapeEncoder {
   private readonly zstdLevel: number;
   /** Every (kind, symbol) buffer, in order of first use (the order blocks are flushed in). */
   private readonly buffers: KindBuffer[] = [];
-  /** Blocks each buffer has made (a flush tells by it whether a buffer it listed was written meanwhile). */
-  private readonly blocksMade = new Map<KindBuffer, number>();
   /** The same buffers by kind, then symbol. */
   private readonly buffersByKind = new Map<Kind, Map<string, KindBuffer>>(KINDS.map((k) => [k, new Map()]));
   private readonly symbolIds = new Map<string, number>();
@@ -388,7 +386,7 @@ export class TapeEncoder {
     if (b.rows === 0) return;
     this.writeBlock(b.blockInput(this.symbolId(b.symbol)));
     b.reset();
-    this.blocksMade.set(b, (this.blocksMade.get(b) ?? 0) + 1);
+    b.blocks++;
   }
 
   private writeBlock(input: BlockInput): void {
@@ -420,8 +418,7 @@ export class TapeEncoder {
   /** The buffers holding records now, each with the blocks it had made: what a flush started now must write. */
   pendingBuffers(): PendingBuffer[] {
     const out: PendingBuffer[] = [];
-    for (const b of this.buffers)
-      if (b.rows > 0) out.push({ buffer: b, blocks: this.blocksMade.get(b) ?? 0 });
+    for (const b of this.buffers) if (b.rows > 0) out.push({ buffer: b, blocks: b.blocks });
     return out;
   }
 
@@ -430,7 +427,7 @@ export class TapeEncoder {
    * block); true when it wrote one.
    */
   flushPending(p: PendingBuffer): boolean {
-    if (p.buffer.rows === 0 || (this.blocksMade.get(p.buffer) ?? 0) !== p.blocks) return false;
+    if (p.buffer.rows === 0 || p.buffer.blocks !== p.blocks) return false;
     this.emitBlock(p.buffer);
     return true;
   }
