@@ -208,9 +208,7 @@ export class FeedWriter {
       this.wakeScheduled = true;
       setImmediate(() => {
         this.wakeScheduled = false;
-        const w = this.wake;
-        this.wake = null;
-        w?.();
+        this.wakeLoop();
       });
     }
   }
@@ -431,7 +429,7 @@ export class FeedWriter {
   /** Writes everything queued, flushes, and seals the current file (waiting for every seal). */
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.wake !== null) this.wake();
+    this.wakeLoop();
     this.start();
     await this.running;
     await this.hourly.close();
