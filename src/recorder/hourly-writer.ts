@@ -101,37 +101,55 @@ export class HourlyWriter {
     let rejected = 0;
     for (let i = 0; i < records.length; i++) {
       const rec = records[i]!;
-      let t: bigint;
-      try {
-        t = timeOf(rec);
-      } catch (err) {
-        // Refused before it can choose a file: a time far off would open (and then keep) an hour of its own.
-        if (!this.reject(rec, err)) throw err;
-        rejected++;
-        continue;
-      }
-      // Almost every record falls in the current file's hour: two comparisons, no arithmetic.
-      if (this.current === null || t < this.hour || t >= this.hourEnd) {
-        // Never back into an hour sealed or being sealed.
-        let hour = hourOf(t);
-        if (hour <= this.sealedThrough)
-          hour = this.current !== null ? this.hour : this.sealedThrough + HOUR_NS;
-        if (this.current === null || hour > this.hour) {
-          try {
-            await this.rotate(hour);
-          } catch (err) {
-            return { written: i, rejected, error: err };
-          }
+      let taken = this.appendNow(rec);
+      if (taken === "rotate") {
+        try {
+          await this.rotate(this.hourFor(timeOf(rec)));
+        } catch (err) {
+          return { written: i, rejected, error: err };
         }
+        // The file of the record's hour is open now.
+        taken = this.appendNow(rec);
+        if (taken === "rotate")
+          throw new Error(`no file for a record after opening its hour's: ${timeOf(rec)}`);
       }
-      try {
-        this.current!.append(rec);
-      } catch (err) {
-        if (!this.reject(rec, err)) throw err;
-        rejected++;
-      }
+      if (taken === "rejected") rejected++;
     }
     return { written: records.length, rejected, error: null };
+  }
+
+  /**
+   * Appends one record now if it goes into the file being written (`appended`, or `rejected` when the format
+   * refused it, see `onRejected`); `rotate` when it needs a file opened first (`write` does that), and it was not
+   * taken.
+   */
+  appendNow(rec: RecordInput): "appended" | "rejected" | "rotate" {
+    let t: bigint;
+    try {
+      t = timeOf(rec);
+    } catch (err) {
+      // Refused before it can choose a file: a time far off would open (and then keep) an hour of its own.
+      if (!this.reject(rec, err)) throw err;
+      return "rejected";
+    }
+    // Almost every record falls in the current file's hour: two comparisons, no arithmetic.
+    if (this.current === null || t < this.hour || t >= this.hourEnd) {
+      if (this.current === null || this.hourFor(t) > this.hour) return "rotate";
+    }
+    try {
+      this.current.append(rec);
+    } catch (err) {
+      if (!this.reject(rec, err)) throw err;
+      return "rejected";
+    }
+    return "appended";
+  }
+
+  /** The hour whose file takes a record of time `t`: never an hour sealed or being sealed. */
+  private hourFor(t: bigint): bigint {
+    const hour = hourOf(t);
+    if (hour > this.sealedThrough) return hour;
+    return this.current !== null ? this.hour : this.sealedThrough + HOUR_NS;
   }
 
   /** Tells `onRejected` about a record the format refused; false when `err` is something else, or no one listens. */

@@ -303,6 +303,50 @@ describe("the recorder's writer", () => {
     expect(ids).toEqual(Array.from({ length: 300 }, (_, i) => i));
   });
 
+  it("takes a record into its hour's open file as it is pushed, and queues it behind records that wait", async () => {
+    const root = (await tempDir()).dir;
+    const acks: FlushAck[] = [];
+    const w = new FeedWriter({
+      hourly: { root, exchange: "binance", captureId: "t" },
+      clock: { nowNs: () => H10 },
+      log: quietLog(),
+      flushIntervalMs: 60_000,
+      onFlushed: (a) => acks.push(a),
+    });
+    w.start();
+    // No file yet: the first record waits for the loop to open its hour's.
+    w.push(trade(0, H10 + 1_000_000n));
+    expect(w.stats).toMatchObject({ queued: 1, written: 0 });
+    await waitFor(() => w.stats.written === 1);
+    // The file is open: taken at once, in this turn.
+    w.push(trade(1, H10 + 2_000_000n));
+    expect(w.stats).toMatchObject({ queued: 0, written: 2 });
+    // Refused by the format at once too; the event that says so is queued, and so is what comes after it.
+    w.push({ ...trade(2, H10 + 3_000_000n), price: "abc" });
+    expect(w.stats).toMatchObject({ queued: 1, written: 2, rejected: 1 });
+    w.push(trade(3, H10 + 4_000_000n));
+    expect(w.stats).toMatchObject({ queued: 2, written: 2 });
+    await waitFor(() => w.stats.written === 4);
+    // The next hour needs its file opened: queued, and the record after it waits behind it.
+    w.push(trade(4, H10 + HOUR + 1_000_000n));
+    w.push(trade(5, H10 + 5_000_000n));
+    expect(w.stats).toMatchObject({ queued: 2, written: 4 });
+    await w.stop();
+    expect(acks.at(-1)).toEqual({ records: 6, throughRecvNs: H10 + 5_000_000n });
+    const dayDir = join(root, "2026-11-27", "binance");
+    const content = async (name: string) =>
+      (await allRecords(join(dayDir, name))).map((r) =>
+        r.kind === "trade" ? r.tradeId : r.kind === "event" ? `${r.type}: ${r.message}` : r.kind,
+      );
+    const h10 = await content("binance-2026-11-27T10.t.tape");
+    expect(h10.filter((r) => !r?.startsWith("gap"))).toEqual(["0", "1", "3"]);
+    expect(h10.filter((r) => r?.startsWith("gap"))).toEqual([
+      expect.stringMatching(/price: malformed decimal "abc"/),
+    ]);
+    // Hour 10 is sealed once hour 11 opens: its late record goes into the hour being written.
+    expect(await content("binance-2026-11-27T11.t.tape")).toEqual(["4", "5"]);
+  });
+
   it("leaves no timer behind when records wake it before the flush is due", async () => {
     const root = (await tempDir()).dir;
     // Timers are counted, not run: the flush is never due in this test.
