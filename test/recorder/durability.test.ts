@@ -322,7 +322,16 @@ describe("the recorder's writer", () => {
     w.push(trade(1, H10 + 2_000_000n));
     expect(w.stats).toMatchObject({ queued: 0, written: 2 });
     // Refused by the format at once too; the event that says so is queued, and so is what comes after it.
-    w.push({ ...trade(2, H10 + 3_000_000n), price: "abc" });
+    const recv = H10 + 3_000_000n;
+    w.push({
+      kind: "trade",
+      symbol: "BTCUSDT",
+      ts: recv,
+      recvTs: recv,
+      price: "abc",
+      size: "1",
+      side: "buy",
+    });
     expect(w.stats).toMatchObject({ queued: 1, written: 2, rejected: 1 });
     w.push(trade(3, H10 + 4_000_000n));
     expect(w.stats).toMatchObject({ queued: 2, written: 2 });
