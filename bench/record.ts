@@ -28,10 +28,15 @@ const cli = fileURLToPath(new URL("../cli/main.js", import.meta.url));
 
 /**
  * The Node flags deploy/Dockerfile runs the recorder with (a test keeps the two the same): garbage collection on
- * the main thread only, which on a core of its own is both faster and steadier, and no pretenuring by allocation
- * site, which left the young generation copying garbage (docs/RECORDER.md, "Node flags").
+ * the main thread only, which on a core of its own is both faster and steadier, no pretenuring by allocation site,
+ * which left the young generation copying garbage, and room for the old generation to grow before its first full
+ * collections (docs/RECORDER.md, "Node flags").
  */
-export const RECORDER_NODE_FLAGS = ["--single-threaded-gc", "--no-allocation-site-pretenuring"];
+export const RECORDER_NODE_FLAGS = [
+  "--single-threaded-gc",
+  "--no-allocation-site-pretenuring",
+  "--initial-old-space-size=128",
+];
 
 /** Cores to pin the recorder and the simulator to, when the machine has two and `taskset` is there. */
 function pinning(): { recorder: string; simulator: string } | null {
