@@ -1,8 +1,9 @@
 /**
- * Between the sockets and the disk: a bounded queue of records, drained into hourly files by one loop, flushed
- * (and fsynced) every `flushIntervalMs`. The sockets never wait for the disk: when the disk is slow or failing the
- * queue grows up to `maxQueuedRecords`, and records beyond it are dropped — counted, logged, and stated in a `gap`
- * event once the queue takes records again (docs/DURABILITY.md). Failed writes are retried by the file writer
+ * Between the sockets and the disk: records go into the hour's file (its in-memory buffers) as they are pushed, or,
+ * while that cannot be (a file to open, records waiting, the disk behind), into a bounded queue drained by one
+ * loop; the files are flushed (and fsynced) every `flushIntervalMs`. The sockets never wait for the disk: when the
+ * disk is slow or failing the queue grows up to `maxQueuedRecords`, and records beyond it are dropped — counted,
+ * logged, and stated in a `gap` event once the queue takes records again (docs/DURABILITY.md). Failed writes are retried by the file writer
  * (bytes kept in memory, bounded by `maxUnwrittenBytes`, beyond which the loop stops feeding it).
  */
 
@@ -119,6 +120,8 @@ export class FeedWriter {
   /** What stops the loop: a listener of a finished flush threw, or appending a record failed (not a refusal). */
   private failure: unknown = null;
   private stopping = false;
+  /** Stopped: the files are sealed, and a record pushed now is dropped (counted, logged). */
+  private closed = false;
   private lastFlushMs = 0;
   /** Records lost since the last gap event: count and the receive-time span. */
   private lost: {
@@ -197,6 +200,10 @@ export class FeedWriter {
 
   /** Takes one record into the file now, or queues it; never waits. */
   push(rec: RecordInput): void {
+    if (this.closed) {
+      this.dropAfterStop(rec);
+      return;
+    }
     if (this.queue.length + this.inBatch >= this.maxQueued) {
       this.drop(rec);
       return;
@@ -414,6 +421,8 @@ export class FeedWriter {
         const result = await this.hourly.write(part);
         written += result.written;
         rejected += result.rejected;
+        // Of a record appended, so a time the format took: one refused may not convert.
+        if (result.last?.recvTs !== undefined) this.lastRecv = result.last.recvTs;
         error = result.error;
         this.inBatch = batch.length - written;
         if (this.behind) this.checkBacklog();
@@ -423,10 +432,6 @@ export class FeedWriter {
     }
     this.appended += written - rejected;
     this.stats.written += written - rejected;
-    if (written > 0) {
-      const last = batch[written - 1]!;
-      if (last.recvTs !== undefined) this.lastRecv = last.recvTs;
-    }
     if (error !== null) {
       // A file could not be opened (disk full, permissions): what was not taken goes back to the front.
       this.stats.writeErrors++;
@@ -464,6 +469,23 @@ export class FeedWriter {
     this.wakeLoop();
     this.start();
     await this.running;
+    // Records pushed while the last flush ran: into the file, which the seal writes.
+    if (this.queue.length > 0) await this.writeQueued();
     await this.hourly.close();
+    this.closed = true;
+    for (const rec of this.queue.splice(0)) this.dropAfterStop(rec);
+    this.stats.queued = 0;
+  }
+
+  /** A record that came too late for the files (pushed once the writer had stopped): counted and logged. */
+  private dropAfterStop(rec: RecordInput): void {
+    this.stats.dropped++;
+    this.stats.droppedByKind[rec.kind]++;
+    this.options.onDropped?.(rec);
+    if (this.stats.dropped === 1 || this.stats.dropped % 1000 === 0) {
+      this.options.log.alert("records pushed after the writer stopped are not written", {
+        dropped: this.stats.dropped,
+      });
+    }
   }
 }

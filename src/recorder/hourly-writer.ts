@@ -93,12 +93,14 @@ export class HourlyWriter {
   /**
    * Appends records in receive order, rotating to a new file at each later hour. Returns how many were taken
    * (`written`): all of them, unless a file could not be opened (`error`); the caller offers the rest again later.
-   * Of those taken, `rejected` were refused by the format (`onRejected`) and are in no file.
+   * Of those taken, `rejected` were refused by the format (`onRejected`) and are in no file; `last` is the last one
+   * appended to a file.
    */
   async write(
     records: readonly RecordInput[],
-  ): Promise<{ written: number; rejected: number; error: unknown }> {
+  ): Promise<{ written: number; rejected: number; last: RecordInput | null; error: unknown }> {
     let rejected = 0;
+    let last: RecordInput | null = null;
     for (let i = 0; i < records.length; i++) {
       const rec = records[i]!;
       let taken = this.appendNow(rec);
@@ -106,7 +108,7 @@ export class HourlyWriter {
         try {
           await this.rotate(this.hourFor(timeOf(rec)));
         } catch (err) {
-          return { written: i, rejected, error: err };
+          return { written: i, rejected, last, error: err };
         }
         // The file of the record's hour is open now.
         taken = this.appendNow(rec);
@@ -114,8 +116,9 @@ export class HourlyWriter {
           throw new Error(`no file for a record after opening its hour's: ${timeOf(rec)}`);
       }
       if (taken === "rejected") rejected++;
+      else last = rec;
     }
-    return { written: records.length, rejected, error: null };
+    return { written: records.length, rejected, last, error: null };
   }
 
   /**

@@ -23,7 +23,7 @@ export class RecorderMetrics {
   });
   readonly dropped = new Counter({
     name: "ticktape_records_dropped_total",
-    help: "Records dropped because the writer queue was full, by kind",
+    help: "Records dropped because the writer queue was full (or the writer had stopped), by kind",
     labelNames: ["venue", "kind"],
     registers: [this.registry],
   });

@@ -356,6 +356,60 @@ describe("the recorder's writer", () => {
     expect(await content("binance-2026-11-27T11.t.tape")).toEqual(["4", "5"]);
   });
 
+  it("acknowledges the receive time of the last record written, not of a refused one after it", async () => {
+    const root = (await tempDir()).dir;
+    const acks: FlushAck[] = [];
+    const log = quietLog();
+    const w = new FeedWriter({
+      hourly: { root, exchange: "binance", captureId: "t" },
+      clock: { nowNs: () => H10 },
+      log,
+      flushIntervalMs: 0,
+      onFlushed: (a) => acks.push(a),
+    });
+    // Queued (no file open yet), written as one batch whose last record the format refuses: a receive time of
+    // 1.5 ns is no integer, and no bigint either.
+    w.push(trade(0, H10 + 1_000_000n));
+    w.push({ kind: "trade", symbol: "BTCUSDT", ts: 1, recvTs: 1.5, price: "1", size: "1", side: "buy" });
+    w.start();
+    await waitFor(() => acks.length > 0);
+    await w.stop();
+    expect(acks[0]).toEqual({ records: 1, throughRecvNs: H10 + 1_000_000n });
+    expect(w.stats.rejected).toBe(1);
+  });
+
+  it("writes what is pushed while stop() flushes, and counts and logs what is pushed after it", async () => {
+    const root = (await tempDir()).dir;
+    const { gate, openFile, held } = heldFsync((path) => path.endsWith(".tape.open"));
+    const log = quietLog();
+    const dropped: RecordInput[] = [];
+    const w = new FeedWriter({
+      hourly: { root, exchange: "binance", captureId: "t", writer: { openFile } },
+      clock: { nowNs: () => H10 },
+      log,
+      flushIntervalMs: 60_000,
+      onDropped: (r) => dropped.push(r),
+    });
+    w.start();
+    for (let i = 0; i < 10; i++) w.push(trade(i, H10 + BigInt(i) * 1_000_000n));
+    await waitFor(() => w.stats.written === 10);
+    gate.armed = true;
+    const stopped = w.stop();
+    // The last flush waits in its fsync; records still come (a socket's last frames).
+    await held();
+    for (let i = 10; i < 15; i++) w.push(trade(i, H10 + BigInt(i) * 1_000_000n));
+    gate.release!();
+    await stopped;
+    w.push(trade(15, H10 + 15_000_000n));
+    expect(w.stats).toMatchObject({ written: 15, dropped: 1, queued: 0 });
+    expect(dropped.map((r) => (r.kind === "trade" ? r.tradeId : r.kind))).toEqual(["15"]);
+    expect(log.alerts).toEqual(["records pushed after the writer stopped are not written"]);
+    const ids = (await allRecords(join(root, "2026-11-27", "binance", "binance-2026-11-27T10.t.tape"))).map(
+      (r) => (r.kind === "trade" ? Number(r.tradeId) : -1),
+    );
+    expect(ids).toEqual(Array.from({ length: 15 }, (_, i) => i));
+  });
+
   it("leaves no timer behind when records wake it before the flush is due", async () => {
     const root = (await tempDir()).dir;
     // Timers are counted, not run: the flush is never due in this test.
