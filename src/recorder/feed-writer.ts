@@ -3,8 +3,9 @@
  * while that cannot be (a file to open, records waiting, the disk behind), into a bounded queue drained by one
  * loop; the files are flushed (and fsynced) every `flushIntervalMs`. The sockets never wait for the disk: when the
  * disk is slow or failing the queue grows up to `maxQueuedRecords`, and records beyond it are dropped — counted,
- * logged, and stated in a `gap` event once the queue takes records again (docs/DURABILITY.md). Failed writes are retried by the file writer
- * (bytes kept in memory, bounded by `maxUnwrittenBytes`, beyond which the loop stops feeding it).
+ * logged, and stated in a `gap` event once the queue takes records again (docs/DURABILITY.md). Failed writes are
+ * retried by the file writer (bytes kept in memory, bounded by `maxUnwrittenBytes`, beyond which the loop stops
+ * feeding it).
  */
 
 import type { TapeValueError } from "../format/errors.js";
