@@ -103,20 +103,33 @@ export class HourlyWriter {
     let last: RecordInput | null = null;
     for (let i = 0; i < records.length; i++) {
       const rec = records[i]!;
-      let taken = this.appendNow(rec);
-      if (taken === "rotate") {
-        try {
-          await this.rotate(this.hourFor(timeOf(rec)));
-        } catch (err) {
-          return { written: i, rejected, last, error: err };
-        }
-        // The file of the record's hour is open now.
-        taken = this.appendNow(rec);
-        if (taken === "rotate")
-          throw new Error(`no file for a record after opening its hour's: ${timeOf(rec)}`);
+      let t: bigint;
+      try {
+        t = timeOf(rec);
+      } catch (err) {
+        // Refused before it can choose a file: a time far off would open (and then keep) an hour of its own.
+        if (!this.reject(rec, err)) throw err;
+        rejected++;
+        continue;
       }
-      if (taken === "rejected") rejected++;
-      else last = rec;
+      // Almost every record falls in the current file's hour: two comparisons, no arithmetic.
+      if (this.current === null || t < this.hour || t >= this.hourEnd) {
+        const hour = this.hourFor(t);
+        if (this.current === null || hour > this.hour) {
+          try {
+            await this.rotate(hour);
+          } catch (err) {
+            return { written: i, rejected, last, error: err };
+          }
+        }
+      }
+      try {
+        this.current!.append(rec);
+        last = rec;
+      } catch (err) {
+        if (!this.reject(rec, err)) throw err;
+        rejected++;
+      }
     }
     return { written: records.length, rejected, last, error: null };
   }
