@@ -267,9 +267,7 @@ export class FeedWriter {
 
   private drop(rec: RecordInput): void {
     const t = BigInt(rec.recvTs ?? rec.ts);
-    this.stats.dropped++;
-    this.stats.droppedByKind[rec.kind]++;
-    this.options.onDropped?.(rec);
+    this.countDropped(rec);
     if (this.lost === null) {
       this.lost = {
         count: 0,
@@ -295,6 +293,12 @@ export class FeedWriter {
         else book.count++;
       }
     }
+  }
+
+  private countDropped(rec: RecordInput): void {
+    this.stats.dropped++;
+    this.stats.droppedByKind[rec.kind]++;
+    this.options.onDropped?.(rec);
   }
 
   /** The gap event for records dropped, queued ahead of the first record taken again. */
@@ -480,9 +484,7 @@ export class FeedWriter {
 
   /** A record that came too late for the files (pushed once the writer had stopped): counted and logged. */
   private dropAfterStop(rec: RecordInput): void {
-    this.stats.dropped++;
-    this.stats.droppedByKind[rec.kind]++;
-    this.options.onDropped?.(rec);
+    this.countDropped(rec);
     if (this.stats.dropped === 1 || this.stats.dropped % 1000 === 0) {
       this.options.log.alert("records pushed after the writer stopped are not written", {
         dropped: this.stats.dropped,

@@ -103,12 +103,8 @@ export class HourlyWriter {
     let last: RecordInput | null = null;
     for (let i = 0; i < records.length; i++) {
       const rec = records[i]!;
-      let t: bigint;
-      try {
-        t = timeOf(rec);
-      } catch (err) {
-        // Refused before it can choose a file: a time far off would open (and then keep) an hour of its own.
-        if (!this.reject(rec, err)) throw err;
+      const t = this.timeOrReject(rec);
+      if (t === null) {
         rejected++;
         continue;
       }
@@ -123,13 +119,8 @@ export class HourlyWriter {
           }
         }
       }
-      try {
-        this.current!.append(rec);
-        last = rec;
-      } catch (err) {
-        if (!this.reject(rec, err)) throw err;
-        rejected++;
-      }
+      if (this.appendOrReject(this.current!, rec)) last = rec;
+      else rejected++;
     }
     return { written: records.length, rejected, last, error: null };
   }
@@ -140,25 +131,37 @@ export class HourlyWriter {
    * taken.
    */
   appendNow(rec: RecordInput): "appended" | "rejected" | "rotate" {
-    let t: bigint;
-    try {
-      t = timeOf(rec);
-    } catch (err) {
-      // Refused before it can choose a file: a time far off would open (and then keep) an hour of its own.
-      if (!this.reject(rec, err)) throw err;
-      return "rejected";
-    }
-    // Almost every record falls in the current file's hour: two comparisons, no arithmetic.
+    const t = this.timeOrReject(rec);
+    if (t === null) return "rejected";
+    // As in `write`: almost every record falls in the current file's hour.
     if (this.current === null || t < this.hour || t >= this.hourEnd) {
       if (this.current === null || this.hourFor(t) > this.hour) return "rotate";
     }
+    return this.appendOrReject(this.current, rec) ? "appended" : "rejected";
+  }
+
+  /**
+   * The time that places `rec` in a file, or null when the format refused it (`onRejected`): refused before it can
+   * choose a file, since a time far off would open (and then keep) an hour of its own.
+   */
+  private timeOrReject(rec: RecordInput): bigint | null {
     try {
-      this.current.append(rec);
+      return timeOf(rec);
     } catch (err) {
       if (!this.reject(rec, err)) throw err;
-      return "rejected";
+      return null;
     }
-    return "appended";
+  }
+
+  /** Appends `rec` to `file`; false when the format refused it (`onRejected`). */
+  private appendOrReject(file: TapeWriter, rec: RecordInput): boolean {
+    try {
+      file.append(rec);
+      return true;
+    } catch (err) {
+      if (!this.reject(rec, err)) throw err;
+      return false;
+    }
   }
 
   /** The hour whose file takes a record of time `t`: never an hour sealed or being sealed. */
