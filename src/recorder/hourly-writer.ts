@@ -63,6 +63,11 @@ export class HourlyWriter {
   private readonly sealingHours = new Set<bigint>();
   /** Hours left unsealed by an earlier process, to seal when they are over. */
   private readonly adopted = new Set<bigint>();
+  /**
+   * The hour whose file `rotate` is opening (-1: none). An adopted hour being opened is sealed with that file, not
+   * before: a seal of its own would take the new file, still empty, as one of its sources and remove it.
+   */
+  private opening = -1n;
   /** The latest hour sealed or being sealed by this writer (-1: none). */
   private sealedThrough = -1n;
   /** Hours whose seal failed, with when to try again (ms since the epoch) and how often it failed. */
@@ -179,6 +184,15 @@ export class HourlyWriter {
   }
 
   private async rotate(hour: bigint): Promise<void> {
+    this.opening = hour;
+    try {
+      await this.openHour(hour);
+    } finally {
+      this.opening = -1n;
+    }
+  }
+
+  private async openHour(hour: bigint): Promise<void> {
     await this.seal();
     const path = this.pathOf(hour);
     try {
@@ -235,7 +249,8 @@ export class HourlyWriter {
   async sealIfOver(nowNs: bigint): Promise<void> {
     if (this.current !== null && nowNs >= this.hour + HOUR_NS) await this.seal();
     for (const hour of this.adopted) {
-      if (nowNs < hour + HOUR_NS || (this.current !== null && hour === this.hour)) continue;
+      if (nowNs < hour + HOUR_NS || hour === this.opening || (this.current !== null && hour === this.hour))
+        continue;
       this.adopted.delete(hour);
       if (hour > this.sealedThrough) this.sealedThrough = hour;
       this.track(this.reblock(hour, this.pathOf(hour)), hour);

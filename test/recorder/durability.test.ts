@@ -715,6 +715,50 @@ describe("the recorder's writer at the edges", () => {
     }
   });
 
+  it("does not seal an adopted hour while a record of it opens the hour's file", async () => {
+    const root = (await tempDir()).dir;
+    const sealed: string[] = [];
+    let path = "";
+    let opened = false;
+    // The hour's new file is created, then held (empty) for as long as a seal of the hour could take to finish.
+    const openFile = async (p: string, flags: string): Promise<FileHandle> => {
+      const fh = await open(p, flags);
+      if (p === `${path}.open` && !opened) {
+        opened = true;
+        await waitFor(() => sealed.length > 0, 300).catch(() => {});
+      }
+      return fh;
+    };
+    const hw = new HourlyWriter({
+      root,
+      exchange: "binance",
+      captureId: "c",
+      seal: "reblock",
+      writer: { openFile },
+      onSealed: (report, err, p) => sealed.push(report === null ? `failed ${p}: ${err}` : p),
+    });
+    path = hw.pathOf(H);
+    await mkdir(join(path, ".."), { recursive: true });
+    const left = await TapeWriter.create(path, {
+      exchange: "binance",
+      captureId: "c",
+      periodStart: H,
+      periodEnd: H + HOUR,
+    });
+    left.append(tr(H + 1n, "old"));
+    await left.close();
+    await hw.adopt(H);
+    // A late record of the hour starts opening its file; the hour is found over while the file is being created.
+    const write = hw.write([tr(H + 2n, "late")]);
+    await waitFor(() => opened);
+    await hw.sealIfOver(H + HOUR + 1n);
+    await write;
+    await hw.close();
+    expect(sealed).toEqual([path]);
+    expect(await idsIn(root)).toEqual({ "binance-2027-01-15T08.c.tape": ["old", "late"] });
+    expect((await readdir(join(path, ".."))).filter((n) => !n.endsWith(".tape"))).toEqual([]);
+  });
+
   it("stop() returns once the hour is sealed, also when the disk was behind as it stopped", async () => {
     const root = (await tempDir()).dir;
     let now = H + 1000n;
