@@ -21,6 +21,11 @@ export function registerRecord(program: Command): void {
         return;
       }
       const log = createLog({ level: config.logLevel });
+      // Why the recorder is asked to stop (a signal, a feed's writer that failed), once it can be.
+      let stopFor: string | null = null;
+      let requestStop = (why: string) => {
+        stopFor ??= why;
+      };
       const recorder = await Recorder.start({
         root: config.root,
         captureId: config.captureId,
@@ -39,14 +44,20 @@ export function registerRecord(program: Command): void {
             records: ack.records,
             throughRecvNs: ack.throughRecvNs?.toString() ?? null,
           }),
+        // A feed that records nothing more ends the process (after the others are sealed): restarted, it
+        // seals what was flushed and records again.
+        onFailure: (venue) => requestStop(`the writer of ${venue} failed`),
       });
       await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          log.info("stopping", { signal });
+        let stopping = false;
+        requestStop = (why: string) => {
+          if (stopping) return;
+          stopping = true;
+          log.info("stopping", { reason: why });
           recorder.stop(config.stopTimeoutSeconds * 1000).then(
             () => resolve(),
             (err: Error) => {
-              log.alert("stop timed out: flushed records stay in .open files, sealed at the next start", {
+              log.alert("stop failed: flushed records stay in .open files, sealed at the next start", {
                 error: err.message,
               });
               // Retry timers (a failing disk) would keep the process alive: it ends here, as documented.
@@ -54,8 +65,9 @@ export function registerRecord(program: Command): void {
             },
           );
         };
-        process.once("SIGTERM", () => stop("SIGTERM"));
-        process.once("SIGINT", () => stop("SIGINT"));
+        process.once("SIGTERM", () => requestStop("SIGTERM"));
+        process.once("SIGINT", () => requestStop("SIGINT"));
+        if (stopFor !== null) requestStop(stopFor);
       });
     });
 }

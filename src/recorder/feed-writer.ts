@@ -61,6 +61,12 @@ export interface FeedWriterOptions {
    * disk.
    */
   onBacklog?(behind: boolean): void;
+  /**
+   * The writer stopped with an error: a listener threw, or appending failed for a reason other than a value the
+   * format refuses. Nothing more is written (records pushed are queued, then dropped at the bound); `stop()` rejects
+   * with the same error.
+   */
+  onFailure?(error: unknown): void;
 }
 
 export interface FeedWriterStats {
@@ -333,6 +339,13 @@ export class FeedWriter {
     if (this.running !== null) return;
     this.lastFlushMs = Date.now();
     this.running = this.loop();
+    // Told at once, not first at stop(): until then, a writer that stopped would go unnoticed.
+    this.running.catch((err: unknown) => {
+      this.options.log.alert("the writer stopped: records are no longer written", {
+        error: err instanceof Error ? err.message : String(err),
+      });
+      this.options.onFailure?.(err);
+    });
   }
 
   private async loop(): Promise<void> {

@@ -47,10 +47,12 @@ export interface LiveFeedOptions {
   clock: Clock;
   log: RecorderLog;
   metrics: RecorderMetrics;
-  writer: Omit<FeedWriterOptions, "hourly" | "clock" | "log" | "onFlushed" | "onDropped"> & {
+  writer: Omit<FeedWriterOptions, "hourly" | "clock" | "log" | "onFlushed" | "onDropped" | "onFailure"> & {
     hourly: Omit<FeedWriterOptions["hourly"], "root" | "exchange" | "captureId">;
   };
   onFlushed?(venue: VenueId, ack: FlushAck): void;
+  /** The feed's writer stopped with an error (`FeedWriterOptions.onFailure`). */
+  onFailure?(venue: VenueId, error: unknown): void;
 }
 
 /** Least time between two resynchronisations of every book after unreadable frames. */
@@ -72,6 +74,8 @@ export class LiveFeed {
   private countedWritten = 0;
   private uncountedBytes = 0;
   private connects = 0;
+  /** The writer stopped with an error: nothing more is written. */
+  failed = false;
   /** Receive time of the oldest record not yet flushed, for the receive → disk latency. */
   private oldestUnflushed: bigint | null = null;
 
@@ -114,6 +118,10 @@ export class LiveFeed {
         o.onFlushed?.(f.venue, ack);
       },
       onWriteError: () => o.metrics.writeErrors.inc(labels),
+      onFailure: (err) => {
+        this.failed = true;
+        o.onFailure?.(f.venue, err);
+      },
       onDropped: (rec) => o.metrics.dropped.inc({ venue: f.venue, kind: rec.kind }),
       onBacklog: (behind) => {
         if (behind) o.metrics.readPauses.inc(labels);

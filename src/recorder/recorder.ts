@@ -34,6 +34,11 @@ export interface RecorderOptions {
   metrics?: RecorderMetrics;
   /** Told after each flush: what is on disk (tests, crash harnesses). */
   onFlushed?(venue: VenueId, ack: FlushAck): void;
+  /**
+   * A feed's writer stopped with an error (a bug, not a disk problem: those are retried): that feed records
+   * nothing more, and `/healthz` fails. The other feeds go on; `stop()` seals them and rejects with the error.
+   */
+  onFailure?(venue: VenueId, error: unknown): void;
 }
 
 export class Recorder {
@@ -63,6 +68,7 @@ export class Recorder {
             ...(options.maxQueuedRecords === undefined ? {} : { maxQueuedRecords: options.maxQueuedRecords }),
           },
           ...(options.onFlushed === undefined ? {} : { onFlushed: options.onFlushed }),
+          ...(options.onFailure === undefined ? {} : { onFailure: options.onFailure }),
         }),
     );
   }
@@ -75,7 +81,7 @@ export class Recorder {
         port: options.statusPort,
         host: options.statusHost ?? "0.0.0.0",
         metrics: r.metrics,
-        healthy: () => r.stopping === null,
+        healthy: () => r.stopping === null && !r.feeds.some((f) => f.failed),
         ready: () => r.ready,
       });
     }
@@ -120,7 +126,11 @@ export class Recorder {
           );
         });
         try {
-          await Promise.race([Promise.all(this.feeds.map((f) => f.stop())), timeout]);
+          // Every feed is sealed, also when another one's writer failed.
+          const stops = Promise.allSettled(this.feeds.map((f) => f.stop()));
+          const results = await Promise.race([stops, timeout]);
+          const failed = results.find((s) => s.status === "rejected");
+          if (failed !== undefined) throw failed.reason;
           this.log.info("stopped: everything received is written and sealed");
         } finally {
           if (timer !== null) clearTimeout(timer);

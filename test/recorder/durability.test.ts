@@ -213,6 +213,31 @@ async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
 }
 
 describe("the recorder's writer", () => {
+  it("says at once when it stops with an error, and stop() rejects with it", async () => {
+    const root = (await tempDir()).dir;
+    const log = quietLog();
+    const failures: unknown[] = [];
+    const listenerBroke = new Error("a listener broke");
+    const w = new FeedWriter({
+      hourly: { root, exchange: "binance", captureId: "t" },
+      clock: { nowNs: () => H10 },
+      log,
+      flushIntervalMs: 20,
+      onFlushed: () => {
+        throw listenerBroke;
+      },
+      onFailure: (err) => failures.push(err),
+    });
+    w.start();
+    w.push(trade(0, H10 + 1n));
+    // Without being stopped: a writer that stopped is not left unnoticed (nor an unhandled rejection).
+    await waitFor(() => failures.length > 0);
+    expect(failures).toEqual([listenerBroke]);
+    expect(log.alerts).toContain("the writer stopped: records are no longer written");
+    await expect(w.stop()).rejects.toBe(listenerBroke);
+    expect(failures).toHaveLength(1);
+  });
+
   it("acknowledges flushed records, rotates at the hour and seals each hour with full blocks", async () => {
     const root = (await tempDir()).dir;
     const acks: FlushAck[] = [];

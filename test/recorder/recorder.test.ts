@@ -435,4 +435,32 @@ describe("the recorder", () => {
       .find((l) => l.startsWith("ticktape_records_written_total{"));
     expect(Number(written?.split(" ").pop())).toBe((await records(await files(root))).length);
   });
+
+  it("fails its liveness probe when a feed's writer stops with an error, and still seals the other feeds", async () => {
+    const a = await sim("binance");
+    const b = await sim("okx");
+    const root = (await tempDir()).dir;
+    const failures: string[] = [];
+    const broke = new Error("a listener broke");
+    const r = await record([a, b], root, {
+      statusPort: 0,
+      statusHost: "127.0.0.1",
+      // The first acknowledgement of OKX's writer throws: that writer stops.
+      onFlushed: (venue) => {
+        if (venue === "okx") throw broke;
+      },
+      onFailure: (venue, err) => failures.push(`${venue}: ${(err as Error).message}`),
+    });
+    await waitFor(() => failures.length > 0, "the failure");
+    expect(failures).toEqual(["okx: a listener broke"]);
+    expect((await fetch(`http://127.0.0.1:${r.statusPort}/healthz`)).status).toBe(503);
+    await waitFor(() => r.feeds[0]!.writer.stats.flushes > 0, "binance flushed");
+    await expect(r.stop()).rejects.toBe(broke);
+    // Binance's hour is sealed; OKX's flushed file stays open, for the next start to seal.
+    const names = (await readdir(root, { recursive: true })).filter((n) => n.includes(".tape")).sort();
+    expect(names.filter((n) => n.includes("binance"))).toEqual([
+      expect.stringMatching(/binance-.*\.t\.tape$/),
+    ]);
+    expect(names.filter((n) => n.includes("okx"))).toEqual([expect.stringMatching(/okx-.*\.t\.tape\.open$/)]);
+  });
 });
