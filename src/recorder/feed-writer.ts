@@ -63,8 +63,8 @@ export interface FeedWriterOptions {
   onBacklog?(behind: boolean): void;
   /**
    * The writer stopped with an error: a listener threw, or appending failed for a reason other than a value the
-   * format refuses. Nothing more is written (records pushed are queued, then dropped at the bound); `stop()` rejects
-   * with the same error.
+   * format refuses. Records pushed from then on are counted as dropped; `stop()` still writes what it can and
+   * seals, then rejects with the same error.
    */
   onFailure?(error: unknown): void;
 }
@@ -207,7 +207,7 @@ export class FeedWriter {
 
   /** Takes one record into the file now, or queues it; never waits. */
   push(rec: RecordInput): void {
-    if (this.closed) {
+    if (this.closed || this.failure !== null) {
       this.dropAfterStop(rec);
       return;
     }
@@ -245,8 +245,10 @@ export class FeedWriter {
     try {
       taken = this.hourly.appendNow(rec);
     } catch (err) {
-      // Not a value the format refuses (those are `rejected`): the loop stops with it, as when it appends.
+      // Not a value the format refuses (those are `rejected`): the loop stops with it, as when it appends, and the
+      // record is counted as dropped.
       this.failure = err;
+      this.countDropped(rec);
       this.wakeLoop();
       return true;
     }
@@ -339,12 +341,17 @@ export class FeedWriter {
     if (this.running !== null) return;
     this.lastFlushMs = Date.now();
     this.running = this.loop();
-    // Told at once, not first at stop(): until then, a writer that stopped would go unnoticed.
+    // Told at once, not first at stop(); and handled, so that it is no unhandled rejection.
     this.running.catch((err: unknown) => {
-      this.options.log.alert("the writer stopped: records are no longer written", {
+      this.failure ??= err;
+      this.options.log.alert("the writer stopped: records pushed from now on are dropped", {
         error: err instanceof Error ? err.message : String(err),
       });
-      this.options.onFailure?.(err);
+      try {
+        this.options.onFailure?.(err);
+      } catch (listenerErr) {
+        this.options.log.alert("onFailure threw", { error: (listenerErr as Error).message });
+      }
     });
   }
 
@@ -445,11 +452,17 @@ export class FeedWriter {
         this.inBatch = batch.length - written;
         if (this.behind) this.checkBacklog();
       }
+    } catch (err) {
+      // Appending failed (not a refusal): the records of the part that failed and after it go back to the front,
+      // for stop() to write or count as dropped.
+      this.queue = batch.slice(written).concat(this.queue);
+      this.stats.queued = this.queue.length;
+      throw err;
     } finally {
       this.inBatch = 0;
+      this.appended += written - rejected;
+      this.stats.written += written - rejected;
     }
-    this.appended += written - rejected;
-    this.stats.written += written - rejected;
     if (error !== null) {
       // A file could not be opened (disk full, permissions): what was not taken goes back to the front.
       this.stats.writeErrors++;
@@ -486,13 +499,21 @@ export class FeedWriter {
     this.stopping = true;
     this.wakeLoop();
     this.start();
-    await this.running;
-    // Records pushed while the last flush ran: into the file, which the seal writes.
-    if (this.queue.length > 0) await this.writeQueued();
-    await this.hourly.close();
+    // After a failure too, what can be written is written and the files are sealed, before stop() rejects with it.
+    let failure: unknown = null;
+    try {
+      await this.running;
+    } catch (err) {
+      failure = err;
+    }
+    // Records pushed while the last flush ran, or queued when the writer failed: into the file, which the seal
+    // writes.
+    if (this.queue.length > 0) await this.writeQueued().catch((err: unknown) => (failure ??= err));
+    await this.hourly.close().catch((err: unknown) => (failure ??= err));
     this.closed = true;
     for (const rec of this.queue.splice(0)) this.dropAfterStop(rec);
     this.stats.queued = 0;
+    if (failure !== null) throw failure;
   }
 
   /** A record that came too late for the files (pushed once the writer had stopped): counted and logged. */

@@ -12,6 +12,7 @@ import {
   OrderBook,
   openTape,
   type RecordInput,
+  TapeError,
   type TapeRecord,
   TapeWriter,
 } from "../../src/index.js";
@@ -233,9 +234,54 @@ describe("the recorder's writer", () => {
     // Without being stopped: a writer that stopped is not left unnoticed (nor an unhandled rejection).
     await waitFor(() => failures.length > 0);
     expect(failures).toEqual([listenerBroke]);
-    expect(log.alerts).toContain("the writer stopped: records are no longer written");
+    expect(log.alerts).toContain("the writer stopped: records pushed from now on are dropped");
+    // Pushed after the failure: counted as dropped, not queued without end.
+    w.push(trade(1, H10 + 2n));
+    expect(w.stats.dropped).toBe(1);
+    expect(w.stats.queued).toBe(0);
     await expect(w.stop()).rejects.toBe(listenerBroke);
     expect(failures).toHaveLength(1);
+    // What was taken before the failure is written, and the hour sealed, before stop() rejects.
+    const dayDir = join(root, "2026-11-27", "binance");
+    expect(await names(dayDir)).toEqual(["binance-2026-11-27T10.t.tape"]);
+    expect((await allRecords(join(dayDir, "binance-2026-11-27T10.t.tape"))).map((r) => r.kind)).toEqual([
+      "trade",
+    ]);
+  });
+
+  it("counts the record whose append failed, writes the ones queued before it, and survives a throwing onFailure", async () => {
+    const root = (await tempDir()).dir;
+    const log = quietLog();
+    const w = new FeedWriter({
+      hourly: { root, exchange: "binance", captureId: "t" },
+      clock: { nowNs: () => H10 },
+      log,
+      flushIntervalMs: 20,
+      onFailure: () => {
+        throw new Error("a failure listener broke");
+      },
+    });
+    w.start();
+    w.push(trade(0, H10 + 1n));
+    await waitFor(() => w.hourly.writer !== null && w.stats.written === 1);
+    // Not a value the format refuses: appending throws something else (here, the file's writer sealed under it).
+    const file = w.hourly.writer!;
+    const append = file.append.bind(file);
+    let broken = true;
+    file.append = (rec) => {
+      if (broken) {
+        broken = false;
+        throw new TapeError("E_TAPE_STATE", "broken on purpose");
+      }
+      append(rec);
+    };
+    w.push(trade(1, H10 + 2n));
+    await waitFor(() => log.alerts.includes("onFailure threw"));
+    expect(w.stats.dropped).toBe(1);
+    await expect(w.stop()).rejects.toThrow("broken on purpose");
+    const dayDir = join(root, "2026-11-27", "binance");
+    expect(await names(dayDir)).toEqual(["binance-2026-11-27T10.t.tape"]);
+    expect((await allRecords(join(dayDir, "binance-2026-11-27T10.t.tape"))).length).toBe(1);
   });
 
   it("acknowledges flushed records, rotates at the hour and seals each hour with full blocks", async () => {
