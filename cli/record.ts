@@ -44,8 +44,7 @@ export function registerRecord(program: Command): void {
             records: ack.records,
             throughRecvNs: ack.throughRecvNs?.toString() ?? null,
           }),
-        // A feed that records nothing more ends the process (after the others are sealed): restarted, it
-        // seals what was flushed and records again.
+        // A feed that records nothing more ends the process, every feed sealed first; started again, it records on.
         onFailure: (venue) => requestStop(`the writer of ${venue} failed`),
       });
       await new Promise<void>((resolve) => {
@@ -57,9 +56,12 @@ export function registerRecord(program: Command): void {
           recorder.stop(config.stopTimeoutSeconds * 1000).then(
             () => resolve(),
             (err: Error) => {
-              log.alert("stop failed: flushed records stay in .open files, sealed at the next start", {
-                error: err.message,
-              });
+              log.alert(
+                "stop did not end cleanly: what is not sealed stays in .open files, sealed at the next start",
+                {
+                  error: err.message,
+                },
+              );
               // Retry timers (a failing disk) would keep the process alive: it ends here, as documented.
               process.exit(1);
             },

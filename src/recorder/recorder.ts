@@ -36,7 +36,7 @@ export interface RecorderOptions {
   onFlushed?(venue: VenueId, ack: FlushAck): void;
   /**
    * A feed's writer stopped with an error (a bug, not a disk problem: those are retried): that feed records
-   * nothing more, and `/healthz` fails. The other feeds go on; `stop()` seals them and rejects with the error.
+   * nothing more, and `/healthz` fails. The other feeds go on; `stop()` seals every feed, then rejects with it.
    */
   onFailure?(venue: VenueId, error: unknown): void;
 }
