@@ -249,7 +249,7 @@ describe("the recorder's writer", () => {
     ]);
   });
 
-  it("counts the record whose append failed, writes the ones queued before it, and survives a throwing onFailure", async () => {
+  it("counts the record whose append failed, seals the ones before it, and survives a throwing onFailure", async () => {
     const root = (await tempDir()).dir;
     const log = quietLog();
     const w = new FeedWriter({
@@ -755,22 +755,27 @@ describe("the recorder's writer at the edges", () => {
     });
   });
 
+  /** An earlier process's file of hour H, left open with one record ("old"), taken over by `hw`. */
+  const adoptLeftOpen = async (hw: HourlyWriter) => {
+    const path = hw.pathOf(H);
+    await mkdir(join(path, ".."), { recursive: true });
+    const left = await TapeWriter.create(path, {
+      exchange: "binance",
+      captureId: "c",
+      periodStart: H,
+      periodEnd: H + HOUR,
+    });
+    left.append(tr(H + 1n, "old"));
+    await left.close();
+    await hw.adopt(H);
+  };
+
   it("a record of an adopted hour, written as the hour is found over, is in one file, whichever runs first", async () => {
     for (const writeFirst of [true, false]) {
       const root = (await tempDir()).dir;
       const hw = new HourlyWriter({ root, exchange: "binance", captureId: "c", seal: "reblock" });
       const path = hw.pathOf(H);
-      // An earlier process's file of the hour, left open.
-      await mkdir(join(path, ".."), { recursive: true });
-      const left = await TapeWriter.create(path, {
-        exchange: "binance",
-        captureId: "c",
-        periodStart: H,
-        periodEnd: H + HOUR,
-      });
-      left.append(tr(H + 1n, "old"));
-      await left.close();
-      await hw.adopt(H);
+      await adoptLeftOpen(hw);
       // A late record of that hour arrives as the clock passes its end: the write opens the hour's file while the
       // check finds the hour over, or the check seals the hour first and the record goes to the next file.
       const write = () => hw.write([tr(H + 2n, "late")]);
@@ -809,16 +814,7 @@ describe("the recorder's writer at the edges", () => {
       onSealed: (report, err, p) => sealed.push(report === null ? `failed ${p}: ${err}` : p),
     });
     path = hw.pathOf(H);
-    await mkdir(join(path, ".."), { recursive: true });
-    const left = await TapeWriter.create(path, {
-      exchange: "binance",
-      captureId: "c",
-      periodStart: H,
-      periodEnd: H + HOUR,
-    });
-    left.append(tr(H + 1n, "old"));
-    await left.close();
-    await hw.adopt(H);
+    await adoptLeftOpen(hw);
     // A late record of the hour starts opening its file; the hour is found over while the file is being created.
     const write = hw.write([tr(H + 2n, "late")]);
     await waitFor(() => opened);
