@@ -264,7 +264,7 @@ describe("the recorder's writer", () => {
     w.start();
     w.push(trade(0, H10 + 1n));
     await waitFor(() => w.hourly.writer !== null && w.stats.written === 1);
-    // Not a value the format refuses: appending throws something else (here, the file's writer sealed under it).
+    // Not a value the format refuses: appending throws something else (here, a state error of the file's writer).
     const file = w.hourly.writer!;
     const append = file.append.bind(file);
     let broken = true;
