@@ -205,6 +205,11 @@ export class FeedWriter {
     });
   }
 
+  /** The writer stopped with an error (`onFailure`): nothing more is written until `stop()` seals the files. */
+  get failed(): boolean {
+    return this.failure !== null;
+  }
+
   /** Takes one record into the file now, or queues it; never waits. */
   push(rec: RecordInput): void {
     if (this.closed || this.failure !== null) {
@@ -240,7 +245,7 @@ export class FeedWriter {
    */
   private appendNow(rec: RecordInput): boolean {
     if (this.queue.length > 0 || this.inBatch > 0 || this.running === null || this.stopping) return false;
-    if (this.failure !== null || this.hourly.unwrittenBytes > this.maxUnwritten) return false;
+    if (this.hourly.unwrittenBytes > this.maxUnwritten) return false;
     let taken: "appended" | "rejected" | "rotate";
     try {
       taken = this.hourly.appendNow(rec);
@@ -437,9 +442,10 @@ export class FeedWriter {
     let written = 0;
     let rejected = 0;
     let error: unknown = null;
+    let failure: unknown = null;
     this.inBatch = batch.length;
     try {
-      while (written < batch.length && error === null) {
+      while (written < batch.length && error === null && failure === null) {
         if (written > 0) await yieldToEventLoop();
         const part =
           batch.length <= RECORDS_PER_TURN ? batch : batch.slice(written, written + RECORDS_PER_TURN);
@@ -449,19 +455,22 @@ export class FeedWriter {
         // Of a record appended, so a time the format took: one refused may not convert.
         if (result.last?.recvTs !== undefined) this.lastRecv = result.last.recvTs;
         error = result.error;
+        failure = result.failure;
         this.inBatch = batch.length - written;
         if (this.behind) this.checkBacklog();
       }
-    } catch (err) {
-      // Appending failed (not a refusal): the records of the part that failed and after it go back to the front,
-      // for stop() to write or count as dropped.
-      this.queue = batch.slice(written).concat(this.queue);
-      this.stats.queued = this.queue.length;
-      throw err;
     } finally {
       this.inBatch = 0;
-      this.appended += written - rejected;
-      this.stats.written += written - rejected;
+    }
+    this.appended += written - rejected;
+    this.stats.written += written - rejected;
+    if (failure !== null) {
+      // Appending failed (not a refusal): that record is counted as dropped, and the ones after it go back to the
+      // front, for stop() to write or count as dropped.
+      this.countDropped(batch[written]!);
+      this.queue = batch.slice(written + 1).concat(this.queue);
+      this.stats.queued = this.queue.length;
+      throw failure;
     }
     if (error !== null) {
       // A file could not be opened (disk full, permissions): what was not taken goes back to the front.

@@ -99,35 +99,44 @@ export class HourlyWriter {
    * Appends records in receive order, rotating to a new file at each later hour. Returns how many were taken
    * (`written`): all of them, unless a file could not be opened (`error`); the caller offers the rest again later.
    * Of those taken, `rejected` were refused by the format (`onRejected`) and are in no file; `last` is the last one
-   * appended to a file.
+   * appended to a file. `failure`: taking record `written` failed for a reason other than a refusal (a fault, not
+   * the disk): it is in no file, the ones before it are, and the rest were not tried.
    */
-  async write(
-    records: readonly RecordInput[],
-  ): Promise<{ written: number; rejected: number; last: RecordInput | null; error: unknown }> {
+  async write(records: readonly RecordInput[]): Promise<{
+    written: number;
+    rejected: number;
+    last: RecordInput | null;
+    error: unknown;
+    failure: unknown;
+  }> {
     let rejected = 0;
     let last: RecordInput | null = null;
     for (let i = 0; i < records.length; i++) {
       const rec = records[i]!;
-      const t = this.timeOrReject(rec);
-      if (t === null) {
-        rejected++;
-        continue;
-      }
-      // Almost every record falls in the current file's hour: two comparisons, no arithmetic.
-      if (this.current === null || t < this.hour || t >= this.hourEnd) {
-        const hour = this.hourFor(t);
-        if (this.current === null || hour > this.hour) {
-          try {
-            await this.rotate(hour);
-          } catch (err) {
-            return { written: i, rejected, last, error: err };
+      try {
+        const t = this.timeOrReject(rec);
+        if (t === null) {
+          rejected++;
+          continue;
+        }
+        // Almost every record falls in the current file's hour: two comparisons, no arithmetic.
+        if (this.current === null || t < this.hour || t >= this.hourEnd) {
+          const hour = this.hourFor(t);
+          if (this.current === null || hour > this.hour) {
+            try {
+              await this.rotate(hour);
+            } catch (err) {
+              return { written: i, rejected, last, error: err, failure: null };
+            }
           }
         }
+        if (this.appendOrReject(this.current!, rec)) last = rec;
+        else rejected++;
+      } catch (err) {
+        return { written: i, rejected, last, error: null, failure: err };
       }
-      if (this.appendOrReject(this.current!, rec)) last = rec;
-      else rejected++;
     }
-    return { written: records.length, rejected, last, error: null };
+    return { written: records.length, rejected, last, error: null, failure: null };
   }
 
   /**

@@ -172,7 +172,8 @@ const BATCH_MESSAGES = 1024;
 
 async function writeAll(writer: HourlyWriter, records: RecordInput[]): Promise<void> {
   try {
-    const { error } = await writer.write(records);
+    const { error, failure } = await writer.write(records);
+    if (failure !== null) throw failure;
     if (error !== null) throw error;
   } finally {
     // Taken or not, never offered twice.

@@ -74,8 +74,6 @@ export class LiveFeed {
   private countedWritten = 0;
   private uncountedBytes = 0;
   private connects = 0;
-  /** The writer stopped with an error: nothing more is written. */
-  failed = false;
   /** Receive time of the oldest record not yet flushed, for the receive → disk latency. */
   private oldestUnflushed: bigint | null = null;
 
@@ -118,10 +116,7 @@ export class LiveFeed {
         o.onFlushed?.(f.venue, ack);
       },
       onWriteError: () => o.metrics.writeErrors.inc(labels),
-      onFailure: (err) => {
-        this.failed = true;
-        o.onFailure?.(f.venue, err);
-      },
+      onFailure: (err) => o.onFailure?.(f.venue, err),
       onDropped: (rec) => o.metrics.dropped.inc({ venue: f.venue, kind: rec.kind }),
       onBacklog: (behind) => {
         if (behind) o.metrics.readPauses.inc(labels);

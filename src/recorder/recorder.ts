@@ -81,7 +81,7 @@ export class Recorder {
         port: options.statusPort,
         host: options.statusHost ?? "0.0.0.0",
         metrics: r.metrics,
-        healthy: () => r.stopping === null && !r.feeds.some((f) => f.failed),
+        healthy: () => r.stopping === null && !r.feeds.some((f) => f.writer.failed),
         ready: () => r.ready,
       });
     }

@@ -284,6 +284,39 @@ describe("the recorder's writer", () => {
     expect((await allRecords(join(dayDir, "binance-2026-11-27T10.t.tape"))).length).toBe(1);
   });
 
+  it("writes each queued record once when one of them fails to append, and counts that one as dropped", async () => {
+    const root = (await tempDir()).dir;
+    const failures: unknown[] = [];
+    const w = new FeedWriter({
+      hourly: { root, exchange: "binance", captureId: "t" },
+      clock: { nowNs: () => H10 },
+      log: quietLog(),
+      flushIntervalMs: 20,
+      onFailure: (err) => failures.push(err),
+    });
+    // Queued before the start (no file yet), so the loop writes them as one batch; the second one's price cannot
+    // be read: a fault, not a value the format refuses.
+    const broken = {
+      ...trade(1, H10 + 2n),
+      get price(): string {
+        throw new Error("unreadable price");
+      },
+    };
+    w.push(trade(0, H10 + 1n));
+    w.push(broken);
+    w.push(trade(2, H10 + 3n));
+    w.start();
+    await waitFor(() => failures.length > 0);
+    expect(w.stats.dropped).toBe(1);
+    await expect(w.stop()).rejects.toThrow("unreadable price");
+    const dayDir = join(root, "2026-11-27", "binance");
+    const ids = (await allRecords(join(dayDir, "binance-2026-11-27T10.t.tape"))).map((r) =>
+      r.kind === "trade" ? r.tradeId : r.kind,
+    );
+    expect(ids).toEqual(["0", "2"]);
+    expect(w.stats).toMatchObject({ written: 2, dropped: 1, queued: 0 });
+  });
+
   it("acknowledges flushed records, rotates at the hour and seals each hour with full blocks", async () => {
     const root = (await tempDir()).dir;
     const acks: FlushAck[] = [];
