@@ -31,6 +31,12 @@ import {
 import { isObject, type JsonObject, parseJsonText } from "../json-text.js";
 import { RecentIdsByKey } from "../recent-ids.js";
 import { SymbolStates } from "../symbol-states.js";
+import {
+  BinanceFrameReader,
+  type ReadBookTicker,
+  type ReadDepth,
+  type ReadTrade,
+} from "./binance-frame-reader.js";
 import type { VenueEntry } from "./index.js";
 
 export const BINANCE_URLS: VenueUrls = {
@@ -96,6 +102,7 @@ export class BinanceConnector implements Connector {
   private lastTs = 0n;
   /** Trade and quote ids seen lately, by stream: what arrives twice is dropped. */
   private readonly recent = new RecentIdsByKey();
+  private readonly reader = new BinanceFrameReader();
 
   constructor(
     private readonly selection: FeedSelection,
@@ -181,6 +188,13 @@ export class BinanceConnector implements Connector {
   }
 
   onFrame(text: string, recvNs: bigint | null, ctx: FeedContext): string {
+    // Most frames are read straight from their text; the others (and every bad one) by the general parser.
+    const read = this.reader.read(text);
+    if (read !== null) {
+      if (read.type === "depth") return this.depth(read, recvNs, ctx);
+      if (!this.states.selected(read.symbol)) return this.ignored(ctx);
+      return read.type === "trade" ? this.trade(read, recvNs, ctx) : this.bookTicker(read, recvNs, ctx);
+    }
     const top = objectOf(parseJsonText(text), "frame");
     const msg = isObject(top.data) && typeof top.stream === "string" ? top.data : top;
     const e = msg.e;
@@ -197,76 +211,108 @@ export class BinanceConnector implements Connector {
     return typeof msg.s === "string" && this.states.selected(msg.s) ? msg.s : "";
   }
 
+  /** A message of a symbol not asked for: counted, its frame kept as a raw record of no symbol. */
+  private ignored(ctx: FeedContext): string {
+    ctx.counters.ignoredFrames++;
+    return "";
+  }
+
   private onTrade(m: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
     const symbol = stringOf(m.s, "s");
-    if (!this.states.selected(symbol)) {
-      // Not asked for: counted, its frame kept as a raw record of no symbol.
-      ctx.counters.ignoredFrames++;
-      return "";
-    }
-    const at = this.stamp(millisOf(m.T, "T"), recvNs);
-    const id = integerTextOf(m.e === "aggTrade" ? m.a : m.t, m.e === "aggTrade" ? "a" : "t");
-    if (this.recent.repeated(m.e as string, symbol, id, ctx.counters)) return symbol;
+    if (!this.states.selected(symbol)) return this.ignored(ctx);
+    const event = m.e === "aggTrade" ? "aggTrade" : "trade";
+    const exchangeNs = millisOf(m.T, "T");
+    const id = event === "aggTrade" ? integerTextOf(m.a, "a") : integerTextOf(m.t, "t");
+    const price = decimalOf(m.p, "p");
+    const size = decimalOf(m.q, "q");
+    const buyerMaker = booleanOf(m.m, "m");
+    return this.trade({ type: "trade", event, symbol, exchangeNs, id, price, size, buyerMaker }, recvNs, ctx);
+  }
+
+  private trade(t: ReadTrade, recvNs: bigint | null, ctx: FeedContext): string {
+    const at = this.stamp(t.exchangeNs, recvNs);
+    if (this.recent.repeated(t.event, t.symbol, t.id, ctx.counters)) return t.symbol;
     const rec: RecordInput = {
       kind: "trade",
-      symbol,
+      symbol: t.symbol,
       ts: at.ts,
-      price: decimalOf(m.p, "p"),
-      size: decimalOf(m.q, "q"),
+      price: t.price,
+      size: t.size,
       // `m`: the buyer is the maker, so the taker sold.
-      side: booleanOf(m.m, "m") ? "sell" : "buy",
-      tradeId: id,
+      side: t.buyerMaker ? "sell" : "buy",
+      tradeId: t.id,
     };
     if (recvNs !== null) rec.recvTs = recvNs;
     ctx.record(rec);
-    return symbol;
+    return t.symbol;
   }
 
   private onBookTicker(m: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
     const symbol = stringOf(m.s, "s");
-    if (!this.states.selected(symbol)) {
-      // Not asked for: counted, its frame kept as a raw record of no symbol.
-      ctx.counters.ignoredFrames++;
-      return "";
-    }
-    if (this.recent.repeated("bookTicker", symbol, integerTextOf(m.u, "u"), ctx.counters)) return symbol;
-    const exchangeTs = m.T !== undefined ? millisOf(m.T, "T") : m.E !== undefined ? millisOf(m.E, "E") : null;
-    const at = this.stamp(exchangeTs, recvNs);
-    const rec: RecordInput = {
-      kind: "bbo",
+    if (!this.states.selected(symbol)) return this.ignored(ctx);
+    const updateId = integerTextOf(m.u, "u");
+    const exchangeNs = m.T !== undefined ? millisOf(m.T, "T") : m.E !== undefined ? millisOf(m.E, "E") : null;
+    const quote: ReadBookTicker = {
+      type: "bookTicker",
       symbol,
-      ts: at.ts,
+      updateId,
+      exchangeNs,
       bidPrice: decimalOf(m.b, "b"),
       bidSize: decimalOf(m.B, "B"),
       askPrice: decimalOf(m.a, "a"),
       askSize: decimalOf(m.A, "A"),
     };
+    return this.bookTicker(quote, recvNs, ctx);
+  }
+
+  private bookTicker(q: ReadBookTicker, recvNs: bigint | null, ctx: FeedContext): string {
+    if (this.recent.repeated("bookTicker", q.symbol, q.updateId, ctx.counters)) return q.symbol;
+    const at = this.stamp(q.exchangeNs, recvNs);
+    const rec: RecordInput = {
+      kind: "bbo",
+      symbol: q.symbol,
+      ts: at.ts,
+      bidPrice: q.bidPrice,
+      bidSize: q.bidSize,
+      askPrice: q.askPrice,
+      askSize: q.askSize,
+    };
     if (recvNs !== null) rec.recvTs = recvNs;
     ctx.record(rec);
-    return symbol;
+    return q.symbol;
   }
 
   private onDepth(m: JsonObject, recvNs: bigint | null, ctx: FeedContext): string {
-    const symbol = stringOf(m.s, "s");
-    const update: DepthUpdate = {
+    const depth: ReadDepth = {
+      type: "depth",
+      symbol: stringOf(m.s, "s"),
       first: integerOf(m.U, "U"),
       last: integerOf(m.u, "u"),
       prev: m.pu === undefined ? null : integerOf(m.pu, "pu"),
       bids: levelPairsOf(m.b, "b"),
       asks: levelPairsOf(m.a, "a"),
-      at: this.stamp(millisOf(m.E, "E"), recvNs),
+      exchangeNs: millisOf(m.E, "E"),
+    };
+    return this.depth(depth, recvNs, ctx);
+  }
+
+  private depth(d: ReadDepth, recvNs: bigint | null, ctx: FeedContext): string {
+    const update: DepthUpdate = {
+      first: d.first,
+      last: d.last,
+      prev: d.prev,
+      bids: d.bids,
+      asks: d.asks,
+      at: this.stamp(d.exchangeNs, recvNs),
     };
     if (update.first > update.last)
       throw frameError("U", `first update id ${update.first} after last ${update.last}`);
-    const st = this.states.get(symbol);
-    if (st === undefined) {
-      ctx.counters.ignoredFrames++;
-      return "";
-    }
+    const st = this.states.get(d.symbol);
+    if (st === undefined) return this.ignored(ctx);
     st.lastAt = update.at;
     if (st.feed.synced) this.continueChain(st, update, ctx);
     else this.bufferUpdate(st, update, ctx);
-    return symbol;
+    return d.symbol;
   }
 
   protected bufferUpdate(st: SymbolState, update: DepthUpdate, ctx: FeedContext): void {
