@@ -878,13 +878,14 @@ describe("capture playback", () => {
 });
 
 describe("ticktape simulate", () => {
+  // The command as registered in `ticktape`, run from source in a child process.
+  const entry = `import { Command } from "commander";
+    import { registerSimulate } from ${JSON.stringify(pathToFileURL(join(root, "cli/simulate.ts")).href)};
+    const program = new Command().name("ticktape");
+    registerSimulate(program);
+    await program.parseAsync(process.argv.slice(1), { from: "user" });`;
+
   it("prints the URLs, serves until SIGTERM, and logs injected faults", async () => {
-    // The command as registered in `ticktape`, run from source in a child process.
-    const entry = `import { Command } from "commander";
-      import { registerSimulate } from ${JSON.stringify(pathToFileURL(join(root, "cli/simulate.ts")).href)};
-      const program = new Command().name("ticktape");
-      registerSimulate(program);
-      await program.parseAsync(process.argv.slice(1), { from: "user" });`;
     const child = spawn(
       process.execPath,
       [
@@ -931,11 +932,6 @@ describe("ticktape simulate", () => {
   });
 
   it("--json prints the addresses as one JSON line", async () => {
-    const entry = `import { Command } from "commander";
-      import { registerSimulate } from ${JSON.stringify(pathToFileURL(join(root, "cli/simulate.ts")).href)};
-      const program = new Command().name("ticktape");
-      registerSimulate(program);
-      await program.parseAsync(process.argv.slice(1), { from: "user" });`;
     const args = ["--import", "tsx", "--input-type=module", "-e", entry, "simulate", "bybit", "--json"];
     const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -951,6 +947,46 @@ describe("ticktape simulate", () => {
       const ws = new WebSocket(line.ws);
       sockets.push(ws);
       await once(ws, "open");
+    } finally {
+      child.kill("SIGTERM");
+    }
+    await once(child, "exit");
+  });
+
+  it("sends a market step's messages to a client in one write, as Binance sends the messages of one event time", async () => {
+    const symbols = Array.from({ length: 20 }, (_, i) => `S${i}USDT`);
+    const rate = 100;
+    const args = ["simulate", "binance", "--symbols", symbols.join(","), "--rate", String(rate), "--json"];
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", entry, ...args], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += String(d);
+    });
+    try {
+      await until(() => out.includes("\n"), "the JSON line", 10_000);
+      const { port } = JSON.parse(out.trim()) as { port: number };
+      const streams = symbols.flatMap((x) =>
+        ["trade", "depth@100ms", "bookTicker"].map((c) => `${x.toLowerCase()}@${c}`),
+      );
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/stream?streams=${streams.join("/")}`);
+      sockets.push(ws);
+      let chunks = 0;
+      let messages = 0;
+      let first = 0;
+      // The client's TCP socket, public through the upgrade response: each chunk read from it.
+      ws.on("upgrade", (res) => res.socket.on("data", () => chunks++));
+      ws.on("message", () => {
+        if (messages++ === 0) first = performance.now();
+      });
+      await until(() => messages >= 5000, "5000 messages", 20_000);
+      const steps = (rate * (performance.now() - first)) / 1000;
+      // About 40 messages a step. Written one by one from another process, they come in many reads a step (a read
+      // may take more than one write, never less); written together, in at most one a step.
+      expect(messages / steps).toBeGreaterThan(10);
+      expect(chunks).toBeLessThan(steps * 1.5 + 10);
     } finally {
       child.kill("SIGTERM");
     }

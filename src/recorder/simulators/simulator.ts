@@ -345,7 +345,9 @@ export abstract class SimulatorCore implements Simulator {
 
   private step(): void {
     const market = this.market!;
-    for (const tick of market.step(Date.now())) this.publish(tick);
+    this.hub.inOneWrite(() => {
+      for (const tick of market.step(Date.now())) this.publish(tick);
+    });
   }
 
   private request(method: string, url: URL): HttpAnswer {
