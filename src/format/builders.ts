@@ -305,6 +305,8 @@ export class StringBuilder {
 
 const BYTES_START = 64 * 1024;
 const BYTES_KEPT = 2 * 1024 * 1024;
+/** Values a block keeps room for between blocks (the default policy's rows a block); more was one very large block. */
+const ENDS_KEPT = 32_768;
 
 /**
  * Byte values copied into one growing buffer: the caller's buffers are not held until the block is written (a
@@ -312,32 +314,37 @@ const BYTES_KEPT = 2 * 1024 * 1024;
  */
 export class BytesBuilder {
   private data = new Uint8Array(BYTES_START);
-  /** End offset of each value in `data`. */
-  private ends: number[] = [];
+  /**
+   * End offset of each value in `data`, `count` of them. Kept from block to block, as `data` is: an array grown
+   * again for each block lived through young collections and was copied by them.
+   */
+  private ends = new Float64Array(1024);
+  private count = 0;
   /** Bytes buffered plus one per value, for the block byte limit. */
   bytes = 0;
   add(v: Uint8Array): void {
-    const used = this.ends.length === 0 ? 0 : this.ends[this.ends.length - 1]!;
+    const used = this.count === 0 ? 0 : this.ends[this.count - 1]!;
     if (used + v.length > this.data.length) {
       const grown = new Uint8Array(Math.max(2 * this.data.length, used + v.length));
       grown.set(this.data.subarray(0, used));
       this.data = grown;
     }
     this.data.set(v, used);
-    this.ends.push(used + v.length);
+    this.ends = grow(this.ends, this.count + 1);
+    this.ends[this.count++] = used + v.length;
     this.bytes += v.length + 1;
   }
   truncate(n: number): void {
     // The byte count goes down with the values: it decides when a block is full.
     if (n === 0) this.reset();
-    else if (n < this.ends.length) {
-      this.ends.length = n;
+    else if (n < this.count) {
+      this.count = n;
       this.bytes = this.ends[n - 1]! + n;
     }
   }
   /** Views into the buffer: valid until the next `add`, `truncate` or `reset`. */
   column(): BytesColumn {
-    const values: Uint8Array[] = new Array(this.ends.length);
+    const values: Uint8Array[] = new Array(this.count);
     let start = 0;
     for (let i = 0; i < values.length; i++) {
       const end = this.ends[i]!;
@@ -347,9 +354,10 @@ export class BytesBuilder {
     return { type: "bytes", values, valid: null };
   }
   reset(): void {
-    this.ends = [];
+    this.count = 0;
     this.bytes = 0;
-    // A buffer grown for one very large block is not kept for the next.
+    // Buffers grown for one very large block are not kept for the next.
     if (this.data.length > BYTES_KEPT) this.data = new Uint8Array(BYTES_START);
+    if (this.ends.length > ENDS_KEPT) this.ends = new Float64Array(1024);
   }
 }

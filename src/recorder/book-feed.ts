@@ -39,8 +39,12 @@ export class BookFeed {
   private lost = false;
   /** When sync was last lost (the time of its event), null before. */
   lostAt: Stamp | null = null;
-  /** The ids of the updates (and snapshots) applied last, `RECENT_IDS` of them, in a ring. */
-  private readonly recent: bigint[] = [];
+  /**
+   * The ids of the updates (and snapshots) applied last, `RECENT_IDS` of them, in a ring: as numbers where exact (a
+   * ring of bigints lived through young collections, which copied and promoted each), in `recentBig` otherwise.
+   */
+  private readonly recent = new Float64Array(RECENT_IDS).fill(Number.NaN);
+  private recentBig: (bigint | null)[] | null = null;
   private recentNext = 0;
   /**
    * The ids the last snapshot holds that may still arrive: `after` < id <= `upTo`, `after` being the last id applied
@@ -152,15 +156,24 @@ export class BookFeed {
    * whose message was lost): the connector reports a gap instead of dropping the updates that follow.
    */
   holds(seq: bigint): boolean {
-    if (this.recent.includes(seq)) return true;
+    if (isExact(seq) ? this.recent.includes(Number(seq)) : (this.recentBig?.includes(seq) ?? false))
+      return true;
     const c = this.covered;
     return c !== null && seq <= c.upTo && c.after !== null && seq > c.after;
   }
 
   private remember(seq: bigint | null): void {
     if (seq === null) return;
-    this.recent[this.recentNext] = seq;
-    this.recentNext = (this.recentNext + 1) % RECENT_IDS;
+    const i = this.recentNext;
+    if (isExact(seq)) {
+      this.recent[i] = Number(seq);
+      if (this.recentBig !== null) this.recentBig[i] = null;
+    } else {
+      this.recent[i] = Number.NaN;
+      this.recentBig ??= new Array<bigint | null>(RECENT_IDS).fill(null);
+      this.recentBig[i] = seq;
+    }
+    this.recentNext = (i + 1) % RECENT_IDS;
   }
 
   /**
@@ -394,3 +407,9 @@ export class RefusalEvents {
 
 /** Ids of applied updates remembered per book: enough for a venue repeating itself or two connections overlapping. */
 const RECENT_IDS = 1024;
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** An id a double holds exactly. */
+function isExact(id: bigint): boolean {
+  return id <= MAX_EXACT && id >= -MAX_EXACT;
+}

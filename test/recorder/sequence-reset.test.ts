@@ -80,3 +80,42 @@ describe("a reset whose message was lost", () => {
     expect(s.book().synced).toBe(true);
   });
 });
+
+describe("ids beyond 2^53", () => {
+  it("binance: an update seen again is a duplicate, and one of an id never applied a gap, ids a double cannot tell apart", () => {
+    const records: RecordInput[] = [];
+    const connector = createConnector("binance", {
+      symbols: ["BTCUSDT"],
+      trades: true,
+      book: true,
+      bbo: true,
+    });
+    const feed = new Feed(connector, { raw: false, sink: (r) => records.push(r), requestRest: () => {} });
+    const base = 2n ** 60n; // ids 256 apart here are one double
+    let i = 0;
+    const recvNs = () => 1_700_000_000_000_000_000n + BigInt(i++);
+    const depth = (first: bigint, last: bigint, bid: string) =>
+      feed.receive({
+        kind: "frame",
+        recvNs: recvNs(),
+        text: `{"e":"depthUpdate","E":1700000000000,"s":"BTCUSDT","U":${first},"u":${last},"b":[["${bid}","1"]],"a":[]}`,
+      });
+    depth(base + 1n, base + 2n, "99");
+    feed.receive({
+      kind: "rest",
+      recvNs: recvNs(),
+      path: "/api/v3/depth?symbol=BTCUSDT&limit=5000",
+      body: `{"lastUpdateId":${base},"bids":[["100","1"]],"asks":[["101","1"]]}`,
+    });
+    depth(base + 3n, base + 4n, "98");
+    depth(base + 5n, base + 6n, "97");
+    expect(connector.bookOf("BTCUSDT")!.synced).toBe(true);
+    depth(base + 3n, base + 4n, "98"); // sent again
+    expect(feed.stats.duplicates).toBe(1);
+    expect(records.filter((r) => r.kind === "event")).toEqual([]);
+    // Last id base + 5: applied inside the update that ended at base + 6, never as a last id of its own.
+    depth(base + 5n, base + 5n, "96");
+    expect(records.flatMap((r) => (r.kind === "event" ? [r.type] : []))).toEqual(["gap"]);
+    expect(feed.stats.duplicates).toBe(1);
+  });
+});
