@@ -80,6 +80,11 @@ export interface TapeWriterOptions {
    * each failure; the default is to fail the writer on the first.
    */
   retryWrites?: { onWriteError(error: unknown, attempt: number): void; maxDelayMs?: number };
+  /**
+   * A pause after each block a flush encodes, in ms (default 0: the event loop's next turn). A live writer sharing a
+   * core with its sockets spreads a flush's compression this way, so that frames do not wait behind all of it.
+   */
+  flushPauseMs?: number;
   /** Opens the file (default `fs.promises.open`): lets tests inject I/O errors into a real file. */
   openFile?(path: string, flags: string): Promise<FileHandle>;
 }
@@ -570,6 +575,7 @@ export class TapeWriter {
   /** The fsync in progress (or the last one), which the next one waits for. */
   private syncing: Promise<void> = Promise.resolve();
   private readonly retry: TapeWriterOptions["retryWrites"];
+  private readonly flushPauseMs: number;
 
   private constructor(
     readonly path: string,
@@ -578,6 +584,7 @@ export class TapeWriter {
     options: TapeWriterOptions,
   ) {
     this.retry = options.retryWrites;
+    this.flushPauseMs = options.flushPauseMs ?? 0;
     this.encoder = new TapeEncoder(
       fullHeader(options),
       (b) => {
@@ -591,6 +598,12 @@ export class TapeWriter {
   /** Creates `path + ".open"` (failing if it exists) and writes the header. `path` should end in `.tape`. */
   static async create(path: string, options: TapeWriterOptions = {}): Promise<TapeWriter> {
     const openPath = `${path}.open`;
+    const pause = options.flushPauseMs;
+    if (pause !== undefined && !(pause >= 0 && pause <= 1000)) {
+      throw new TapeError("E_TAPE_VALUE", "flushPauseMs must be a number of ms in [0, 1000]", {
+        field: "flushPauseMs",
+      });
+    }
     if (await exists(path)) {
       throw new TapeError("E_TAPE_IO", "a sealed file of this name exists already", { file: path });
     }
@@ -725,7 +738,7 @@ export class TapeWriter {
     for (const pending of this.encoder.pendingBuffers()) {
       if (!this.encoder.flushPending(pending)) continue;
       this.startWrite();
-      await yieldToEventLoop();
+      await (this.flushPauseMs > 0 ? sleep(this.flushPauseMs) : yieldToEventLoop());
       this.check();
     }
     this.startWrite();

@@ -343,7 +343,7 @@ export class HourlyWriter {
   }
 
   private async reblock(hour: bigint, path: string): Promise<void> {
-    const { retryWrites: _retry, ...writer } = this.options.writer ?? {};
+    const { retryWrites: _retry, flushPauseMs: _pause, ...writer } = this.options.writer ?? {};
     try {
       const report = await sealHour(path, writer);
       this.failedSeals.delete(hour);

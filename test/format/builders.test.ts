@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DecimalBuilder, IntBuilder } from "../../src/format/builders.js";
+import { BytesBuilder, DecimalBuilder, IntBuilder } from "../../src/format/builders.js";
 
 function values(b: IntBuilder): bigint[] {
   const c = b.column();
@@ -45,5 +45,28 @@ describe("DecimalBuilder", () => {
     const c = d.column();
     expect(c.scale).toBe(4);
     expect([...c.offsets].map((o) => c.base + BigInt(o))).toEqual([1234500n, 1234500n, 7n, 1234500n]);
+  });
+});
+
+describe("BytesBuilder", () => {
+  const texts = (b: BytesBuilder) => b.column().values.map((v) => Buffer.from(v!).toString());
+  it("keeps each value's bytes across growth, truncation and blocks", () => {
+    const b = new BytesBuilder();
+    const values = Array.from({ length: 3000 }, (_, i) => `frame ${i} ${"x".repeat(i % 50)}`);
+    for (const v of values) b.add(Buffer.from(v));
+    expect(texts(b)).toEqual(values);
+    expect(b.bytes).toBe(values.reduce((n, v) => n + v.length + 1, 0));
+    b.truncate(10);
+    expect(texts(b)).toEqual(values.slice(0, 10));
+    expect(b.bytes).toBe(values.slice(0, 10).reduce((n, v) => n + v.length + 1, 0));
+    b.add(Buffer.from("after"));
+    expect(texts(b)).toEqual([...values.slice(0, 10), "after"]);
+    // The next block starts empty.
+    b.reset();
+    expect(texts(b)).toEqual([]);
+    expect(b.bytes).toBe(0);
+    b.add(Buffer.from("next"));
+    b.add(new Uint8Array(0));
+    expect(texts(b)).toEqual(["next", ""]);
   });
 });

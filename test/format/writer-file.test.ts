@@ -192,6 +192,34 @@ describe("TapeWriter with files", () => {
     expect(streams((await readFileRecords(`${path}.open`)).records)).toEqual(streams(recs));
   });
 
+  it("flushPauseMs spreads a flush's blocks over that much time each; a value out of range is refused", async () => {
+    const path = join(dir, "f.tape");
+    const recs = Array.from({ length: 20 }, (_, i) => ({
+      kind: "trade" as const,
+      symbol: `S${i}`,
+      ts: 1_700_000_000_000_000_000n + BigInt(i),
+      price: "1.5",
+      size: "2",
+      side: "buy" as const,
+    }));
+    const w = await write(path, recs, { flushPauseMs: 5 });
+    const t0 = performance.now();
+    await w.flush();
+    // Twenty blocks, each followed by a pause of at least 5 ms (a timer never fires early).
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(20 * 5 - 1);
+    expect(w.blocks.length).toBe(20);
+    await w.close();
+    expect(streams((await readFileRecords(`${path}.open`)).records)).toEqual(streams(recs));
+    for (const flushPauseMs of [-1, Number.NaN, 1001]) {
+      const e = expectTapeError(
+        await thrown(() => TapeWriter.create(join(dir, "g.tape"), { flushPauseMs })),
+        ["E_TAPE_VALUE"],
+      );
+      expect(e.field).toBe("flushPauseMs");
+    }
+    expect(await exists(join(dir, "g.tape.open"))).toBe(false);
+  });
+
   it("flush() writes the buffers that held records when it started, once each: later records wait for the next", async () => {
     const path = join(dir, "g.tape");
     const trade = (symbol: string, i: number) => ({
