@@ -20,7 +20,8 @@ export interface JsonObject {
 /** Nesting deeper than this is not market data: it is refused before it can exhaust the stack. */
 export const MAX_JSON_DEPTH = 64;
 
-enum Ch {
+/** Character codes of JSON's syntax (also read by the connectors' direct frame readers). */
+export enum Ch {
   Tab = 9,
   Newline = 10,
   Return = 13,

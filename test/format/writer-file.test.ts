@@ -71,6 +71,17 @@ async function write(
   return w;
 }
 
+/** One trade for each of `n` symbols: a flush makes a block of each. */
+const tradesOfSymbols = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({
+    kind: "trade" as const,
+    symbol: `S${i}`,
+    ts: 1_700_000_000_000_000_000n + BigInt(i),
+    price: "1.5",
+    size: "2",
+    side: "buy" as const,
+  }));
+
 describe("TapeWriter with files", () => {
   it("create() makes NAME.tape.open and seal() renames it to NAME.tape", async () => {
     const path = join(dir, "a.tape");
@@ -166,14 +177,7 @@ describe("TapeWriter with files", () => {
 
   it("flush() lets the event loop run between the blocks it encodes, and still writes every record", async () => {
     const path = join(dir, "f.tape");
-    const recs = Array.from({ length: 12 }, (_, i) => ({
-      kind: "trade" as const,
-      symbol: `S${i}`,
-      ts: 1_700_000_000_000_000_000n + BigInt(i),
-      price: "1.5",
-      size: "2",
-      side: "buy" as const,
-    }));
+    const recs = tradesOfSymbols(12);
     const w = await write(path, recs);
     // Twelve buffers, so twelve blocks: callbacks queued meanwhile see the blocks appear one by one.
     const seen = new Set<number>();
@@ -194,14 +198,7 @@ describe("TapeWriter with files", () => {
 
   it("flushPauseMs spreads a flush's blocks over that much time each; a value out of range is refused", async () => {
     const path = join(dir, "f.tape");
-    const recs = Array.from({ length: 20 }, (_, i) => ({
-      kind: "trade" as const,
-      symbol: `S${i}`,
-      ts: 1_700_000_000_000_000_000n + BigInt(i),
-      price: "1.5",
-      size: "2",
-      side: "buy" as const,
-    }));
+    const recs = tradesOfSymbols(20);
     const w = await write(path, recs, { flushPauseMs: 5 });
     const t0 = performance.now();
     await w.flush();

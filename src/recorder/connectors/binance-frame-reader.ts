@@ -10,6 +10,7 @@
  * the records are the same (a test compares the two on every frame of the recorded sessions and on altered ones).
  */
 import type { LevelChange } from "../book-feed.js";
+import { Ch } from "../json-text.js";
 
 /** A depth update: `U`, `u`, `pu` (USD-M), `b`, `a`, `E` (as ns). */
 export interface ReadDepth {
@@ -49,21 +50,6 @@ export interface ReadBookTicker {
 
 export type ReadMessage = ReadDepth | ReadTrade | ReadBookTicker;
 
-enum Ch {
-  Quote = 34,
-  Comma = 44,
-  Minus = 45,
-  Dot = 46,
-  Zero = 48,
-  Nine = 57,
-  Colon = 58,
-  OpenBracket = 91,
-  Backslash = 92,
-  CloseBracket = 93,
-  OpenBrace = 123,
-  CloseBrace = 125,
-}
-
 enum Value {
   String = 1,
   Integer = 2,
@@ -72,7 +58,24 @@ enum Value {
   Pairs = 5,
 }
 
-/** Slot of the one two-letter key read (`pu`); one-letter keys use their character code. */
+/** The one-letter keys read: each has the slot of its character code. */
+const KEY = {
+  e: 101,
+  E: 69,
+  s: 115,
+  U: 85,
+  u: 117,
+  b: 98,
+  a: 97,
+  B: 66,
+  A: 65,
+  t: 116,
+  T: 84,
+  p: 112,
+  q: 113,
+  m: 109,
+};
+/** Slot of the one two-letter key read (`pu`), after those of one-letter keys. */
 const PU = 128;
 const SLOTS = 129;
 /** A millisecond time beyond this is refused by the general path (`millisOf`). */
@@ -114,54 +117,59 @@ export class BinanceFrameReader {
   }
 
   private message(): ReadMessage | null {
-    const e = 101; // `e`
+    const e = KEY.e;
     if (this.has(e)) {
       if (this.kind[e] !== Value.String) return null;
       if (this.is(e, "depthUpdate")) return this.depth();
-      if (this.is(e, "trade")) return this.trade("trade", 116 /* t */);
-      if (this.is(e, "aggTrade")) return this.trade("aggTrade", 97 /* a */);
+      if (this.is(e, "trade")) return this.trade("trade", KEY.t);
+      if (this.is(e, "aggTrade")) return this.trade("aggTrade", KEY.a);
       if (this.is(e, "bookTicker")) return this.bookTicker();
       return null;
     }
     // Spot's book ticker has no event type (the general path's test: `u`, `b` and `A` present).
-    if (this.has(117) && this.has(98) && this.has(65)) return this.bookTicker();
+    if (this.has(KEY.u) && this.has(KEY.b) && this.has(KEY.A)) return this.bookTicker();
     return null;
   }
 
   private depth(): ReadDepth | null {
-    const symbol = this.stringAt(115 /* s */);
-    const first = this.integerAt(85 /* U */);
-    const last = this.integerAt(117 /* u */);
+    const symbol = this.stringAt(KEY.s);
+    const first = this.integerAt(KEY.U);
+    const last = this.integerAt(KEY.u);
     const prev = this.has(PU) ? this.integerAt(PU) : null;
-    const exchangeNs = this.millisAt(69 /* E */);
+    const exchangeNs = this.millisAt(KEY.E);
     if (symbol === null || first === null || last === null || exchangeNs === null) return null;
     if (this.has(PU) && prev === null) return null;
-    if (this.kind[98] !== Value.Pairs || this.kind[97] !== Value.Pairs || !this.has(98) || !this.has(97))
+    if (
+      !this.has(KEY.b) ||
+      !this.has(KEY.a) ||
+      this.kind[KEY.b] !== Value.Pairs ||
+      this.kind[KEY.a] !== Value.Pairs
+    )
       return null;
     return { type: "depth", symbol, first, last, prev, bids: this.bids, asks: this.asks, exchangeNs };
   }
 
   private trade(event: "trade" | "aggTrade", idKey: number): ReadTrade | null {
-    const symbol = this.stringAt(115 /* s */);
-    const exchangeNs = this.millisAt(84 /* T */);
+    const symbol = this.stringAt(KEY.s);
+    const exchangeNs = this.millisAt(KEY.T);
     const id = this.digitsAt(idKey);
-    const price = this.decimalAt(112 /* p */);
-    const size = this.decimalAt(113 /* q */);
-    const m = this.has(109) ? this.kind[109] : 0;
+    const price = this.decimalAt(KEY.p);
+    const size = this.decimalAt(KEY.q);
+    const m = this.has(KEY.m) ? this.kind[KEY.m] : 0;
     if (symbol === null || exchangeNs === null || id === null || price === null || size === null) return null;
     if (m !== Value.True && m !== Value.False) return null;
     return { type: "trade", event, symbol, exchangeNs, id, price, size, buyerMaker: m === Value.True };
   }
 
   private bookTicker(): ReadBookTicker | null {
-    const symbol = this.stringAt(115 /* s */);
-    const updateId = this.digitsAt(117 /* u */);
-    const timeKey = this.has(84) ? 84 /* T */ : this.has(69) ? 69 /* E */ : -1;
+    const symbol = this.stringAt(KEY.s);
+    const updateId = this.digitsAt(KEY.u);
+    const timeKey = this.has(KEY.T) ? KEY.T : this.has(KEY.E) ? KEY.E : -1;
     const exchangeNs = timeKey < 0 ? null : this.millisAt(timeKey);
-    const bidPrice = this.decimalAt(98 /* b */);
-    const bidSize = this.decimalAt(66 /* B */);
-    const askPrice = this.decimalAt(97 /* a */);
-    const askSize = this.decimalAt(65 /* A */);
+    const bidPrice = this.decimalAt(KEY.b);
+    const bidSize = this.decimalAt(KEY.B);
+    const askPrice = this.decimalAt(KEY.a);
+    const askSize = this.decimalAt(KEY.A);
     if (symbol === null || updateId === null || (timeKey >= 0 && exchangeNs === null)) return null;
     if (bidPrice === null || bidSize === null || askPrice === null || askSize === null) return null;
     return { type: "bookTicker", symbol, updateId, exchangeNs, bidPrice, bidSize, askPrice, askSize };
@@ -273,7 +281,8 @@ export class BinanceFrameReader {
         v = v * 10 + (d - Ch.Zero);
         d = t.charCodeAt(++i);
       } while (d >= Ch.Zero && d <= Ch.Nine);
-      if ((c === Ch.Zero && i - this.pos > 1) || d === Ch.Dot || d === 101 || d === 69) return false;
+      if ((c === Ch.Zero && i - this.pos > 1) || d === Ch.Dot || d === Ch.LowerE || d === Ch.UpperE)
+        return false;
       if (slot >= 0) this.number[slot] = i - this.pos <= 15 ? v : -1;
       this.pos = i;
       kind = Value.Integer;
@@ -283,10 +292,10 @@ export class BinanceFrameReader {
     } else if (t.startsWith("false", this.pos)) {
       this.pos += 5;
       kind = Value.False;
-    } else if (c === Ch.OpenBracket && (slot === 98 || slot === 97)) {
+    } else if (c === Ch.OpenBracket && (slot === KEY.b || slot === KEY.a)) {
       const pairs = this.pairs();
       if (pairs === null) return false;
-      if (slot === 98) this.bids = pairs;
+      if (slot === KEY.b) this.bids = pairs;
       else this.asks = pairs;
       kind = Value.Pairs;
     } else return false;
