@@ -51,7 +51,14 @@ function compare(am: Mantissa, as: number, bm: Mantissa, bs: number): number {
 }
 
 export class BookState {
+  /**
+   * Each side's levels by price key. A deleted level stays, at size 0, until deleted ones outnumber the others three
+   * to one (see `remove`): deleting from a `Map` and adding again, as books do all the time at the touch, made V8
+   * rebuild its table every few thousand changes, and each new table outlived young collections.
+   */
   private readonly sides = [new Map<number | string, Level>(), new Map<number | string, Level>()];
+  /** Levels of each side with a size. */
+  private readonly live = [0, 0];
   /** The time all others are relative to (the first one seen). */
   private origin: bigint | null = null;
   /** A time beyond 2^53 ns of the origin was seen: no checkpoint is exact any more. */
@@ -86,7 +93,7 @@ export class BookState {
   private maxEventRecv = Number.NEGATIVE_INFINITY;
 
   get levels(): number {
-    return this.sides[0]!.size + this.sides[1]!.size;
+    return this.live[0]! + this.live[1]!;
   }
 
   /** `t` relative to the origin, as a number (the difference `shift` adds to offsets of a batch). */
@@ -132,6 +139,8 @@ export class BookState {
       if (id !== this.snapshotId) {
         this.sides[0]!.clear();
         this.sides[1]!.clear();
+        this.live[0] = 0;
+        this.live[1] = 0;
         this.snapshotId = id;
         this.valid = true;
         this.since = ts;
@@ -144,16 +153,35 @@ export class BookState {
     }
     const levels = this.sides[side]!;
     const key = priceKey(price, priceScale);
-    if (size === 0 || size === 0n) levels.delete(key);
-    else {
-      const level = levels.get(key);
-      if (level === undefined) levels.set(key, { price, priceScale, size, sizeScale });
-      else {
-        level.size = size;
-        level.sizeScale = sizeScale;
+    const level = levels.get(key);
+    if (size === 0 || size === 0n) {
+      if (level !== undefined && level.size !== 0) this.remove(side, level);
+    } else if (level === undefined) {
+      levels.set(key, { price, priceScale, size, sizeScale });
+      this.live[side]!++;
+    } else {
+      if (level.size === 0) {
+        // Deleted and now added again: as a new level would be, with the price as sent this time.
+        level.price = price;
+        level.priceScale = priceScale;
+        this.live[side]!++;
       }
+      level.size = size;
+      level.sizeScale = sizeScale;
     }
     this.lastChange = ts;
+  }
+
+  /** Deletes a level (size 0); rebuilds the side without its deleted levels once they are 3x the others (and 1024). */
+  private remove(side: number, level: Level): void {
+    level.size = 0;
+    level.sizeScale = 0;
+    const live = --this.live[side]!;
+    const levels = this.sides[side]!;
+    if (levels.size - live <= Math.max(1024, 3 * live)) return;
+    const kept = new Map<number | string, Level>();
+    for (const [k, l] of levels) if (l.size !== 0) kept.set(k, l);
+    this.sides[side] = kept;
   }
 
   applyEvent(ts: number, recv: number, type: string): void {
@@ -195,8 +223,9 @@ export class BookState {
     this.lastCheckpoint = this.maxTs;
     this.bookRowsAtCheckpoint = this.bookRows;
     const byPrice = (a: Level, b: Level) => compare(a.price, a.priceScale, b.price, b.priceScale);
-    const bid = [...this.sides[0]!.values()].sort((a, b) => byPrice(b, a));
-    const ask = [...this.sides[1]!.values()].sort(byPrice);
+    const present = (l: Level) => l.size !== 0;
+    const bid = [...this.sides[0]!.values()].filter(present).sort((a, b) => byPrice(b, a));
+    const ask = [...this.sides[1]!.values()].filter(present).sort(byPrice);
     const rows = bid.length + ask.length;
     if (rows > MAX_BLOCK_ROWS) return null;
     const side = new U8Builder();

@@ -2,8 +2,9 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { BookState } from "../../src/format/book-state.js";
 import { decodeCheckpoint } from "../../src/format/checkpoint.js";
-import type { IntColumn } from "../../src/format/columns.js";
+import type { IntColumn, U8Column } from "../../src/format/columns.js";
 import {
   type BookBatch,
   BytesSource,
@@ -319,5 +320,55 @@ describe("book checkpoints (format 1.1)", () => {
     let n = 0;
     for await (const _ of reader.records()) n++;
     expect(n).toBe(report.rows);
+  });
+});
+
+describe("BookState, the writer's copy of a book", () => {
+  it("holds the book through many levels deleted and added again, past the rebuilds of its sides", () => {
+    const state = new BookState();
+    // Times are given relative to the first one the state saw.
+    expect(state.relative(1_700_000_000_000_000_000n)).toBe(0);
+    const model = [new Map<number, number>(), new Map<number, number>()];
+    let seed = 7;
+    // xorshift32: the same changes every run.
+    const next = () => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return seed >>> 0;
+    };
+    let ts = 0;
+    // A snapshot of 50 levels a side, then 200,000 changes over 5,000 prices a side, 90% of them deletes.
+    for (let i = 0; i < 50; i++) {
+      for (const side of [0, 1]) {
+        const price = side === 0 ? 10_000 - i : 10_001 + i;
+        state.applyBook(ts, 0, 1n, side, price, 2, 5, 0, true);
+        model[side]!.set(price, 5);
+      }
+    }
+    for (let i = 0; i < 200_000; i++) {
+      ts++;
+      const side = next() % 2;
+      const price = side === 0 ? 10_000 - (next() % 5000) : 10_001 + (next() % 5000);
+      const size = next() % 10 !== 0 ? 0 : 1 + (next() % 100);
+      state.applyBook(ts, ts, undefined, side, price, 2, size, 0, false);
+      if (size === 0) model[side]!.delete(price);
+      else model[side]!.set(price, size);
+    }
+    expect(state.levels).toBe(model[0]!.size + model[1]!.size);
+    const block = state.checkpoint("S", 0)!;
+    const side = block.columns.side as U8Column;
+    const price = block.columns.price as IntColumn;
+    const size = block.columns.size as IntColumn;
+    const rows = Array.from({ length: block.rowCount }, (_, i) => [
+      side.values[i]!,
+      (Number(price.base) + price.offsets[i]!) * 10 ** (2 - price.scale),
+      (Number(size.base) + size.offsets[i]!) / 10 ** size.scale,
+    ]);
+    const expected = [
+      ...[...model[0]!].sort((a, b) => b[0] - a[0]).map(([p, s]) => [0, p, s]),
+      ...[...model[1]!].sort((a, b) => a[0] - b[0]).map(([p, s]) => [1, p, s]),
+    ];
+    expect(rows).toEqual(expected);
   });
 });
