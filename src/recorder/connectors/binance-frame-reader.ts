@@ -194,7 +194,7 @@ export class BinanceFrameReader {
     if (!this.has(slot) || this.kind[slot] !== Value.String) return null;
     const start = this.start[slot]!;
     const end = this.end[slot]!;
-    return isDecimal(this.text, start, end) ? this.text.slice(start, end) : null;
+    return decimalEnd(this.text, start) === end ? this.text.slice(start, end) : null;
   }
 
   /** A non-negative JSON integer, as its digits. */
@@ -337,21 +337,10 @@ export class BinanceFrameReader {
     const t = this.text;
     if (t.charCodeAt(this.pos) !== Ch.Quote) return null;
     const start = this.pos + 1;
-    let i = start;
-    let c = t.charCodeAt(i);
-    if (c === Ch.Minus) c = t.charCodeAt(++i);
-    const intStart = i;
-    while (c >= Ch.Zero && c <= Ch.Nine) c = t.charCodeAt(++i);
-    if (i === intStart || (t.charCodeAt(intStart) === Ch.Zero && i - intStart > 1)) return null;
-    if (c === Ch.Dot) {
-      const fracStart = i + 1;
-      c = t.charCodeAt(++i);
-      while (c >= Ch.Zero && c <= Ch.Nine) c = t.charCodeAt(++i);
-      if (i === fracStart) return null;
-    }
-    if (c !== Ch.Quote) return null;
-    this.pos = i + 1;
-    return t.slice(start, i);
+    const end = decimalEnd(t, start);
+    if (end < 0 || t.charCodeAt(end) !== Ch.Quote) return null;
+    this.pos = end + 1;
+    return t.slice(start, end);
   }
 
   /**
@@ -382,14 +371,13 @@ function digitsEnd(t: string, at: number): number {
   return i;
 }
 
-/** `-?(0|[1-9][0-9]*)(\.[0-9]+)?` from `start` to `end`. */
-function isDecimal(t: string, start: number, end: number): boolean {
+/** The end of a decimal (`-?(0|[1-9][0-9]*)(\.[0-9]+)?`) that starts at `start`; -1 when none does. */
+function decimalEnd(t: string, start: number): number {
   let i = start;
   if (t.charCodeAt(i) === Ch.Minus) i++;
   const intEnd = digitsEnd(t, i);
-  if (intEnd === i || intEnd > end || (t.charCodeAt(i) === Ch.Zero && intEnd - i > 1)) return false;
-  if (intEnd === end) return true;
-  if (t.charCodeAt(intEnd) !== Ch.Dot) return false;
+  if (intEnd === i || (t.charCodeAt(i) === Ch.Zero && intEnd - i > 1)) return -1;
+  if (t.charCodeAt(intEnd) !== Ch.Dot) return intEnd;
   const fracEnd = digitsEnd(t, intEnd + 1);
-  return fracEnd === end && fracEnd > intEnd + 1;
+  return fracEnd > intEnd + 1 ? fracEnd : -1;
 }
