@@ -40,6 +40,7 @@ interface Options {
   recordSeconds: number;
   recordSymbols: number;
   recordRate: number;
+  recordFeedThreads: boolean;
 }
 
 const perSec = (rows: number, seconds: number) => rows / seconds;
@@ -98,6 +99,7 @@ async function run(o: Options): Promise<void> {
       seconds: o.recordSeconds,
       symbols: o.recordSymbols,
       rate: o.recordRate,
+      feedThreads: o.recordFeedThreads,
     });
   }
   // Then the replay, in a process of its own, as a replay job runs (see fresh-process.ts).
@@ -380,6 +382,7 @@ const program = new Command()
     (v) => Number(v),
     2800,
   )
+  .option("--record-feed-threads", 'run the recorder with feed threads (docs/RECORDER.md, "Feed threads")')
   .option("--no-write", "do not write docs/benchmarks.md")
   .option("--json", "print one JSON object instead of the table")
   .addHelpText(

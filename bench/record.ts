@@ -6,10 +6,12 @@
  * and sizes from the files it wrote.
  * - throughput: messages per second over the run, and per CPU-second of the recorder process; sustained means
  *   that nothing was lost on the way (no gap, no record dropped);
- * - latency: the simulator stamps each depth update with its send time (Binance `E`, whole ms); the recorder
- *   stamps its receive time when the frame is handed to it, just before it is queued for the disk. The p99 of
- *   the difference over the measured window is an upper bound of send → queued (up to 1 ms high: `E` is
- *   truncated to the ms), time waiting in the socket buffer while the recorder is busy included;
+ * - latency: the simulator stamps each depth update with its send time (Binance `E`, whole ms); the recorder's
+ *   socket thread stamps its receive time as it reads the frame, and puts it in the batch it hands to the feed
+ *   thread. The p99 of the difference over the measured window is an upper bound of send → queued (up to 1 ms
+ *   high: `E` is truncated to the ms), time waiting in the socket buffer while the recorder is busy included. How
+ *   long frames then wait for the feed thread (which parses, sequences and writes them) is read from the
+ *   recorder's own histogram (`ticktape_feed_thread_wait_seconds`), as the bound of the bucket of its p99;
  * - memory: the recorder's RSS after the warm-up and at the end of the run, and the medians of its first and last
  *   fifths (RSS swings with garbage collection);
  * - sizes: the bytes a sealed hour takes against the same records written in one go, for a busy feed (sealed as
@@ -38,6 +40,12 @@ export const RECORDER_NODE_FLAGS = [
   "--initial-old-space-size=128",
 ];
 
+/**
+ * With feed threads, also `--heap-growing-percent=300` (docs/RECORDER.md, "Feed threads"): a feed thread's heap
+ * does not keep the initial old-space size, and without it ran a full collection about once a second.
+ */
+export const FEED_THREAD_NODE_FLAGS = [...RECORDER_NODE_FLAGS, "--heap-growing-percent=300"];
+
 /** Cores to pin the recorder and the simulator to, when the machine has two and `taskset` is there. */
 function pinning(): { recorder: string; simulator: string } | null {
   if (process.platform !== "linux" || availableParallelism() < 2) return null;
@@ -51,6 +59,8 @@ export interface RecordFigures {
   ratePerSymbol: number;
   /** The recorder ran on one core of its own (taskset), the simulator on another. */
   pinned: boolean;
+  /** The recorder ran with feed threads (`feedThreads: true`). */
+  feedThreads: boolean;
   nodeFlags: string[];
   messages: number;
   recordMsgsPerSec: number;
@@ -61,6 +71,11 @@ export interface RecordFigures {
   recordP99LatencyMs: number;
   latencyMaxMs: number;
   latencySamples: number;
+  /**
+   * Receive → taken by the feed thread (the recorder's `ticktape_feed_thread_wait_seconds`): the bound of the
+   * histogram bucket that holds the 99th percentile, so an upper bound. NaN without feed threads.
+   */
+  feedThreadWaitP99Ms: number;
   rssStartMiB: number;
   rssEndMiB: number;
   rssMaxMiB: number;
@@ -148,6 +163,29 @@ async function metric(port: number, name: string): Promise<number> {
   return sum;
 }
 
+/** A histogram's cumulative bucket counts (`le` in seconds → count), summed over its labels. */
+async function buckets(port: number, name: string): Promise<Map<number, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const out = new Map<number, number>();
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}_bucket{`)) continue;
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    if (le === undefined) continue;
+    const bound = le === "+Inf" ? Number.POSITIVE_INFINITY : Number(le);
+    out.set(bound, (out.get(bound) ?? 0) + Number(line.split(" ").pop()));
+  }
+  return out;
+}
+
+/** The smallest bucket bound (ms) under which a share `q` of what was observed between two readings falls. */
+function bucketQuantileMs(before: Map<number, number>, after: Map<number, number>, q: number): number {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Number.POSITIVE_INFINITY) ?? 0) - (before.get(Number.POSITIVE_INFINITY) ?? 0);
+  if (total <= 0) return Number.NaN;
+  for (const b of bounds) if ((after.get(b) ?? 0) - (before.get(b) ?? 0) >= q * total) return b * 1000;
+  return Number.NaN;
+}
+
 async function tapes(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
@@ -159,7 +197,7 @@ async function tapes(dir: string): Promise<string[]> {
 const symbolsOf = (n: number) => Array.from({ length: n }, (_, i) => `SYM${i}USDT`);
 
 /** Starts a simulator and a recorder of it; resolves once the recorder serves its metrics. */
-async function start(root: string, symbols: string[], rate: number, logLevel = "info") {
+async function start(root: string, symbols: string[], rate: number, feedThreads: boolean, logLevel = "info") {
   const pin = pinning();
   const sim = launch(
     ["simulate", "binance", "--symbols", symbols.join(","), "--rate", String(rate), "--seed", "1"],
@@ -177,6 +215,7 @@ async function start(root: string, symbols: string[], rate: number, logLevel = "
       "status: { port: 0, host: 127.0.0.1 }",
       `log: { level: ${logLevel} }`,
       "stopTimeoutSeconds: 600",
+      `feedThreads: ${feedThreads}`,
       "feeds:",
       "  - venue: binance",
       `    symbols: [${symbols.join(", ")}]`,
@@ -184,7 +223,8 @@ async function start(root: string, symbols: string[], rate: number, logLevel = "
       "",
     ].join("\n"),
   );
-  const rec = launch(["record", "--config", config], RECORDER_NODE_FLAGS, pin?.recorder);
+  const flags = feedThreads ? FEED_THREAD_NODE_FLAGS : RECORDER_NODE_FLAGS;
+  const rec = launch(["record", "--config", config], flags, pin?.recorder);
   const port = Number((await rec.waitFor(/"statusPort":(\d+)/, 20_000))[1]);
   return { sim, rec, port, pinned: pin !== null };
 }
@@ -259,7 +299,7 @@ async function oneGoBytes(files: string[], dir: string): Promise<number> {
 
 export async function measureRecording(
   log: (msg: string) => void,
-  o: { seconds: number; symbols: number; rate: number },
+  o: { seconds: number; symbols: number; rate: number; feedThreads: boolean },
 ): Promise<RecordFigures> {
   const root = await mkdtemp(join(tmpdir(), "ticktape-bench-record-"));
   try {
@@ -267,10 +307,11 @@ export async function measureRecording(
     log(
       `record: a recorder process on a Binance simulator, ${o.symbols} symbols × ${o.rate} book messages/s, ${o.seconds} s`,
     );
-    const { sim, rec, port, pinned } = await start(root, symbols, o.rate);
+    const { sim, rec, port, pinned } = await start(root, symbols, o.rate, o.feedThreads);
     const pid = rec.proc.pid!;
     await new Promise((r) => setTimeout(r, 10_000));
     const m0 = await metric(port, "ticktape_messages_total");
+    const wait0 = await buckets(port, "ticktape_feed_thread_wait_seconds");
     const u0 = await usage(pid);
     const t0 = performance.now();
     const windowStartNs = BigInt(Date.now()) * 1_000_000n;
@@ -300,6 +341,7 @@ export async function measureRecording(
     // Counters reach /metrics at each flush (every second): read them after one more.
     await new Promise((r) => setTimeout(r, 1100));
     const m1 = await metric(port, "ticktape_messages_total");
+    const wait1 = await buckets(port, "ticktape_feed_thread_wait_seconds");
     const u1 = await usage(pid);
     const wall = (performance.now() - t0) / 1000 - 1.1;
     const gaps = await metric(port, "ticktape_gaps_total");
@@ -319,7 +361,7 @@ export async function measureRecording(
       `record: the same symbols at a fifth of the rate (${moderateRate} book messages/s a symbol), 40 s, for latency`,
     );
     const moderateRoot = join(root, "moderate");
-    const md = await start(moderateRoot, symbols, moderateRate);
+    const md = await start(moderateRoot, symbols, moderateRate, o.feedThreads);
     await new Promise((r) => setTimeout(r, 10_000));
     const moderateFromNs = BigInt(Date.now()) * 1_000_000n;
     const moderateMessages0 = await metric(md.port, "ticktape_messages_total");
@@ -335,7 +377,7 @@ export async function measureRecording(
 
     log("record: a quiet feed (2 book messages/s a symbol), 20 s");
     const quietRoot = join(root, "quiet");
-    const q = await start(quietRoot, symbols.slice(0, 5), 2);
+    const q = await start(quietRoot, symbols.slice(0, 5), 2, o.feedThreads);
     await new Promise((r) => setTimeout(r, 20_000));
     await stop(q.sim);
     await stop(q.rec);
@@ -352,7 +394,8 @@ export async function measureRecording(
       symbols: o.symbols,
       ratePerSymbol: o.rate,
       pinned,
-      nodeFlags: RECORDER_NODE_FLAGS,
+      feedThreads: o.feedThreads,
+      nodeFlags: o.feedThreads ? FEED_THREAD_NODE_FLAGS : RECORDER_NODE_FLAGS,
       messages,
       recordMsgsPerSec: messages / wall,
       cpuCores: cpu / wall,
@@ -361,6 +404,7 @@ export async function measureRecording(
       recordP99LatencyMs: percentile(lat, 0.99),
       latencyMaxMs: lat[lat.length - 1] ?? Number.NaN,
       latencySamples: lat.length,
+      feedThreadWaitP99Ms: bucketQuantileMs(wait0, wait1, 0.99),
       rssStartMiB: u0.rss / 2 ** 20,
       rssEndMiB: u1.rss / 2 ** 20,
       rssMaxMiB: rssMax / 2 ** 20,
@@ -387,6 +431,7 @@ export function recordKeys(r: RecordFigures): Record<string, number> {
   return {
     recordMsgsPerSec: r.recordMsgsPerSec,
     recordP99LatencyMs: r.recordP99LatencyMs,
+    recordFeedThreadWaitP99Ms: r.feedThreadWaitP99Ms,
     recordRssStartMiB: r.rssStartMiB,
     recordRssEndMiB: r.rssEndMiB,
     recordRssEarlyMiB: r.rssEarlyMiB,
@@ -427,13 +472,18 @@ export function recordMarkdown(r: RecordFigures | null): string[] {
   if (r === null) return [...lines, "Not measured (`--no-record`)."];
   return [
     ...lines,
-    `${r.symbols} symbols, the simulator asked for ${r.ratePerSymbol} book messages/s a symbol (plus trades and best bid/offer), ${r.seconds.toFixed(0)} s after a 10 s warm-up; the simulator runs in its own process. The recorder runs as deploy/Dockerfile runs it (\`node ${r.nodeFlags.join(" ")}\`)${r.pinned ? ", pinned to one core (taskset), the simulator to another" : "; it was not pinned to a core (no taskset or fewer than 2 cores)"}.`,
+    `${r.symbols} symbols, the simulator asked for ${r.ratePerSymbol} book messages/s a symbol (plus trades and best bid/offer), ${r.seconds.toFixed(0)} s after a 10 s warm-up; the simulator runs in its own process. The recorder runs ${r.feedThreads ? "with feed threads, as deploy/Dockerfile runs it plus one flag" : "as deploy/Dockerfile runs it"} (\`node ${r.nodeFlags.join(" ")}\`)${r.pinned ? ", pinned to one core (taskset), the simulator to another" : "; it was not pinned to a core (no taskset or fewer than 2 cores)"}.`,
     "",
     "| what | measured |",
     "|---|---:|",
     `| messages recorded | ${r.messages.toLocaleString("en-US")} (${k(r.recordMsgsPerSec)}) |`,
     `| recorder CPU | ${(100 * r.cpuCores).toFixed(0)}% of a core; ${k(r.msgsPerCpuSecond)} per CPU-second |`,
     `| send → queued latency (upper bound, ${r.latencySamples.toLocaleString("en-US")} book rows) | p50 ${r.latencyP50Ms.toFixed(1)} ms, p99 ${r.recordP99LatencyMs.toFixed(1)} ms, max ${r.latencyMaxMs.toFixed(1)} ms |`,
+    ...(r.feedThreads
+      ? [
+          `| receive → taken by the feed thread, which parses and writes (the recorder's histogram, the first frame of each batch) | p99 ≤ ${r.feedThreadWaitP99Ms} ms |`,
+        ]
+      : []),
     `| the same at a fifth of the rate (${k(r.moderateMsgsPerSec)}): send → queued latency | p50 ${r.moderateLatencyP50Ms.toFixed(1)} ms, p99 ${r.moderateLatencyP99Ms.toFixed(1)} ms |`,
     `| recorder RSS (read every 2 s) | ${r.rssStartMiB.toFixed(0)} MiB after the warm-up, ${r.rssEndMiB.toFixed(0)} MiB at the end; median ${r.rssEarlyMiB.toFixed(0)} MiB over the first fifth of the run, ${r.rssLateMiB.toFixed(0)} MiB over the last; max ${r.rssMaxMiB.toFixed(0)} |`,
     `| gaps / records dropped | ${r.gaps} / ${r.dropped} |`,

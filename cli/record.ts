@@ -34,6 +34,7 @@ export function registerRecord(program: Command): void {
         flushIntervalMs: config.flushIntervalMs,
         sync: config.sync,
         maxQueuedRecords: config.maxQueuedRecords,
+        feedThreads: config.feedThreads,
         ...(config.statusPort === null
           ? {}
           : { statusPort: config.statusPort, statusHost: config.statusHost }),

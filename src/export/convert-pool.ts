@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { TapeError, type TapeErrorCode } from "../format/index.js";
+import { fromThreadError, type ThreadError, toThreadError } from "../common/thread-error.js";
 import type { DatasetFile, Selection } from "../reader/dataset.js";
 import type { ExpectedFile } from "../reader/sources.js";
 import type { BlockCacheOptions, BlockCacheStats, S3Options, S3Stats } from "../s3/index.js";
@@ -32,38 +32,12 @@ export type ToMain =
   | { type: "failed"; error: SerializedError }
   | { type: "ended"; s3: S3Stats | null; cache: BlockCacheStats | null };
 
-interface SerializedError {
-  message: string;
-  /** The `code` of an error that is not a TapeError (e.g. "ENOMEM"), kept for callers that test it. */
-  code: string | null;
-  tape: { code: TapeErrorCode; reason: string; file?: string; offset?: number; field?: string } | null;
+interface SerializedError extends ThreadError {
   stopped: boolean;
 }
 
 export function serializeError(err: unknown): SerializedError {
-  const e = err instanceof Error ? err : new Error(String(err));
-  const code = "code" in e && typeof e.code === "string" ? e.code : null;
-  return {
-    message: e.message,
-    code,
-    tape:
-      e instanceof TapeError
-        ? {
-            code: e.code,
-            reason: e.reason,
-            ...(e.file === undefined ? {} : { file: e.file }),
-            ...(e.offset === undefined ? {} : { offset: e.offset }),
-            ...(e.field === undefined ? {} : { field: e.field }),
-          }
-        : null,
-    stopped: e.name === "PassStopped",
-  };
-}
-
-function revive(e: SerializedError): Error {
-  if (e.tape === null) return Object.assign(new Error(e.message), e.code === null ? {} : { code: e.code });
-  const { code, reason, ...where } = e.tape;
-  return new TapeError(code, reason, where);
+  return { ...toThreadError(err), stopped: err instanceof Error && err.name === "PassStopped" };
 }
 
 const WORKER = new URL("./convert-worker.js", import.meta.url);
@@ -111,7 +85,7 @@ export async function runPassesInWorkers(
           out.results.push(m.result);
           give();
         } else if (m.type === "failed") {
-          if (!m.error.stopped) stopAll(revive(m.error));
+          if (!m.error.stopped) stopAll(fromThreadError(m.error));
           give();
         } else {
           if (m.s3 !== null) out.s3.push(m.s3);

@@ -21,6 +21,8 @@ export interface RecorderConfig {
   statusPort: number | null;
   statusHost: string;
   logLevel: string;
+  /** Each feed on a thread of its own (docs/RECORDER.md, "Feed threads"). */
+  feedThreads: boolean;
   /** Seconds a stop may take before the process gives up (SIGTERM). */
   stopTimeoutSeconds: number;
   feeds: FeedConfig[];
@@ -121,6 +123,7 @@ const TOP = [
   "queue",
   "status",
   "log",
+  "feedThreads",
   "stopTimeoutSeconds",
   "feeds",
 ] as const;
@@ -227,6 +230,7 @@ export function parseRecorderConfig(
     statusPort: port,
     statusHost: c.string(status.host, ["status", "host"], "0.0.0.0"),
     logLevel: level,
+    feedThreads: c.boolean(top.feedThreads, ["feedThreads"], false),
     stopTimeoutSeconds: c.number(top.stopTimeoutSeconds, ["stopTimeoutSeconds"], 30, 1, 3600),
     feeds,
   };

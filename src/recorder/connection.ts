@@ -7,26 +7,38 @@
  * arrives twice by its sequence or id).
  */
 import WebSocket from "ws";
+import type { Clock } from "./clock.js";
 import type { ConnectionPlan, Heartbeat } from "./connector.js";
 
+/** Times are the clock's (ns), read when the socket told. */
 export interface ConnectionEvents {
   /** A socket opened and its subscription was sent. */
-  onOpen(socketId: number, replacing: boolean): void;
+  onOpen(socketId: number, replacing: boolean, atNs: bigint): void;
   /**
-   * A text frame, with its receive time read as early as possible. `bytes`: the frame's UTF-8 bytes as received
-   * (`text` decoded from them).
+   * A frame, with its receive time read as early as possible: its UTF-8 bytes as received, and their text when
+   * the connection decoded it already (to tell a venue's text pong), else null.
    */
-  onFrame(text: string, socketId: number, bytes: Buffer): void;
+  onFrame(socketId: number, bytes: Buffer, recvNs: bigint, text: string | null): void;
   /** A socket closed: dropped (it reconnects), replaced by its successor, or stopped. */
-  onClose(socketId: number, reason: string, why: "dropped" | "replaced" | "stopped"): void;
+  onClose(socketId: number, reason: string, why: "dropped" | "replaced" | "stopped", atNs: bigint): void;
   /** No frame for `stallMs`: the connection is being replaced. */
-  onStall(socketId: number, silentMs: number): void;
+  onStall(socketId: number, silentMs: number, atNs: bigint): void;
   /** Bad things that do not close the socket (an error event before close, a frame that is not text). */
   onWarning(message: string): void;
 }
 
+/** What a feed needs of a connection: this one, or one whose sockets another thread reads (feed-thread.ts). */
+export interface FeedConnection {
+  start(): void;
+  send(text: string): void;
+  pauseReading(): void;
+  resumeReading(): void;
+  stop(): Promise<void>;
+}
+
 export interface ConnectionOptions {
   plan: ConnectionPlan;
+  clock: Clock;
   heartbeat: Heartbeat;
   sendsPerSecond: number;
   /** Reconnect when nothing arrived for this long (ms). Default 30 s. */
@@ -63,7 +75,7 @@ const OVERLAP_GRACE_MS = 2000;
 /** A successor that has not delivered after this long is given up (and tried again later). */
 const SUCCESSOR_DEADLINE_MS = 60_000;
 
-export class Connection {
+export class Connection implements FeedConnection {
   private current: Socket | null = null;
   /** The socket that replaces `current` (proactive reconnect), while both are open. */
   private successor: Socket | null = null;
@@ -158,22 +170,25 @@ export class Connection {
       s.lastFrameAt = Date.now();
       if (this.readingPaused) ws.pause();
       for (const m of this.o.plan.subscribe) this.enqueue(s, m);
-      this.o.events.onOpen(s.id, replacing);
+      this.o.events.onOpen(s.id, replacing, this.o.clock.nowNs());
     });
     ws.on("message", (data, isBinary) => {
+      const recvNs = this.o.clock.nowNs();
       // A binary frame goes the way of any frame (no venue here sends one): unreadable, it is a bad frame, stated by
       // a gap event, its bytes kept as a raw record.
       if (isBinary) this.o.events.onWarning(`binary frame of ${(data as Buffer).length} bytes`);
       const bytes = data as Buffer;
-      const text = bytes.toString();
-      if (this.o.heartbeat.isPong(text)) {
+      // Only a venue with a text ping answers in text: other frames are decoded by whoever reads them (a feed
+      // thread, not this one).
+      const text = this.o.heartbeat.ping === null ? null : bytes.toString();
+      if (text !== null && this.o.heartbeat.isPong(text)) {
         this.ponged(s);
         return;
       }
       s.lastFrameAt = Date.now();
       if (this.successor === s && !s.delivered) this.promote(s);
       s.delivered = true;
-      this.o.events.onFrame(text, s.id, bytes);
+      this.o.events.onFrame(s.id, bytes, recvNs, text);
     });
     ws.on("pong", () => this.ponged(s));
     ws.on("error", (err) => {
@@ -217,7 +232,8 @@ export class Connection {
       // A failed attempt: nothing was connected, so nothing was lost; try again after a pause.
       this.o.events.onWarning(`socket ${s.id}: connection attempt failed (${reason})`);
     } else {
-      this.o.events.onClose(s.id, reason, this.stopped ? "stopped" : s.retired ? "replaced" : "dropped");
+      const why = this.stopped ? "stopped" : s.retired ? "replaced" : "dropped";
+      this.o.events.onClose(s.id, reason, why, this.o.clock.nowNs());
     }
     if (s.retired || this.stopped) return;
     if (this.successor === s) {
@@ -261,7 +277,7 @@ export class Connection {
     if (s === null || s.ws.readyState !== WebSocket.OPEN || this.readingPaused) return;
     const silent = now - s.lastFrameAt;
     if (silent >= (this.o.stallMs ?? 30_000)) {
-      this.o.events.onStall(s.id, silent);
+      this.o.events.onStall(s.id, silent, this.o.clock.nowNs());
       s.ws.terminate();
       return;
     }

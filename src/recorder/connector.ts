@@ -36,7 +36,7 @@ export interface Heartbeat {
   idleMs: number;
   /** A text ping message, or null for a WebSocket ping frame. */
   ping: string | null;
-  /** True for the venue's answer to our ping (it is not market data). */
+  /** True for the venue's answer to our text ping (it is not market data); asked only when `ping` is text. */
   isPong(text: string): boolean;
   /**
    * The venue sends messages of its own at least every few seconds on a healthy connection (a heartbeat channel):

@@ -32,6 +32,7 @@ export {
 } from "./connectors/index.js";
 export { okxChecksum } from "./connectors/okx.js";
 export { Feed, type FeedOptions, type FeedStats } from "./feed.js";
+export { FeedThread, type FeedThreadOptions } from "./feed-thread.js";
 export { FeedWriter, type FeedWriterOptions, type FeedWriterStats, type FlushAck } from "./feed-writer.js";
 export { type HourSealReport, listParts, sealHour, setAside } from "./hour-sealer.js";
 export { HourlyWriter, type HourlyWriterOptions } from "./hourly-writer.js";

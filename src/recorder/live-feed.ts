@@ -6,7 +6,7 @@
 import { exists } from "../format/writer.js";
 import { eventRecord } from "./book-feed.js";
 import type { Clock } from "./clock.js";
-import { Connection } from "./connection.js";
+import { Connection, type ConnectionOptions, type FeedConnection } from "./connection.js";
 import type { ConnectionPlan, Connector } from "./connector.js";
 import { createConnector, type VenueId, venueEntry } from "./connectors/index.js";
 import { Feed } from "./feed.js";
@@ -50,6 +50,8 @@ export interface LiveFeedOptions {
   writer: Omit<FeedWriterOptions, "hourly" | "clock" | "log" | "onFlushed" | "onDropped" | "onFailure"> & {
     hourly: Omit<FeedWriterOptions["hourly"], "root" | "exchange" | "captureId">;
   };
+  /** Makes the feed's connections (default: `Connection`, whose sockets this thread reads). */
+  connect?(options: ConnectionOptions): FeedConnection;
   onFlushed?(venue: VenueId, ack: FlushAck): void;
   /** The feed's writer stopped with an error (`FeedWriterOptions.onFailure`). */
   onFailure?(venue: VenueId, error: unknown): void;
@@ -62,10 +64,10 @@ export class LiveFeed {
   readonly connector: Connector;
   readonly feed: Feed;
   readonly writer: FeedWriter;
-  private readonly connections: Connection[] = [];
+  private readonly connections: FeedConnection[] = [];
   private readonly rest: RestClient;
   /** The connection whose frame is being handled (where a connector's `send` goes). */
-  private sendTo: Connection | null = null;
+  private sendTo: FeedConnection | null = null;
   private openSockets = 0;
   private lastCounted = { gaps: 0, checksumFailures: 0, badFrames: 0 };
   private countedMessages = 0;
@@ -167,6 +169,11 @@ export class LiveFeed {
     return this.connects;
   }
 
+  /** The feed's writer stopped with an error (`onFailure`). */
+  get failed(): boolean {
+    return this.writer.failed;
+  }
+
   /** Every connection has a socket open. */
   get connected(): boolean {
     return this.openSockets >= this.connections.length && this.connections.length > 0;
@@ -215,49 +222,50 @@ export class LiveFeed {
     const labels = { venue: f.venue };
     const m = this.o.metrics;
     const log = this.o.log;
-    const record = (type: "connect" | "disconnect" | "stall", message: string) => {
-      const now = this.o.clock.nowNs();
+    const record = (type: "connect" | "disconnect" | "stall", message: string, now: bigint) => {
       this.feed.context.record(eventRecord("", type, message, { ts: now, recvNs: now }));
       return now;
     };
-    const conn: Connection = new Connection({
+    const conn: FeedConnection = (this.o.connect ?? ((c) => new Connection(c)))({
       plan,
+      clock: this.o.clock,
       heartbeat: this.connector.heartbeat,
       sendsPerSecond: this.connector.sendsPerSecond,
       stallMs: f.stallMs,
       ...(f.maxFrameBytes === undefined ? {} : { maxFrameBytes: f.maxFrameBytes }),
       ...(f.maxConnectionAgeMs > 0 ? { maxAgeMs: f.maxConnectionAgeMs } : {}),
       events: {
-        onOpen: (id, replacing) => {
+        onOpen: (id, replacing, atNs) => {
           this.openSockets++;
           this.connects++;
           m.connected.inc(labels);
           const now = record(
             "connect",
             `socket ${id} open: ${plan.url}${replacing ? " (replacing the current one)" : ""}`,
+            atNs,
           );
           log.info("connected", { url: plan.url, socket: id, replacing });
           if (!replacing) this.connector.onOpen(plan, now, this.feed.context);
         },
-        onFrame: (text, socket, bytes) => {
-          const recvNs = this.o.clock.nowNs();
+        onFrame: (socket, bytes, recvNs, decoded) => {
+          const text = decoded ?? bytes.toString();
           this.uncountedBytes += text.length;
           this.sendTo = conn;
           this.feed.receive({ kind: "frame", recvNs, text, bytes, socket });
           this.sendTo = null;
         },
-        onClose: (id, reason, why) => {
+        onClose: (id, reason, why, atNs) => {
           this.openSockets--;
           m.connected.dec(labels);
           const note = why === "replaced" ? ", replaced by a newer one" : "";
-          const now = record("disconnect", `socket ${id} closed (${reason})${note}`);
+          const now = record("disconnect", `socket ${id} closed (${reason})${note}`, atNs);
           if (why === "replaced") return;
           m.reconnects.inc(labels);
           log.warn("disconnected", { url: plan.url, socket: id, reason });
           this.connector.onClose(plan, now, reason, this.feed.context);
         },
-        onStall: (id, silentMs) => {
-          record("stall", `socket ${id} silent for ${silentMs} ms: reconnecting`);
+        onStall: (id, silentMs, atNs) => {
+          record("stall", `socket ${id} silent for ${silentMs} ms: reconnecting`, atNs);
           log.warn("stalled", { url: plan.url, socket: id, silentMs });
         },
         onWarning: (message) => log.warn(message, { url: plan.url }),

@@ -3,9 +3,11 @@
  * and health on HTTP, and a stop that drains and seals within a timeout.
  */
 import type { Server } from "node:http";
+import { AggregatorRegistry } from "prom-client";
 import type { Codec } from "../format/codecs.js";
 import { type Clock, systemClock } from "./clock.js";
 import type { VenueId } from "./connectors/index.js";
+import { FeedThread } from "./feed-thread.js";
 import type { FlushAck } from "./feed-writer.js";
 import { type FeedConfig, LiveFeed } from "./live-feed.js";
 import { type RecorderLog, silentLog } from "./log.js";
@@ -32,6 +34,12 @@ export interface RecorderOptions {
   clock?: Clock;
   log?: RecorderLog;
   metrics?: RecorderMetrics;
+  /**
+   * Each feed on a thread of its own, at a lower priority than the thread that reads the sockets (docs/RECORDER.md,
+   * "Feed threads"). Needs the compiled package; the feeds use the system clock (`clock` is not used) and their
+   * metrics are served with this thread's. Default false (configuration key `feedThreads`).
+   */
+  feedThreads?: boolean;
   /** Told after each flush: what is on disk (tests, crash harnesses). */
   onFlushed?(venue: VenueId, ack: FlushAck): void;
   /**
@@ -41,9 +49,22 @@ export interface RecorderOptions {
   onFailure?(venue: VenueId, error: unknown): void;
 }
 
+/** A feed as the recorder runs it: on this thread (`LiveFeed`) or on one of its own (`FeedThread`). */
+interface RunningFeed {
+  readonly venue: VenueId;
+  readonly connected: boolean;
+  readonly failed: boolean;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
 export class Recorder {
-  readonly feeds: LiveFeed[];
+  /** The feeds recorded on this thread (none with `feedThreads`). */
+  readonly feeds: LiveFeed[] = [];
+  /** The feeds recorded on threads of their own (with `feedThreads`). */
+  readonly threads: FeedThread[] = [];
   readonly metrics: RecorderMetrics;
+  private readonly running: RunningFeed[];
   private server: Server | null = null;
   private stopping: Promise<void> | null = null;
   private readonly log: RecorderLog;
@@ -52,25 +73,53 @@ export class Recorder {
     this.metrics = options.metrics ?? new RecorderMetrics();
     this.log = options.log ?? silentLog;
     const clock = options.clock ?? systemClock();
-    this.feeds = options.feeds.map(
-      (feed) =>
+    const writer = {
+      hourly: { writer: options.codec === undefined ? {} : { codec: options.codec } },
+      ...(options.flushIntervalMs === undefined ? {} : { flushIntervalMs: options.flushIntervalMs }),
+      ...(options.sync === undefined ? {} : { sync: options.sync }),
+      ...(options.maxQueuedRecords === undefined ? {} : { maxQueuedRecords: options.maxQueuedRecords }),
+    };
+    for (const feed of options.feeds) {
+      const log = this.log.child({ venue: feed.venue });
+      if (options.feedThreads) {
+        this.threads.push(
+          new FeedThread({
+            feed,
+            root: options.root,
+            captureId: options.captureId,
+            writer,
+            log,
+            onFlushed: (ack) => options.onFlushed?.(feed.venue, ack),
+            onFailure: (err) => options.onFailure?.(feed.venue, err),
+          }),
+        );
+        continue;
+      }
+      this.feeds.push(
         new LiveFeed({
           feed,
           root: options.root,
           captureId: options.captureId,
           clock,
-          log: this.log.child({ venue: feed.venue }),
+          log,
           metrics: this.metrics,
-          writer: {
-            hourly: { writer: options.codec === undefined ? {} : { codec: options.codec } },
-            ...(options.flushIntervalMs === undefined ? {} : { flushIntervalMs: options.flushIntervalMs }),
-            ...(options.sync === undefined ? {} : { sync: options.sync }),
-            ...(options.maxQueuedRecords === undefined ? {} : { maxQueuedRecords: options.maxQueuedRecords }),
-          },
+          writer,
           ...(options.onFlushed === undefined ? {} : { onFlushed: options.onFlushed }),
           ...(options.onFailure === undefined ? {} : { onFailure: options.onFailure }),
         }),
-    );
+      );
+    }
+    this.running = [...this.feeds, ...this.threads];
+  }
+
+  /** Prometheus text of this thread's metrics and every feed thread's. */
+  private async metricsText(): Promise<string> {
+    if (this.threads.length === 0) return this.metrics.registry.metrics();
+    const parts = await Promise.all([
+      this.metrics.registry.getMetricsAsJSON(),
+      ...this.threads.map((t) => t.metrics),
+    ]);
+    return AggregatorRegistry.aggregate(parts).metrics();
   }
 
   /** Seals what earlier processes left, connects every feed, and starts the status server. */
@@ -80,13 +129,13 @@ export class Recorder {
       r.server = await startStatusServer({
         port: options.statusPort,
         host: options.statusHost ?? "0.0.0.0",
-        metrics: r.metrics,
-        healthy: () => r.stopping === null && !r.feeds.some((f) => f.writer.failed),
+        metrics: { text: () => r.metricsText(), contentType: r.metrics.registry.contentType },
+        healthy: () => r.stopping === null && !r.running.some((f) => f.failed),
         ready: () => r.ready,
       });
     }
     try {
-      for (const f of r.feeds) await f.start();
+      for (const f of r.running) await f.start();
     } catch (err) {
       // Not left half started: a status server alone would keep the process alive and its liveness probe green.
       await r.stop().catch(() => {});
@@ -103,7 +152,7 @@ export class Recorder {
 
   /** Every feed has its connections open. */
   get ready(): boolean {
-    return this.stopping === null && this.feeds.every((f) => f.connected);
+    return this.stopping === null && this.running.every((f) => f.connected);
   }
 
   get statusPort(): number | null {
@@ -127,7 +176,7 @@ export class Recorder {
         });
         try {
           // Every feed is sealed, also when another one's writer failed.
-          const stops = Promise.allSettled(this.feeds.map((f) => f.stop()));
+          const stops = Promise.allSettled(this.running.map((f) => f.stop()));
           const results = await Promise.race([stops, timeout]);
           const failed = results.find((s) => s.status === "rejected");
           if (failed !== undefined) throw failed.reason;

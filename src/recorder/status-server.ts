@@ -1,11 +1,11 @@
 /** `/metrics` (Prometheus text), `/healthz` (the process works) and `/readyz` (every feed connected). */
 import { createServer, type Server } from "node:http";
-import type { RecorderMetrics } from "./metrics.js";
 
 export interface StatusServerOptions {
   port: number;
   host: string;
-  metrics: RecorderMetrics;
+  /** The Prometheus text of `/metrics`. */
+  metrics: { text(): Promise<string>; contentType: string };
   healthy(): boolean;
   ready(): boolean;
 }
@@ -18,9 +18,9 @@ export function startStatusServer(o: StatusServerOptions): Promise<Server> {
       return;
     }
     if (path === "/metrics") {
-      o.metrics.registry
-        .metrics()
-        .then((text) => res.writeHead(200, { "content-type": o.metrics.registry.contentType }).end(text))
+      o.metrics
+        .text()
+        .then((text) => res.writeHead(200, { "content-type": o.metrics.contentType }).end(text))
         .catch((err: Error) => res.writeHead(500).end(err.message));
       return;
     }

@@ -41,7 +41,9 @@ describe("recorder configuration", () => {
       codec: "zstd",
       flushIntervalMs: 500,
       sync: true,
+      feedThreads: false,
     });
+    expect(parseRecorderConfig(`feedThreads: true\n${GOOD}`, "rec.yaml", {}).feedThreads).toBe(true);
     expect(c.statusPort).toBe(9464);
     expect(c.feeds[0]).toMatchObject({
       venue: "binance",
@@ -72,6 +74,9 @@ describe("recorder configuration", () => {
   });
 
   it("names the key and the line of each mistake", () => {
+    expect(configError(`feedThreads: maybe\n${GOOD}`).message).toMatch(
+      /field feedThreads: line 1: expected true or false/,
+    );
     expect(configError(GOOD.replace("intervalMs: 500", "intervalMS: 500")).message).toBe(
       "rec.yaml, field flush.intervalMS: line 5: unknown key (known: intervalMs, sync)",
     );

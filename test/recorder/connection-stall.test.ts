@@ -6,6 +6,7 @@
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
+import { systemClock } from "../../src/recorder/clock.js";
 import { Connection } from "../../src/recorder/connection.js";
 import type { Heartbeat } from "../../src/recorder/connector.js";
 
@@ -38,6 +39,7 @@ async function watch(heartbeat: Heartbeat, ms: number): Promise<{ stalls: number
   let stalls = 0;
   const conn = new Connection({
     plan: { url: server.url, subscribe: [], symbols: [] },
+    clock: systemClock(),
     heartbeat,
     sendsPerSecond: 5,
     stallMs: 1000,
