@@ -16,6 +16,12 @@ const DERIBIT_2021 = "fixtures/real/deribit-20210722.jsonl";
 const USDM_2021 = "fixtures/real/binance-usdm-20210722.jsonl";
 const USDM_2024 = "fixtures/real/binance-usdm-btcusdt-20240808.jsonl";
 
+/**
+ * Lets the test runner's messages through between cases: these tests run thousands of sessions, and one that held
+ * the event loop for over a minute made the runner's own calls time out ("Timeout calling onTaskUpdate").
+ */
+const breathe = () => new Promise<void>((r) => setImmediate(r));
+
 async function load(file: string): Promise<CapturedMessage[]> {
   const out: CapturedMessage[] = [];
   for await (const m of readCapture(file)) out.push(m);
@@ -73,7 +79,7 @@ describe("OKX v5, a genuine 2022 session (books, trades, tickers; no seqId)", as
     expect(records.filter((r) => r.kind === "book" && r.snapshot).length).toBeGreaterThan(0);
   });
 
-  it("catches any single update removed, where it changes the top 25 levels", () => {
+  it("catches any single update removed, where it changes the top 25 levels", async () => {
     let tested = 0;
     const levels = (i: number) =>
       (textOf(msgs[i]!).match(/"[0-9.]+","[0-9.]+","0"/g) ?? []).map((l) =>
@@ -92,6 +98,7 @@ describe("OKX v5, a genuine 2022 session (books, trades, tickers; no seqId)", as
       held.set(b.o.arg!.instId, new Set(all.map((l) => `"${l.price}","${l.size}"`)));
     });
     for (const [n, { i, o }] of updates.entries()) {
+      await breathe();
       const inst = o.arg!.instId;
       const next = updates.slice(n + 1).find((u) => u.o.arg!.instId === inst);
       const last = books.filter((b) => b.i < i && b.o.arg!.instId === inst).at(-1)!;
@@ -116,15 +123,16 @@ describe("OKX v5, a genuine 2022 session (books, trades, tickers; no seqId)", as
     expect(tested).toBeGreaterThan(200);
   });
 
-  it("catches any single update duplicated", () => {
+  it("catches any single update duplicated", async () => {
     for (const { i } of updates) {
+      await breathe();
       const { stats } = run("okx", [...msgs.slice(0, i + 1), msgs[i]!, ...msgs.slice(i + 1)]);
       expect(stats.duplicates, `update at line ${i + 1} duplicated`).toBe(1);
       expect(stats.checksumFailures).toBe(0);
     }
   });
 
-  it("catches any single update altered in a level that the checksum covers", () => {
+  it("catches any single update altered in a level that the checksum covers", async () => {
     // The top 25 after each update, from the genuine run.
     const top = new Map<number, Set<string>>();
     const genuine = run("okx", msgs, (i, feed) => {
@@ -136,6 +144,7 @@ describe("OKX v5, a genuine 2022 session (books, trades, tickers; no seqId)", as
     clean(genuine.stats);
     let tested = 0;
     for (const { i } of updates) {
+      await breathe();
       const text = textOf(msgs[i]!);
       // The first level of the update that sits in the top 25 afterwards: change the last digit of its size.
       const m = /\["([0-9.]+)","([0-9.]+)"/g;
@@ -183,9 +192,10 @@ describe("Binance spot, genuine sessions (REST snapshot + depth diffs)", async (
   // Updates applied after the snapshot, except the last (nothing follows it to show that it is missing).
   const applied = depth.filter(({ i }) => i > rest + 1).slice(0, -1);
 
-  it("catches any single update removed, duplicated or with its ids altered", () => {
+  it("catches any single update removed, duplicated or with its ids altered", async () => {
     expect(applied.length).toBeGreaterThan(250);
     for (const [n, { i, text }] of applied.entries()) {
+      await breathe();
       // The session up to the update that shows the change: nothing later matters.
       const upTo = msgs.slice(0, (depth.find((d) => d.i > i) ?? applied[n]!).i + 1);
       const removed = run(
@@ -242,9 +252,10 @@ describe("Binance USD-M, genuine sessions (REST snapshot + depth diffs chained b
   // Updates applied after the one that crosses the snapshot, except the last (nothing follows it).
   const applied = depth.filter(({ i }) => i > rest + 1).slice(1, -1);
 
-  it("catches any single update removed, duplicated or with its pu altered", () => {
+  it("catches any single update removed, duplicated or with its pu altered", async () => {
     expect(applied.length).toBeGreaterThan(250);
     for (const [n, { i, text }] of applied.entries()) {
+      await breathe();
       const upTo = msgs.slice(0, (depth.find((d) => d.i > i) ?? applied[n]!).i + 1);
       const removed = run(
         "binance-usdm",
@@ -291,10 +302,11 @@ describe("Deribit, a genuine 2021 session (book.raw snapshots and changes, ticke
     expect(records.filter((r) => r.kind === "bbo").length).toBe(89);
   });
 
-  it("catches any single change removed or duplicated", () => {
+  it("catches any single change removed or duplicated", async () => {
     expect(changes.length).toBe(36);
     let removedCaught = 0;
     for (const { i, text } of changes) {
+      await breathe();
       const inst = /"instrument_name":"([^"]+)"/.exec(text)![1]!;
       const later = changes.find((c) => c.i > i && c.text.includes(`"instrument_name":"${inst}"`));
       if (later !== undefined) {
