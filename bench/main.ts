@@ -382,7 +382,11 @@ const program = new Command()
     (v) => Number(v),
     2800,
   )
-  .option("--record-feed-threads", 'run the recorder with feed threads (docs/RECORDER.md, "Feed threads")')
+  .option(
+    "--record-feed-threads",
+    'run the recorder with feed threads (docs/RECORDER.md, "Feed threads")',
+    false,
+  )
   .option("--no-write", "do not write docs/benchmarks.md")
   .option("--json", "print one JSON object instead of the table")
   .addHelpText(
