@@ -225,8 +225,14 @@ async function start(root: string, symbols: string[], rate: number, feedThreads:
   );
   const flags = feedThreads ? FEED_THREAD_NODE_FLAGS : RECORDER_NODE_FLAGS;
   const rec = launch(["record", "--config", config], flags, pin?.recorder);
-  const port = Number((await rec.waitFor(/"statusPort":(\d+)/, 20_000))[1]);
-  return { sim, rec, port, pinned: pin !== null };
+  try {
+    const port = Number((await rec.waitFor(/"statusPort":(\d+)/, 20_000))[1]);
+    return { sim, rec, port, pinned: pin !== null };
+  } catch (err) {
+    // A recorder that did not start leaves no simulator behind (it would keep a core busy, and the bench alive).
+    for (const c of [rec, sim]) c.proc.kill("SIGKILL");
+    throw err;
+  }
 }
 
 async function stop(c: Child): Promise<number> {
