@@ -1,16 +1,15 @@
 /**
- * Feeds on threads of their own (`feedThreads`, as `ticktape record` runs them): the recorder of the compiled
+ * Feeds on threads of their own (`feedThreads: true`): the recorder of the compiled
  * package (a feed thread is a compiled file) against simulators on 127.0.0.1. The files hold the simulator's books
  * through faults and a reconnect, the metrics of both threads are served together, and a stop seals everything.
  */
-import { readdir } from "node:fs/promises";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { datasetOfFiles, OrderBook, openTape, type TapeRecord } from "../../src/index.js";
+import { openTape } from "../../src/index.js";
 import type { VenueId } from "../../src/recorder/connectors/index.js";
 import type * as RecorderModule from "../../src/recorder/index.js";
-import { feedOfSimulator, type SimBook, startSimulator } from "../../src/recorder/simulators/index.js";
+import { feedOfSimulator, startSimulator } from "../../src/recorder/simulators/index.js";
 import { tempDir } from "../reader/helpers.js";
+import { files, numeric, rebuild, records } from "./recorded-files.js";
 
 // `npm test` builds the package first.
 const { Recorder, FeedThread } = (await import(
@@ -29,41 +28,6 @@ async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms 
     await new Promise((r) => setTimeout(r, 20));
   }
 }
-
-async function files(root: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
-    if (e.isFile() && /\.tape(\.open)?$/.test(e.name)) out.push(join(e.parentPath, e.name));
-  }
-  return out.sort();
-}
-
-async function records(paths: string[]): Promise<TapeRecord[]> {
-  const out: TapeRecord[] = [];
-  for await (const r of datasetOfFiles(paths).replay({ exact: true })) out.push(r as TapeRecord);
-  return out;
-}
-
-/** The book of `symbol` from the files, up to the stop's own events. */
-async function rebuild(paths: string[], symbol: string) {
-  const book = new OrderBook(symbol);
-  for await (const row of datasetOfFiles(paths).replay({ symbols: [symbol, ""], kinds: ["book", "event"] })) {
-    if (row.kind === "event" && row.symbol === symbol && row.message.endsWith("recorder stopping")) break;
-    book.apply(row);
-  }
-  const { bids, asks } = book.top(1e9);
-  return {
-    bids: bids.map((l) => [l.price, l.size]),
-    asks: asks.map((l) => [l.price, l.size]),
-    valid: book.valid,
-  };
-}
-
-const numeric = (b: SimBook) => ({
-  bids: b.bids.map((l) => [Number(l.price), Number(l.size)]),
-  asks: b.asks.map((l) => [Number(l.price), Number(l.size)]),
-  valid: true,
-});
 
 describe.each(["binance", "okx"] as const)("recording %s with feed threads", (venue: VenueId) => {
   it("writes the simulator's books through a gap, a duplicate and a reconnect, and serves both threads' metrics", async () => {

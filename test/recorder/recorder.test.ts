@@ -5,9 +5,8 @@
  */
 import { readdir } from "node:fs/promises";
 import { type AddressInfo, createServer } from "node:net";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { datasetOfFiles, OrderBook, openTape, type TapeRecord } from "../../src/index.js";
+import { openTape, type TapeRecord } from "../../src/index.js";
 import type { BookFeed } from "../../src/recorder/book-feed.js";
 import { offsetClock } from "../../src/recorder/clock.js";
 import type { VenueId } from "../../src/recorder/connectors/index.js";
@@ -21,6 +20,7 @@ import {
   startSimulator,
 } from "../../src/recorder/simulators/index.js";
 import { tempDir } from "../reader/helpers.js";
+import { files, numeric, rebuild, records } from "./recorded-files.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -86,48 +86,6 @@ async function settle(s: Simulator, r: Recorder): Promise<void> {
     `${s.venue} books to catch up`,
   );
 }
-
-async function files(root: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
-    if (e.isFile() && /\.tape(\.open)?$/.test(e.name)) out.push(join(e.parentPath, e.name));
-  }
-  return out.sort();
-}
-
-async function records(paths: string[]): Promise<TapeRecord[]> {
-  const out: TapeRecord[] = [];
-  for await (const r of datasetOfFiles(paths).replay({ exact: true })) out.push(r as TapeRecord);
-  return out;
-}
-
-/**
- * The book of `symbol` rebuilt from the files by the reader's `OrderBook` (what a user would do), as it stood when
- * the recorder stopped: up to the loss the stop itself states.
- */
-async function rebuild(
-  paths: string[],
-  symbol: string,
-): Promise<{ bids: number[][]; asks: number[][]; valid: boolean }> {
-  const book = new OrderBook(symbol);
-  for await (const row of datasetOfFiles(paths).replay({ symbols: [symbol, ""], kinds: ["book", "event"] })) {
-    const stop = row.kind === "event" && row.symbol === symbol && row.message.endsWith("recorder stopping");
-    if (stop) break;
-    book.apply(row);
-  }
-  const { bids, asks } = book.top(1e9);
-  return {
-    bids: bids.map((l) => [l.price, l.size]),
-    asks: asks.map((l) => [l.price, l.size]),
-    valid: book.valid,
-  };
-}
-
-const numeric = (b: SimBook) => ({
-  bids: b.bids.map((l) => [Number(l.price), Number(l.size)]),
-  asks: b.asks.map((l) => [Number(l.price), Number(l.size)]),
-  valid: true,
-});
 
 const events = (recs: TapeRecord[], type: string) =>
   recs.filter((r) => r.kind === "event" && r.type === type);
