@@ -90,12 +90,23 @@ export interface FeedThreadOptions {
 
 const WORKER = new URL("./feed-thread-worker.js", import.meta.url);
 /** Frames (and bytes) handed over and not yet taken beyond which reading pauses, until a quarter of it is left. */
-export const HANDOVER_HIGH_FRAMES = 50_000;
-export const HANDOVER_HIGH_BYTES = 64 * 1024 * 1024;
+const HANDOVER_HIGH_FRAMES = 50_000;
+const HANDOVER_HIGH_BYTES = 64 * 1024 * 1024;
 /** How often a paused reader looks whether the feed thread caught up. */
 const HANDOVER_CHECK_MS = 10;
 /** How often a feed thread sends its metrics (its counters move at its flushes, once a second). */
 export const METRICS_EVERY_MS = 1000;
+
+/** A start or stop waiting for the feed thread's answer. */
+interface Waiting {
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+function settle(waiting: Waiting | null, error: ThreadError | null): void {
+  if (error === null) waiting?.resolve();
+  else waiting?.reject(fromThreadError(error));
+}
 
 interface Held {
   connection: Connection;
@@ -121,8 +132,8 @@ export class FeedThread {
   /** `stop()` is ending the thread: its exit is no death. */
   private ending = false;
   private connects = 0;
-  private started: { resolve(): void; reject(err: unknown): void } | null = null;
-  private stopped: { resolve(): void; reject(err: unknown): void } | null = null;
+  private started: Waiting | null = null;
+  private stopped: Waiting | null = null;
   private stopping: Promise<void> | null = null;
   /** The feed thread's metrics as it last sent them. */
   private lastMetrics: MetricObjectWithValues<MetricValue<string>>[] = [];
@@ -255,20 +266,14 @@ export class FeedThread {
       case "failure":
         this.fail(fromThreadError(m.error));
         break;
-      case "started": {
-        const s = this.started;
+      case "started":
+        settle(this.started, m.error);
         this.started = null;
-        if (m.error === null) s?.resolve();
-        else s?.reject(fromThreadError(m.error));
         break;
-      }
-      case "stopped": {
-        const s = this.stopped;
+      case "stopped":
+        settle(this.stopped, m.error);
         this.stopped = null;
-        if (m.error === null) s?.resolve();
-        else s?.reject(fromThreadError(m.error));
         break;
-      }
       case "metrics":
         this.lastMetrics = m.metrics;
         break;
@@ -276,13 +281,12 @@ export class FeedThread {
   }
 
   private connect(conn: number, options: RemoteConnectionOptions): void {
-    const held: Held = { connection: null as unknown as Connection, paused: false, openSockets: 0 };
     // Frames go in the turn's batch; anything else goes after the frames before it, in one ordered stream.
     const event = (m: ToFeed) => {
       this.handOver();
       this.send(m);
     };
-    held.connection = new Connection({
+    const connection = new Connection({
       ...options,
       clock: this.clock,
       heartbeat: this.connector.heartbeat,
@@ -309,6 +313,7 @@ export class FeedThread {
         onWarning: (message) => event({ type: "warning", conn, message }),
       },
     });
+    const held: Held = { connection, paused: false, openSockets: 0 };
     this.connections.set(conn, held);
     if (this.handoverPaused) held.connection.pauseReading();
     held.connection.start();

@@ -19,10 +19,6 @@ export class FrameBatchWriter {
     return this.count;
   }
 
-  get bytes(): number {
-    return this.at;
-  }
-
   add(connection: number, socket: number, recvNs: bigint, bytes: Uint8Array): void {
     const need = this.at + HEADER + bytes.length;
     if (need > this.buf.length) {

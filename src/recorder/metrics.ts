@@ -83,15 +83,12 @@ export class RecorderMetrics {
     registers: [this.registry],
   });
 
-  /** Buckets of `feedThreadWait` (seconds), fine at the low end, where the recorder's latency target is. */
-  static readonly FEED_THREAD_WAIT_BUCKETS = [
-    0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5,
-  ];
   readonly feedThreadWait = new Histogram({
     name: "ticktape_feed_thread_wait_seconds",
     help: "Feed threads only: time from the receive time of the first frame of a batch (the oldest) to its feed thread taking the batch",
     labelNames: ["venue"],
-    buckets: RecorderMetrics.FEED_THREAD_WAIT_BUCKETS,
+    // Fine at the low end, where the recorder's latency target is.
+    buckets: [0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5],
     registers: [this.registry],
   });
 
