@@ -7,10 +7,19 @@ export interface Clock {
   nowNs(): bigint;
 }
 
-export function systemClock(): Clock {
-  // Started at the turn of a millisecond of Date.now(), which drops the fraction of a millisecond: a clock started
-  // from it anywhere else would lag the wall clock by up to 1 ms all its life. A turn seen late (the thread was
-  // descheduled) makes the clock lag by as much, so the best of three turns is taken.
+/**
+ * The wall clock in ns, as the monotonic clock plus `epochMinusHr` (by default measured now: `systemClockOffset`).
+ * Every thread of a process reads the same monotonic clock: threads given one offset share one clock.
+ */
+export function systemClock(epochMinusHr = systemClockOffset()): Clock {
+  return { nowNs: () => epochMinusHr + process.hrtime.bigint() };
+}
+
+/** The wall-clock time (ns since the epoch) at the monotonic clock's zero. */
+export function systemClockOffset(): bigint {
+  // Measured at the turn of a millisecond of Date.now(), which drops the fraction of a millisecond: an offset taken
+  // anywhere else would lag the wall clock by up to 1 ms. A turn seen late (the thread was descheduled) makes it lag
+  // by as much, so the best of three turns is taken.
   let offset: bigint | null = null;
   for (let i = 0; i < 3; i++) {
     const before = Date.now();
@@ -19,8 +28,7 @@ export function systemClock(): Clock {
     const o = BigInt(ms) * 1_000_000n - process.hrtime.bigint();
     if (offset === null || o > offset) offset = o;
   }
-  const epochMinusHr = offset!;
-  return { nowNs: () => epochMinusHr + process.hrtime.bigint() };
+  return offset!;
 }
 
 /** A clock that starts at `startNs` and runs at the real pace, or at `speed` times it. */

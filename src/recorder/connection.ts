@@ -105,7 +105,8 @@ export class Connection implements FeedConnection {
    * in the recorder's memory. The silence this causes is not a stall.
    */
   pauseReading(): void {
-    if (this.readingPaused) return;
+    // A stopping connection reads on: a paused socket would not read the close handshake.
+    if (this.readingPaused || this.stopped) return;
     this.readingPaused = true;
     for (const s of this.sockets()) s.ws.pause();
   }

@@ -95,23 +95,37 @@ class RemoteConnection implements FeedConnection {
 const connections: RemoteConnection[] = [];
 const metrics = new RecorderMetrics({ processMetrics: false });
 const wait = metrics.feedThreadWait.labels({ venue: setup.feed.venue });
-const clock = systemClock();
-const feed = new LiveFeed({
-  feed: setup.feed,
-  root: setup.root,
-  captureId: setup.captureId,
-  clock,
-  log: forwardLog({}),
-  metrics,
-  writer: setup.writer,
-  connect: (options) => {
-    const c = new RemoteConnection(connections.length, options);
-    connections.push(c);
-    return c;
-  },
-  onFlushed: (_venue, ack) => post({ type: "flushed", ack }),
-  onFailure: (_venue, error) => post({ type: "failure", error: toThreadError(error) }),
-});
+const clock = systemClock(setup.clockOffsetNs);
+/**
+ * The feed, made as the thread starts; null when a setting refused it (a capture id that cannot be part of a file
+ * name): the start is answered with that error, as the same feed on the main thread refuses to be made.
+ */
+let feed: LiveFeed | null = null;
+let refused: unknown = null;
+try {
+  feed = makeFeed();
+} catch (err) {
+  refused = err;
+}
+
+function makeFeed(): LiveFeed {
+  return new LiveFeed({
+    feed: setup.feed,
+    root: setup.root,
+    captureId: setup.captureId,
+    clock,
+    log: forwardLog({}),
+    metrics,
+    writer: setup.writer,
+    connect: (options) => {
+      const c = new RemoteConnection(connections.length, options);
+      connections.push(c);
+      return c;
+    },
+    onFlushed: (_venue, ack) => post({ type: "flushed", ack }),
+    onFailure: (_venue, error) => post({ type: "failure", error: toThreadError(error) }),
+  });
+}
 
 const sendMetrics = () =>
   metrics.registry.getMetricsAsJSON().then(
@@ -152,6 +166,10 @@ port.on("message", (m: ToFeed) => {
       connections[m.conn]?.closed();
       break;
     case "start":
+      if (feed === null) {
+        post({ type: "started", error: toThreadError(refused) });
+        break;
+      }
       feed.start().then(
         () => post({ type: "started", error: null }),
         (err: unknown) => post({ type: "started", error: toThreadError(err) }),
@@ -159,8 +177,7 @@ port.on("message", (m: ToFeed) => {
       break;
     case "stop":
       // The last metrics go first: the counters of the last flush are in them.
-      feed
-        .stop()
+      (feed?.stop() ?? Promise.resolve())
         .finally(() => {
           clearInterval(metricsTimer);
           return sendMetrics();

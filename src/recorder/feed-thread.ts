@@ -13,8 +13,8 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { MetricObjectWithValues, MetricValue } from "prom-client";
-import { fromThreadError, type ThreadError } from "../common/thread-error.js";
-import { type Clock, systemClock } from "./clock.js";
+import { fromThreadError, type ThreadError, toThreadError } from "../common/thread-error.js";
+import { type Clock, systemClock, systemClockOffset } from "./clock.js";
 import { Connection, type ConnectionOptions } from "./connection.js";
 import type { Connector } from "./connector.js";
 import { createConnector, venueEntry } from "./connectors/index.js";
@@ -33,6 +33,8 @@ export interface FeedThreadSetup {
   nice: number;
   /** [frames taken, KiB taken] by the feed thread, counted there. */
   taken: Int32Array;
+  /** The main thread's clock (`systemClock`): times stamped on either thread are on one clock. */
+  clockOffsetNs: bigint;
 }
 
 /** The connection options that cross threads (the heartbeat and send rate are the connector's, on both sides). */
@@ -86,6 +88,8 @@ export interface FeedThreadOptions {
   nice?: number;
   onFlushed?(ack: FlushAck): void;
   onFailure?(error: unknown): void;
+  /** Reading paused because the feed thread is behind (counted with the writer's pauses). */
+  onReadPause?(): void;
 }
 
 const WORKER = new URL("./feed-thread-worker.js", import.meta.url);
@@ -118,7 +122,8 @@ interface Held {
 export class FeedThread {
   private readonly worker: Worker;
   private readonly connector: Connector;
-  private readonly clock: Clock = systemClock();
+  private readonly clockOffsetNs = systemClockOffset();
+  private readonly clock: Clock = systemClock(this.clockOffsetNs);
   private readonly connections = new Map<number, Held>();
   private readonly batch = new FrameBatchWriter();
   private readonly taken = new Int32Array(new SharedArrayBuffer(8));
@@ -154,10 +159,12 @@ export class FeedThread {
       writer: o.writer,
       nice: o.nice ?? 10,
       taken: this.taken,
+      clockOffsetNs: this.clockOffsetNs,
     };
     this.worker = new Worker(WORKER, { workerData: setup });
     this.worker.on("message", (m: FromFeed) => this.receive(m));
-    this.worker.on("error", (err) => this.died(err));
+    // An uncaught error arrives as a structured clone, its class lost: a TapeError is made again from its parts.
+    this.worker.on("error", (err) => this.died(fromThreadError(toThreadError(err))));
     this.worker.on("exit", (code) => {
       this.exited = true;
       if (!this.ending) this.died(new Error(`the feed thread exited with code ${code}`));
@@ -192,6 +199,8 @@ export class FeedThread {
   /** Takes over what an earlier process left, then connects (in the feed thread, which asks for the sockets). */
   start(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      // A thread that died (its module failed to load, it ran out of memory) would never answer.
+      if (this.failure !== null) return reject(this.failure);
       this.started = { resolve, reject };
       this.send({ type: "start" });
     });
@@ -217,6 +226,9 @@ export class FeedThread {
       this.ending = true;
       await this.worker.terminate();
     }
+    // A thread that died before the stop wrote nothing more, and sealed nothing: the stop says so, as the stop of a
+    // feed whose writer failed does (its files are sealed by the next start).
+    if (this.failure !== null) throw this.failure;
   }
 
   /**
@@ -341,6 +353,7 @@ export class FeedThread {
     if (paused === this.handoverPaused) return;
     this.handoverPaused = paused;
     if (paused) {
+      this.o.onReadPause?.();
       this.o.log.warn("the feed thread is behind: reading paused", { frames, bytes });
       this.handoverTimer = setInterval(() => this.checkHandover(), HANDOVER_CHECK_MS);
     } else this.stopHandoverTimer();
@@ -365,6 +378,7 @@ export class FeedThread {
       });
       this.fail(err);
     }
+    this.stopHandoverTimer();
     for (const c of this.connections.values()) void c.connection.stop();
     for (const waiting of [this.started, this.stopped]) waiting?.reject(this.failure);
     this.started = null;

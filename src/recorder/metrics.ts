@@ -59,7 +59,7 @@ export class RecorderMetrics {
   });
   readonly readPauses = new Counter({
     name: "ticktape_read_pauses_total",
-    help: "Times reading the sockets paused because records waited for the CPU (the disk keeping up)",
+    help: "Times reading the sockets paused because records, or frames handed to a feed thread, waited for the CPU (the disk keeping up)",
     labelNames: ["venue"],
     registers: [this.registry],
   });

@@ -91,6 +91,7 @@ export class Recorder {
             log,
             onFlushed: (ack) => options.onFlushed?.(feed.venue, ack),
             onFailure: (err) => options.onFailure?.(feed.venue, err),
+            onReadPause: () => this.metrics.readPauses.inc({ venue: feed.venue }),
           }),
         );
         continue;

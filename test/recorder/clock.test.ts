@@ -1,6 +1,6 @@
 /** The recorder's receive clock: ns resolution, never behind the wall clock's millisecond, never stepping back. */
 import { describe, expect, it } from "vitest";
-import { systemClock } from "../../src/recorder/clock.js";
+import { systemClock, systemClockOffset } from "../../src/recorder/clock.js";
 
 describe("systemClock", () => {
   it("reads within the millisecond Date.now() reads (give or take 200 µs), and never steps back", async () => {
@@ -16,6 +16,17 @@ describe("systemClock", () => {
       expect(ns > last).toBe(true);
       last = ns;
       if (i % 10 === 0) await new Promise((r) => setTimeout(r, 1 + (i % 3)));
+    }
+  });
+
+  it("is one clock for every thread given the same offset (feed threads stamp with the main thread's)", () => {
+    const offset = systemClockOffset();
+    const [a, b] = [systemClock(offset), systemClock(offset)];
+    for (let i = 0; i < 1000; i++) {
+      const first = a.nowNs();
+      const second = b.nowNs();
+      const third = a.nowNs();
+      expect(first <= second && second <= third, `${first} ${second} ${third}`).toBe(true);
     }
   });
 });

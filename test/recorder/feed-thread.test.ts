@@ -4,6 +4,8 @@
  * through faults and a reconnect, the metrics of both threads are served together, and a stop seals everything.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { blockRecords } from "../../src/format/index.js";
+import type * as TapeModule from "../../src/index.js";
 import { openTape } from "../../src/index.js";
 import type { VenueId } from "../../src/recorder/connectors/index.js";
 import type * as RecorderModule from "../../src/recorder/index.js";
@@ -15,6 +17,8 @@ import { files, numeric, rebuild, records } from "./recorded-files.js";
 const { Recorder, FeedThread } = (await import(
   "../../dist/src/recorder/index.js" as string
 )) as typeof RecorderModule;
+// Errors made by the compiled package are of its classes.
+const { TapeError } = (await import("../../dist/src/index.js" as string)) as typeof TapeModule;
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -27,6 +31,19 @@ async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms 
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** The feed's own events (symbol ""), block after block as the file holds them: the order they were written in. */
+async function eventsInFileOrder(paths: string[]): Promise<{ type: string; message: string }[]> {
+  const out: { type: string; message: string }[] = [];
+  for (const p of paths) {
+    const reader = await openTape(p);
+    for (const block of reader.selectBlocks({ kinds: ["event"], symbols: [""] }))
+      for (const rec of blockRecords(await reader.readBlock(block)))
+        if (rec.kind === "event") out.push({ type: rec.type, message: rec.message });
+    await reader.close();
+  }
+  return out;
 }
 
 describe.each(["binance", "okx"] as const)("recording %s with feed threads", (venue: VenueId) => {
@@ -96,11 +113,94 @@ describe.each(["binance", "okx"] as const)("recording %s with feed threads", (ve
     expect(typed("connect")).toHaveLength(2);
     expect(typed("gap").length).toBeGreaterThanOrEqual(1);
     expect(typed("disconnect").length).toBeGreaterThanOrEqual(1);
-    // Receive times come from the socket thread, connection events stamped there too: the disconnect of the first
-    // socket comes before any frame of the second.
-    const disconnect = typed("disconnect")[0]!;
-    const second = typed("connect")[1]!;
-    expect(disconnect.ts <= second.ts).toBe(true);
+    // Connection events reach the feed thread in the order they happened: in the file (not merged by time, where
+    // their receive times, stamped on the socket thread, would order them anyway) the first socket's disconnect
+    // comes before the second socket's connect.
+    const order = (await eventsInFileOrder(paths))
+      .filter((e) => e.type === "connect" || e.type === "disconnect")
+      .map((e) => `${e.type} ${/socket (\d+)/.exec(e.message)?.[1]}`);
+    const [first, second] = order.filter((e) => e.startsWith("connect"));
+    expect(order.indexOf(`disconnect ${first!.split(" ")[1]}`)).toBeGreaterThan(order.indexOf(first!));
+    expect(order.indexOf(`disconnect ${first!.split(" ")[1]}`)).toBeLessThan(order.indexOf(second!));
     for (const x of s.symbols) expect(await rebuild(paths, x), x).toEqual(expected[x]);
+  });
+});
+
+describe("a feed thread that dies", () => {
+  it("fails the start with the error it died of, as the same feed on the main thread does", async () => {
+    const s = await startSimulator("binance", { rate: 10, seed: 3 });
+    cleanups.push(() => s.close());
+    const root = (await tempDir()).dir;
+    const start = (feedThreads: boolean) =>
+      Recorder.start({
+        root,
+        captureId: "bad/id",
+        feeds: [feedOfSimulator(s, 10_000)],
+        sync: false,
+        feedThreads,
+      });
+    const onMain = await start(false).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    const onThread = await start(true).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(onMain).toBeInstanceOf(TapeError);
+    expect(onThread).toBeInstanceOf(TapeError);
+    expect((onThread as { code: string }).code).toBe((onMain as { code: string }).code);
+  });
+
+  it("makes the stop reject, and the next start seals what it had written", async () => {
+    const s = await startSimulator("binance", { rate: 40, seed: 5 });
+    cleanups.push(() => s.close());
+    const root = (await tempDir()).dir;
+    const failures: unknown[] = [];
+    const acks: number[] = [];
+    const r = await Recorder.start({
+      root,
+      captureId: "t",
+      feeds: [feedOfSimulator(s, 10_000)],
+      flushIntervalMs: 50,
+      sync: false,
+      feedThreads: true,
+      onFlushed: (_venue, ack) => acks.push(ack.records),
+      onFailure: (_venue, err) => failures.push(err),
+    });
+    cleanups.push(() => r.stop().catch(() => {}));
+    await waitFor(() => acks.length > 2, "flushes");
+    // The thread ends as if it had crashed (an out-of-memory kill ends it the same way).
+    await (r.threads[0] as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await waitFor(() => r.threads[0]!.failed, "the death noticed");
+    expect(failures).toHaveLength(1);
+    await expect(r.stop()).rejects.toThrow(/feed thread exited/);
+    const left = await files(root);
+    expect(left.some((p) => p.endsWith(".tape.open"))).toBe(true);
+
+    // The next start sets the thread's file aside as a part of the hour, and its stop seals the hour with it:
+    // everything acknowledged before the death is in the sealed file.
+    let flushed = 0;
+    const again = await Recorder.start({
+      root,
+      captureId: "t",
+      feeds: [feedOfSimulator(s, 10_000)],
+      flushIntervalMs: 50,
+      sync: false,
+      onFlushed: () => flushed++,
+    });
+    await waitFor(() => flushed > 0, "the next start's first flush");
+    await again.stop();
+    const paths = await files(root);
+    expect(
+      paths.every((p) => p.endsWith(".tape")),
+      paths.join(" "),
+    ).toBe(true);
+    for (const p of paths) {
+      const reader = await openTape(p);
+      expect((await reader.verify()).ok, p).toBe(true);
+      await reader.close();
+    }
+    expect((await records(paths)).length).toBeGreaterThanOrEqual(Math.max(...acks));
   });
 });
