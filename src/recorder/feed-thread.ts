@@ -13,7 +13,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { MetricObjectWithValues, MetricValue } from "prom-client";
-import { fromThreadError, type ThreadError, toThreadError } from "../common/thread-error.js";
+import { fromThreadError, type ThreadError } from "../common/thread-error.js";
 import { type Clock, systemClock, systemClockOffset } from "./clock.js";
 import { Connection, type ConnectionOptions } from "./connection.js";
 import type { Connector } from "./connector.js";
@@ -163,8 +163,7 @@ export class FeedThread {
     };
     this.worker = new Worker(WORKER, { workerData: setup });
     this.worker.on("message", (m: FromFeed) => this.receive(m));
-    // An uncaught error arrives as a structured clone, its class lost: a TapeError is made again from its parts.
-    this.worker.on("error", (err) => this.died(fromThreadError(toThreadError(err))));
+    this.worker.on("error", (err) => this.died(err));
     this.worker.on("exit", (code) => {
       this.exited = true;
       if (!this.ending) this.died(new Error(`the feed thread exited with code ${code}`));
