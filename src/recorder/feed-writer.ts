@@ -4,8 +4,8 @@
  * loop; the files are flushed (and fsynced) every `flushIntervalMs`. The sockets never wait for the disk: when the
  * disk is slow or failing the queue grows up to `maxQueuedRecords`, and records beyond it are dropped — counted,
  * logged, and stated in a `gap` event once the queue takes records again (docs/DURABILITY.md). Failed writes are
- * retried by the file writer (bytes kept in memory, bounded by `maxUnwrittenBytes`, beyond which the loop stops
- * feeding it).
+ * retried by the file writer (bytes kept in memory until written and fsynced, bounded by `maxUnwrittenBytes`,
+ * beyond which the loop stops feeding it).
  */
 
 import type { TapeValueError } from "../format/errors.js";
@@ -40,7 +40,10 @@ export interface FeedWriterOptions {
   sync?: boolean;
   /** Queue bound (records). Default 1,000,000. */
   maxQueuedRecords?: number;
-  /** Encoded bytes waiting for the disk beyond which the queue is not drained. Default 256 MiB. */
+  /**
+   * Encoded bytes held for the disk (not yet written, or written and not yet fsynced) beyond which the queue is not
+   * drained. Default 256 MiB.
+   */
   maxUnwrittenBytes?: number;
   onFlushed?(ack: FlushAck): void;
   /** A write, fsync or file creation failed (it is retried). */
@@ -253,7 +256,7 @@ export class FeedWriter {
    */
   private appendNow(rec: RecordInput): boolean {
     if (this.queue.length > 0 || this.inBatch > 0 || this.running === null || this.stopping) return false;
-    if (this.hourly.unwrittenBytes > this.maxUnwritten) return false;
+    if (this.hourly.heldBytes > this.maxUnwritten) return false;
     let taken: "appended" | "rejected" | "rotate";
     try {
       taken = this.hourly.appendNow(rec);
@@ -277,7 +280,7 @@ export class FeedWriter {
   /** Tells the caller when the writer falls behind for want of CPU, and when it has caught up. */
   private checkBacklog(): void {
     const waiting = this.queue.length + this.inBatch;
-    const diskKeepsUp = this.hourly.unwrittenBytes <= this.maxUnwritten;
+    const diskKeepsUp = this.hourly.heldBytes <= this.maxUnwritten;
     const behind = this.behind
       ? waiting > BACKLOG_LOW && diskKeepsUp
       : waiting >= BACKLOG_HIGH && diskKeepsUp;
@@ -372,7 +375,7 @@ export class FeedWriter {
     while (!this.stopping || this.queue.length > 0) {
       if (!this.stopping && this.queue.length === 0) await this.idle();
       if (this.failure !== null) throw this.failure;
-      if (this.hourly.unwrittenBytes > this.maxUnwritten) {
+      if (this.hourly.heldBytes > this.maxUnwritten) {
         // The disk is not taking what it has: leave the records queued (the queue bound decides), and reading
         // goes on.
         if (this.behind) this.checkBacklog();
@@ -499,7 +502,8 @@ export class FeedWriter {
     const records = this.appended;
     const through = this.lastRecv === null ? null : BigInt(this.lastRecv);
     try {
-      await this.hourly.flush(this.options.sync ?? true);
+      // Without `sync`, written bytes are kept until an fsync: one is made when they hold the queue back.
+      await this.hourly.flush((this.options.sync ?? true) || this.hourly.heldBytes > this.maxUnwritten);
       await this.hourly.sealIfOver(this.options.clock.nowNs());
     } catch (err) {
       this.stats.writeErrors++;

@@ -46,8 +46,11 @@ export async function listParts(finalPath: string): Promise<string[]> {
   let names: string[];
   try {
     names = await readdir(dir);
-  } catch {
-    return [];
+  } catch (err) {
+    // No folder: no parts. Any other failure (EMFILE, EIO) must not read as "no parts": a seal would then leave
+    // them out, and a later seal find them beside the sealed file and take them as already in it.
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
   }
   for (const name of names) {
     if (!name.startsWith(prefix) || !name.endsWith(".tape.open")) continue;
@@ -68,6 +71,9 @@ export async function setAside(finalPath: string): Promise<string[]> {
     const parts = await listParts(finalPath);
     const last = parts.length === 0 ? 0 : Number(/\.part(\d+)\.tape\.open$/.exec(parts.at(-1)!)![1]);
     const next = partPath(finalPath, last + 1);
+    // rename() replaces what it moves onto: a part listed wrong must fail here, not be overwritten.
+    if (await exists(next))
+      throw new TapeError("E_TAPE_STATE", `part ${next} exists already`, { file: next });
     await rename(from, next);
     moved.push(next);
   }

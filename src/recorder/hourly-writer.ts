@@ -234,9 +234,13 @@ export class HourlyWriter {
     await this.current?.flush({ sync });
   }
 
-  /** Bytes encoded but not yet on disk. */
-  get unwrittenBytes(): number {
-    return this.current?.unwrittenBytes ?? 0;
+  /**
+   * Bytes the current file holds in memory: encoded and not yet written, or written and kept until an fsync
+   * succeeds (to be written again should it fail). Both grow while the disk fails.
+   */
+  get heldBytes(): number {
+    const c = this.current;
+    return c === null ? 0 : c.unwrittenBytes + c.unsyncedBytes;
   }
 
   /**
@@ -297,7 +301,9 @@ export class HourlyWriter {
     this.adopted.delete(hour);
     const recordBlocks = w.index.recordBlocks;
     const compact = recordBlocks === 0 || w.rows / recordBlocks >= COMPACT_ROWS_PER_BLOCK;
-    if (compact && (await listParts(w.path)).length === 0) {
+    // Parts that cannot be listed may be there: the seal with a second pass finds them, or fails and is retried.
+    const parts = await listParts(w.path).catch(() => null);
+    if (compact && parts !== null && parts.length === 0) {
       // A busy hour's blocks are big already: sealed as written, without a second pass over the hour.
       let summary: SealSummary;
       try {

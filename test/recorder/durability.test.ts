@@ -647,6 +647,54 @@ describe("the recorder's writer", () => {
     const ids = new Set(trades.map((t) => (t.kind === "trade" ? Number(t.tradeId) : -1)));
     for (let i = 0; i < 200; i++) expect(ids.has(i)).toBe(true);
   });
+
+  it("holds no more than its bound in memory while fsync fails and writes succeed: the rest is dropped and stated", async () => {
+    const root = (await tempDir()).dir;
+    let failSync = false;
+    const openFile = async (path: string, flags: string): Promise<FileHandle> =>
+      withFaults(await open(path, flags), {
+        sync: async (real) => {
+          if (failSync) throw Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" });
+          return real.sync();
+        },
+      });
+    const bound = 8 * 1024 * 1024;
+    const w = new FeedWriter({
+      hourly: { root, exchange: "binance", captureId: "t", writer: { openFile } },
+      clock: { nowNs: () => H10 + 1000n },
+      log: quietLog(),
+      flushIntervalMs: 50,
+      maxUnwrittenBytes: bound,
+      maxQueuedRecords: 100,
+    });
+    w.start();
+    w.push(trade(0, H10 + 1n));
+    await waitFor(() => w.stats.flushes > 0);
+    failSync = true;
+    let held = 0;
+    // 100 MiB of frames that do not compress, pushed while every fsync fails: the written bytes are kept to be
+    // written again, and count against the bound as the unwritten ones do.
+    for (let i = 0; i < 1600; i++) {
+      const ts = H10 + 10n + BigInt(i);
+      w.push({ kind: "raw", symbol: "X", ts, recvTs: ts, data: new Uint8Array(randomBytes(64 * 1024)) });
+      if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
+      held = Math.max(held, w.hourly.heldBytes);
+    }
+    // The bound, give or take a block and a flush's writes, which go out before the bound is looked at again.
+    expect(held).toBeLessThan(bound + 16 * 1024 * 1024);
+    expect(w.stats.dropped).toBeGreaterThan(0);
+    failSync = false;
+    w.push(trade(1, H10 + 5000n));
+    await w.stop();
+    const file = join(root, "2026-11-27", "binance", "binance-2026-11-27T10.t.tape");
+    const recs = await allRecords(file);
+    const gap = recs.find((r) => r.kind === "event" && r.type === "gap");
+    expect(gap?.kind === "event" && gap.message).toMatch(
+      new RegExp(`^${w.stats.dropped} records not written`),
+    );
+    // Two trades and 1,600 frames pushed: each is in the file or counted as dropped.
+    expect(recs.filter((r) => r.kind === "raw" || r.kind === "trade").length + w.stats.dropped).toBe(1602);
+  }, 30_000);
 });
 
 describe("the recorder's writer at the edges", () => {
