@@ -16,7 +16,13 @@ import { dirname, join } from "node:path";
 import { TapeError, TapeValueError } from "../format/errors.js";
 import { toTimestamp } from "../format/kind-buffer.js";
 import type { RecordInput } from "../format/records.js";
-import { type BlockPolicy, type SealSummary, TapeWriter, type TapeWriterOptions } from "../format/writer.js";
+import {
+  type BlockPolicy,
+  type SealSummary,
+  syncDirectory,
+  TapeWriter,
+  type TapeWriterOptions,
+} from "../format/writer.js";
 import { HOUR_NS, hourOf, tapeRelativePath } from "../reader/layout.js";
 import { type HourSealReport, listParts, sealHour, setAside } from "./hour-sealer.js";
 
@@ -204,8 +210,9 @@ export class HourlyWriter {
   private async openHour(hour: bigint): Promise<void> {
     await this.seal();
     const path = this.pathOf(hour);
+    let firstMade: string | undefined;
     try {
-      await mkdir(dirname(path), { recursive: true });
+      firstMade = await mkdir(dirname(path), { recursive: true });
     } catch (err) {
       throw new TapeError("E_TAPE_IO", `cannot create the folder: ${(err as Error).message}`, {
         file: dirname(path),
@@ -214,7 +221,7 @@ export class HourlyWriter {
     }
     if (this.options.seal === "reblock") await setAside(path);
     const { writer, livePolicy } = this.options;
-    this.current = await TapeWriter.create(path, {
+    const file = await TapeWriter.create(path, {
       ...writer,
       ...(livePolicy === undefined ? {} : { policy: { ...writer?.policy, ...livePolicy } }),
       exchange: this.options.exchange,
@@ -222,6 +229,14 @@ export class HourlyWriter {
       periodStart: hour,
       periodEnd: hour + HOUR_NS,
     });
+    try {
+      await syncNewEntries(dirname(path), firstMade);
+    } catch (err) {
+      // Tried again as any file that could not be opened: this one is set aside (it holds only a header).
+      await file.discard();
+      throw err;
+    }
+    this.current = file;
     this.hour = hour;
     this.hourEnd = hour + HOUR_NS;
   }
@@ -365,5 +380,18 @@ export class HourlyWriter {
     await this.seal();
     while (this.sealing.size > 0) await Promise.all([...this.sealing]);
     return this.sealed;
+  }
+}
+
+/**
+ * Makes durable the entry of a file just created in `dir`, and those of the folders made for it (`firstMade`, the
+ * first folder `mkdir` made, down to `dir`): without it, a crash of the host could lose the file whose flushes were
+ * acknowledged (POSIX makes an entry durable only with its folder's fsync).
+ */
+async function syncNewEntries(dir: string, firstMade: string | undefined): Promise<void> {
+  const top = firstMade === undefined ? dir : dirname(firstMade);
+  for (let d = dir; ; d = dirname(d)) {
+    await syncDirectory(d);
+    if (d === top || dirname(d) === d) return;
   }
 }
