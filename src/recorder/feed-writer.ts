@@ -127,6 +127,8 @@ export class FeedWriter {
   private inBatch = 0;
   /** Reading was asked to pause (`onBacklog(true)`). */
   private behind = false;
+  /** The last try to open a file failed (it is tried again): records wait for the disk. */
+  private openFailing = false;
   /** The events that state refused records. */
   private readonly refusals = new RefusalEvents();
   private wake: (() => void) | null = null;
@@ -174,6 +176,8 @@ export class FeedWriter {
           onWriteError: (err, attempt) => {
             this.stats.writeErrors++;
             options.onWriteError?.();
+            // A disk failing is no reason to stop reading (the queue takes the records, up to its bound).
+            if (this.behind) this.checkBacklog();
             // Every failure is counted; the log says it at the first and then every 20th, not 20 times a second.
             if (attempt === 1 || attempt % 20 === 0) {
               log.alert("write failed, retrying", { error: (err as Error).message, attempt });
@@ -280,7 +284,9 @@ export class FeedWriter {
   /** Tells the caller when the writer falls behind for want of CPU, and when it has caught up. */
   private checkBacklog(): void {
     const waiting = this.queue.length + this.inBatch;
-    const diskKeepsUp = this.hourly.heldBytes <= this.maxUnwritten;
+    // Records waiting for a file to open, or for a file that could not be opened, wait for the disk, not the CPU.
+    const diskKeepsUp =
+      this.hourly.heldBytes <= this.maxUnwritten && !this.hourly.openingFile && !this.openFailing;
     const behind = this.behind
       ? waiting > BACKLOG_LOW && diskKeepsUp
       : waiting >= BACKLOG_HIGH && diskKeepsUp;
@@ -483,8 +489,10 @@ export class FeedWriter {
       this.stats.queued = this.queue.length;
       throw failure;
     }
+    this.openFailing = error !== null;
     if (error !== null) {
       // A file could not be opened (disk full, permissions): what was not taken goes back to the front.
+      if (this.behind) this.checkBacklog();
       this.stats.writeErrors++;
       this.options.onWriteError?.();
       this.options.log.alert("cannot write to the dataset; retrying", { error: (error as Error).message });

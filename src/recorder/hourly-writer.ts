@@ -249,6 +249,11 @@ export class HourlyWriter {
     await this.current?.flush({ sync });
   }
 
+  /** A file is being opened (its folder made, the hour's parts set aside, its header written). */
+  get openingFile(): boolean {
+    return this.opening >= 0n;
+  }
+
   /**
    * Bytes the current file holds in memory: encoded and not yet written, or written and kept until an fsync
    * succeeds (to be written again should it fail). Both grow while the disk fails.

@@ -695,6 +695,52 @@ describe("the recorder's writer", () => {
     // Two trades and 1,600 frames pushed: each is in the file or counted as dropped.
     expect(recs.filter((r) => r.kind === "raw" || r.kind === "trade").length + w.stats.dropped).toBe(1602);
   }, 30_000);
+
+  /** The disk's faults at a file's creation, while `broken.on`. */
+  const broken = { on: false };
+  for (const [name, fault] of [
+    [
+      "cannot be created",
+      async (path: string, flags: string): Promise<FileHandle> => {
+        if (broken.on)
+          throw Object.assign(new Error(`EACCES: permission denied, open '${path}'`), { code: "EACCES" });
+        return open(path, flags);
+      },
+    ],
+    [
+      "cannot take its header (disk full)",
+      async (path: string, flags: string): Promise<FileHandle> =>
+        withFaults(await open(path, flags), {
+          write: (real, args) => (broken.on ? diskFull() : realWrite(real, args)),
+        }),
+    ],
+  ] as const) {
+    it(`does not keep reading paused while the hour's file ${name}: records wait for the disk, not the CPU`, async () => {
+      const root = (await tempDir()).dir;
+      const backlog: boolean[] = [];
+      broken.on = true;
+      const w = new FeedWriter({
+        hourly: { root, exchange: "binance", captureId: "t", writer: { openFile: fault } },
+        clock: { nowNs: () => H10 + 1000n },
+        log: quietLog(),
+        flushIntervalMs: 50,
+        maxQueuedRecords: 200_000,
+        onBacklog: (behind) => backlog.push(behind),
+      });
+      w.start();
+      const n = BACKLOG_HIGH + 100;
+      for (let i = 0; i < n; i++) w.push(trade(i, H10 + BigInt(i)));
+      await waitFor(() => w.stats.writeErrors >= 2);
+      await new Promise((r) => setTimeout(r, 100));
+      // Paused at most for a moment (the queue crossed its mark before the first try to open the file failed).
+      expect(backlog.at(-1) ?? false).toBe(false);
+      expect(w.stats.dropped).toBe(0);
+      broken.on = false;
+      await w.stop();
+      const file = join(root, "2026-11-27", "binance", "binance-2026-11-27T10.t.tape");
+      expect((await allRecords(file)).filter((r) => r.kind === "trade")).toHaveLength(n);
+    }, 30_000);
+  }
 });
 
 describe("the recorder's writer at the edges", () => {
