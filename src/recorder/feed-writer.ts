@@ -88,6 +88,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
 /** Records waiting beyond which reading pauses (while the disk keeps up), and below which it resumes. */
+/** The longest pause between tries to open a file that could not be opened (from 500 ms, doubling). */
+const OPEN_RETRY_MAX_MS = 5000;
 export const BACKLOG_HIGH = 50_000;
 export const BACKLOG_LOW = 10_000;
 
@@ -129,6 +131,8 @@ export class FeedWriter {
   private behind = false;
   /** The last try to open a file failed (it is tried again): records wait for the disk. */
   private openFailing = false;
+  /** Tries to open a file that failed in a row. */
+  private openFailures = 0;
   /** The events that state refused records. */
   private readonly refusals = new RefusalEvents();
   private wake: (() => void) | null = null;
@@ -495,12 +499,19 @@ export class FeedWriter {
       if (this.behind) this.checkBacklog();
       this.stats.writeErrors++;
       this.options.onWriteError?.();
-      this.options.log.alert("cannot write to the dataset; retrying", { error: (error as Error).message });
+      const attempt = ++this.openFailures;
+      // Counted every time; logged at the first failure and every 20th, tried again less and less often.
+      if (attempt === 1 || attempt % 20 === 0)
+        this.options.log.alert("cannot write to the dataset; retrying", {
+          error: (error as Error).message,
+          attempt,
+        });
       this.queue = batch.slice(written).concat(this.queue);
       this.stats.queued = this.queue.length;
-      await sleep(500);
+      await sleep(Math.min(OPEN_RETRY_MAX_MS, 500 * 2 ** Math.min(attempt - 1, 4)));
       return;
     }
+    this.openFailures = 0;
     // The queue has room again: the loss is stated right after the records queued before it.
     if (this.lost !== null) this.reportLoss();
   }

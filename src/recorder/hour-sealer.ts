@@ -124,7 +124,10 @@ export async function sealHour(finalPath: string, writer: TapeWriterOptions = {}
       readers.push(await TapeReader.open(s));
     } catch (err) {
       if (!(err instanceof TapeError) || err.code === "E_TAPE_IO") throw err;
-      const kept = `${finalPath}.unreadable-${k + 1}`;
+      // The first free number: an unreadable part kept by an earlier seal of the hour is never replaced.
+      let n = k + 1;
+      while (await exists(`${finalPath}.unreadable-${n}`)) n++;
+      const kept = `${finalPath}.unreadable-${n}`;
       await rename(s, kept);
       report.unreadable.push(kept);
     }

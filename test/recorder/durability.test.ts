@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
  * a seal cut off at each step, a disk that fails, a queue that overflows.
  */
 import type { FileHandle } from "node:fs/promises";
-import { mkdir, open, readdir, rename, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import {
@@ -186,6 +186,16 @@ describe("sealing an hour", () => {
       "binance-2026-11-27T10.t.tape",
       "binance-2026-11-27T10.t.tape.unreadable-2",
     ]);
+  });
+
+  it("never replaces an unreadable source kept by an earlier seal of the hour", async () => {
+    const dir = (await tempDir()).dir;
+    const final = join(dir, "binance-2026-11-27T10.t.tape");
+    await writeFile(`${final}.unreadable-1`, "kept by an earlier seal");
+    await writeFile(`${final}.open`, "this is not a tape file at all");
+    const report = await sealHour(final);
+    expect(report.unreadable).toEqual([`${final}.unreadable-2`]);
+    expect(await readFile(`${final}.unreadable-1`, "utf8")).toBe("kept by an earlier seal");
   });
 });
 
@@ -694,6 +704,41 @@ describe("the recorder's writer", () => {
     );
     // Two trades and 1,600 frames pushed: each is in the file or counted as dropped.
     expect(recs.filter((r) => r.kind === "raw" || r.kind === "trade").length + w.stats.dropped).toBe(1602);
+  }, 30_000);
+
+  it("tries a file that cannot be created again less and less often, with an alert at the first failure", async () => {
+    const root = (await tempDir()).dir;
+    const log = quietLog();
+    const tries: number[] = [];
+    let refuse = true;
+    const w = new FeedWriter({
+      hourly: {
+        root,
+        exchange: "binance",
+        captureId: "t",
+        writer: {
+          openFile: async (path, flags) => {
+            if (!refuse) return open(path, flags);
+            tries.push(Date.now());
+            throw Object.assign(new Error(`EACCES: permission denied, open '${path}'`), { code: "EACCES" });
+          },
+        },
+      },
+      clock: { nowNs: () => H10 + 1000n },
+      log,
+      flushIntervalMs: 50,
+    });
+    w.start();
+    w.push(trade(0, H10));
+    await waitFor(() => tries.length >= 4, 10_000);
+    expect(log.alerts.filter((m) => m === "cannot write to the dataset; retrying")).toHaveLength(1);
+    // Each pause at least the one before it.
+    const pauses = tries.slice(1).map((t, i) => t - tries[i]!);
+    for (let i = 1; i < pauses.length; i++) expect(pauses[i]!).toBeGreaterThanOrEqual(pauses[i - 1]!);
+    expect(w.stats.writeErrors).toBeGreaterThanOrEqual(4);
+    refuse = false;
+    await w.stop();
+    expect(w.stats.written).toBe(1);
   }, 30_000);
 
   /** The disk's faults at a file's creation, while `broken.on`. */
