@@ -9,6 +9,7 @@
  */
 
 import type { TapeValueError } from "../format/errors.js";
+import { toTimestamp } from "../format/kind-buffer.js";
 import type { Kind, RecordInput, TimestampInput } from "../format/records.js";
 import { eventRecord, RefusalEvents, type Stamp } from "./book-feed.js";
 import type { Clock } from "./clock.js";
@@ -214,9 +215,11 @@ export class FeedWriter {
       onRejected: (rec: RecordInput, err: TapeValueError) => {
         this.stats.rejected++;
         log.warn("record refused by the format", { kind: rec.kind, symbol: rec.symbol, error: err.message });
-        // Stated in the files, as a dropped record is; an event refused in turn is only counted and logged.
+        // Stated in the files, as a dropped record is; an event refused in turn is only counted and logged. Dated
+        // where the record would have been (readers order rows by exchange time, and the recorder's clock may run
+        // ahead of the venue's), or now when its own time is what the format refused.
         const now = this.options.clock.nowNs();
-        const event = this.refusals.of(rec, err, { ts: now, recvNs: now });
+        const event = this.refusals.of(rec, err, stampOf(rec) ?? { ts: now, recvNs: now });
         if (event === null) return;
         this.queue.push(event);
         this.stats.queued = this.queue.length;
@@ -564,5 +567,17 @@ export class FeedWriter {
         dropped: this.stats.dropped,
       });
     }
+  }
+}
+
+/** A record's exchange and receive times, when the format can store them (null otherwise). */
+function stampOf(rec: RecordInput): Stamp | null {
+  try {
+    return {
+      ts: toTimestamp(rec.ts, "ts"),
+      recvNs: rec.recvTs === undefined ? null : toTimestamp(rec.recvTs, "recvTs"),
+    };
+  } catch {
+    return null;
   }
 }

@@ -609,6 +609,8 @@ describe("the recorder's writer", () => {
     expect(gaps[0]!.kind === "event" && gaps[0]!.message).toMatch(
       /a trade record of "BTCUSDT" not written: refused/,
     );
+    // Where the refused trade would have been, not at the recorder's clock (5 s ahead here).
+    expect(gaps[0]).toMatchObject({ ts: H10 + 2_000_000n - 1000n, recvTs: H10 + 2_000_000n });
   });
 
   it("retries a full disk, drops beyond its bound, and says so in a gap event once writing resumes", async () => {
