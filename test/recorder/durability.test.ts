@@ -24,23 +24,7 @@ import { HourlyWriter } from "../../src/recorder/hourly-writer.js";
 import type { RecorderLog } from "../../src/recorder/log.js";
 import { tempDir } from "../reader/helpers.js";
 import { diskFull, heldFsync, realWrite, withFaults } from "../support/faulty-file.js";
-
-const HOUR = 3_600_000_000_000n;
-/** 2026-11-27T10:00:00Z */
-const H10 = 1_795_773_600_000_000_000n;
-
-function trade(i: number, recv: bigint, symbol = "BTCUSDT"): RecordInput {
-  return {
-    kind: "trade",
-    symbol,
-    ts: recv - 1000n,
-    recvTs: recv,
-    price: `${100 + (i % 7)}.5`,
-    size: "1",
-    side: "buy",
-    tradeId: `${i}`,
-  };
-}
+import { H10, HOUR, trade } from "./trades.js";
 
 async function allRecords(path: string): Promise<TapeRecord[]> {
   const r = await openTape(path);

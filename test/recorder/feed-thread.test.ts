@@ -9,7 +9,8 @@ import type * as TapeModule from "../../src/index.js";
 import { openTape } from "../../src/index.js";
 import type { VenueId } from "../../src/recorder/connectors/index.js";
 import type * as RecorderModule from "../../src/recorder/index.js";
-import { feedOfSimulator, startSimulator } from "../../src/recorder/simulators/index.js";
+import type { RecorderOptions } from "../../src/recorder/recorder.js";
+import { feedOfSimulator, type Simulator, startSimulator } from "../../src/recorder/simulators/index.js";
 import { tempDir } from "../reader/helpers.js";
 import { files, numeric, rebuild, records } from "./recorded-files.js";
 
@@ -33,6 +34,32 @@ async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms 
   }
 }
 
+/** A recorder of simulator `s` into `root`, with feed threads unless `more` says otherwise. */
+function record(s: Simulator, root: string, more: Partial<RecorderOptions>) {
+  return Recorder.start({
+    root,
+    captureId: "t",
+    feeds: [feedOfSimulator(s, 10_000)],
+    flushIntervalMs: 50,
+    sync: false,
+    feedThreads: true,
+    ...more,
+  });
+}
+
+/** The files under `root`, each of them sealed and verified. */
+async function sealedAndVerified(root: string): Promise<string[]> {
+  const paths = await files(root);
+  expect(paths.length).toBeGreaterThan(0);
+  expect(paths.filter((p) => !p.endsWith(".tape"))).toEqual([]);
+  for (const p of paths) {
+    const reader = await openTape(p);
+    expect((await reader.verify()).ok, p).toBe(true);
+    await reader.close();
+  }
+  return paths;
+}
+
 /** The feed's own events (symbol ""), block after block as the file holds them: the order they were written in. */
 async function eventsInFileOrder(paths: string[]): Promise<{ type: string; message: string }[]> {
   const out: { type: string; message: string }[] = [];
@@ -53,15 +80,9 @@ describe.each(["binance", "okx"] as const)("recording %s with feed threads", (ve
     cleanups.push(() => s.close());
     const root = (await tempDir()).dir;
     const acks: number[] = [];
-    const r = await Recorder.start({
-      root,
-      captureId: "t",
-      feeds: [feedOfSimulator(s, 10_000)],
-      flushIntervalMs: 50,
-      sync: false,
+    const r = await record(s, root, {
       statusPort: 0,
       statusHost: "127.0.0.1",
-      feedThreads: true,
       onFlushed: (_venue, ack) => acks.push(ack.records),
     });
     cleanups.push(() => r.stop().catch(() => {}));
@@ -98,14 +119,7 @@ describe.each(["binance", "okx"] as const)("recording %s with feed threads", (ve
 
     await r.stop();
     expect(r.threads[0]!.failed).toBe(false);
-    const paths = await files(root);
-    expect(paths.length).toBeGreaterThan(0);
-    expect(paths.every((p) => p.endsWith(".tape"))).toBe(true);
-    for (const p of paths) {
-      const reader = await openTape(p);
-      expect((await reader.verify()).ok, p).toBe(true);
-      await reader.close();
-    }
+    const paths = await sealedAndVerified(root);
     const recs = await records(paths);
     // Acknowledged as flushed: in the files.
     expect(recs.length).toBeGreaterThanOrEqual(Math.max(...acks));
@@ -158,13 +172,7 @@ describe("a feed thread that dies", () => {
     const root = (await tempDir()).dir;
     const failures: unknown[] = [];
     const acks: number[] = [];
-    const r = await Recorder.start({
-      root,
-      captureId: "t",
-      feeds: [feedOfSimulator(s, 10_000)],
-      flushIntervalMs: 50,
-      sync: false,
-      feedThreads: true,
+    const r = await record(s, root, {
       onFlushed: (_venue, ack) => acks.push(ack.records),
       onFailure: (_venue, err) => failures.push(err),
     });
@@ -181,26 +189,10 @@ describe("a feed thread that dies", () => {
     // The next start sets the thread's file aside as a part of the hour, and its stop seals the hour with it:
     // everything acknowledged before the death is in the sealed file.
     let flushed = 0;
-    const again = await Recorder.start({
-      root,
-      captureId: "t",
-      feeds: [feedOfSimulator(s, 10_000)],
-      flushIntervalMs: 50,
-      sync: false,
-      onFlushed: () => flushed++,
-    });
+    const again = await record(s, root, { feedThreads: false, onFlushed: () => flushed++ });
     await waitFor(() => flushed > 0, "the next start's first flush");
     await again.stop();
-    const paths = await files(root);
-    expect(
-      paths.every((p) => p.endsWith(".tape")),
-      paths.join(" "),
-    ).toBe(true);
-    for (const p of paths) {
-      const reader = await openTape(p);
-      expect((await reader.verify()).ok, p).toBe(true);
-      await reader.close();
-    }
+    const paths = await sealedAndVerified(root);
     expect((await records(paths)).length).toBeGreaterThanOrEqual(Math.max(...acks));
   });
 });

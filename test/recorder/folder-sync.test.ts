@@ -4,9 +4,9 @@
  */
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
-import type { RecordInput } from "../../src/index.js";
 import { HourlyWriter } from "../../src/recorder/hourly-writer.js";
 import { tempDir } from "../reader/helpers.js";
+import { H10, HOUR, trade } from "./trades.js";
 
 /** Folders fsynced, in order (a folder is opened read-only to be fsynced). */
 const syncedFolders: string[] = [];
@@ -27,28 +27,16 @@ vi.mock("node:fs/promises", async (importOriginal) => {
   };
 });
 
-const HOUR = 3_600_000_000_000n;
-const H10 = 1_795_773_600_000_000_000n;
-const trade = (ts: bigint): RecordInput => ({
-  kind: "trade",
-  symbol: "BTCUSDT",
-  ts,
-  recvTs: ts,
-  price: "1",
-  size: "1",
-  side: "buy",
-});
-
 describe("a new hour's file", () => {
   it("has its folder fsynced, and the folders made for it", async () => {
     const root = (await tempDir()).dir;
     const w = new HourlyWriter({ root, exchange: "binance", captureId: "t" });
-    await w.write([trade(H10)]);
+    await w.write([trade(0, H10)]);
     const venue = join(root, "2026-11-27", "binance");
     // The file's entry, the venue folder's, the day folder's.
     expect(syncedFolders).toEqual([venue, join(root, "2026-11-27"), root]);
     syncedFolders.length = 0;
-    await w.write([trade(H10 + HOUR)]);
+    await w.write([trade(1, H10 + HOUR)]);
     // The next hour: the folders were there; the seal of the hour before fsyncs the folder for its rename too.
     expect(syncedFolders.filter((d) => d !== venue)).toEqual([]);
     expect(syncedFolders).toContain(venue);

@@ -6,9 +6,10 @@
 import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
-import { openTape, type RecordInput, TapeWriter } from "../../src/index.js";
+import { openTape, TapeWriter } from "../../src/index.js";
 import { sealHour, setAside } from "../../src/recorder/hour-sealer.js";
 import { tempDir } from "../reader/helpers.js";
+import { H10, HOUR, trade } from "./trades.js";
 
 /** The next readdir fails as an exhausted process fails it (EMFILE), or misses every name. */
 const failNextReaddir = { on: false };
@@ -31,19 +32,6 @@ vi.mock("node:fs/promises", async (importOriginal) => {
   };
 });
 
-const HOUR = 3_600_000_000_000n;
-const H10 = 1_795_773_600_000_000_000n;
-const trade = (i: number): RecordInput => ({
-  kind: "trade",
-  symbol: "BTCUSDT",
-  ts: H10 + BigInt(i),
-  recvTs: H10 + BigInt(i),
-  price: "1",
-  size: "1",
-  side: "buy",
-  tradeId: `${i}`,
-});
-
 /** An unsealed file of trades `from` … `from + n - 1` at `path` + ".open". */
 async function writeOpen(path: string, from: number, n: number): Promise<void> {
   const w = await TapeWriter.create(path, {
@@ -52,7 +40,7 @@ async function writeOpen(path: string, from: number, n: number): Promise<void> {
     periodStart: H10,
     periodEnd: H10 + HOUR,
   });
-  for (let i = from; i < from + n; i++) w.append(trade(i));
+  for (let i = from; i < from + n; i++) w.append(trade(i, H10 + BigInt(i)));
   await w.close();
 }
 
