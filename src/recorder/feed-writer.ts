@@ -89,10 +89,10 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
 /** Records waiting beyond which reading pauses (while the disk keeps up), and below which it resumes. */
-/** The longest pause between tries to open a file that could not be opened (from 500 ms, doubling). */
-const OPEN_RETRY_MAX_MS = 5000;
 export const BACKLOG_HIGH = 50_000;
 export const BACKLOG_LOW = 10_000;
+/** The longest pause between tries to open a file that could not be opened (from 500 ms, doubling). */
+const OPEN_RETRY_MAX_MS = 5000;
 
 /** Records appended between two turns of the event loop: a batch's blocks are not all encoded in one go. */
 const RECORDS_PER_TURN = 1024;

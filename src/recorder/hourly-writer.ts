@@ -11,7 +11,7 @@
  * blocks, in the background, see hour-sealer.ts; a seal that fails is tried again). In `reblock` mode an hour's
  * `.open` file left by an earlier process is set aside as a part and joined at the seal.
  */
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { TapeError, TapeValueError } from "../format/errors.js";
 import { toTimestamp } from "../format/kind-buffer.js";
@@ -232,8 +232,9 @@ export class HourlyWriter {
     try {
       await syncNewEntries(dirname(path), firstMade);
     } catch (err) {
-      // Tried again as any file that could not be opened: this one is set aside (it holds only a header).
+      // Tried again as any file that could not be opened: this one holds only its header, and goes.
       await file.discard();
+      await rm(file.openPath, { force: true });
       throw err;
     }
     this.current = file;
