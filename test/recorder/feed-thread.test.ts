@@ -140,19 +140,12 @@ describe.each(["binance", "okx"] as const)("recording %s with feed threads", (ve
   });
 });
 
-describe("a feed thread that dies", () => {
-  it("fails the start with the error it died of, as the same feed on the main thread does", async () => {
+describe("a feed thread that fails", () => {
+  it("fails the start with the error of a setting its feed refuses, as the same feed on the main thread does", async () => {
     const s = await startSimulator("binance", { rate: 10, seed: 3 });
     cleanups.push(() => s.close());
     const root = (await tempDir()).dir;
-    const start = (feedThreads: boolean) =>
-      Recorder.start({
-        root,
-        captureId: "bad/id",
-        feeds: [feedOfSimulator(s, 10_000)],
-        sync: false,
-        feedThreads,
-      });
+    const start = (feedThreads: boolean) => record(s, root, { captureId: "bad/id", feedThreads });
     const onMain = await start(false).then(
       () => null,
       (err: unknown) => err,
@@ -166,7 +159,7 @@ describe("a feed thread that dies", () => {
     expect((onThread as { code: string }).code).toBe((onMain as { code: string }).code);
   });
 
-  it("makes the stop reject, and the next start seals what it had written", async () => {
+  it("by dying makes the stop reject, and the next start seals what it had written", async () => {
     const s = await startSimulator("binance", { rate: 40, seed: 5 });
     cleanups.push(() => s.close());
     const root = (await tempDir()).dir;
