@@ -233,13 +233,16 @@ export class Connection implements FeedConnection {
       // A failed attempt: nothing was connected, so nothing was lost; try again after a pause.
       this.o.events.onWarning(`socket ${s.id}: connection attempt failed (${reason})`);
     } else {
-      const why = this.stopped ? "stopped" : s.retired ? "replaced" : "dropped";
+      // A successor that closes before it delivered lost nothing: the current socket delivered meanwhile.
+      const why = this.stopped ? "stopped" : s.retired || this.successor === s ? "replaced" : "dropped";
       this.o.events.onClose(s.id, reason, why, this.o.clock.nowNs());
     }
     if (s.retired || this.stopped) return;
     if (this.successor === s) {
       this.successor = null;
       this.replaceNotBefore = Date.now() + this.backoff(this.replaceAttempt++);
+      // The current socket dropped while this one opened, leaving it to take over: reconnect.
+      if (this.current === null) this.reconnectLater();
       return;
     }
     if (this.current !== s) return;
@@ -248,6 +251,12 @@ export class Connection implements FeedConnection {
     if (this.successor !== null) return;
     // A connection that lived a minute resets the backoff.
     if (s.opened && Date.now() - s.openedAt > 60_000) this.attempt = 0;
+    this.reconnectLater();
+  }
+
+  /** Opens a new connection after the backoff, unless one is there by then. */
+  private reconnectLater(): void {
+    if (this.retry !== null) return;
     this.retry = setTimeout(
       () => {
         this.retry = null;
