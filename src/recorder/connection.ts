@@ -286,12 +286,16 @@ export class Connection implements FeedConnection {
     const s = this.current;
     if (s === null || s.ws.readyState !== WebSocket.OPEN || this.readingPaused) return;
     const silent = now - s.lastFrameAt;
-    if (silent >= (this.o.stallMs ?? 30_000)) {
+    const stallMs = this.o.stallMs ?? 30_000;
+    if (silent >= stallMs) {
       this.o.events.onStall(s.id, silent, this.o.clock.nowNs());
       s.ws.terminate();
       return;
     }
-    if (silent >= this.o.heartbeat.idleMs && now - s.lastPingAt >= this.o.heartbeat.idleMs) {
+    // Pinged by half the stall time at the latest: where a quiet market is silent, the answer must come before the
+    // connection is taken for dead.
+    const idleMs = Math.min(this.o.heartbeat.idleMs, stallMs / 2);
+    if (silent >= idleMs && now - s.lastPingAt >= idleMs) {
       s.lastPingAt = now;
       if (this.o.heartbeat.ping === null) s.ws.ping();
       else s.ws.send(this.o.heartbeat.ping);

@@ -88,4 +88,10 @@ describe("a connection that only answers pings", () => {
       expect(seen.stalls).toBe(0);
     });
   }
+
+  it("is kept on a quiet venue whose ping idle time is the stall time (Binance's defaults): it is pinged sooner", async () => {
+    const seen = await watch({ ...framePing(false), idleMs: 1000 }, 2200);
+    expect(seen.pings).toBeGreaterThanOrEqual(2);
+    expect(seen.stalls).toBe(0);
+  });
 });
