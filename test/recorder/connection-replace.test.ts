@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
 import { systemClock } from "../../src/recorder/clock.js";
 import { Connection } from "../../src/recorder/connection.js";
+import { waitFor } from "../support/wait.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -70,14 +71,6 @@ function connect(url: string, seen: string[]): Connection {
   return conn;
 }
 
-const until = async (cond: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
-
 describe("a connection being replaced", () => {
   it("reconnects when the current socket drops while its successor opens, and the successor then fails", async () => {
     const sockets: WebSocket[] = [];
@@ -94,7 +87,7 @@ describe("a connection being replaced", () => {
     });
     const seen: string[] = [];
     connect(url, seen);
-    await until(() => seen.includes("frame 3"));
+    await waitFor(() => seen.includes("frame 3"), "a frame of the third socket", 5000);
     expect(seen.slice(0, 2)).toEqual(["open 1", "close 1 dropped"]);
     expect(seen.some((e) => e.startsWith("socket 2: connection attempt failed"))).toBe(true);
     expect(seen).toContain("open 3");
@@ -112,7 +105,11 @@ describe("a connection being replaced", () => {
     });
     const seen: string[] = [];
     connect(url, seen);
-    await until(() => seen.includes("close 2 replaced") || seen.includes("close 2 dropped")).catch(() => {
+    await waitFor(
+      () => seen.includes("close 2 replaced") || seen.includes("close 2 dropped"),
+      "the second socket closed",
+      5000,
+    ).catch(() => {
       throw new Error(seen.join("\n"));
     });
     expect(seen).toContain("close 2 replaced");

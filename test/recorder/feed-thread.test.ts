@@ -12,6 +12,7 @@ import type * as RecorderModule from "../../src/recorder/index.js";
 import type { RecorderOptions } from "../../src/recorder/recorder.js";
 import { feedOfSimulator, type Simulator, startSimulator } from "../../src/recorder/simulators/index.js";
 import { tempDir } from "../reader/helpers.js";
+import { waitFor } from "../support/wait.js";
 import { files, numeric, rebuild, records } from "./recorded-files.js";
 
 // `npm test` builds the package first.
@@ -25,14 +26,6 @@ const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
-
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** A recorder of simulator `s` into `root`, with feed threads unless `more` says otherwise. */
 function record(s: Simulator, root: string, more: Partial<RecorderOptions>) {
@@ -88,7 +81,7 @@ describe.each(["binance", "okx"] as const)("recording %s with feed threads", (ve
     cleanups.push(() => r.stop().catch(() => {}));
     expect(r.feeds).toHaveLength(0);
     expect(r.threads).toHaveLength(1);
-    await waitFor(() => r.ready, "connections");
+    await waitFor(() => r.ready, "connections", 15_000);
     const base = `http://127.0.0.1:${r.statusPort}`;
     const metric = async (name: string) => {
       const text = await (await fetch(`${base}/metrics`)).text();
@@ -97,12 +90,16 @@ describe.each(["binance", "okx"] as const)("recording %s with feed threads", (ve
     };
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     const sym = s.symbols[0]!;
-    await waitFor(async () => (await metric("ticktape_records_written_total")) > 100, "records written");
+    await waitFor(
+      async () => (await metric("ticktape_records_written_total")) > 100,
+      "records written",
+      15_000,
+    );
     await s.inject({ kind: "drop", symbol: sym });
-    await waitFor(async () => (await metric("ticktape_gaps_total")) === 1, "the gap counted");
+    await waitFor(async () => (await metric("ticktape_gaps_total")) === 1, "the gap counted", 15_000);
     await s.inject({ kind: "duplicate", symbol: sym });
     await s.inject({ kind: "disconnect" });
-    await waitFor(() => r.threads[0]!.connectCount === 2 && r.ready, "reconnect");
+    await waitFor(() => r.threads[0]!.connectCount === 2 && r.ready, "reconnect", 15_000);
     await new Promise((res) => setTimeout(res, 1500));
     // Settled: no more market, and time for the last frames to reach the files.
     s.pause();
@@ -170,10 +167,10 @@ describe("a feed thread that fails", () => {
       onFailure: (_venue, err) => failures.push(err),
     });
     cleanups.push(() => r.stop().catch(() => {}));
-    await waitFor(() => acks.length > 2, "flushes");
+    await waitFor(() => acks.length > 2, "flushes", 15_000);
     // The thread ends as if it had crashed (an out-of-memory kill ends it the same way).
     await (r.threads[0] as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
-    await waitFor(() => r.threads[0]!.failed, "the death noticed");
+    await waitFor(() => r.threads[0]!.failed, "the death noticed", 15_000);
     expect(failures).toHaveLength(1);
     await expect(r.stop()).rejects.toThrow(/feed thread exited/);
     const left = await files(root);
@@ -183,7 +180,7 @@ describe("a feed thread that fails", () => {
     // everything acknowledged before the death is in the sealed file.
     let flushed = 0;
     const again = await record(s, root, { feedThreads: false, onFlushed: () => flushed++ });
-    await waitFor(() => flushed > 0, "the next start's first flush");
+    await waitFor(() => flushed > 0, "the next start's first flush", 15_000);
     await again.stop();
     const paths = await sealedAndVerified(root);
     expect((await records(paths)).length).toBeGreaterThanOrEqual(Math.max(...acks));

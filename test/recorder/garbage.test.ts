@@ -12,6 +12,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { datasetOfFiles, type TapeRecord } from "../../src/index.js";
 import { Recorder } from "../../src/recorder/recorder.js";
 import { tempDir } from "../reader/helpers.js";
+import { waitFor } from "../support/wait.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -89,14 +90,6 @@ async function filesUnder(root: string): Promise<string[]> {
     if (e.isFile()) files.push(join(e.parentPath, e.name));
   }
   return files;
-}
-
-async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** A recorder of the venue's BTCUSDT, with raw capture on, flushing often. */

@@ -20,6 +20,7 @@ import {
   startSimulator,
 } from "../../src/recorder/simulators/index.js";
 import { tempDir } from "../reader/helpers.js";
+import { waitFor } from "../support/wait.js";
 import { files, numeric, rebuild, records } from "./recorded-files.js";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -52,14 +53,6 @@ async function record(
   });
   cleanups.push(() => r.stop().catch(() => {}));
   return r;
-}
-
-async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** Pauses the market and waits until the recorder's books hold the simulator's last update. */
