@@ -107,6 +107,12 @@ export interface Connector {
   onOpen(plan: ConnectionPlan, recvNs: bigint | null, ctx: FeedContext): void;
   /** A connection was lost: each of its books has a gap until its next snapshot. */
   onClose(plan: ConnectionPlan, recvNs: bigint | null, reason: string, ctx: FeedContext): void;
+  /**
+   * The hour of receive time before `hour` is over, and its file about to be sealed: what that file must still say
+   * (a loss found late, see `BookFeed.loseSince`) is recorded now, received at `hour - 1`, before the books are
+   * carried into the next hour's file. Optional.
+   */
+  onHourEnd?(hour: bigint, ctx: FeedContext): void;
   /** One received text frame. Returns the symbol it concerns ("" when none), for its raw record. */
   onFrame(text: string, recvNs: bigint | null, ctx: FeedContext): string;
   /**

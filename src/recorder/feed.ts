@@ -165,16 +165,18 @@ export class Feed {
   }
 
   /**
-   * At the first message of a new hour, every book in sync is written again as snapshot rows, before the message:
-   * each hour's file then holds a book to start from (and the writer's checkpoints have one to build on). Not at
-   * the first message of all (the books start from their own snapshots), nor after a silence longer than
-   * `maxSilenceNs` (another session, e.g. the next capture file given to ingest: its books may be stale).
+   * At the first message of a new hour, the connector closes the hour that ended (`onHourEnd`), then every book in
+   * sync is written again as snapshot rows, before the message: each hour's file then holds a book to start from
+   * (and the writer's checkpoints have one to build on). Not at the first message of all (the books start from
+   * their own snapshots), nor after a silence longer than `maxSilenceNs` (another session, e.g. the next capture
+   * file given to ingest: its books may be stale).
    */
   private carryBooks(recvNs: bigint): void {
     const hour = hourOf(recvNs);
     const first = this.nextHour < 0n;
     this.nextHour = hour + HOUR_NS;
     if (first) return;
+    this.connector.onHourEnd?.(hour, this.ctx);
     const limit = this.options.maxSilenceNs;
     if (limit !== undefined && this.lastRecvNs !== null && recvNs - this.lastRecvNs > limit) return;
     for (const book of this.connector.allBooks()) book.carry(this.ctx, hour);

@@ -9,7 +9,9 @@
  * `RecentLevels` keeps the level changes a book's connection wrote lately; at a takeover, `TakeoverWatch` takes
  * those stamped after the snapshot and follows the new connection's updates. Readers hold such a level at the old
  * change's size from its time until a change stamped after it: where the venue's size (the new connection's) was
- * another meanwhile, the book in the files has been wrong since the old change.
+ * another meanwhile, the book in the files has been wrong since the old change. The watch must be decided before the
+ * hour's file it concerns is sealed (the connector: by the new connection's other messages too, at the hour's end,
+ * and at the connection's close).
  */
 import type { LevelChange } from "./book-feed.js";
 import type { LevelBook } from "./level-book.js";

@@ -87,6 +87,26 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
     this.loseAll(reason, null, (feed) => feed.lossStamp(ctx, recvNs), ctx);
   }
 
+  /** The connection delivers no more (a drop, the recorder's stop): its takeovers still watched are decided now. */
+  override onClose(plan: ConnectionPlan, recvNs: bigint | null, reason: string, ctx: FeedContext): void {
+    for (const s of plan.symbols) {
+      const feed = this.books.known(s);
+      if (feed !== undefined) this.endTakeover(feed, recvNs, ctx);
+    }
+    super.onClose(plan, recvNs, reason, ctx);
+  }
+
+  /**
+   * The hour's file is sealed next: a takeover still watched is decided now, its gap received in that hour. (A copy
+   * of an old change still on its way then costs a resync; a gap decided later would miss the sealed file.)
+   */
+  onHourEnd(hour: bigint, ctx: FeedContext): void {
+    for (const product of [...this.takeovers.keys()]) {
+      const feed = this.books.known(product)!;
+      if (this.endTakeover(feed, hour - 1n, ctx)) this.resubscribe(feed, ctx, hour);
+    }
+  }
+
   onFrame(text: string, recvNs: bigint | null, ctx: FeedContext): string {
     const msg = objectOf(parseJsonStrings(text), "frame");
     if (msg.type === "error") {
@@ -116,6 +136,7 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
     else if (channel === "ticker")
       for (const e of events) product = this.onTicker(objectOf(e, "events[]"), at, ctx);
     else ctx.counters.ignoredFrames++; // heartbeats, subscriptions
+    if (this.takeovers.size > 0) this.settleTakeovers(at, ctx);
     return product;
   }
 
@@ -242,12 +263,10 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
       const takeover = feed.synced && owner !== undefined && ctx.socket > owner;
       const before = this.snapshotTs.get(product);
       // A takeover still watched when the book is fetched again (it lost sync meanwhile): its last state decides.
-      const wrongSince = this.takeovers.get(product)?.decide() ?? null;
-      if (wrongSince !== null) feed.loseSince(ctx, REPLACED_CHANGE, { ts: wrongSince, recvNs: at.recvNs });
+      this.endTakeover(feed, at.recvNs, ctx);
       feed.snapshot(ctx, bids, asks, null, at);
       this.bookSocket.set(product, ctx.socket);
       this.snapshotTs.set(product, at.ts);
-      this.takeovers.delete(product);
       if (takeover) this.watchTakeover(feed, at, before, ctx);
     } else if (feed.synced && owner !== undefined && ctx.socket < owner) {
       // The replaced connection's copy of what the book's own connection sends.
@@ -317,6 +336,35 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
     if (watch.done) this.takeovers.delete(feed.symbol);
     if (wrongSince === null) return false;
     feed.loseSince(ctx, REPLACED_CHANGE, { ts: wrongSince, recvNs: at.recvNs });
+    return true;
+  }
+
+  /**
+   * Any message of a book's connection, not only an update of the book, shows how far that connection got (its
+   * messages come in order): one stamped well past the watched changes decides the watch as an update would. A
+   * quiet product sends no update, and its watch would stay open until its hour's file is sealed.
+   */
+  private settleTakeovers(at: Stamp, ctx: FeedContext): void {
+    for (const [product, watch] of [...this.takeovers]) {
+      if (this.bookSocket.get(product) !== ctx.socket) continue;
+      const wrongSince = watch.update(at.ts, [], []);
+      if (watch.done) this.takeovers.delete(product);
+      if (wrongSince === null) continue;
+      const feed = this.books.known(product)!;
+      feed.loseSince(ctx, REPLACED_CHANGE, { ts: wrongSince, recvNs: at.recvNs });
+      this.resubscribe(feed, ctx, at.recvNs);
+    }
+  }
+
+  /**
+   * Ends `feed`'s takeover watch, if any, on its state: a `gap` (received at `recvNs`) where the book in the files
+   * is wrong. Returns whether there was one.
+   */
+  private endTakeover(feed: BookFeed, recvNs: bigint | null, ctx: FeedContext): boolean {
+    const wrongSince = this.takeovers.get(feed.symbol)?.decide() ?? null;
+    this.takeovers.delete(feed.symbol);
+    if (wrongSince === null) return false;
+    feed.loseSince(ctx, REPLACED_CHANGE, { ts: wrongSince, recvNs });
     return true;
   }
 

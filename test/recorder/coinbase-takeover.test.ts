@@ -1,0 +1,224 @@
+/**
+ * A Coinbase book taken over by a new connection's snapshot, while the old connection's last change, stamped after
+ * the snapshot, sets a level back for readers (takeover-watch.ts): the watch that finds it must be decided before
+ * the hour's file is sealed, also when the product stays quiet, and when the recorder stops. The live feed with its
+ * writer and an injected clock; the connection is scripted (frames of two sockets, the close at a stop).
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { datasetOfFiles, OrderBook, type TapeRecord } from "../../src/index.js";
+import type { ConnectionOptions, FeedConnection } from "../../src/recorder/connection.js";
+import { LiveFeed } from "../../src/recorder/live-feed.js";
+import { silentLog } from "../../src/recorder/log.js";
+import { RecorderMetrics } from "../../src/recorder/metrics.js";
+import { tempDir } from "../reader/helpers.js";
+import { waitFor } from "../support/wait.js";
+import { files, records } from "./recorded-files.js";
+
+/** The start of an hour (2027-01-15T08:00Z), ms; times below are ms from it. */
+const H = 1_800_000_000_000;
+const nsOf = (ms: number) => BigInt(H + ms) * 1_000_000n;
+
+/** A connection whose sockets the test drives: `opened`, frames through `events`, `closed`. */
+class Scripted implements FeedConnection {
+  readonly open = new Set<number>();
+  readonly sent: string[] = [];
+  constructor(
+    readonly o: ConnectionOptions,
+    private readonly now: () => bigint,
+  ) {}
+  start(): void {
+    this.opened(1, false);
+  }
+  opened(id: number, replacing: boolean): void {
+    this.open.add(id);
+    this.o.events.onOpen(id, replacing, this.now());
+  }
+  closed(id: number, reason: string, why: "dropped" | "replaced" | "stopped"): void {
+    this.open.delete(id);
+    this.o.events.onClose(id, reason, why, this.now());
+  }
+  send(text: string): void {
+    this.sent.push(text);
+  }
+  pauseReading(): void {}
+  resumeReading(): void {}
+  async stop(): Promise<void> {
+    for (const id of [...this.open]) this.closed(id, "recorder stopping", "stopped");
+  }
+}
+
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (stops.length > 0) await stops.pop()!();
+});
+
+async function recording() {
+  const root = (await tempDir()).dir;
+  let now = nsOf(-60_000);
+  let conn: Scripted | null = null;
+  const live = new LiveFeed({
+    feed: {
+      venue: "coinbase",
+      symbols: ["BTC-USD"],
+      trades: false,
+      book: true,
+      bbo: false,
+      raw: false,
+      urls: {},
+      stallMs: 60_000,
+      maxConnectionAgeMs: 0,
+    },
+    root,
+    captureId: "t",
+    clock: { nowNs: () => now },
+    log: silentLog,
+    metrics: new RecorderMetrics(),
+    writer: { hourly: {}, flushIntervalMs: 10, sync: false },
+    connect: (o) => {
+      conn = new Scripted(o, () => now);
+      return conn;
+    },
+  });
+  await live.start();
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await live.stop();
+  };
+  stops.push(stop);
+  const c = conn as unknown as Scripted;
+  const numbers = new Map<number, number>();
+  /** The clock at `ms`. */
+  const at = (ms: number) => {
+    now = nsOf(ms);
+  };
+  /** A message of `socket`, stamped `ms` on its clock, received at `recvMs`. */
+  const frame = (socket: number, ms: number, recvMs: number, channel: string, events: unknown[]) => {
+    at(recvMs);
+    if (!c.open.has(socket)) c.opened(socket, true);
+    const n = numbers.get(socket) ?? 0;
+    numbers.set(socket, n + 1);
+    const timestamp = new Date(H + ms).toISOString();
+    const text = JSON.stringify({ channel, client_id: "", timestamp, sequence_num: n, events });
+    c.o.events.onFrame(socket, Buffer.from(text), now, text);
+  };
+  const l2 = (socket: number, ms: number, recvMs: number, type: string, bids: [string, string][]) => {
+    const updates = [
+      ...bids.map(([price_level, new_quantity]) => ({ side: "bid", price_level, new_quantity })),
+      ...(type === "snapshot" ? [{ side: "offer", price_level: "101", new_quantity: "1" }] : []),
+    ];
+    frame(socket, ms, recvMs, "l2_data", [{ type, product_id: "BTC-USD", updates }]);
+  };
+  const heartbeat = (socket: number, ms: number) =>
+    frame(socket, ms, ms, "heartbeats", [
+      { current_time: new Date(H + ms).toISOString(), heartbeat_counter: ms },
+    ]);
+  /**
+   * Connection 1's book, then its replacement at `ms`: connection 1's change of 99 to 5 is stamped `ms + 13` (its
+   * clock 3 ms ahead) and received at `ms + 10`, before connection 2's snapshot, stamped `ms + 12`, with 99 at
+   * `held`; connection 1 then sends its copy of the change to 7, and is closed. The product is quiet after.
+   */
+  const takeover = (ms: number, held: string) => {
+    l2(1, -60_000, -60_000, "snapshot", [
+      ["100", "1"],
+      ["99", "1"],
+    ]);
+    l2(1, ms + 13, ms + 10, "update", [["99", "5"]]);
+    l2(2, ms + 12, ms + 12, "snapshot", [
+      ["100", "1"],
+      ["99", held],
+    ]);
+    if (held === "7") l2(1, ms + 14, ms + 13, "update", [["99", "7"]]);
+    at(ms + 20);
+    c.closed(1, "code 1000", "replaced");
+  };
+  const book = () => live.connector.bookOf("BTC-USD")!;
+  return { root, live, conn: c, at, l2, heartbeat, takeover, book, stop };
+}
+
+/**
+ * The book of BTC-USD that readers rebuild from these files: up to the loss the recorder's stop states, if any
+ * (as it stood when the recorder stopped).
+ */
+async function rebuilt(paths: string[]) {
+  const book = new OrderBook("BTC-USD");
+  const rows = datasetOfFiles(paths).replay({ symbols: ["BTC-USD", ""], kinds: ["book", "event"] });
+  for await (const row of rows) {
+    if (row.kind === "event" && row.symbol === "BTC-USD" && row.message.endsWith("recorder stopping")) break;
+    book.apply(row);
+  }
+  return { valid: book.valid, bids: book.top(10).bids.map((l) => `${l.price}:${l.size}`) };
+}
+
+const gaps = (recs: TapeRecord[]) =>
+  recs.flatMap((r) => (r.kind === "event" && r.type === "gap" ? [`${r.ts} ${r.message}`] : []));
+
+/** The gap that says readers held 99 at the old connection's 5 from its change on. */
+const SET_BACK = (ms: number) =>
+  `${Number(nsOf(ms))} a change the replaced connection sent after the new connection's snapshot is not the venue's`;
+
+describe("a coinbase takeover whose watch is still open", () => {
+  it("is decided by the connection's heartbeats when the product stays quiet, before the hour's file is sealed", async () => {
+    const r = await recording();
+    r.takeover(-30_000, "7");
+    for (let s = -29; s <= -1; s++) r.heartbeat(2, s * 1000);
+    // The hour ends with nothing received: the writer seals its file (as at each flush once the hour is over).
+    r.at(500);
+    await waitFor(() => r.live.writer.stats.sealedFiles === 1, "the hour's file sealed");
+    r.heartbeat(2, 600);
+    await r.stop();
+    const [hour, next] = await files(r.root);
+    expect(next).toBeDefined();
+    // Readers of the sealed hour: 99 at 5 from the old connection's change on, where the venue had 7.
+    expect(gaps(await records([hour!]))).toEqual([SET_BACK(-30_000 + 13)]);
+    expect(await rebuilt([hour!])).toMatchObject({ valid: false });
+  });
+
+  it("at the end of the hour: its gap goes into the hour's file, and the book is not carried into the next", async () => {
+    const r = await recording();
+    r.takeover(-500, "7");
+    r.heartbeat(2, -100);
+    // The next hour's first message, less than a second after the old change: the hour's file is not sealed yet.
+    r.heartbeat(2, 300);
+    expect(r.book().synced).toBe(false);
+    expect(r.conn.sent.some((t) => t.includes('"subscribe"') && t.includes("level2"))).toBe(true);
+    // The answer to the new subscription.
+    r.l2(2, 400, 400, "snapshot", [
+      ["100", "1"],
+      ["99", "7"],
+    ]);
+    r.at(500);
+    await r.stop();
+    const [hour, next] = await files(r.root);
+    expect(gaps(await records([hour!]))).toEqual([SET_BACK(-500 + 13)]);
+    expect(await rebuilt([hour!])).toMatchObject({ valid: false });
+    const carried = (await records([next!])).filter((x) => x.kind === "event" && x.type === "info");
+    expect(carried).toEqual([]);
+    expect(await rebuilt([next!])).toEqual({ valid: true, bids: ["100:1", "99:7"] });
+  });
+
+  it("at the end of the hour, when the snapshot held the old change as it is: no gap, the book is carried", async () => {
+    const r = await recording();
+    r.takeover(-500, "5");
+    r.heartbeat(2, 300);
+    expect(r.book().synced).toBe(true);
+    await r.stop();
+    const [hour, next] = await files(r.root);
+    expect(gaps(await records([hour!, next!]))).toEqual([]);
+    expect(await rebuilt([hour!])).toEqual({ valid: true, bids: ["100:1", "99:5"] });
+    expect(await rebuilt([next!])).toEqual({ valid: true, bids: ["100:1", "99:5"] });
+  });
+
+  it("is decided when the recorder stops: the last file holds its gap", async () => {
+    const r = await recording();
+    r.takeover(-30_000, "7");
+    r.heartbeat(2, -29_500);
+    r.at(-29_400);
+    await r.stop();
+    const paths = await files(r.root);
+    expect(paths).toHaveLength(1);
+    expect(gaps(await records(paths))).toEqual([SET_BACK(-30_000 + 13)]);
+    expect(await rebuilt(paths)).toMatchObject({ valid: false });
+  });
+});
