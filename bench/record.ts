@@ -6,10 +6,11 @@
  * and sizes from the files it wrote.
  * - throughput: messages per second over the run, and per CPU-second of the recorder process; sustained means
  *   that nothing was lost on the way (no gap, no record dropped);
- * - latency: the simulator stamps each depth update with its send time (Binance `E`, whole ms); the recorder's
- *   socket thread stamps its receive time as it reads the frame, and puts it in the batch it hands to the feed
- *   thread. The p99 of the difference over the measured window is an upper bound of send → queued (up to 1 ms
- *   high: `E` is truncated to the ms), time waiting in the socket buffer while the recorder is busy included. How
+ * - latency: the simulator stamps each depth update with the time it makes it (Binance `E`, in µs as the recorder
+ *   asks for them, on the same clock as the recorder's); the recorder stamps its receive time as it reads the frame
+ *   (with feed threads: the socket thread, which puts the frame in the batch it hands to the feed thread). The p99
+ *   of the difference over the measured window is an upper bound of send → queued: it includes the simulator's
+ *   own time from stamping to sending, and the time waiting in the socket buffer while the recorder is busy. How
  *   long frames then wait for the feed thread (which parses, sequences and writes them) is read from the
  *   recorder's own histogram (`ticktape_feed_thread_wait_seconds`), as the bound of the bucket of its p99;
  * - memory: the recorder's RSS after the warm-up and at the end of the run, and the medians of its first and last

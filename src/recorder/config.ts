@@ -8,6 +8,7 @@ import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument, type
 import { CODECS, type Codec } from "../format/codecs.js";
 import { TapeError } from "../format/errors.js";
 import { captureIdProblem } from "../reader/layout.js";
+import type { TimeUnit } from "./connector.js";
 import { isVenueId, VENUE_IDS } from "./connectors/index.js";
 import type { FeedConfig } from "./live-feed.js";
 
@@ -136,6 +137,7 @@ const FEED = [
   "stallSeconds",
   "maxConnectionHours",
   "maxFrameMiB",
+  "timeUnit",
 ] as const;
 const KINDS = ["trade", "book", "bbo"] as const;
 /** Binance drops connections after 24 h: replace them a little before. */
@@ -199,6 +201,16 @@ export function parseRecorderConfig(
         );
       feedUrls[key] = u;
     }
+    // Binance spot sends microseconds when asked (said here, so that `--check` shows it).
+    let timeUnit: TimeUnit | undefined = venue === "binance" ? "microsecond" : undefined;
+    if (f.timeUnit !== undefined) {
+      const unit = c.string(f.timeUnit, [...p, "timeUnit"]);
+      if (venue !== "binance")
+        c.fail([...p, "timeUnit"], "only Binance spot lets a client choose the unit of its times");
+      if (unit !== "millisecond" && unit !== "microsecond")
+        c.fail([...p, "timeUnit"], "expected millisecond or microsecond");
+      timeUnit = unit;
+    }
     return {
       venue,
       symbols,
@@ -217,6 +229,7 @@ export function parseRecorderConfig(
           720,
         ) * 3_600_000,
       maxFrameBytes: c.integer(f.maxFrameMiB, [...p, "maxFrameMiB"], 64, 1, 1024) * 1024 * 1024,
+      ...(timeUnit === undefined ? {} : { timeUnit }),
     };
   });
   const port = status.port === undefined ? null : c.integer(status.port, ["status", "port"], 0, 0, 65535);

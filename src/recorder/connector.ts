@@ -13,7 +13,11 @@ export interface FeedSelection {
   trades: boolean;
   book: boolean;
   bbo: boolean;
+  /** The unit a venue that lets clients choose sends its times in (Binance spot); default: the finest. */
+  timeUnit?: TimeUnit;
 }
+
+export type TimeUnit = "millisecond" | "microsecond";
 
 export interface VenueUrls {
   /** WebSocket base URL. */

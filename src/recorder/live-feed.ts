@@ -7,7 +7,7 @@ import { exists } from "../format/writer.js";
 import { eventRecord } from "./book-feed.js";
 import type { Clock } from "./clock.js";
 import { Connection, type ConnectionOptions, type FeedConnection } from "./connection.js";
-import type { ConnectionPlan, Connector } from "./connector.js";
+import type { ConnectionPlan, Connector, TimeUnit } from "./connector.js";
 import { createConnector, type VenueId, venueEntry } from "./connectors/index.js";
 import { Feed } from "./feed.js";
 import {
@@ -38,6 +38,8 @@ export interface FeedConfig {
   maxConnectionAgeMs: number;
   /** Largest frame accepted (bytes); a bigger one closes the connection, which reconnects. Default 64 MiB. */
   maxFrameBytes?: number;
+  /** The unit to ask the venue's times in, where it lets clients choose (`FeedSelection.timeUnit`). */
+  timeUnit?: TimeUnit;
 }
 
 export interface LiveFeedOptions {
@@ -85,7 +87,13 @@ export class LiveFeed {
     const urls = { ...venue.urls, ...f.urls };
     this.connector = createConnector(
       f.venue,
-      { symbols: f.symbols, trades: f.trades, book: f.book, bbo: f.bbo },
+      {
+        symbols: f.symbols,
+        trades: f.trades,
+        book: f.book,
+        bbo: f.bbo,
+        ...(f.timeUnit === undefined ? {} : { timeUnit: f.timeUnit }),
+      },
       urls,
     );
     const log = o.log;

@@ -66,6 +66,33 @@ describe("Binance frames read straight from their text", () => {
     expect(fast).toEqual(run(venue, generalOnly(messages), 1));
   });
 
+  it.each(CAPTURES)(
+    "make the same records as the general parser with times in microseconds (%s, %s)",
+    async (venue, file) => {
+      // As the streams send them when asked with `timeUnit=MICROSECOND`: each time of 13 digits given 3 more.
+      let n = 0;
+      const micros = (await messagesOf(file)).map((m) =>
+        m.kind === "frame"
+          ? {
+              ...m,
+              text: m.text.replace(
+                /"([ET])":(\d{13})\b/g,
+                (_, k, ms) => `"${k}":${ms}${String(n++ % 1000).padStart(3, "0")}`,
+              ),
+            }
+          : m,
+      );
+      const fast = run(venue, micros);
+      expect(fast).toEqual(run(venue, generalOnly(micros), 1));
+      const times = fast.flatMap((line) => {
+        const ts = (JSON.parse(line) as { ts?: string }).ts;
+        return ts === undefined ? [] : [BigInt(ts)];
+      });
+      // Trades and book rows carry the microseconds (REST snapshots, and quotes stamped on receipt, are among them).
+      expect(times.filter((t) => t % 1_000_000n !== 0n).length).toBeGreaterThan(times.length / 4);
+    },
+  );
+
   it("make the same records, counters and errors as the general parser of frames altered at random", async () => {
     const alphabet = [
       '"',
@@ -141,7 +168,7 @@ describe("Binance frames read straight from their text", () => {
       '{"e":"depthUpdate","E":1723161255208,"s":"BTCUSDT","U":-5,"u":7,"b":[],"a":[]}', // a negative id
       '{"e":"depthUpdate","E":1723161255208,"s":"BTCUSDT","U":5.0,"u":7,"b":[],"a":[]}', // a fraction
       '{"e":"depthUpdate","E":"1723161255208","s":"BTCUSDT","U":5,"u":7,"b":[],"a":[]}', // a time as a string
-      '{"e":"depthUpdate","E":1125899906842625,"s":"BTCUSDT","U":5,"u":7,"b":[],"a":[]}', // a time beyond 2^50 ms
+      '{"e":"depthUpdate","E":9007199254740993,"s":"BTCUSDT","U":5,"u":7,"b":[],"a":[]}', // a time beyond 2^53 µs
       '{"e":"depthUpdate","E":1723161255208,"s":"BTCUSDT","U":5,"u":7,"b":[]}', // no asks
       '{"e":"depthUpdate","E":1723161255208,"s":"BTCUSDT","U":5,"u":7,"b":[],"a":[],"x":{}}', // an object
       '{"e":"depthUpdate", "E":1723161255208,"s":"BTCUSDT","U":5,"u":7,"b":[],"a":[]}', // a space
@@ -150,6 +177,15 @@ describe("Binance frames read straight from their text", () => {
       '{"stream":"btcusdt@depth","data":{"e":"depthUpdate"},"x":1}', // more than the envelope
     ])
       expect(reader.read(frame), frame).toBeNull();
+    // Times in microseconds (streams asked with `timeUnit=MICROSECOND`): the value tells the unit.
+    const at = (e: string) => `{"e":"depthUpdate","E":${e},"s":"BTCUSDT","U":5,"u":7,"b":[],"a":[]}`;
+    expect(reader.read(at("1723161255208123"))).toMatchObject({ exchangeNs: 1723161255208123000n });
+    expect(reader.read(at("99999999999999"))).toMatchObject({ exchangeNs: 99999999999999000000n });
+    expect(reader.read(at("100000000000000"))).toMatchObject({ exchangeNs: 100000000000000000n });
+    expect(reader.read(at("9007199254740991"))).toMatchObject({ exchangeNs: 9007199254740991000n });
+    const trade =
+      '{"e":"trade","E":1723161255208124,"s":"BTCUSDT","t":1,"p":"1.5","q":"2","T":1723161255208123,"m":true,"M":true}';
+    expect(reader.read(trade)).toMatchObject({ exchangeNs: 1723161255208123000n });
     // An id of more than 15 digits stays exact.
     expect(
       reader.read(

@@ -55,7 +55,11 @@ describe("recorder configuration", () => {
       urls: { ws: "ws://127.0.0.1:9001", rest: "http://127.0.0.1:9001" },
       stallMs: 30_000,
       maxConnectionAgeMs: 23.5 * 3_600_000,
+      timeUnit: "microsecond",
     });
+    expect(c.feeds[1]!.timeUnit).toBeUndefined();
+    const millis = GOOD.replace("symbols: [BTCUSDT", "timeUnit: millisecond\n    symbols: [BTCUSDT");
+    expect(parseRecorderConfig(millis, "rec.yaml", {}).feeds[0]!.timeUnit).toBe("millisecond");
     expect(c.feeds[1]).toMatchObject({
       venue: "okx",
       trades: true,
@@ -115,6 +119,15 @@ describe("recorder configuration", () => {
     expect(
       configError(GOOD.replace("symbols: [BTCUSDT", "maxFrameMiB: 0.5\n    symbols: [BTCUSDT")).message,
     ).toMatch(/field feeds\.0\.maxFrameMiB: line \d+: expected a whole number from 1 to 1024/);
+    expect(
+      configError(GOOD.replace("symbols: [BTCUSDT", "timeUnit: nanosecond\n    symbols: [BTCUSDT")).message,
+    ).toMatch(/field feeds\.0\.timeUnit: line 10: expected millisecond or microsecond/);
+    expect(
+      configError(GOOD.replace("symbols: [BTC-USDT]", "symbols: [BTC-USDT]\n    timeUnit: microsecond"))
+        .message,
+    ).toMatch(
+      /field feeds\.1\.timeUnit: line \d+: only Binance spot lets a client choose the unit of its times/,
+    );
     // Aliases: one without its anchor, and a "billion laughs" document.
     expect(configError(GOOD.replace("root: /efs/ticks", "root: *nope")).message).toMatch(
       /^rec\.yaml: Unresolved alias/,

@@ -62,7 +62,7 @@ interface Session {
   ws: WebSocket;
   /** Receive times (performance.now()) of the frames. */
   arrivals: number[];
-  /** Per frame: its exchange time `E` (ms, when it has one) and the wall clock (ms) when it arrived. */
+  /** Per frame: its exchange time `E` (in ms, when it has one) and the wall clock (ms) when it arrived. */
   sent: { e: number | null; at: number }[];
   /** Resolves when the current connection closed (the connector has been told). */
   closed: Promise<number>;
@@ -96,7 +96,9 @@ async function connect(sim: Simulator, symbols: string[]): Promise<Session> {
       ws.on("message", (data) => {
         session.arrivals.push(performance.now());
         const e = /"E":(\d+)/.exec(String(data));
-        session.sent.push({ e: e === null ? null : Number(e[1]), at: Date.now() });
+        // In µs where the connector asked for them (Binance spot): the ms, as `Date.now()` counts them.
+        const E = e === null ? null : Number(e[1]);
+        session.sent.push({ e: E === null ? null : E >= 1e14 ? Math.floor(E / 1000) : E, at: Date.now() });
         feed.receive({ kind: "frame", recvNs: nowNs(), text: String(data) });
       });
       session.closed = once(ws, "close").then(([code]) => {
@@ -196,7 +198,7 @@ describe("market generator", () => {
       { seed },
     );
     const ticks: MarketTick[] = [];
-    for (let i = 0; i < steps; i++) ticks.push(...market.step(1_700_000_000_000 + i * 100));
+    for (let i = 0; i < steps; i++) ticks.push(...market.step(1_700_000_000_000_000 + i * 100_000));
     return { market, ticks };
   };
   const json = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x));
@@ -289,6 +291,30 @@ describe("binance simulator", () => {
     expect(s.records.filter((r) => r.kind === "book" && !r.snapshot).length).toBeGreaterThan(100);
     const trade = s.records.find((r) => r.kind === "trade")!;
     expect(trade.kind === "trade" && trade.price).toMatch(/^[0-9]+\.[0-9]{8}$/);
+  });
+
+  it("sends times in microseconds to a client that asks with timeUnit=MICROSECOND, in milliseconds to others", async () => {
+    const sim = await start("binance", { symbols: ["BTCUSDT"], rate: 100 });
+    const streams = "btcusdt@depth@100ms/btcusdt@trade";
+    const micros = await rawClient(`${sim.wsUrl}/stream?streams=${streams}&timeUnit=MICROSECOND`);
+    const millis = await rawClient(`${sim.wsUrl}/stream?streams=${streams}`);
+    const lower = await rawClient(`${sim.wsUrl}/stream?streams=${streams}&timeUnit=microsecond`);
+    const clients = [micros, millis, lower];
+    const times = (c: { texts: string[] }, key: "E" | "T") =>
+      c.texts.flatMap((t) => [...t.matchAll(new RegExp(`"${key}":(\\d+)`, "g"))].map((m) => m[1]!));
+    await until(() => clients.every((c) => times(c, "T").length >= 3), "trades on every client", 10_000);
+    const before = Date.now();
+    for (const c of [micros, lower]) {
+      for (const key of ["E", "T"] as const) {
+        const ts = times(c, key);
+        expect(ts.every((t) => t.length === 16)).toBe(true);
+        // The microseconds are not all zero, and the time is the wall clock's.
+        expect(ts.some((t) => !t.endsWith("000"))).toBe(true);
+        expect(Math.abs(Number(ts.at(-1)) / 1000 - before)).toBeLessThan(10_000);
+      }
+    }
+    expect(times(millis, "E").every((t) => t.length === 13)).toBe(true);
+    expect(times(millis, "T").every((t) => t.length === 13)).toBe(true);
   });
 
   it("serves REST depth snapshots: best first, at most `limit` levels, at lastUpdateId; errors like Binance", async () => {

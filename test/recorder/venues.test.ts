@@ -10,6 +10,25 @@ import { simulatorEntry, startSimulator } from "../../src/recorder/simulators/in
 
 const cli = join(import.meta.dirname, "..", "..", "dist", "cli", "main.js");
 
+describe("Binance's time unit", () => {
+  it("is asked of spot streams in microseconds unless milliseconds are configured; USD-M has no choice", () => {
+    const urlOf = (venue: "binance" | "binance-usdm", timeUnit?: "millisecond" | "microsecond") =>
+      createConnector(venue, {
+        symbols: ["BTCUSDT"],
+        trades: true,
+        book: true,
+        bbo: true,
+        ...(timeUnit === undefined ? {} : { timeUnit }),
+      }).connections()[0]!.url;
+    expect(urlOf("binance")).toMatch(
+      /\/stream\?streams=btcusdt@trade\/btcusdt@depth@100ms\/btcusdt@bookTicker&timeUnit=MICROSECOND$/,
+    );
+    expect(urlOf("binance", "microsecond")).toMatch(/&timeUnit=MICROSECOND$/);
+    expect(urlOf("binance", "millisecond")).not.toMatch(/timeUnit/);
+    expect(urlOf("binance-usdm")).not.toMatch(/timeUnit/);
+  });
+});
+
 describe("venue registries", () => {
   it("finds every connector module and its simulator", async () => {
     expect(VENUE_IDS).toEqual(["binance", "binance-usdm", "bybit", "coinbase", "deribit", "kraken", "okx"]);

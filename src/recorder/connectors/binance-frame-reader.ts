@@ -10,7 +10,8 @@
  * the records are the same (a test compares the two on every frame of the recorded sessions and on altered ones).
  */
 import type { LevelChange } from "../book-feed.js";
-import { Ch } from "../json-text.js";
+import { frameError, integerOf } from "../frame-fields.js";
+import { Ch, type JsonValue } from "../json-text.js";
 
 /** A depth update: `U`, `u`, `pu` (USD-M), `b`, `a`, `E` (as ns). */
 export interface ReadDepth {
@@ -78,8 +79,21 @@ const KEY = {
 /** Slot of the one two-letter key read (`pu`), after those of one-letter keys. */
 const PU = 128;
 const SLOTS = 129;
-/** A millisecond time beyond this is refused by the general path (`millisOf`). */
-const MAX_MILLIS = 2 ** 50;
+/**
+ * Binance sends times in milliseconds, or in microseconds when the streams were asked for them
+ * (`timeUnit=MICROSECOND`): the value tells which, since milliseconds reach 10^14 only in the year 5138 and
+ * microseconds passed it in 1973. Microseconds are taken up to 2^53 (the year 2255).
+ */
+export const BINANCE_MICROS_FROM = 1e14;
+
+/** A Binance time (ms or µs, see `BINANCE_MICROS_FROM`) as ns. */
+export function binanceTimeOf(v: JsonValue | undefined, field: string): bigint {
+  const t = integerOf(v, field);
+  if (t >= 0n && t <= MAX_SAFE_BIG) return t < MICROS_FROM_BIG ? t * 1_000_000n : t * 1000n;
+  throw frameError(field, `a time out of range (ms, or µs with timeUnit=MICROSECOND): ${t}`);
+}
+const MICROS_FROM_BIG = BigInt(BINANCE_MICROS_FROM);
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
 /** The general path refuses ids of more digits (`integerTextOf`). */
 const MAX_ID_DIGITS = 40;
 const ENVELOPE = '{"stream":"';
@@ -93,7 +107,7 @@ export class BinanceFrameReader {
   private readonly kind = new Uint8Array(SLOTS);
   private readonly start = new Int32Array(SLOTS);
   private readonly end = new Int32Array(SLOTS);
-  /** An integer's value, when it has at most 15 digits (exact); -1 with more. */
+  /** An integer's value, when a double holds it exactly (up to 2^53); -1 beyond. */
   private readonly number = new Float64Array(SLOTS);
   private bids: LevelChange[] = [];
   private asks: LevelChange[] = [];
@@ -136,7 +150,7 @@ export class BinanceFrameReader {
     const first = this.integerAt(KEY.U);
     const last = this.integerAt(KEY.u);
     const prev = this.has(PU) ? this.integerAt(PU) : null;
-    const exchangeNs = this.millisAt(KEY.E);
+    const exchangeNs = this.timeAt(KEY.E);
     if (symbol === null || first === null || last === null || exchangeNs === null) return null;
     if (this.has(PU) && prev === null) return null;
     if (
@@ -151,7 +165,7 @@ export class BinanceFrameReader {
 
   private trade(event: "trade" | "aggTrade", idKey: number): ReadTrade | null {
     const symbol = this.stringAt(KEY.s);
-    const exchangeNs = this.millisAt(KEY.T);
+    const exchangeNs = this.timeAt(KEY.T);
     const id = this.digitsAt(idKey);
     const price = this.decimalAt(KEY.p);
     const size = this.decimalAt(KEY.q);
@@ -165,7 +179,7 @@ export class BinanceFrameReader {
     const symbol = this.stringAt(KEY.s);
     const updateId = this.digitsAt(KEY.u);
     const timeKey = this.has(KEY.T) ? KEY.T : this.has(KEY.E) ? KEY.E : -1;
-    const exchangeNs = timeKey < 0 ? null : this.millisAt(timeKey);
+    const exchangeNs = timeKey < 0 ? null : this.timeAt(timeKey);
     const bidPrice = this.decimalAt(KEY.b);
     const bidSize = this.decimalAt(KEY.B);
     const askPrice = this.decimalAt(KEY.a);
@@ -216,13 +230,12 @@ export class BinanceFrameReader {
     return v >= 0 ? BigInt(v) : BigInt(this.text.slice(start, end));
   }
 
-  /** A millisecond time in the range the general path takes, as ns. */
-  private millisAt(slot: number): bigint | null {
+  /** A time (ms or µs) in the range the general path takes (`binanceTimeOf`), as ns. */
+  private timeAt(slot: number): bigint | null {
     if (!this.has(slot) || this.kind[slot] !== Value.Integer) return null;
-    // 2^50 has 16 digits: an integer of more than 15 is out of range.
-    const ms = this.number[slot]!;
-    if (ms < 0 || ms > MAX_MILLIS) return null;
-    return BigInt(ms) * 1_000_000n;
+    const t = this.number[slot]!;
+    if (t < 0) return null;
+    return t < BINANCE_MICROS_FROM ? BigInt(t) * 1_000_000n : BigInt(t) * 1000n;
   }
 
   /** An object of keys of one letter (or `pu`) with plain values; false for anything else. */
@@ -283,7 +296,8 @@ export class BinanceFrameReader {
       } while (d >= Ch.Zero && d <= Ch.Nine);
       if ((c === Ch.Zero && i - this.pos > 1) || d === Ch.Dot || d === Ch.LowerE || d === Ch.UpperE)
         return false;
-      if (slot >= 0) this.number[slot] = i - this.pos <= 15 ? v : -1;
+      // Digit by digit, `v` is exact while the value is at most 2^53, and past it once the value is.
+      if (slot >= 0) this.number[slot] = v <= Number.MAX_SAFE_INTEGER ? v : -1;
       this.pos = i;
       kind = Value.Integer;
     } else if (t.startsWith("true", this.pos)) {

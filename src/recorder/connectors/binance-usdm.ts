@@ -28,6 +28,11 @@ export class BinanceUsdmConnector extends BinanceConnector {
     super(selection, urls);
   }
 
+  /** USD-M sends its times in milliseconds: there is no choice to ask for. */
+  protected override streamQuery(): string {
+    return "";
+  }
+
   protected override continueChain(st: SymbolState, u: DepthUpdate, ctx: FeedContext): void {
     const last = st.feed.lastSeq ?? -1n;
     if (st.fresh) {

@@ -5,7 +5,9 @@
  * buffer the stream while the snapshot is fetched; drop events with `u <= lastUpdateId`; the first applied event
  * has `U <= lastUpdateId + 1 <= u`; then each event's `U` is the previous `u + 1`. Anything else is a gap: an
  * `event`, a fresh snapshot, and nothing applied across it. Streams come through the combined endpoint
- * (`/stream?streams=…`), whose `{"stream","data"}` envelope is optional in recordings.
+ * (`/stream?streams=…`), whose `{"stream","data"}` envelope is optional in recordings. Spot streams are asked for
+ * their times in microseconds (`timeUnit=MICROSECOND`); times are read in either unit, so recordings made with
+ * milliseconds read as they did.
  */
 import type { RecordInput } from "../../format/records.js";
 import { BookFeed, justAfter, type LevelChange, type Stamp } from "../book-feed.js";
@@ -24,7 +26,6 @@ import {
   integerOf,
   integerTextOf,
   levelPairsOf,
-  millisOf,
   objectOf,
   stringOf,
 } from "../frame-fields.js";
@@ -33,6 +34,7 @@ import { RecentIdsByKey } from "../recent-ids.js";
 import { SymbolStates } from "../symbol-states.js";
 import {
   BinanceFrameReader,
+  binanceTimeOf,
   type ReadBookTicker,
   type ReadDepth,
   type ReadTrade,
@@ -105,7 +107,7 @@ export class BinanceConnector implements Connector {
   private readonly reader = new BinanceFrameReader();
 
   constructor(
-    private readonly selection: FeedSelection,
+    protected readonly selection: FeedSelection,
     private readonly urls: VenueUrls = BINANCE_URLS,
   ) {
     this.states = new SymbolStates(
@@ -126,7 +128,7 @@ export class BinanceConnector implements Connector {
     for (let i = 0; i < streams.length; i += STREAMS_PER_CONNECTION) {
       const part = streams.slice(i, i + STREAMS_PER_CONNECTION);
       plans.push({
-        url: `${this.urls.ws.replace(/\/+$/, "")}/stream?streams=${part.map((p) => p.stream).join("/")}`,
+        url: `${this.urls.ws.replace(/\/+$/, "")}/stream?streams=${part.map((p) => p.stream).join("/")}${this.streamQuery()}`,
         subscribe: [],
         symbols: [...new Set(part.map((p) => p.symbol))],
       });
@@ -152,6 +154,14 @@ export class BinanceConnector implements Connector {
       st.buffer = [];
       st.awaiting = false;
     }
+  }
+
+  /**
+   * Asked of the streams after their names: spot sends its times in microseconds when asked, the default here (they
+   * are read in either unit: `BINANCE_MICROS_FROM`).
+   */
+  protected streamQuery(): string {
+    return this.selection.timeUnit === "millisecond" ? "" : "&timeUnit=MICROSECOND";
   }
 
   snapshotPath(symbol: string): string {
@@ -221,7 +231,7 @@ export class BinanceConnector implements Connector {
     const symbol = stringOf(m.s, "s");
     if (!this.states.selected(symbol)) return this.ignored(ctx);
     const event = m.e === "aggTrade" ? "aggTrade" : "trade";
-    const exchangeNs = millisOf(m.T, "T");
+    const exchangeNs = binanceTimeOf(m.T, "T");
     const id = event === "aggTrade" ? integerTextOf(m.a, "a") : integerTextOf(m.t, "t");
     const price = decimalOf(m.p, "p");
     const size = decimalOf(m.q, "q");
@@ -251,7 +261,8 @@ export class BinanceConnector implements Connector {
     const symbol = stringOf(m.s, "s");
     if (!this.states.selected(symbol)) return this.ignored(ctx);
     const updateId = integerTextOf(m.u, "u");
-    const exchangeNs = m.T !== undefined ? millisOf(m.T, "T") : m.E !== undefined ? millisOf(m.E, "E") : null;
+    const exchangeNs =
+      m.T !== undefined ? binanceTimeOf(m.T, "T") : m.E !== undefined ? binanceTimeOf(m.E, "E") : null;
     const quote: ReadBookTicker = {
       type: "bookTicker",
       symbol,
@@ -291,7 +302,7 @@ export class BinanceConnector implements Connector {
       prev: m.pu === undefined ? null : integerOf(m.pu, "pu"),
       bids: levelPairsOf(m.b, "b"),
       asks: levelPairsOf(m.a, "a"),
-      exchangeNs: millisOf(m.E, "E"),
+      exchangeNs: binanceTimeOf(m.E, "E"),
     };
     return this.depth(depth, recvNs, ctx);
   }
@@ -392,7 +403,7 @@ export class BinanceConnector implements Connector {
       bids: levelPairsOf(snap.bids, "bids"),
       asks: levelPairsOf(snap.asks, "asks"),
     };
-    const snapshotTs = snap.E !== undefined ? millisOf(snap.E, "E") : null;
+    const snapshotTs = snap.E !== undefined ? binanceTimeOf(snap.E, "E") : null;
     // No time to stamp its rows with yet (none of its own, no update received): they wait for the first update.
     if (snapshotTs === null && st.buffer.length === 0 && st.lastAt === null) st.pending = pending;
     else this.applySnapshot(st, pending, this.stamp(snapshotTs, recvNs), ctx, recvNs);

@@ -65,6 +65,8 @@ interface Client {
   combined: boolean;
   /** Key → the names the client subscribed with (the envelope repeats the name as given). */
   streams: Map<string, Set<string>>;
+  /** Times in microseconds: asked with `timeUnit=MICROSECOND` (spot only). */
+  micros: boolean;
 }
 
 const pairs = (levels: readonly LevelText[]) => JSON.stringify(levels.map((l) => [l.price, l.size]));
@@ -121,7 +123,12 @@ export class BinanceSimulator extends SimulatorCore {
     const names = combined
       ? (url.searchParams.get("streams") ?? "").split("/")
       : url.pathname.slice("/ws/".length).split("/");
-    const client: Client = { combined, streams: new Map() };
+    const unit = url.searchParams.get("timeUnit")?.toUpperCase();
+    const client: Client = {
+      combined,
+      streams: new Map(),
+      micros: unit === "MICROSECOND" && !this.dialect.futures,
+    };
     for (const name of names) this.add(client, name);
     this.subscribers.set(socket, client);
     socket.ws.on("close", () => this.subscribers.delete(socket));
@@ -211,25 +218,29 @@ export class BinanceSimulator extends SimulatorCore {
     if (this.subscribers.size === 0) return;
     const sym = tick.symbol;
     const lower = sym.toLowerCase();
-    const E = tick.ts;
+    const time = (micros: boolean) => (micros ? tick.tsMicros : tick.ts);
     const futures = this.dialect.futures;
     for (const t of tick.trades) {
       // `m`: the buyer is the maker, i.e. the taker sold.
-      this.deliver(
-        `${lower}@trade`,
-        futures
+      this.deliver(`${lower}@trade`, (micros) => {
+        const E = time(micros);
+        return futures
           ? `{"e":"trade","E":${E},"T":${E},"s":"${sym}","t":${t.id},"p":"${t.price}","q":"${t.size}","X":"MARKET","m":${t.side === "sell"}}`
-          : `{"e":"trade","E":${E},"s":"${sym}","t":${t.id},"p":"${t.price}","q":"${t.size}","T":${E},"m":${t.side === "sell"},"M":true}`,
-      );
+          : `{"e":"trade","E":${E},"s":"${sym}","t":${t.id},"p":"${t.price}","q":"${t.size}","T":${E},"m":${t.side === "sell"},"M":true}`;
+      });
     }
     if (tick.bids.length + tick.asks.length > 0) {
       const pu = tick.prevSeq;
       const u = tick.seq;
       // Futures ids leave holes between events: U is past pu + 1 whenever the event spans several ids.
       const U = futures ? pu + 1n + (u - pu - 1n) / 2n : pu + 1n;
-      const data = futures
-        ? `{"e":"depthUpdate","E":${E},"T":${E},"s":"${sym}","U":${U},"u":${u},"pu":${pu},"b":${pairs(tick.bids)},"a":${pairs(tick.asks)}}`
-        : `{"e":"depthUpdate","E":${E},"s":"${sym}","U":${U},"u":${u},"b":${pairs(tick.bids)},"a":${pairs(tick.asks)}}`;
+      const levels = `"b":${pairs(tick.bids)},"a":${pairs(tick.asks)}`;
+      const data = (micros: boolean) => {
+        const E = time(micros);
+        return futures
+          ? `{"e":"depthUpdate","E":${E},"T":${E},"s":"${sym}","U":${U},"u":${u},"pu":${pu},${levels}}`
+          : `{"e":"depthUpdate","E":${E},"s":"${sym}","U":${U},"u":${u},${levels}}`;
+      };
       const to = this.recipients(`${lower}@depth`);
       this.bookFaults.route({
         symbol: sym,
@@ -245,9 +256,8 @@ export class BinanceSimulator extends SimulatorCore {
       const bid = top.bids[0]!;
       const ask = top.asks[0]!;
       const quote = `"u":${tick.seq},"s":"${sym}","b":"${bid.price}","B":"${bid.size}","a":"${ask.price}","A":"${ask.size}"`;
-      this.deliver(
-        `${lower}@bookticker`,
-        futures ? `{"e":"bookTicker",${quote},"T":${E},"E":${E}}` : `{${quote}}`,
+      this.deliver(`${lower}@bookticker`, (micros) =>
+        futures ? `{"e":"bookTicker",${quote},"T":${time(micros)},"E":${time(micros)}}` : `{${quote}}`,
       );
     }
   }
@@ -261,14 +271,19 @@ export class BinanceSimulator extends SimulatorCore {
     return out;
   }
 
-  private deliver(key: string, data: string): void {
+  private deliver(key: string, data: (micros: boolean) => string): void {
     this.send(this.recipients(key), data);
   }
 
-  private send(to: readonly [SimSocket, Client, Set<string>][], data: string): void {
+  /** Sends a message made by `data` for the time unit each client asked for (made once per unit). */
+  private send(to: readonly [SimSocket, Client, Set<string>][], data: (micros: boolean) => string): void {
+    const made: [string | null, string | null] = [null, null];
     for (const [socket, client, names] of to) {
-      if (!client.combined) socket.send(data);
-      else for (const name of names) socket.send(`{"stream":"${name}","data":${data}}`);
+      const unit = client.micros ? 1 : 0;
+      const text = made[unit] ?? data(client.micros);
+      made[unit] = text;
+      if (!client.combined) socket.send(text);
+      else for (const name of names) socket.send(`{"stream":"${name}","data":${text}}`);
     }
   }
 }

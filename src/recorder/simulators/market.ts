@@ -38,6 +38,8 @@ export interface MarketTick {
   symbol: string;
   /** Exchange time, ms. */
   ts: number;
+  /** The same in µs (for venues asked for microseconds). */
+  tsMicros: number;
   /** The book's sequence id before and after the step; equal when the step changed nothing. */
   prevSeq: bigint;
   seq: bigint;
@@ -149,9 +151,9 @@ export class Market {
     return this.instruments.has(symbol);
   }
 
-  /** One step of every symbol, at exchange time `now` (ms). */
-  step(now: number): MarketTick[] {
-    return [...this.instruments.values()].map((inst) => this.stepOne(inst, now));
+  /** One step of every symbol, at exchange time `nowMicros` (µs). */
+  step(nowMicros: number): MarketTick[] {
+    return [...this.instruments.values()].map((inst) => this.stepOne(inst, nowMicros));
   }
 
   /** A symbol's book now, best first (at most `depth` levels a side), and the sequence id it is at. */
@@ -166,11 +168,12 @@ export class Market {
     return { bids: side(inst.bids), asks: side(inst.asks), seq: inst.seq };
   }
 
-  private stepOne(inst: Instrument, now: number): MarketTick {
+  private stepOne(inst: Instrument, nowMicros: number): MarketTick {
     const rng = inst.rng;
     const tick: MarketTick = {
       symbol: inst.spec.symbol,
-      ts: now,
+      ts: Math.floor(nowMicros / 1000),
+      tsMicros: nowMicros,
       prevSeq: inst.seq,
       seq: inst.seq,
       bids: [],

@@ -6,6 +6,7 @@
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { TapeError } from "../../format/errors.js";
+import { systemClock } from "../clock.js";
 import type { VenueUrls } from "../connector.js";
 import type { VenueId } from "../connectors/index.js";
 import type { TextLevel } from "../level-book.js";
@@ -128,6 +129,8 @@ export abstract class SimulatorCore implements Simulator {
   protected readonly log: FaultLog;
   protected readonly bookFaults: BookFaults;
   private readonly clock: MarketClock | null;
+  /** Exchange times: the recorder's clock, read the same way (µs matter where a venue sends them). */
+  private readonly wallClock = systemClock();
   private playback: CapturePlayback | null = null;
   private server: Server | null = null;
   private boundPort = 0;
@@ -346,7 +349,7 @@ export abstract class SimulatorCore implements Simulator {
   private step(): void {
     const market = this.market!;
     this.hub.inOneWrite(() => {
-      for (const tick of market.step(Date.now())) this.publish(tick);
+      for (const tick of market.step(Number(this.wallClock.nowNs() / 1000n))) this.publish(tick);
     });
   }
 
