@@ -225,7 +225,7 @@ export class BinanceFrameReader {
     if (!this.has(slot) || this.kind[slot] !== Value.Integer) return null;
     const start = this.start[slot]!;
     const end = this.end[slot]!;
-    // Up to 15 digits a double holds exactly: no string to make.
+    // Up to 2^53 a double holds it exactly: no string to make.
     const v = this.number[slot]!;
     return v >= 0 ? BigInt(v) : BigInt(this.text.slice(start, end));
   }

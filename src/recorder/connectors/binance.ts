@@ -107,7 +107,7 @@ export class BinanceConnector implements Connector {
   private readonly reader = new BinanceFrameReader();
 
   constructor(
-    protected readonly selection: FeedSelection,
+    private readonly selection: FeedSelection,
     private readonly urls: VenueUrls = BINANCE_URLS,
   ) {
     this.states = new SymbolStates(
