@@ -114,7 +114,9 @@ export interface Connector {
   /**
    * The hour of receive time before `hour` is over, and its file about to be sealed: what that file must still say
    * (a loss found late, see `BookFeed.loseSince`) is recorded now, received at `hour - 1`, before the books are
-   * carried into the next hour's file. Optional.
+   * carried into the next hour's file. Called once an hour: at the next hour's first message, or before it, outside
+   * any frame, when the live writer is about to seal the file (`ctx.send` then goes to the feed's first
+   * connection). Optional.
    */
   onHourEnd?(hour: bigint, ctx: FeedContext): void;
   /** One received text frame. Returns the symbol it concerns ("" when none), for its raw record. */

@@ -59,6 +59,12 @@ export interface FeedWriterOptions {
   onResumed?(): void;
   onSealed?(report: HourSealReport): void;
   /**
+   * The clock passed `hourEnd`, the end of the current file's hour, and the flush about to start seals that file:
+   * records pushed now (synchronously) are written into it first. Told before each flush until the file is sealed
+   * (again after a flush that failed).
+   */
+  onHourOver?(hourEnd: bigint): void;
+  /**
    * The writer is behind for want of CPU, not disk (`behind` true: more than `BACKLOG_HIGH` records wait while
    * the disk keeps up), or caught up again (below `BACKLOG_LOW`, or the disk became the problem). The caller stops
    * reading its sockets meanwhile: a backlog waits in socket buffers, not in this queue, whose bound is for a slow
@@ -397,13 +403,30 @@ export class FeedWriter {
       } else if (this.queue.length > 0) {
         await this.writeQueued();
       }
-      if (this.flushDue()) this.startFlush();
+      if (this.flushDue()) {
+        // One time for the hook and the seal: a seal on a clock that passed the hour after the hook would miss it.
+        const now = this.options.clock.nowNs();
+        await this.endHourIfOver(now);
+        this.startFlush(now);
+      }
     }
     // Stopping, with nothing queued: the last flush, after the one in progress (also when the loop left through
     // the slow-disk branch).
     await this.flushing;
     if (this.failure !== null) throw this.failure;
     await this.flush();
+  }
+
+  /**
+   * Before a flush that seals the current file (its hour is over): the caller records what that file must still
+   * say (`onHourOver`), and it is written with whatever waits, before the seal. Records pushed meanwhile were
+   * received after the hour and belong to the next file.
+   */
+  private async endHourIfOver(nowNs: bigint): Promise<void> {
+    const end = this.hourly.currentHourEnd;
+    if (end === null || this.options.onHourOver === undefined || nowNs < end) return;
+    this.options.onHourOver(end);
+    if (this.queue.length > 0 && this.hourly.heldBytes <= this.maxUnwritten) await this.writeQueued();
   }
 
   /** No flush in progress, and the last one started `flushIntervalMs` ago or more. */
@@ -416,8 +439,8 @@ export class FeedWriter {
    * in the loop, each flush left the records of its writes and fsync in the queue (up to 42,000 at 64k messages/s),
    * near BACKLOG_HIGH, which pauses reading though the disk keeps up.
    */
-  private startFlush(): void {
-    const job = this.flush();
+  private startFlush(nowNs: bigint): void {
+    const job = this.flush(nowNs);
     this.flushing = job;
     job.then(
       () => {
@@ -519,14 +542,15 @@ export class FeedWriter {
     if (this.lost !== null) this.reportLoss();
   }
 
-  private async flush(): Promise<void> {
+  /** Flushes the current file, and seals it if `nowNs` is past its hour. */
+  private async flush(nowNs = this.options.clock.nowNs()): Promise<void> {
     this.lastFlushMs = Date.now();
     const records = this.appended;
     const through = this.lastRecv === null ? null : BigInt(this.lastRecv);
     try {
       // Without `sync`, written bytes are kept until an fsync: one is made when they hold the queue back.
       await this.hourly.flush((this.options.sync ?? true) || this.hourly.heldBytes > this.maxUnwritten);
-      await this.hourly.sealIfOver(this.options.clock.nowNs());
+      await this.hourly.sealIfOver(nowNs);
     } catch (err) {
       this.stats.writeErrors++;
       this.options.onWriteError?.();

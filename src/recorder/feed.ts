@@ -63,6 +63,8 @@ export class Feed {
   private nextHour = -1n;
   /** The latest receive time seen (null before any). */
   private lastRecvNs: bigint | null = null;
+  /** The last hour handed to `onHourEnd` (-1: none): each hour is ended once. */
+  private endedHour = -1n;
   /** The socket of the message being handled (`FeedContext.socket`). */
   private socket = 0;
 
@@ -165,21 +167,31 @@ export class Feed {
   }
 
   /**
-   * At the first message of a new hour, the connector closes the hour that ended (`onHourEnd`), then every book in
-   * sync is written again as snapshot rows, before the message: each hour's file then holds a book to start from
-   * (and the writer's checkpoints have one to build on). Not at the first message of all (the books start from
-   * their own snapshots), nor after a silence longer than `maxSilenceNs` (another session, e.g. the next capture
-   * file given to ingest: its books may be stale).
+   * At the first message of a new hour, the connector closes the hour that ended (`endHour`, unless the live writer
+   * had it closed before its seal), then every book in sync is written again as snapshot rows, before the message:
+   * each hour's file then holds a book to start from (and the writer's checkpoints have one to build on). Not at the
+   * first message of all (the books start from their own snapshots), nor after a silence longer than
+   * `maxSilenceNs` (another session, e.g. the next capture file given to ingest: its books may be stale).
    */
   private carryBooks(recvNs: bigint): void {
     const hour = hourOf(recvNs);
     const first = this.nextHour < 0n;
     this.nextHour = hour + HOUR_NS;
     if (first) return;
-    this.connector.onHourEnd?.(hour, this.ctx);
+    this.endHour(hour);
     const limit = this.options.maxSilenceNs;
     if (limit !== undefined && this.lastRecvNs !== null && recvNs - this.lastRecvNs > limit) return;
     for (const book of this.connector.allBooks()) book.carry(this.ctx, hour);
+  }
+
+  /**
+   * The hour before `hour` is over: the connector closes it (`onHourEnd`), once, whether the first message of a
+   * later hour says so or the live writer does, about to seal that hour's file before any such message came.
+   */
+  endHour(hour: bigint): void {
+    if (hour <= this.endedHour) return;
+    this.endedHour = hour;
+    this.connector.onHourEnd?.(hour, this.ctx);
   }
 
   /** Whether the format can store `symbol` (remembered: a feed meets few symbols, and every frame names one). */

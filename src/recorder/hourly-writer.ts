@@ -250,6 +250,11 @@ export class HourlyWriter {
     await this.current?.flush({ sync });
   }
 
+  /** The end of the current file's hour (ns), or null without a file. */
+  get currentHourEnd(): bigint | null {
+    return this.current === null ? null : this.hourEnd;
+  }
+
   /** A file is being opened (its folder made, the hour's parts set aside, its header written). */
   get openingFile(): boolean {
     return this.opening >= 0n;

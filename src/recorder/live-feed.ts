@@ -49,7 +49,10 @@ export interface LiveFeedOptions {
   clock: Clock;
   log: RecorderLog;
   metrics: RecorderMetrics;
-  writer: Omit<FeedWriterOptions, "hourly" | "clock" | "log" | "onFlushed" | "onDropped" | "onFailure"> & {
+  writer: Omit<
+    FeedWriterOptions,
+    "hourly" | "clock" | "log" | "onFlushed" | "onDropped" | "onFailure" | "onHourOver"
+  > & {
     hourly: Omit<FeedWriterOptions["hourly"], "root" | "exchange" | "captureId">;
   };
   /** Makes the feed's connections (default: `Connection`, whose sockets this thread reads). */
@@ -132,6 +135,9 @@ export class LiveFeed {
         if (behind) o.metrics.readPauses.inc(labels);
         for (const c of this.connections) behind ? c.pauseReading() : c.resumeReading();
       },
+      // The hour's file is sealed next: the connector says now what it must still hold (a decision put off to the
+      // next hour's first message would miss it). Outside a frame, what it sends goes to the first connection.
+      onHourOver: (hourEnd) => this.feed.endHour(hourEnd),
       onResumed: () => {
         // The files lost records, book rows among them: every book is resynchronised from a snapshot.
         this.connector.resync(

@@ -198,6 +198,38 @@ describe("a coinbase takeover whose watch is still open", () => {
     expect(await rebuilt([next!])).toEqual({ valid: true, bids: ["100:1", "99:7"] });
   });
 
+  it("at the end of the hour, when the writer seals the hour's file before the next hour's first message: its gap is in that file", async () => {
+    const r = await recording();
+    r.takeover(-500, "7");
+    r.heartbeat(2, -100);
+    const resubscriptions = () =>
+      r.conn.sent.filter((t) => t.includes('"subscribe"') && t.includes("level2")).length;
+    // The hour ends with nothing received, less than a second after the old change: the writer's next flush seals
+    // the hour's file.
+    r.at(300);
+    await waitFor(() => r.live.writer.stats.sealedFiles === 1, "the hour's file sealed");
+    expect(r.book().synced).toBe(false);
+    expect(resubscriptions()).toBe(1);
+    // The next hour's first message ends no hour again.
+    r.heartbeat(2, 600);
+    expect(resubscriptions()).toBe(1);
+    // The answer to the new subscription.
+    r.l2(2, 700, 700, "snapshot", [
+      ["100", "1"],
+      ["99", "7"],
+    ]);
+    r.at(800);
+    await r.stop();
+    const [hour, next] = await files(r.root);
+    expect(gaps(await records([hour!]))).toEqual([SET_BACK(-500 + 13)]);
+    expect(await rebuilt([hour!])).toMatchObject({ valid: false });
+    // The next hour's file starts from the new snapshot: the wrong book is not carried into it.
+    const carried = (await records([next!])).filter((x) => x.kind === "event" && x.type === "info");
+    expect(carried).toEqual([]);
+    expect(gaps(await records([next!]))).toEqual([]);
+    expect(await rebuilt([next!])).toEqual({ valid: true, bids: ["100:1", "99:7"] });
+  });
+
   it("at the end of the hour, when the snapshot held the old change as it is: no gap, the book is carried", async () => {
     const r = await recording();
     r.takeover(-500, "5");
