@@ -73,6 +73,11 @@ export interface RecordFigures {
   latencyMaxMs: number;
   latencySamples: number;
   /**
+   * Each whole minute of the run: the recorder's share of its core and the p99 send → queued latency of the rows
+   * received in it. The host's speed for this workload moves within minutes; the figure over the run mixes them.
+   */
+  minutes: { cpu: number; p99Ms: number }[];
+  /**
    * Receive → taken by the feed thread (the recorder's `ticktape_feed_thread_wait_seconds`): the bound of the
    * histogram bucket that holds the 99th percentile, so an upper bound. NaN without feed threads.
    */
@@ -252,11 +257,17 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 /**
- * recvTs − ts of depth-update book rows (not snapshots) received from `fromNs` on (the measured window: not the
- * start, when the recorder catches up with its first snapshots), from every `step`-th book block.
+ * recvTs − ts (ms) of depth-update book rows (not snapshots) received from `fromNs` on (the measured window: not the
+ * start, when the recorder catches up with its first snapshots), from every `step`-th book block: sorted, and by
+ * minute of receipt from `fromNs` (unsorted).
  */
-async function latencies(files: string[], step: number, fromNs: bigint): Promise<Float64Array> {
+async function latencies(
+  files: string[],
+  step: number,
+  fromNs: bigint,
+): Promise<{ sorted: Float64Array; byMinute: number[][] }> {
   const out: number[] = [];
+  const byMinute: number[][] = [];
   for (const f of files) {
     const r = await openTape(f);
     const blocks = r.selectBlocks({ kinds: ["book"] });
@@ -271,12 +282,41 @@ async function latencies(files: string[], step: number, fromNs: bigint): Promise
         // Snapshot rows (flag 1) and rows without a receive time are not depth updates on the wire.
         if ((flags.values[j]! & 1) === 1 || (recv.valid !== null && recv.valid[j] === 0)) continue;
         if (recv.offsets[j]! < from) continue;
-        out.push((delta + recv.offsets[j]! - ts.offsets[j]!) / 1e6);
+        const ms = (delta + recv.offsets[j]! - ts.offsets[j]!) / 1e6;
+        out.push(ms);
+        const minute = Math.floor((recv.offsets[j]! - from) / 60e9);
+        const of = byMinute[minute] ?? [];
+        byMinute[minute] = of;
+        of.push(ms);
       }
     }
     await r.close();
   }
-  return Float64Array.from(out).sort();
+  return { sorted: Float64Array.from(out).sort(), byMinute };
+}
+
+/**
+ * Each whole minute of the run: the recorder's share of the core, from the samples (every 2 s) nearest the
+ * minute's bounds, and the p99 of the latencies received in it.
+ */
+function byMinuteFigures(
+  samples: { at: number; cpu: number }[],
+  byMinute: number[][],
+  count: number,
+): { cpu: number; p99Ms: number }[] {
+  const nearest = (at: number) =>
+    samples.reduce((best, s) => (Math.abs(s.at - at) < Math.abs(best.at - at) ? s : best));
+  const out: { cpu: number; p99Ms: number }[] = [];
+  for (let k = 0; k < count; k++) {
+    const a = nearest(60 * k);
+    const b = nearest(60 * (k + 1));
+    const lat = Float64Array.from(byMinute[k] ?? []).sort();
+    out.push({
+      cpu: b.at > a.at ? (b.cpu - a.cpu) / (b.at - a.at) : Number.NaN,
+      p99Ms: percentile(lat, 0.99),
+    });
+  }
+  return out;
 }
 
 async function rowsAndBytes(files: string[]): Promise<{ rows: number; bytes: number }> {
@@ -324,13 +364,13 @@ export async function measureRecording(
     const windowStartNs = BigInt(Date.now()) * 1_000_000n;
     // RSS every 2 s: it swings with garbage collection, so flatness compares medians of the run's first and last
     // fifths rather than two single readings.
-    const rss: { at: number; rss: number }[] = [{ at: 0, rss: u0.rss }];
+    const rss: { at: number; rss: number; cpu: number }[] = [{ at: 0, rss: u0.rss, cpu: u0.cpu }];
     const end = t0 + o.seconds * 1000;
     let nextLog = t0 + 10_000;
     while (performance.now() < end) {
       await new Promise((r) => setTimeout(r, Math.min(2000, Math.max(0, end - performance.now()))));
       const u = await usage(pid);
-      rss.push({ at: (performance.now() - t0) / 1000, rss: u.rss });
+      rss.push({ at: (performance.now() - t0) / 1000, rss: u.rss, cpu: u.cpu });
       if (performance.now() >= nextLog || performance.now() >= end) {
         nextLog += 10_000;
         const done = (performance.now() - t0) / 1000;
@@ -357,7 +397,8 @@ export async function measureRecording(
     log("record: stopping the recorder (drain and seal)");
     const stopSeconds = await stop(rec);
     const files = await tapes(join(root, "data"));
-    const lat = await latencies(files, 20, windowStartNs);
+    const { sorted: lat, byMinute } = await latencies(files, 20, windowStartNs);
+    const minutes = byMinuteFigures(rss, byMinute, Math.floor(o.seconds / 60));
     const busy = await rowsAndBytes(files);
     log("record: writing the busy hour again in one go, for its size");
     const busyOneGo = await oneGoBytes(files, root);
@@ -379,7 +420,7 @@ export async function measureRecording(
       ((performance.now() - moderateT0) / 1000);
     await stop(md.sim);
     await stop(md.rec);
-    const moderateLat = await latencies(await tapes(join(moderateRoot, "data")), 1, moderateFromNs);
+    const moderateLat = (await latencies(await tapes(join(moderateRoot, "data")), 1, moderateFromNs)).sorted;
     await rm(moderateRoot, { recursive: true, force: true });
 
     log("record: a quiet feed (2 book messages/s a symbol), 20 s");
@@ -411,6 +452,7 @@ export async function measureRecording(
       recordP99LatencyMs: percentile(lat, 0.99),
       latencyMaxMs: lat[lat.length - 1] ?? Number.NaN,
       latencySamples: lat.length,
+      minutes,
       feedThreadWaitP99Ms: bucketQuantileMs(wait0, wait1, 0.99),
       rssStartMiB: u0.rss / 2 ** 20,
       rssEndMiB: u1.rss / 2 ** 20,
@@ -486,6 +528,7 @@ export function recordMarkdown(r: RecordFigures | null): string[] {
     `| messages recorded | ${r.messages.toLocaleString("en-US")} (${k(r.recordMsgsPerSec)}) |`,
     `| recorder CPU | ${(100 * r.cpuCores).toFixed(0)}% of a core; ${k(r.msgsPerCpuSecond)} per CPU-second |`,
     `| send → queued latency (upper bound, ${r.latencySamples.toLocaleString("en-US")} book rows) | p50 ${r.latencyP50Ms.toFixed(1)} ms, p99 ${r.recordP99LatencyMs.toFixed(1)} ms, max ${r.latencyMaxMs.toFixed(1)} ms |`,
+    `| by minute: recorder CPU, p99 send → queued (${r.minutes.filter((m) => m.p99Ms <= 5).length} of ${r.minutes.length} minutes at ≤ 5 ms) | ${r.minutes.map((m) => `${(100 * m.cpu).toFixed(0)}% ${m.p99Ms.toFixed(1)} ms`).join("; ")} |`,
     ...(r.feedThreads
       ? [
           `| receive → taken by the feed thread, which parses and writes (the recorder's histogram, the first frame of each batch) | p99 ≤ ${r.feedThreadWaitP99Ms} ms |`,
