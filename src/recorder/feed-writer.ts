@@ -60,8 +60,8 @@ export interface FeedWriterOptions {
   onSealed?(report: HourSealReport): void;
   /**
    * The clock passed `hourEnd`, the end of the current file's hour, and the flush about to start seals that file:
-   * records pushed now (synchronously) are written into it first. Told before each flush until the file is sealed
-   * (again after a flush that failed).
+   * records pushed now (synchronously) are written into it first: while the disk holds the queue back, the seal
+   * waits for a later flush. Told before each flush until the file is sealed (again after a flush that failed).
    */
   onHourOver?(hourEnd: bigint): void;
   /**
@@ -406,8 +406,8 @@ export class FeedWriter {
       if (this.flushDue()) {
         // One time for the hook and the seal: a seal on a clock that passed the hour after the hook would miss it.
         const now = this.options.clock.nowNs();
-        await this.endHourIfOver(now);
-        this.startFlush(now);
+        const sealable = await this.endHourIfOver(now);
+        this.startFlush(sealable ? now : null);
       }
     }
     // Stopping, with nothing queued: the last flush, after the one in progress (also when the loop left through
@@ -420,13 +420,17 @@ export class FeedWriter {
   /**
    * Before a flush that seals the current file (its hour is over): the caller records what that file must still
    * say (`onHourOver`), and it is written with whatever waits, before the seal. Records pushed meanwhile were
-   * received after the hour and belong to the next file.
+   * received after the hour and belong to the next file. False when records wait that the disk does not take yet
+   * (more than `maxUnwrittenBytes` held): the seal waits for a later flush, after they are written.
    */
-  private async endHourIfOver(nowNs: bigint): Promise<void> {
+  private async endHourIfOver(nowNs: bigint): Promise<boolean> {
     const end = this.hourly.currentHourEnd;
-    if (end === null || this.options.onHourOver === undefined || nowNs < end) return;
+    if (end === null || this.options.onHourOver === undefined || nowNs < end) return true;
     this.options.onHourOver(end);
-    if (this.queue.length > 0 && this.hourly.heldBytes <= this.maxUnwritten) await this.writeQueued();
+    if (this.queue.length === 0) return true;
+    if (this.hourly.heldBytes > this.maxUnwritten) return false;
+    await this.writeQueued();
+    return true;
   }
 
   /** No flush in progress, and the last one started `flushIntervalMs` ago or more. */
@@ -439,7 +443,7 @@ export class FeedWriter {
    * in the loop, each flush left the records of its writes and fsync in the queue (up to 42,000 at 64k messages/s),
    * near BACKLOG_HIGH, which pauses reading though the disk keeps up.
    */
-  private startFlush(nowNs: bigint): void {
+  private startFlush(nowNs: bigint | null): void {
     const job = this.flush(nowNs);
     this.flushing = job;
     job.then(
@@ -542,15 +546,15 @@ export class FeedWriter {
     if (this.lost !== null) this.reportLoss();
   }
 
-  /** Flushes the current file, and seals it if `nowNs` is past its hour. */
-  private async flush(nowNs = this.options.clock.nowNs()): Promise<void> {
+  /** Flushes the current file, and seals it if `nowNs` is past its hour (null: no seal this time). */
+  private async flush(nowNs: bigint | null = this.options.clock.nowNs()): Promise<void> {
     this.lastFlushMs = Date.now();
     const records = this.appended;
     const through = this.lastRecv === null ? null : BigInt(this.lastRecv);
     try {
       // Without `sync`, written bytes are kept until an fsync: one is made when they hold the queue back.
       await this.hourly.flush((this.options.sync ?? true) || this.hourly.heldBytes > this.maxUnwritten);
-      await this.hourly.sealIfOver(nowNs);
+      if (nowNs !== null) await this.hourly.sealIfOver(nowNs);
     } catch (err) {
       this.stats.writeErrors++;
       this.options.onWriteError?.();

@@ -4,6 +4,7 @@
  * the hour's file is sealed, also when the product stays quiet, and when the recorder stops. The live feed with its
  * writer and an injected clock; the connection is scripted (frames of two sockets, the close at a stop).
  */
+import { type FileHandle, open } from "node:fs/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { datasetOfFiles, OrderBook, type TapeRecord } from "../../src/index.js";
 import type { ConnectionOptions, FeedConnection } from "../../src/recorder/connection.js";
@@ -11,6 +12,7 @@ import { LiveFeed } from "../../src/recorder/live-feed.js";
 import { silentLog } from "../../src/recorder/log.js";
 import { RecorderMetrics } from "../../src/recorder/metrics.js";
 import { tempDir } from "../reader/helpers.js";
+import { withFaults } from "../support/faulty-file.js";
 import { waitFor } from "../support/wait.js";
 import { files, records } from "./recorded-files.js";
 
@@ -52,7 +54,12 @@ afterEach(async () => {
   while (stops.length > 0) await stops.pop()!();
 });
 
-async function recording() {
+async function recording(
+  writer: {
+    maxUnwrittenBytes?: number;
+    hourly?: { writer?: { openFile?(path: string, flags: string): Promise<FileHandle> } };
+  } = {},
+) {
   const root = (await tempDir()).dir;
   let now = nsOf(-60_000);
   let conn: Scripted | null = null;
@@ -73,7 +80,7 @@ async function recording() {
     clock: { nowNs: () => now },
     log: silentLog,
     metrics: new RecorderMetrics(),
-    writer: { hourly: {}, flushIntervalMs: 10, sync: false },
+    writer: { hourly: {}, flushIntervalMs: 10, sync: false, ...writer },
     connect: (o) => {
       conn = new Scripted(o, () => now);
       return conn;
@@ -252,5 +259,49 @@ describe("a coinbase takeover whose watch is still open", () => {
     expect(paths).toHaveLength(1);
     expect(gaps(await records(paths))).toEqual([SET_BACK(-30_000 + 13)]);
     expect(await rebuilt(paths)).toMatchObject({ valid: false });
+  });
+});
+
+describe("a coinbase takeover whose watch is still open when the hour ends", () => {
+  it("has its gap in the hour's file when the writer seals it while the disk holds the queue back", async () => {
+    // fsync fails while `failSync`: the bytes written stay held, beyond the bound, and the writer holds its queue.
+    let failSync = false;
+    const openFile = async (path: string, flags: string): Promise<FileHandle> =>
+      withFaults(await open(path, flags), {
+        sync: async (real) => {
+          if (failSync) throw Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" });
+          return real.sync();
+        },
+      });
+    const r = await recording({ maxUnwrittenBytes: 1, hourly: { writer: { openFile } } });
+    // Connection 1's book opens the hour's file; then the disk fails, and the takeover's rows are held.
+    r.l2(1, -60_000, -60_000, "snapshot", [
+      ["100", "1"],
+      ["99", "1"],
+    ]);
+    await waitFor(() => r.live.writer.stats.flushes > 0, "the hour's file opened");
+    failSync = true;
+    stops.push(async () => {
+      failSync = false;
+    });
+    r.takeover(-500, "7");
+    r.heartbeat(2, -100);
+    await waitFor(() => r.live.writer.hourly.heldBytes > 1, "bytes held for the disk");
+    // The hour ends with nothing received: the writer's next flush tells the hour's end (the watch is decided and
+    // finds the book wrong), and its fsync fails.
+    r.at(300);
+    await waitFor(() => !r.book().synced, "the hour's end told");
+    // The disk recovers: the flush that follows seals the hour's file.
+    failSync = false;
+    await waitFor(() => r.live.writer.stats.sealedFiles === 1, "the hour's file sealed");
+    r.heartbeat(2, 600);
+    r.at(800);
+    await r.stop();
+    const [hour, next] = await files(r.root);
+    expect(next).toBeDefined();
+    // What DURABILITY.md and `onHourOver` promise: what the hour's end says is written into the file before its
+    // seal (it went into the next hour's file, with the other records the disk held back).
+    expect(gaps(await records([hour!]))).toEqual([SET_BACK(-500 + 13)]);
+    expect(await rebuilt([hour!])).toMatchObject({ valid: false });
   });
 });
