@@ -86,6 +86,8 @@ export class TakeoverWatch {
   private constructor(
     /** Per level, the old connection's last change stamped after the snapshot, until a later change settles it. */
     private readonly open: Map<string, Open>,
+    /** The latest time of the new connection seen: its snapshot's, then its updates' and other messages'. */
+    private latest: bigint,
   ) {}
 
   /**
@@ -100,7 +102,7 @@ export class TakeoverWatch {
     // The last change of each level is the one a reader ends with.
     const open = new Map<string, Open>();
     for (const c of later) open.set(c.key, { size: c.size, ts: c.ts, truth: held.get(c.key) ?? 0 });
-    return new TakeoverWatch(open);
+    return new TakeoverWatch(open, ts);
   }
 
   /**
@@ -111,6 +113,7 @@ export class TakeoverWatch {
    * venue's size as it stands.
    */
   update(ts: bigint, bids: readonly LevelChange[], asks: readonly LevelChange[]): bigint | null {
+    if (ts > this.latest) this.latest = ts;
     let wrong = this.follow(ts, "bid", bids, null);
     wrong = this.follow(ts, "ask", asks, wrong);
     if (wrong !== null) {
@@ -126,6 +129,20 @@ export class TakeoverWatch {
   decide(): bigint | null {
     let wrong: bigint | null = null;
     for (const o of this.open.values()) if (o.size !== o.truth) wrong = earliest(wrong, o.ts);
+    this.open.clear();
+    return wrong;
+  }
+
+  /**
+   * Ends the watch before it is settled, as its hour's file is about to be sealed: a change the new connection is
+   * not yet a second past counts as wrong as well, since an update of the new connection that shows it wrong (one
+   * stamped before it) may still be on its way. A false alarm costs a resync; a book left wrong, a file that reads
+   * valid and is not.
+   */
+  decideUnsettled(): bigint | null {
+    let wrong: bigint | null = null;
+    for (const o of this.open.values())
+      if (o.size !== o.truth || this.latest <= o.ts + SETTLE_NS) wrong = earliest(wrong, o.ts);
     this.open.clear();
     return wrong;
   }

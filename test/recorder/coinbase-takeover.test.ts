@@ -237,9 +237,11 @@ describe("a coinbase takeover whose watch is still open", () => {
     expect(await rebuilt([next!])).toEqual({ valid: true, bids: ["100:1", "99:7"] });
   });
 
-  it("at the end of the hour, when the snapshot held the old change as it is: no gap, the book is carried", async () => {
+  it("settled before the end of the hour, when the snapshot held the old change as it is: no gap, the book is carried", async () => {
     const r = await recording();
-    r.takeover(-500, "5");
+    r.takeover(-1500, "5");
+    // A second past the old change: settled, and right.
+    r.heartbeat(2, -300);
     r.heartbeat(2, 300);
     expect(r.book().synced).toBe(true);
     await r.stop();

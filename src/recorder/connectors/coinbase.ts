@@ -97,13 +97,14 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
   }
 
   /**
-   * The hour's file is sealed next: a takeover still watched is decided now, its gap received in that hour. (A copy
-   * of an old change still on its way then costs a resync; a gap decided later would miss the sealed file.)
+   * The hour's file is sealed next: a takeover still watched is decided now, its gap received in that hour, and a
+   * change not yet settled counts as wrong (`decideUnsettled`: what shows it wrong may still be on its way; a gap
+   * decided later would miss the sealed file). A false alarm costs a resync.
    */
   onHourEnd(hour: bigint, ctx: FeedContext): void {
     for (const product of [...this.takeovers.keys()]) {
       const feed = this.books.known(product)!;
-      if (this.endTakeover(feed, hour - 1n, ctx)) this.resubscribe(feed, ctx, hour);
+      if (this.endTakeover(feed, hour - 1n, ctx, true)) this.resubscribe(feed, ctx, hour);
     }
   }
 
@@ -357,11 +358,12 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
   }
 
   /**
-   * Ends `feed`'s takeover watch, if any, on its state: a `gap` (received at `recvNs`) where the book in the files
-   * is wrong. Returns whether there was one.
+   * Ends `feed`'s takeover watch, if any, on its state (with `unsettled`, changes not yet settled count as wrong): a
+   * `gap` (received at `recvNs`) where the book in the files is wrong. Returns whether there was one.
    */
-  private endTakeover(feed: BookFeed, recvNs: bigint | null, ctx: FeedContext): boolean {
-    const wrongSince = this.takeovers.get(feed.symbol)?.decide() ?? null;
+  private endTakeover(feed: BookFeed, recvNs: bigint | null, ctx: FeedContext, unsettled = false): boolean {
+    const watch = this.takeovers.get(feed.symbol);
+    const wrongSince = (unsettled ? watch?.decideUnsettled() : watch?.decide()) ?? null;
     this.takeovers.delete(feed.symbol);
     if (wrongSince === null) return false;
     feed.loseSince(ctx, REPLACED_CHANGE, { ts: wrongSince, recvNs });
