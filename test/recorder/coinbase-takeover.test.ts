@@ -251,6 +251,20 @@ describe("a coinbase takeover whose watch is still open", () => {
     expect(await rebuilt([next!])).toEqual({ valid: true, bids: ["100:1", "99:5"] });
   });
 
+  it("dropped before it is settled, when the snapshot held the old change as it is: a gap, since what would settle it will not come", async () => {
+    const r = await recording();
+    r.takeover(-30_000, "5");
+    r.heartbeat(2, -29_500);
+    // The new connection drops: an update of it stamped before the old change, which may have shown the change
+    // wrong, is lost with it.
+    r.at(-29_400);
+    r.conn.closed(2, "code 1006", "dropped");
+    await r.stop();
+    const paths = await files(r.root);
+    expect(gaps(await records(paths))).toEqual([SET_BACK(-30_000 + 13)]);
+    expect(await rebuilt(paths)).toMatchObject({ valid: false });
+  });
+
   it("is decided when the recorder stops: the last file holds its gap", async () => {
     const r = await recording();
     r.takeover(-30_000, "7");

@@ -87,11 +87,15 @@ export class CoinbaseConnector extends StreamBookConnector implements Connector 
     this.loseAll(reason, null, (feed) => feed.lossStamp(ctx, recvNs), ctx);
   }
 
-  /** The connection delivers no more (a drop, the recorder's stop): its takeovers still watched are decided now. */
+  /**
+   * The connection delivers no more (a drop, the recorder's stop): its takeovers still watched are decided now, a
+   * change not yet settled counting as wrong (what would have settled it will not come; the books lose their sync
+   * at the close anyway, so this costs no resync).
+   */
   override onClose(plan: ConnectionPlan, recvNs: bigint | null, reason: string, ctx: FeedContext): void {
     for (const s of plan.symbols) {
       const feed = this.books.known(s);
-      if (feed !== undefined) this.endTakeover(feed, recvNs, ctx);
+      if (feed !== undefined) this.endTakeover(feed, recvNs, ctx, true);
     }
     super.onClose(plan, recvNs, reason, ctx);
   }
