@@ -386,10 +386,22 @@ export class HourlyWriter {
     }
   }
 
-  /** Seals the current file and waits for every seal in progress (adopted hours not over stay for the next start). */
+  /**
+   * Seals the current file and waits for every seal in progress (adopted hours not over stay for the next start).
+   * Rejects when an hour's seal failed and was not done since: its files stay `.open`, for the next start to seal,
+   * and the caller must not report a clean stop.
+   */
   async close(): Promise<SealSummary[]> {
     await this.seal();
     while (this.sealing.size > 0) await Promise.all([...this.sealing]);
+    if (this.failedSeals.size > 0) {
+      const paths = [...this.failedSeals.keys()].map((hour) => this.pathOf(hour));
+      throw new TapeError(
+        "E_TAPE_IO",
+        `${paths.length} hour(s) not sealed, left as .open files for the next start: ${paths.join(", ")}`,
+        { file: paths[0]! },
+      );
+    }
     return this.sealed;
   }
 }
