@@ -51,7 +51,12 @@ export function registerRecord(program: Command): void {
       await new Promise<void>((resolve) => {
         let stopping = false;
         requestStop = (why: string) => {
-          if (stopping) return;
+          if (stopping) {
+            // A signal again (an impatient operator, a supervisor that repeats it): the stop goes on, bounded by
+            // stopTimeoutSeconds. Left to its default action, the signal would kill the process mid-drain.
+            log.warn("already stopping", { reason: why, stopTimeoutSeconds: config.stopTimeoutSeconds });
+            return;
+          }
           stopping = true;
           log.info("stopping", { reason: why });
           recorder.stop(config.stopTimeoutSeconds * 1000).then(
@@ -68,8 +73,8 @@ export function registerRecord(program: Command): void {
             },
           );
         };
-        process.once("SIGTERM", () => requestStop("SIGTERM"));
-        process.once("SIGINT", () => requestStop("SIGINT"));
+        process.on("SIGTERM", () => requestStop("SIGTERM"));
+        process.on("SIGINT", () => requestStop("SIGINT"));
         if (stopFor !== null) requestStop(stopFor);
       });
     });

@@ -7,6 +7,7 @@ import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
+import { WebSocketServer } from "ws";
 import { type Simulator, startSimulator } from "../../src/recorder/simulators/index.js";
 import { tempDir } from "../reader/helpers.js";
 import { waitFor } from "../support/wait.js";
@@ -98,5 +99,46 @@ describe("ticktape record, stopped", () => {
       "the log claims a clean stop",
     ).not.toContain("stopped: everything received is written and sealed");
     expect(code).toBe(1);
+  });
+
+  it("a second SIGTERM while the stop drains does not kill the process: the drain ends, and the hour is sealed", async () => {
+    // A venue that takes the connection and then reads nothing more: the close handshake of the stop goes
+    // unanswered, and the stop waits for it (2 s) before it writes and seals.
+    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    await new Promise<void>((r) => wss.once("listening", () => r()));
+    wss.on("connection", (ws) => (ws as unknown as { _socket: { pause(): void } })._socket.pause());
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const c of wss.clients) c.terminate();
+          wss.close(() => r());
+        }),
+    );
+    const port = (wss.address() as { port: number }).port;
+    const root = (await tempDir()).dir;
+    const config = await configFile(root, [
+      "flush: { intervalMs: 50, sync: false }",
+      "feeds:",
+      "  - venue: okx",
+      "    symbols: [BTC-USDT]",
+      `    urls: { ws: "ws://127.0.0.1:${port}" }`,
+    ]);
+    const run = record(config);
+    // The connect event opens the hour's file.
+    await waitFor(
+      async () => (await tapeFiles(join(root, "data")).catch(() => [])).some((n) => n.endsWith(".open")),
+      "the hour's file",
+    );
+    await waitFor(() => run.lines.some((l) => l.msg === "recording"), "recording");
+    run.child.kill("SIGTERM");
+    await waitFor(() => run.lines.some((l) => l.msg === "stopping"), "stopping");
+    await new Promise((r) => setTimeout(r, 300));
+    // Sent again (an impatient operator, a supervisor that repeats it).
+    run.child.kill("SIGTERM");
+    const exit = await run.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(run.lines.at(-1)?.msg).toBe("stopped: everything received is written and sealed");
+    const names = await tapeFiles(join(root, "data"));
+    expect(names.filter((n) => n.endsWith(".open"))).toEqual([]);
   });
 });
