@@ -24,8 +24,14 @@ export function registerRecord(program: Command): void {
       // Why the recorder is asked to stop (a signal, a feed's writer that failed), once it can be.
       let stopFor: string | null = null;
       let requestStop = (why: string) => {
+        if (stopFor === null) log.info("stop asked while starting: stopping once started", { reason: why });
         stopFor ??= why;
       };
+      // Taken from the start: a signal during the start-up (leftovers repaired, first connections) is kept for
+      // when the recorder can stop. Without a handler, SIGTERM would kill the process there (or, as PID 1 in a
+      // container, be ignored until the kill at the end of the grace period).
+      process.on("SIGTERM", () => requestStop("SIGTERM"));
+      process.on("SIGINT", () => requestStop("SIGINT"));
       const recorder = await Recorder.start({
         root: config.root,
         captureId: config.captureId,
@@ -73,8 +79,6 @@ export function registerRecord(program: Command): void {
             },
           );
         };
-        process.on("SIGTERM", () => requestStop("SIGTERM"));
-        process.on("SIGINT", () => requestStop("SIGINT"));
         if (stopFor !== null) requestStop(stopFor);
       });
     });

@@ -2,12 +2,14 @@
  * `ticktape record` as a child process, stopped by signals: its exit code, its last log line and the files it
  * leaves must say what happened (docs/DURABILITY.md, "Stopping").
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, readdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { constants } from "node:fs";
+import { mkdir, open, readdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
+import { HOUR_NS, hourOf, tapeRelativePath } from "../../src/reader/layout.js";
 import { type Simulator, startSimulator } from "../../src/recorder/simulators/index.js";
 import { tempDir } from "../reader/helpers.js";
 import { waitFor } from "../support/wait.js";
@@ -140,5 +142,54 @@ describe("ticktape record, stopped", () => {
     expect(run.lines.at(-1)?.msg).toBe("stopped: everything received is written and sealed");
     const names = await tapeFiles(join(root, "data"));
     expect(names.filter((n) => n.endsWith(".open"))).toEqual([]);
+  });
+
+  it("SIGTERM during start-up (the repair of what an earlier process left) is not the signal's default action: the recorder stops once it started, with exit code 0", async () => {
+    const now = BigInt(Date.now()) * 1_000_000n;
+    // The current hour's files must stay the current hour's for the test.
+    if (hourOf(now) + HOUR_NS - now < 20_000_000_000n) await new Promise((r) => setTimeout(r, 21_000));
+    const root = (await tempDir()).dir;
+    const hour = hourOf(BigInt(Date.now()) * 1_000_000n);
+    // An earlier process of this capture left the current hour's .open file beside a file of the sealed name, so
+    // the start reads the sealed one (a seal cut off after its rename). Here that read waits for the test: the
+    // sealed name is a FIFO, whose open waits for a writer (a slow network file system).
+    const final = join(root, "data", tapeRelativePath("okx", hour, "stop"));
+    await mkdir(dirname(final), { recursive: true });
+    await writeFile(`${final}.open`, "");
+    expect(spawnSync("mkfifo", [final]).status).toBe(0);
+    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    await new Promise<void>((r) => wss.once("listening", () => r()));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const c of wss.clients) c.terminate();
+          wss.close(() => r());
+        }),
+    );
+    const port = (wss.address() as { port: number }).port;
+    const config = await configFile(root, [
+      "flush: { intervalMs: 50, sync: false }",
+      "feeds:",
+      "  - venue: okx",
+      "    symbols: [BTC-USDT]",
+      `    urls: { ws: "ws://127.0.0.1:${port}" }`,
+    ]);
+    const run = record(config);
+    // The FIFO has a reader once the start-up is in the repair (before that, a non-blocking open for writing
+    // fails with ENXIO).
+    let writer: Awaited<ReturnType<typeof open>> | null = null;
+    await waitFor(async () => {
+      writer = await open(final, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => null);
+      return writer !== null;
+    }, "the start-up reading the leftover");
+    expect(run.lines.map((l) => l.msg)).not.toContain("recording");
+    run.child.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 300));
+    // The read ends (the file is no tape: the repair fails, with an alert), and the start goes on.
+    await writer!.write("not a tape").catch(() => {}); // EPIPE: the process is gone
+    await writer!.close();
+    const exit = await run.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(run.lines.at(-1)?.msg).toBe("stopped: everything received is written and sealed");
   });
 });
