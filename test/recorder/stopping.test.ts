@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { constants } from "node:fs";
 import { mkdir, open, readdir, writeFile } from "node:fs/promises";
+import { type AddressInfo, connect, createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
@@ -191,5 +192,39 @@ describe("ticktape record, stopped", () => {
     const exit = await run.exited;
     expect(exit).toEqual({ code: 0, signal: null });
     expect(run.lines.at(-1)?.msg).toBe("stopped: everything received is written and sealed");
+  });
+
+  it("ends within stopTimeoutSeconds also while a client holds a connection to the status port", async () => {
+    const sim: Simulator = await startSimulator("okx", { rate: 40, seed: 5 });
+    cleanups.push(() => sim.close());
+    const free = createServer();
+    await new Promise<void>((r) => free.listen(0, "127.0.0.1", r));
+    const port = (free.address() as AddressInfo).port;
+    await new Promise((r) => free.close(r));
+    const root = (await tempDir()).dir;
+    const config = await configFile(root, [
+      "flush: { intervalMs: 50, sync: false }",
+      "stopTimeoutSeconds: 2",
+      `status: { port: ${port}, host: 127.0.0.1 }`,
+      "feeds:",
+      "  - venue: okx",
+      `    symbols: [${sim.symbols.join(", ")}]`,
+      `    urls: { ws: ${sim.urls.ws} }`,
+    ]);
+    const run = record(config);
+    await waitFor(() => run.lines.some((l) => l.msg === "recording"), "recording");
+    // A client that connected and has not sent (all of) its request yet: a TCP probe, a scraper's spare connection.
+    const client = connect(port, "127.0.0.1");
+    await new Promise<void>((r) => client.once("connect", () => r()));
+    client.on("error", () => {});
+    cleanups.push(async () => void client.destroy());
+    await new Promise((r) => setTimeout(r, 500));
+    const asked = Date.now();
+    run.child.kill("SIGTERM");
+    const exit = await Promise.race([
+      run.exited,
+      new Promise<"still running">((r) => setTimeout(() => r("still running"), 8000)),
+    ]);
+    expect(exit, `${Date.now() - asked} ms after SIGTERM`).toEqual({ code: 0, signal: null });
   });
 });
