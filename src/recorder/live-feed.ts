@@ -73,7 +73,8 @@ export class LiveFeed {
   private readonly rest: RestClient;
   /** The connection whose frame is being handled (where a connector's `send` goes). */
   private sendTo: FeedConnection | null = null;
-  private openSockets = 0;
+  /** Sockets open, by connection (a connection being replaced has two). */
+  private readonly openSockets: number[] = [];
   private lastCounted = { gaps: 0, checksumFailures: 0, badFrames: 0 };
   private countedMessages = 0;
   /** When every book was last resynchronised after an unreadable frame (ms since the epoch). */
@@ -188,9 +189,9 @@ export class LiveFeed {
     return this.writer.failed;
   }
 
-  /** Every connection has a socket open. */
+  /** Every connection has a socket open (counted by connection: one being replaced does not stand for one down). */
   get connected(): boolean {
-    return this.openSockets >= this.connections.length && this.connections.length > 0;
+    return this.openSockets.length > 0 && this.openSockets.every((n) => n > 0);
   }
 
   /**
@@ -240,6 +241,7 @@ export class LiveFeed {
       this.feed.context.record(eventRecord("", type, message, { ts: now, recvNs: now }));
       return now;
     };
+    const slot = this.openSockets.push(0) - 1;
     const conn: FeedConnection = (this.o.connect ?? ((c) => new Connection(c)))({
       plan,
       clock: this.o.clock,
@@ -250,7 +252,7 @@ export class LiveFeed {
       ...(f.maxConnectionAgeMs > 0 ? { maxAgeMs: f.maxConnectionAgeMs } : {}),
       events: {
         onOpen: (id, replacing, atNs) => {
-          this.openSockets++;
+          this.openSockets[slot]!++;
           this.connects++;
           m.connected.inc(labels);
           const now = record(
@@ -269,7 +271,7 @@ export class LiveFeed {
           this.sendTo = null;
         },
         onClose: (id, reason, why, atNs) => {
-          this.openSockets--;
+          this.openSockets[slot]!--;
           m.connected.dec(labels);
           const note = why === "replaced" ? ", replaced by a newer one" : "";
           const now = record("disconnect", `socket ${id} closed (${reason})${note}`, atNs);
