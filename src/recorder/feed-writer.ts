@@ -21,6 +21,12 @@ export interface FlushAck {
   records: number;
   /** Receive time of the last of them (ns), or null. */
   throughRecvNs: bigint | null;
+  /**
+   * Receive time of the first record this flush acknowledged (appended after the last flush that succeeded started,
+   * and before this one did): the oldest, the one the receive → disk latency is measured from. Null when it
+   * acknowledged none.
+   */
+  fromRecvNs: bigint | null;
 }
 
 export interface FeedWriterLog {
@@ -167,6 +173,8 @@ export class FeedWriter {
   private appended = 0;
   /** Receive time of the last record appended, as given (made a bigint at a flush, not per record). */
   private lastRecv: TimestampInput | null = null;
+  /** Receive time of the first record appended since the last flush started (the next flush's oldest). */
+  private firstRecv: TimestampInput | null = null;
   private readonly flushIntervalMs: number;
   private readonly maxQueued: number;
   private readonly maxUnwritten: number;
@@ -289,7 +297,10 @@ export class FeedWriter {
     if (taken === "appended") {
       this.appended++;
       this.stats.written++;
-      if (rec.recvTs !== undefined) this.lastRecv = rec.recvTs;
+      if (rec.recvTs !== undefined) {
+        this.lastRecv = rec.recvTs;
+        this.firstRecv ??= rec.recvTs;
+      }
     }
     return true;
   }
@@ -505,6 +516,7 @@ export class FeedWriter {
         rejected += result.rejected;
         // Of a record appended, so a time the format took: one refused may not convert.
         if (result.last?.recvTs !== undefined) this.lastRecv = result.last.recvTs;
+        if (result.first?.recvTs !== undefined) this.firstRecv ??= result.first.recvTs;
         error = result.error;
         failure = result.failure;
         this.inBatch = batch.length - written;
@@ -551,18 +563,27 @@ export class FeedWriter {
     this.lastFlushMs = Date.now();
     const records = this.appended;
     const through = this.lastRecv === null ? null : BigInt(this.lastRecv);
+    // Records appended from now on are the next flush's.
+    const first = this.firstRecv;
+    this.firstRecv = null;
     try {
       // Without `sync`, written bytes are kept until an fsync: one is made when they hold the queue back.
       await this.hourly.flush((this.options.sync ?? true) || this.hourly.heldBytes > this.maxUnwritten);
       if (nowNs !== null) await this.hourly.sealIfOver(nowNs);
     } catch (err) {
+      // Not acknowledged: the next flush that succeeds acknowledges these records too, the oldest among them.
+      if (first !== null) this.firstRecv = first;
       this.stats.writeErrors++;
       this.options.onWriteError?.();
       this.options.log.alert("flush failed; retrying", { error: (err as Error).message });
       return;
     }
     this.stats.flushes++;
-    this.options.onFlushed?.({ records, throughRecvNs: through });
+    this.options.onFlushed?.({
+      records,
+      throughRecvNs: through,
+      fromRecvNs: first === null ? null : BigInt(first),
+    });
   }
 
   /** Writes everything queued, flushes, and seals the current file (waiting for every seal). */

@@ -104,18 +104,20 @@ export class HourlyWriter {
   /**
    * Appends records in receive order, rotating to a new file at each later hour. Returns how many were taken
    * (`written`): all of them, unless a file could not be opened (`error`); the caller offers the rest again later.
-   * Of those taken, `rejected` were refused by the format (`onRejected`) and are in no file; `last` is the last one
-   * appended to a file. `failure`: taking record `written` failed for a reason other than a refusal (a fault, not
+   * Of those taken, `rejected` were refused by the format (`onRejected`) and are in no file; `first` and `last` are
+   * the first and the last one appended to a file. `failure`: taking record `written` failed for a reason other than a refusal (a fault, not
    * the disk): it is in no file, the ones before it are, and the rest were not tried.
    */
   async write(records: readonly RecordInput[]): Promise<{
     written: number;
     rejected: number;
+    first: RecordInput | null;
     last: RecordInput | null;
     error: unknown;
     failure: unknown;
   }> {
     let rejected = 0;
+    let first: RecordInput | null = null;
     let last: RecordInput | null = null;
     for (let i = 0; i < records.length; i++) {
       const rec = records[i]!;
@@ -132,17 +134,19 @@ export class HourlyWriter {
             try {
               await this.rotate(hour);
             } catch (err) {
-              return { written: i, rejected, last, error: err, failure: null };
+              return { written: i, rejected, first, last, error: err, failure: null };
             }
           }
         }
-        if (this.appendOrReject(this.current!, rec)) last = rec;
-        else rejected++;
+        if (this.appendOrReject(this.current!, rec)) {
+          first ??= rec;
+          last = rec;
+        } else rejected++;
       } catch (err) {
-        return { written: i, rejected, last, error: null, failure: err };
+        return { written: i, rejected, first, last, error: null, failure: err };
       }
     }
-    return { written: records.length, rejected, last, error: null, failure: null };
+    return { written: records.length, rejected, first, last, error: null, failure: null };
   }
 
   /**

@@ -82,8 +82,6 @@ export class LiveFeed {
   private countedWritten = 0;
   private uncountedBytes = 0;
   private connects = 0;
-  /** Receive time of the oldest record not yet flushed, for the receive → disk latency. */
-  private oldestUnflushed: bigint | null = null;
 
   constructor(private readonly o: LiveFeedOptions) {
     const f = o.feed;
@@ -121,10 +119,10 @@ export class LiveFeed {
       clock: o.clock,
       log,
       onFlushed: (ack) => {
-        const now = o.clock.nowNs();
-        if (this.oldestUnflushed !== null)
-          o.metrics.latency.observe(labels, Number(now - this.oldestUnflushed) / 1e9);
-        this.oldestUnflushed = null;
+        // From the oldest record this flush acknowledged: records that came while the flush before it ran are this
+        // one's, and wait longest when flushes are slow.
+        if (ack.fromRecvNs !== null)
+          o.metrics.latency.observe(labels, Number(o.clock.nowNs() - ack.fromRecvNs) / 1e9);
         o.metrics.queueDepth.set(labels, this.writer.stats.queued);
         this.countFeedMetrics();
         o.onFlushed?.(f.venue, ack);
@@ -150,11 +148,7 @@ export class LiveFeed {
     });
     this.feed = new Feed(this.connector, {
       raw: f.raw,
-      sink: (rec) => {
-        if (this.oldestUnflushed === null && rec.recvTs !== undefined)
-          this.oldestUnflushed = BigInt(rec.recvTs);
-        this.writer.push(rec);
-      },
+      sink: (rec) => this.writer.push(rec),
       requestRest: (path) => void this.fetchSnapshot(path),
       send: (text) => (this.sendTo ?? this.connections[0])?.send(text),
       onBadFrame: (err, text) => {

@@ -391,8 +391,10 @@ describe("the recorder's writer", () => {
     gate.release!();
     await waitFor(() => acks.length >= 1);
     // The held flush vouches for the records appended before it started, not for those taken during its fsync.
-    expect(acks[0]).toEqual({ records: 100, throughRecvNs: H10 + 99_000_000n });
+    expect(acks[0]).toEqual({ records: 100, throughRecvNs: H10 + 99_000_000n, fromRecvNs: H10 });
     await waitFor(() => acks.some((a) => a.records === 300));
+    // The next flush's oldest record is the first taken during that fsync.
+    expect(acks.find((a) => a.records === 300)!.fromRecvNs).toBe(H10 + 100_000_000n);
     await w.stop();
     const dayDir = join(root, "2026-11-27", "binance");
     const ids = (await allRecords(join(dayDir, "binance-2026-11-27T10.t.tape"))).map((r) =>
@@ -439,7 +441,12 @@ describe("the recorder's writer", () => {
     w.push(trade(5, H10 + 5_000_000n));
     expect(w.stats).toMatchObject({ queued: 2, written: 4 });
     await w.stop();
-    expect(acks.at(-1)).toEqual({ records: 6, throughRecvNs: H10 + 5_000_000n });
+    // One flush, the last: from the first record.
+    expect(acks.at(-1)).toEqual({
+      records: 6,
+      throughRecvNs: H10 + 5_000_000n,
+      fromRecvNs: H10 + 1_000_000n,
+    });
     const dayDir = join(root, "2026-11-27", "binance");
     const content = async (name: string) =>
       (await allRecords(join(dayDir, name))).map((r) =>
@@ -472,7 +479,7 @@ describe("the recorder's writer", () => {
     w.start();
     await waitFor(() => acks.length > 0);
     await w.stop();
-    expect(acks[0]).toEqual({ records: 1, throughRecvNs: H10 + 1_000_000n });
+    expect(acks[0]).toEqual({ records: 1, throughRecvNs: H10 + 1_000_000n, fromRecvNs: H10 + 1_000_000n });
     expect(w.stats.rejected).toBe(1);
   });
 

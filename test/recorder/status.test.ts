@@ -1,13 +1,21 @@
 /**
  * The status server's answers against what docs/RECORDER.md ("Operations") says they mean, with real sockets:
- * `/readyz` is 200 only when every venue has its connections open.
+ * `/readyz` is 200 only when every venue has its connections open; `ticktape_receive_to_disk_seconds` is the time
+ * from receiving the oldest record of each flush to that flush's end.
  */
+import { open } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
+import { systemClock } from "../../src/recorder/clock.js";
 import type * as RecorderModule from "../../src/recorder/index.js";
+import { LiveFeed } from "../../src/recorder/live-feed.js";
+import { silentLog } from "../../src/recorder/log.js";
+import { RecorderMetrics } from "../../src/recorder/metrics.js";
+import { feedOfSimulator, startSimulator } from "../../src/recorder/simulators/index.js";
 import { tempDir } from "../reader/helpers.js";
+import { withFaults } from "../support/faulty-file.js";
 import { waitFor } from "../support/wait.js";
 
 // Feed threads run the compiled package (`npm run build`): the recorder is taken from there.
@@ -95,4 +103,72 @@ describe("readiness", () => {
       expect(answers.filter((s) => s === 200).length, "/readyz answered 200").toBe(0);
     },
   );
+});
+
+describe("the receive → disk latency histogram", () => {
+  it("measures from the oldest record each flush acknowledges, also when flushes take longer than their interval", async () => {
+    const sim = await startSimulator("okx", { rate: 100, seed: 11 });
+    cleanups.push(() => sim.close());
+    // A slow disk: every fsync takes 400 ms, so a flush ends long after the next records came.
+    const openFile = async (path: string, flags: string) =>
+      withFaults(await open(path, flags), {
+        sync: async (real) => {
+          await new Promise((r) => setTimeout(r, 400));
+          return real.sync();
+        },
+      });
+    const metrics = new RecorderMetrics({ processMetrics: false });
+    const observed: number[] = [];
+    const observe = metrics.latency.observe.bind(metrics.latency);
+    metrics.latency.observe = ((labels: Record<string, string>, value: number) => {
+      observed.push(value);
+      observe(labels, value);
+    }) as typeof metrics.latency.observe;
+    const clock = systemClock();
+    // Each flush: when it ended, the records it acknowledged (appended before it started), and the histogram's
+    // observation for it.
+    const flushes: { atNs: bigint; records: number; observed: number | undefined }[] = [];
+    let seen = 0;
+    const feed = new LiveFeed({
+      feed: feedOfSimulator(sim, 30_000),
+      root: (await tempDir()).dir,
+      captureId: "t",
+      clock,
+      log: silentLog,
+      metrics,
+      writer: { hourly: { writer: { openFile } }, flushIntervalMs: 50, sync: true },
+      onFlushed: (_venue, ack) => {
+        flushes.push({
+          atNs: clock.nowNs(),
+          records: ack.records,
+          observed: observed.length > seen ? observed.at(-1) : undefined,
+        });
+        seen = observed.length;
+      },
+    });
+    // The receive time of every record, in the order the writer appends them (the order they are pushed).
+    const received: bigint[] = [];
+    const push = feed.writer.push.bind(feed.writer);
+    feed.writer.push = (rec) => {
+      received.push(BigInt(rec.recvTs!));
+      push(rec);
+    };
+    await feed.start();
+    cleanups.push(() => feed.stop().catch(() => {}));
+    await waitFor(() => flushes.length >= 8, "flushes", 20_000);
+    await feed.stop();
+    const wrong: string[] = [];
+    for (let i = 1; i < flushes.length; i++) {
+      const { atNs, records, observed: got } = flushes[i]!;
+      const from = flushes[i - 1]!.records;
+      if (records === from) continue;
+      // The oldest record this flush acknowledged: the first appended after the previous flush started.
+      const want = Number(atNs - received[from]!) / 1e9;
+      if (got === undefined || Math.abs(got - want) > 0.05)
+        wrong.push(
+          `flush ${i}: observed ${got?.toFixed(3)} s, oldest record acknowledged ${want.toFixed(3)} s`,
+        );
+    }
+    expect(wrong).toEqual([]);
+  });
 });
