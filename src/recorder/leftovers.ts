@@ -17,20 +17,35 @@ const PART = /^(.+)\.part\d+\.tape\.open$/;
 const REBLOCK_TEMP = /^\.(.+\.tape)\.reblock\.tape(\.open)?$/;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
-export async function findLeftovers(root: string, exchange: string, captureId: string): Promise<Leftover[]> {
+/**
+ * A folder that is not there holds nothing; any other failure to list one (EIO, EMFILE, EACCES) must not read as
+ * "nothing left": the root's throws, a day's is told to `onUnlisted` (its unsealed hours stay for a later start),
+ * and the other days are looked at.
+ */
+export async function findLeftovers(
+  root: string,
+  exchange: string,
+  captureId: string,
+  onUnlisted: (dir: string, error: unknown) => void = (_dir, error) => {
+    throw error;
+  },
+): Promise<Leftover[]> {
   const found = new Map<bigint, string>();
+  const absent = (err: unknown) => ["ENOENT", "ENOTDIR"].includes((err as NodeJS.ErrnoException).code ?? "");
   let days: string[];
   try {
     days = (await readdir(root)).filter((d) => DAY.test(d));
-  } catch {
-    return [];
+  } catch (err) {
+    if (absent(err)) return [];
+    throw err;
   }
   for (const day of days) {
     const dir = join(root, day, exchange);
     let names: string[];
     try {
       names = await readdir(dir);
-    } catch {
+    } catch (err) {
+      if (!absent(err)) onUnlisted(dir, err);
       continue;
     }
     for (const name of names) {

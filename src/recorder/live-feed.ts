@@ -203,7 +203,12 @@ export class LiveFeed {
     const log = this.o.log;
     let leftovers: Awaited<ReturnType<typeof findLeftovers>> = [];
     try {
-      leftovers = await findLeftovers(this.o.root, this.venue, this.o.captureId);
+      leftovers = await findLeftovers(this.o.root, this.venue, this.o.captureId, (dir, err) =>
+        log.alert("cannot list a folder for files left by an earlier process: they stay unsealed", {
+          folder: dir,
+          error: (err as Error).message,
+        }),
+      );
     } catch (err) {
       log.alert("cannot look for files left by an earlier process", { error: (err as Error).message });
     }
