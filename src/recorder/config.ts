@@ -4,6 +4,7 @@
  * records the wrong thing.
  */
 import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
 import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument, type Scalar } from "yaml";
 import { CODECS, type Codec } from "../format/codecs.js";
 import { TapeError } from "../format/errors.js";
@@ -140,6 +141,8 @@ const FEED = [
   "timeUnit",
 ] as const;
 const KINDS = ["trade", "book", "bbo"] as const;
+/** A host name: dot-separated labels of letters, digits and inner hyphens (RFC 1123), 253 characters at most. */
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 /** Binance drops connections after 24 h: replace them a little before. */
 const DEFAULT_MAX_CONNECTION_HOURS: Record<string, number> = { binance: 23.5 };
 
@@ -158,10 +161,13 @@ export function parseRecorderConfig(
   const codec = c.string(top.codec, ["codec"], "zstd");
   if (!(CODECS as readonly string[]).includes(codec))
     c.fail(["codec"], `expected one of ${CODECS.join(", ")}`);
-  const flush = c.object(top.flush ?? {}, ["flush"], ["intervalMs", "sync"]);
-  const queue = c.object(top.queue ?? {}, ["queue"], ["maxRecords"]);
-  const status = c.object(top.status ?? {}, ["status"], ["port", "host"]);
-  const log = c.object(top.log ?? {}, ["log"], ["level"]);
+  // A section absent takes its defaults; one present without keys (`status:` with its lines commented out) is a
+  // value missing, as for any other key, not a choice of defaults (without `status.port`, no status server).
+  const section = (v: unknown) => (v === undefined ? {} : v);
+  const flush = c.object(section(top.flush), ["flush"], ["intervalMs", "sync"]);
+  const queue = c.object(section(top.queue), ["queue"], ["maxRecords"]);
+  const status = c.object(section(top.status), ["status"], ["port", "host"]);
+  const log = c.object(section(top.log), ["log"], ["level"]);
   const level = c.string(log.level, ["log", "level"], "info");
   if (!["trace", "debug", "info", "warn", "error", "fatal"].includes(level)) {
     c.fail(["log", "level"], "expected trace, debug, info, warn, error or fatal");
@@ -188,7 +194,7 @@ export function parseRecorderConfig(
       if (!(KINDS as readonly unknown[]).includes(k))
         c.fail([...p, "kinds", j], `expected one of ${KINDS.join(", ")}`);
     });
-    const urls = c.object(f.urls ?? {}, [...p, "urls"], ["ws", "rest"]);
+    const urls = c.object(section(f.urls), [...p, "urls"], ["ws", "rest"]);
     const feedUrls: FeedConfig["urls"] = {};
     for (const key of ["ws", "rest"] as const) {
       if (urls[key] === undefined) continue;
@@ -233,6 +239,9 @@ export function parseRecorderConfig(
     };
   });
   const port = status.port === undefined ? null : c.integer(status.port, ["status", "port"], 0, 0, 65535);
+  const statusHost = c.string(status.host, ["status", "host"], "0.0.0.0");
+  if (isIP(statusHost) === 0 && !HOST_NAME.test(statusHost))
+    c.fail(["status", "host"], "expected an IP address or a host name");
   return {
     root: c.string(top.root, ["root"]),
     captureId,
@@ -241,7 +250,7 @@ export function parseRecorderConfig(
     sync: c.boolean(flush.sync, ["flush", "sync"], true),
     maxQueuedRecords: c.integer(queue.maxRecords, ["queue", "maxRecords"], 1_000_000, 1000, 100_000_000),
     statusPort: port,
-    statusHost: c.string(status.host, ["status", "host"], "0.0.0.0"),
+    statusHost,
     logLevel: level,
     feedThreads: c.boolean(top.feedThreads, ["feedThreads"], false),
     stopTimeoutSeconds: c.number(top.stopTimeoutSeconds, ["stopTimeoutSeconds"], 30, 1, 3600),

@@ -156,6 +156,37 @@ describe("recorder configuration", () => {
   });
 });
 
+describe("recorder configuration, sections and the status address", () => {
+  it("refuses a section left empty (its keys commented out), as any other key without a value, with its line", () => {
+    // `status:` alone would otherwise mean no status server at all: the probes of deploy/ then fail.
+    for (const [section, text] of [
+      ["flush", GOOD.replace("flush:\n  intervalMs: 500\n", "flush:\n#  intervalMs: 500\n")],
+      ["status", GOOD.replace("status:\n  port: 9464\n", "status:\n#  port: 9464\n")],
+      ["queue", `${GOOD}queue:\n`],
+      ["log", `${GOOD}log:\n`],
+      ["feeds.0.urls", GOOD.replace(/ {4}urls:\n.*\n.*\n/, "    urls:\n")],
+    ] as const) {
+      expect(configError(text).message, section).toMatch(
+        new RegExp(`field ${section.replace(".", "\\.")}: line \\d+: expected a mapping of keys`),
+      );
+    }
+  });
+
+  it("refuses a status host that names no address, instead of passing --check and failing the start", () => {
+    expect(configError(GOOD.replace("port: 9464", "port: 9464\n  host: not a host!")).message).toMatch(
+      /field status\.host: line 8: expected an IP address or a host name/,
+    );
+    for (const host of ["0.0.0.0", "::", "127.0.0.1", "localhost", "pod-a.recorders.svc.cluster.local"]) {
+      const c = parseRecorderConfig(
+        GOOD.replace("port: 9464", `port: 9464\n  host: "${host}"`),
+        "rec.yaml",
+        {},
+      );
+      expect(c.statusHost).toBe(host);
+    }
+  });
+});
+
 describe("ticktape record --check", () => {
   it("prints the configuration as the recorder will use it, the venues' production URLs included", async () => {
     const { spawnSync } = await import("node:child_process");
