@@ -146,6 +146,7 @@ export class LiveFeed {
         );
       },
     });
+    o.metrics.watchQueue(() => o.metrics.queueDepth.set(labels, this.writer.stats.queued));
     this.feed = new Feed(this.connector, {
       raw: f.raw,
       sink: (rec) => this.writer.push(rec),

@@ -63,11 +63,17 @@ export class RecorderMetrics {
     labelNames: ["venue"],
     registers: [this.registry],
   });
+  /** What sets each feed's queue gauge, run as the gauge is read. */
+  private readonly queueReaders: (() => void)[] = [];
   readonly queueDepth = new Gauge({
     name: "ticktape_writer_queue_records",
     help: "Records waiting for the writer",
     labelNames: ["venue"],
     registers: [this.registry],
+    // Read at each scrape, not only at a flush: while a flush waits for the disk, the queue grows and no flush ends.
+    collect: () => {
+      for (const read of this.queueReaders) read();
+    },
   });
   readonly connected = new Gauge({
     name: "ticktape_connections_open",
@@ -91,6 +97,11 @@ export class RecorderMetrics {
     buckets: [0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5],
     registers: [this.registry],
   });
+
+  /** `read` sets a feed's `queueDepth`; it runs each time the metrics are read. */
+  watchQueue(read: () => void): void {
+    this.queueReaders.push(read);
+  }
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });

@@ -15,7 +15,7 @@ import { silentLog } from "../../src/recorder/log.js";
 import { RecorderMetrics } from "../../src/recorder/metrics.js";
 import { feedOfSimulator, startSimulator } from "../../src/recorder/simulators/index.js";
 import { tempDir } from "../reader/helpers.js";
-import { withFaults } from "../support/faulty-file.js";
+import { heldFsync, withFaults } from "../support/faulty-file.js";
 import { waitFor } from "../support/wait.js";
 
 // Feed threads run the compiled package (`npm run build`): the recorder is taken from there.
@@ -170,5 +170,53 @@ describe("the receive → disk latency histogram", () => {
         );
     }
     expect(wrong).toEqual([]);
+  });
+});
+
+describe("the writer queue gauge", () => {
+  it("shows the records waiting while a flush waits for the disk, not the queue of the last flush that ended", async () => {
+    const sim = await startSimulator("okx", { rate: 100, seed: 13 });
+    cleanups.push(() => sim.close());
+    const { gate, openFile, held } = heldFsync((path) => path.endsWith(".tape.open"));
+    const metrics = new RecorderMetrics({ processMetrics: false });
+    const feed = new LiveFeed({
+      feed: feedOfSimulator(sim, 30_000),
+      root: (await tempDir()).dir,
+      captureId: "t",
+      clock: systemClock(),
+      log: silentLog,
+      metrics,
+      // Beyond 16 KiB held for the disk (written and not yet fsynced), records queue.
+      writer: {
+        hourly: { writer: { openFile } },
+        flushIntervalMs: 50,
+        sync: true,
+        maxUnwrittenBytes: 16 * 1024,
+      },
+    });
+    await feed.start();
+    cleanups.push(async () => {
+      gate.armed = false;
+      gate.release?.();
+      await feed.stop().catch(() => {});
+    });
+    const gauge = async () => {
+      const text = await metrics.registry.getSingleMetricAsString("ticktape_writer_queue_records");
+      return {
+        text,
+        shown: Number(/ticktape_writer_queue_records\{venue="okx"\} (\d+)/.exec(text)?.[1] ?? "NaN"),
+      };
+    };
+    // Recording, the disk keeping up: nothing waits.
+    await waitFor(
+      async () => feed.writer.stats.flushes >= 3 && (await gauge()).shown === 0,
+      "an empty queue",
+    );
+    // The disk stops answering fsyncs (an EFS outage): the flush in progress waits, records queue.
+    gate.armed = true;
+    await held();
+    await waitFor(() => feed.writer.stats.queued >= 100, "records queued", 15_000);
+    const { text, shown } = await gauge();
+    expect(shown, text).toBeGreaterThanOrEqual(100);
   });
 });
