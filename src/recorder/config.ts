@@ -155,9 +155,20 @@ export function parseRecorderConfig(
   const c: Checker = new Checker(text, file);
   if (!isMap(c.doc.contents)) c.fail([], "expected a mapping of keys");
   const top = c.object(c.values(), [], TOP);
+  // Not in the file: HOSTNAME (the pod's name), and an error must say so, or it names a key the file does not have.
+  if (top.captureId === undefined && (env.HOSTNAME ?? "") === "")
+    c.fail(["captureId"], "required: not in the file, and HOSTNAME (its default) is not set");
   const captureId = c.string(top.captureId, ["captureId"], env.HOSTNAME ?? "");
   const problem = captureIdProblem(captureId);
-  if (problem !== null) c.fail(["captureId"], problem);
+  if (problem !== null) {
+    const from = top.captureId === undefined;
+    c.fail(
+      ["captureId"],
+      from
+        ? `not in the file, and HOSTNAME (its default) ${JSON.stringify(captureId)} cannot be one: ${problem}`
+        : problem,
+    );
+  }
   const codec = c.string(top.codec, ["codec"], "zstd");
   if (!(CODECS as readonly string[]).includes(codec))
     c.fail(["codec"], `expected one of ${CODECS.join(", ")}`);

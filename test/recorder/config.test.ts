@@ -70,6 +70,24 @@ describe("recorder configuration", () => {
     });
   });
 
+  it("says where a capture id it cannot use came from, when it is not in the file", () => {
+    const absent = GOOD.replace("captureId: pod-a\n", "");
+    const error = (env: Record<string, string>) => {
+      try {
+        parseRecorderConfig(absent, "rec.yaml", env);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return "accepted";
+    };
+    expect(error({})).toMatch(
+      /field captureId: required: not in the file, and HOSTNAME \(its default\) is not set/,
+    );
+    expect(error({ HOSTNAME: "ip-10-0-0-1.ec2.internal" })).toMatch(
+      /field captureId: not in the file, and HOSTNAME \(its default\) "ip-10-0-0-1\.ec2\.internal" cannot be one: use letters/,
+    );
+  });
+
   it("takes the capture id from HOSTNAME when absent", () => {
     const c = parseRecorderConfig(GOOD.replace("captureId: pod-a\n", ""), "rec.yaml", {
       HOSTNAME: "recorder-0",
