@@ -276,8 +276,11 @@ export class LiveFeed {
           const note = why === "replaced" ? ", replaced by a newer one" : "";
           const now = record("disconnect", `socket ${id} closed (${reason})${note}`, atNs);
           if (why === "replaced") return;
-          m.reconnects.inc(labels);
-          log.warn("disconnected", { url: plan.url, socket: id, reason });
+          // Closed by the recorder as it stops: no connection lost (the event and the books' loss are still written).
+          if (why !== "stopped") {
+            m.reconnects.inc(labels);
+            log.warn("disconnected", { url: plan.url, socket: id, reason });
+          }
           this.connector.onClose(plan, now, reason, this.feed.context);
         },
         onStall: (id, silentMs, atNs) => {

@@ -220,3 +220,25 @@ describe("the writer queue gauge", () => {
     expect(shown, text).toBeGreaterThanOrEqual(100);
   });
 });
+
+describe("ticktape_reconnects_total", () => {
+  it("does not count the connections the recorder closes as it stops", async () => {
+    const sim = await startSimulator("okx", { rate: 40, seed: 17 });
+    cleanups.push(() => sim.close());
+    const metrics = new RecorderMetrics({ processMetrics: false });
+    const r = await Recorder.start({
+      root: (await tempDir()).dir,
+      captureId: "t",
+      feeds: [feedOfSimulator(sim, 30_000)],
+      flushIntervalMs: 50,
+      sync: false,
+      metrics: metrics as unknown as RecorderModule.RecorderMetrics,
+    });
+    cleanups.push(() => r.stop().catch(() => {}));
+    await waitFor(() => r.ready, "connected");
+    await new Promise((res) => setTimeout(res, 300));
+    await r.stop();
+    const text = await metrics.registry.getSingleMetricAsString("ticktape_reconnects_total");
+    expect(text).not.toMatch(/ticktape_reconnects_total\{venue="okx"\} [1-9]/);
+  });
+});
