@@ -278,22 +278,29 @@ describe("a coinbase takeover whose watch is still open", () => {
   });
 });
 
+/**
+ * Connection 1's book; its change of 99 to 5 is stamped -16 (its clock a little ahead) and received at -20;
+ * connection 2's snapshot, stamped -18, has 99 at 5 too; connection 1 is then closed as replaced.
+ */
+async function takenOverBeforeTheHourEnds(): Promise<Awaited<ReturnType<typeof recording>>> {
+  const r = await recording();
+  r.l2(1, -60_000, -60_000, "snapshot", [
+    ["100", "1"],
+    ["99", "1"],
+  ]);
+  r.l2(1, -16, -20, "update", [["99", "5"]]);
+  r.l2(2, -18, -18, "snapshot", [
+    ["100", "1"],
+    ["99", "5"],
+  ]);
+  r.at(-10);
+  r.conn.closed(1, "code 1000", "replaced");
+  return r;
+}
+
 describe("a coinbase takeover whose watch is still open when the hour ends", () => {
   it("is not taken as right when the new connection's update that shows the old change wrong comes after the hour's end", async () => {
-    const r = await recording();
-    // Connection 1's book; its change of 99 to 5 is stamped -16 (its clock a little ahead) and received at -20;
-    // connection 2's snapshot, stamped -18, has 99 at 5 too.
-    r.l2(1, -60_000, -60_000, "snapshot", [
-      ["100", "1"],
-      ["99", "1"],
-    ]);
-    r.l2(1, -16, -20, "update", [["99", "5"]]);
-    r.l2(2, -18, -18, "snapshot", [
-      ["100", "1"],
-      ["99", "5"],
-    ]);
-    r.at(-10);
-    r.conn.closed(1, "code 1000", "replaced");
+    const r = await takenOverBeforeTheHourEnds();
     // Connection 2 then sets 99 to 8, stamped -17, before the old change's time: readers replay 5 (-18), 8 (-17),
     // then the old connection's 5 (-16), and hold 5 while the venue has 8. Its update is received after the hour's
     // end: it is the next hour's first message.
@@ -303,25 +310,13 @@ describe("a coinbase takeover whose watch is still open when the hour ends", () 
     r.at(1600);
     await r.stop();
     const paths = await files(r.root);
-    // The book in the files is wrong since the old change: a gap must say so (in the hour's file, or at least in
-    // the next one, as before the hour's end decided watches).
+    // The book in the files is wrong since the old change: a gap must say so.
     expect(gaps(await records(paths))).toEqual([SET_BACK(-16)]);
     expect(await rebuilt(paths)).toMatchObject({ valid: false });
   });
 
   it("is not taken as right when the writer ends the hour before the new connection's update that shows the old change wrong", async () => {
-    const r = await recording();
-    r.l2(1, -60_000, -60_000, "snapshot", [
-      ["100", "1"],
-      ["99", "1"],
-    ]);
-    r.l2(1, -16, -20, "update", [["99", "5"]]);
-    r.l2(2, -18, -18, "snapshot", [
-      ["100", "1"],
-      ["99", "5"],
-    ]);
-    r.at(-10);
-    r.conn.closed(1, "code 1000", "replaced");
+    const r = await takenOverBeforeTheHourEnds();
     // The hour ends with nothing received: the writer's flush tells the hour's end and seals the hour's file.
     r.at(5);
     await waitFor(() => r.live.writer.stats.sealedFiles === 1, "the hour's file sealed");
