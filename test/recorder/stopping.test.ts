@@ -9,7 +9,7 @@ import { type AddressInfo, connect, createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
-import { WebSocketServer } from "ws";
+import { type WebSocket, WebSocketServer } from "ws";
 import { HOUR_NS, hourOf, tapeRelativePath } from "../../src/reader/layout.js";
 import { type Simulator, startSimulator } from "../../src/recorder/simulators/index.js";
 import { tempDir } from "../reader/helpers.js";
@@ -66,6 +66,21 @@ async function configFile(root: string, lines: string[]): Promise<string> {
   return file;
 }
 
+/** A WebSocket server on 127.0.0.1 standing for the venue (closed after the test); returns its port. */
+async function venueServer(onConnection: (ws: WebSocket) => void = () => {}): Promise<number> {
+  const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+  await new Promise<void>((r) => wss.once("listening", () => r()));
+  wss.on("connection", onConnection);
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(() => r());
+      }),
+  );
+  return (wss.address() as { port: number }).port;
+}
+
 describe("ticktape record, stopped", () => {
   it("a seal that fails as it stops is no clean stop: exit code 1, and no line saying everything is sealed", async () => {
     const sim: Simulator = await startSimulator("okx", { rate: 40, seed: 5 });
@@ -107,17 +122,8 @@ describe("ticktape record, stopped", () => {
   it("a second SIGTERM while the stop drains does not kill the process: the drain ends, and the hour is sealed", async () => {
     // A venue that takes the connection and then reads nothing more: the close handshake of the stop goes
     // unanswered, and the stop waits for it (2 s) before it writes and seals.
-    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
-    await new Promise<void>((r) => wss.once("listening", () => r()));
-    wss.on("connection", (ws) => (ws as unknown as { _socket: { pause(): void } })._socket.pause());
-    cleanups.push(
-      () =>
-        new Promise<void>((r) => {
-          for (const c of wss.clients) c.terminate();
-          wss.close(() => r());
-        }),
-    );
-    const port = (wss.address() as { port: number }).port;
+    // The venue takes the connection and then reads nothing more.
+    const port = await venueServer((ws) => (ws as unknown as { _socket: { pause(): void } })._socket.pause());
     const root = (await tempDir()).dir;
     const config = await configFile(root, [
       "flush: { intervalMs: 50, sync: false }",
@@ -158,16 +164,7 @@ describe("ticktape record, stopped", () => {
     await mkdir(dirname(final), { recursive: true });
     await writeFile(`${final}.open`, "");
     expect(spawnSync("mkfifo", [final]).status).toBe(0);
-    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
-    await new Promise<void>((r) => wss.once("listening", () => r()));
-    cleanups.push(
-      () =>
-        new Promise<void>((r) => {
-          for (const c of wss.clients) c.terminate();
-          wss.close(() => r());
-        }),
-    );
-    const port = (wss.address() as { port: number }).port;
+    const port = await venueServer();
     const config = await configFile(root, [
       "flush: { intervalMs: 50, sync: false }",
       "feeds:",
